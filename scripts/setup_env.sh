@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Creates .venv (if missing) and installs vssleval into it. Sourced by eval_models.sh,
+# infer_models.sh and scripts/test.sh; sets $VSSLEVAL_PY to the venv's python.
+#
+# Environment knobs:
+#   VSSLEVAL_VENV   where the virtual environment lives (default: <repo>/.venv)
+#   VSSLEVAL_TORCH  the torch/torchvision requirement installed first
+#                   (default: "torch==2.14.1 torchvision==0.29.1"; set it to match your CUDA build)
+set -euo pipefail
+_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+_venv="${VSSLEVAL_VENV:-$_root/.venv}"
+_torch="${VSSLEVAL_TORCH:-torch==2.14.1 torchvision==0.29.1}"
+if [ ! -x "$_venv/bin/python" ]; then
+  echo "[setup] creating virtual environment $_venv" >&2
+  python3 -m venv "$_venv"
+fi
+VSSLEVAL_PY="$_venv/bin/python"
+_stamp="$_venv/.vssleval-installed"
+if [ ! -f "$_stamp" ] || [ "$_root/pyproject.toml" -nt "$_stamp" ]; then
+  if ! "$VSSLEVAL_PY" -c "import torch, torchvision" 2>/dev/null; then
+    echo "[setup] installing $_torch (first run only)" >&2
+    # shellcheck disable=SC2086  # the spec is a list of requirements
+    "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q $_torch
+  fi
+  echo "[setup] installing vssleval and its test dependencies" >&2
+  "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q -e "$_root[test]"
+  touch "$_stamp"
+fi
+export VSSLEVAL_PY

@@ -1,0 +1,5 @@
+import sys
+
+from vssleval.cli import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""The ``vssleval`` console script (also ``python -m vssleval``).
+
+Subcommands are discovered from :mod:`vssleval.commands`: every module there defines ``HELP`` (one
+line), ``add_arguments(parser)`` and ``run(args) -> int``; the subcommand name is the module name
+with ``_`` replaced by ``-``. Nothing imports this module; it only wires the others together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from vssleval import __version__, commands
+from vssleval.errors import VsslevalError
+
+
+def _command_modules() -> dict[str, str]:
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+    return {name.replace("_", "-"): f"{commands.__name__}.{name}" for name in names}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vssleval", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vssleval {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in _command_modules().items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def run_command(module_name: str, argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Run one command module as a standalone program (for ``python -m vssleval.evaluate``)."""
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=prog, description=module.HELP)
+    module.add_arguments(parser)
+    return _guarded(module.run, parser.parse_args(argv))
+
+
+def _guarded(fn, args: argparse.Namespace) -> int:
+    try:
+        return int(fn(args) or 0)
+    except VsslevalError as exc:
+        print(f"vssleval: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vssleval: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 1
+    return _guarded(args._run, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

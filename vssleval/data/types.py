@@ -1,0 +1,45 @@
+"""The one sample record every dataset reader yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+GT_SIZE = 224  # every ground-truth map and every upsampled heatmap is GT_SIZE x GT_SIZE
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation sample: an image, the audio that goes with it, and its ground truth.
+
+    Attributes:
+        id: dataset-unique id (VGG-SS file id, IS3 image stem, Flickr id).
+        image_path: the frame (jpg) on disk.
+        audio_path: the positive audio (wav) on disk; for an extended-set negative this is the
+            (non-matching) audio that the set pairs with the image.
+        boxes: int64 ``[K, 4]`` boxes ``(xmin, ymin, xmax, ymax)`` in 224-px coordinates, half-open
+            (rows ``ymin..ymax-1``, columns ``xmin..xmax-1``); ``K`` may be 0. For Flickr,
+            ``annotators`` says which annotator drew each box.
+        gt_rule: how boxes become the ground-truth map: ``"union"`` (VGG-SS, IS3: binary union) or
+            ``"consensus"`` (Flickr: per-annotator masks summed, divided by 2, clipped to 1).
+        label: class label (VGG-SS / IS3 class; ``""`` when the dataset has none).
+        group: group id for grouped metrics (IS3: the scene, i.e. both records of one picture;
+            elsewhere the id's YouTube part, as the official ``short_name``).
+        is_negative: True for extended-set negatives (image with non-matching audio, empty GT).
+        visible_labels: every class visible in the image (IS3: both objects of the scene);
+            offscreen audio is drawn from outside this set.
+        annotators: int ``[K]`` annotator index per box (consensus rule only).
+    """
+
+    id: str
+    image_path: Path
+    audio_path: Path
+    boxes: np.ndarray
+    gt_rule: str = "union"
+    label: str = ""
+    group: str = ""
+    is_negative: bool = False
+    visible_labels: tuple[str, ...] = ()
+    annotators: np.ndarray | None = field(default=None, compare=False)

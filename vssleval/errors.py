@@ -1,0 +1,24 @@
+"""User-facing errors.
+
+Anything raised as :class:`VsslevalError` is a problem with the user's input (a missing file, a bad
+annotation, an unknown model) rather than a bug: the CLI prints its message, without a stack trace,
+and exits with status 2. Messages name the offending file or value and say how to fix it.
+"""
+
+
+class VsslevalError(Exception):
+    """An error caused by input the user can fix; the message says what and how."""
+
+
+class BadSampleError(VsslevalError):
+    """A single sample cannot be read; with ``--skip-bad`` it is recorded and skipped."""
+
+    def __init__(self, sample_id: str, path: str, reason: str, fix: str = ""):
+        self.sample_id = sample_id
+        self.path = str(path)
+        self.reason = reason
+        self.fix = fix
+        msg = f"sample {sample_id!r}: {reason} ({self.path})"
+        if fix:
+            msg += f". {fix}"
+        super().__init__(msg)
