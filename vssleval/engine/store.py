@@ -1,0 +1,188 @@
+"""The heatmap store: every raw low-resolution map of a run, resumable and written atomically.
+
+Format (one directory per run, ``RUN/store/``)::
+
+    config.json            the run configuration (model, checkpoint sha256, preset, protocol,
+                           dataset, seeds, noise bank, batch size, versions, ...)
+    shard-000000.npz       one per batch of samples, written atomically (temp file + rename):
+        index          int64  [n]            dataset positions of the samples
+        ids            str    [n]            sample ids
+        positive       float32 [n,h,w]       raw map under the positive audio
+        silence        float32 [n,h,w]       raw map under digital silence
+        noise          float32 [S,n,h,w]     raw map under the noise draw of each seed
+        offscreen      float32 [S,n,h,w]     raw map under the offscreen clip of each seed
+        offscreen_ids  str    [S,n]          which clip was used as offscreen audio
+        ogl            float32 [n,7,7]       object prior (optional, when the run computes it)
+    COMPLETE               written last, holding the number of shards, when every shard exists
+
+Why sharded ``.npz`` rather than HDF5 or zarr: it needs nothing beyond NumPy (anyone can read a
+store without vssleval), each shard is written with a single atomic rename so a killed run leaves
+only complete shards (HDF5 files can be corrupted by a kill mid-write), resuming is "skip the
+shards that exist", and under ``torchrun`` every rank writes its own shards without locking.
+Shards are numbered by batch position, so the batch size is part of the run's identity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from vssleval.errors import VsslevalError
+from vssleval.io_utils import atomic_path, write_json_atomic, write_text_atomic
+
+CONFIG_FILE = "config.json"
+COMPLETE_FILE = "COMPLETE"
+_SHARD_RE = re.compile(r"^shard-(\d{6})\.npz$")
+
+#: Configuration keys that do not change the maps: they are recorded, but a resumed run may differ.
+VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "command", "amp_note", "world_size"})
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in VOLATILE_KEYS}
+
+
+def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(set(old) | set(new))
+    diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return "; ".join(diffs[:8]) + (" ..." if len(diffs) > 8 else "")
+
+
+class HeatmapStore:
+    """A run's raw maps on disk (see the module docstring for the layout)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, config: dict[str, Any], resume: bool = False,
+               overwrite: bool = False) -> "HeatmapStore":
+        """Open ``root`` for writing a run with ``config``.
+
+        An existing store with the same configuration is resumed only with ``resume=True``; with
+        another configuration it is refused unless ``overwrite=True`` (which deletes its shards).
+        """
+        store = cls(root)
+        cfg_path = store.root / CONFIG_FILE
+        if cfg_path.exists():
+            old = store.config
+            same = _identity(old) == _identity(json.loads(json.dumps(config)))
+            if overwrite:
+                store._clear()
+            elif not same:
+                raise VsslevalError(
+                    f"{store.root} holds a run with another configuration "
+                    f"({_describe_difference(_identity(old), _identity(config))}); "
+                    "choose another --out, or pass --overwrite to replace it"
+                )
+            elif not resume:
+                state = "a complete" if store.is_complete() else "an unfinished"
+                raise VsslevalError(
+                    f"{store.root} already holds {state} run with this configuration "
+                    f"({len(store.shard_numbers())} shards); pass --resume to continue it or "
+                    "--overwrite to start again"
+                )
+        store.root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(cfg_path, config)
+        return store
+
+    @classmethod
+    def open(cls, root: str | Path) -> "HeatmapStore":
+        """Open an existing store for reading (``root`` may be a run directory or its store)."""
+        root = Path(root)
+        for candidate in (root, root / "store"):
+            if (candidate / CONFIG_FILE).is_file():
+                return cls(candidate)
+        raise VsslevalError(f"no heatmap store at {root} (expected {root}/store/{CONFIG_FILE}); "
+                            "run `vssleval infer` or `vssleval evaluate` first")
+
+    def _clear(self) -> None:
+        for path in self.root.glob("shard-*.npz"):
+            path.unlink()
+        for name in (COMPLETE_FILE, CONFIG_FILE):
+            (self.root / name).unlink(missing_ok=True)
+
+    # -- contents --------------------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads((self.root / CONFIG_FILE).read_text(encoding="utf-8"))
+
+    def shard_path(self, number: int) -> Path:
+        return self.root / f"shard-{number:06d}.npz"
+
+    def has_shard(self, number: int) -> bool:
+        return self.shard_path(number).is_file()
+
+    def shard_numbers(self) -> list[int]:
+        return sorted(int(m.group(1)) for p in self.root.iterdir() if (m := _SHARD_RE.match(p.name)))
+
+    def write_shard(self, number: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write one shard atomically; a kill leaves either the whole shard or nothing."""
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        pickled = [k for k, v in arrays.items() if v.dtype == object]
+        if pickled:  # stores must stay readable with allow_pickle=False
+            raise TypeError(f"shard arrays {pickled} have dtype object; store numbers or fixed-width strings")
+        with atomic_path(self.shard_path(number)) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+    def read_shard(self, number: int) -> dict[str, np.ndarray]:
+        path = self.shard_path(number)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:  # a corrupted file despite atomic writes (disk error)
+            raise VsslevalError(f"cannot read heatmap shard {path}: {exc}; delete it and rerun with --resume") from exc
+
+    def iter_shards(self) -> Iterator[dict[str, np.ndarray]]:
+        """Yield the shards in dataset order, one at a time (memory stays flat)."""
+        for number in self.shard_numbers():
+            yield self.read_shard(number)
+
+    def mark_complete(self, n_shards: int) -> None:
+        missing = [k for k in range(n_shards) if not self.has_shard(k)]
+        if missing:
+            raise VsslevalError(f"store {self.root} is missing shards {missing[:10]}; rerun with --resume")
+        write_text_atomic(self.root / COMPLETE_FILE, f"{n_shards}\n")
+
+    def is_complete(self) -> bool:
+        return (self.root / COMPLETE_FILE).is_file()
+
+    def require_complete(self) -> None:
+        if not self.is_complete():
+            raise VsslevalError(f"the run in {self.root} is unfinished; rerun it with --resume before reporting")
+
+    # -- interchange -----------------------------------------------------------------------------
+    def export_npz(self, out: str | Path) -> Path:
+        """Write the whole run as one plain NumPy archive (documented in the README).
+
+        Members: ``ids`` [N] str, ``positive``/``silence`` [N,h,w] float32, ``noise``/``offscreen``
+        [S,N,h,w] float32, ``offscreen_ids`` [S,N] str, ``seeds`` [S] int64, ``config`` (JSON
+        string), and ``ogl`` [N,7,7] float32 when the run has it.
+        """
+        self.require_complete()
+        shards = list(self.iter_shards())
+        if not shards:
+            raise VsslevalError(f"store {self.root} has no shards to export")
+        out = Path(out)
+        arrays: dict[str, np.ndarray] = {
+            "ids": np.concatenate([s["ids"] for s in shards]),
+            "positive": np.concatenate([s["positive"] for s in shards]).astype(np.float32),
+            "silence": np.concatenate([s["silence"] for s in shards]).astype(np.float32),
+            "noise": np.concatenate([s["noise"] for s in shards], axis=1).astype(np.float32),
+            "offscreen": np.concatenate([s["offscreen"] for s in shards], axis=1).astype(np.float32),
+            "offscreen_ids": np.concatenate([s["offscreen_ids"] for s in shards], axis=1),
+            "seeds": np.asarray(self.config.get("seeds", []), dtype=np.int64),
+            "config": np.asarray(json.dumps(self.config)),
+        }
+        if all("ogl" in s for s in shards):
+            arrays["ogl"] = np.concatenate([s["ogl"] for s in shards]).astype(np.float32)
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        return out
