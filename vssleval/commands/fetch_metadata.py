@@ -1,0 +1,27 @@
+"""``vssleval fetch-metadata``: download public test-set metadata into a dataset folder (explicit opt-in)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vssleval.data.fetch import MetadataFile, fetch_metadata
+from vssleval.data.registry import get_config, list_datasets
+
+HELP = "download public metadata (annotation JSON/CSV) of a dataset into its data folder; needs internet"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help=f"dataset name ({', '.join(list_datasets())})")
+    parser.add_argument("--dest", required=True, help="the dataset root (where the reader looks for metadata)")
+    parser.add_argument("--force", action="store_true", help="download again even if a file is already there")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per download (default 30)")
+
+
+def run(args: argparse.Namespace) -> int:
+    entries = [MetadataFile.from_config(e) for e in get_config(args.dataset).get("metadata") or []]
+    if not entries:
+        print(f"{args.dataset}: no metadata to fetch")
+        return 0
+    for path in fetch_metadata(entries, args.dest, force=args.force, timeout=args.timeout):
+        print(f"ok  {path}")
+    return 0

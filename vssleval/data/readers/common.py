@@ -1,0 +1,132 @@
+"""Pieces every layout reader shares: locating and parsing metadata files, the reader result."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from vssleval.data.boxes import BoxError
+from vssleval.data.checks import SkipLog, check_sample_files
+from vssleval.data.types import Sample
+from vssleval.errors import BadSampleError, VsslevalError
+
+
+@dataclass
+class ReaderContext:
+    """What a reader needs besides its config: the dataset root, file checking, the skip log."""
+
+    root: Path
+    check_files: bool = True
+    log: SkipLog = field(default_factory=SkipLog)
+
+
+@dataclass
+class LayoutResult:
+    """A reader's output: samples in annotation order, the offscreen class → file-root dict, notes."""
+
+    samples: list[Sample]
+    class_files: dict[str, list[str]]
+    notes: list[str] = field(default_factory=list)
+
+
+def as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def find_metadata(root: Path, names: str | Iterable[str], what: str, required: bool = True) -> Path | None:
+    """First of ``names`` that exists under ``root`` (names may also be absolute paths).
+
+    Raises:
+        VsslevalError: if none exists and ``required``; the message lists where it looked and how to
+            obtain the file.
+    """
+    candidates = [Path(n) if Path(n).is_absolute() else root / n for n in as_list(names)]
+    for path in candidates:
+        if path.is_file():
+            return path
+    if not required:
+        return None
+    looked = ", ".join(str(p) for p in candidates) or "(no file name configured)"
+    raise VsslevalError(
+        f"{what} not found; looked for {looked}. Put the file at the dataset root, or run "
+        f"`vssleval fetch-metadata` to download public metadata (see `vssleval datasets`).")
+
+
+def load_json(path: Path, what: str) -> Any:
+    """Parse a JSON metadata file, turning parse errors into a message that names the file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VsslevalError(f"{what} {path} is not valid JSON ({exc}); re-download or fix it") from exc
+
+
+def load_json_list(path: Path, what: str) -> list:
+    data = load_json(path, what)
+    if not isinstance(data, list):
+        raise VsslevalError(f"{what} {path} must be a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def load_class_files(path: Path) -> dict[str, list[str]]:
+    """``{class: [file roots]}`` from a ``*_class_files_dict.json``."""
+    data = load_json(path, "class-files dict")
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise VsslevalError(f"class-files dict {path} must map class name -> list of file names")
+    return {str(k): [str(x) for x in v] for k, v in data.items()}
+
+
+def read_id_list(path: Path) -> list[str]:
+    """Ids from the first column of a headerless CSV (CRLF or LF; blank lines ignored)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return [row[0].strip() for row in csv.reader(fh) if row and row[0].strip()]
+
+
+def read_csv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a CSV with a header that must contain ``columns``."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise VsslevalError(f"{path}: CSV header lacks column(s) {missing}; expected header {','.join(columns)}")
+        return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+
+
+def class_files_from_samples(samples: Iterable[Sample]) -> dict[str, list[str]]:
+    """Build ``{class: [ids]}`` from the samples' labels (used when no class-files dict exists)."""
+    out: dict[str, list[str]] = {}
+    for s in samples:
+        if s.label and not s.is_negative:
+            out.setdefault(s.label, []).append(s.id)
+    return out
+
+
+def box_failure(sample_id: str, path: Path, exc: BoxError) -> BadSampleError:
+    return BadSampleError(sample_id, path, f"bad box in annotation: {exc}",
+                          "Fix or remove this record in the annotation file")
+
+
+def admit(ctx: ReaderContext, sample: Sample, out: list[Sample]) -> None:
+    """Append ``sample`` to ``out`` after the file checks; a bad sample goes to the skip log."""
+    if ctx.check_files:
+        try:
+            check_sample_files(sample.id, sample.image_path, sample.audio_path)
+        except BadSampleError as exc:
+            ctx.log.bad(exc)
+            return
+    out.append(sample)
+
+
+def unique_ids(samples: list[Sample], source: Path) -> None:
+    seen: set[str] = set()
+    for s in samples:
+        if s.id in seen:
+            raise VsslevalError(f"{source}: sample id {s.id!r} appears twice; ids must be unique")
+        seen.add(s.id)

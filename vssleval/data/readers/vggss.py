@@ -1,0 +1,83 @@
+"""VGG-SS layout: ``audio/<id>.wav``, ``frames/<id>.jpg``, a JSON list of ``{file, class, bbox}``.
+
+Boxes are normalised ``[xmin, ymin, xmax, ymax]`` relative to the frame; the ground truth is the
+union of ``int(clip(c, 0, 1) * 224)`` boxes (protocol.md §1.2–1.3). Samples come in annotation-file
+order, with no filtering: every record is evaluated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from vssleval.data.boxes import BoxError, normalized_to_grid
+from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, class_files_from_samples,
+                                          find_metadata, load_class_files, load_json_list, unique_ids)
+from vssleval.data.types import Sample
+from vssleval.errors import BadSampleError
+
+DEFAULTS: dict[str, Any] = {
+    "annotation": ["vggss_annotations.json", "vggss.json"],
+    "class_files": "vggss_class_files_dict.json",
+    "image_dir": "frames",
+    "audio_dir": "audio",
+    "image_ext": ".jpg",
+    "audio_ext": ".wav",
+}
+
+
+def vggss_sample(record: Mapping[str, Any], ctx: ReaderContext, cfg: Mapping[str, Any], source) -> Sample:
+    """One VGG-SS record → :class:`Sample` (raises BadSampleError for a malformed record)."""
+    sid = record.get("file") if isinstance(record, Mapping) else None
+    if not isinstance(sid, str) or not sid:
+        raise BadSampleError(str(sid), source, f"record has no 'file' id: {record!r}",
+                             "Every record needs {file, class, bbox}")
+    try:
+        boxes = normalized_to_grid(record.get("bbox", []))
+    except BoxError as exc:
+        raise box_failure(sid, source, exc) from exc
+    label = str(record.get("class", ""))
+    return Sample(
+        id=sid,
+        image_path=ctx.root / cfg["image_dir"] / f"{sid}{cfg['image_ext']}",
+        audio_path=ctx.root / cfg["audio_dir"] / f"{sid}{cfg['audio_ext']}",
+        boxes=boxes,
+        gt_rule="union",
+        label=label,
+        group=sid[:11],  # the YouTube id, as the official short_name
+        visible_labels=(label,) if label else (),
+    )
+
+
+def read_vggss(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
+    """Read a VGG-SS-layout dataset rooted at ``ctx.root``.
+
+    Args:
+        ctx: root, file checking and skip log.
+        cfg: layout options (see ``DEFAULTS``): annotation file name(s) — the first that exists is
+            used —, class-files dict name, media folders and extensions.
+    """
+    cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
+    source = find_metadata(ctx.root, cfg["annotation"], "VGG-SS annotation file")
+    samples: list[Sample] = []
+    for record in load_json_list(source, "VGG-SS annotation file"):
+        try:
+            sample = vggss_sample(record, ctx, cfg, source)
+        except BadSampleError as exc:
+            ctx.log.bad(exc)
+            continue
+        admit(ctx, sample, samples)
+    unique_ids(samples, source)
+    notes = [f"annotation: {source}"]
+    dict_path = find_metadata(ctx.root, cfg["class_files"], "class-files dict", required=False)
+    if dict_path is not None:
+        class_files = load_class_files(dict_path)
+    else:
+        class_files = class_files_from_samples(samples)
+        notes.append("class-files dict absent: offscreen pool built from the annotation classes")
+    return LayoutResult(samples, class_files, notes)
+
+
+def empty_boxes() -> np.ndarray:
+    return np.zeros((0, 4), dtype=np.int64)

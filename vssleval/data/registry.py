@@ -1,0 +1,149 @@
+"""Datasets by name: one YAML file per dataset in ``configs/datasets/``, and :func:`load_dataset`.
+
+A config names the on-disk ``layout`` (vggss, is3, flickr, extended), the layout ``options``
+(annotation file names, media folders, …), the public ``metadata`` that ``vssleval fetch-metadata``
+can obtain, and — for the embedded benchmark — a ``synthetic`` block used when no data directory is
+given. ``extends: <name>`` inherits another config (its keys, then these on top; ``options`` merged).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vssleval.data.checks import Skip, SkipLog
+from vssleval.data.negatives import OffscreenPool
+from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
+from vssleval.data.types import Sample
+from vssleval.errors import VsslevalError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def config_dir() -> Path:
+    """Where dataset YAMLs live: ``$VSSLEVAL_DATASET_CONFIGS`` or ``<repo>/configs/datasets``."""
+    return Path(os.environ.get("VSSLEVAL_DATASET_CONFIGS", REPO_ROOT / "configs" / "datasets"))
+
+
+@lru_cache(maxsize=8)
+def _raw_configs(directory: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        with open(path, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh) or {}
+        if not isinstance(cfg, dict):
+            raise VsslevalError(f"dataset config {path} must be a YAML mapping")
+        cfg.setdefault("name", path.stem)
+        cfg["_path"] = str(path)
+        out[cfg["name"]] = cfg
+    return out
+
+
+def _resolve(raw: dict[str, dict[str, Any]], name: str, chain: tuple[str, ...]) -> dict[str, Any]:
+    cfg = dict(raw[name])
+    parent_name = cfg.pop("extends", None)
+    if parent_name is None:
+        return cfg
+    if parent_name in chain + (name,) or parent_name not in raw:
+        raise VsslevalError(f"dataset {name!r}: bad 'extends: {parent_name}' in {cfg['_path']}")
+    parent = _resolve(raw, parent_name, chain + (name,))
+    options = {**(parent.get("options") or {}), **(cfg.get("options") or {})}
+    return {**parent, **cfg, "options": options}
+
+
+def list_datasets(directory: str | Path | None = None) -> list[str]:
+    """Registered dataset names, sorted."""
+    return sorted(_raw_configs(str(directory or config_dir())))
+
+
+def get_config(name: str, directory: str | Path | None = None) -> dict[str, Any]:
+    """The resolved config of dataset ``name`` (``extends`` applied)."""
+    raw = _raw_configs(str(directory or config_dir()))
+    if name not in raw:
+        raise VsslevalError(f"unknown dataset {name!r}; registered: {', '.join(sorted(raw))} "
+                            f"(configs in {directory or config_dir()})")
+    cfg = _resolve(raw, name, ())
+    layout = cfg.get("layout")
+    if layout not in LAYOUTS:
+        raise VsslevalError(f"dataset {name!r} ({cfg['_path']}): unknown layout {layout!r}; "
+                            f"known layouts: {', '.join(LAYOUTS)}")
+    return cfg
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: samples in evaluation order, recorded skips and the offscreen pool source.
+
+    ``skips`` is empty unless loaded with ``skip_bad=True``; callers write it to the run outputs.
+    """
+
+    name: str
+    layout: str
+    root: Path
+    samples: list[Sample]
+    class_files: dict[str, list[str]]
+    audio_dir: Path
+    audio_ext: str = ".wav"
+    skips: list[Skip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self):
+        return iter(self.samples)
+
+    def __getitem__(self, i: int) -> Sample:
+        return self.samples[i]
+
+    def offscreen_pool(self) -> OffscreenPool:
+        """Offscreen candidates drawn from this dataset's own audio folder (protocol.md §2.3)."""
+        return OffscreenPool(self.class_files, self.audio_dir, self.audio_ext)
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: bool = True,
+                 skip_bad: bool = False, options: dict[str, Any] | None = None,
+                 config_directory: str | Path | None = None) -> Dataset:
+    """Load registered dataset ``name`` from ``data_dir``.
+
+    Args:
+        name: a registered dataset (``vssleval datasets`` lists them).
+        data_dir: the dataset root. ``None`` is allowed only for synthetic datasets, which are then
+            generated (once, cached) by :func:`vssleval.data.synthetic.default_synthetic_dir`.
+        check_files: verify each sample's jpg decodes and wav is complete and non-empty. ``False``
+            parses annotations only (media need not exist).
+        skip_bad: record bad samples in ``Dataset.skips`` instead of raising ``BadSampleError``.
+        options: layout options overriding the config (e.g. ``{"annotation": "vggss.json"}``).
+
+    Raises:
+        VsslevalError: unknown dataset/layout, missing data dir or metadata, or (without
+            ``skip_bad``) a :class:`~vssleval.errors.BadSampleError` naming the sample and file.
+    """
+    cfg = get_config(name, config_directory)
+    if data_dir is None:
+        synth = cfg.get("synthetic")
+        if not synth:
+            raise VsslevalError(f"dataset {name!r} needs a data directory (--data-dir); only synthetic "
+                                f"datasets are generated on demand")
+        from vssleval.data.synthetic import default_synthetic_dir
+
+        data_dir = default_synthetic_dir(synth["layout"], n=int(synth.get("n", 200)), seed=int(synth.get("seed", 0)))
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise VsslevalError(f"data directory {root} does not exist (dataset {name!r}); pass --data-dir pointing "
+                            f"at the folder that holds the media and annotation files")
+    opts = dict(cfg.get("options") or {})
+    opts.update(options or {})
+    log = SkipLog(skip_bad=skip_bad)
+    result = read_layout(cfg["layout"], ReaderContext(root, check_files, log), opts)
+    base_layout = opts.get("base_layout", cfg["layout"])
+    defaults = BASE_LAYOUTS[base_layout][1]
+    return Dataset(name=name, layout=cfg["layout"], root=root, samples=result.samples,
+                   class_files=result.class_files, audio_dir=root / opts.get("audio_dir", defaults["audio_dir"]),
+                   audio_ext=opts.get("audio_ext", defaults.get("audio_ext", ".wav")), skips=log.skips,
+                   notes=result.notes)
