@@ -1,0 +1,82 @@
+"""Threshold calibration from raw-map maxima (no reference does this; vssl_eval hard-codes them).
+
+With a universal threshold ``t`` and strict ``>`` binarization, a negative map highlights
+nothing (pIA = 0) exactly when its raw maximum is ``<= t``, and a positive map highlights
+something exactly when its maximum is ``> t``. So "positive vs negative audio by max value" is
+the detection problem behind every universal-threshold metric:
+
+* :func:`auroc` - how separable the two max distributions are (threshold-free).
+* :func:`calibrate_threshold` - a threshold derived by a documented rule on a calibration split.
+* :func:`transfer` - that threshold applied to another dataset (TPR, FPR, balanced accuracy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RULES = ("youden", "eer")
+
+
+def auroc(pos_scores, neg_scores) -> float:
+    """Area under the ROC of "positive if score is larger": P(pos > neg) + 0.5 P(pos == neg).
+
+    Args: 1-d arrays of scores (e.g. raw maxima); NaN scores are dropped (and should be counted
+    by the caller). Returns a value in [0, 1], NaN if either side is empty.
+    """
+    p = np.asarray(pos_scores, np.float64)
+    n = np.sort(np.asarray(neg_scores, np.float64))
+    p, n = p[~np.isnan(p)], n[~np.isnan(n)]
+    if p.size == 0 or n.size == 0:
+        return float("nan")
+    below = np.searchsorted(n, p, side="left")
+    ties = np.searchsorted(n, p, side="right") - below
+    return float((below.sum() + 0.5 * ties.sum()) / (p.size * n.size))
+
+
+def _rates(pos, neg, thr):
+    tpr = np.count_nonzero(pos[None, :] > thr[:, None], axis=1) / pos.size
+    fpr = np.count_nonzero(neg[None, :] > thr[:, None], axis=1) / neg.size
+    return tpr, fpr
+
+
+def calibrate_threshold(pos_max, neg_max, rule: str = "youden") -> dict[str, float]:
+    """Universal threshold from raw maxima of positive and negative maps on a calibration split.
+
+    Candidates are the midpoints between consecutive distinct observed maxima (plus one below
+    the smallest and one above the largest), so the threshold is never a data value and ties
+    cannot flip under strict ``>``. Rules:
+
+    * ``youden`` (default): maximize TPR - FPR (balanced accuracy); lowest candidate on ties.
+    * ``eer``: minimize |FPR - (1 - TPR)| (equal error rate); lowest candidate on ties.
+
+    Returns ``{threshold, tpr, fpr, balanced_accuracy, auroc, rule}``.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown calibration rule {rule!r}; expected one of {RULES}")
+    pos = np.asarray(pos_max, np.float64)
+    neg = np.asarray(neg_max, np.float64)
+    pos, neg = pos[np.isfinite(pos)], neg[np.isfinite(neg)]
+    if pos.size == 0 or neg.size == 0:
+        return {"threshold": float("nan"), "tpr": float("nan"), "fpr": float("nan"),
+                "balanced_accuracy": float("nan"), "auroc": float("nan"), "rule": rule}
+    vals = np.unique(np.concatenate([pos, neg]))
+    mids = (vals[:-1] + vals[1:]) / 2 if vals.size > 1 else np.empty(0)
+    cand = np.concatenate([[vals[0] - 1.0], mids, [vals[-1] + 1.0]])
+    tpr, fpr = _rates(pos, neg, cand)
+    score = (tpr - fpr) if rule == "youden" else -np.abs(fpr - (1 - tpr))
+    j = int(np.argmax(score))
+    return {"threshold": float(cand[j]), "tpr": float(tpr[j]), "fpr": float(fpr[j]),
+            "balanced_accuracy": float((tpr[j] + 1 - fpr[j]) / 2), "auroc": auroc(pos, neg), "rule": rule}
+
+
+def transfer(threshold: float, pos_max, neg_max) -> dict[str, float]:
+    """Apply a calibrated threshold to another dataset's maxima: TPR, FPR, balanced accuracy."""
+    pos = np.asarray(pos_max, np.float64)
+    neg = np.asarray(neg_max, np.float64)
+    pos, neg = pos[np.isfinite(pos)], neg[np.isfinite(neg)]
+    if pos.size == 0 or neg.size == 0:
+        return {"threshold": threshold, "tpr": float("nan"), "fpr": float("nan"),
+                "balanced_accuracy": float("nan"), "auroc": float("nan")}
+    tpr, fpr = _rates(pos, neg, np.array([threshold], np.float64))
+    return {"threshold": float(threshold), "tpr": float(tpr[0]), "fpr": float(fpr[0]),
+            "balanced_accuracy": float((tpr[0] + 1 - fpr[0]) / 2), "auroc": auroc(pos, neg)}

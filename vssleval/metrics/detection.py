@@ -1,0 +1,140 @@
+"""Mo & Morgado (SLAVC ``EvaluatorFull``) detection-style metrics: confidence, AP, max-F1, Precision.
+
+A sample is (confidence, cIoU, is_positive, area). Positives are samples with sounding, visible
+objects (n_boxes > 0); negatives have no GT. Decision at confidence threshold ``c`` and IoU
+threshold ``theta`` (metrics.md §2.4): detected = ``conf >= c``; negative detected -> FP;
+positive detected with cIoU >= theta -> TP, with cIoU < theta (or NaN) -> FP; positive not
+detected -> FN. Precision := 1 when TP + FP = 0, recall := 1 when TP + FN = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._array import Array, as_float64, flat, is_torch, to_numpy
+from .curves import auc as auc_21
+
+#: Size bins by GT area (pixels on the 224 grid), half-open, positives only (metrics.md §2.9).
+SIZE_BINS = {"small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2),
+             "large": (96.0 ** 2, 144.0 ** 2), "huge": (144.0 ** 2, 10000.0 ** 2)}
+
+
+def confidence(maps: Array) -> np.ndarray:
+    """Mean of the top quarter (``HW // 4`` largest values) of each map.
+
+    Args:
+        maps: ``[B, H, W]`` map on a *fixed* (not per-image normalized) scale.
+    Returns:
+        float64 ``[B]``. Equivariant to affine maps ``a*M + b`` with a > 0, so AP/F1 built on it
+        are invariant to any fixed-range normalization.
+    """
+    x = flat(maps)
+    hw = x.shape[1]
+    q = hw // 4
+    if is_torch(x):
+        return to_numpy(as_float64(x.topk(q, dim=-1).values).mean(-1))
+    top = np.partition(x, hw - q, axis=-1)[:, hw - q:]
+    return top.astype(np.float64).mean(-1)
+
+
+def _counts(conf, ciou, positive, thresholds, theta):
+    """TP, FP, FN ``[J]`` at each confidence threshold ``[J]``."""
+    det = conf[None, :] >= thresholds[:, None]  # [J, n]
+    good = positive & (ciou >= theta)  # NaN -> not good
+    tp = np.count_nonzero(det & good[None], axis=1)
+    fp = np.count_nonzero(det & ~good[None], axis=1)
+    fn = np.count_nonzero(~det & positive[None], axis=1)
+    return tp, fp, fn
+
+
+def precision_recall(conf, ciou, positive, thresholds, theta=0.5):
+    """Precision and recall ``[J]`` at each confidence threshold (rule in the module docstring)."""
+    conf, ciou = np.asarray(conf, np.float64), np.asarray(ciou, np.float64)
+    positive = np.asarray(positive, bool)
+    thresholds = np.atleast_1d(np.asarray(thresholds, np.float64))
+    tp, fp, fn = _counts(conf, ciou, positive, thresholds, theta)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(tp + fp == 0, 1.0, tp / np.maximum(tp + fp, 1))
+        r = np.where(tp + fn == 0, 1.0, tp / np.maximum(tp + fn, 1))
+    return p, r
+
+
+def average_precision(conf, ciou, positive, theta=0.5) -> float:
+    """SLAVC's custom AP (metrics.md §2.5), *not* scikit-learn's.
+
+    Thresholds: confidences sorted ascending, largest dropped, reversed, every k-th kept from the
+    first (k = max(1, n // 200)). Envelope P^_j = max over this and lower thresholds; AP =
+    sum_j P^_j (R_{j+1} - R_j) (left-endpoint, no segment from recall 0). NaN if n < 2.
+    """
+    conf = np.asarray(conf, np.float64)
+    n = conf.size
+    if n < 2:
+        return float("nan")
+    k = max(1, n // 200)
+    thr = np.sort(conf)[:-1][::-1][::k]
+    p, r = precision_recall(conf, ciou, positive, thr, theta)
+    env = np.maximum.accumulate(p[::-1])[::-1]
+    return float(np.sum(env[:-1] * np.diff(r)))
+
+
+def f1_curve(conf, ciou, positive, theta=0.5) -> np.ndarray:
+    """F1 at thresholds = ascending confidences, every m-th from the minimum, m = max(1, n//10)."""
+    conf = np.asarray(conf, np.float64)
+    if conf.size == 0:
+        return np.array([np.nan])
+    m = max(1, conf.size // 10)
+    thr = np.sort(conf)[::m]
+    p, r = precision_recall(conf, ciou, positive, thr, theta)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p + r == 0, 0.0, 2 * p * r / np.where(p + r == 0, 1.0, p + r))
+
+
+def max_f1(conf, ciou, positive, theta=0.5) -> float:
+    """Maximum of :func:`f1_curve` (the published "max-F1")."""
+    return float(np.max(f1_curve(conf, ciou, positive, theta)))
+
+
+def precision_all_detected(ciou, positive, theta=0.5) -> float:
+    """Precision with every sample detected (threshold -1000): TP / n. On positives only this is
+    the localization accuracy (cIoU success rate), a.k.a. ``Precision-visible`` / LocAcc."""
+    ciou = np.asarray(ciou, np.float64)
+    if ciou.size == 0:
+        return float("nan")
+    return float(np.count_nonzero(np.asarray(positive, bool) & (ciou >= theta)) / ciou.size)
+
+
+def subset_masks(positive, area, neg_type=None) -> dict[str, np.ndarray]:
+    """Boolean masks of the standard subsets: all, visible (positives), size bins (positives by
+    GT area), and ``neg_<type>`` = positives plus negatives of one type (our per-type extension)."""
+    positive = np.asarray(positive, bool)
+    area = np.asarray(area, np.float64)
+    out = {"all": np.ones_like(positive), "visible": positive.copy()}
+    for name, (lo, hi) in SIZE_BINS.items():
+        out[name] = positive & (area >= lo) & (area < hi)
+    if neg_type is not None:
+        neg_type = np.asarray(neg_type)
+        for t in sorted(set(neg_type[~positive].tolist())):
+            out[f"neg_{t}"] = positive | (neg_type == t)
+    return out
+
+
+def extended_metrics(conf, ciou, positive, area, neg_type=None, thetas=(0.5, 0.75)) -> dict[str, float]:
+    """All Mo & Morgado keys: ``AP-<subset>@<100θ>``, ``maxF1-<subset>@..``, ``Precision-..``,
+    ``AUC-<subset>@..`` (AUC over the subset's positives). Values are fractions; NaN when the
+    subset is empty."""
+    conf, ciou = np.asarray(conf, np.float64), np.asarray(ciou, np.float64)
+    positive = np.asarray(positive, bool)
+    out: dict[str, float] = {}
+    for name, m in subset_masks(positive, area, neg_type).items():
+        for theta in thetas:
+            tag = f"{name}@{int(round(theta * 100))}"
+            if not m.any():
+                for key in ("AP", "maxF1", "Precision", "AUC"):
+                    out[f"{key}-{tag}"] = float("nan")
+                continue
+            c, i, p = conf[m], ciou[m], positive[m]
+            out[f"AP-{tag}"] = average_precision(c, i, p, theta)
+            out[f"maxF1-{tag}"] = max_f1(c, i, p, theta)
+            out[f"Precision-{tag}"] = precision_all_detected(i, p, theta)
+            out[f"AUC-{tag}"] = float(auc_21(i[p])) if p.any() else float("nan")
+    return out

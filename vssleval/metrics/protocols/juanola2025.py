@@ -1,0 +1,296 @@
+"""Compat protocol ``juanola2025``: vssl_eval's metric computation, literally, quirks included.
+
+Every deviation from a clean evaluation is named once here as ``QUIRK_*`` (a constant or a small
+function) and listed in ``docs/protocols.md`` with what the ``vssleval`` protocol does instead.
+Spec: protocol.md §3.8-§6 (vssl_eval @ e8ebbc9).
+
+Flow: :func:`sample_records` turns one batch of raw maps into per-sample scalars (this is where
+all map work happens); :func:`aggregate` turns the seed-major concatenation of those scalars
+into the 164 reported values; :func:`format_text` renders the metrics file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .._array import Array, as_float32, count, flat, to_numpy_if_cpu
+from ..curves import GRID, aoc, auc, instance_curve, success_rate, trapezoid
+from ..overlap import GroundTruth, map_iou_counts
+from ..stats import extremes, f_score
+from ..thresholds import UniversalThresholds, adaptive_threshold, upper_median_threshold
+from ..upsample import upsample
+
+VARIANTS = ("pos", "silence", "noise", "offscreen")
+NEGATIVES = ("silence", "noise", "offscreen")
+PAIRS = (("pos", "silence"), ("pos", "noise"), ("pos", "offscreen"),
+         ("silence", "noise"), ("silence", "offscreen"), ("noise", "offscreen"))
+#: order in which vssl_eval calls cal_CIOU per sample (median first, maxq3 last)
+POOLED_RULES = ("med", "fixed", "max", "max10", "maxq3")
+
+# ----------------------------------------------------------------------------------------------
+# The quirks (one definition each)
+# ----------------------------------------------------------------------------------------------
+
+#: QUIRK interpolation_mismatch (protocol.md §3.8, quirk 10): positives/object maps and negatives
+#: are upsampled by different ops in some branches. Keyed by (family, testset).
+QUIRK_UPSAMPLE_TABLE: dict[tuple[str, str], dict[str, str]] = {
+    ("ez", "vggss"): {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"},
+    ("ez", "is3"): {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"},
+    ("lvs", "vggss"): {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"},
+    ("lvs", "is3"): {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"},
+    ("ssltie", "vggss"): {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"},
+    ("ssltie", "is3"): {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"},
+}
+
+#: QUIRK substring_dispatch (protocol.md §0): vssl_eval picks the evaluation branch from the
+#: checkpoint name; this table is the only place that maps our model names to those branches.
+QUIRK_MODEL_FAMILY = {"ezvsl": "ez", "slavc": "ez", "fnac": "ez", "lvs": "lvs",
+                      "sslalign": "lvs", "ssltie": "ssltie"}
+
+#: QUIRK unnormalized_ogl (quirk 11): OGL blend of *raw* AV and object maps, alpha = 0.4.
+QUIRK_OGL_ALPHA = 0.4
+
+#: QUIRK fixed_threshold_05 (quirk 12): one absolute 0.5 for every family (= cos > 0 for the EZ
+#: family, cos > 0.5 for LVS/SSL-Align/SSL-TIE).
+QUIRK_FIXED_THRESHOLD = 0.5
+
+
+def QUIRK_ogl_blend(av: Array, obj: Array) -> Array:
+    """unnormalized_ogl: ``0.4 * AV + 0.6 * OBJ`` on raw scales, float32 ([B,H,W] each)."""
+    a = np.float32(QUIRK_OGL_ALPHA)
+    b = np.float32(1 - QUIRK_OGL_ALPHA)
+    return av * a + obj * b
+
+
+def QUIRK_pooled_rates(per_rule: Sequence[np.ndarray]) -> tuple[float, float]:
+    """pooled_five_rule_ciou (quirks 1, 3): "CIoU"/"AUC" are computed on one list holding the
+    IoUs of all five threshold rules (median, 0.5, max, max10, maxq3), NaN kept (= failure).
+    Returns (success rate at 0.5, AUC) of the pooled list, as fractions."""
+    pooled = np.concatenate(per_rule)
+    return success_rate(pooled), float(auc(pooled))
+
+
+def QUIRK_nan_to_zero_wogl(values: np.ndarray) -> np.ndarray:
+    """inconsistent_nan (quirk 4): WOGL fixed-threshold IoU lists map NaN -> 0 (OGL ones do not)."""
+    return np.nan_to_num(values, nan=0.0)
+
+
+def QUIRK_scene_key(name: str) -> str:
+    """string_scene_key (§4.3): group key = basename without '.jpg', last '_' token dropped."""
+    base = os.path.basename(str(name)).replace(".jpg", "")
+    return "_".join(base.split("_")[:-1])
+
+
+#: QUIRK mean_iou_named_ciou (quirk 2): "CIoU_05/max/max10/maxq3" are mean IoUs, not success
+#: rates; F-scores are built on the mean IoU at maxq3 (see :func:`aggregate`).
+#: QUIRK duplicated_seeds (quirk 17): positive/silence entries repeat once per seed in every
+#: list; we reproduce it by accumulating every seed (callers pass all 10 seeds).
+
+
+def upsample_ops(family: str, testset: str) -> dict[str, str]:
+    """The vssl_eval upsampling ops ``{pos, ogl, neg}`` of a model family on a test set."""
+    key = (family, testset)
+    if key not in QUIRK_UPSAMPLE_TABLE:
+        raise ValueError(f"no vssl_eval upsampling entry for family/testset {key}; "
+                         f"known: {sorted(QUIRK_UPSAMPLE_TABLE)}")
+    return dict(QUIRK_UPSAMPLE_TABLE[key])
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-sample scalars
+# ----------------------------------------------------------------------------------------------
+
+def record_fields() -> list[str]:
+    """Names of the per-sample scalars produced by :func:`sample_records` (column order)."""
+    f = [f"{s}_{v}" for v in VARIANTS for s in ("max", "min")]
+    for w in ("wogl", "ogl"):
+        f += [f"iou_{w}_{r}" for r in POOLED_RULES + ("adap",)]
+    for w in ("wogl", "ogl"):
+        f += [f"pia_{w}_{x}_{r}" for x in NEGATIVES for r in ("fixed", "med", "adap", "max", "max10", "maxq3")]
+    f += [f"mapiou_wogl_{a}_{b}_{r}" for a, b in PAIRS for r in ("fixed", "max", "max10", "maxq3", "adap")]
+    f += [f"mapiou_ogl_{a}_{b}_{r}" for a, b in PAIRS for r in ("fixed", "adap")]
+    return f
+
+
+def _ratio(n: Array, hw: int) -> np.ndarray:
+    return np.asarray(_np(n), dtype=np.float64) / hw
+
+
+def _np(x: Array) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, ogl: Array, gt: Array,
+                   thresholds: UniversalThresholds, ops: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """vssl_eval's per-sample computations for one batch of one seed (protocol.md §4).
+
+    Args:
+        pos, silence, noise, offscreen: raw AV maps ``[B, h, w]`` (7x7 or 14x14), raw scale.
+        ogl: raw object-saliency maps ``[B, h', w']``.
+        gt: ``[B, 224, 224]`` ground truth (0/1).
+        thresholds: the model's universal constants. ops: :func:`upsample_ops` output.
+    Returns:
+        ``{field: float64 [B]}`` for every name of :func:`record_fields`; IoUs keep NaN (0/0).
+    """
+    raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
+    rec: dict[str, np.ndarray] = {}
+    for v, r in raws.items():
+        rec[f"max_{v}"], rec[f"min_{v}"] = extremes(r)
+    # Work in numpy on CPU (faster reductions), torch on CUDA.
+    up = {"pos": to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(pos)), ops["pos"]))}
+    for v in NEGATIVES:
+        up[v] = to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(raws[v])), ops["neg"]))
+    obj = to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(ogl)), ops["ogl"]))
+    gtf = GroundTruth(to_numpy_if_cpu(gt))
+    fixed = QUIRK_FIXED_THRESHOLD
+    th = thresholds.as_dict()
+    for w in ("wogl", "ogl"):
+        maps = {v: flat(up[v]) for v in VARIANTS}
+        if w == "ogl":
+            maps = {v: QUIRK_ogl_blend(m, flat(obj)) for v, m in maps.items()}
+        p = maps["pos"]
+        hw = p.shape[1]
+        t_med = upper_median_threshold(p)
+        t_adap = adaptive_threshold(p, gt_flat := gtf.nonzero)
+        rule_t = {"med": t_med, "fixed": fixed, "max": th["max"], "max10": th["max10"],
+                  "maxq3": th["maxq3"], "adap": t_adap}
+
+        def mask(m, t):
+            return m > (t[:, None] if hasattr(t, "shape") else t)
+
+        for r in POOLED_RULES + ("adap",):
+            rec[f"iou_{w}_{r}"] = _np(gtf.ciou(mask(p, rule_t[r])))
+        for x in NEGATIVES:
+            for r in ("fixed", "med", "adap", "max", "max10", "maxq3"):
+                rec[f"pia_{w}_{x}_{r}"] = _ratio(count(mask(maps[x], rule_t[r])), hw)
+        pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if w == "wogl" else ("fixed", "adap")
+        for r in pair_rules:
+            masks = {v: mask(maps[v], rule_t[r]) for v in VARIANTS}
+            sizes = {v: count(masks[v]) for v in VARIANTS}
+            for a, b in PAIRS:
+                rec[f"mapiou_{w}_{a}_{b}_{r}"] = _np(map_iou_counts(sizes[a], sizes[b], count(masks[a] & masks[b])))
+        del gt_flat
+    return rec
+
+
+# ----------------------------------------------------------------------------------------------
+# Aggregation to the 164 keys
+# ----------------------------------------------------------------------------------------------
+
+_NEG_KEY = {"silence": "Silence", "noise": "Noise", "offscreen": "OffScreen"}
+_PAIR_KEY = {"pos": "Pos", "silence": "Silence", "noise": "Noise", "offscreen": "Offscreen"}
+_PIA_SUFFIX = {"fixed": "", "med": "_ThrCIoU", "adap": "_ThrCIoU_Adap", "max": "_Max",
+               "max10": "_Max10", "maxq3": "_MaxQ3"}
+_CIOU_SUFFIX = {"fixed": "_05", "adap": "_adap", "max": "_max", "max10": "_max10", "maxq3": "_maxq3"}
+_WOGL_PAIR_SUFFIX = {"fixed": "", "max": "_Max", "max10": "_Max_10", "maxq3": "_Max_Q3", "adap": "_Adap"}
+
+
+def QUIRK_key_spelling(kind: str, x: str, rule: str, ogl: bool) -> str:
+    """key_typos (quirk 20): the reference's key spellings for pIA/AOC, typos included."""
+    if kind == "pIA":
+        if x == "noise" and rule == "fixed" and ogl:
+            return "pIA_Noise_OG_OGLL_OGL"
+        if x == "offscreen" and rule == "adap" and not ogl:
+            return "pIA_OffScreem_ThrCIoU_Adap"
+        key = f"pIA_{_NEG_KEY[x]}{_PIA_SUFFIX[rule]}"
+    else:
+        name = "Offscreen" if (x == "offscreen" and rule in ("fixed", "med", "adap")) else _NEG_KEY[x]
+        key = f"AOC_{name}{_PIA_SUFFIX[rule]}"
+    return key + ("_OGL" if ogl else "")
+
+
+def metric_keys() -> list[str]:
+    """The 164 keys of ``metrics/<model>_<testset>.txt``, in file order (protocol.md §6.1)."""
+    keys: list[str] = []
+    for x in ("", "_Silence", "_Noise", "_Offscreen"):
+        keys += [f"Max_Heatmap{x}", f"Min_Heatmap{x}", f"Median_Max_Heatmap{x}", f"Median_Min_Heatmap{x}"]
+    rules6 = ("fixed", "med", "adap", "max", "max10", "maxq3")
+    ciou6 = ["", "_05", "_adap", "_max", "_max10", "_maxq3"]
+    keys += [f"CIoU{s}_OGL" for s in ciou6] + [f"AUC{s}_OGL" for s in ciou6]
+    for x in NEGATIVES:
+        keys += [QUIRK_key_spelling("pIA", x, r, True) for r in rules6]
+        keys += [QUIRK_key_spelling("AOC", x, r, True) for r in rules6]
+    for a, b in PAIRS:
+        keys += [f"IoU_{_PAIR_KEY[a]}_{_PAIR_KEY[b]}_OGL", f"IoU_{_PAIR_KEY[a]}_{_PAIR_KEY[b]}_Adap_OGL"]
+    keys += [f"CIoU{s}" for s in ciou6]
+    keys += ["F_Pos_Neg", "F_Pos_Silence", "F_Pos_Noise", "F_Pos_OffScreen", "F_AUC_AOC_Pos_Neg",
+             "F_AUC_AOC_Pos_Silence", "F_AUC_AOC_Pos_Noise", "F_AUC_AOC_Pos_OffScreen"]
+    keys += [f"AUC{s}" for s in ciou6]
+    for x in NEGATIVES:
+        keys += [QUIRK_key_spelling("pIA", x, r, False) for r in rules6]
+        keys += [QUIRK_key_spelling("AOC", x, r, False) for r in rules6]
+    for a, b in PAIRS:
+        keys += [f"IoU_{_PAIR_KEY[a]}_{_PAIR_KEY[b]}{_WOGL_PAIR_SUFFIX[r]}_WOGL"
+                 for r in ("fixed", "max", "max10", "maxq3", "adap")]
+    keys += ["iiou_adap", "IAUC_adap"]
+    return keys
+
+
+def aggregate(rec: Mapping[str, np.ndarray], groups: Sequence[str]) -> dict[str, float]:
+    """The 164 vssl_eval metrics from per-sample scalars pooled over seeds (protocol.md §5).
+
+    Args:
+        rec: ``{field: float64 [S*N]}`` in seed-major order (index = seed*N + sample).
+        groups: ``[S*N]`` scene keys (:func:`QUIRK_scene_key` of the sample names).
+    Returns:
+        ``{key: float}`` in :func:`metric_keys` order; percentages (x100) except Max/Min stats.
+    """
+    out: dict[str, float] = {}
+    for v, x in zip(VARIANTS, ("", "_Silence", "_Noise", "_Offscreen")):
+        out[f"Max_Heatmap{x}"] = float(np.mean(rec[f"max_{v}"]))
+        out[f"Min_Heatmap{x}"] = float(np.mean(rec[f"min_{v}"]))
+        out[f"Median_Max_Heatmap{x}"] = float(np.median(rec[f"max_{v}"]))
+        out[f"Median_Min_Heatmap{x}"] = float(np.median(rec[f"min_{v}"]))
+    for w, sfx in (("wogl", ""), ("ogl", "_OGL")):
+        sr, area = QUIRK_pooled_rates([rec[f"iou_{w}_{r}"] for r in POOLED_RULES])
+        out[f"CIoU{sfx}"], out[f"AUC{sfx}"] = sr * 100, area * 100
+        out[f"CIoU_adap{sfx}"] = success_rate(rec[f"iou_{w}_adap"]) * 100
+        out[f"AUC_adap{sfx}"] = float(auc(rec[f"iou_{w}_adap"])) * 100
+        for r in ("fixed", "max", "max10", "maxq3"):
+            vals = rec[f"iou_{w}_{r}"]
+            if w == "wogl":
+                vals = QUIRK_nan_to_zero_wogl(vals)
+            out[f"CIoU{_CIOU_SUFFIX[r]}{sfx}"] = float(np.mean(vals)) * 100
+            out[f"AUC{_CIOU_SUFFIX[r]}{sfx}"] = float(auc(vals)) * 100
+        for x in NEGATIVES:
+            for r in ("fixed", "med", "adap", "max", "max10", "maxq3"):
+                vals = rec[f"pia_{w}_{x}_{r}"]
+                out[QUIRK_key_spelling("pIA", x, r, w == "ogl")] = float(np.mean(vals)) * 100
+                out[QUIRK_key_spelling("AOC", x, r, w == "ogl")] = float(aoc(vals)) * 100
+        pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if w == "wogl" else ("fixed", "adap")
+        for a, b in PAIRS:
+            for r in pair_rules:
+                key = (f"IoU_{_PAIR_KEY[a]}_{_PAIR_KEY[b]}{_WOGL_PAIR_SUFFIX[r]}_WOGL" if w == "wogl"
+                       else f"IoU_{_PAIR_KEY[a]}_{_PAIR_KEY[b]}{'_Adap' if r == 'adap' else ''}_OGL")
+                out[key] = float(np.mean(rec[f"mapiou_{w}_{a}_{b}_{r}"])) * 100
+    # F-scores on the WOGL maxq3 quantities (quirk: mean IoU, not a success rate)
+    ciou_q3, auc_q3 = out["CIoU_maxq3"], out["AUC_maxq3"]
+    neg_pia = [100 - out[QUIRK_key_spelling("pIA", x, "maxq3", False)] for x in NEGATIVES]
+    neg_aoc = [out[QUIRK_key_spelling("AOC", x, "maxq3", False)] for x in NEGATIVES]
+    out["F_Pos_Neg"] = f_score(ciou_q3, float(np.mean(neg_pia)))
+    out["F_AUC_AOC_Pos_Neg"] = f_score(auc_q3, float(np.mean(neg_aoc)))
+    for x, p_, a_ in zip(NEGATIVES, neg_pia, neg_aoc):
+        out[f"F_Pos_{_NEG_KEY[x]}"] = f_score(ciou_q3, p_)
+        out[f"F_AUC_AOC_Pos_{_NEG_KEY[x]}"] = f_score(auc_q3, a_)
+    curve = instance_curve(rec["iou_wogl_adap"], groups, GRID, nan_propagates=True)
+    out["iiou_adap"] = float(instance_curve(rec["iou_wogl_adap"], groups, np.array([0.5]), True)[0]) * 100
+    out["IAUC_adap"] = float(trapezoid(curve)) * 100
+    return {k: out[k] for k in metric_keys()}
+
+
+def format_text(metrics: Mapping[str, float]) -> str:
+    """The metrics file body: ``<Key>: <value with 2 decimals>`` per line (NaN prints ``nan``)."""
+    return "".join(f"{k}: {metrics[k]:.2f}\n" for k in metric_keys())
+
+
+MAX_MIN_FILES = tuple((s, v) for s in ("max", "min") for v in VARIANTS)
+
+
+def max_min_arrays(rec: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The 8 ``max_min`` dumps: ``{'max_pos': float64 [S*N], ...}`` (seed-major, raw maps)."""
+    return {f"{s}_{v}": np.asarray(rec[f"{s}_{v}"], dtype=np.float64) for s, v in MAX_MIN_FILES}

@@ -1,0 +1,31 @@
+"""Raw-map extremes, their summary statistics, and the F-score used by vssl_eval."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._array import Array, as_float64, rows_max, rows_min, to_numpy
+
+
+def extremes(raw: Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per-map maximum and minimum of raw low-resolution maps ``[B, h, w]`` -> two float64 ``[B]``.
+
+    Taken before any upsampling, on the model's raw scale (vssl_eval §4.6). NaN in a map makes
+    its max/min NaN (callers count and report non-finite maps).
+    """
+    return to_numpy(as_float64(rows_max(raw))), to_numpy(as_float64(rows_min(raw)))
+
+
+def summary(values: np.ndarray) -> dict[str, float]:
+    """Mean, median, first and third quartiles (numpy 'linear' quantiles) of a 1-d array."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return {"mean": float("nan"), "median": float("nan"), "q1": float("nan"), "q3": float("nan")}
+    return {"mean": float(np.mean(v)), "median": float(np.median(v)),
+            "q1": float(np.quantile(v, 0.25)), "q3": float(np.quantile(v, 0.75))}
+
+
+def f_score(a: float, b: float) -> float:
+    """Harmonic mean ``2ab / (a + b)`` (NaN when a = b = 0, as the reference)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.float64(2 * a * b) / np.float64(a + b))

@@ -1,0 +1,123 @@
+"""Upsampling of low-resolution heatmaps to the 224 x 224 evaluation grid, and min-max normalization.
+
+Ops (names used in configs and the protocol quirk table):
+
+=============  ==============================================================================
+``bilinear_ac`` torch bilinear, ``align_corners=True`` (EZ-VSL / SLAVC / FNAC positives in vssl_eval)
+``bilinear``    torch bilinear, ``align_corners=False``: half-pixel centres, border replicate.
+                Mathematically the same function as OpenCV ``INTER_LINEAR`` when upscaling.
+``cv2_linear``  OpenCV ``cv2.resize(..., INTER_LINEAR)`` reproduced bit for bit in float32
+                (OpenCV is not needed); the values equal ``bilinear`` up to float rounding.
+``bicubic_ac``  torch bicubic, ``align_corners=True`` (SLAVC's own test)
+``bicubic``     torch bicubic, ``align_corners=False``
+=============  ==============================================================================
+
+Why ``cv2_linear`` exists: vssl_eval upsamples with OpenCV, whose 32x (16x) upscale makes 16 px
+(8 px) constant bands at the borders; thresholds use a strict ``>`` on values taken from the map
+itself, so one-ulp differences change pixel counts. OpenCV computes each output as a
+two-tap horizontal pass then a two-tap vertical pass; each pass equals the *exactly* computed
+weighted sum rounded once to float32 (checked against the sha256 of OpenCV's output for all 44
+OpenCV-upsampled golden map stacks). We compute each pass in float64 (where the products of
+float32 values by the dyadic weights k/32 are exact) and round to float32 once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._array import Array, check_maps, is_torch
+
+OPS = ("bilinear_ac", "bilinear", "cv2_linear", "bicubic_ac", "bicubic")
+
+
+@lru_cache(maxsize=32)
+def cv2_linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two-tap indices and float32 weights of OpenCV INTER_LINEAR along one axis.
+
+    Returns ``(i0, i1, w0, w1)``, each of length ``n_out``: output ``d`` = ``w0[d]*x[i0[d]] +
+    w1[d]*x[i1[d]]``. Source position ``(d + 0.5) * n_in/n_out - 0.5`` is rounded to float32 as
+    OpenCV does; positions left of the first sample or right of the last are clamped (weight 1
+    on the edge sample), which is what creates the constant border bands.
+    """
+    scale = n_in / n_out
+    pos = ((np.arange(n_out) + 0.5) * scale - 0.5).astype(np.float32).astype(np.float64)
+    i0 = np.floor(pos).astype(np.int64)
+    frac = pos - i0
+    left = i0 < 0
+    frac[left], i0[left] = 0.0, 0
+    right = i0 >= n_in - 1
+    frac[right], i0[right] = 0.0, n_in - 1
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    frac32 = frac.astype(np.float32)
+    return i0, i1, (np.float32(1) - frac32), frac32
+
+
+def _cv2_linear(maps: Array, size: int) -> Array:
+    h, w = maps.shape[-2:]
+    r0, r1, a0, a1 = cv2_linear_taps(h, size)
+    c0, c1, b0, b1 = cv2_linear_taps(w, size)
+    if is_torch(maps):
+        dev = maps.device
+        t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+        x = maps.to(torch.float64)
+        horiz = (x[..., t(c0)] * t(b0).double() + x[..., t(c1)] * t(b1).double()).to(torch.float32)
+        hz = horiz.to(torch.float64)
+        out = hz[:, t(r0), :] * t(a0).double()[:, None] + hz[:, t(r1), :] * t(a1).double()[:, None]
+        return out.to(torch.float32)
+    x = np.asarray(maps, dtype=np.float64)
+    horiz = (x[..., c0] * b0.astype(np.float64) + x[..., c1] * b1.astype(np.float64)).astype(np.float32)
+    hz = horiz.astype(np.float64)
+    out = hz[:, r0, :] * a0.astype(np.float64)[:, None] + hz[:, r1, :] * a1.astype(np.float64)[:, None]
+    return out.astype(np.float32)
+
+
+def upsample(maps: Array, op: str, size: int = 224) -> Array:
+    """Upsample a batch of heatmaps.
+
+    Args:
+        maps: ``[B, h, w]`` float array (numpy or torch, any device), any value range.
+        op: one of :data:`OPS`.
+        size: output side (224 for every published protocol).
+    Returns:
+        ``[B, size, size]`` float32 array of the same kind (numpy stays numpy, torch stays on
+        its device). Torch ops on CPU are bit-identical to ``F.interpolate`` on CPU.
+    """
+    check_maps("maps", maps)
+    if op not in OPS:
+        raise ValueError(f"unknown upsampling op {op!r}; expected one of {OPS}")
+    if op == "cv2_linear":
+        return _cv2_linear(maps, size)
+    mode = "bilinear" if op.startswith("bilinear") else "bicubic"
+    ac = op.endswith("_ac")
+    was_numpy = not is_torch(maps)
+    t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)) if was_numpy else maps.to(torch.float32)
+    out = F.interpolate(t.unsqueeze(1), size=(size, size), mode=mode, align_corners=ac)[:, 0]
+    return out.numpy() if was_numpy else out
+
+
+def minmax_normalize(maps: Array) -> Array:
+    """Per-map min-max normalization ``(M - min M) / (max M - min M)``.
+
+    Args:
+        maps: ``[B, h, w]`` float array.
+    Returns:
+        same shape and kind, values in [0, 1]. **Flat-map rule** (metrics.md §0): a map with
+        ``max == min`` is returned unchanged (not zeros), so a constant map keeps its value and
+        a strict-``>`` median rule selects nothing on it.
+    """
+    check_maps("maps", maps)
+    if is_torch(maps):
+        lo = maps.amin(dim=(1, 2), keepdim=True)
+        hi = maps.amax(dim=(1, 2), keepdim=True)
+        rng = hi - lo
+        flat_map = rng == 0
+        return torch.where(flat_map, maps, (maps - lo) / torch.where(flat_map, torch.ones_like(rng), rng))
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    rng = hi - lo
+    flat_map = rng == 0
+    return np.where(flat_map, maps, (maps - lo) / np.where(flat_map, 1, rng))
