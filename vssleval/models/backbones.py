@@ -1,0 +1,186 @@
+"""Encoder towers shared by the zoo: ResNet-18 variants, VGGish and a small CNN.
+
+Every tower maps an input batch to a feature map ``[B, C, h, w]`` (``pool=None``) or a vector
+``[B, C]`` (``pool="max"``, global max pool over h and w) and exposes ``out_channels``.
+Module names inside each tower reproduce the official ``state_dict`` keys exactly, because the
+released checkpoints are loaded strictly into them.
+
+``build_backbone(spec)`` turns a config dict (``{"arch": "resnet18", ...}``) into a tower, so an
+architecture change is a YAML change, not a code branch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, ResNet
+
+from vssleval.errors import VsslevalError
+
+
+def _global_pool(x: torch.Tensor, pool: str | None) -> torch.Tensor:
+    """``None`` keeps the map; ``"max"`` is ``AdaptiveMaxPool2d(1)`` + flatten -> ``[B, C]``."""
+    if pool is None or pool == "none":
+        return x
+    if pool == "max":
+        return torch.amax(x, dim=(2, 3))
+    raise VsslevalError(f"unknown pool {pool!r}; expected none or max")
+
+
+class ResNet18(ResNet):
+    """torchvision ResNet-18 (BasicBlock, [2, 2, 2, 2]) with the modifications the VSSL papers use.
+
+    Args:
+        stems: stem convolutions to create, name -> input channels. torchvision has one,
+            ``{"conv1": 3}``; the EZ-VSL audio net uses ``{"conv1": 1}``; the LVS/SSL-TIE nets carry
+            three (``conv1`` 3-ch, ``conv1_a`` 1-ch audio, ``conv1_flow`` 6-ch unused) so that their
+            checkpoints load strictly. All are 7x7, stride 2, padding 3, no bias.
+        stem: which stem the forward pass uses.
+        layer4_stride: 2 (torchvision, 224 px -> 7x7) or 1 (LVS family, 224 px -> 14x14).
+        fc: keep torchvision's unused ``fc`` Linear(512, 1000) (its keys are in the LVS, SSL-TIE and
+            SACL checkpoints; EZ-VSL/SLAVC/FNAC replaced it by Identity, so they have no ``fc.*``).
+        pool: ``None`` -> layer4 map ``[B, 512, h, w]`` (post-ReLU, non-negative);
+            ``"max"`` -> global max pool ``[B, 512]`` (the audio nets).
+
+    The forward pass is conv stem -> bn1 -> relu -> maxpool -> layer1..4 [-> pool]; ``avgpool``
+    and ``fc`` are never applied.
+    """
+
+    out_channels = 512
+
+    def __init__(
+        self,
+        stems: dict[str, int] | None = None,
+        stem: str = "conv1",
+        layer4_stride: int = 2,
+        fc: bool = False,
+        pool: str | None = None,
+    ):
+        super().__init__(BasicBlock, [2, 2, 2, 2])
+        stems = dict(stems or {"conv1": 3})
+        if stem not in stems:
+            raise VsslevalError(f"stem {stem!r} is not among the stems {sorted(stems)}")
+        del self.conv1  # re-created below in the requested order/channels
+        for name, in_ch in stems.items():
+            self.add_module(name, nn.Conv2d(int(in_ch), 64, kernel_size=7, stride=2, padding=3, bias=False))
+        self.stem_name = stem
+        if layer4_stride != 2:
+            block = self.layer4[0]
+            block.conv1.stride = (layer4_stride, layer4_stride)
+            block.downsample[0].stride = (layer4_stride, layer4_stride)
+        # parameter-free in torchvision, never used here
+        del self.avgpool
+        if not fc:
+            del self.fc
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        x = getattr(self, self.stem_name)(x)
+        x = self.maxpool(self.relu(self.bn1(x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return _global_pool(x, self.pool)
+
+
+class VGGish(nn.Module):
+    """VGGish (the torchvggish layout) plus SACL's 128 -> 512 -> 512 head, averaged over examples.
+
+    Input: log-mel examples ``[B, E, 1, 96, 64]`` (E = 0.96 s examples per clip; a 3 s clip has 3)
+    or ``[B, 1, 96, 64]`` (E = 1). Output: ``[B, 512]`` = mean over the E examples of
+    ``fc(embeddings(features(x)))``; it can be negative (no final ReLU in ``fc``).
+    Keys: ``features.{0,3,6,8,11,13}``, ``embeddings.{0,2,4}``, ``fc.{0,2}`` (weight, bias),
+    as in the released ``sound_best.pth``.
+    """
+
+    out_channels = 512
+
+    def __init__(self, out_dim: int = 512):
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = 1
+        # channel plan of VGGish: numbers are conv widths, "M" a 2x2 max pool
+        for item in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M"):
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(in_ch, int(item), 3, padding=1), nn.ReLU(inplace=True)]
+                in_ch = int(item)
+        self.features = nn.Sequential(*layers)
+        self.embeddings = nn.Sequential(
+            nn.Linear(512 * 6 * 4, 4096), nn.ReLU(True),
+            nn.Linear(4096, 4096), nn.ReLU(True),
+            nn.Linear(4096, 128), nn.ReLU(True),
+        )
+        self.fc = nn.Sequential(nn.Linear(128, out_dim), nn.ReLU(True), nn.Linear(out_dim, out_dim))
+        self.out_channels = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if x.dim() == 4:
+            x = x.unsqueeze(1)
+        b, e = x.shape[:2]
+        f = self.features(x.reshape(b * e, *x.shape[2:]))
+        # channel-last flatten: the order of the TF VGGish weights the embeddings were trained with
+        f = f.permute(0, 2, 3, 1).reshape(b * e, -1)
+        out = self.fc(self.embeddings(f))
+        return out.reshape(b, e, -1).mean(dim=1)
+
+
+class SmallCNN(nn.Module):
+    """A light conv encoder (conv3x3-BN-ReLU blocks, stride 2 each) for small trained models.
+
+    Args:
+        in_channels: 3 for images, 1 for spectrograms.
+        channels: width of each block; the number of blocks sets the stride (2**len).
+        pool: as :class:`ResNet18`.
+    Keys: ``blocks.<i>.{0: conv, 1: bn}``.
+    """
+
+    def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = (32, 64, 128, 256, 512),
+                 pool: str | None = None):
+        super().__init__()
+        blocks = []
+        prev = int(in_channels)
+        for ch in channels:
+            blocks.append(nn.Sequential(nn.Conv2d(prev, int(ch), 3, stride=2, padding=1, bias=False),
+                                        nn.BatchNorm2d(int(ch)), nn.ReLU(inplace=True)))
+            prev = int(ch)
+        self.blocks = nn.Sequential(*blocks)
+        self.out_channels = prev
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return _global_pool(self.blocks(x), self.pool)
+
+
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "resnet18": ResNet18,
+    "vggish": VGGish,
+    "small_cnn": SmallCNN,
+}
+
+
+def build_backbone(spec: dict[str, Any]) -> nn.Module:
+    """Build a tower from ``{"arch": <name in BACKBONES>, **constructor kwargs}``."""
+    spec = dict(spec)
+    arch = spec.pop("arch", None)
+    if arch not in BACKBONES:
+        raise VsslevalError(f"unknown backbone arch {arch!r}; known: {sorted(BACKBONES)}")
+    if "channels" in spec:
+        spec["channels"] = tuple(spec["channels"])
+    try:
+        return BACKBONES[arch](**spec)
+    except TypeError as exc:
+        raise VsslevalError(f"bad options for backbone {arch!r}: {exc}") from exc
+
+
+# -- the official towers, as specs (copied into each model's YAML ``model:`` block) ------------
+#: EZ-VSL/SLAVC/FNAC image net: torchvision ResNet-18, fc removed, 224 px -> 512x7x7.
+EZ_IMAGE = {"arch": "resnet18", "stems": {"conv1": 3}, "layer4_stride": 2, "fc": False}
+#: EZ-VSL/SLAVC/FNAC audio net: 1-channel conv1, global max pool -> [B, 512].
+EZ_AUDIO = {"arch": "resnet18", "stems": {"conv1": 1}, "layer4_stride": 2, "fc": False, "pool": "max"}
+#: LVS/SSL-Align/SSL-TIE nets carry three stems and fc; layer4 stride 1 -> 512x14x14.
+_LVS_STEMS = {"conv1": 3, "conv1_a": 1, "conv1_flow": 6}
+LVS_IMAGE = {"arch": "resnet18", "stems": _LVS_STEMS, "stem": "conv1", "layer4_stride": 1, "fc": True}
+LVS_AUDIO = {"arch": "resnet18", "stems": _LVS_STEMS, "stem": "conv1_a", "layer4_stride": 1, "fc": True,
+             "pool": "max"}

@@ -1,0 +1,224 @@
+"""Reading the released checkpoints safely and loading them strictly.
+
+Containers understood (each model's YAML ``checkpoint:`` block names its official one, but any of
+them is accepted, since users re-save files): a bare state dict, or a dict holding it under
+``model`` (EZ-VSL, SLAVC, FNAC), ``model_state_dict`` (LVS, SSL-Align) or ``state_dict``
+(SSL-TIE). Leading ``module.`` prefixes (DataParallel/DDP) are stripped. SACL ships two bare
+files, one per tower; the ``parts:`` block maps each to its module prefix.
+
+Safety: files are read with ``torch.load(weights_only=True)``. The official EZ-VSL/SLAVC/FNAC
+files also hold numpy float64 best-metric scalars, so exactly the globals needed to rebuild numpy
+scalars are allow-listed (``SAFE_NUMPY_GLOBALS``); nothing else. ``trust=True`` unpickles
+arbitrary objects, with a warning, for files whose source the user trusts.
+
+Strictness: the key set after unwrapping must equal the model's, with equal shapes. Otherwise a
+:class:`VsslevalError` lists missing / unexpected / mis-shaped keys and names the registered model
+whose key set the file matches best. Known training-only keys are dropped only when the YAML
+lists them in ``ignore_keys`` (SSL-Align's training-model extras): the official SSL-Align loader
+is ``strict=False``, which would silently keep random weights for any absent key; here it is
+strict on every key the heatmap uses.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from vssleval.errors import VsslevalError
+
+log = logging.getLogger(__name__)
+
+CONTAINER_KEYS = ("model", "model_state_dict", "state_dict")
+_SHOW = 8  # keys listed per category in an error message
+
+
+def _numpy_globals() -> list[Any]:
+    """The globals a pickled numpy scalar needs: ``scalar`` (under its numpy 1 and 2 paths),
+    ``dtype`` and the concrete dtype classes numpy >= 1.25 pickles."""
+    try:
+        from numpy._core.multiarray import scalar  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    out: list[Any] = [scalar, (scalar, "numpy.core.multiarray.scalar"),
+                      (scalar, "numpy._core.multiarray.scalar"), np.dtype]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        for cls in ("Float64DType", "Float32DType", "Float16DType", "Int64DType", "Int32DType",
+                    "BoolDType"):
+            if hasattr(dtypes, cls):
+                out.append(getattr(dtypes, cls))
+    return out
+
+
+SAFE_NUMPY_GLOBALS = _numpy_globals()
+
+
+def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
+    """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsslevalError(f"checkpoint not found: {path}")
+    if trust:
+        warnings.warn(f"loading {path} with full unpickling (trust_checkpoint=True): this can run "
+                      "arbitrary code; do it only for files from a source you trust", stacklevel=2)
+    try:
+        if trust:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" in str(exc):
+            detail = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+            raise VsslevalError(
+                f"checkpoint {path} holds Python objects that safe loading does not allow ({detail}). "
+                "If you trust the file's source, pass trust_checkpoint=True (--trust-checkpoint)."
+            ) from exc
+        raise VsslevalError(f"cannot read checkpoint {path}: not a valid torch file ({exc})") from exc
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError) as exc:
+        raise VsslevalError(f"cannot read checkpoint {path}: the file is truncated or not a torch "
+                            f"checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                            "Download it again.") from exc
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def extract_state_dict(obj: Any, path: str | Path, preferred: str | None = None) -> dict[str, torch.Tensor]:
+    """Unwrap a container to a bare ``{key: tensor}`` dict with leading ``module.`` removed."""
+    if isinstance(obj, torch.nn.Module):  # only reachable with trust=True
+        obj = obj.state_dict()
+    if not _is_state_dict(obj):
+        keys = [preferred] if preferred else []
+        keys += [k for k in CONTAINER_KEYS if k != preferred]
+        inner = next((obj[k] for k in keys if isinstance(obj, Mapping) and k in obj), None)
+        if not _is_state_dict(inner):
+            found = sorted(map(str, obj))[:12] if isinstance(obj, Mapping) else type(obj).__name__
+            raise VsslevalError(f"checkpoint {path} holds no state dict: expected a dict of tensors or a "
+                                f"dict with one of {list(CONTAINER_KEYS)}, found {found}")
+        obj = inner
+    out: dict[str, torch.Tensor] = {}
+    for key, value in obj.items():
+        while key.startswith("module."):
+            key = key[len("module."):]
+        out[key] = value
+    return out
+
+
+def resolve_parts(checkpoint: Any, ckpt_cfg: Mapping[str, Any], model_name: str) -> list[tuple[str, Path]]:
+    """Map the user's ``checkpoint`` argument to ``[(module_prefix, file)]``.
+
+    Single-file models: a file path, or a directory holding the official file name.
+    Multi-file models (``parts: {prefix: file name}``): a directory holding the official names,
+    a ``{prefix: path}`` dict, a sequence of paths in ``parts`` order, or ``"a.pth,b.pth"``.
+    """
+    parts: dict[str, str] = dict(ckpt_cfg.get("parts") or {})
+    if not parts:
+        path = Path(checkpoint)
+        if path.is_dir():
+            name = ckpt_cfg.get("file")
+            if not name or not (path / name).is_file():
+                raise VsslevalError(f"{path} is a directory; expected the {model_name} checkpoint "
+                                    f"{name or '(file)'} inside it, or pass the file itself")
+            path = path / name
+        return [("", path)]
+    if isinstance(checkpoint, Mapping):
+        missing = sorted(set(parts) - set(checkpoint))
+        if missing:
+            raise VsslevalError(f"{model_name} needs one file per part {sorted(parts)}; missing {missing}")
+        return [(p, Path(checkpoint[p])) for p in parts]
+    if isinstance(checkpoint, str) and "," in checkpoint:
+        checkpoint = [c.strip() for c in checkpoint.split(",")]
+    if len(parts) == 1 and not isinstance(checkpoint, (list, tuple)) and Path(checkpoint).is_file():
+        return [(next(iter(parts)), Path(checkpoint))]
+    if isinstance(checkpoint, (list, tuple)):
+        if len(checkpoint) != len(parts):
+            raise VsslevalError(f"{model_name} needs {len(parts)} checkpoint files "
+                                f"({', '.join(parts.values())}), got {len(checkpoint)}")
+        return [(p, Path(c)) for p, c in zip(parts, checkpoint)]
+    folder = Path(checkpoint)
+    if not folder.is_dir():
+        raise VsslevalError(f"{model_name} ships as {len(parts)} files ({', '.join(parts.values())}): pass "
+                            f"their folder, a list of paths or 'a.pth,b.pth'; got {folder}")
+    return [(p, folder / name) for p, name in parts.items()]
+
+
+def _describe(keys: Iterable[str]) -> str:
+    keys = sorted(keys)
+    more = f" ... (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else ""
+    return ", ".join(keys[:_SHOW]) + more
+
+
+def match_state_dict(
+    expected: Mapping[str, torch.Tensor],
+    given: Mapping[str, torch.Tensor],
+    ignore: Iterable[str] = (),
+) -> tuple[dict[str, torch.Tensor], list[str], list[str], list[str], list[str]]:
+    """Compare key sets and shapes. Returns ``(kept, missing, unexpected, mis_shaped, ignored)``."""
+    ignore = list(ignore)
+    kept, ignored = {}, []
+    for k, v in given.items():
+        if k not in expected and any(fnmatch.fnmatchcase(k, pat) for pat in ignore):
+            ignored.append(k)
+        else:
+            kept[k] = v
+    missing = [k for k in expected if k not in kept]
+    unexpected = [k for k in kept if k not in expected]
+    mis_shaped = [f"{k} {tuple(kept[k].shape)} != {tuple(expected[k].shape)}"
+                  for k in kept if k in expected and tuple(kept[k].shape) != tuple(expected[k].shape)]
+    return kept, missing, unexpected, mis_shaped, ignored
+
+
+def load_into(
+    model: torch.nn.Module,
+    checkpoint: Any,
+    ckpt_cfg: Mapping[str, Any],
+    model_name: str,
+    trust: bool = False,
+    guess: Callable[[Mapping[str, torch.Tensor]], str] | None = None,
+) -> list[Path]:
+    """Strictly load ``checkpoint`` into ``model``; return the files read.
+
+    ``guess(state_dict)`` returns a sentence naming the registered model a mismatching file most
+    likely belongs to (see :func:`vssleval.models.registry.guess_model`).
+    """
+    expected = model.state_dict()
+    merged: dict[str, torch.Tensor] = {}
+    files = []
+    for prefix, path in resolve_parts(checkpoint, ckpt_cfg, model_name):
+        sd = extract_state_dict(read_checkpoint(path, trust), path, ckpt_cfg.get("container_key"))
+        part = {(f"{prefix}." if prefix else "") + k: v for k, v in sd.items()}
+        kept, missing, unexpected, mis_shaped, _ = match_state_dict(
+            {k: v for k, v in expected.items() if not prefix or k.startswith(prefix + ".")},
+            part, ckpt_cfg.get("ignore_keys") or ())
+        if missing or unexpected or mis_shaped:
+            lines = [f"checkpoint {path} does not fit model {model_name!r}"
+                     + (f" (part {prefix!r})" if prefix else "") + " under strict loading:"]
+            if missing:
+                lines.append(f"  missing keys ({len(missing)}): {_describe(missing)}")
+            if unexpected:
+                lines.append(f"  unexpected keys ({len(unexpected)}): {_describe(unexpected)}")
+            if mis_shaped:
+                lines.append(f"  wrong shapes ({len(mis_shaped)}): {_describe(mis_shaped)}")
+            if guess is not None:
+                lines.append("  " + guess(sd))
+            raise VsslevalError("\n".join(lines))
+        dropped = len(part) - len(kept)
+        if dropped:
+            log.info("%s: dropped %d training-only keys listed in ignore_keys", path, dropped)
+        merged.update(kept)
+        files.append(path)
+    left = [k for k in expected if k not in merged]
+    if left:  # a multi-part layout that does not cover the whole model
+        raise VsslevalError(f"checkpoint for {model_name!r} leaves keys unset: {_describe(left)}")
+    # every key matched above, so a strict load cannot leave any tensor at its random init
+    model.load_state_dict(merged, strict=True)
+    return files

@@ -1,0 +1,106 @@
+"""Map post-processing named by the preset's ``map:`` block.
+
+A model computes a similarity map in its own units (a cosine in [-1, 1] for every zoo model); the
+preset decides what the *raw* map is (the map the official code returns, before interpolation)
+and how an evaluation turns it into a 224x224 map. Only the raw rule runs here; the upsampling
+and normalisation names are declared for the engine/metrics code, which implements them.
+
+``map:`` block keys:
+
+``raw``
+    ``cosine``        the cosine itself, [-1, 1] (LVS, SSL-Align, SSL-TIE, SACL).
+    ``identity``      the model's map unchanged (baselines, OGL prior).
+    ``cos_over_tau``  cos / tau, [-1/tau, 1/tau] (EZ-VSL, SLAVC, FNAC own repositories).
+    ``unit_range``    ((cos / tau) * tau + 1) / 2, [0, 1] (vssl_eval's EZ-family output; dividing
+                      then multiplying by tau is what that code does, so it is kept literally).
+``tau``
+    temperature for the two rules above (0.03 for every published model).
+``upsample``
+    op name per map variant (see ``VARIANTS``); a value may be a dict keyed by dataset name with a
+    ``default`` entry, for the pipelines that upsample differently per test set.
+``normalize``
+    what follows the upsampling, per image: ``none``, ``minmax`` ((x-min)/(max-min), unchanged
+    when max == min), or ``fixed_range`` ((x + 1/tau) / (2/tau), SLAVC's own test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from vssleval.errors import VsslevalError
+
+#: map variants an evaluation produces per sample; ``object`` is the OGL object-prior map.
+VARIANTS = ("positive", "silence", "noise", "offscreen", "object")
+
+#: upsampling ops (low-res -> 224x224) that presets may name; the names are those of
+#: ``vssleval.metrics.upsample`` (which implements them) plus ``none``.
+UPSAMPLE_OPS = {
+    "bilinear_ac": "torch F.interpolate(mode='bilinear', align_corners=True)",
+    "bilinear": "torch F.interpolate(mode='bilinear', align_corners=False)",
+    "cv2_linear": "cv2.resize(INTER_LINEAR): half-pixel bilinear with border replicate "
+                  "(equals 'bilinear' within 5e-7 for these integer upscales)",
+    "bicubic_ac": "torch F.interpolate(mode='bicubic', align_corners=True)",
+    "bicubic": "torch F.interpolate(mode='bicubic', align_corners=False)",
+    "none": "the raw map is already 224x224",
+}
+
+#: per-image normalisations after upsampling.
+NORMALIZE_OPS = ("none", "minmax", "fixed_range")
+
+RAW_RULES = ("cosine", "identity", "cos_over_tau", "unit_range")
+
+
+@dataclass(frozen=True)
+class MapRule:
+    """The parsed ``map:`` block of one preset. ``raw_from_cosine`` is the only compute step."""
+
+    raw: str = "cosine"
+    tau: float = 0.03
+    upsample: dict[str, Any] = field(default_factory=dict)
+    normalize: str = "none"
+
+    @classmethod
+    def from_config(cls, block: dict[str, Any] | None) -> "MapRule":
+        block = dict(block or {})
+        unknown = set(block) - {"raw", "tau", "upsample", "normalize"}
+        if unknown:
+            raise VsslevalError(f"unknown keys in a preset map block: {sorted(unknown)}")
+        rule = cls(raw=block.get("raw", "cosine"), tau=float(block.get("tau", 0.03)),
+                   upsample=dict(block.get("upsample") or {}), normalize=block.get("normalize", "none"))
+        if rule.raw not in RAW_RULES:
+            raise VsslevalError(f"map.raw {rule.raw!r} is not one of {RAW_RULES}")
+        if rule.normalize not in NORMALIZE_OPS:
+            raise VsslevalError(f"map.normalize {rule.normalize!r} is not one of {NORMALIZE_OPS}")
+        for variant, op in rule.upsample.items():
+            if variant not in VARIANTS:
+                raise VsslevalError(f"map.upsample names unknown variant {variant!r}; variants: {VARIANTS}")
+            for name in (op.values() if isinstance(op, dict) else [op]):
+                if name not in UPSAMPLE_OPS:
+                    raise VsslevalError(f"map.upsample.{variant}: unknown op {name!r}; known: {sorted(UPSAMPLE_OPS)}")
+        return rule
+
+    def raw_from_cosine(self, cos: torch.Tensor) -> torch.Tensor:
+        """Cosine map ``[B, h, w]`` -> the preset's raw map ``[B, h, w]`` (same dtype)."""
+        if self.raw in ("cosine", "identity"):
+            return cos
+        scaled = cos / self.tau
+        if self.raw == "cos_over_tau":
+            return scaled
+        return (scaled * self.tau + 1) / 2
+
+    def upsample_op(self, variant: str, dataset: str | None = None) -> str:
+        """Upsampling op name for ``variant`` (one of ``VARIANTS``) on ``dataset``.
+
+        A variant the block does not name falls back to the ``positive`` op.
+        """
+        if variant not in VARIANTS:
+            raise VsslevalError(f"unknown map variant {variant!r}; variants: {VARIANTS}")
+        op = self.upsample.get(variant, self.upsample.get("positive", "bilinear_ac"))
+        if isinstance(op, dict):
+            op = op.get(dataset, op.get("default")) if dataset else op.get("default")
+            if op is None:
+                raise VsslevalError(f"map.upsample.{variant} has no entry for dataset {dataset!r} and no default")
+        return op

@@ -1,0 +1,292 @@
+"""Model registry (timm-style, by name), model configs, builder and user-model loading.
+
+Three ways a model gets a name:
+* built in: ``@register_model("ezvsl")`` in this package, config ``configs/models/ezvsl.yaml``;
+* installed: an entry point in group ``vssleval.models`` (``name = "pkg.module:ClassOrFactory"``);
+  its config is the object's ``config_path`` / ``default_config`` attribute, else
+  ``configs/models/<name>.yaml`` when present;
+* a file: ``load_model_file("path/to/my_model.py:MyModel")`` (the CLI's ``--model-file``); its
+  config is ``path/to/my_model.yaml`` when present.
+
+A factory is called as ``factory(**config["model"])`` and must return an ``nn.Module`` with
+``encode_image``, ``encode_audio`` and ``localize``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+import yaml
+from torch import nn
+
+from vssleval.errors import VsslevalError
+from vssleval.models.base import check_model_interface
+from vssleval.models.checkpoint import load_into
+from vssleval.models.maps import MapRule
+
+ENTRY_POINT_GROUP = "vssleval.models"
+DEFAULT_PRESET = "juanola2025"
+
+
+@dataclass
+class ModelEntry:
+    """One registered model: how to build it and where its config lives."""
+
+    name: str
+    factory: Callable[..., nn.Module] | None
+    source: str
+    config_path: Path | None = None
+    default_config: dict[str, Any] | None = None
+    entry_point: Any = field(default=None, repr=False)
+
+    def resolve(self) -> Callable[..., nn.Module]:
+        if self.factory is None:  # lazily import an entry point on first use
+            try:
+                self.factory = self.entry_point.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plug-in must not look like a bug here
+                raise VsslevalError(f"cannot import model {self.name!r} from entry point "
+                                    f"{self.entry_point.value!r}: {exc}") from exc
+            if self.config_path is None and getattr(self.factory, "config_path", None):
+                self.config_path = Path(self.factory.config_path)
+            if self.default_config is None and getattr(self.factory, "default_config", None):
+                self.default_config = dict(self.factory.default_config)
+        return self.factory
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_ENTRY_POINTS_SCANNED = False
+
+
+def model_config_dir() -> Path:
+    """``configs/models`` of the checkout (override with ``VSSLEVAL_MODEL_CONFIGS``)."""
+    env = os.environ.get("VSSLEVAL_MODEL_CONFIGS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "configs" / "models"
+
+
+def register_model(name: str, *, source: str = "builtin", config_path: str | Path | None = None):
+    """Decorator: register a class or factory under ``name`` (must be new)."""
+
+    def wrap(factory: Callable[..., nn.Module]):
+        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
+            raise VsslevalError(f"model name {name!r} is already registered ({_REGISTRY[name].source})")
+        path = Path(config_path) if config_path else None
+        if path is None and source == "builtin":
+            path = model_config_dir() / f"{name}.yaml"
+        _REGISTRY[name] = ModelEntry(name, factory, source, path)
+        return factory
+
+    return wrap
+
+
+def _scan_entry_points() -> None:
+    global _ENTRY_POINTS_SCANNED
+    if _ENTRY_POINTS_SCANNED:
+        return
+    _ENTRY_POINTS_SCANNED = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _REGISTRY:
+            path = model_config_dir() / f"{ep.name}.yaml"
+            _REGISTRY[ep.name] = ModelEntry(ep.name, None, f"entry point {ep.value}",
+                                            path if path.is_file() else None, entry_point=ep)
+
+
+def list_models() -> list[str]:
+    """Names of every registered model (built in, installed entry points, loaded files)."""
+    _scan_entry_points()
+    return sorted(_REGISTRY)
+
+
+def get_entry(name: str) -> ModelEntry:
+    _scan_entry_points()
+    if name not in _REGISTRY:
+        raise VsslevalError(f"unknown model {name!r}; registered models: {', '.join(list_models())}. "
+                            "A model of your own: --model-file path.py:ClassName or an entry point "
+                            f"in group {ENTRY_POINT_GROUP!r}")
+    return _REGISTRY[name]
+
+
+def load_model_config(name_or_path: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """A model's config dict (``model``, ``checkpoint``, ``thresholds``, ``presets``).
+
+    Accepts a registered name, a YAML path or an already-parsed mapping.
+    """
+    if isinstance(name_or_path, Mapping):
+        return dict(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        entry = get_entry(str(name_or_path))
+        entry.resolve()
+        if entry.config_path is None:
+            return dict(entry.default_config or {"name": entry.name})
+        path = entry.config_path
+    if not path.is_file():
+        raise VsslevalError(f"model config not found: {path}")
+    with open(path, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh) or {}
+    if not isinstance(cfg, dict):
+        raise VsslevalError(f"model config {path} must be a YAML mapping")
+    return cfg
+
+
+def preset_block(cfg: Mapping[str, Any], preset: str, name: str) -> dict[str, Any]:
+    """``cfg['presets'][preset]``; a config without presets gives ``{}`` for any preset."""
+    presets = cfg.get("presets")
+    if not presets:
+        return {}
+    if preset not in presets:
+        raise VsslevalError(f"model {name!r} has no preset {preset!r}; presets: {sorted(presets)}")
+    return dict(presets[preset] or {})
+
+
+def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
+    factory = entry.resolve()
+    kwargs = dict(cfg.get("model") or {})
+    try:
+        model = factory(**kwargs)
+    except TypeError as exc:
+        raise VsslevalError(f"model {entry.name!r}: bad 'model:' options {sorted(kwargs)}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise VsslevalError(f"model {entry.name!r} ({entry.source}) did not return a torch.nn.Module")
+    check_model_interface(model, entry.source)
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def _expected_shapes(name: str) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of a registered model, built on the meta device (no memory, no init cost)."""
+    entry = get_entry(name)
+    with torch.device("meta"):
+        model = _instantiate(entry, load_model_config(name))
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def guess_model(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """A sentence naming the registered model(s) whose key layout ``state_dict`` matches best.
+
+    Scores are matching (key, shape) pairs over the larger of the two key sets; a model shipped
+    as several files (``checkpoint.parts``) is compared part by part.
+    """
+    given = {k: tuple(v.shape) for k, v in state_dict.items()}
+    scores: list[tuple[float, str, int, int]] = []
+    for name in list_models():
+        try:
+            shapes = _expected_shapes(name)
+            parts = (load_model_config(name).get("checkpoint") or {}).get("parts") or {}
+        except Exception:  # noqa: BLE001 - an unbuildable plug-in cannot be a candidate
+            continue
+        layouts = {name: shapes}
+        for prefix, fname in parts.items():
+            layouts[f"{name} (its {fname})"] = {k[len(prefix) + 1:]: s for k, s in shapes.items()
+                                                 if k.startswith(prefix + ".")}
+        for label, exp in layouts.items():
+            if not exp:
+                continue
+            hits = sum(1 for k, s in given.items() if exp.get(k) == s)
+            scores.append((hits / max(len(given), len(exp)), label, hits, len(exp)))
+    if not scores:
+        return "no registered model to compare with"
+    best = max(s[0] for s in scores)
+    top = [s for s in scores if s[0] == best]
+    names = " or ".join(repr(s[1]) for s in top)
+    if best < 0.5:
+        return (f"its keys match no registered model well (closest: {names}, "
+                f"{top[0][2]} of {top[0][3]} keys)")
+    return f"this file most likely belongs to {names} ({top[0][2]} of {top[0][3]} keys match)"
+
+
+def build_model(
+    name: str,
+    checkpoint: Any = None,
+    preset: str = DEFAULT_PRESET,
+    trust_checkpoint: bool = False,
+    device: str | torch.device = "cpu",
+    *,
+    config: str | Path | Mapping[str, Any] | None = None,
+    random_init: bool = False,
+) -> nn.Module:
+    """Build a registered model, load its checkpoint strictly and put it in eval mode.
+
+    Args:
+        name: a registered name (:func:`list_models`) or ``"path.py:ClassName"``.
+        checkpoint: file path; or, for models shipped as several files (SACL), their folder, a
+            ``{part: path}`` dict, a list in the YAML's ``parts`` order or ``"a.pth,b.pth"``.
+        preset: preset whose ``map:`` block sets the raw-map rule (``native`` / ``juanola2025``).
+        trust_checkpoint: unpickle arbitrary objects (warns); default is ``weights_only`` loading.
+        device: where the model lives.
+        config: override the model's YAML (path or dict).
+        random_init: allow building a model that needs weights without any (tests, training).
+
+    Returns the model with attributes ``name``, ``preset_name``, ``config``, ``map_rule``.
+    """
+    if ":" in name and name.rsplit(":", 1)[0].endswith(".py"):
+        name = load_model_file(name, config=config)
+    entry = get_entry(name)
+    cfg = load_model_config(config if config is not None else name)
+    block = preset_block(cfg, preset, name)
+    model = _instantiate(entry, cfg)
+    model.name = name
+    model.preset_name = preset
+    model.config = cfg
+    model.map_rule = MapRule.from_config(block.get("map"))
+    ckpt_cfg = dict(cfg.get("checkpoint") or {})
+    if checkpoint is None and getattr(model, "needs_checkpoint", True) and not random_init:
+        default = getattr(model, "default_checkpoint", None)
+        if callable(default):
+            checkpoint = default()  # e.g. OGL: torchvision's ImageNet file, or a clear error
+        else:
+            official = ckpt_cfg.get("file") or ", ".join((ckpt_cfg.get("parts") or {}).values())
+            raise VsslevalError(f"model {name!r} needs a checkpoint (official file: {official or 'see its YAML'}); "
+                                "pass checkpoint=... / --checkpoint, never random weights")
+    if checkpoint is not None:
+        load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
+    return model.to(device).eval()
+
+
+def load_model_file(spec: str, config: str | Path | Mapping[str, Any] | None = None) -> str:
+    """Register the class named in ``"path/to/file.py:ClassName"``; return its registered name.
+
+    The name is the class's ``model_name`` attribute, else the lower-cased class name. The
+    config is ``config`` if given, else ``path/to/file.yaml`` when it exists, else an empty one.
+    """
+    if ":" not in spec:
+        raise VsslevalError(f"--model-file expects path.py:ClassName, got {spec!r}")
+    file_part, cls_name = spec.rsplit(":", 1)
+    path = Path(file_part).expanduser().resolve()
+    if not path.is_file():
+        raise VsslevalError(f"model file not found: {path}")
+    mod_name = "vssleval_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    module = sys.modules.get(mod_name)
+    if module is None:
+        spec_obj = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec_obj)
+        try:
+            spec_obj.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - report the user's import error as input error
+            raise VsslevalError(f"cannot import {path}: {type(exc).__name__}: {exc}") from exc
+        sys.modules[mod_name] = module
+    cls = getattr(module, cls_name, None)
+    if cls is None or not callable(cls):
+        raise VsslevalError(f"{path} defines no class or factory {cls_name!r}")
+    name = getattr(cls, "model_name", None) or cls_name.lower()
+    if config is None and path.with_suffix(".yaml").is_file():
+        config = path.with_suffix(".yaml")
+    entry = _REGISTRY.get(name)
+    if entry is not None and entry.factory is not cls:
+        raise VsslevalError(f"{spec}: model name {name!r} is already registered ({entry.source}); "
+                            "set a different `model_name` on the class")
+    new = ModelEntry(name, cls, f"file {path}")
+    if isinstance(config, Mapping):
+        new.default_config = dict(config)
+    elif config is not None:
+        new.config_path = Path(config)
+    _REGISTRY[name] = new
+    return name
