@@ -1,1 +1,46 @@
-"""vssleval.metrics"""
+"""vssleval.metrics: VSSL metrics as pure functions of maps and ground truth.
+
+Imports nothing else from vssleval (tensors/arrays in, numbers out). Batch functions take numpy
+arrays or torch tensors (CPU or CUDA) ``[B, h, w]`` for maps and ``[B, 224, 224]`` for ground
+truth, and return float64 numpy ``[B]`` per-sample values or plain floats.
+
+Engine / report API (what ``vssleval evaluate`` and ``vssleval report --from-store`` call)::
+
+    from vssleval.metrics import Accumulator
+    acc = Accumulator(protocol="vssleval",            # or "juanola2025"
+                      thresholds={"max": .6041, "max10": .6645, "maxq3": .6382},  # configs/models/<m>.yaml
+                      upsample="bilinear",             # vssleval: one op for every variant
+                      family=None, testset=None,       # juanola2025: quirk-table lookup ("ez", "vggss")
+                      seeds=[1234, 2345])
+    for seed_index, batch in ...:                      # within a seed: dataset order
+        acc.update(seed_index, sample_ids, pos, silence, noise, offscreen, gt,
+                   groups=scene_ids_or_None, ogl=object_maps_or_None)   # raw low-res maps
+    result = acc.result()          # flat dict -> metrics.json (docs/metrics.md)
+    rows = acc.per_sample_rows()   # per-sample CSV rows
+    # files: vssleval.report.compat.write_metrics(result, rows, out_dir)
+    #        vssleval.report.compat.write_compat_outputs(acc, out_dir, model_name, testset)
+
+Building blocks: :mod:`.upsample` (``upsample``, ``minmax_normalize``), :mod:`.thresholds`,
+:mod:`.overlap` (cIoU, pIA, map IoU), :mod:`.curves` (success rate, AUC, AOC, iIoU/iAUC),
+:mod:`.detection` (confidence, AP, max-F1, Precision), :mod:`.calibration` (AUROC, universal
+threshold, transfer), :mod:`.stats`, :mod:`.protocols` (``vssleval``, ``juanola2025``).
+"""
+
+from .accumulator import SCHEMA_VERSION, Accumulator, result_to_csv, rows_to_csv
+from .calibration import auroc, calibrate_threshold, transfer
+from .curves import GRID, aoc, auc, instance_auc, instance_iou, success_rate, trapezoid
+from .detection import average_precision, confidence, extended_metrics, max_f1, precision_all_detected
+from .overlap import GroundTruth, ciou, map_iou, pia
+from .protocols import PROTOCOLS
+from .stats import extremes, f_score, summary
+from .thresholds import UniversalThresholds, adaptive_threshold, binarize, upper_median_threshold
+from .upsample import OPS, minmax_normalize, upsample
+
+__all__ = [
+    "Accumulator", "SCHEMA_VERSION", "result_to_csv", "rows_to_csv", "auroc", "calibrate_threshold",
+    "transfer", "GRID", "aoc", "auc", "instance_auc", "instance_iou", "success_rate", "trapezoid",
+    "average_precision", "confidence", "extended_metrics", "max_f1", "precision_all_detected",
+    "GroundTruth", "ciou", "map_iou", "pia", "PROTOCOLS", "extremes", "f_score", "summary",
+    "UniversalThresholds", "adaptive_threshold", "binarize", "upper_median_threshold", "OPS",
+    "minmax_normalize", "upsample",
+]

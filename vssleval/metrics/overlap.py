@@ -34,11 +34,11 @@ class GroundTruth:
             self.binary = bool(np.all((g == 0) | (g == 1)))
         self.pixels = count(self.nonzero)
 
-    def ciou(self, mask: Array) -> Array:
+    def ciou(self, mask: Array, mask_size: Array | None = None) -> Array:
         """Consensus IoU ``sum(M*G) / (sum G + sum(M*[G=0]))`` per sample (metrics.md §1.2).
 
         Args:
-            mask: bool ``[B, H, W]`` or ``[B, P]``.
+            mask: bool ``[B, H, W]`` or ``[B, P]``; mask_size: optional precomputed ``count(mask)``.
         Returns:
             float64 ``[B]`` in [0, 1]; **NaN** when both the GT and the mask are empty (0/0),
             0 when only the GT is empty. Callers apply their protocol's NaN rule.
@@ -46,7 +46,8 @@ class GroundTruth:
         m = flat(mask)
         if self.binary:
             inter = as_float64(count(m & self.nonzero))
-            background = as_float64(count(m)) - inter
+            size = count(m) if mask_size is None else mask_size
+            background = as_float64(size) - inter
         else:
             inter = (self.values * m).sum(-1)
             background = as_float64(count(m & ~self.nonzero))

@@ -115,6 +115,11 @@ def record_fields() -> list[str]:
     return f
 
 
+def _gt(m: Array, t) -> Array:
+    """Strict binarization with a scalar or per-sample ``[B]`` threshold (float32 compare)."""
+    return m > (t[:, None] if hasattr(t, "shape") else t)
+
+
 def _ratio(n: Array, hw: int) -> np.ndarray:
     return np.asarray(_np(n), dtype=np.float64) / hw
 
@@ -156,25 +161,23 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
         p = maps["pos"]
         hw = p.shape[1]
         t_med = upper_median_threshold(p)
-        t_adap = adaptive_threshold(p, gt_flat := gtf.nonzero)
+        t_adap = adaptive_threshold(p, gtf.nonzero)
         rule_t = {"med": t_med, "fixed": fixed, "max": th["max"], "max10": th["max10"],
                   "maxq3": th["maxq3"], "adap": t_adap}
 
-        def mask(m, t):
-            return m > (t[:, None] if hasattr(t, "shape") else t)
-
+        # one mask per (map, rule), shared by pIA, pair IoUs and the GT IoU
+        masks = {(v, r): _gt(maps[v], t) for v in VARIANTS for r, t in rule_t.items()}
+        sizes = {k: count(m) for k, m in masks.items()}
         for r in POOLED_RULES + ("adap",):
-            rec[f"iou_{w}_{r}"] = _np(gtf.ciou(mask(p, rule_t[r])))
+            rec[f"iou_{w}_{r}"] = _np(gtf.ciou(masks[("pos", r)], sizes[("pos", r)]))
         for x in NEGATIVES:
             for r in ("fixed", "med", "adap", "max", "max10", "maxq3"):
-                rec[f"pia_{w}_{x}_{r}"] = _ratio(count(mask(maps[x], rule_t[r])), hw)
+                rec[f"pia_{w}_{x}_{r}"] = _ratio(sizes[(x, r)], hw)
         pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if w == "wogl" else ("fixed", "adap")
         for r in pair_rules:
-            masks = {v: mask(maps[v], rule_t[r]) for v in VARIANTS}
-            sizes = {v: count(masks[v]) for v in VARIANTS}
             for a, b in PAIRS:
-                rec[f"mapiou_{w}_{a}_{b}_{r}"] = _np(map_iou_counts(sizes[a], sizes[b], count(masks[a] & masks[b])))
-        del gt_flat
+                both = count(masks[(a, r)] & masks[(b, r)])
+                rec[f"mapiou_{w}_{a}_{b}_{r}"] = _np(map_iou_counts(sizes[(a, r)], sizes[(b, r)], both))
     return rec
 
 

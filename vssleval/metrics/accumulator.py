@@ -1,0 +1,226 @@
+"""Streaming accumulation: per-sample scalars in, one flat result dict out; maps are never kept.
+
+Memory is O(number of samples x ~100 scalars), independent of map size: each ``update`` turns
+its batch of maps into per-sample scalars (protocol ``sample_records``) and drops the maps.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ._array import Array, check_maps, check_same_batch, to_numpy
+from .protocols import PROTOCOLS
+from .protocols import juanola2025 as compat
+from .protocols import vssleval as clean
+from .thresholds import UniversalThresholds
+
+SCHEMA_VERSION = 1
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Accumulator:
+    """Collects per-sample metric scalars over batches and seeds; :meth:`result` aggregates.
+
+    Args:
+        protocol: ``"vssleval"`` (clean default) or ``"juanola2025"`` (vssl_eval compat).
+        thresholds: universal thresholds on the raw map scale. For ``juanola2025`` a
+            :class:`UniversalThresholds` or mapping ``{max, max10, maxq3}`` (required); for
+            ``vssleval`` any mapping ``{name: value}`` (may be empty).
+        upsample: ``vssleval``: one op name for every variant (default ``"bilinear"``);
+            ``juanola2025``: a ``{pos, ogl, neg}`` mapping, or None to look it up from
+            ``family``/``testset`` in the quirk table.
+        family, testset: vssl_eval branch (``ez``/``lvs``/``ssltie``; ``vggss``/``is3``), used
+            by ``juanola2025`` when ``upsample`` is None.
+        seeds: optional seed values (reported; index i of ``update`` means ``seeds[i]``).
+        bootstrap: number of bootstrap resamples for the CIs (0 disables).
+    """
+
+    def __init__(self, protocol: str = "vssleval", thresholds: Any = None, upsample: Any = None,
+                 family: str | None = None, testset: str | None = None,
+                 seeds: Sequence[int] | None = None, bootstrap: int = 200):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+        self.protocol = protocol
+        self.seeds = list(seeds) if seeds is not None else None
+        self.bootstrap = bootstrap
+        if protocol == "juanola2025":
+            if thresholds is None:
+                raise ValueError("protocol juanola2025 needs the model's thresholds {max, max10, maxq3}")
+            self.thresholds = (thresholds if isinstance(thresholds, UniversalThresholds)
+                               else UniversalThresholds.from_mapping(thresholds))
+            if upsample is None:
+                if family is None or testset is None:
+                    raise ValueError("juanola2025 needs upsample={pos,ogl,neg} or family= and testset=")
+                upsample = compat.upsample_ops(family, testset)
+            self.ops = dict(upsample)
+        else:
+            th = thresholds.as_dict() if isinstance(thresholds, UniversalThresholds) else dict(thresholds or {})
+            self.thresholds = {str(k): float(v) for k, v in th.items()}
+            self.ops = upsample or "bilinear"
+        self._records: dict[int, list[dict[str, np.ndarray]]] = {}
+        self._ids: dict[int, list[str]] = {}
+        self._groups: dict[int, list[str]] = {}
+
+    def update(self, seed_index: int, sample_ids: Sequence[str], pos: Array, silence: Array | None = None,
+               noise: Array | None = None, offscreen: Array | None = None, gt: Array | None = None,
+               groups: Sequence[str] | None = None, ogl: Array | None = None) -> None:
+        """Add one batch of one seed.
+
+        Args:
+            seed_index: 0-based seed repetition. Within a seed, batches must arrive in dataset
+                order (the compat protocol's lists are seed-major, dataset-ordered).
+            sample_ids: ``B`` sample ids (compat: the dataset ``name``, e.g. ``<id>.jpg``).
+            pos, silence, noise, offscreen: raw low-resolution maps ``[B, h, w]`` (torch or
+                numpy, CPU or CUDA), raw model scale; negatives may be None (vssleval only).
+            gt: ``[B, 224, 224]`` ground truth with values in [0, 1].
+            groups: ``B`` scene ids for iIoU/iAUC (compat: derived from ``sample_ids`` with the
+                reference's string rule when None).
+            ogl: raw object-saliency maps ``[B, h', w']`` (required by juanola2025).
+        Raises:
+            ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
+        """
+        maps = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
+        for k, m in maps.items():
+            if m is not None:
+                check_maps(k, m)
+        if gt is None:
+            raise ValueError("gt [B,224,224] is required")
+        check_maps("gt", gt)
+        shapes = {k: tuple(m.shape) for k, m in maps.items() if m is not None}
+        shapes["gt"] = tuple(gt.shape)
+        if ogl is not None:
+            check_maps("ogl", ogl)
+            shapes["ogl"] = tuple(ogl.shape)
+        check_same_batch(shapes)
+        b = shapes["pos"][0]
+        if len(sample_ids) != b:
+            raise ValueError(f"sample_ids has length {len(sample_ids)} but pos has shape {shapes['pos']}")
+        if groups is not None and len(groups) != b:
+            raise ValueError(f"groups has length {len(groups)} but pos has shape {shapes['pos']}")
+        if self.protocol == "juanola2025":
+            missing = [k for k in ("silence", "noise", "offscreen") if maps[k] is None]
+            if missing or ogl is None:
+                raise ValueError(f"juanola2025 needs all four variants and ogl; missing {missing + (['ogl'] if ogl is None else [])}")
+            rec = compat.sample_records(pos, silence, noise, offscreen, ogl, gt, self.thresholds, self.ops)
+            grp = list(groups) if groups is not None else [compat.QUIRK_scene_key(s) for s in sample_ids]
+        else:
+            rec = clean.sample_records(maps, gt, self.thresholds, self.ops, ogl=ogl)
+            grp = list(groups) if groups is not None else None
+        self._records.setdefault(seed_index, []).append(rec)
+        self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
+        if grp is not None:
+            self._groups.setdefault(seed_index, []).extend(grp)
+
+    # ------------------------------------------------------------------------------------------
+    def _seed_records(self) -> list[tuple[int, dict[str, np.ndarray]]]:
+        out = []
+        for s in sorted(self._records):
+            parts = self._records[s]
+            out.append((s, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}))
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        counts = {s: len(self._ids[s]) for s in sorted(self._ids)}
+        return {
+            "schema_version": SCHEMA_VERSION, "protocol": self.protocol,
+            "seeds": self.seeds if self.seeds is not None else sorted(self._records),
+            "n_seeds": len(self._records), "n_samples": (min(counts.values()) if counts else 0),
+            "n_samples_total": int(sum(counts.values())),
+            "versions": {"vssleval": _version("vssleval"), "numpy": np.__version__,
+                         "torch": _version("torch"), "python": platform.python_version()},
+        }
+
+    def compat_records(self) -> tuple[dict[str, np.ndarray], list[str]]:
+        """Seed-major concatenated per-sample scalars and scene keys (juanola2025)."""
+        seeds = self._seed_records()
+        rec = {k: np.concatenate([r[k] for _, r in seeds]) for k in seeds[0][1]}
+        groups = [g for s, _ in seeds for g in self._groups[s]]
+        return rec, groups
+
+    def result(self) -> dict[str, Any]:
+        """Aggregate everything accumulated so far into one flat dict (see docs/metrics.md).
+
+        ``vssleval``: every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample
+        std, ddof=1; 0.0 with one seed), bootstrap CIs ``ciou_ci95_low/high``, ``auc_ci95_*``
+        and the meta keys. ``juanola2025``: the 164 reference keys (x100, pooled over seeds) and
+        the meta keys.
+        """
+        if not self._records:
+            raise ValueError("no samples accumulated")
+        counts = {len(self._ids[s]) for s in self._ids}
+        if len(counts) > 1:
+            raise ValueError(f"seeds have different sample counts: { {s: len(i) for s, i in self._ids.items()} }")
+        out = self._meta()
+        if self.protocol == "juanola2025":
+            rec, groups = self.compat_records()
+            out["nonfinite_maps"] = int(sum(np.sum(~np.isfinite(rec[f"max_{v}"])) for v in compat.VARIANTS))
+            out.update(compat.aggregate(rec, groups))
+            return out
+        per_seed = []
+        for s, rec in self._seed_records():
+            per_seed.append(clean.seed_metrics(rec, list(self.thresholds), self._groups.get(s)))
+        keys = list(per_seed[0])
+        for k in keys:
+            vals = np.array([m.get(k, np.nan) for m in per_seed], dtype=np.float64)
+            out[k] = float(np.mean(vals))
+            out[f"{k}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+        if self.bootstrap:
+            ious = np.stack([r["iou_med"] for _, r in self._seed_records()])
+            ci = clean.bootstrap_ci(ious, self.bootstrap)
+            ious_a = np.stack([r["iou_adap"] for _, r in self._seed_records()])
+            ci_a = clean.bootstrap_ci(ious_a, self.bootstrap)
+            for name, (lo, hi) in (("ciou", ci["ciou"]), ("auc", ci["auc"]),
+                                   ("ciou_adap", ci_a["ciou"]), ("auc_adap", ci_a["auc"])):
+                out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
+        out["thresholds"] = dict(self.thresholds)
+        out["upsample"] = self.ops
+        return out
+
+    def per_sample_rows(self) -> list[dict[str, Any]]:
+        """One row per (seed, sample): ``seed_index``, ``sample_id``, then every scalar."""
+        rows = []
+        for s, rec in self._seed_records():
+            ids = self._ids[s]
+            keys = list(rec)
+            for i, sid in enumerate(ids):
+                rows.append({"seed_index": s, "sample_id": sid, **{k: float(rec[k][i]) for k in keys}})
+        return rows
+
+
+def result_to_csv(result: Mapping[str, Any]) -> str:
+    """``metrics.csv`` text: ``key,value`` rows for every scalar of a :meth:`Accumulator.result`."""
+    lines = ["key,value"]
+    for k, v in result.items():
+        if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool):
+            lines.append(f"{k},{float(v)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Per-sample CSV text (header from the first row; floats with repr precision)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    out = [",".join(keys)]
+    for r in rows:
+        out.append(",".join(_csv_cell(r[k]) for k in keys))
+    return "\n".join(out) + "\n"
+
+
+def _csv_cell(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    s = str(v)
+    if any(c in s for c in ',"\n'):
+        s = '"' + s.replace('"', '""') + '"'
+    return s

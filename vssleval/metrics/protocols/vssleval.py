@@ -1,0 +1,203 @@
+"""Clean default protocol ``vssleval``: one rule per metric, one NaN rule, identical upsampling.
+
+Differences from ``juanola2025`` (table in docs/protocols.md): every variant (positive, negatives,
+object map) goes through the *same* upsampling op; the median rule alone defines ``ciou``/``auc``
+(no pooling); success rates are success rates (IoU >= 0.5) at every threshold, mean IoUs are
+named ``miou_*``; the OGL blend min-max normalizes both maps and the blend (as upstream EZ-VSL);
+results are per seed, then mean and std over seeds.
+
+NaN rules (one each, documented in docs/metrics.md):
+* IoU 0/0 (empty GT and empty mask) is a failure: it counts as 0 in means and fails every
+  success threshold; such samples are counted in ``n_nan_iou``.
+* A map containing NaN/inf is *invalid*: counted in ``nonfinite_<variant>`` and scored as the
+  worst case - a positive gets IoU 0 and confidence -inf (never detected), a negative gets
+  pIA 1 and confidence +inf (always a false positive); its raw max/min are left out of the
+  max/min statistics and of the calibration.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .._array import Array, as_float32, count, flat, isfinite_rows, to_numpy, to_numpy_if_cpu
+from ..calibration import auroc
+from ..curves import aoc, auc, instance_auc, instance_iou, success_rate
+from ..detection import average_precision, confidence, max_f1, precision_all_detected
+from ..overlap import GroundTruth, map_iou_counts
+from ..stats import extremes, f_score, summary
+from ..thresholds import adaptive_threshold, upper_median_threshold
+from ..upsample import minmax_normalize, upsample
+
+NEGATIVES = ("silence", "noise", "offscreen")
+OGL_ALPHA = 0.4
+
+
+def _np(x) -> np.ndarray:
+    return np.asarray(to_numpy(x), dtype=np.float64)
+
+
+def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
+                   op: str, ogl: Array | None = None) -> dict[str, np.ndarray]:
+    """Per-sample scalars of one batch of one seed.
+
+    Args:
+        maps: ``{'pos': [B,h,w], 'silence'|'noise'|'offscreen': [B,h,w] or None}`` raw maps.
+        gt: ``[B,224,224]`` ground truth in [0, 1]. thresholds: ``{name: value}`` universal
+            thresholds on the raw scale (may be empty). op: upsampling op for every variant.
+        ogl: optional raw object maps ``[B,h',w']``.
+    Returns:
+        ``{field: float64 [B]}``: ``max_/min_/conf_/nonfinite_<variant>``, ``iou_med``,
+        ``iou_adap``, ``iou_<u>``, ``pia_<neg>_<rule>``, ``mapiou_<neg>_<u>``, ``area``,
+        ``iou_med_ogl``/``iou_adap_ogl`` when ``ogl`` is given.
+    """
+    rec: dict[str, np.ndarray] = {}
+    gtf = GroundTruth(to_numpy_if_cpu(gt))
+    rec["area"] = _np(gtf.mass)
+    up: dict[str, Array] = {}
+    valid: dict[str, np.ndarray] = {}
+    for v, raw in maps.items():
+        if raw is None:
+            continue
+        raw = to_numpy_if_cpu(raw)
+        ok = _np(isfinite_rows(raw)).astype(bool)
+        valid[v] = ok
+        rec[f"nonfinite_{v}"] = (~ok).astype(np.float64)
+        mx, mn = extremes(raw)
+        rec[f"max_{v}"], rec[f"min_{v}"] = np.where(ok, mx, np.nan), np.where(ok, mn, np.nan)
+        clean = raw if ok.all() else _zero_nonfinite(raw)
+        up[v] = flat(to_numpy_if_cpu(upsample(as_float32(clean), op)))
+        conf = confidence(up[v])
+        worst = -np.inf if v == "pos" else np.inf
+        rec[f"conf_{v}"] = np.where(ok, conf, worst)
+    p = up["pos"]
+    hw = p.shape[1]
+    rules = {"med": upper_median_threshold(p), "adap": adaptive_threshold(p, gtf.nonzero)}
+    rules.update({u: float(t) for u, t in thresholds.items()})
+    pos_ok = valid["pos"]
+    for r, t in rules.items():
+        m = _gt(p, t)
+        iou = _np(gtf.ciou(m))
+        rec[f"iou_{r}"] = np.where(pos_ok, iou, 0.0)
+        for x in NEGATIVES:
+            if x not in up:
+                continue
+            mx_ = _gt(up[x], t)
+            pia = _np(count(mx_)) / hw
+            rec[f"pia_{x}_{r}"] = np.where(valid[x], pia, 1.0)
+            if r in thresholds:
+                both = count(m & mx_)
+                mi = _np(map_iou_counts(count(m), count(mx_), both))
+                rec[f"mapiou_{x}_{r}"] = np.where(valid[x] & pos_ok, mi, 0.0)
+    if ogl is not None:
+        obj = flat(to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(ogl)), op)))
+        side = int(round(hw ** 0.5))
+        a = minmax_normalize(p.reshape(-1, side, side))
+        o = minmax_normalize(obj.reshape(-1, side, side))
+        blend = flat(minmax_normalize(OGL_ALPHA * a + (1 - OGL_ALPHA) * o))
+        for r, t in (("med", upper_median_threshold(blend)), ("adap", adaptive_threshold(blend, gtf.nonzero))):
+            rec[f"iou_{r}_ogl"] = np.where(pos_ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
+    return rec
+
+
+def _gt(m, t):
+    return m > (t[:, None] if hasattr(t, "shape") else t)
+
+
+def _zero_nonfinite(raw):
+    if hasattr(raw, "nan_to_num"):
+        import torch
+
+        return torch.where(torch.isfinite(raw), raw, torch.zeros_like(raw))
+    return np.where(np.isfinite(raw), raw, 0)
+
+
+def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
+                 groups: Sequence[str] | None = None) -> dict[str, float]:
+    """Metrics of one seed from its per-sample scalars (fractions in [0, 1], raw-scale stats).
+
+    Raw IoUs may hold NaN (0/0): they are counted (``n_nan_iou``) and scored as failures/0.
+    """
+    out: dict[str, float] = {}
+    nan_iou = np.isnan(rec["iou_med"])
+    out["n_nan_iou"] = float(nan_iou.sum())
+    iou = {k[4:]: np.nan_to_num(v, nan=0.0) for k, v in rec.items() if k.startswith("iou_")}
+    out["ciou"], out["auc"] = success_rate(iou["med"]), float(auc(iou["med"]))
+    out["ciou_adap"], out["auc_adap"] = success_rate(iou["adap"]), float(auc(iou["adap"]))
+    out["miou"] = float(np.mean(iou["med"]))
+    for u in thresholds:
+        out[f"ciou_{u}"], out[f"auc_{u}"] = success_rate(iou[u]), float(auc(iou[u]))
+        out[f"miou_{u}"] = float(np.mean(iou[u]))
+    if "med_ogl" in iou:
+        out["ciou_ogl"], out["auc_ogl"] = success_rate(iou["med_ogl"]), float(auc(iou["med_ogl"]))
+        out["ciou_adap_ogl"], out["auc_adap_ogl"] = success_rate(iou["adap_ogl"]), float(auc(iou["adap_ogl"]))
+    negs = [x for x in NEGATIVES if f"conf_{x}" in rec]
+    for x in negs:
+        for r in ("med", "adap", *thresholds):
+            out[f"pia_{x}_{r}"] = float(np.mean(rec[f"pia_{x}_{r}"]))
+            out[f"aoc_{x}_{r}"] = float(aoc(rec[f"pia_{x}_{r}"]))
+        for u in thresholds:
+            out[f"mapiou_pos_{x}_{u}"] = float(np.mean(rec[f"mapiou_{x}_{u}"]))
+            out[f"f_pos_{x}_{u}"] = f_score(out[f"ciou_{u}"], 1 - out[f"pia_{x}_{u}"])
+            out[f"f_auc_aoc_{x}_{u}"] = f_score(out[f"auc_{u}"], out[f"aoc_{x}_{u}"])
+    # Mo & Morgado detection metrics: positives vs every negative map of the same images
+    n = rec["iou_med"].size
+    conf_pos, iou_pos = rec["conf_pos"], iou["med"]
+    out["loc_acc"] = precision_all_detected(iou_pos, np.ones(n, bool))
+    for name, subset in [("", negs)] + [(f"_{x}", [x]) for x in negs]:
+        conf = np.concatenate([conf_pos] + [rec[f"conf_{x}"] for x in subset])
+        ious = np.concatenate([iou_pos] + [np.zeros(n)] * len(subset))
+        positive = np.r_[np.ones(n, bool), np.zeros(n * len(subset), bool)]
+        if subset:
+            out[f"ap{name}"] = average_precision(conf, ious, positive)
+            out[f"max_f1{name}"] = max_f1(conf, ious, positive)
+    for v in ("pos", *negs):
+        for s in ("max", "min"):
+            vals = rec[f"{s}_{v}"]
+            for k, val in summary(vals[np.isfinite(vals)]).items():
+                out[f"{s}_{v}_{k}"] = val
+        out[f"nonfinite_{v}"] = float(np.sum(rec[f"nonfinite_{v}"]))
+    for x in negs:
+        out[f"auroc_max_{x}"] = auroc(rec["max_pos"], rec[f"max_{x}"])
+    if negs:
+        out["auroc_max_neg"] = auroc(rec["max_pos"], np.concatenate([rec[f"max_{x}"] for x in negs]))
+    if groups is not None:
+        out["iiou"] = instance_iou(iou["med"], groups)
+        out["iauc"] = instance_auc(iou["med"], groups)
+        out["iiou_adap"] = instance_iou(iou["adap"], groups)
+        out["iauc_adap"] = instance_auc(iou["adap"], groups)
+    return out
+
+
+HEADLINE = ("ciou", "auc", "ciou_adap", "auc_adap", "ap", "max_f1")
+
+
+def bootstrap_ci(iou_by_seed: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95
+                 ) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap over samples for the success-rate/AUC of ``[S, N]`` IoUs (NaN=0).
+
+    The same resampled sample set is used for every seed and the metric is averaged over seeds,
+    so the interval reflects sample variability of the seed-mean. Returns ``{'ciou': (lo, hi),
+    'auc': (lo, hi)}`` as fractions.
+    """
+    from ..curves import GRID, trapezoid
+
+    v = np.nan_to_num(np.asarray(iou_by_seed, np.float64), nan=0.0)
+    s, n = v.shape
+    if n == 0:
+        return {"ciou": (np.nan, np.nan), "auc": (np.nan, np.nan)}
+    rng = np.random.default_rng(seed)
+    # resample weights [R, N] (how often each sample is drawn), shared by every seed
+    w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)]).astype(np.float64)
+    # bucket b = number of grid points <= IoU: the sample succeeds at t_i iff b > i
+    onehot = np.zeros((s, n, GRID.size + 1))
+    b = np.searchsorted(GRID, v, side="right")
+    np.put_along_axis(onehot, b[..., None], 1.0, axis=2)
+    hist = np.einsum("rn,snk->srk", w, onehot) / n  # [S, R, 22]
+    y = np.cumsum(hist[..., ::-1], axis=-1)[..., ::-1][..., 1:]  # y_i = P(b > i), [S, R, 21]
+    sr = y[..., 10].mean(0)  # t_10 = 0.05*10 == 0.5 exactly
+    area = trapezoid(y).mean(0)
+    a = (1 - level) / 2 * 100
+    return {"ciou": tuple(float(q) for q in np.percentile(sr, [a, 100 - a])),
+            "auc": tuple(float(q) for q in np.percentile(area, [a, 100 - a]))}
