@@ -33,15 +33,15 @@ def class_signal(cls: SynthClass, rng: np.random.Generator, n: int, sr: int = SR
     phase = float(rng.uniform(0, 2 * np.pi))
     kind = cls.sound
     if kind == "harmonic":
-        x = sum(np.sin(k * (2 * np.pi * f0 * t + phase)) / k for k in range(1, 7))
+        x = sum(np.sin(k * (2 * np.pi * f0 * t + phase)) / k for k in range(1, 5))
     elif kind == "square":
-        x = sum(np.sin(k * (2 * np.pi * f0 * t + phase)) / k for k in range(1, 16, 2))
+        x = sum(np.sin(k * (2 * np.pi * f0 * t + phase)) / k for k in range(1, 8, 2))
     elif kind == "bandnoise":
         x = band_noise(rng, n, f0 - 500, f0 + 500, sr)
     elif kind in ("chirpup", "chirpdown"):
         period = 1.0 * j
         frac = (t % period) / period
-        lo, hi = (f0, f0 * 6) if kind == "chirpup" else (f0 / 6, f0)
+        lo, hi = (f0, f0 * 2.8) if kind == "chirpup" else (f0 / 1.55, f0)
         freq = lo * (hi / lo) ** frac if kind == "chirpup" else hi * (lo / hi) ** frac
         x = _sine_from_freq(freq, phase, sr)
     elif kind == "am":
@@ -51,13 +51,13 @@ def class_signal(cls: SynthClass, rng: np.random.Generator, n: int, sr: int = SR
         step = int(sr / (cls.pitch * j))
         start = int(rng.integers(step))
         x[start::step] = 1.0
-        # Each click rings briefly: convolve with a short decaying 2 kHz burst.
+        # Each click rings briefly: convolve with a short decaying 6.8 kHz burst.
         k = np.arange(int(0.01 * sr))
-        x = np.convolve(x, np.exp(-k / 30.0) * np.sin(2 * np.pi * 2000.0 * k / sr))[:n]
+        x = np.convolve(x, np.exp(-k / 30.0) * np.sin(2 * np.pi * 6800.0 * k / sr))[:n]
     elif kind == "vibrato":
         x = _sine_from_freq(f0 + 0.06 * f0 * np.sin(2 * np.pi * 6.0 * j * t), phase, sr)
     elif kind == "siren":
-        freq = np.where((t / (0.5 * j)) % 2 < 1, f0, f0 * 1.5)
+        freq = np.where((t / (0.5 * j)) % 2 < 1, f0, f0 * 4.0 / 3.0)
         x = _sine_from_freq(freq, phase, sr)
     elif kind == "bursts":
         gate = ((t * 3.0 * j + rng.uniform()) % 1.0) < 0.4

@@ -1,0 +1,185 @@
+"""The embedded synthetic benchmark: determinism, layouts, size bins, distinct classes, IS3 fairness, speed."""
+
+import collections
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vssleval.data.gt import gt_map, size_bin
+from vssleval.data.registry import load_dataset
+from vssleval.data.synthetic import CLASSES, default_synthetic_dir, synth
+from vssleval.data.synthetic.render import paint
+from vssleval.data.synthetic.sound import SR, clip_audio
+from vssleval.errors import VsslevalError
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """The two default (n=200) datasets, generated once into a private cache, with their timings."""
+    root = tmp_path_factory.mktemp("cache")
+    times = {}
+    for layout in ("vggss", "is3"):
+        t0 = time.perf_counter()
+        default_synthetic_dir(layout, root=root)
+        times[layout] = time.perf_counter() - t0
+    return root, times
+
+
+def test_200_samples_in_under_30_seconds(cache):
+    _, times = cache
+    assert times["vggss"] < 30 and times["is3"] < 30, times
+
+
+@pytest.mark.parametrize("layout", ["vggss", "is3"])
+def test_same_seed_gives_byte_identical_files(tmp_path, layout):
+    a = _hashes(synth(layout, 6, 11, tmp_path / "a"))
+    assert a == _hashes(synth(layout, 6, 11, tmp_path / "b"))
+    assert a != _hashes(synth(layout, 6, 12, tmp_path / "c"))
+    train = _hashes(synth(layout, 6, 11, tmp_path / "d", split="train"))
+    assert not set(a.values()) & set(train.values())  # the train split shares no file with the test split
+
+
+def test_vggss_layout_reads_back_with_all_size_bins(cache, monkeypatch):
+    root, _ = cache
+    monkeypatch.setenv("VSSLEVAL_CACHE", str(root))
+    ds = load_dataset("synthetic-vggss")  # no data dir: the cached default
+    assert len(ds) == 200 and ds.root == root / "synthetic" / "vggss-n200-s0"
+    for name in ("audio", "frames", "vggss_annotations.json", "vggss.json", "vggss_class_files_dict.json"):
+        assert (ds.root / name).exists()
+    bins = collections.Counter(size_bin(gt_map(s).sum()) for s in ds)
+    assert all(bins[b] >= 30 for b in ("small", "medium", "large", "huge")), bins
+    labels = collections.Counter(s.label for s in ds)
+    assert len(labels) == len(CLASSES) >= 8 and set(labels.values()) == {20}
+    import soundfile as sf
+
+    info = sf.info(str(ds[0].audio_path))
+    assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 1, 160000, "PCM_16")
+
+
+def test_is3_layout_reads_back(cache, monkeypatch):
+    root, _ = cache
+    monkeypatch.setenv("VSSLEVAL_CACHE", str(root))
+    ds = load_dataset("synthetic-is3")
+    assert len(ds) == 200
+    groups = collections.defaultdict(list)
+    for s in ds:
+        groups[s.group].append(s)
+    assert len(groups) == 100
+    for pair in groups.values():
+        a, b = pair
+        assert a.label != b.label and a.visible_labels == b.visible_labels == tuple(sorted((a.label, b.label)))
+        assert (gt_map(a) * gt_map(b)).sum() == 0  # the two objects do not overlap
+    bins = collections.Counter(size_bin(gt_map(s).sum()) for s in ds)
+    assert all(bins[b] >= 15 for b in ("small", "medium", "large", "huge")), bins
+
+
+def _box_features(img: np.ndarray, box) -> dict[str, float]:
+    x0, y0, x1, y1 = box
+    patch = img[y0:y1, x0:x1].reshape(-1, 3).astype(float)
+    return {"area": (x1 - x0) * (y1 - y0), "left": -x0, "top": -y0,
+            "saturation": float((patch.max(1) - patch.min(1)).mean()),
+            "contrast": float(np.abs(patch.mean(0) - img.reshape(-1, 3).mean(0)).sum())}
+
+
+def test_is3_audio_agnostic_predictors_score_chance(cache):
+    """Pick-one-object rules that ignore audio (bigger, left-most, upper, more saturated, more contrasting)
+    are right on exactly half the records: both records of a scene carry the same picture."""
+    from PIL import Image
+
+    root, _ = cache
+    ds = load_dataset("is3", root / "synthetic" / "is3-n200-s0")
+    groups = collections.defaultdict(list)
+    for s in ds:
+        groups[s.group].append(s)
+    correct = collections.Counter()
+    sounding_first = 0
+    role = collections.Counter()
+    for a, b in groups.values():
+        assert a.image_path.read_bytes() == b.image_path.read_bytes()
+        img = np.asarray(Image.open(a.image_path).convert("RGB"))
+        fa, fb = _box_features(img, a.boxes[0]), _box_features(img, b.boxes[0])
+        for rule in fa:
+            pick_a = fa[rule] >= fb[rule]  # the same choice for both records: the image is the same
+            correct[rule] += int(pick_a) + int(not pick_a)  # record a is right iff a picked; record b iff b
+        sounding_first += a.id.split("_")[0] == a.label
+        role[a.label] += 1
+        role[b.label] += 1
+    for rule, n in correct.items():
+        assert n / len(ds) == 0.5, rule
+    assert sounding_first == 100  # records come (first-named, second-named) and each sounds once
+    assert max(role.values()) - min(role.values()) <= 4  # every class sounds about equally often
+
+
+def test_classes_have_distinct_looks_and_sounds():
+    assert len(CLASSES) >= 8
+    assert len({c.shape for c in CLASSES}) == len(CLASSES)
+    assert len({c.color for c in CLASSES}) == len(CLASSES)
+    assert len({c.sound for c in CLASSES}) == len(CLASSES)
+
+    def feat(x):
+        # log energy in 48 log-spaced bands: a cheap timbre fingerprint
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / SR)
+        edges = np.geomspace(60, 7900, 49)
+        e = np.array([spec[(f >= lo) & (f < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
+        return np.log(e / e.sum() + 1e-3)  # floor: bands holding only background noise compare equal
+
+    rng = np.random.default_rng(0)
+    train = np.stack([np.mean([feat(clip_audio(c, rng, 2.0)) for _ in range(2)], 0) for c in CLASSES])
+    hits = [int(np.argmin(((train - feat(clip_audio(c, rng, 2.0))) ** 2).sum(1))) == k
+            for k, c in enumerate(CLASSES) for _ in range(3)]  # fresh jittered clips
+    # a nearest-centroid on a coarse spectral fingerprint already tells the classes apart
+    assert sum(hits) >= len(hits) - 1, hits
+
+
+def test_paint_returns_the_tight_box_of_drawn_pixels():
+    rng = np.random.default_rng(1)
+    for c in CLASSES:
+        canvas = np.zeros((224, 224, 3), dtype=np.uint8)
+        box = paint(canvas, c, (30, 40, 101, 90), rng)
+        drawn = (canvas.max(axis=2) > 0) | np.zeros((224, 224), bool)
+        # colours are never pure black, so "drawn" is exactly the mask
+        rows, cols = np.flatnonzero(drawn.any(1)), np.flatnonzero(drawn.any(0))
+        assert box == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1), c.name
+        assert 30 <= box[0] and box[2] <= 101 and 40 <= box[1] and box[3] <= 90
+
+
+def test_annotation_box_reproduces_drawn_box_exactly(tmp_path):
+    root = synth("vggss", 4, 3, tmp_path / "v")
+    recs = json.loads((root / "vggss_annotations.json").read_text())
+    ds = load_dataset("vggss", root)
+    for r, s in zip(recs, ds):
+        # normalised coordinates survive the reader's int(c * 224) truncation
+        assert s.boxes.tolist() == [[int(c * 224) for c in r["bbox"][0]]]
+        assert s.boxes[0, 2] > s.boxes[0, 0] and s.boxes[0, 3] > s.boxes[0, 1]
+
+
+def test_synth_argument_errors(tmp_path):
+    with pytest.raises(VsslevalError, match="even"):
+        synth("is3", 5, 0, tmp_path / "odd")
+    with pytest.raises(VsslevalError, match="unknown synthetic layout"):
+        synth("flickr", 4, 0, tmp_path / "x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("x")
+    with pytest.raises(VsslevalError, match="not empty"):
+        synth("vggss", 2, 0, tmp_path / "full")
+    assert (tmp_path / "full" / "keep.txt").read_text() == "x"
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp folders left behind
+
+
+def test_default_dir_is_generated_once(tmp_path):
+    p = default_synthetic_dir("vggss", n=2, seed=5, root=tmp_path)
+    assert p == tmp_path / "synthetic" / "vggss-n2-s5"
+    stamp = (p / "synthetic_info.json").stat().st_mtime_ns
+    assert default_synthetic_dir("vggss", n=2, seed=5, root=tmp_path) == p
+    assert (p / "synthetic_info.json").stat().st_mtime_ns == stamp
+    assert default_synthetic_dir("vggss", n=2, seed=5, split="train", root=tmp_path).name == "vggss-train-n2-s5"
