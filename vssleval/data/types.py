@@ -23,7 +23,8 @@ class Sample:
             (rows ``ymin..ymax-1``, columns ``xmin..xmax-1``); ``K`` may be 0. For Flickr,
             ``annotators`` says which annotator drew each box.
         gt_rule: how boxes become the ground-truth map: ``"union"`` (VGG-SS, IS3: binary union) or
-            ``"consensus"`` (Flickr: per-annotator masks summed, divided by 2, clipped to 1).
+            ``"consensus"`` (Flickr: every box of every annotator added, divided by 2, clipped to 1,
+            as all official parsers do; see ``vssleval.data.gt``).
         label: class label (VGG-SS / IS3 class; ``""`` when the dataset has none).
         group: group id for grouped metrics (IS3: the scene, i.e. both records of one picture;
             elsewhere the id's YouTube part, as the official ``short_name``).
