@@ -74,3 +74,19 @@ def test_gt_map_of_negative_is_empty(tmp_path):
                                        (9216, "large"), (20735, "large"), (20736, "huge"), (50176, "huge")])
 def test_size_bins_half_open(area, name):
     assert size_bin(area) == name
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_coord = st.integers(min_value=0, max_value=224)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_coord, _coord, _coord, _coord), max_size=6), st.sampled_from(["union", "consensus"]))
+def test_vectorized_map_equals_slice_by_slice_reference(boxes, rule):
+    ref = np.zeros((224, 224))
+    for x0, y0, x1, y1 in boxes:
+        ref[y0:y1, x0:x1] += 1  # numpy slices are the half-open definition (empty when max <= min)
+    ref = (ref > 0).astype(float) if rule == "union" else np.minimum(ref / 2, 1)
+    np.testing.assert_array_equal(boxes_to_map(np.array(boxes, dtype=np.int64).reshape(-1, 4), rule), ref)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numpy as np
-
 from vssleval.data.boxes import BoxError, normalized_to_grid
 from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, class_files_from_samples,
                                           find_metadata, load_class_files, load_json_list, unique_ids)
@@ -77,7 +75,3 @@ def read_vggss(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
         class_files = class_files_from_samples(samples)
         notes.append("class-files dict absent: offscreen pool built from the annotation classes")
     return LayoutResult(samples, class_files, notes)
-
-
-def empty_boxes() -> np.ndarray:
-    return np.zeros((0, 4), dtype=np.int64)
