@@ -28,9 +28,10 @@ def mel_to_hz_htk(m: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def _fbank_cpu(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> torch.Tensor:
-    freqs = torch.linspace(0, sample_rate // 2, n_freqs)
-    m_pts = torch.linspace(hz_to_mel_htk(f_min), hz_to_mel_htk(f_max), n_mels + 2)
+def _fbank_cpu(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int,
+               dtype: torch.dtype) -> torch.Tensor:
+    freqs = torch.linspace(0, sample_rate // 2, n_freqs, dtype=dtype)
+    m_pts = torch.linspace(hz_to_mel_htk(f_min), hz_to_mel_htk(f_max), n_mels + 2, dtype=dtype)
     f_pts = mel_to_hz_htk(m_pts)
     f_diff = f_pts[1:] - f_pts[:-1]  # [n_mels + 1]
     slopes = f_pts.unsqueeze(0) - freqs.unsqueeze(1)  # [n_freqs, n_mels + 2]
@@ -40,15 +41,18 @@ def _fbank_cpu(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rat
 
 
 def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0.0,
-                   f_max: float | None = None) -> torch.Tensor:
-    """Triangular HTK filter bank ``[n_freqs, n_mels]`` float32 (torchaudio ``melscale_fbanks``, norm None).
+                   f_max: float | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Triangular HTK filter bank ``[n_freqs, n_mels]`` (torchaudio ``melscale_fbanks``, norm None).
+
+    Built in ``dtype``: float32 reproduces torchaudio's bank bit for bit; float64 is the exact
+    definition (used when the waveform is float64).
 
     With more mel bands than useful FFT bins some columns are all zero (28 of 257 at 16 kHz with
     n_fft 512); that is the reference behaviour and is kept.
     """
     if f_max is None:
         f_max = float(sample_rate // 2)
-    return _fbank_cpu(int(n_freqs), float(f_min), float(f_max), int(n_mels), int(sample_rate)).clone()
+    return _fbank_cpu(int(n_freqs), float(f_min), float(f_max), int(n_mels), int(sample_rate), dtype).clone()
 
 
 def mel_spectrogram(
@@ -81,7 +85,7 @@ def mel_spectrogram(
         spec = spec.abs()
     else:
         spec = spec.abs().pow(power)
-    fb = mel_filterbank(n_fft // 2 + 1, n_mels, sample_rate).to(device=x.device, dtype=x.dtype)
+    fb = mel_filterbank(n_fft // 2 + 1, n_mels, sample_rate, dtype=x.dtype).to(device=x.device)
     mel = torch.matmul(spec.transpose(-1, -2), fb).transpose(-1, -2)
     return mel.reshape(shape[:-1] + mel.shape[-2:])
 

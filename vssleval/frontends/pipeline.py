@@ -191,6 +191,8 @@ class AudioPipeline:
             this clip's own :class:`PositiveInfo`.
         """
         c = self._cfg[variant]
+        if c.get("tile_repeat_from_positive") and positive_info is None:
+            raise VsslevalError("this preset tiles offscreen clips with the positive's length: pass positive_info")
         r = c.get("read", {})
         clip = aio.read_audio(
             path, scale=r.get("scale", "soundfile"), channels=r.get("channels", "mean"),
@@ -204,8 +206,6 @@ class AudioPipeline:
         if c.get("tile_s") is not None:
             ref = None
             if c.get("tile_repeat_from_positive"):
-                if positive_info is None:
-                    raise VsslevalError("this preset tiles offscreen clips with the positive's length: pass positive_info")
                 ref = positive_info.length
             x = aio.tile(x, int(sr * c["tile_s"]), ref_length=ref, truncate=c.get("tile_truncate", True))
             info = PositiveInfo(length=len(x), sr=sr)
