@@ -1,0 +1,108 @@
+"""Accumulator API: bad input, NaN/inf handling, result schema, streaming (no maps kept)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vssleval.metrics import Accumulator, calibrate_threshold, transfer, auroc
+
+TH = {"max": 0.6, "max10": 0.66, "maxq3": 0.63}
+
+
+def batch(rng, b=6, side=7, shift=0.0):
+    pos = rng.random((b, side, side)).astype(np.float32) * 0.2 + 0.5 + shift
+    negs = [rng.random((b, side, side)).astype(np.float32) * 0.2 + 0.45 for _ in range(3)]
+    gt = np.zeros((b, 224, 224), np.uint8)
+    gt[:, 50:150, 60:170] = 1
+    return pos, negs, gt
+
+
+def test_shape_mismatch_names_both_shapes():
+    rng = np.random.default_rng(0)
+    pos, negs, gt = batch(rng)
+    acc = Accumulator(thresholds=TH)
+    with pytest.raises(ValueError, match=r"pos \(6, 7, 7\).*gt \(5, 224, 224\)"):
+        acc.update(0, [str(i) for i in range(6)], pos, *negs, gt[:5])
+    with pytest.raises(ValueError, match="sample_ids has length 5"):
+        acc.update(0, ["a"] * 5, pos, *negs, gt)
+    with pytest.raises(ValueError, match="3-d"):
+        acc.update(0, ["a"] * 6, pos[0], *negs, gt)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        Accumulator(protocol="lvs")
+    with pytest.raises(ValueError, match="ogl"):
+        Accumulator("juanola2025", thresholds=TH, family="ez", testset="vggss").update(
+            0, ["a"] * 6, pos, *negs, gt)
+
+
+def test_nonfinite_maps_are_counted_and_scored_worst_case():
+    rng = np.random.default_rng(1)
+    pos, negs, gt = batch(rng)
+    pos[2, 3, 3] = np.nan
+    negs[0][1, 0, 0] = np.inf
+    acc = Accumulator(thresholds=TH, bootstrap=0)
+    acc.update(0, [str(i) for i in range(6)], pos, *negs, gt)
+    r = acc.result()
+    assert r["nonfinite_pos"] == 1 and r["nonfinite_silence"] == 1 and r["nonfinite_noise"] == 0
+    rows = acc.per_sample_rows()
+    assert rows[2]["iou_med"] == 0.0 and rows[2]["conf_pos"] == -np.inf
+    assert rows[1]["pia_silence_max"] == 1.0
+    assert all(np.isfinite(r[k]) for k in ("ciou", "auc", "max_pos_mean"))
+
+
+def test_result_schema_and_seed_std():
+    rng = np.random.default_rng(2)
+    acc = Accumulator(thresholds=TH, seeds=[1234, 2345], upsample="bilinear_ac")
+    for s in range(2):
+        for _ in range(2):  # two batches per seed
+            pos, negs, gt = batch(rng)
+            acc.update(s, [f"id{i}" for i in range(6)], torch.from_numpy(pos), *negs, gt,
+                       groups=[f"g{i // 2}" for i in range(6)], ogl=rng.random((6, 7, 7)).astype(np.float32))
+    r = acc.result()
+    for k in ("ciou", "auc", "ciou_adap", "auc_adap", "ap", "max_f1"):
+        assert k in r and f"{k}_std" in r and 0 <= r[k] <= 1
+    assert r["schema_version"] == 1 and r["protocol"] == "vssleval" and r["seeds"] == [1234, 2345]
+    assert r["n_seeds"] == 2 and r["n_samples"] == 12 and "torch" in r["versions"]
+    assert {"iiou_adap", "ciou_ogl", "auroc_max_neg", "ciou_ci95_low"} <= set(r)
+    assert r["ciou_ci95_low"] <= r["ciou_ci95_high"]
+    assert len(acc.per_sample_rows()) == 24
+
+
+def test_streaming_keeps_no_maps():
+    rng = np.random.default_rng(3)
+    acc = Accumulator(thresholds=TH, bootstrap=0)
+    for i in range(3):
+        pos, negs, gt = batch(rng)
+        acc.update(0, [f"{i}_{j}" for j in range(6)], pos, *negs, gt)
+    arrays = [a for recs in acc._records.values() for rec in recs for a in rec.values()]
+    assert all(a.ndim == 1 and a.size == 6 for a in arrays)  # per-sample scalars only
+
+
+def test_report_writers(tmp_path):
+    from vssleval.report.compat import write_metrics
+
+    rng = np.random.default_rng(4)
+    acc = Accumulator(thresholds=TH, bootstrap=0)
+    pos, negs, gt = batch(rng)
+    acc.update(0, [f"s{i}" for i in range(6)], pos, *negs, gt)
+    paths = write_metrics(acc.result(), acc.per_sample_rows(), tmp_path)
+    data = json.loads(paths[0].read_text())
+    assert data["protocol"] == "vssleval" and "ciou" in data
+    assert paths[1].read_text().startswith("key,value\n")
+    assert paths[2].read_text().count("\n") == 7
+
+
+def test_calibration():
+    pos = np.array([0.7, 0.8, 0.9, 0.65])
+    neg = np.array([0.5, 0.55, 0.6, 0.66])
+    assert auroc(pos, neg) == pytest.approx(15 / 16)
+    assert auroc(pos, pos) == pytest.approx(0.5)
+    cal = calibrate_threshold(pos, neg)
+    assert 0.6 < cal["threshold"] < 0.65 and cal["tpr"] == 1.0 and cal["fpr"] == 0.25
+    eer = calibrate_threshold(pos, neg, rule="eer")
+    assert eer["fpr"] == pytest.approx(1 - eer["tpr"])
+    tr = transfer(cal["threshold"], pos + 0.1, neg + 0.1)
+    assert tr["tpr"] == 1.0 and tr["fpr"] == 0.75
