@@ -24,6 +24,9 @@ from vssleval.errors import VsslevalError
 
 NOISE_STREAM = 0
 OFFSCREEN_STREAM = 1
+BANK_ASSIGN_STREAM = 2
+# Bank clips are indexed by slot in their own stream, so a bank clip never repeats a per-sample draw.
+BANK_NOISE_STREAM = 3
 
 
 def stream_rng(seed: int, index: int, stream: int) -> np.random.Generator:
@@ -42,6 +45,22 @@ def silence(length: int) -> np.ndarray:
 def noise(seed: int, index: int, length: int) -> np.ndarray:
     """White Gaussian noise N(0, 1): float64 ``[length]``, not clipped (same as the reference)."""
     return stream_rng(seed, index, NOISE_STREAM).standard_normal(int(length))
+
+
+def noise_bank_slot(seed: int, index: int, bank_size: int) -> int:
+    """Which of the ``bank_size`` noise clips of run ``seed`` sample ``index`` hears (uniform)."""
+    if bank_size < 1:
+        raise VsslevalError(f"noise bank size must be >= 1, got {bank_size}")
+    return int(stream_rng(seed, index, BANK_ASSIGN_STREAM).integers(bank_size))
+
+
+def bank_noise(seed: int, slot: int, length: int) -> np.ndarray:
+    """Noise clip ``slot`` of the bank of run ``seed``: float64 N(0, 1) ``[length]``.
+
+    A bank trades independence for speed: samples sharing a slot hear the same noise, so the
+    noise model's features are computed once per (seed, slot) instead of once per (seed, sample).
+    """
+    return stream_rng(seed, slot, BANK_NOISE_STREAM).standard_normal(int(length))
 
 
 @dataclass(frozen=True)

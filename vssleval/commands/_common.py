@@ -1,0 +1,61 @@
+"""Arguments and wiring shared by ``evaluate`` and ``infer``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vssleval.errors import VsslevalError
+from vssleval.engine.spec import PROTOCOLS, RunSpec, parse_negatives, seed_list
+
+DEFAULT_DATASET = "synthetic-vggss"
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to run")
+    g.add_argument("--model", help="registered model name (`vssleval models` lists them)")
+    g.add_argument("--model-file", metavar="PATH.py:CLASS", help="register and use your own model class")
+    g.add_argument("--checkpoint", help="checkpoint file (SACL: the folder holding frame/sound files)")
+    g.add_argument("--trust-checkpoint", action="store_true",
+                   help="unpickle arbitrary objects from the checkpoint (only for files you trust)")
+    g.add_argument("--preset", default="juanola2025", choices=["native", "juanola2025"],
+                   help="preprocessing preset (default: juanola2025)")
+    g.add_argument("--protocol", default="vssleval", choices=list(PROTOCOLS),
+                   help="metric protocol: vssleval (clean, default) or juanola2025 (vssl_eval compat)")
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default=DEFAULT_DATASET,
+                   help=f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})")
+    d.add_argument("--data-dir", help="dataset root; omitted: the embedded synthetic benchmark")
+    d.add_argument("--neg", default="all", help="negatives: silence, noise, offscreen, a comma list, or all")
+    d.add_argument("--seeds", type=int, default=10, help="number of seed repetitions (default 10)")
+    d.add_argument("--noise-bank", type=int, default=0, metavar="K",
+                   help="K noise clips per seed shared by all samples (0 = independent noise, default)")
+    d.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    d.add_argument("--skip-bad", action="store_true", help="record unreadable samples and go on")
+    d.add_argument("--ogl-weights", help="ImageNet ResNet-18 weights for the OGL prior (juanola2025 protocol)")
+    r = p.add_argument_group("running")
+    r.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    r.add_argument("--amp", choices=["bf16"], help="mixed precision on CUDA (default fp32, for parity)")
+    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
+    r.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<preset>-<protocol>)")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    r.add_argument("--overwrite", action="store_true", help="replace a run with another configuration in --out")
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    if not args.model and not args.model_file:
+        raise VsslevalError("name a model: --model NAME (see `vssleval models`) or --model-file PATH.py:CLASS")
+    return RunSpec(model=args.model or args.model_file, model_file=args.model_file, dataset=args.dataset, data_dir=args.data_dir,
+                   checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol,
+                   negatives=parse_negatives(args.neg), seeds=seed_list(args.seeds), noise_bank=args.noise_bank,
+                   batch_size=args.batch_size, num_workers=args.workers, device=args.device, amp=args.amp,
+                   skip_bad=args.skip_bad, trust_checkpoint=args.trust_checkpoint, ogl_weights=args.ogl_weights,
+                   limit=args.limit)
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    if args.out:
+        return Path(args.out)
+    name = args.model_file.rsplit(":", 1)[-1].lower() if args.model_file else args.model
+    return Path("runs") / f"{name}-{args.dataset}-{args.preset}-{args.protocol}"

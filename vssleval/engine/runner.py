@@ -1,0 +1,321 @@
+"""The batched inference engine: the fewest forwards the protocol allows, on any device.
+
+Per run (model, preset, dataset, seeds S, negatives):
+
+* pass 1 (only when offscreen features can be reused): positive audio features of every clip,
+  ``[N, ...]`` kept in memory (a few MB even for VGG-SS);
+* pass 2, per batch of samples: one image forward; the positive map from the cached (or freshly
+  computed) audio features; the silence map from audio features computed **once per run** (and per
+  sample rate); the noise maps from S noise clips per sample (or from a bank of K clips per seed,
+  ``--noise-bank K``, computed once per seed); the offscreen maps from the positive features of
+  the drawn clips when the preset gives offscreen audio the positive's preprocessing, else from
+  freshly computed features (the engine says why). Every ``localize`` reuses the image features.
+
+Each batch becomes one atomic shard of the heatmap store, so a killed run resumes where it
+stopped; under ``torchrun`` batches are dealt round-robin to ranks.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from vssleval.data import Dataset, gt_map, load_dataset
+from vssleval.data.negatives import bank_noise, noise_bank_slot
+from vssleval.engine import distributed as dist_utils
+from vssleval.engine.device import autocast, resolve_device
+from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
+from vssleval.engine.spec import RunSpec
+from vssleval.engine.store import HeatmapStore
+from vssleval.errors import VsslevalError
+from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
+from vssleval.io_utils import write_text_atomic
+from vssleval.models import build_model
+from vssleval.models.registry import preset_block
+
+#: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks; the clean
+#: protocol drops them so silence, noise and offscreen audio go through the positive's front-end.
+QUIRK_NEGATIVE_AUDIO_KEYS = ("variants", "noise_draws")
+
+
+def clean_negative_audio(audio_block: dict[str, Any]) -> dict[str, Any]:
+    """The clean protocol's audio block: every variant uses the positive's preprocessing."""
+    return {k: v for k, v in copy.deepcopy(audio_block).items() if k not in QUIRK_NEGATIVE_AUDIO_KEYS}
+
+
+def pack_gt(gt: np.ndarray) -> np.ndarray:
+    """``[n,224,224]`` maps with values in {0, 0.5, 1} -> uint8 bit planes ``[n, 2, 6272]``."""
+    half = np.packbits((gt >= 0.5).reshape(len(gt), -1), axis=1)
+    full = np.packbits((gt >= 1.0).reshape(len(gt), -1), axis=1)
+    return np.stack([half, full], axis=1)
+
+
+def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
+    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``."""
+    n = len(packed)
+    half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
+    full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
+    return (0.5 * half + 0.5 * full).astype(np.float32)
+
+
+@dataclass
+class RunOutcome:
+    """What :func:`run_inference` produced."""
+
+    out_dir: Path
+    store: HeatmapStore
+    n_samples: int
+    computed_batches: int
+    skipped_batches: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """Holds the model, pipelines and caches of one run; :meth:`run` fills the store."""
+
+    def __init__(self, spec: RunSpec, log: Callable[[str], None] = print):
+        self.spec = spec
+        self.log = log
+        self.notes: list[str] = []
+        device = resolve_device(spec.device)
+        self.dist = dist_utils.init_distributed(device)
+        self.device = dist_utils.local_device(device, self.dist)
+        self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad)
+        samples = self.dataset.samples
+        self.samples = samples[: spec.limit] if spec.limit else samples
+        if not self.samples:
+            raise VsslevalError(f"dataset {spec.dataset!r} at {self.dataset.root} has no usable samples")
+        self.model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
+                                 trust_checkpoint=spec.trust_checkpoint, device=self.device)
+        block = preset_block(self.model.config, spec.preset, self.model.name)
+        audio_block = dict(block.get("audio") or {})
+        if spec.protocol == "vssleval" and audio_block:
+            audio_block = clean_negative_audio(audio_block)
+        self.audio = AudioPipeline(audio_block) if audio_block else None
+        self.image = ImagePipeline(block["image"]) if block.get("image") else None
+        self.ogl = self._object_prior() if spec.protocol == "juanola2025" else None
+        self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
+        self.reuse_offscreen = self._can_reuse_offscreen()
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _object_prior(self):
+        """The OGL prior of the compat protocol (its 164 keys include the OGL blends)."""
+        try:
+            return build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
+        except VsslevalError as exc:
+            raise VsslevalError(f"--protocol juanola2025 reports the OGL (object-guided) metrics: {exc}") from exc
+
+    def _draw_offscreen(self):
+        pool = self.dataset.offscreen_pool()
+        return [[pool.draw(seed, pos, s) for pos, s in enumerate(self.samples)] for seed in self.spec.seeds]
+
+    def _can_reuse_offscreen(self) -> bool:
+        if self.offscreen_draws is None:
+            return False
+        if self.audio is not None and not self.audio.shares_preprocessing("offscreen", "positive"):
+            self.note("offscreen features are computed per draw: the preset gives offscreen audio another "
+                      "preprocessing than the positive (vssl_eval quirk, see the preset's audio.variants)")
+            return False
+        index = {str(s.audio_path): i for i, s in enumerate(self.samples)}
+        missing = {d.offscreen_path for row in self.offscreen_draws for d in row} - set(index)
+        if missing:
+            self.note(f"offscreen features are computed per draw: {len(missing)} offscreen clips are not "
+                      "positives of the evaluated samples")
+            return False
+        self.offscreen_index = np.array([[index[d.offscreen_path] for d in row] for row in self.offscreen_draws])
+        return True
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        if self.dist.is_main:
+            self.log(f"[engine] {text}")
+
+    def config(self) -> dict[str, Any]:
+        cfg = self.spec.to_config()
+        cfg["data_root"] = str(self.dataset.root)
+        cfg["testset"] = self.dataset.layout  # vssl_eval's --testset (selects its upsampling quirks)
+        cfg["n_samples"] = len(self.samples)
+        cfg["model_name"] = self.model.name
+        cfg["model_config"] = self.model.config
+        cfg["offscreen_reuse"] = self.reuse_offscreen
+        cfg["device"] = str(self.device)
+        cfg["world_size"] = self.dist.world_size
+        cfg["skipped_samples"] = [s.as_dict() for s in self.dataset.skips]
+        return cfg
+
+    # -- features ------------------------------------------------------------------------------
+    def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
+        chunk = self.spec.batch_size
+        parts = [self.model.encode_audio(x[i:i + chunk].to(self.device, non_blocking=True))
+                 for i in range(0, len(x), chunk)]
+        return torch.cat(parts)
+
+    def _loader(self, positions, plan: InputPlan) -> DataLoader:
+        paths = ([[d.offscreen_path for d in row] for row in self.offscreen_draws]
+                 if plan.offscreen else None)
+        data = SampleInputs(self.samples, positions, plan, self.audio, self.image, paths)
+        return DataLoader(data, batch_size=self.spec.batch_size, shuffle=False, num_workers=self.spec.num_workers,
+                          collate_fn=collate, pin_memory=self.device.type == "cuda")
+
+    def positive_audio_features(self, positions: list[int]) -> dict[int, torch.Tensor]:
+        """Pass 1: positive audio features of ``positions`` (this rank's share, gathered)."""
+        mine = positions[self.dist.rank::self.dist.world_size]
+        plan = InputPlan(seeds=tuple(self.spec.seeds), image=False, positive=True)
+        feats: dict[int, torch.Tensor] = {}
+        bar = tqdm(self._loader(mine, plan), desc="audio features", unit="batch", disable=not self.dist.is_main,
+                   leave=False)
+        with torch.no_grad(), autocast(self.device, self.spec.amp):
+            for batch in bar:
+                out = self._encode_audio(batch["positive"]).float().cpu()
+                feats.update(zip(batch["position"].tolist(), out))
+        if self.dist.world_size > 1:
+            gathered: list[Any] = [None] * self.dist.world_size
+            torch.distributed.all_gather_object(gathered, feats)
+            feats = {k: v for part in gathered for k, v in part.items()}
+        return feats
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self, out_dir: Path, resume: bool = False, overwrite: bool = False) -> RunOutcome:
+        t0 = time.perf_counter()
+        store_dir = Path(out_dir) / "store"
+        config = self.config()
+        if self.dist.is_main:
+            store = HeatmapStore.create(store_dir, config, resume=resume, overwrite=overwrite)
+            self._write_draws(Path(out_dir))
+        dist_utils.barrier(self.dist)
+        store = HeatmapStore(store_dir)
+        n = len(self.samples)
+        bs = self.spec.batch_size
+        batches = [list(range(i, min(i + bs, n))) for i in range(0, n, bs)]
+        todo_all = [k for k in range(len(batches)) if not store.has_shard(k)]
+        todo = [k for k in todo_all if self.dist.owns(k)]
+        if self.dist.is_main:
+            self.log(f"[engine] device {self.device} | model {self.model.name} | preset {self.spec.preset} | "
+                     f"protocol {self.spec.protocol} | seeds {self.spec.seeds} | negatives "
+                     f"{','.join(self.spec.negatives)} | {n} samples in {len(batches)} batches"
+                     + (f" ({len(batches) - len(todo_all)} already done)" if len(todo_all) < len(batches) else ""))
+        cached: dict[int, torch.Tensor] = {}
+        if todo_all and self.reuse_offscreen:
+            need = sorted({p for k in todo_all for p in batches[k]}
+                          | {int(j) for k in todo_all for j in self.offscreen_index[:, batches[k]].ravel()})
+            cached = self.positive_audio_features(need)
+        silence_cache: dict[int, torch.Tensor] = {}
+        bank_cache: dict[tuple[int, int], torch.Tensor] = {}
+        plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
+                         noise="noise" in self.spec.negatives and self.spec.noise_bank == 0,
+                         offscreen="offscreen" in self.spec.negatives and not self.reuse_offscreen)
+        positions = [p for k in todo for p in batches[k]]
+        batch_numbers = iter(todo)
+        bar = tqdm(total=len(positions), desc=f"{self.model.name} maps", unit="sample", disable=not self.dist.is_main)
+        with torch.no_grad(), autocast(self.device, self.spec.amp):
+            for batch in self._loader(positions, plan):
+                k = next(batch_numbers)
+                pos = batch["position"].tolist()
+                if pos != batches[k]:  # the loader must follow the batching of the store
+                    raise RuntimeError(f"batch {k}: loader positions {pos[:3]}... differ from the plan")
+                arrays = self._maps_for_batch(batch, pos, cached, silence_cache, bank_cache)
+                store.write_shard(k, arrays)
+                bar.update(len(pos))
+        bar.close()
+        dist_utils.barrier(self.dist)
+        if self.dist.is_main:
+            store.mark_complete(len(batches))
+        return RunOutcome(Path(out_dir), store, n, len(todo), len(batches) - len(todo_all),
+                          time.perf_counter() - t0, self.notes)
+
+    def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache) -> dict[str, np.ndarray]:
+        model, spec = self.model, self.spec
+        S = len(spec.seeds)
+        visual = model.encode_image(batch["image"].to(self.device, non_blocking=True))
+        a_pos = (torch.stack([cached[p] for p in pos]).to(self.device) if cached
+                 else self._encode_audio(batch["positive"]))
+        out: dict[str, np.ndarray] = {"index": np.asarray(pos, dtype=np.int64),
+                                      "ids": np.array([self.samples[p].id for p in pos])}
+        as_np = lambda t: t.float().cpu().numpy()  # noqa: E731
+        out["positive"] = as_np(model.localize(visual, a_pos))
+        if "silence" in spec.negatives:
+            srs = batch["sr"].tolist()
+            for sr in set(srs) - set(silence_cache):  # silence features: once per run and rate
+                x = self.audio.silence(sr)[None] if self.audio is not None else torch.zeros(1, 1)
+                silence_cache[sr] = self._encode_audio(x)
+            if len(set(srs)) == 1:
+                out["silence"] = as_np(model.localize(visual, silence_cache[srs[0]]))
+            else:
+                out["silence"] = as_np(torch.cat([model.localize(visual[i:i + 1], silence_cache[sr])
+                                                  for i, sr in enumerate(srs)]))
+        if "noise" in spec.negatives:
+            out["noise"] = as_np(torch.stack([model.localize(visual, a) for a in self._noise_features(batch, pos, bank_cache)]))
+        if "offscreen" in spec.negatives:
+            if self.reuse_offscreen:
+                feats = [torch.stack([cached[int(j)] for j in self.offscreen_index[s, pos]]).to(self.device)
+                         for s in range(S)]
+            else:
+                feats = [encode_in_groups(model.encode_audio, batch["offscreen"][s], self.device, spec.batch_size)
+                         for s in range(S)]
+            out["offscreen"] = as_np(torch.stack([model.localize(visual, a) for a in feats]))
+            out["offscreen_ids"] = np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(S)])
+        if self.ogl is not None:
+            out["ogl"] = as_np(self.ogl.encode_image(batch["image"].to(self.device)))
+        gts = np.stack([gt_map(self.samples[p]) for p in pos])
+        out["gt"] = pack_gt(gts)
+        out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
+        out["is_negative"] = np.array([self.samples[p].is_negative for p in pos])
+        return out
+
+    def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:
+        """Per seed, noise audio features ``[b, ...]`` for the batch."""
+        spec = self.spec
+        if spec.noise_bank == 0:
+            x = batch["noise"]  # [b, S, ...]
+            flat = self._encode_audio(x.transpose(0, 1).reshape(-1, *x.shape[2:]))
+            return list(flat.reshape(len(spec.seeds), len(pos), *flat.shape[1:]))
+        srs = batch["sr"].tolist()
+        feats = []
+        for seed in spec.seeds:
+            rows = []
+            for p, sr in zip(pos, srs):
+                slot = noise_bank_slot(seed, p, spec.noise_bank)
+                key = (seed, slot, sr)
+                if key not in bank_cache:
+                    if self.audio is None:
+                        x = torch.zeros(1, 1)
+                    else:
+                        x = self.audio.noise(bank_noise(seed, slot, self.audio.noise_length(sr)), sr)[None]
+                    bank_cache[key] = self._encode_audio(x)[0]
+                rows.append(bank_cache[key])
+            feats.append(torch.stack(rows))
+        return feats
+
+    def _write_draws(self, out_dir: Path) -> None:
+        """Record every offscreen draw so a run can be audited and re-scored."""
+        if self.offscreen_draws is None:
+            return
+        buf = io.StringIO()
+        fields = ["seed", "index", "sample_id", "offscreen_id", "offscreen_class", "offscreen_path", "n_classes"]
+        writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in self.offscreen_draws:
+            for d in row:
+                writer.writerow(d.as_dict())
+        write_text_atomic(out_dir / "offscreen_draws.csv", buf.getvalue())
+
+
+def run_inference(spec: RunSpec, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
+                  log: Callable[[str], None] = print) -> RunOutcome:
+    """Compute and store every raw map of ``spec`` in ``out_dir/store``."""
+    engine = Engine(spec, log=log)
+    try:
+        return engine.run(Path(out_dir), resume=resume, overwrite=overwrite)
+    finally:
+        dist_utils.shutdown(engine.dist)

@@ -1,0 +1,66 @@
+"""Score a heatmap store: stream its shards into the metrics accumulator (no model runs).
+
+This is what ``vssleval evaluate`` does after inference and what ``vssleval report --from-store``
+does on an existing run, so both give identical numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tqdm import tqdm
+
+from vssleval.engine.runner import unpack_gt
+from vssleval.engine.store import HeatmapStore
+from vssleval.errors import VsslevalError
+from vssleval.metrics import Accumulator
+from vssleval.models.maps import MapRule
+from vssleval.models.registry import preset_block
+
+#: Map ops of the model YAML that the metrics module spells differently. ``none`` marks maps
+#: already at 224 x 224, for which bilinear (align_corners=False) resampling is the identity.
+_OP_ALIASES = {"none": "bilinear"}
+
+
+def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
+    """The upsampling the metrics apply, from the run's model preset (``map.upsample``).
+
+    ``juanola2025``: vssl_eval's per-variant ops (its interpolation mismatch included);
+    ``vssleval``: the positive's op for every variant, so positives and negatives are sampled on
+    the same grid.
+    """
+    model_cfg = config["model_config"]
+    block = preset_block(model_cfg, config["preset"], config["model_name"])
+    rule = MapRule.from_config(block.get("map"))
+    testset = config.get("testset")
+    op = lambda v: _OP_ALIASES.get(rule.upsample_op(v, testset), rule.upsample_op(v, testset))  # noqa: E731
+    if protocol == "juanola2025":
+        return {"pos": op("positive"), "ogl": op("object"), "neg": op("silence")}
+    return op("positive")
+
+
+def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
+                progress: bool = True) -> Accumulator:
+    """Accumulate every (seed, sample) of a complete store under ``protocol`` (default: the run's)."""
+    store.require_complete()
+    config = store.config
+    protocol = protocol or config["protocol"]
+    thresholds = (config["model_config"].get("thresholds") or {})
+    if protocol == "juanola2025" and not thresholds:
+        raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
+                            f"{config['model_name']}'s YAML has none")
+    acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
+                      seeds=config["seeds"], bootstrap=bootstrap)
+    negatives = set(config["negatives"])
+    for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
+                      disable=not progress, leave=False):
+        gt = unpack_gt(shard["gt"])
+        ids = [str(x) for x in shard["ids"]]
+        groups = [str(x) for x in shard["groups"]]
+        for s in range(len(config["seeds"])):
+            acc.update(s, ids, shard["positive"],
+                       silence=shard["silence"] if "silence" in negatives else None,
+                       noise=shard["noise"][s] if "noise" in negatives else None,
+                       offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
+                       gt=gt, groups=groups, ogl=shard.get("ogl"))
+    return acc

@@ -1,0 +1,107 @@
+"""What a run is: the model, the data, the negatives and the seeds, as one recorded configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vssleval.errors import VsslevalError
+
+#: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
+#: (protocol.md §2.4); here seed s drives every noise and offscreen draw as a function of
+#: (s, sample index), so ``--seeds K`` takes the first K of these, then 10000, 10001, ...
+PROTOCOL_SEEDS = (1234, 2345, 3456, 4567, 5678, 6789, 7890, 8901, 9012, 9999)
+NEGATIVES = ("silence", "noise", "offscreen")
+PROTOCOLS = ("vssleval", "juanola2025")
+
+
+def seed_list(k: int) -> list[int]:
+    """The first ``k`` run seeds."""
+    if k < 1:
+        raise VsslevalError(f"--seeds must be at least 1, got {k}")
+    extra = [10000 + i for i in range(max(0, k - len(PROTOCOL_SEEDS)))]
+    return list(PROTOCOL_SEEDS[:k]) + extra
+
+
+def parse_negatives(value: str) -> tuple[str, ...]:
+    """``--neg silence|noise|offscreen|all`` (comma-separated lists allowed) -> ordered tuple."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if parts == ["all"]:
+        return NEGATIVES
+    bad = [p for p in parts if p not in NEGATIVES]
+    if bad or not parts:
+        raise VsslevalError(f"--neg {value!r}: use one of {', '.join(NEGATIVES)}, a comma-separated list, or all")
+    return tuple(n for n in NEGATIVES if n in parts)
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import torch
+    import torchvision
+
+    import vssleval
+
+    return {"vssleval": vssleval.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "platform": platform.platform()}
+
+
+@dataclass
+class RunSpec:
+    """Everything that determines a run's maps (and a few things recorded beside them).
+
+    ``noise_bank`` = 0 draws an independent noise clip for every (seed, sample); K > 0 draws K clips
+    per seed and assigns one to each sample by the sampler (see :mod:`vssleval.engine.runner`).
+    """
+
+    model: str
+    dataset: str
+    data_dir: str | None = None
+    checkpoint: str | None = None
+    model_file: str | None = None
+    preset: str = "juanola2025"
+    protocol: str = "vssleval"
+    negatives: tuple[str, ...] = NEGATIVES
+    seeds: list[int] = field(default_factory=lambda: seed_list(10))
+    noise_bank: int = 0
+    batch_size: int = 32
+    num_workers: int = 0
+    device: str = "auto"
+    amp: str | None = None
+    skip_bad: bool = False
+    trust_checkpoint: bool = False
+    ogl_weights: str | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise VsslevalError(f"unknown --protocol {self.protocol!r}; use {' or '.join(PROTOCOLS)}")
+        if self.batch_size < 1:
+            raise VsslevalError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.noise_bank < 0:
+            raise VsslevalError(f"--noise-bank must be >= 0 (0 = independent noise), got {self.noise_bank}")
+        for label, path in (("--checkpoint", self.checkpoint), ("--data-dir", self.data_dir),
+                            ("--ogl-weights", self.ogl_weights)):
+            if path is not None and not Path(path).exists():
+                raise VsslevalError(f"{label} {path} does not exist")
+
+    def to_config(self) -> dict[str, Any]:
+        """The JSON configuration recorded in the store and every output."""
+        cfg = asdict(self)
+        cfg["negatives"] = list(self.negatives)
+        cfg["checkpoint_sha256"] = file_sha256(self.checkpoint) if self.checkpoint else None
+        cfg["versions"] = package_versions()
+        return cfg
