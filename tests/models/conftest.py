@@ -1,0 +1,75 @@
+"""Session-wide helpers for the model-zoo tests: rule weights written as official checkpoint files.
+
+Building a state dict by the fixtures' rule takes about a second per model, and the golden input
+files are large, so both are cached per test session.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import shared
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The CI box has two cores shared by several jobs: keep torch to one thread here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def make_weights():
+    return shared.load_make_weights()
+
+
+@functools.lru_cache(maxsize=None)
+def _manifest(path: str) -> dict:
+    return json.loads(Path(shared.require(Path(path))).read_text())
+
+
+@pytest.fixture(scope="session")
+def rule_state_dict(make_weights):
+    """``rule_state_dict(manifest_path) -> bare state dict`` (cached)."""
+    cache: dict[str, dict] = {}
+
+    def get(path) -> dict:
+        key = str(path)
+        if key not in cache:
+            cache[key] = make_weights.state_dict_from_manifest(_manifest(key))
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def official_checkpoint(tmp_path_factory, make_weights, rule_state_dict):
+    """``official_checkpoint(manifest_path) -> Path`` of the rule weights saved in the container
+    the manifest names (top-level key, key prefix, file name), plus the non-tensor entries the
+    released files carry (epoch, numpy best-metric scalars) so safe loading is exercised too."""
+    folder = tmp_path_factory.mktemp("official_ckpts")
+    cache: dict[str, Path] = {}
+
+    def get(path) -> Path:
+        key = str(path)
+        if key not in cache:
+            manifest = _manifest(key)
+            obj = make_weights.wrap_checkpoint(manifest, rule_state_dict(key))
+            if manifest["checkpoint"].get("container_key"):
+                obj["epoch"] = 17
+                obj["best_cIoU"] = np.mean([0.25, 0.5])  # numpy float64, as the EZ-family files hold
+            out = folder / Path(key).stem / manifest["checkpoint"]["file"]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(obj, out)
+            cache[key] = out
+        return cache[key]
+
+    return get
