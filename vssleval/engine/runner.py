@@ -79,6 +79,7 @@ class RunOutcome:
     skipped_batches: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    is_main: bool = True  # False on the non-zero ranks of a torchrun job, which write no outputs
 
 
 class Engine:
@@ -232,7 +233,7 @@ class Engine:
         if self.dist.is_main:
             store.mark_complete(len(batches))
         return RunOutcome(Path(out_dir), store, n, len(todo), len(batches) - len(todo_all),
-                          time.perf_counter() - t0, self.notes)
+                          time.perf_counter() - t0, self.notes, self.dist.is_main)
 
     def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache) -> dict[str, np.ndarray]:
         model, spec = self.model, self.spec
