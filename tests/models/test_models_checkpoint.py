@@ -55,9 +55,10 @@ def test_directory_with_official_file_name(tmp_path):
     _assert_loaded(build_model("ezvsl", checkpoint=tmp_path, config=TINY), sd)
 
 
-def test_truncated_file_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("zip_format", [True, False])  # old releases used the legacy format
+def test_truncated_file_is_a_clear_error(tmp_path, zip_format):
     path = tmp_path / "w.pth"
-    torch.save({"model": _tiny_state_dict()}, path)
+    torch.save({"model": _tiny_state_dict()}, path, _use_new_zipfile_serialization=zip_format)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(VsslevalError, match="truncated"):

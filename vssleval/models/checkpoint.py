@@ -21,6 +21,7 @@ strict on every key the heatmap uses.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import pickle
@@ -60,6 +61,13 @@ def _numpy_globals() -> list[Any]:
 SAFE_NUMPY_GLOBALS = _numpy_globals()
 
 
+def _allow(globals_: list[Any]):
+    """``torch.serialization.safe_globals`` (torch >= 2.5); on older torch, nothing is allowed
+    beyond torch's defaults, and a file with numpy scalars then asks for ``trust``."""
+    ctx = getattr(torch.serialization, "safe_globals", None)
+    return ctx(globals_) if ctx is not None else contextlib.nullcontext()
+
+
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
     path = Path(path)
@@ -71,7 +79,7 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     try:
         if trust:
             return torch.load(path, map_location="cpu", weights_only=False)
-        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS):
+        with _allow(SAFE_NUMPY_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" in str(exc):
