@@ -42,7 +42,7 @@ class ObjectPrior(VsslModel):
                 f"the OGL object prior needs torchvision's ImageNet ResNet-18 weights file "
                 f"{path.name}, which is not on this machine and is not downloaded automatically. "
                 f"Fetch {TORCHVISION_URL} and place it at {path} (or set TORCH_HOME), "
-                "or pass checkpoint=<file> / --ogl-checkpoint")
+                "or pass that file as the OGL model's checkpoint (build_model(\"ogl\", checkpoint=<file>))")
         return path
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
