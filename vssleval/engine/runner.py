@@ -41,6 +41,7 @@ from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
 from vssleval.models import build_model
+from vssleval.models.checkpoint import resolve_parts
 from vssleval.models.registry import preset_block
 
 #: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks; the clean
@@ -143,7 +144,11 @@ class Engine:
             self.log(f"[engine] {text}")
 
     def config(self) -> dict[str, Any]:
-        cfg = self.spec.to_config()
+        parts = None
+        if self.spec.checkpoint and (self.model.config.get("checkpoint") or {}).get("parts"):
+            parts = [path for _, path in resolve_parts(self.spec.checkpoint, self.model.config["checkpoint"],
+                                                       self.model.name)]
+        cfg = self.spec.to_config(parts)
         cfg["data_root"] = str(self.dataset.root)
         cfg["testset"] = self.dataset.layout  # vssl_eval's --testset (selects its upsampling quirks)
         cfg["n_samples"] = len(self.samples)

@@ -46,6 +46,28 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def checkpoint_files(checkpoint: str | None) -> list[Path]:
+    """The files a ``--checkpoint`` value names: one file, ``"a.pth,b.pth"``, or a folder's files."""
+    if not checkpoint:
+        return []
+    paths = [Path(c.strip()) for c in str(checkpoint).split(",") if c.strip()]
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path])
+    return files
+
+
+def checkpoint_sha256(checkpoint: str | None, parts: list[Path] | None = None) -> str | dict[str, str] | None:
+    """sha256 of the checkpoint file, or ``{file name: sha256}`` for a model shipped as several files
+    (SACL: a folder or ``"a.pth,b.pth"``); ``parts`` are the files the model actually loaded."""
+    files = parts if parts is not None else checkpoint_files(checkpoint)
+    if not files:
+        return None
+    if len(files) == 1 and Path(str(checkpoint)).is_file():
+        return file_sha256(files[0])
+    return {Path(f).name: file_sha256(f) for f in files}
+
+
 def package_versions() -> dict[str, str]:
     import numpy
     import scipy
@@ -93,15 +115,20 @@ class RunSpec:
             raise VsslevalError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.noise_bank < 0:
             raise VsslevalError(f"--noise-bank must be >= 0 (0 = independent noise), got {self.noise_bank}")
-        for label, path in (("--checkpoint", self.checkpoint), ("--data-dir", self.data_dir),
-                            ("--ogl-weights", self.ogl_weights)):
+        checkpoints = [c.strip() for c in str(self.checkpoint).split(",")] if self.checkpoint else []
+        for label, path in ([("--checkpoint", c) for c in checkpoints] + [("--data-dir", self.data_dir),
+                            ("--ogl-weights", self.ogl_weights)]):
             if path is not None and not Path(path).exists():
                 raise VsslevalError(f"{label} {path} does not exist")
 
-    def to_config(self) -> dict[str, Any]:
-        """The JSON configuration recorded in the store and every output."""
+    def to_config(self, checkpoint_parts: list[Path] | None = None) -> dict[str, Any]:
+        """The JSON configuration recorded in the store and every output.
+
+        ``checkpoint_parts``: the files the model loaded (a multi-file checkpoint's folder may hold
+        others); by default every file ``--checkpoint`` names.
+        """
         cfg = asdict(self)
         cfg["negatives"] = list(self.negatives)
-        cfg["checkpoint_sha256"] = file_sha256(self.checkpoint) if self.checkpoint else None
+        cfg["checkpoint_sha256"] = checkpoint_sha256(self.checkpoint, checkpoint_parts)
         cfg["versions"] = package_versions()
         return cfg
