@@ -6,7 +6,7 @@ import argparse
 
 from vssleval.commands._common import add_run_arguments, default_out, spec_from_args
 from vssleval.engine.runner import run_inference
-from vssleval.engine.scoring import score_store
+from vssleval.engine.scoring import check_scorable, score_store
 from vssleval.report.single import write_run_outputs
 
 HELP = "evaluate a model under positive and negative audio (maps -> metrics.json, report.md)"
@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
     out = default_out(args)
     outcome = run_inference(spec, out, resume=args.resume, overwrite=args.overwrite)
     if not outcome.is_main:

@@ -116,7 +116,8 @@ class Engine:
         try:
             return build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
         except VsslevalError as exc:
-            raise VsslevalError(f"--protocol juanola2025 reports the OGL (object-guided) metrics: {exc}") from exc
+            hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
+            raise VsslevalError(f"--protocol juanola2025 reports the OGL (object-guided) metrics: {exc}{hint}") from exc
 
     def _draw_offscreen(self):
         pool = self.dataset.offscreen_pool()

@@ -39,12 +39,25 @@ def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
     return op("positive")
 
 
+def check_scorable(protocol: str, negatives) -> None:
+    """Refuse, before any model runs, a run whose maps the protocol cannot score.
+
+    ``juanola2025`` reproduces vssl_eval's 164 keys, every one of which mixes the positive with all
+    three negatives and the OGL prior; a store without one of them can be exported, not scored.
+    """
+    missing = [n for n in ("silence", "noise", "offscreen") if n not in set(negatives)]
+    if protocol == "juanola2025" and missing:
+        raise VsslevalError(f"--protocol juanola2025 scores all three negatives; this run lacks "
+                            f"{', '.join(missing)} (use --neg all, or `vssleval infer` to store maps only)")
+
+
 def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
                 progress: bool = True) -> Accumulator:
     """Accumulate every (seed, sample) of a complete store under ``protocol`` (default: the run's)."""
     store.require_complete()
     config = store.config
     protocol = protocol or config["protocol"]
+    check_scorable(protocol, config["negatives"])
     thresholds = (config["model_config"].get("thresholds") or {})
     if protocol == "juanola2025" and not thresholds:
         raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
