@@ -176,8 +176,18 @@ class Engine:
                           collate_fn=collate, pin_memory=self.device.type == "cuda")
 
     def positive_audio_features(self, positions: list[int]) -> dict[int, torch.Tensor]:
-        """Pass 1: positive audio features of ``positions`` (this rank's share, gathered)."""
-        mine = positions[self.dist.rank::self.dist.world_size]
+        """Pass 1: positive audio features of (at least) ``positions``, gathered from all ranks.
+
+        Features are computed in canonical batches -- dataset positions ``[j*B, (j+1)*B)`` -- dealt
+        round-robin to ranks, so every clip is encoded in the same batch whatever the world size
+        and whichever batches a resumed run still needs: convolution results can depend on the
+        batch they run in (last-bit differences), and the maps of a ``torchrun`` or resumed run
+        must equal those of one uninterrupted process.
+        """
+        bs = self.spec.batch_size
+        n = len(self.samples)
+        chunks = sorted({p // bs for p in positions})
+        mine = [q for j in chunks[self.dist.rank::self.dist.world_size] for q in range(j * bs, min((j + 1) * bs, n))]
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=False, positive=True)
         feats: dict[int, torch.Tensor] = {}
         bar = tqdm(self._loader(mine, plan), desc="audio features", unit="batch", disable=not self.dist.is_main,
