@@ -1,0 +1,202 @@
+"""Report figures (matplotlib, headless): maxima distributions, ROC by max value, threshold sweeps.
+
+Figures are built on :class:`matplotlib.figure.Figure` objects rendered by the Agg (PNG) and PDF
+canvases, never through pyplot's global state, so reports work without a display and from threads.
+Each figure is written as PNG and PDF, each file atomically (:func:`save_figure`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from vssleval.io_utils import atomic_path
+from vssleval.metrics import auroc, transfer
+from vssleval.report.runs import RunRecord
+
+#: Colour and display name of each audio variant (``per_sample.csv`` spelling).
+VARIANT_STYLE = {
+    "pos": ("#1f77b4", "positive"),
+    "silence": ("#7f7f7f", "silence"),
+    "noise": ("#ff7f0e", "noise"),
+    "offscreen": ("#9467bd", "offscreen"),
+}
+NEG_ALL_COLOR = "#d62728"
+DPI = 130
+#: At most this many jittered points per box (the box itself uses every value).
+MAX_POINTS = 300
+#: ROC curves are evaluated at no more than this many thresholds (quantiles of the pooled maxima).
+ROC_POINTS = 256
+
+
+def new_figure(width: float, height: float, layout: str | None = "constrained"):
+    """A pyplot-free figure (rendered by Agg for PNG, by the PDF backend for PDF)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout=layout)
+
+
+def panel_axes(fig, n: int, max_cols: int = 3) -> list:
+    """``n`` subplots in a grid of at most ``max_cols`` columns; unused cells are hidden."""
+    cols = max(1, min(n, max_cols))
+    rows = max(1, math.ceil(n / cols))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return list(axes[:n])
+
+
+def panel_figure(n: int, panel_w: float = 4.2, panel_h: float = 3.4, max_cols: int = 3):
+    cols = max(1, min(n, max_cols))
+    rows = max(1, math.ceil(n / cols))
+    fig = new_figure(panel_w * cols, panel_h * rows)
+    return fig, panel_axes(fig, n, max_cols)
+
+
+def save_figure(fig, png: str | Path, dpi: int = DPI) -> list[Path]:
+    """Write ``fig`` to ``png`` and to the PDF beside it, each atomically; return both paths."""
+    png = Path(png)
+    paths = [png, png.with_suffix(".pdf")]
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:], dpi=dpi)
+    return paths
+
+
+# -- maxima distributions ------------------------------------------------------------------------
+def separates(cal: Mapping[str, Any] | None) -> bool:
+    """Whether a calibration found a threshold better than chance (TPR > FPR); otherwise its
+    threshold is just "below every value" and is not drawn."""
+    if not cal:
+        return False
+    tpr, fpr, t = cal.get("tpr", np.nan), cal.get("fpr", np.nan), cal.get("threshold", np.nan)
+    return bool(np.isfinite(t) and np.isfinite(tpr) and np.isfinite(fpr) and tpr > fpr)
+
+
+def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]],
+                  out: str | Path) -> list[Path]:
+    """Box plots (with jittered points) of the raw-map maxima per audio variant, one panel per run.
+
+    Args:
+        calibrations: run label -> :func:`vssleval.metrics.calibrate_threshold` result; a threshold
+            that separates positives from negatives is drawn as a dashed line.
+    """
+    fig, axes = panel_figure(len(runs))
+    rng = np.random.default_rng(0)
+    for ax, run in zip(axes, runs):
+        variants = ["pos", *run.negatives]
+        data = [run.maxima(v) for v in variants]
+        names = [VARIANT_STYLE[v][1] for v in variants]
+        positions = np.arange(1, len(variants) + 1)
+        keep = [i for i, d in enumerate(data) if d.size]
+        if keep:
+            bp = ax.boxplot([data[i] for i in keep], positions=positions[keep], widths=0.55, whis=(5, 95),
+                            showfliers=False, patch_artist=True, medianprops={"color": "black"})
+            for patch, i in zip(bp["boxes"], keep):
+                patch.set_facecolor(VARIANT_STYLE[variants[i]][0])
+                patch.set_alpha(0.35)
+        for i in keep:
+            d = data[i]
+            if d.size > MAX_POINTS:
+                d = rng.choice(d, MAX_POINTS, replace=False)
+            ax.scatter(positions[i] + rng.uniform(-0.18, 0.18, d.size), d, s=6, alpha=0.5,
+                       color=VARIANT_STYLE[variants[i]][0], linewidths=0)
+        cal = calibrations.get(run.label) or {}
+        if separates(cal):
+            t = cal["threshold"]
+            ax.axhline(t, color=NEG_ALL_COLOR, ls="--", lw=1, label=f"calibrated t = {t:.4g}")
+        elif run.negatives:
+            ax.plot([], [], ls="none", label="no threshold separates\npositive from negative maxima")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=7, frameon=False)
+        ax.set_xticks(positions, names, fontsize=8)
+        ax.set_ylabel("max of raw map", fontsize=8)
+        ax.set_title(run.label, fontsize=9)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Raw-map maxima per audio variant (boxes: quartiles, whiskers: 5-95 %)", fontsize=10)
+    return save_figure(fig, out)
+
+
+# -- ROC by max value -----------------------------------------------------------------------------
+def roc_points(pos: np.ndarray, neg: np.ndarray, points: int = ROC_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """FPR and TPR of "positive if max > t" over thresholds at quantiles of the pooled maxima
+    (plus one below and one above every value), via :func:`vssleval.metrics.transfer`."""
+    pooled = np.concatenate([pos, neg])
+    if pooled.size == 0:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+    qs = np.unique(np.quantile(pooled, np.linspace(0, 1, points)))
+    cand = np.concatenate([[pooled.min() - 1.0], qs, (qs[:-1] + qs[1:]) / 2, [pooled.max() + 1.0]])
+    rates = [transfer(float(t), pos, neg) for t in np.sort(cand)[::-1]]
+    fpr = np.array([r["fpr"] for r in rates])
+    tpr = np.array([r["tpr"] for r in rates])
+    return fpr, tpr
+
+
+def roc_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]],
+               out: str | Path) -> list[Path]:
+    """Positive-vs-negative ROC by raw-map maximum, per negative variant and pooled, one panel per
+    run; the legend gives each AUROC and the calibrated threshold's operating point is marked."""
+    fig, axes = panel_figure(len(runs), panel_w=3.8, panel_h=3.6)
+    for ax, run in zip(axes, runs):
+        pos = run.maxima("pos")
+        for v in run.negatives:
+            neg = run.maxima(v)
+            fpr, tpr = roc_points(pos, neg)
+            ax.plot(fpr, tpr, color=VARIANT_STYLE[v][0], lw=1.2, label=f"vs {v}: AUROC {auroc(pos, neg):.3f}")
+        cal = calibrations.get(run.label) or {}
+        if len(run.negatives) > 1:
+            fpr, tpr = roc_points(pos, run.negative_maxima())
+            ax.plot(fpr, tpr, color=NEG_ALL_COLOR, lw=1.8, label=f"vs all: AUROC {cal.get('auroc', float('nan')):.3f}")
+        if separates(cal):
+            ax.plot([cal["fpr"]], [cal["tpr"]], marker="o", ms=7, mfc="none", mec="black", mew=1.5, ls="none",
+                    label=f"t = {cal['threshold']:.4g} (TPR {cal['tpr']:.2f}, FPR {cal['fpr']:.2f})")
+        ax.plot([0, 1], [0, 1], color="black", lw=0.6, ls=":")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+        ax.set_xlabel("false positive rate (negative max > t)", fontsize=8)
+        ax.set_ylabel("true positive rate (positive max > t)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title(run.label, fontsize=9)
+        ax.legend(loc="lower right", fontsize=6.5, frameon=False)
+    fig.suptitle("Positive vs negative audio by raw-map maximum (ROC; o = calibrated threshold)", fontsize=10)
+    return save_figure(fig, out)
+
+
+# -- threshold sweep ------------------------------------------------------------------------------
+def sweep_figure(panels: Sequence[Mapping[str, Any]], out: str | Path) -> list[Path]:
+    """cIoU success rate and pIA per negative variant vs the raw-scale threshold, one panel per run.
+
+    Each panel mapping: ``label``, ``curves`` (:meth:`ThresholdSweep.result`), ``calibrated``
+    (a separating threshold or None), ``configured`` (``{name: threshold}`` of the model's YAML), ``note``.
+    """
+    fig, axes = panel_figure(len(panels))
+    for ax, p in zip(axes, panels):
+        c = p["curves"]
+        x = c["threshold"]
+        ax.plot(x, c["ciou"], color=VARIANT_STYLE["pos"][0], lw=2, label="cIoU@0.5 (positive)")
+        for v in ("silence", "noise", "offscreen"):
+            if f"pia_{v}" in c:
+                ax.plot(x, c[f"pia_{v}"], color=VARIANT_STYLE[v][0], lw=1.3, ls="--", label=f"pIA {v}")
+        t = p.get("calibrated")
+        if t is not None and np.isfinite(t):
+            ax.axvline(t, color=NEG_ALL_COLOR, lw=1, label=f"calibrated t = {t:.4g}")
+        lo, hi = float(x.min()), float(x.max())
+        for name, value in (p.get("configured") or {}).items():
+            if lo <= value <= hi:
+                ax.axvline(value, color="black", lw=0.8, ls=":", label=f"YAML {name} = {value:.4g}")
+            else:  # drawing it would squash the curves: say where it is instead
+                ax.plot([], [], ls="none", label=f"YAML {name} = {value:.4g} (off scale)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("universal threshold (raw map scale)", fontsize=8)
+        ax.set_ylabel("fraction", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.set_title(p["label"] + (f"\n{p['note']}" if p.get("note") else ""), fontsize=8)
+        ax.legend(loc="best", fontsize=6.5, frameon=False)
+    fig.suptitle("Success rate (positive) and pIA (negatives) as functions of the threshold", fontsize=10)
+    return save_figure(fig, out)

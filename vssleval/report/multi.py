@@ -1,0 +1,189 @@
+"""The cross-run report: ``report.md`` with the models x metrics tables, the figures and the
+calibration section, plus ``summary.csv``.
+
+Inputs are already-loaded runs (:mod:`vssleval.report.runs`) and, optionally, what the command
+layer computed from the heatmap stores (threshold-sweep curves, overlay figure paths); this module
+reads no store and runs no model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from vssleval.io_utils import write_text_atomic
+from vssleval.report import calibration as cal
+from vssleval.report import figures, tables
+from vssleval.report.runs import RunRecord, differences
+
+MAXIMA_FIG = "maxima.png"
+ROC_FIG = "roc.png"
+SWEEP_FIG = "threshold_sweep.png"
+
+
+def calibrate_all(runs: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
+    """Run label -> calibrated universal threshold (:func:`vssleval.report.calibration.calibrate_run`)."""
+    return {r.label: cal.calibrate_run(r) for r in runs}
+
+
+def _fmt(v: Any, spec: str = ".3f") -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "n/a"
+    return format(f, spec) if np.isfinite(f) else "n/a"
+
+
+def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: Mapping[str, Mapping[str, Any]],
+                 sweeps: Mapping[str, Mapping[str, Any]] | None = None,
+                 overlays: Mapping[str, Path] | None = None, notes: Sequence[str] = (),
+                 mixed: Sequence[str] = ()) -> dict[str, Any]:
+    """Write the figures, ``report.md`` and ``summary.csv`` into ``out_dir``.
+
+    Args:
+        runs: labelled runs, in table order. calibrations: from :func:`calibrate_all`.
+        sweeps: run label -> sweep panel (see :func:`vssleval.report.figures.sweep_figure`); runs
+            without one are left out of the sweep figure (its section says so).
+        overlays: run label -> overlay PNG already written under ``out_dir``.
+        notes: lines for the Notes section. mixed: the differences accepted with --allow-mixed.
+    Returns:
+        ``{'report': path, 'figures': [paths], 'summary': path}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sweeps = dict(sweeps or {})
+    overlays = dict(overlays or {})
+    written: list[Path] = []
+    written += figures.maxima_figure(runs, calibrations, out / MAXIMA_FIG)
+    written += figures.roc_figure(runs, calibrations, out / ROC_FIG)
+    swept = [sweeps[r.label] for r in runs if r.label in sweeps]
+    if swept:
+        written += figures.sweep_figure(swept, out / SWEEP_FIG)
+
+    md: list[str] = ["# vssleval report", ""]
+    md += _runs_section(runs, out)
+    md += _tables_section(runs, mixed)
+    md += ["## Raw-map maxima per audio variant", "",
+           f"![maxima]({MAXIMA_FIG})", "",
+           "Each panel is one run; boxes span the quartiles of the raw-map maxima over every seed x sample "
+           "(whiskers 5-95 %), one box per audio variant. An audio-agnostic model (the baselines) shows "
+           "the same distribution for every variant; a model that uses the audio should have clearly "
+           "lower maxima under silence, noise and offscreen audio. The dashed line is the calibrated "
+           f"universal threshold. Also as [PDF]({Path(MAXIMA_FIG).with_suffix('.pdf')}).", ""]
+    md += ["## Positive vs negative audio by maximum (ROC)", "", f"![roc]({ROC_FIG})", "",
+           "A map 'detects' a sound when its raw maximum exceeds a universal threshold t. Curves sweep t "
+           "for the positive maxima against each negative variant and against all of them pooled (red); "
+           "the circle is the calibrated threshold. AUROC 0.5 = the maxima carry no information about "
+           f"the audio. Also as [PDF]({Path(ROC_FIG).with_suffix('.pdf')}).", ""]
+    md += _calibration_section(runs, calibrations)
+    md += _sweep_section(runs, sweeps, swept)
+    md += _overlay_section(runs, overlays)
+    if notes or mixed:
+        md += ["## Notes", ""] + [f"- mixed runs (--allow-mixed): {n}" for n in mixed] + [f"- {n}" for n in notes] + [""]
+    report = out / "report.md"
+    write_text_atomic(report, "\n".join(md))
+    summary = out / "summary.csv"
+    write_text_atomic(summary, tables.summary_csv(runs))
+    return {"report": report, "figures": written, "summary": summary}
+
+
+def _runs_section(runs: Sequence[RunRecord], out: Path) -> list[str]:
+    rows = []
+    for r in runs:
+        run = r.run
+        seeds = run.get("seeds") or r.metrics.get("seeds") or []
+        rows.append([r.label, r.model, run.get("dataset"), run.get("preset"), run.get("protocol"),
+                     r.metrics.get("n_samples", "?"), len(seeds), ", ".join(run.get("negatives") or []),
+                     f"`{r.path}`"])
+    header = ["run", "model", "dataset", "preset", "protocol", "samples", "seeds", "negatives", "directory"]
+    return ["## Runs", "", tables.markdown_grid(header, rows, left=5)]
+
+
+def _tables_section(runs: Sequence[RunRecord], mixed: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    mixed_keys = list(differences(runs))
+    for protocol, group in tables.protocol_groups(runs).items():
+        keys = [k for k in mixed_keys if k != "protocol"]
+        if protocol == "vssleval":
+            n_seeds = sorted({int(r.metrics.get("n_seeds", 0)) for r in group})
+            lines += [f"## Results (clean protocol `vssleval`, mean ± std over {'/'.join(map(str, n_seeds))} seeds)", ""]
+        else:
+            lines += [f"## Results (protocol `{protocol}`: vssl_eval compatibility, pooled over seeds, x100)", ""]
+        for title, cols in tables.sections(protocol):
+            lines += [f"### {title}", "", tables.metric_table(group, cols, keys)]
+        if protocol == "vssleval":
+            lines += ["Success rates, AUCs, AP and max-F1 in [0, 1], higher is better; pIA = fraction of the image "
+                      "above the positive map's adaptive threshold under negative audio (lower is better); "
+                      "AUROC max = positive vs pooled negative maxima (0.5: the map ignores the audio); "
+                      "med. max = median raw-map maximum (model's own scale). Every number is in "
+                      "`summary.csv` and each run's `metrics.json`.", ""]
+    return lines
+
+
+def _calibration_section(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines = ["## Calibration of a universal threshold", "",
+             f"Rule `{cal.RULE}` (maximize TPR - FPR) on each run's positive maxima vs its pooled negative maxima "
+             "(`vssleval.metrics.calibrate_threshold`); TPR = positives whose max exceeds t, FPR = negatives "
+             "whose max exceeds t (those highlight something under a universal threshold).", ""]
+    rows = []
+    for r in runs:
+        c = calibrations[r.label]
+        t = _fmt(c["threshold"], ".4g") if figures.separates(c) else "none"
+        rows.append([r.label, r.run.get("dataset"), "calibrated", t, _fmt(c["tpr"]), _fmt(c["fpr"]),
+                     _fmt(c["balanced_accuracy"]), _fmt(c["auroc"])])
+        for name, tr in cal.configured_thresholds(r).items():
+            rows.append([r.label, r.run.get("dataset"), f"model YAML `{name}`", _fmt(tr["threshold"], ".4g"),
+                         _fmt(tr["tpr"]), _fmt(tr["fpr"]), _fmt(tr["balanced_accuracy"]), _fmt(tr["auroc"])])
+    lines.append(tables.markdown_grid(["run", "dataset", "threshold from", "t", "TPR", "FPR", "balanced acc.",
+                                       "AUROC (pooled)"], rows, left=3))
+    lines += ["'none': no threshold does better than chance (TPR = FPR at best), as for any audio-agnostic map. "
+              "AUROC (pooled) pools every seed; `metrics.json`'s `auroc_max_neg` is the mean of per-seed values.", ""]
+    moves = cal.transfers(runs, calibrations)
+    lines += ["### Transfer to another dataset", ""]
+    if not moves:
+        lines += ["No model has runs on two datasets in this report, so no transfer is shown (add a run of the "
+                  "same model and preset on another dataset, with --allow-mixed).", ""]
+    else:
+        rows = [[m.source.model, m.source.run.get("dataset"), m.target.run.get("dataset"),
+                 _fmt(m.applied["threshold"], ".4g"), _fmt(m.applied["tpr"]), _fmt(m.applied["fpr"]),
+                 _fmt(m.applied["balanced_accuracy"]), _fmt(m.oracle["threshold"], ".4g"),
+                 _fmt(m.oracle["balanced_accuracy"])] for m in moves]
+        lines += [tables.markdown_grid(["model", "calibrated on", "applied to", "threshold", "TPR", "FPR",
+                                        "balanced acc.", "target's own t", "its balanced acc."], rows, left=3),
+                  "The gap between the last column and 'balanced acc.' is what is lost by reusing a threshold "
+                  "calibrated on another dataset.", ""]
+    return lines
+
+
+def _sweep_section(runs: Sequence[RunRecord], sweeps: Mapping[str, Any], swept: Sequence[Any]) -> list[str]:
+    lines = ["## cIoU success rate and pIA vs the threshold", ""]
+    if swept:
+        lines += [f"![threshold sweep]({SWEEP_FIG})", "",
+                  "Every map binarized with `map > t` after the run's upsampling (the clean protocol's rule for a "
+                  "universal threshold): solid = fraction of positives with cIoU >= 0.5, dashed = mean pIA of "
+                  "each negative variant. A useful threshold keeps the solid curve high where the dashed ones "
+                  f"are near 0. Also as [PDF]({Path(SWEEP_FIG).with_suffix('.pdf')}).", ""]
+        lines += [f"- {p['label']}: {p['note']}" for p in swept if p.get("note")]
+        lines.append("")
+    missing = [r.label for r in runs if r.label not in sweeps]
+    if missing:
+        lines += [f"Not computed for {', '.join(missing)} (needs the heatmap store; see Notes).", ""]
+    return lines
+
+
+def _overlay_section(runs: Sequence[RunRecord], overlays: Mapping[str, Path]) -> list[str]:
+    lines = ["## Overlays", ""]
+    shown = [r for r in runs if r.label in overlays]
+    if shown:
+        lines += ["image | positive | silence | noise | offscreen (first seed's draws), one colour scale per "
+                  "sample across variants; the second row of each sample keeps the pixels above the run's "
+                  "calibrated threshold.", ""]
+        for r in shown:
+            rel = Path(overlays[r.label])
+            lines += [f"### {r.label}", "", f"![overlays {r.label}]({rel.as_posix()})", ""]
+    missing = [r.label for r in runs if r.label not in overlays]
+    if missing:
+        lines += [f"No overlays for {', '.join(missing)} (see Notes).", ""]
+    return lines

@@ -1,0 +1,212 @@
+"""Reading finished run directories (``metrics.json`` + ``per_sample.csv``) for cross-run reports.
+
+A run directory is what ``vssleval evaluate`` writes. This module only reads the metric files; the
+heatmap store (for the threshold sweep and overlays) is opened by the command layer, which owns the
+engine. Every problem with a run directory is a :class:`~vssleval.errors.VsslevalError` whose
+message names the file at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from vssleval.errors import VsslevalError
+
+#: Negative audio variants, in display order.
+NEGATIVES = ("silence", "noise", "offscreen")
+#: All variants as named in ``per_sample.csv`` columns (``max_<variant>``).
+VARIANTS = ("pos", *NEGATIVES)
+#: Run-configuration keys that must agree for runs to share one table (key, words for messages).
+COMPARABLE_KEYS = (("protocol", "protocol"), ("dataset", "dataset"), ("preset", "preset"),
+                   ("data_root", "data folder"))
+_RUN_REQUIRED = ("model_name", "dataset", "preset", "protocol")
+
+
+@dataclass
+class RunRecord:
+    """One evaluated run, as the report sees it.
+
+    Attributes:
+        path: the run directory. metrics: ``metrics.json`` as a dict. run: its ``run`` block.
+        columns: ``per_sample.csv`` as ``{column: float64 array}`` (``sample_id`` as str array).
+        label: a short name unique within one report (set by :func:`assign_labels`).
+    """
+
+    path: Path
+    metrics: dict[str, Any]
+    columns: dict[str, np.ndarray]
+    label: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return self.metrics["run"]
+
+    @property
+    def model(self) -> str:
+        return str(self.run["model_name"])
+
+    @property
+    def protocol(self) -> str:
+        return str(self.run["protocol"])
+
+    @property
+    def negatives(self) -> list[str]:
+        return [v for v in NEGATIVES if f"max_{v}" in self.columns]
+
+    def maxima(self, variant: str, seed_index: int | None = None) -> np.ndarray:
+        """Raw-map maxima of ``variant`` (``pos``/``silence``/``noise``/``offscreen``), finite only,
+        over every (seed, sample) row or one seed's rows."""
+        v = self.columns[f"max_{variant}"]
+        if seed_index is not None:
+            v = v[self.columns["seed_index"] == seed_index]
+        return v[np.isfinite(v)]
+
+    def negative_maxima(self) -> np.ndarray:
+        """Maxima of every negative variant pooled (one entry per seed x sample x variant)."""
+        parts = [self.maxima(v) for v in self.negatives]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    @property
+    def slug(self) -> str:
+        """The label as a file-name-safe string."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("_") or "run"
+
+
+def load_run(path: str | Path) -> RunRecord:
+    """Read a run directory; raise :class:`VsslevalError` naming the missing or malformed file."""
+    root = Path(path)
+    if not root.is_dir():
+        raise VsslevalError(f"run directory not found: {root} (give the --out folder of `vssleval evaluate`)")
+    mpath = root / "metrics.json"
+    if not mpath.is_file():
+        raise VsslevalError(f"{mpath} is missing: {root} is not a finished run (run `vssleval evaluate "
+                            f"... --out {root}`, or `vssleval report --from-store {root} --out {root}` "
+                            "if only the heatmap store is there)")
+    try:
+        metrics = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VsslevalError(f"{mpath} is not valid JSON ({exc}); the run may have been interrupted: "
+                            "rerun it, or rebuild it with `vssleval report --from-store`") from exc
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("run"), dict):
+        raise VsslevalError(f"{mpath} has no 'run' block; it was not written by `vssleval evaluate`")
+    missing = [k for k in _RUN_REQUIRED if not metrics["run"].get(k)]
+    if missing:
+        raise VsslevalError(f"{mpath}: the 'run' block lacks {missing}")
+    columns = _read_per_sample(root / "per_sample.csv")
+    rec = RunRecord(root, metrics, columns, label=str(metrics["run"]["model_name"]))
+    _check_consistent(rec)
+    return rec
+
+
+def _read_per_sample(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise VsslevalError(f"{path} is missing: the run is incomplete (rerun `vssleval evaluate`, or "
+                            "rebuild its outputs with `vssleval report --from-store`)")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            rows = [r for r in reader if r]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VsslevalError(f"cannot read {path}: {exc}") from exc
+    if not header:
+        raise VsslevalError(f"{path} is empty: the run is incomplete")
+    need = [c for c in ("seed_index", "sample_id", "max_pos") if c not in header]
+    if need:
+        raise VsslevalError(f"{path} lacks the columns {need}; it was not written by `vssleval evaluate` "
+                            "(protocol vssleval or juanola2025)")
+    bad = [i + 2 for i, r in enumerate(rows) if len(r) != len(header)]
+    if bad:
+        raise VsslevalError(f"{path}: line(s) {bad[:5]} have the wrong number of fields (truncated file?)")
+    out: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        col = [r[j] for r in rows]
+        if name == "sample_id":
+            out[name] = np.array(col, dtype=str)
+            continue
+        try:
+            out[name] = np.array([float(x) if x != "" else np.nan for x in col], dtype=np.float64)
+        except ValueError as exc:
+            raise VsslevalError(f"{path}: column {name!r} holds a non-number ({exc})") from exc
+    return out
+
+
+def _check_consistent(rec: RunRecord) -> None:
+    n_seeds = rec.metrics.get("n_seeds")
+    n_samples = rec.metrics.get("n_samples")
+    rows = len(rec.columns["sample_id"])
+    if isinstance(n_seeds, int) and isinstance(n_samples, int) and rows != n_seeds * n_samples:
+        raise VsslevalError(f"{rec.path / 'per_sample.csv'} has {rows} rows but {rec.path / 'metrics.json'} "
+                            f"reports {n_seeds} seeds x {n_samples} samples; the two files come from "
+                            "different runs or one is truncated")
+
+
+def assign_labels(runs: Sequence[RunRecord]) -> None:
+    """Give every run a unique short label: the model name, qualified by whatever tells the runs
+    of the same model apart (dataset, preset, protocol), else by the directory name."""
+    by_model: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        by_model.setdefault(r.model, []).append(r)
+    for model, group in by_model.items():
+        if len(group) == 1:
+            group[0].label = model
+            continue
+        varying = [k for k in ("dataset", "preset", "protocol") if len({str(g.run.get(k)) for g in group}) > 1]
+        for g in group:
+            g.label = model + ("" if not varying else " [" + ", ".join(str(g.run.get(k)) for k in varying) + "]")
+    seen: dict[str, int] = {}
+    for r in runs:
+        seen[r.label] = seen.get(r.label, 0) + 1
+    for r in runs:
+        if seen[r.label] > 1:
+            r.label = f"{r.label} ({r.path.name})"
+    labels = [r.label for r in runs]
+    for i, r in enumerate(runs):  # same directory name twice: fall back on the position
+        if labels.count(r.label) > 1:
+            r.label = f"{r.label} #{i + 1}"
+
+
+def differences(runs: Sequence[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:
+    """``{key: {value: [runs]}}`` for every comparable key on which the runs disagree."""
+    out: dict[str, dict[str, list[RunRecord]]] = {}
+    for key, _ in COMPARABLE_KEYS:
+        groups: dict[str, list[RunRecord]] = {}
+        for r in runs:
+            groups.setdefault(str(r.run.get(key)), []).append(r)
+        if len(groups) > 1:
+            out[key] = groups
+    if "data_root" in out and "dataset" in out:
+        # different datasets live in different folders: only worth saying within one dataset
+        roots: dict[str, set[str]] = {}
+        for r in runs:
+            roots.setdefault(str(r.run.get("dataset")), set()).add(str(r.run.get("data_root")))
+        if all(len(v) == 1 for v in roots.values()):
+            del out["data_root"]
+    return out
+
+
+def check_comparable(runs: Sequence[RunRecord], allow_mixed: bool = False) -> list[str]:
+    """Refuse runs that differ in protocol, dataset, preset or data folder unless ``allow_mixed``.
+
+    Returns the lines describing the differences (empty when the runs agree), for the report;
+    raises :class:`VsslevalError` listing which run differs in what otherwise.
+    """
+    diffs = differences(runs)
+    words = dict(COMPARABLE_KEYS)
+    lines = []
+    for key, groups in diffs.items():
+        parts = [f"{value} ({', '.join(f'{r.label}: {r.path}' for r in rs)})" for value, rs in groups.items()]
+        lines.append(f"{words[key]} differs: " + "; ".join(parts))
+    if lines and not allow_mixed:
+        raise VsslevalError("these runs are not comparable in one table:\n  " + "\n  ".join(lines)
+                            + "\nreport them separately, or pass --allow-mixed to put them side by side "
+                            "(the tables then name each row's " + ", ".join(words[k] for k in diffs) + ")")
+    return lines

@@ -1,0 +1,110 @@
+"""cIoU success rate and pIA as functions of a universal (raw-scale) threshold.
+
+For each threshold ``t`` of a grid, every map is binarized with the strict rule ``map > t`` after
+the run's upsampling, exactly as the clean protocol scores a universal threshold; positives give a
+success rate (consensus IoU >= 0.5, 0/0 counted as a failure) and each negative variant a mean pIA.
+The maps come in batches from whoever reads the heatmap store (the command layer); this module
+only uses :mod:`vssleval.metrics` on arrays, so the value at a model's configured threshold equals
+``ciou_<name>`` / ``pia_<neg>_<name>`` of its ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from vssleval.metrics import GroundTruth, binarize, pia, success_rate, upsample
+
+#: Grid points of the default sweep.
+DEFAULT_POINTS = 41
+
+
+def threshold_grid(lo: float, hi: float, points: int = DEFAULT_POINTS, focus: np.ndarray | None = None) -> np.ndarray:
+    """Sorted thresholds (raw map scale) from just below ``lo`` to ``hi``.
+
+    ``points`` evenly spaced values, plus, when ``focus`` values are given (the maps' maxima),
+    ``points // 2`` of their quantiles: the curves change fastest where the maxima lie, which an
+    even grid can resolve poorly when one variant's maxima are far above the others'. The first
+    point lies below every value so the curves start at "everything highlighted"; a degenerate
+    range (constant maps) is widened so the grid still spans the value.
+    """
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"threshold range must be finite, got [{lo}, {hi}]")
+    span = hi - lo
+    if span <= 1e-12 * max(1.0, abs(hi)):
+        span = max(1e-3, 0.05 * abs(hi))
+        lo, hi = lo - span, hi + span
+    grid = np.linspace(lo - 0.01 * span, hi, points)
+    if focus is not None:
+        f = np.asarray(focus, dtype=np.float64)
+        f = f[np.isfinite(f)]
+        if f.size:
+            grid = np.concatenate([grid, np.quantile(f, np.linspace(0, 1, max(2, points // 2)))])
+    return np.unique(grid)
+
+
+class ThresholdSweep:
+    """Streams batches of raw maps; :meth:`result` gives the curves.
+
+    Args:
+        grid: thresholds ``[T]`` on the raw map scale.
+        op: the run's upsampling op (the same for every variant, as in the clean protocol).
+    """
+
+    def __init__(self, grid: np.ndarray, op: str = "bilinear"):
+        self.grid = np.asarray(grid, dtype=np.float64)
+        self.op = op
+        self.n_pos = 0
+        self.success = np.zeros(self.grid.size)
+        self.pia_sum: dict[str, np.ndarray] = {}
+        self.n_neg: dict[str, int] = {}
+        self.nonfinite = 0
+
+    def _up(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = np.asarray(maps, dtype=np.float32)
+        ok = np.isfinite(m.reshape(len(m), -1)).all(axis=1)
+        self.nonfinite += int((~ok).sum())
+        up = np.asarray(upsample(m[ok], self.op))
+        return up, ok
+
+    def add_positive(self, maps: np.ndarray, gt: np.ndarray) -> None:
+        """Positive raw maps ``[B, h, w]`` and their ground truth ``[B, 224, 224]``."""
+        up, ok = self._up(maps)
+        self.n_pos += int(ok.size)  # a non-finite positive map counts as a failure at every t
+        if not ok.any():
+            return
+        gtf = GroundTruth(np.asarray(gt)[ok])
+        for j, t in enumerate(self.grid):
+            iou = np.asarray(gtf.ciou(binarize(up, float(t))))
+            self.success[j] += success_rate(iou, 0.5) * iou.size
+
+    def add_negative(self, variant: str, maps: np.ndarray) -> None:
+        """Negative raw maps ``[B, h, w]`` of ``variant`` (silence, noise or offscreen)."""
+        up, ok = self._up(maps)
+        total = self.pia_sum.setdefault(variant, np.zeros(self.grid.size))
+        self.n_neg[variant] = self.n_neg.get(variant, 0) + int(ok.size)
+        total += float((~ok).sum())  # a non-finite negative map highlights everything (pIA 1)
+        if not ok.any():
+            return
+        for j, t in enumerate(self.grid):
+            total[j] += float(np.sum(pia(binarize(up, float(t)))))
+
+    def result(self) -> dict[str, np.ndarray]:
+        """``{'threshold': [T], 'ciou': [T], 'pia_<variant>': [T]}`` (fractions in [0, 1])."""
+        out: dict[str, np.ndarray] = {"threshold": self.grid.copy()}
+        out["ciou"] = self.success / self.n_pos if self.n_pos else np.full(self.grid.size, np.nan)
+        for v, total in self.pia_sum.items():
+            out[f"pia_{v}"] = total / self.n_neg[v] if self.n_neg[v] else np.full(self.grid.size, np.nan)
+        return out
+
+
+def sweep_arrays(grid: np.ndarray, op: str, positive: np.ndarray, gt: np.ndarray,
+                 negatives: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One-shot :class:`ThresholdSweep` over in-memory arrays (tests, notebooks)."""
+    sw = ThresholdSweep(grid, op)
+    sw.add_positive(positive, gt)
+    for v, maps in negatives.items():
+        sw.add_negative(v, maps)
+    return sw.result()
