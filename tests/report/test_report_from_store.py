@@ -1,0 +1,87 @@
+"""``vssleval report --from-store`` and the threshold sweep computed from a store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vssleval.cli import main
+from vssleval.engine.runner import unpack_gt
+from vssleval.engine.scoring import upsample_plan
+from vssleval.engine.store import HeatmapStore
+from vssleval.metrics import Accumulator
+from vssleval.report.figures import roc_points
+from vssleval.report.sweep import ThresholdSweep, threshold_grid
+
+
+def _numbers(d, prefix=""):
+    """Flatten every number of a metrics.json (nested blocks included) to {path: value}."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_numbers(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[prefix + k] = v
+    return out
+
+
+@pytest.mark.parametrize("name", ["center", "random"])
+def test_from_store_equals_the_original_metrics(runs, tmp_path, name):
+    out = tmp_path / "again"
+    assert main(["report", "--from-store", str(runs[name]), "--out", str(out)]) == 0
+    original = json.loads((runs[name] / "metrics.json").read_text())
+    again = json.loads((out / "metrics.json").read_text())
+    a, b = _numbers(original), _numbers(again)
+    assert a.keys() == b.keys()
+    assert {k: v for k, v in a.items() if a[k] != b[k]} == {}
+    assert again["run"] == original["run"]
+    assert (out / "per_sample.csv").read_text() == (runs[name] / "per_sample.csv").read_text()
+    assert (out / "metrics.csv").read_text() == (runs[name] / "metrics.csv").read_text()
+    assert (out / "offscreen_draws.csv").read_text() == (runs[name] / "offscreen_draws.csv").read_text()
+    assert (out / "report.md").is_file()
+    assert any("recomputed from the heatmap store" in n for n in again["notes"])
+
+
+def test_from_store_compat_protocol_needs_thresholds(runs, tmp_path, capsys):
+    capsys.readouterr()
+    rc = main(["report", "--from-store", str(runs["center"]), "--protocol", "juanola2025", "--out", str(tmp_path / "x")])
+    assert rc == 2
+    assert "universal thresholds" in capsys.readouterr().err
+
+
+def test_sweep_equals_the_accumulator_at_a_universal_threshold(runs):
+    """At any threshold of the grid the sweep gives the clean protocol's ciou_<u> and pia_<neg>_<u>."""
+    store = HeatmapStore.open(runs["random"])
+    config = store.config
+    op = upsample_plan(config, "vssleval")
+    shard = store.read_shard(0)
+    gt = unpack_gt(shard["gt"])
+    grid = threshold_grid(0.0, 1.0, 9)
+    sweep = ThresholdSweep(grid, op)
+    sweep.add_positive(shard["positive"], gt)
+    for v in ("silence", "noise", "offscreen"):
+        sweep.add_negative(v, shard[v] if v == "silence" else shard[v][0])
+    curves = sweep.result()
+    for j in (2, 4, 7):
+        acc = Accumulator("vssleval", thresholds={"u": float(grid[j])}, upsample=op, bootstrap=0)
+        acc.update(0, [str(i) for i in shard["ids"]], shard["positive"], silence=shard["silence"],
+                   noise=shard["noise"][0], offscreen=shard["offscreen"][0], gt=gt)
+        res = acc.result()
+        assert curves["ciou"][j] == pytest.approx(res["ciou_u"], abs=1e-12)
+        for v in ("silence", "noise", "offscreen"):
+            assert curves[f"pia_{v}"][j] == pytest.approx(res[f"pia_{v}_u"], abs=1e-12)
+    # below every value everything is highlighted; above every value nothing is
+    assert all(curves[f"pia_{v}"][0] == 1.0 and curves[f"pia_{v}"][-1] == 0.0 for v in ("silence", "noise"))
+    assert curves["ciou"][-1] == 0.0
+
+
+def test_threshold_grid_and_roc_edges():
+    g = threshold_grid(1.0, 1.0, 11)  # constant maps: widened, still spans the value
+    assert g.min() < 1.0 < g.max() and np.all(np.diff(g) > 0)
+    g = threshold_grid(0.0, 1.0, 11, focus=np.array([0.9, 0.95, 1.0]))
+    assert g.size > 11 and g[0] < 0.0 and g[-1] == 1.0
+    fpr, tpr = roc_points(np.array([0.9, 0.8, 0.7]), np.array([0.1, 0.2, 0.75]))
+    assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
