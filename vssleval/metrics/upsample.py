@@ -56,6 +56,18 @@ def cv2_linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.n
     return i0, i1, (np.float32(1) - frac32), frac32
 
 
+@lru_cache(maxsize=32)
+def _cv2_linear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Dense float64 ``[n_out, n_in]`` matrix of :func:`cv2_linear_taps` (two non-zeros a row)."""
+    i0, i1, w0, w1 = cv2_linear_taps(n_in, n_out)
+    m = np.zeros((n_out, n_in))
+    rows = np.arange(n_out)
+    np.add.at(m, (rows, i0), w0.astype(np.float64))
+    np.add.at(m, (rows, i1), w1.astype(np.float64))
+    m.setflags(write=False)
+    return m
+
+
 def _cv2_linear(maps: Array, size: int) -> Array:
     h, w = maps.shape[-2:]
     r0, r1, a0, a1 = cv2_linear_taps(h, size)
@@ -69,10 +81,19 @@ def _cv2_linear(maps: Array, size: int) -> Array:
         out = hz[:, t(r0), :] * t(a0).double()[:, None] + hz[:, t(r1), :] * t(a1).double()[:, None]
         return out.to(torch.float32)
     x = np.asarray(maps, dtype=np.float64)
+    if np.isfinite(x).all() and not (np.signbit(x) & (x == 0)).any():
+        # Same numbers as the two-tap passes below, as matrix products: every output is
+        # w0*x0 + w1*x1 plus exact zeros (x*0 with x finite), and the product of a float32 by a
+        # dyadic weight is exact in float64, so any summation order or FMA gives the one
+        # rounding of w0*x0 + w1*x1 (checked bit for bit in tests). 10-20x faster (no gathers).
+        # Excluded: inf/NaN (inf*0 = NaN would leak through the zero weights) and -0.0 inputs
+        # (the extra +0 terms could turn a -0.0 output into +0.0).
+        horiz = np.matmul(x, _cv2_linear_matrix(w, size).T).astype(np.float32)
+        return np.matmul(_cv2_linear_matrix(h, size), horiz.astype(np.float64)).astype(np.float32)
     horiz = (x[..., c0] * b0.astype(np.float64) + x[..., c1] * b1.astype(np.float64)).astype(np.float32)
     hz = horiz.astype(np.float64)
     out = hz[:, r0, :] * a0.astype(np.float64)[:, None] + hz[:, r1, :] * a1.astype(np.float64)[:, None]
-    return out.astype(np.float32)
+    return np.ascontiguousarray(out.astype(np.float32))
 
 
 def upsample(maps: Array, op: str, size: int = 224) -> Array:
@@ -97,6 +118,31 @@ def upsample(maps: Array, op: str, size: int = 224) -> Array:
     t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)) if was_numpy else maps.to(torch.float32)
     out = F.interpolate(t.unsqueeze(1), size=(size, size), mode=mode, align_corners=ac)[:, 0]
     return out.numpy() if was_numpy else out
+
+
+def upsample_into(maps: np.ndarray, op: str, out: np.ndarray) -> np.ndarray:
+    """:func:`upsample` of numpy ``[B, h, w]`` maps written into ``out`` (float32
+    ``[B, size, size]``, C-contiguous), bit-identical to ``upsample(maps, op, size)``.
+
+    For hot loops that reuse their buffers: writing into memory that is already mapped avoids
+    the page faults of a fresh multi-megabyte array on every call.
+    """
+    check_maps("maps", maps)
+    if op not in OPS:
+        raise ValueError(f"unknown upsampling op {op!r}; expected one of {OPS}")
+    size = out.shape[-1]
+    if out.dtype != np.float32 or not out.flags.c_contiguous or out.shape != (maps.shape[0], size, size):
+        raise ValueError(f"out must be C-contiguous float32 {(maps.shape[0], size, size)}, got "
+                         f"{out.dtype} {out.shape}")
+    if op == "cv2_linear":
+        out[...] = _cv2_linear(maps, size)
+        return out
+    mode = "bilinear" if op.startswith("bilinear") else "bicubic"
+    t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).unsqueeze(1)
+    kernel = torch.ops.aten.upsample_bilinear2d if mode == "bilinear" else torch.ops.aten.upsample_bicubic2d
+    # the .out overload is the kernel F.interpolate(size=...) dispatches to (scales None)
+    kernel.out(t, [size, size], op.endswith("_ac"), None, None, out=torch.from_numpy(out).unsqueeze(1))
+    return out
 
 
 def minmax_normalize(maps: Array) -> Array:

@@ -12,18 +12,20 @@ into the 164 reported values; :func:`format_text` renders the metrics file.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from .._array import Array, as_float32, count, flat, to_numpy_if_cpu
+from .._array import _HAS_BITCOUNT, Array, as_float32, as_float64, count, flat, is_torch, to_numpy_if_cpu
 from ..curves import GRID, aoc, auc, instance_curve, success_rate, trapezoid
 from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
 from ..thresholds import UniversalThresholds, adaptive_threshold, upper_median_threshold
-from ..upsample import upsample
+from ..upsample import upsample, upsample_into
 
 VARIANTS = ("pos", "silence", "noise", "offscreen")
+_POP8 = np.array([bin(i).count("1") for i in range(256)], np.int64)
 NEGATIVES = ("silence", "noise", "offscreen")
 PAIRS = (("pos", "silence"), ("pos", "noise"), ("pos", "offscreen"),
          ("silence", "noise"), ("silence", "offscreen"), ("noise", "offscreen"))
@@ -141,7 +143,160 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
         thresholds: the model's universal constants. ops: :func:`upsample_ops` output.
     Returns:
         ``{field: float64 [B]}`` for every name of :func:`record_fields`; IoUs keep NaN (0/0).
+
+    numpy / CPU-torch inputs take :func:`_sample_records_numpy` (counts from bit-packed masks,
+    chunked); CUDA tensors take :func:`_sample_records_generic`. Both give identical values.
     """
+    args = (pos, silence, noise, offscreen, ogl, gt)
+    if any(is_torch(a) and a.device.type != "cpu" for a in args):
+        return _sample_records_generic(*args, thresholds, ops)
+    return _sample_records_numpy(*(to_numpy_if_cpu(a) for a in args), thresholds, ops)
+
+
+#: mask order of the fast path: every rule is applied to every map (pIA needs all six on the
+#: negatives, the GT IoU all six on the positive; pair IoUs use a subset)
+_RULES = ("fixed", "med", "adap", "max", "max10", "maxq3")
+_RI = {r: i for i, r in enumerate(_RULES)}
+_PAIR_IDX = tuple((VARIANTS.index(a), VARIANTS.index(b)) for a, b in PAIRS)
+#: rows per chunk: the chunk's maps and masks (~14 MB for 224x224) live in per-thread buffers
+#: reused across chunks and calls (fresh multi-MB arrays cost page faults on every call)
+_CHUNK = 8
+_SIZE = 224  # the evaluation grid (upsample's default size)
+_WORKSPACE = threading.local()
+
+
+def _buffer(name: str, shape: tuple, dtype) -> np.ndarray:
+    """A per-thread reusable ``np.empty`` buffer (contents undefined)."""
+    cache = _WORKSPACE.__dict__.setdefault("bufs", {})
+    buf = cache.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = cache[name] = np.empty(shape, dtype)
+    return buf
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits per row (last axis) of a uint8/uint64 array -> int64."""
+    if _HAS_BITCOUNT:
+        return np.bitwise_count(words).sum(-1, dtype=np.int64)
+    return _POP8[words.view(np.uint8)].sum(-1, dtype=np.int64)
+
+
+def _pack(mask: np.ndarray) -> np.ndarray:
+    """Bool ``[..., P]`` -> packed words ``[..., ceil(P/8) bytes]`` as uint64 when possible."""
+    p = np.packbits(mask, axis=-1)
+    return p.view(np.uint64) if p.shape[-1] % 8 == 0 else p
+
+
+def _order_stats(p: np.ndarray, k_med: int, k_adap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sort(row)[k_med]`` and ``sort(row)[k_adap[b]]`` per row of ``p`` [c, P] (NaN last, as
+    np.sort), by one selection per row plus one on the half that holds ``k_adap``."""
+    t_med = np.empty(p.shape[0], p.dtype)
+    t_adap = np.empty(p.shape[0], p.dtype)
+    for i, row in enumerate(p):
+        part = np.partition(row, k_med)
+        t_med[i] = part[k_med]
+        k = int(k_adap[i])
+        if k == k_med:
+            t_adap[i] = t_med[i]
+        elif k > k_med:  # everything right of k_med is >= part[k_med]
+            rest = part[k_med + 1:]
+            t_adap[i] = np.partition(rest, k - k_med - 1)[k - k_med - 1]
+        else:
+            t_adap[i] = np.partition(part[:k_med], k)[k]
+    return t_med, t_adap
+
+
+def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: UniversalThresholds,
+                          ops: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Fast numpy path of :func:`sample_records` (same values, bit for bit).
+
+    Per chunk of rows: each upsampled map is thresholded once per rule into a reused bool
+    buffer (strict ``>`` in float32, the same comparisons as the reference) and bit-packed;
+    every count (pIA, |A|, |A and B|, |A and GT|) is then a popcount of 784 words. Order
+    statistics use selection, not a sort. Non-binary (Flickr consensus) GT falls back to
+    :class:`GroundTruth` on the unpacked masks.
+    """
+    raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
+    rec: dict[str, np.ndarray] = {}
+    for v, r in raws.items():
+        rec[f"max_{v}"], rec[f"min_{v}"] = extremes(r)
+    n = pos.shape[0]
+    gt = np.asarray(gt)
+    gtf_all = flat(gt)
+    th = thresholds.as_dict()
+    rule_const = {"fixed": QUIRK_FIXED_THRESHOLD, "max": th["max"], "max10": th["max10"], "maxq3": th["maxq3"]}
+    a32, b32 = np.float32(QUIRK_OGL_ALPHA), np.float32(1 - QUIRK_OGL_ALPHA)
+    sizes = {w: np.zeros((n, len(VARIANTS), len(_RULES)), np.int64) for w in ("wogl", "ogl")}
+    both = {w: np.zeros((n, len(PAIRS), len(_RULES)), np.int64) for w in ("wogl", "ogl")}
+    iou = {w: np.zeros((n, len(_RULES)), np.float64) for w in ("wogl", "ogl")}
+    hw = None
+    for s in range(0, n, _CHUNK):
+        sl = slice(s, min(s + _CHUNK, n))
+        c = sl.stop - sl.start
+        up = []
+        for v in VARIANTS:  # float32 [c, 224*224] each, in reused (contiguous) buffers
+            buf = _buffer(f"up_{v}", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
+            up.append(flat(upsample_into(as_float32(raws[v][sl]), ops["pos" if v == "pos" else "neg"], buf)))
+        obj_buf = _buffer("up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
+        obj = flat(upsample_into(as_float32(ogl[sl]), ops["ogl"], obj_buf))
+        hw = up[0].shape[1]
+        mk = _buffer("masks", (_CHUNK, len(_RULES), hw), np.bool_)[:c]
+        bl = _buffer("blend", (_CHUNK, hw), np.float32)[:c]
+        g = gtf_all[sl]
+        nz = g != 0
+        g_pix = count(nz)
+        binary = bool(np.all(nz == (g == 1))) if g.dtype != np.bool_ else True
+        k_adap = hw - np.where(g_pix == 0, hw // 2, g_pix)
+        if binary:
+            gt_words = _pack(nz)
+            mass = as_float64(g_pix)
+        else:
+            gtf = GroundTruth(g)
+        obj_term = obj * b32  # QUIRK_ogl_blend's (1 - alpha) * OBJ, shared by the four maps
+        for w in ("wogl", "ogl"):
+            packed = []
+            t = None
+            for vi, m in enumerate(up):
+                if w == "ogl":  # QUIRK_ogl_blend, same float32 operations, into a reused buffer
+                    np.multiply(m, a32, out=bl)
+                    np.add(bl, obj_term, out=bl)
+                    m = bl
+                if vi == 0:
+                    t_med, t_adap = _order_stats(m, hw // 2, k_adap)
+                    t = dict(rule_const, med=t_med[:, None], adap=t_adap[:, None])
+                for ri, r in enumerate(_RULES):
+                    np.greater(m, t[r], out=mk[:, ri])
+                if vi == 0 and not binary:
+                    iou[w][sl] = np.stack([_np(gtf.ciou(mk[:, ri])) for ri in range(len(_RULES))], 1)
+                packed.append(_pack(mk))
+            pk = np.stack(packed, 1)  # [c, 4 maps, 6 rules, words]
+            sizes[w][sl] = _popcount(pk)
+            ia = [a for a, _ in _PAIR_IDX]
+            ib = [b for _, b in _PAIR_IDX]
+            both[w][sl] = _popcount(pk[:, ia] & pk[:, ib])
+            if binary:
+                inter = as_float64(_popcount(pk[:, 0] & gt_words[:, None]))
+                background = as_float64(sizes[w][sl, 0]) - inter
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    iou[w][sl] = inter / (mass[:, None] + background)
+    for w in ("wogl", "ogl"):  # same key order as the generic path
+        for r in POOLED_RULES + ("adap",):
+            rec[f"iou_{w}_{r}"] = iou[w][:, _RI[r]].copy()
+        for xi, x in enumerate(NEGATIVES, start=1):
+            for r in ("fixed", "med", "adap", "max", "max10", "maxq3"):
+                rec[f"pia_{w}_{x}_{r}"] = _ratio(sizes[w][:, xi, _RI[r]], hw)
+        pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if w == "wogl" else ("fixed", "adap")
+        for r in pair_rules:
+            for pi, ((a, b), (ia_, ib_)) in enumerate(zip(PAIRS, _PAIR_IDX)):
+                rec[f"mapiou_{w}_{a}_{b}_{r}"] = _np(map_iou_counts(
+                    sizes[w][:, ia_, _RI[r]], sizes[w][:, ib_, _RI[r]], both[w][:, pi, _RI[r]]))
+    return rec
+
+
+def _sample_records_generic(pos: Array, silence: Array, noise: Array, offscreen: Array, ogl: Array, gt: Array,
+                   thresholds: UniversalThresholds, ops: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """:func:`sample_records` written mask by mask, for any array kind (the CUDA path, and the
+    definition the numpy fast path is tested against)."""
     raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
     rec: dict[str, np.ndarray] = {}
     for v, r in raws.items():

@@ -1,0 +1,128 @@
+"""The speed paths give the same bits as the straightforward definitions they replace.
+
+* juanola2025: ``_sample_records_numpy`` (bit-packed masks, selection, reused buffers) against
+  ``_sample_records_generic`` (one boolean mask per map and rule), on maps built to hit the hard
+  cases: cv2 border-band ties at the thresholds, empty / full / Flickr-style (0.5) GT, NaN maps,
+  thresholds equal to map values, a batch that is not a multiple of the chunk, torch CPU input.
+* cv2 INTER_LINEAR as matrix products against the two-tap gathers (and the -0.0 / inf inputs
+  that must take the gather path).
+* ``upsample_into`` against ``upsample`` for every op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vssleval.metrics.protocols import juanola2025 as J
+from vssleval.metrics.thresholds import UniversalThresholds
+from vssleval.metrics.upsample import OPS, cv2_linear_taps, upsample, upsample_into
+
+TH = UniversalThresholds(0.6041, 0.6645, 0.6382)
+
+
+def _taps_reference(maps: np.ndarray, size: int = 224) -> np.ndarray:
+    """cv2 INTER_LINEAR by explicit two-tap gathers in float64, rounded once per pass."""
+    r0, r1, a0, a1 = cv2_linear_taps(maps.shape[1], size)
+    c0, c1, b0, b1 = cv2_linear_taps(maps.shape[2], size)
+    x = maps.astype(np.float64)
+    hz = (x[..., c0] * b0.astype(np.float64) + x[..., c1] * b1.astype(np.float64)).astype(np.float32)
+    hz = hz.astype(np.float64)
+    out = hz[:, r0, :] * a0.astype(np.float64)[:, None] + hz[:, r1, :] * a1.astype(np.float64)[:, None]
+    return out.astype(np.float32)
+
+
+def _bits(a) -> np.ndarray:
+    return np.ascontiguousarray(a).view(np.uint32)
+
+
+@pytest.mark.parametrize("side", [7, 14, 5])
+def test_cv2_matrix_path_is_bit_exact(side):
+    rng = np.random.default_rng(side)
+    for scale in (1.0, 1e-4, 1e4):
+        x = (rng.standard_normal((16, side, side)) * scale).astype(np.float32)
+        x[0] = 0.0  # exact zeros
+        x[1, :2] = np.float32(0.5)  # repeated values
+        assert np.array_equal(_bits(upsample(x, "cv2_linear")), _bits(_taps_reference(x)))
+
+
+def test_cv2_special_values_take_the_gather_path():
+    x = np.random.default_rng(0).standard_normal((3, 7, 7)).astype(np.float32)
+    x[0, 3, 3] = np.inf
+    x[1, 0, 0] = np.nan
+    x[2, :, :] = -0.0
+    got = upsample(x, "cv2_linear")
+    ref = _taps_reference(x)
+    assert np.array_equal(_bits(got), _bits(ref))  # NaN payloads, infinities and -0.0 included
+    assert np.isinf(got[0]).sum() > 0 and np.isfinite(got[0]).sum() > 0  # inf did not spread
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_upsample_into_matches_upsample(op):
+    x = np.random.default_rng(1).standard_normal((5, 7, 7)).astype(np.float32)
+    out = np.full((5, 224, 224), np.nan, np.float32)
+    assert upsample_into(x, op, out) is out
+    assert np.array_equal(_bits(out), _bits(upsample(x, op)))
+    with pytest.raises(ValueError, match="out must be"):
+        upsample_into(x, op, np.empty((4, 224, 224), np.float32))
+
+
+def _hard_batch(n: int, side: int, seed: int):
+    rng = np.random.default_rng(seed)
+    # coarse values in steps of 1/16 around the constants: many exact ties after upsampling,
+    # including the constant cv2 border bands and values equal to 0.5
+    maps = {v: (np.round((0.5 + 0.2 * rng.standard_normal((n, side, side))) * 16) / 16).astype(np.float32)
+            for v in J.VARIANTS}
+    maps["silence"][: n // 4] = np.float32(0.5)  # flat maps: nothing above 0.5, ties everywhere
+    maps["noise"][1] = TH.max  # every pixel equal to a universal threshold (as float32)
+    ogl = rng.random((n, side, side)).astype(np.float32)
+    gt = np.zeros((n, 224, 224), np.uint8)
+    for i in range(n):
+        y, x = rng.integers(0, 200, 2)
+        h, w = rng.integers(1, 120, 2)
+        gt[i, y:y + h, x:x + w] = 1
+    gt[0] = 0  # empty GT (adaptive index HW // 2; 0/0 IoUs where the mask is empty too)
+    gt[2] = 1  # full-image GT
+    return maps, ogl, gt
+
+
+def _compare(maps, ogl, gt, ops, th=TH):
+    args = (maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt, th, ops)
+    fast = J._sample_records_numpy(*args)
+    ref = J._sample_records_generic(*args)
+    assert list(fast) == list(ref) and sorted(ref) == sorted(J.record_fields())
+    for k in ref:
+        assert fast[k].dtype == np.float64 and fast[k].shape == ref[k].shape, k
+        assert np.array_equal(fast[k], ref[k], equal_nan=True), k
+
+
+@pytest.mark.parametrize("family,testset", [("ez", "vggss"), ("lvs", "vggss"), ("lvs", "is3")])
+@pytest.mark.parametrize("side", [7, 14])
+def test_fast_compat_records_equal_generic(family, testset, side):
+    maps, ogl, gt = _hard_batch(19, side, seed=side)  # 19 = 2 full chunks + a partial one
+    _compare(maps, ogl, gt, J.upsample_ops(family, testset))
+
+
+def test_fast_compat_records_non_binary_gt_and_nan():
+    maps, ogl, gt = _hard_batch(11, 7, seed=3)
+    g = gt.astype(np.float64)
+    g[3, 10:60, 10:60] = 0.5  # Flickr-style consensus weights in one chunk only
+    g[9, :5, :5] = 0.5
+    maps["pos"][4, 2, 2] = np.nan
+    maps["offscreen"][5, 0, 0] = np.nan
+    _compare(maps, ogl, g, J.upsample_ops("ez", "vggss"))
+    _compare(maps, ogl, g.astype(np.float32), J.upsample_ops("ssltie", "is3"))
+
+
+def test_fast_compat_records_bool_gt_other_constants_and_torch_input():
+    maps, ogl, gt = _hard_batch(9, 7, seed=5)
+    ops = J.upsample_ops("ez", "is3")
+    _compare(maps, ogl, gt.astype(bool), ops, UniversalThresholds(0.5, 0.55, 0.5625))
+    t = {k: torch.from_numpy(v) for k, v in maps.items()}
+    via_torch = J.sample_records(t["pos"], t["silence"], t["noise"], t["offscreen"], torch.from_numpy(ogl),
+                                 torch.from_numpy(gt), TH, ops)
+    ref = J._sample_records_generic(maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
+                                    TH, ops)
+    for k in ref:
+        assert np.array_equal(via_torch[k], ref[k], equal_nan=True), k
