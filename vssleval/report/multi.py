@@ -164,7 +164,7 @@ def _sweep_section(runs: Sequence[RunRecord], sweeps: Mapping[str, Any], swept: 
                   "Every map binarized with `map > t` after the run's upsampling (the clean protocol's rule for a "
                   "universal threshold): solid = fraction of positives with cIoU >= 0.5, dashed = mean pIA of "
                   "each negative variant. A useful threshold keeps the solid curve high where the dashed ones "
-                  f"are near 0. Also as [PDF]({Path(SWEEP_FIG).with_suffix('.pdf')}).", ""]
+                  f"are near 0; identical curves (audio-agnostic maps) overlap. Also as [PDF]({Path(SWEEP_FIG).with_suffix('.pdf')}).", ""]
         lines += [f"- {p['label']}: {p['note']}" for p in swept if p.get("note")]
         lines.append("")
     missing = [r.label for r in runs if r.label not in sweeps]
@@ -179,7 +179,8 @@ def _overlay_section(runs: Sequence[RunRecord], overlays: Mapping[str, Path]) ->
     if shown:
         lines += ["image | positive | silence | noise | offscreen (first seed's draws), one colour scale per "
                   "sample across variants; the second row of each sample keeps the pixels above the run's "
-                  "calibrated threshold.", ""]
+                  "calibrated threshold (runs where no threshold separates positive from negative maxima "
+                  "show the raw row only).", ""]
         for r in shown:
             rel = Path(overlays[r.label])
             lines += [f"### {r.label}", "", f"![overlays {r.label}]({rel.as_posix()})", ""]

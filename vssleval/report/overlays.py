@@ -29,8 +29,11 @@ def overlay_grid(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], t
     rows_per = 2 if threshold is not None else 1
     k = len(images)
     cols = 1 + len(variants)
-    fig = new_figure(1.9 * cols, 2.05 * k * rows_per, layout=None)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.97, bottom=0.01, wspace=0.04, hspace=0.3)
+    height = 2.05 * k * rows_per + 0.2
+    fig = new_figure(1.9 * cols, height, layout=None)
+    # margins in inches (two title lines above the first row), whatever the number of rows
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.4 / height, bottom=0.05 / height, wspace=0.04,
+                        hspace=0.3)
     axes = fig.subplots(k * rows_per, cols, squeeze=False)
     # Each cell is blended into one RGB array here (one imshow per cell, not an image plus a
     # transparent layer): the figure renders several times faster and the PDF embeds half the images.
