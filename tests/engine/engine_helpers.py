@@ -55,3 +55,56 @@ def order_by_ids(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     where = {str(x): i for i, x in enumerate(theirs)}
     assert sorted(ours) == sorted(where), f"sample ids differ: {sorted(set(ours) ^ set(where))[:5]}"
     return np.array([where[i] for i in ours])
+
+
+def reference_maps(spec: RunSpec) -> dict[str, np.ndarray]:
+    """What the engine must produce, computed the slow way: for every sample, variant and seed a
+    full ``model(image, audio)`` forward on inputs built from scratch (batch of one, nothing
+    cached or shared), with the draws of the data layer's sampler as functions of (seed, index).
+
+    Mirrors the protocol's only choice about preprocessing: ``vssleval`` feeds every negative
+    through the positive's front-end (the preset's quirk keys ``variants``/``noise_draws`` dropped),
+    ``juanola2025`` keeps vssl_eval's per-variant quirks.
+    """
+    import torch
+
+    from vssleval.data import load_dataset
+    from vssleval.data.negatives import bank_noise, noise, noise_bank_slot
+    from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
+    from vssleval.models import build_model
+    from vssleval.models.registry import preset_block
+
+    model = build_model(spec.model, spec.checkpoint, preset=spec.preset)
+    block = preset_block(model.config, spec.preset, model.name)
+    audio_block = dict(block["audio"])
+    if spec.protocol == "vssleval":
+        audio_block = {k: v for k, v in audio_block.items() if k not in ("variants", "noise_draws")}
+    audio, image = AudioPipeline(audio_block), ImagePipeline(block["image"])
+    dataset = load_dataset(spec.dataset, spec.data_dir)
+    samples = dataset.samples[: spec.limit] if spec.limit else dataset.samples
+    pool = dataset.offscreen_pool()
+    S, N = len(spec.seeds), len(samples)
+    out: dict[str, list] = {"positive": [], "silence": [], "noise": [[None] * N for _ in range(S)],
+                            "offscreen": [[None] * N for _ in range(S)],
+                            "offscreen_ids": [[None] * N for _ in range(S)]}
+    with torch.no_grad():
+        for p, sample in enumerate(samples):
+            img = image.load(sample.image_path)[None]
+
+            def full(x):
+                return model(img, x[None])[0].numpy()
+
+            wave, sr, info = audio.waveform(sample.audio_path, "positive")
+            out["positive"].append(full(audio.features(torch.from_numpy(wave), sr, "positive")))
+            out["silence"].append(full(audio.silence(sr)))
+            length = audio.noise_length(sr)
+            for s, seed in enumerate(spec.seeds):
+                if spec.noise_bank:
+                    clip = bank_noise(seed, noise_bank_slot(seed, p, spec.noise_bank), length)
+                else:
+                    clip = noise(seed, p, length)
+                out["noise"][s][p] = full(audio.noise(clip, sr))
+                draw = pool.draw(seed, p, sample)
+                out["offscreen"][s][p] = full(audio.offscreen(draw.offscreen_path, info))
+                out["offscreen_ids"][s][p] = draw.offscreen_id
+    return {k: np.asarray(v) for k, v in out.items()}

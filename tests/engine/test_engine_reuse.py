@@ -1,0 +1,122 @@
+"""Feature reuse is exact: the engine's maps equal full forwards per variant, seed and sample.
+
+The reference (:func:`engine_helpers.reference_maps`) runs ``model(image, audio)`` once per
+(sample, variant, seed) on freshly built inputs; the engine computes each image's features once,
+silence features once per run, noise per (seed, sample) or per bank clip, and offscreen features
+either from the cached positive features (protocol ``vssleval``: offscreen audio has the positive's
+preprocessing) or freshly (``juanola2025``: EZ-VSL's offscreen clips are not centre-rolled and are
+tiled with the positive's repeat count). EZ-VSL with the fixtures' rule weights (the real
+architecture) on a 6-sample synthetic VGG-SS set, 2 seeds, batches of 4 (one partial batch).
+
+The engine's model is wrapped to count encoder rows, so the test also pins *how much* work each
+path does -- the point of the reuse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import vssleval.engine.runner as runner
+from engine_helpers import reference_maps, run, store_arrays
+from vssleval.data import load_dataset
+from vssleval.data.negatives import noise_bank_slot
+from vssleval.engine.spec import RunSpec, seed_list
+from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
+from vssleval.models import build_model
+from vssleval.models.registry import preset_block
+
+N, SEEDS, BATCH = 6, seed_list(2), 4
+ATOL = 1e-6  # batch-of-one vs batched convolutions differ by ~6e-8 on these [0, 1] maps
+
+
+class Counter:
+    def __init__(self):
+        self.image = self.audio = 0
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the rows the run's model encodes (the OGL prior of juanola2025 is not counted)."""
+    counter = Counter()
+    real_build = runner.build_model
+
+    def build(name, *args, **kwargs):
+        model = real_build(name, *args, **kwargs)
+        if name != "ogl":
+            enc_image, enc_audio = model.encode_image, model.encode_audio
+
+            def encode_image(x):
+                counter.image += len(x)
+                return enc_image(x)
+
+            def encode_audio(x):
+                counter.audio += len(x)
+                return enc_audio(x)
+
+            model.encode_image, model.encode_audio = encode_image, encode_audio
+        return model
+
+    monkeypatch.setattr(runner, "build_model", build)
+    return counter
+
+
+def _spec(data_dir, ckpt, ogl, **kw) -> RunSpec:
+    base = dict(model="ezvsl", checkpoint=str(ckpt), dataset="synthetic-vggss", data_dir=str(data_dir),
+                preset="juanola2025", protocol="vssleval", negatives=("silence", "noise", "offscreen"),
+                seeds=SEEDS, batch_size=BATCH, ogl_weights=str(ogl))
+    return RunSpec(**{**base, **kw})
+
+
+def _compare(ours: dict, ref: dict) -> None:
+    for variant in ("positive", "silence", "noise", "offscreen"):
+        assert ours[variant].shape == ref[variant].shape, variant
+        np.testing.assert_allclose(ours[variant], ref[variant], rtol=0, atol=ATOL, err_msg=variant)
+    assert (ours["offscreen_ids"] == ref["offscreen_ids"]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol, noise_bank", [("vssleval", 0), ("vssleval", 2), ("juanola2025", 0)],
+                         ids=["reuse", "reuse-noise-bank-2", "no-reuse-juanola2025"])
+def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, synthetic_set, ezvsl_checkpoint,
+                                     ogl_weights):
+    spec = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights, protocol=protocol, noise_bank=noise_bank)
+    outcome = run(spec, tmp_path / "run")
+    ours = store_arrays(outcome.store)
+    _compare(ours, reference_maps(spec))
+
+    S = len(SEEDS)
+    reuse = protocol == "vssleval"
+    assert outcome.store.config["offscreen_reuse"] is reuse
+    if not reuse:
+        assert any("another preprocessing" in note for note in outcome.notes), outcome.notes
+    # every image once; positives once; silence once per run; noise per (seed, sample) or per used
+    # bank clip; offscreen per (seed, sample) only when it cannot reuse the positive features
+    noise_rows = (len({(seed, noise_bank_slot(seed, p, noise_bank)) for seed in SEEDS for p in range(N)})
+                  if noise_bank else S * N)
+    assert counted.image == N
+    assert counted.audio == N + 1 + noise_rows + (0 if reuse else S * N)
+    if noise_bank:
+        assert noise_rows <= S * noise_bank
+        assert ours["noise"].shape == (S, N, 7, 7)
+
+
+def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights):
+    """Offscreen via reuse: the map of sample i with drawn clip j is localize(visual_i, audio_j),
+    i.e. sample j's own positive audio features paired with image i (identity of the cache)."""
+    spec = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights, negatives=("offscreen",), seeds=SEEDS[:1])
+    ours = store_arrays(run(spec, tmp_path / "run").store)
+    ids = [str(i) for i in ours["ids"]]
+    drawn = [ids.index(str(o)) for o in ours["offscreen_ids"][0]]
+    assert all(j != i for i, j in enumerate(drawn))
+    model = build_model("ezvsl", str(ezvsl_checkpoint), preset="juanola2025")
+    block = preset_block(model.config, "juanola2025", "ezvsl")
+    audio = AudioPipeline({k: v for k, v in block["audio"].items() if k != "variants"})
+    image = ImagePipeline(block["image"])
+    samples = load_dataset("synthetic-vggss", spec.data_dir).samples
+    with torch.no_grad():
+        visual = model.encode_image(torch.stack([image.load(s.image_path) for s in samples]))
+        aud = model.encode_audio(torch.stack([audio.positive(s.audio_path) for s in samples]))
+        expected = model.localize(visual, aud[drawn]).numpy()
+    np.testing.assert_allclose(ours["offscreen"][0], expected, rtol=0, atol=ATOL)
