@@ -10,6 +10,8 @@ from vssleval.engine.runner import run_inference
 from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore
 
+ROOT = Path(__file__).resolve().parents[2]
+
 #: map arrays of a store shard; ``noise``/``offscreen`` carry a leading seed axis
 MAP_KEYS = ("positive", "silence", "noise", "offscreen", "ogl")
 

@@ -1,0 +1,60 @@
+"""``torchrun --nproc_per_node 2 -m vssleval.evaluate`` (CPU, gloo) == one process, number for number.
+
+Two ranks share the batches round-robin, gather the positive audio features for the offscreen
+reuse (``all_gather_object``), meet at a barrier, and rank 0 marks the store complete and scores
+it. EZ-VSL with rule weights on a 6-sample synthetic set in batches of 2 (rank 0: batches 0 and 2,
+rank 1: batch 1). torchrun gives each rank one intra-op thread, so the single-process reference
+runs with one thread too (CPU convolutions are only bit-reproducible at equal thread counts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from engine_helpers import ROOT, store_arrays
+from vssleval.cli import main
+from vssleval.engine.store import HeatmapStore
+
+
+def _args(data_dir, ckpt, out) -> list[str]:
+    return ["--model", "ezvsl", "--checkpoint", str(ckpt), "--dataset", "synthetic-vggss", "--data-dir",
+            str(data_dir), "--seeds", "2", "--neg", "all", "--batch-size", "2", "--device", "cpu",
+            "--bootstrap", "0", "--out", str(out)]
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_ranks_equal_single_process(tmp_path, synthetic_set, ezvsl_checkpoint, capsys):
+    data_dir = synthetic_set("vggss", 6)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "vssleval.evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "dist")]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    torch.set_num_threads(1)  # as each torchrun rank
+    assert main(["evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "single")]) == 0
+    capsys.readouterr()
+
+    dist_store, single_store = HeatmapStore.open(tmp_path / "dist"), HeatmapStore.open(tmp_path / "single")
+    assert dist_store.is_complete() and dist_store.shard_numbers() == [0, 1, 2]
+    assert dist_store.config["world_size"] == 2 and dist_store.config["offscreen_reuse"] is True
+    dist_maps, single_maps = store_arrays(dist_store), store_arrays(single_store)
+    for key in ("positive", "silence", "noise", "offscreen", "offscreen_ids", "ids"):
+        assert (dist_maps[key] == single_maps[key]).all(), key
+
+    dist = json.loads((tmp_path / "dist" / "metrics.json").read_text())
+    single = json.loads((tmp_path / "single" / "metrics.json").read_text())
+    for d in (dist, single):
+        d["run"].pop("data_root", None)
+    assert dist == single  # every number identical, not merely close
+    assert (tmp_path / "dist" / "per_sample.csv").read_bytes() == (tmp_path / "single" / "per_sample.csv").read_bytes()
+    # only rank 0 wrote the outputs and the draws
+    assert (tmp_path / "dist" / "offscreen_draws.csv").read_bytes() == \
+        (tmp_path / "single" / "offscreen_draws.csv").read_bytes()
