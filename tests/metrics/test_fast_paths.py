@@ -126,3 +126,38 @@ def test_fast_compat_records_bool_gt_other_constants_and_torch_input():
                                     TH, ops)
     for k in ref:
         assert np.array_equal(via_torch[k], ref[k], equal_nan=True), k
+
+
+def test_sorted_take_equals_sorted_row_entry():
+    from vssleval.metrics._array import sorted_take
+
+    rng = np.random.default_rng(7)
+    x = np.round(rng.standard_normal((6, 500)) * 4).astype(np.float32)  # many ties
+    x[1, ::7] = np.nan
+    x[2] = np.nan
+    idx = np.array([0, 499, 250, 3, 498, -1])
+    ref = np.take_along_axis(np.sort(x, axis=1), idx.reshape(-1, 1) % 500, axis=1)[:, 0]
+    got = sorted_take(x, idx)
+    assert got.dtype == x.dtype and np.array_equal(got, ref, equal_nan=True)
+
+
+def test_fast_compat_records_uint8_gt_with_other_values():
+    maps, ogl, gt = _hard_batch(9, 7, seed=11)
+    gt[4, :20, :20] = 2  # not binary: the consensus formula (sum of G * mask) applies
+    _compare(maps, ogl, gt, J.upsample_ops("ez", "vggss"))
+
+
+@pytest.mark.parametrize("op", ["bilinear", "cv2_linear", "bilinear_ac"])
+def test_clean_protocol_chunking_changes_no_value(op):
+    from vssleval.metrics.protocols import vssleval as V
+
+    maps, ogl, gt = _hard_batch(19, 7, seed=13)
+    maps["noise"][6, 1, 1] = np.nan  # a non-finite map in the second chunk
+    g = gt.astype(np.float64)
+    g[10, :30, :30] = 0.5
+    th = TH.as_dict()
+    chunked = V.sample_records(maps, g, th, op, ogl=ogl)
+    whole = V._chunk_records(maps, g, th, op, ogl=ogl)
+    assert list(chunked) == list(whole)
+    for k in whole:
+        assert chunked[k].shape == (19,) and np.array_equal(chunked[k], whole[k], equal_nan=True), k

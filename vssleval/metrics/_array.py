@@ -9,6 +9,7 @@ an exact comparison/count or a selection of an existing value.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,22 @@ def like(x: Array, values: Any, dtype: Any = None) -> Array:
     return np.asarray(values, dtype=dtype)
 
 
+_WORKSPACE = threading.local()
+
+
+def workspace(name: str, shape: tuple, dtype: Any) -> np.ndarray:
+    """A per-thread reusable ``np.empty`` buffer (contents undefined), for hot loops.
+
+    Writing into memory that is already mapped avoids the page faults of a fresh multi-megabyte
+    array on every batch. Callers must not let the buffer (or views of it) escape.
+    """
+    cache = _WORKSPACE.__dict__.setdefault("bufs", {})
+    buf = cache.get(name)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+        buf = cache[name] = np.empty(shape, dtype)
+    return buf
+
+
 def flat(x: Array) -> Array:
     """[B, H, W] -> [B, H*W] (a view when possible)."""
     return x.reshape(x.shape[0], -1)
@@ -90,8 +107,12 @@ def sorted_take(x: Array, idx: Array) -> Array:
     if is_torch(x):
         s = torch.sort(x, dim=-1).values
         return s.gather(1, idx.reshape(-1, 1).to(torch.int64))[:, 0]
-    s = np.sort(x, axis=-1)
-    return np.take_along_axis(s, np.asarray(idx, dtype=np.int64).reshape(-1, 1), axis=1)[:, 0]
+    # one selection per row (same value as the sorted array's entry, NaN last), not a full sort
+    idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+    out = np.empty(x.shape[0], dtype=x.dtype)
+    for i in range(x.shape[0]):
+        out[i] = np.partition(x[i], idx[i])[idx[i]]
+    return out
 
 
 def isfinite_rows(x: Array) -> Array:

@@ -68,6 +68,11 @@ def _cv2_linear_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m
 
 
+def _cv2_matrix_ok(x: np.ndarray) -> bool:
+    """Whether the matrix-product form of :func:`_cv2_linear` is exact for ``x`` (see there)."""
+    return bool(np.isfinite(x).all() and not (np.signbit(x) & (x == 0)).any())
+
+
 def _cv2_linear(maps: Array, size: int) -> Array:
     h, w = maps.shape[-2:]
     r0, r1, a0, a1 = cv2_linear_taps(h, size)
@@ -81,7 +86,7 @@ def _cv2_linear(maps: Array, size: int) -> Array:
         out = hz[:, t(r0), :] * t(a0).double()[:, None] + hz[:, t(r1), :] * t(a1).double()[:, None]
         return out.to(torch.float32)
     x = np.asarray(maps, dtype=np.float64)
-    if np.isfinite(x).all() and not (np.signbit(x) & (x == 0)).any():
+    if _cv2_matrix_ok(x):
         # Same numbers as the two-tap passes below, as matrix products: every output is
         # w0*x0 + w1*x1 plus exact zeros (x*0 with x finite), and the product of a float32 by a
         # dyadic weight is exact in float64, so any summation order or FMA gives the one
@@ -135,7 +140,17 @@ def upsample_into(maps: np.ndarray, op: str, out: np.ndarray) -> np.ndarray:
         raise ValueError(f"out must be C-contiguous float32 {(maps.shape[0], size, size)}, got "
                          f"{out.dtype} {out.shape}")
     if op == "cv2_linear":
-        out[...] = _cv2_linear(maps, size)
+        x = np.asarray(maps, dtype=np.float64)
+        if not _cv2_matrix_ok(x):
+            out[...] = _cv2_linear(maps, size)
+            return out
+        h, w = x.shape[-2:]
+        horiz = np.matmul(x, _cv2_linear_matrix(w, size).T).astype(np.float32).astype(np.float64)
+        mv = _cv2_linear_matrix(h, size)
+        work = np.empty((size, size))  # one map at a time: a small temporary, reused
+        for i in range(x.shape[0]):
+            np.matmul(mv, horiz[i], out=work)
+            out[i] = work  # the one rounding to float32, as astype
         return out
     mode = "bilinear" if op.startswith("bilinear") else "bicubic"
     t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).unsqueeze(1)

@@ -12,12 +12,12 @@ into the 164 reported values; :func:`format_text` renders the metrics file.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from .._array import _HAS_BITCOUNT, Array, as_float32, as_float64, count, flat, is_torch, to_numpy_if_cpu
+from .._array import (_HAS_BITCOUNT, Array, as_float32, as_float64, count, flat, is_torch, to_numpy_if_cpu,
+                      workspace)
 from ..curves import GRID, aoc, auc, instance_curve, success_rate, trapezoid
 from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
@@ -162,16 +162,6 @@ _PAIR_IDX = tuple((VARIANTS.index(a), VARIANTS.index(b)) for a, b in PAIRS)
 #: reused across chunks and calls (fresh multi-MB arrays cost page faults on every call)
 _CHUNK = 8
 _SIZE = 224  # the evaluation grid (upsample's default size)
-_WORKSPACE = threading.local()
-
-
-def _buffer(name: str, shape: tuple, dtype) -> np.ndarray:
-    """A per-thread reusable ``np.empty`` buffer (contents undefined)."""
-    cache = _WORKSPACE.__dict__.setdefault("bufs", {})
-    buf = cache.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = cache[name] = np.empty(shape, dtype)
-    return buf
 
 
 def _popcount(words: np.ndarray) -> np.ndarray:
@@ -235,26 +225,35 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
         c = sl.stop - sl.start
         up = []
         for v in VARIANTS:  # float32 [c, 224*224] each, in reused (contiguous) buffers
-            buf = _buffer(f"up_{v}", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
+            buf = workspace(f"compat_up_{v}", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
             up.append(flat(upsample_into(as_float32(raws[v][sl]), ops["pos" if v == "pos" else "neg"], buf)))
-        obj_buf = _buffer("up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
+        obj_buf = workspace("compat_up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
         obj = flat(upsample_into(as_float32(ogl[sl]), ops["ogl"], obj_buf))
         hw = up[0].shape[1]
-        mk = _buffer("masks", (_CHUNK, len(_RULES), hw), np.bool_)[:c]
-        bl = _buffer("blend", (_CHUNK, hw), np.float32)[:c]
+        mk = workspace("compat_masks", (_CHUNK, len(_RULES), hw), np.bool_)[:c]
+        bl = workspace("compat_blend", (_CHUNK, hw), np.float32)[:c]
         g = gtf_all[sl]
         nz = g != 0
         g_pix = count(nz)
-        binary = bool(np.all(nz == (g == 1))) if g.dtype != np.bool_ else True
+        if g.dtype == np.bool_:
+            binary = True
+        elif g.dtype.kind == "u":
+            binary = g.size == 0 or int(g.max()) <= 1
+        else:  # every non-zero value is exactly 1 (GroundTruth's rule, on the original dtype)
+            binary = bool(np.all(nz == (g == 1)))
         k_adap = hw - np.where(g_pix == 0, hw // 2, g_pix)
         if binary:
             gt_words = _pack(nz)
             mass = as_float64(g_pix)
         else:
             gtf = GroundTruth(g)
-        obj_term = obj * b32  # QUIRK_ogl_blend's (1 - alpha) * OBJ, shared by the four maps
+        # QUIRK_ogl_blend's (1 - alpha) * OBJ, computed once and shared by the four maps
+        obj_term = np.multiply(obj, b32, out=workspace("compat_obj_term", (_CHUNK, hw), np.float32)[:c])
+        nbytes = (hw + 7) // 8
+        pk8 = workspace("compat_packed", (_CHUNK, len(VARIANTS), len(_RULES), nbytes), np.uint8)[:c]
+        pk = pk8.view(np.uint64) if nbytes % 8 == 0 else pk8  # [c, 4 maps, 6 rules, words]
+        pair_buf = workspace("compat_pair", (_CHUNK, len(_RULES), pk.shape[-1]), pk.dtype)[:c]
         for w in ("wogl", "ogl"):
-            packed = []
             t = None
             for vi, m in enumerate(up):
                 if w == "ogl":  # QUIRK_ogl_blend, same float32 operations, into a reused buffer
@@ -268,14 +267,12 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
                     np.greater(m, t[r], out=mk[:, ri])
                 if vi == 0 and not binary:
                     iou[w][sl] = np.stack([_np(gtf.ciou(mk[:, ri])) for ri in range(len(_RULES))], 1)
-                packed.append(_pack(mk))
-            pk = np.stack(packed, 1)  # [c, 4 maps, 6 rules, words]
+                pk8[:, vi] = np.packbits(mk, axis=-1)
             sizes[w][sl] = _popcount(pk)
-            ia = [a for a, _ in _PAIR_IDX]
-            ib = [b for _, b in _PAIR_IDX]
-            both[w][sl] = _popcount(pk[:, ia] & pk[:, ib])
+            for pi, (ia, ib) in enumerate(_PAIR_IDX):
+                both[w][sl, pi] = _popcount(np.bitwise_and(pk[:, ia], pk[:, ib], out=pair_buf))
             if binary:
-                inter = as_float64(_popcount(pk[:, 0] & gt_words[:, None]))
+                inter = as_float64(_popcount(np.bitwise_and(pk[:, 0], gt_words[:, None], out=pair_buf)))
                 background = as_float64(sizes[w][sl, 0]) - inter
                 with np.errstate(invalid="ignore", divide="ignore"):
                     iou[w][sl] = inter / (mass[:, None] + background)

@@ -21,14 +21,15 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .._array import Array, as_float32, count, flat, isfinite_rows, to_numpy, to_numpy_if_cpu
+from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, to_numpy, to_numpy_if_cpu,
+                      workspace)
 from ..calibration import auroc
 from ..curves import aoc, auc, instance_auc, instance_iou, success_rate
 from ..detection import average_precision, confidence, max_f1, precision_all_detected
 from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score, summary
 from ..thresholds import adaptive_threshold, upper_median_threshold
-from ..upsample import minmax_normalize, upsample
+from ..upsample import minmax_normalize, upsample, upsample_into
 
 NEGATIVES = ("silence", "noise", "offscreen")
 OGL_ALPHA = 0.4
@@ -36,6 +37,11 @@ OGL_ALPHA = 0.4
 
 def _np(x) -> np.ndarray:
     return np.asarray(to_numpy(x), dtype=np.float64)
+
+
+#: rows per chunk on CPU: per-chunk temporaries stay small and upsampled maps go to reused
+#: buffers (numbers are per row, so chunking changes no value; tested)
+_CHUNK = 8
 
 
 def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
@@ -52,6 +58,31 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         ``iou_adap``, ``iou_<u>``, ``pia_<neg>_<rule>``, ``mapiou_<neg>_<u>``, ``area``,
         ``iou_med_ogl``/``iou_adap_ogl`` when ``ogl`` is given.
     """
+    arrays = [a for a in (*maps.values(), gt, ogl) if a is not None]
+    n = gt.shape[0]
+    if n <= _CHUNK or any(is_torch(a) and a.device.type != "cpu" for a in arrays):
+        return _chunk_records(maps, gt, thresholds, op, ogl)
+    parts = []
+    for s in range(0, n, _CHUNK):
+        sl = slice(s, s + _CHUNK)
+        parts.append(_chunk_records({v: (None if m is None else m[sl]) for v, m in maps.items()}, gt[sl],
+                                    thresholds, op, None if ogl is None else ogl[sl]))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _upsampled(raw: Array, op: str, name: str) -> Array:
+    """``flat(upsample(raw, op))``; numpy input is written into a reused per-thread buffer."""
+    x = as_float32(raw)
+    if is_torch(x):
+        return flat(to_numpy_if_cpu(upsample(x, op)))
+    buf = workspace(f"clean_up_{name}", (_CHUNK, 224, 224), np.float32)
+    out = buf[:x.shape[0]] if x.shape[0] <= _CHUNK else np.empty((x.shape[0], 224, 224), np.float32)
+    return flat(upsample_into(x, op, out))
+
+
+def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
+                   op: str, ogl: Array | None = None) -> dict[str, np.ndarray]:
+    """:func:`sample_records` on one chunk of rows."""
     rec: dict[str, np.ndarray] = {}
     gtf = GroundTruth(to_numpy_if_cpu(gt))
     rec["area"] = _np(gtf.mass)
@@ -67,7 +98,7 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         mx, mn = extremes(raw)
         rec[f"max_{v}"], rec[f"min_{v}"] = np.where(ok, mx, np.nan), np.where(ok, mn, np.nan)
         clean = raw if ok.all() else _zero_nonfinite(raw)
-        up[v] = flat(to_numpy_if_cpu(upsample(as_float32(clean), op)))
+        up[v] = _upsampled(to_numpy_if_cpu(clean), op, v)
         conf = confidence(up[v])
         worst = -np.inf if v == "pos" else np.inf
         rec[f"conf_{v}"] = np.where(ok, conf, worst)
@@ -91,7 +122,7 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
                 mi = _np(map_iou_counts(count(m), count(mx_), both))
                 rec[f"mapiou_{x}_{r}"] = np.where(valid[x] & pos_ok, mi, 0.0)
     if ogl is not None:
-        obj = flat(to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(ogl)), op)))
+        obj = _upsampled(to_numpy_if_cpu(ogl), op, "ogl")
         side = int(round(hw ** 0.5))
         a = minmax_normalize(p.reshape(-1, side, side))
         o = minmax_normalize(obj.reshape(-1, side, side))
