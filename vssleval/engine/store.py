@@ -88,8 +88,18 @@ class HeatmapStore:
                     "--overwrite to start again"
                 )
         store.root.mkdir(parents=True, exist_ok=True)
+        store._remove_stale_temp_files()
         write_json_atomic(cfg_path, config)
         return store
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete the temp files of writes that a SIGKILL interrupted before their rename.
+
+        They never count as shards (the name pattern excludes them) but would litter the store;
+        only the process opening the store for writing runs this, before any rank writes.
+        """
+        for path in self.root.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
 
     @classmethod
     def open(cls, root: str | Path) -> "HeatmapStore":
