@@ -133,12 +133,16 @@ class SmallCNN(nn.Module):
         in_channels: 3 for images, 1 for spectrograms.
         channels: width of each block; the number of blocks sets the stride (2**len).
         pool: as :class:`ResNet18`.
+        input_pool: average-pool the input by this factor first (parameter-free, so the keys do
+            not change); 1 = off. A cheap way to make a CPU-trainable tower: 224 px / 4 -> three
+            blocks -> 7x7.
     Keys: ``blocks.<i>.{0: conv, 1: bn}``.
     """
 
     def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = (32, 64, 128, 256, 512),
-                 pool: str | None = None):
+                 pool: str | None = None, input_pool: int = 1):
         super().__init__()
+        self.input_pool = int(input_pool)
         blocks = []
         prev = int(in_channels)
         for ch in channels:
@@ -150,6 +154,8 @@ class SmallCNN(nn.Module):
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.input_pool > 1:
+            x = nn.functional.avg_pool2d(x, self.input_pool)
         return _global_pool(self.blocks(x), self.pool)
 
 
