@@ -1,0 +1,75 @@
+"""synth-ezvsl: the EZ-VSL architecture with small CNN towers, trained on the synthetic benchmark.
+
+The network is :class:`TwoTowerCosine` exactly as ``ezvsl`` builds it (towers from the YAML's
+``model:`` block). The only addition is where its weights come from when none are given: the file
+shipped in ``<repo>/checkpoints/`` (``checkpoint.file``), after checking its SHA-256 against the
+training record beside it (``checkpoint.sidecar``), written by ``scripts/train_synthetic.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from vssleval.errors import VsslevalError
+from vssleval.models.registry import register_model
+from vssleval.models.twotower import TwoTowerCosine
+
+RETRAIN = "python scripts/train_synthetic.py (or: vssleval train-synthetic)"
+
+
+def shipped_checkpoint_dir() -> Path:
+    """``<repo>/checkpoints`` (the repository root is two levels above this package)."""
+    import vssleval
+
+    return Path(vssleval.__file__).resolve().parents[1] / "checkpoints"
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verified_checkpoint(pth: Path, sidecar: Path) -> Path:
+    """``pth`` if its SHA-256 equals the ``sha256`` recorded in ``sidecar``; otherwise a clear error."""
+    for f in (pth, sidecar):
+        if not f.is_file():
+            raise VsslevalError(f"shipped checkpoint file missing: {f}. Retrain it with {RETRAIN}, "
+                                "or pass --checkpoint")
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        expected = str(record["sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VsslevalError(f"{sidecar} is not a valid training record (no 'sha256'): {exc}") from exc
+    actual = sha256_file(pth)
+    if actual != expected:
+        raise VsslevalError(f"{pth} does not match its training record {sidecar.name}: SHA-256 {actual} "
+                            f"!= recorded {expected}. The file was changed or corrupted; restore it "
+                            f"(git checkout {pth.name}) or retrain with {RETRAIN}")
+    return pth
+
+
+class SynthEZVSL(TwoTowerCosine):
+    """EZ-VSL with the small towers of ``configs/models/synth-ezvsl.yaml`` and a shipped default."""
+
+    def default_checkpoint(self) -> Path:
+        """The shipped ``checkpoints/<checkpoint.file>``, verified against its sidecar's SHA-256."""
+        ckpt = dict(self.config.get("checkpoint") or {})
+        folder = shipped_checkpoint_dir()
+        name = ckpt.get("file", "synth-ezvsl.pth")
+        return verified_checkpoint(folder / name, folder / ckpt.get("sidecar", Path(name).with_suffix(".json").name))
+
+
+@register_model("synth-ezvsl")
+def synth_ezvsl(dim: int = 128, visual: dict[str, Any] | None = None,
+                audio: dict[str, Any] | None = None) -> SynthEZVSL:
+    """Same construction as :func:`vssleval.models.ezvsl.ezvsl`; towers come from the YAML."""
+    if visual is None or audio is None:
+        raise VsslevalError("synth-ezvsl needs 'visual' and 'audio' tower specs (configs/models/synth-ezvsl.yaml)")
+    return SynthEZVSL(visual, audio, heads=[["img_proj", "aud_proj"]], dim=dim)
