@@ -1,0 +1,39 @@
+"""``vssleval train-synthetic``: train the embedded ``synth-ezvsl`` model (same code as
+``scripts/train_synthetic.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from vssleval.training.synthetic import TrainConfig, run_training
+
+HELP = "train the embedded synth-ezvsl model on the synthetic train split (CPU, a few minutes)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    p.add_argument("--out", default=None,
+                   help="checkpoint path (default: <repo>/checkpoints/synth-ezvsl.pth; a .json record goes beside it)")
+    p.add_argument("--data-root", default=None,
+                   help="where the train split is generated/cached (default: a temporary folder, removed after)")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "model_overrides":
+            continue
+        value = getattr(defaults, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=value,
+                           metavar="BOOL", help=f"(default {value})")
+        else:
+            p.add_argument(flag, type=type(value), default=value, help=f"(default {value})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vssleval.models.synth_ezvsl import shipped_checkpoint_dir
+
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                         if f.name != "model_overrides"})
+    out = args.out or shipped_checkpoint_dir() / "synth-ezvsl.pth"
+    run_training(cfg, out, data_root=args.data_root)
+    return 0
