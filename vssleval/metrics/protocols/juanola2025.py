@@ -154,8 +154,11 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
 
 
 #: mask order of the fast path: every rule is applied to every map (pIA needs all six on the
-#: negatives, the GT IoU all six on the positive; pair IoUs use a subset)
-_RULES = ("fixed", "med", "adap", "max", "max10", "maxq3")
+#: negatives, the GT IoU all six on the positive); pair IoUs use the first 5 (WOGL) or 2 (OGL)
+_RULES = ("fixed", "adap", "max", "max10", "maxq3", "med")
+_PAIR_RULES = {"wogl": 5, "ogl": 2}
+if {_RULES.index(r) for r in ("fixed", "max", "max10", "maxq3", "adap")} != set(range(5)):  # pragma: no cover
+    raise AssertionError("_RULES must start with the pair rules")
 _RI = {r: i for i, r in enumerate(_RULES)}
 _PAIR_IDX = tuple((VARIANTS.index(a), VARIANTS.index(b)) for a, b in PAIRS)
 #: rows per chunk: the chunk's maps and masks (~14 MB for 224x224) live in per-thread buffers
@@ -269,8 +272,10 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
                     iou[w][sl] = np.stack([_np(gtf.ciou(mk[:, ri])) for ri in range(len(_RULES))], 1)
                 pk8[:, vi] = np.packbits(mk, axis=-1)
             sizes[w][sl] = _popcount(pk)
+            nr = _PAIR_RULES[w]
             for pi, (ia, ib) in enumerate(_PAIR_IDX):
-                both[w][sl, pi] = _popcount(np.bitwise_and(pk[:, ia], pk[:, ib], out=pair_buf))
+                both[w][sl, pi, :nr] = _popcount(np.bitwise_and(pk[:, ia, :nr], pk[:, ib, :nr],
+                                                                out=pair_buf[:, :nr]))
             if binary:
                 inter = as_float64(_popcount(np.bitwise_and(pk[:, 0], gt_words[:, None], out=pair_buf)))
                 background = as_float64(sizes[w][sl, 0]) - inter
