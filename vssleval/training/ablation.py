@@ -77,16 +77,18 @@ def _score(maps: torch.Tensor, gt: torch.Tensor, op: str, ids: list[str], groups
 @torch.no_grad()
 def audio_ablation(model: str = "synth-ezvsl", checkpoint: str | None = None, dataset: str = "synthetic-is3",
                    data_dir: str | None = None, preset: str = "juanola2025", limit: int | None = None,
-                   noise_seed: int = 1234, batch_size: int = 50) -> dict[str, Any]:
+                   noise_seed: int = 1234, batch_size: int = 50, config: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
     """Scores of ``model`` with its own audio, with the mean audio, and of ``center``.
 
     Returns ``{"model": {...}, "mean_audio": {...}, "center": {...}, "n": N}``; each entry has
     ``ciou``, ``ciou_adap``, ``auc``; ``model`` also ``max_pos_median``, ``max_silence_median``,
     ``max_noise_median``, ``auroc_max_neg`` (silence + noise), ``auroc_max_silence``/``_noise``.
+    ``config`` overrides the model's YAML (e.g. a retrained variant with other towers).
     """
     ds = load_dataset(dataset, data_dir)
     samples = ds.samples[:limit] if limit else ds.samples
-    net = build_model(model, checkpoint=checkpoint, preset=preset)
+    net = build_model(model, checkpoint=checkpoint, preset=preset, config=config)
     apipe, ipipe = from_preset(preset_block(net.config, preset, model))
     vis, aud, sil, noi = [], [], [], []
     for start in range(0, len(samples), batch_size):
