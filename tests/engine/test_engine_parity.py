@@ -5,13 +5,17 @@ files of ``fixtures/data/<set>`` and a checkpoint written in the official contai
 dataset reader, the front-ends of the preset, checkpoint loading, batching, the silence-feature
 reuse and the store are all on the path (fixtures README §2, §3, §6, §7).
 
-* ``juanola2025`` (6 models x VGG-SS/IS3, 24 samples): ``positive``, ``silence`` and the OGL prior
+* ``juanola2025`` (6 models x VGG-SS/IS3): ``positive``, ``silence`` and the OGL prior
   against ``raw_pos``/``raw_silence``/``raw_ogl`` (``||a-b||/||b|| <= 1e-4``); the 224 maps the
   ``juanola2025`` metrics would use (the upsampling op from the run's preset) against the golden maps
   regenerated from raw, whose sha256 the same op must reproduce. Noise and offscreen maps are not
   compared: the golden draws follow vssl_eval's RNG recipe, the engine's follow the sampler (their
   equivalence to full forwards is checked in ``test_engine_reuse.py``). A silence-only store is not
   scored (``juanola2025`` needs every negative); ``test_engine_bad_input.py`` checks that refusal.
+  VGG-SS runs all 24 samples (20 frames are resized: the image path's hard part); IS3 runs its
+  first 12 (IS3 frames are 224x224 and never resized, so what IS3 adds -- its reader, its ids, its
+  per-test-set upsampling ops -- is covered by 12; all 24 are checked from the stored inputs in
+  ``tests/models``). This keeps the module near 90 s on two shared cores.
 * ``native`` (6 models incl. SACL's two files, 8 VGG-SS samples, positive audio): ``raw_map``
   (``max|a-b|/max|b| <= 1e-4``) and ``map224`` = preset upsampling + normalisation.
 """
@@ -35,6 +39,7 @@ TORCH_THREADS = 2  # read by conftest; the 24-sample batches are the whole test
 TOL = 1e-4
 MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
 SETS = {"vggss": shared.DATA_VGGSS, "is3": shared.DATA_IS3}
+SAMPLES = {"vggss": 24, "is3": 12}  # see the module docstring
 NATIVE_MODELS = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl")
 NATIVE_N = 8
 
@@ -53,28 +58,30 @@ def test_juanola2025_raw_files_through_engine(name, dataset, tmp_path, official_
     ckpt = official_checkpoint(shared.MANIFESTS / f"{name}.json")
     spec = RunSpec(model=name, checkpoint=str(ckpt), dataset=dataset, data_dir=str(shared.require(SETS[dataset])),
                    preset="juanola2025", protocol="juanola2025", negatives=("silence",), seeds=[1234],
-                   ogl_weights=str(ogl_weights), batch_size=24)
+                   ogl_weights=str(ogl_weights), batch_size=24, limit=SAMPLES[dataset])
     outcome = run(spec, tmp_path / "run")
     ours = store_arrays(outcome.store)
     with np.load(shared.require(shared.GOLDEN_MODELS / f"{name}_{dataset}.npz")) as z:
         golden = {k: z[k] for k in z.files}
-    order = order_by_ids(ours["ids"], golden["files"])
-    assert len(order) == 24
+    n = SAMPLES[dataset]
+    golden_ids = golden["files"]
+    assert len(ours["ids"]) == n and set(map(str, ours["ids"])) <= set(map(str, golden_ids))
+    order = np.array([list(map(str, golden_ids)).index(str(i)) for i in ours["ids"]])
     config = outcome.store.config
     assert config["testset"] == dataset and config["checkpoint_sha256"]
     plan = upsample_plan(config, "juanola2025")
 
     errors = {}
     for variant, (suffix, plan_key) in JUANOLA_VARIANTS.items():
-        gold_raw = golden[f"raw_{suffix}"][order]
-        assert ours[variant].shape == gold_raw.shape and ours[variant].dtype == np.float32
-        errors[variant] = rel_l2(ours[variant], gold_raw)
-        # the op the metrics would apply reproduces the official 224 map bit for bit ...
+        gold_raw = golden[f"raw_{suffix}"]
+        assert ours[variant].shape == gold_raw[order].shape and ours[variant].dtype == np.float32
+        errors[variant] = rel_l2(ours[variant], gold_raw[order])
+        # the op the metrics would apply reproduces the official 224 maps (all 24) bit for bit ...
         gold_up = upsample(gold_raw, plan[plan_key])
-        assert _sha256(gold_up[np.argsort(order)]) == str(golden[f"sha256_up_{suffix}_float32"]), \
+        assert _sha256(gold_up) == str(golden[f"sha256_up_{suffix}_float32"]), \
             f"{variant}: op {plan[plan_key]!r} is not the official upsampling"
-        # ... and our maps, upsampled the same way, are within tolerance of it
-        errors[f"{variant}@224"] = rel_l2(upsample(ours[variant], plan[plan_key]), gold_up)
+        # ... and our maps, upsampled the same way, are within tolerance of them
+        errors[f"{variant}@224"] = rel_l2(upsample(ours[variant], plan[plan_key]), gold_up[order])
     print(f"\nPARITY juanola2025 {name:8s} {dataset:5s} " + " ".join(f"{k}={v:.2e}" for k, v in errors.items()))
     assert all(e <= TOL for e in errors.values()), errors
 
