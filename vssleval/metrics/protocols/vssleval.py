@@ -104,7 +104,8 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         rec[f"conf_{v}"] = np.where(ok, conf, worst)
     p = up["pos"]
     hw = p.shape[1]
-    rules = {"med": upper_median_threshold(p), "adap": adaptive_threshold(p, gtf.nonzero)}
+    rules = {"med": _flat_selects_all(upper_median_threshold(p), p),
+             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), p)}
     rules.update({u: float(t) for u, t in thresholds.items()})
     pos_ok = valid["pos"]
     for r, t in rules.items():
@@ -127,9 +128,28 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         a = minmax_normalize(p.reshape(-1, side, side))
         o = minmax_normalize(obj.reshape(-1, side, side))
         blend = flat(minmax_normalize(OGL_ALPHA * a + (1 - OGL_ALPHA) * o))
-        for r, t in (("med", upper_median_threshold(blend)), ("adap", adaptive_threshold(blend, gtf.nonzero))):
+        for r, t in (("med", _flat_selects_all(upper_median_threshold(blend), blend)),
+                     ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), blend))):
             rec[f"iou_{r}_ogl"] = np.where(pos_ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
     return rec
+
+
+def _flat_selects_all(t, maps):
+    """Rank thresholds ``t`` [B] of flat maps ``[B, HW]`` become -inf: a constant map selects every pixel.
+
+    A constant map has no spatial preference, i.e. it predicts the whole image (the "whole image"
+    baseline of the literature, and the all-on mask that EZ-VSL's ``>=`` rule gives); a strict
+    ``>`` at its own median would select nothing and score it as silent instead. Negative maps are
+    thresholded at the positive's threshold, so a flat positive map makes every negative pixel
+    count (pIA 1). The compat protocol keeps vssl_eval's literal strict ``>`` (nothing selected).
+    """
+    if is_torch(maps):
+        import torch
+
+        flat_rows = maps.amax(dim=1) == maps.amin(dim=1)
+        return torch.where(flat_rows, torch.full_like(t, float("-inf")), t)
+    flat_rows = maps.max(axis=1) == maps.min(axis=1)
+    return np.where(flat_rows, -np.inf, t)
 
 
 def _gt(m, t):
