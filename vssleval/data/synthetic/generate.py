@@ -11,6 +11,9 @@ Fairness (IS3 layout): both records of a scene carry byte-identical pictures; ea
 sounding one in exactly one of them. Any audio-agnostic predictor therefore localises the same object
 for both records and is right on exactly half of them; position and size are drawn before (and
 independently of) which object sounds.
+
+Version 2 (``GENERATOR_VERSION``): IS3-layout objects are large (see ``IS3_AREA_FRACTION``); the
+VGG-SS layout is unchanged. The cache directory names carry the version, so no old data is reused.
 """
 
 from __future__ import annotations
@@ -31,12 +34,18 @@ from vssleval.data.synthetic.render import SIZE, background, paint
 from vssleval.data.synthetic.sound import SR, clip_audio
 from vssleval.errors import VsslevalError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 LAYOUT_CODES = {"vggss": 1, "is3": 2}
 SPLIT_CODES = {"test": 0, "train": 1}
 # Target box areas (px²) per size bin, kept away from the bin edges (32², 96², 144²).
 AREA_RANGES = {"small": (250, 850), "medium": (1500, 8000), "large": (10500, 19000), "huge": (23000, 42000)}
 BIN_ORDER = ("small", "medium", "large", "huge")
+# IS3 layout: each object's target box area as a fraction of the 224x224 picture. The headline IS3
+# metric is cIoU under the median rule, whose mask is always half the picture: a box under a quarter
+# of the picture can never reach IoU 0.5, so small objects could only cap every model near chance.
+# The two objects therefore lean large/huge (few medium, after fitting), side by side or stacked.
+IS3_AREA_FRACTION = (0.2, 0.45)
+IS3_GAP = 4  # px between the two halves of an IS3 picture
 ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
 
 
@@ -68,6 +77,30 @@ def place(rng: np.random.Generator, w: int, h: int, avoid=None, tries: int = 60)
             if avoid is None or _disjoint(box, avoid):
                 return box
         w, h = max(8, int(w * 0.85)), max(8, int(h * 0.85))
+
+
+def _halves(rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
+    """Two disjoint cells (x0, y0, x1, y1) for the IS3 layout's two objects: the picture cut at a random
+    position near the middle, vertically (side by side) or horizontally (stacked), in random order."""
+    cut = int(rng.integers(SIZE // 2 - 16, SIZE // 2 + 17))
+    lo, hi = cut - IS3_GAP // 2, cut + IS3_GAP - IS3_GAP // 2
+    if rng.random() < 0.5:
+        cells = [(0, 0, lo, SIZE), (hi, 0, SIZE, SIZE)]
+    else:
+        cells = [(0, 0, SIZE, lo), (0, hi, SIZE, SIZE)]
+    return cells[::-1] if rng.random() < 0.5 else cells
+
+
+def _box(rng: np.random.Generator, cls: SynthClass, cell) -> tuple[int, int, int, int]:
+    """A box covering about ``IS3_AREA_FRACTION`` of the picture inside ``cell``, at a random position;
+    the class aspect (±15 %) gives way where the cell is too narrow for the area."""
+    cx0, cy0, cx1, cy1 = cell
+    area = rng.uniform(*IS3_AREA_FRACTION) * SIZE * SIZE
+    a = cls.aspect * rng.uniform(0.87, 1.15)
+    w = int(min(np.sqrt(area * a), cx1 - cx0))
+    h = int(min(area / w, cy1 - cy0))
+    x0, y0 = cx0 + int(rng.integers(0, cx1 - cx0 - w + 1)), cy0 + int(rng.integers(0, cy1 - cy0 - h + 1))
+    return x0, y0, x0 + w, y0 + h
 
 
 def _norm(px: int) -> float:
@@ -135,19 +168,12 @@ def _write_is3(out: Path, n: int, seed: int, split: str) -> None:
     k = len(CLASSES)
     pairs = [(a, b) for a in range(k) for b in range(k) if a != b]
     order = _schedule(n // 2, len(pairs), seed, "is3", split, 201)
-    bins = _schedule(n, 4, seed, "is3", split, 202)
     annotation, boxes_json, class_files = [], [], {c.name: [] for c in CLASSES}
     for s in range(n // 2):
         objs: list[SynthClass] = [CLASSES[i] for i in pairs[int(order[s])]]
         img_rng = _rng(seed, "is3", split, s, 1)
         canvas = background(img_rng)
-        drawn = []
-        for j, cls in enumerate(objs):
-            w, h = box_size(img_rng, BIN_ORDER[int(bins[2 * s + j])], cls.aspect)
-            if j == 1:
-                # Keep the second object's size bin while leaving room for the first.
-                w, h = min(w, SIZE - 8), min(h, SIZE - 8)
-            drawn.append(place(img_rng, w, h, avoid=drawn[0] if drawn else None))
+        drawn = [_box(img_rng, cls, cell) for cls, cell in zip(objs, _halves(img_rng))]
         final = [paint(canvas, cls, b, img_rng) for cls, b in zip(objs, drawn)]
         jpg = _jpeg(canvas)
         prefix = f"{objs[0].name}_{objs[1].name}_{10000 + s}"
