@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import VGGSS_RECORDS, write_json
+from data_helpers import VGGSS_RECORDS, write_json
 from vssleval.data.registry import load_dataset
 from vssleval.errors import BadSampleError, VsslevalError
 

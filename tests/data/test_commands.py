@@ -5,7 +5,7 @@ import urllib.error
 
 import pytest
 
-from conftest import write_json
+from data_helpers import write_json
 from vssleval import cli
 from vssleval.data import fetch
 from vssleval.data.fetch import MetadataFile, fetch_metadata

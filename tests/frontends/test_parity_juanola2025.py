@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import preset, rel, sha
+from frontend_helpers import preset, rel, sha
 
 from shared import DATA_IS3, DATA_VGGSS, GOLDEN_MODELS, require
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import preset, rel
+from frontend_helpers import preset, rel
 
 from shared import DATA_VGGSS, NATIVE, require
 from vssleval.frontends.pipeline import from_preset
