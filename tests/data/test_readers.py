@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from shared import DATA_IS3, DATA_VGGSS, METADATA, require
 
-from data_helpers import VGGSS_RECORDS, write_jpg, write_json, write_wav
+from data_helpers import VGGSS_RECORDS, write_jpg, write_wav
 from vssleval.data.gt import gt_map, size_bin
 from vssleval.data.registry import get_config, list_datasets, load_dataset
 from vssleval.errors import VsslevalError

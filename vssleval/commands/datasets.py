@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 
 from vssleval.data.gt import gt_map, size_bin
 from vssleval.data.registry import get_config, list_datasets, load_dataset

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._array import Array, check_maps, check_same_batch, to_numpy
+from ._array import Array, check_maps, check_same_batch
 from .protocols import PROTOCOLS
 from .protocols import juanola2025 as compat
 from .protocols import vssleval as clean

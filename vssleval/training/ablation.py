@@ -90,7 +90,7 @@ def audio_ablation(model: str = "synth-ezvsl", checkpoint: str | None = None, da
     samples = ds.samples[:limit] if limit else ds.samples
     net = build_model(model, checkpoint=checkpoint, preset=preset, config=config)
     apipe, ipipe = from_preset(preset_block(net.config, preset, model))
-    vis, aud, sil, noi = [], [], [], []
+    vis, aud, noi = [], [], []
     for start in range(0, len(samples), batch_size):
         chunk = samples[start:start + batch_size]
         vis.append(net.encode_image(torch.stack([ipipe.load(s.image_path) for s in chunk])))
