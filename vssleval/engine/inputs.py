@@ -110,8 +110,10 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def encode_in_groups(encode, inputs: list[torch.Tensor], device: torch.device, chunk: int) -> torch.Tensor:
-    """Encode a list of single-sample inputs, batching those of equal shape; keeps the order."""
+def encode_in_groups(encode, inputs: list[torch.Tensor], chunk: int) -> torch.Tensor:
+    """Encode a list of single-sample inputs, batching those of equal shape; keeps the order.
+
+    ``encode`` takes a CPU batch (it moves it to its device)."""
     out: list[torch.Tensor | None] = [None] * len(inputs)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, x in enumerate(inputs):
@@ -119,7 +121,7 @@ def encode_in_groups(encode, inputs: list[torch.Tensor], device: torch.device, c
     for idx in by_shape.values():
         for start in range(0, len(idx), chunk):
             part = idx[start:start + chunk]
-            feats = encode(torch.stack([inputs[i] for i in part]).to(device, non_blocking=True))
+            feats = encode(torch.stack([inputs[i] for i in part]))
             for j, i in enumerate(part):
                 out[i] = feats[j]
     return torch.stack(out)

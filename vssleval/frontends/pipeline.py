@@ -30,7 +30,7 @@ from vssleval.data import audio as aio
 from vssleval.errors import VsslevalError
 from vssleval.frontends import image as imt
 from vssleval.frontends.mel import amplitude_to_db, mel_spectrogram
-from vssleval.frontends.spectrogram import scipy_spectrogram
+from vssleval.frontends.spectrogram import num_frames, scipy_spectrogram
 from vssleval.frontends.vggish import vggish_examples
 
 VARIANTS = ("positive", "silence", "noise", "offscreen")
@@ -257,7 +257,13 @@ class AudioPipeline:
         f = self._cfg[variant].get("frontend", {})
         kind = f.get("type")
         if kind == "spectrogram":
-            s = scipy_spectrogram(wave, fs=sr, nperseg=f.get("nperseg", 512), noverlap=f.get("noverlap"),
+            nperseg = f.get("nperseg", 512)
+            noverlap = f.get("noverlap") if f.get("noverlap") is not None else nperseg // 8
+            if f.get("center_crop_frames"):
+                # frames are independent, so computing only those the crop keeps is exact (3x less work
+                # for vssl_eval's EZ family: 200 of 671 frames)
+                wave = _frames_window(wave, nperseg, noverlap, int(f["center_crop_frames"]))
+            s = scipy_spectrogram(wave, fs=sr, nperseg=nperseg, noverlap=noverlap,
                                   window_alpha=f.get("window_alpha", 0.25))
             if f.get("log", False):
                 s = torch.log(s + f.get("log_offset", 1e-7))
@@ -278,6 +284,21 @@ class AudioPipeline:
         if f.get("divide"):
             s = s / f["divide"]
         return s.to(torch.float32)
+
+
+def _frames_window(wave: torch.Tensor, nperseg: int, noverlap: int, frames: int) -> torch.Tensor:
+    """The samples of the ``frames`` spectrogram columns a :func:`center_crop_frames` keeps.
+
+    Column j covers samples ``[j*step, j*step + nperseg)``; the crop keeps columns
+    ``off .. off+frames-1`` with ``off = int(round((T - frames) / 2))``. Shorter signals (which
+    the crop zero-pads) are returned whole.
+    """
+    step = nperseg - noverlap
+    t = num_frames(wave.shape[-1], nperseg, noverlap)
+    if t <= frames:
+        return wave
+    off = int(round((t - frames) / 2.0))
+    return wave[..., off * step:(off + frames - 1) * step + nperseg]
 
 
 def center_crop_frames(s: torch.Tensor, frames: int) -> torch.Tensor:
