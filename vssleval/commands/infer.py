@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from PIL import Image
 
 from vssleval.commands._common import add_run_arguments, default_out, spec_from_args
-from vssleval.data import load_dataset
+from vssleval.commands.report import write_overlay_figure
 from vssleval.engine.runner import run_inference
-from vssleval.report.overlays import overlay_grid
+from vssleval.metrics import calibrate_threshold
+from vssleval.report.figures import separates
 
 HELP = "compute and store every raw heatmap (no metrics); optional overlay PNGs"
 
@@ -19,8 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     p.add_argument("--overlays", type=int, default=4, metavar="K", help="overlay figures for the first K samples")
     p.add_argument("--threshold", type=float,
-                   help="raw-scale threshold for the thresholded row (default: the model's maxq3 constant "
-                        "if it has one, else the median of the positive maps' maxima)")
+                   help="raw-scale threshold for the thresholded row (default: calibrated on this run's "
+                        "positive vs negative maxima)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,22 +37,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_overlays(store, out, k: int, threshold: float | None) -> None:
-    config = store.config
-    shard = store.read_shard(0)
-    k = min(k, len(shard["ids"]))
-    dataset = load_dataset(config["dataset"], config["data_root"], check_files=False)
-    by_id = {s.id: s for s in dataset.samples}
-    images = [np.asarray(Image.open(by_id[str(i)].image_path).convert("RGB").resize((224, 224), Image.BICUBIC))
-              for i in shard["ids"][:k]]
-    maps = {"positive": shard["positive"][:k]}
-    for v in ("silence",):
-        if v in shard:
-            maps[v] = shard[v][:k]
-    for v in ("noise", "offscreen"):
-        if v in shard:
-            maps[v] = shard[v][0, :k]  # first seed
+    """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` or, by default,
+    the universal threshold calibrated on this run's positive vs negative raw maxima (none when
+    the maxima do not separate, as for audio-agnostic models)."""
     if threshold is None:
-        th = (config["model_config"].get("thresholds") or {}).get("maxq3")
-        threshold = float(th) if th is not None else float(np.median(shard["positive"].reshape(len(shard["ids"]), -1).max(1)))
-    path = overlay_grid(images, maps, threshold, out / "overlays.png", titles=[str(i) for i in shard["ids"][:k]])
-    print(f"overlays: {path} (and .pdf), threshold {threshold:.4f}")
+        pos, neg = [], []
+        for shard in store.iter_shards():
+            pos.append(shard["positive"].reshape(len(shard["positive"]), -1).max(1))
+            neg += [shard[v].reshape(-1, shard[v].shape[-2] * shard[v].shape[-1]).max(1)
+                    for v in ("silence", "noise", "offscreen") if v in shard]
+        cal = calibrate_threshold(np.concatenate(pos), np.concatenate(neg)) if neg else None
+        threshold = float(cal["threshold"]) if separates(cal) else None
+    notes: list[str] = []
+    path = out / "overlays.png"
+    if write_overlay_figure(store, k, threshold, path, notes):
+        shown = f"threshold {threshold:.4f}" if threshold is not None else "no threshold separates the audio variants"
+        print(f"overlays: {path} (and .pdf), {shown}")
+    for note in notes:
+        print(f"overlays: {note}")

@@ -205,13 +205,22 @@ def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, 
               notes: list[str]) -> Path | None:
     """Overlay grid of the first ``k`` samples, thresholded at the calibrated threshold when it
     separates anything; a note (not an error) when the dataset images are gone."""
+    th = float(cal["threshold"]) if separates(cal) else None
+    rel = Path("overlays") / f"{run.slug}.png"
+    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label) else None
+
+
+def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, path: Path, notes: list[str],
+                         label: str = "run") -> bool:
+    """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
+    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn."""
     from vssleval.data import load_dataset
 
     config = store.config
     numbers = store.shard_numbers()
     if not numbers:
-        notes.append(f"{run.label}: the store has no shards, no overlays")
-        return None
+        notes.append(f"{label}: the store has no shards, no overlays")
+        return False
     shard = store.read_shard(numbers[0])
     ids = [str(i) for i in shard["ids"][:k]]
     try:
@@ -222,8 +231,8 @@ def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, 
             with Image.open(by_id[sid].image_path) as im:
                 images.append(np.asarray(im.convert("RGB").resize((224, 224), Image.BICUBIC)))
     except (VsslevalError, OSError, KeyError) as exc:
-        notes.append(f"{run.label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
-        return None
+        notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
+        return False
     negatives = config.get("negatives") or []
     maps = {"positive": shard["positive"][:k]}
     if "silence" in negatives:
@@ -231,7 +240,5 @@ def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, 
     for v in ("noise", "offscreen"):
         if v in negatives:
             maps[v] = shard[v][0, :k]
-    th = float(cal["threshold"]) if separates(cal) else None
-    rel = Path("overlays") / f"{run.slug}.png"
-    overlay_grid(images, maps, th, out / rel, titles=ids, op=upsample_plan(config, "vssleval"))
-    return rel
+    overlay_grid(images, maps, threshold, path, titles=ids, op=upsample_plan(config, "vssleval"))
+    return True
