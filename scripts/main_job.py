@@ -4,7 +4,7 @@
 Evaluates, on every configured dataset, the embedded model (``synth-ezvsl``, shipped in
 ``checkpoints/``), the audio-agnostic baselines (``center``, ``full``, ``random``) and every zoo
 model whose official checkpoint file is present in ``checkpoints/``, with all negatives, then
-writes one comparative report. With nothing configured it runs on the embedded synthetic
+writes one comparative report per dataset. With nothing configured it runs on the embedded synthetic
 benchmark (VGG-SS and IS3 layouts, generated on first use), so a fresh machine needs no download.
 
 Real datasets: set ``VSSLEVAL_DATA_<NAME>`` to a dataset root, e.g. ``VSSLEVAL_DATA_VGGSS=/data/vggss``

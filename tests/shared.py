@@ -6,6 +6,8 @@ Tests must only read from here, never copy these files into the project tree.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
 
@@ -43,3 +45,15 @@ def load_make_weights():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@functools.lru_cache(maxsize=None)
+def manifest(path: str | Path) -> dict:
+    """A fixtures manifest (``manifests/<model>.json``) as a dict (cached; do not mutate)."""
+    return json.loads(require(Path(path)).read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def rule_state_dict(path: str | Path) -> dict:
+    """The bare state dict the fixtures' weight rule gives for a manifest (cached; copy before mutating)."""
+    return load_make_weights().state_dict_from_manifest(manifest(str(path)))

@@ -7,8 +7,6 @@ unless a module asks for more (the parity module uses two).
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 
 import pytest
@@ -26,24 +24,10 @@ def _torch_threads(request):
     torch.set_num_threads(before)
 
 
-@functools.lru_cache(maxsize=None)
-def _manifest(path: str) -> dict:
-    return json.loads(shared.require(Path(path)).read_text())
-
-
 @pytest.fixture(scope="session")
 def rule_state_dict():
     """``rule_state_dict(manifest_path)``: the bare state dict of the fixtures' weight rule (cached)."""
-    make_weights = shared.load_make_weights()
-    cache: dict[str, dict] = {}
-
-    def get(path) -> dict:
-        key = str(path)
-        if key not in cache:
-            cache[key] = make_weights.state_dict_from_manifest(_manifest(key))
-        return cache[key]
-
-    return get
+    return shared.rule_state_dict
 
 
 def save_official(manifest: dict, state_dict: dict, out: Path) -> Path:
@@ -68,7 +52,7 @@ def official_checkpoint(tmp_path_factory, rule_state_dict):
     def get(path, folder: str | None = None) -> Path:
         key = str(path)
         if key not in cache:
-            manifest = _manifest(key)
+            manifest = shared.manifest(key)
             out = root / (folder or Path(key).stem) / manifest["checkpoint"]["file"]
             cache[key] = save_official(manifest, rule_state_dict(key), out)
         return cache[key]

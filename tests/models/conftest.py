@@ -6,8 +6,6 @@ files are large, so both are cached per test session.
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,23 +29,10 @@ def make_weights():
     return shared.load_make_weights()
 
 
-@functools.lru_cache(maxsize=None)
-def _manifest(path: str) -> dict:
-    return json.loads(Path(shared.require(Path(path))).read_text())
-
-
 @pytest.fixture(scope="session")
-def rule_state_dict(make_weights):
+def rule_state_dict():
     """``rule_state_dict(manifest_path) -> bare state dict`` (cached)."""
-    cache: dict[str, dict] = {}
-
-    def get(path) -> dict:
-        key = str(path)
-        if key not in cache:
-            cache[key] = make_weights.state_dict_from_manifest(_manifest(key))
-        return cache[key]
-
-    return get
+    return shared.rule_state_dict
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +46,7 @@ def official_checkpoint(tmp_path_factory, make_weights, rule_state_dict):
     def get(path) -> Path:
         key = str(path)
         if key not in cache:
-            manifest = _manifest(key)
+            manifest = shared.manifest(key)
             obj = make_weights.wrap_checkpoint(manifest, rule_state_dict(key))
             if manifest["checkpoint"].get("container_key"):
                 obj["epoch"] = 17
