@@ -33,7 +33,11 @@ def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
     block = preset_block(model_cfg, config["preset"], config["model_name"])
     rule = MapRule.from_config(block.get("map"))
     testset = config.get("testset")
-    op = lambda v: _OP_ALIASES.get(rule.upsample_op(v, testset), rule.upsample_op(v, testset))  # noqa: E731
+
+    def op(variant: str) -> str:
+        name = rule.upsample_op(variant, testset)
+        return _OP_ALIASES.get(name, name)
+
     if protocol == "juanola2025":
         return {"pos": op("positive"), "ogl": op("object"), "neg": op("silence")}
     return op("positive")
