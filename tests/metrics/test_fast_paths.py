@@ -3,7 +3,8 @@
 * juanola2025: ``_sample_records_numpy`` (bit-packed masks, selection, reused buffers) against
   ``_sample_records_generic`` (one boolean mask per map and rule), on maps built to hit the hard
   cases: cv2 border-band ties at the thresholds, empty / full / Flickr-style (0.5) GT, NaN maps,
-  thresholds equal to map values, a batch that is not a multiple of the chunk, torch CPU input.
+  thresholds equal to map values, a batch that is not a multiple of the chunk, torch CPU input,
+  chunks run in a thread pool.
 * cv2 INTER_LINEAR as matrix products against the two-tap gathers (and the -0.0 / inf inputs
   that must take the gather path).
 * ``upsample_into`` against ``upsample`` for every op.
@@ -89,12 +90,13 @@ def _hard_batch(n: int, side: int, seed: int):
 
 def _compare(maps, ogl, gt, ops, th=TH):
     args = (maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt, th, ops)
-    fast = J._sample_records_numpy(*args)
     ref = J._sample_records_generic(*args)
-    assert list(fast) == list(ref) and sorted(ref) == sorted(J.record_fields())
-    for k in ref:
-        assert fast[k].dtype == np.float64 and fast[k].shape == ref[k].shape, k
-        assert np.array_equal(fast[k], ref[k], equal_nan=True), k
+    for threads in (1, 3):  # chunks run serially, or in a pool (more workers than cores)
+        fast = J._sample_records_numpy(*args, threads=threads)
+        assert list(fast) == list(ref) and sorted(ref) == sorted(J.record_fields())
+        for k in ref:
+            assert fast[k].dtype == np.float64 and fast[k].shape == ref[k].shape, (threads, k)
+            assert np.array_equal(fast[k], ref[k], equal_nan=True), (threads, k)
 
 
 @pytest.mark.parametrize("family,testset", [("ez", "vggss"), ("lvs", "vggss"), ("lvs", "is3")])

@@ -12,9 +12,11 @@ into the 164 reported values; :func:`format_text` renders the metrics file.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import numpy as np
+import torch
 
 from .._array import (_HAS_BITCOUNT, Array, as_float32, as_float64, count, flat, is_torch, to_numpy_if_cpu,
                       workspace)
@@ -133,7 +135,8 @@ def _np(x: Array) -> np.ndarray:
 
 
 def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, ogl: Array, gt: Array,
-                   thresholds: UniversalThresholds, ops: Mapping[str, str]) -> dict[str, np.ndarray]:
+                   thresholds: UniversalThresholds, ops: Mapping[str, str],
+                   threads: int | None = None) -> dict[str, np.ndarray]:
     """vssl_eval's per-sample computations for one batch of one seed (protocol.md §4).
 
     Args:
@@ -141,6 +144,9 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
         ogl: raw object-saliency maps ``[B, h', w']``.
         gt: ``[B, 224, 224]`` ground truth (0/1).
         thresholds: the model's universal constants. ops: :func:`upsample_ops` output.
+        threads: CPU threads for the numpy path (chunks of rows in parallel); default
+            ``torch.get_num_threads()``, so ``OMP_NUM_THREADS``/``torch.set_num_threads`` rule.
+            Results do not depend on it.
     Returns:
         ``{field: float64 [B]}`` for every name of :func:`record_fields`; IoUs keep NaN (0/0).
 
@@ -150,7 +156,7 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
     args = (pos, silence, noise, offscreen, ogl, gt)
     if any(is_torch(a) and a.device.type != "cpu" for a in args):
         return _sample_records_generic(*args, thresholds, ops)
-    return _sample_records_numpy(*(to_numpy_if_cpu(a) for a in args), thresholds, ops)
+    return _sample_records_numpy(*(to_numpy_if_cpu(a) for a in args), thresholds, ops, threads)
 
 
 #: mask order of the fast path: every rule is applied to every map (pIA needs all six on the
@@ -200,14 +206,15 @@ def _order_stats(p: np.ndarray, k_med: int, k_adap: np.ndarray) -> tuple[np.ndar
 
 
 def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: UniversalThresholds,
-                          ops: Mapping[str, str]) -> dict[str, np.ndarray]:
+                          ops: Mapping[str, str], threads: int | None = None) -> dict[str, np.ndarray]:
     """Fast numpy path of :func:`sample_records` (same values, bit for bit).
 
     Per chunk of rows: each upsampled map is thresholded once per rule into a reused bool
     buffer (strict ``>`` in float32, the same comparisons as the reference) and bit-packed;
     every count (pIA, |A|, |A and B|, |A and GT|) is then a popcount of 784 words. Order
     statistics use selection, not a sort. Non-binary (Flickr consensus) GT falls back to
-    :class:`GroundTruth` on the unpacked masks.
+    :class:`GroundTruth` on the unpacked masks. Chunks write disjoint rows of the outputs, so
+    ``threads > 1`` runs them in a thread pool (buffers are per thread, see ``workspace``).
     """
     raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
     rec: dict[str, np.ndarray] = {}
@@ -222,8 +229,9 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
     sizes = {w: np.zeros((n, len(VARIANTS), len(_RULES)), np.int64) for w in ("wogl", "ogl")}
     both = {w: np.zeros((n, len(PAIRS), len(_RULES)), np.int64) for w in ("wogl", "ogl")}
     iou = {w: np.zeros((n, len(_RULES)), np.float64) for w in ("wogl", "ogl")}
-    hw = None
-    for s in range(0, n, _CHUNK):
+    hw = _SIZE * _SIZE
+
+    def chunk(s: int) -> None:  # rows [s, s + _CHUNK): writes disjoint rows of the outputs
         sl = slice(s, min(s + _CHUNK, n))
         c = sl.stop - sl.start
         up = []
@@ -232,7 +240,6 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
             up.append(flat(upsample_into(as_float32(raws[v][sl]), ops["pos" if v == "pos" else "neg"], buf)))
         obj_buf = workspace("compat_up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
         obj = flat(upsample_into(as_float32(ogl[sl]), ops["ogl"], obj_buf))
-        hw = up[0].shape[1]
         mk = workspace("compat_masks", (_CHUNK, len(_RULES), hw), np.bool_)[:c]
         bl = workspace("compat_blend", (_CHUNK, hw), np.float32)[:c]
         g = gtf_all[sl]
@@ -281,6 +288,15 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
                 background = as_float64(sizes[w][sl, 0]) - inter
                 with np.errstate(invalid="ignore", divide="ignore"):
                     iou[w][sl] = inter / (mass[:, None] + background)
+
+    starts = range(0, n, _CHUNK)
+    workers = max(1, min(int(threads or torch.get_num_threads()), len(starts)))
+    if workers == 1:
+        for s in starts:
+            chunk(s)
+    else:  # numpy and torch release the GIL in every kernel used by chunk()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(chunk, starts))
     for w in ("wogl", "ogl"):  # same key order as the generic path
         for r in POOLED_RULES + ("adap",):
             rec[f"iou_{w}_{r}"] = iou[w][:, _RI[r]].copy()
