@@ -158,8 +158,10 @@ def test_clean_protocol_chunking_changes_no_value(op):
     g = gt.astype(np.float64)
     g[10, :30, :30] = 0.5
     th = TH.as_dict()
-    chunked = V.sample_records(maps, g, th, op, ogl=ogl)
     whole = V._chunk_records(maps, g, th, op, ogl=ogl)
-    assert list(chunked) == list(whole)
-    for k in whole:
-        assert chunked[k].shape == (19,) and np.array_equal(chunked[k], whole[k], equal_nan=True), k
+    for threads in (1, 3):  # serial chunks, and chunks in a thread pool
+        chunked = V.sample_records(maps, g, th, op, ogl=ogl, threads=threads)
+        assert list(chunked) == list(whole)
+        for k in whole:
+            assert chunked[k].shape == (19,), k
+            assert np.array_equal(chunked[k], whole[k], equal_nan=True), (threads, k)

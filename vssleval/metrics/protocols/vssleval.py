@@ -17,9 +17,11 @@ NaN rules (one each, documented in docs/metrics.md):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import numpy as np
+import torch
 
 from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, to_numpy, to_numpy_if_cpu,
                       workspace)
@@ -45,7 +47,7 @@ _CHUNK = 8
 
 
 def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
-                   op: str, ogl: Array | None = None) -> dict[str, np.ndarray]:
+                   op: str, ogl: Array | None = None, threads: int | None = None) -> dict[str, np.ndarray]:
     """Per-sample scalars of one batch of one seed.
 
     Args:
@@ -53,6 +55,8 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         gt: ``[B,224,224]`` ground truth in [0, 1]. thresholds: ``{name: value}`` universal
             thresholds on the raw scale (may be empty). op: upsampling op for every variant.
         ogl: optional raw object maps ``[B,h',w']``.
+        threads: CPU workers over chunks of rows (default ``torch.get_num_threads()``); values
+            do not depend on it (each row's numbers are computed alone).
     Returns:
         ``{field: float64 [B]}``: ``max_/min_/conf_/nonfinite_<variant>``, ``iou_med``,
         ``iou_adap``, ``iou_<u>``, ``pia_<neg>_<rule>``, ``mapiou_<neg>_<u>``, ``area``,
@@ -62,11 +66,19 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
     n = gt.shape[0]
     if n <= _CHUNK or any(is_torch(a) and a.device.type != "cpu" for a in arrays):
         return _chunk_records(maps, gt, thresholds, op, ogl)
-    parts = []
-    for s in range(0, n, _CHUNK):
+
+    def chunk(s: int) -> dict[str, np.ndarray]:
         sl = slice(s, s + _CHUNK)
-        parts.append(_chunk_records({v: (None if m is None else m[sl]) for v, m in maps.items()}, gt[sl],
-                                    thresholds, op, None if ogl is None else ogl[sl]))
+        return _chunk_records({v: (None if m is None else m[sl]) for v, m in maps.items()}, gt[sl],
+                              thresholds, op, None if ogl is None else ogl[sl])
+
+    starts = range(0, n, _CHUNK)
+    workers = max(1, min(int(threads or torch.get_num_threads()), len(starts)))
+    if workers == 1:
+        parts = [chunk(s) for s in starts]
+    else:  # numpy/torch kernels release the GIL; buffers are per thread (workspace)
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(chunk, starts))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
