@@ -41,12 +41,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vssleval.engine.scoring import upsample_plan_for
 from vssleval.metrics.protocols import juanola2025 as J
 from vssleval.metrics.thresholds import UniversalThresholds
 from vssleval.metrics.upsample import upsample
 
 TH = UniversalThresholds(0.6041, 0.6645, 0.6382)
-OPS = J.upsample_ops("ez", "vggss")
+OPS = upsample_plan_for("ezvsl", "vggss")
 
 
 def make_data(n: int, seed: int = 0):

@@ -11,6 +11,8 @@ import torch
 from vssleval.metrics import Accumulator, calibrate_threshold, transfer, auroc
 
 TH = {"max": 0.6, "max10": 0.66, "maxq3": 0.63}
+#: a juanola2025 upsampling plan (any valid one: these tests exercise the API, not a model)
+OPS = {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"}
 
 
 def batch(rng, b=6, side=7, shift=0.0):
@@ -34,8 +36,11 @@ def test_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match="unknown protocol"):
         Accumulator(protocol="lvs")
     with pytest.raises(ValueError, match="ogl"):
-        Accumulator("juanola2025", thresholds=TH, family="ez", testset="vggss").update(
-            0, ["a"] * 6, pos, *negs, gt)
+        Accumulator("juanola2025", thresholds=TH, upsample=OPS).update(0, ["a"] * 6, pos, *negs, gt)
+    with pytest.raises(ValueError, match=r"upsample=\{pos, ogl, neg\}"):
+        Accumulator("juanola2025", thresholds=TH)
+    with pytest.raises(ValueError, match=r"upsample=\{pos, ogl, neg\}"):
+        Accumulator("juanola2025", thresholds=TH, upsample="bilinear_ac")
 
 
 def test_nonfinite_maps_are_counted_and_scored_worst_case():

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from vssleval.engine.scoring import upsample_plan_for
 from vssleval.metrics.protocols import juanola2025 as J
 from vssleval.metrics.thresholds import UniversalThresholds
 from vssleval.metrics.upsample import OPS, cv2_linear_taps, upsample, upsample_into
@@ -99,11 +100,11 @@ def _compare(maps, ogl, gt, ops, th=TH):
             assert np.array_equal(fast[k], ref[k], equal_nan=True), (threads, k)
 
 
-@pytest.mark.parametrize("family,testset", [("ez", "vggss"), ("lvs", "vggss"), ("lvs", "is3")])
+@pytest.mark.parametrize("model,testset", [("ezvsl", "vggss"), ("lvs", "vggss"), ("lvs", "is3")])
 @pytest.mark.parametrize("side", [7, 14])
-def test_fast_compat_records_equal_generic(family, testset, side):
+def test_fast_compat_records_equal_generic(model, testset, side):
     maps, ogl, gt = _hard_batch(19, side, seed=side)  # 19 = 2 full chunks + a partial one
-    _compare(maps, ogl, gt, J.upsample_ops(family, testset))
+    _compare(maps, ogl, gt, upsample_plan_for(model, testset))
 
 
 def test_fast_compat_records_non_binary_gt_and_nan():
@@ -113,13 +114,13 @@ def test_fast_compat_records_non_binary_gt_and_nan():
     g[9, :5, :5] = 0.5
     maps["pos"][4, 2, 2] = np.nan
     maps["offscreen"][5, 0, 0] = np.nan
-    _compare(maps, ogl, g, J.upsample_ops("ez", "vggss"))
-    _compare(maps, ogl, g.astype(np.float32), J.upsample_ops("ssltie", "is3"))
+    _compare(maps, ogl, g, upsample_plan_for("ezvsl", "vggss"))
+    _compare(maps, ogl, g.astype(np.float32), upsample_plan_for("ssltie", "is3"))
 
 
 def test_fast_compat_records_bool_gt_other_constants_and_torch_input():
     maps, ogl, gt = _hard_batch(9, 7, seed=5)
-    ops = J.upsample_ops("ez", "is3")
+    ops = upsample_plan_for("ezvsl", "is3")
     _compare(maps, ogl, gt.astype(bool), ops, UniversalThresholds(0.5, 0.55, 0.5625))
     t = {k: torch.from_numpy(v) for k, v in maps.items()}
     via_torch = J.sample_records(t["pos"], t["silence"], t["noise"], t["offscreen"], torch.from_numpy(ogl),
@@ -146,7 +147,7 @@ def test_sorted_take_equals_sorted_row_entry():
 def test_fast_compat_records_uint8_gt_with_other_values():
     maps, ogl, gt = _hard_batch(9, 7, seed=11)
     gt[4, :20, :20] = 2  # not binary: the consensus formula (sum of G * mask) applies
-    _compare(maps, ogl, gt, J.upsample_ops("ez", "vggss"))
+    _compare(maps, ogl, gt, upsample_plan_for("ezvsl", "vggss"))
 
 
 @pytest.mark.parametrize("op", ["bilinear", "cv2_linear", "bilinear_ac"])

@@ -3,7 +3,8 @@
 Inputs: raw maps captured from the official 10-seed run (``captured_raw.npz``) and the
 seed-1234 golden maps; targets: ``metrics_full.json`` (164 values, <= 1e-9), the 2-decimal text
 file (byte for byte), the 8 max/min dumps, and ``metrics_<model>_<set>.json`` ``raw_mode``.
-Thresholds come from ``configs/models/<model>.yaml`` (so the config is under test too).
+Thresholds and the upsampling ops come from ``configs/models/<model>.yaml`` (so the config is
+under test too: :func:`test_golden_raw_mode` checks the YAML's ops against the official run's).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import pytest
 import yaml
 
 from shared import GOLDEN_METRICS, GOLDEN_MODELS, ROOT, require
+from vssleval.engine.scoring import upsample_plan_for
 from vssleval.metrics import Accumulator, upsample
 from vssleval.metrics.protocols import juanola2025 as J
 
 MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
-SETS = ("vggss", "is3")
+SETS = ("vggss", "is3")  # the fixtures' test-set names are the dataset layout names the YAML keys by
 CASES = [(m, s) for m in MODELS for s in SETS]
 # how the golden files name the ops (meta.upsample) -> our op names
 GOLDEN_OP = {"torch.nn.functional.interpolate": "bilinear_ac", "cv2.resize": "cv2_linear"}
@@ -41,8 +43,8 @@ def compare(ref: dict, got: dict) -> list:
 def test_captured_ten_seeds(model, testset, tmp_path):
     d = require(GOLDEN_METRICS / f"{model}_{testset}")
     z = np.load(d / "captured_raw.npz")
-    acc = Accumulator("juanola2025", thresholds=thresholds(model),
-                      family=J.QUIRK_MODEL_FAMILY[model], testset=testset, seeds=list(range(10)))
+    acc = Accumulator("juanola2025", thresholds=thresholds(model), upsample=upsample_plan_for(model, testset),
+                      seeds=list(range(10)))
     for s in range(z["pos"].shape[0]):
         for part in (slice(0, 7), slice(7, None)):  # two batches: order within a seed is kept
             acc.update(s, list(z["names"][part]), z["pos"][s][part], z["silence"][s][part],
@@ -68,10 +70,11 @@ def test_golden_raw_mode(model, testset):
     meta = json.loads(str(g["meta"]))
     th = thresholds(model)
     assert [th["max"], th["max10"], th["maxq3"]] == meta["thresholds_max_max10_maxq3"]
-    ops = {"pos": GOLDEN_OP[meta["upsample"]["pos"].split("(")[0]],
-           "ogl": GOLDEN_OP[meta["upsample"]["ogl"].split("(")[0]],
-           "neg": GOLDEN_OP[meta["upsample"]["silence"].split("(")[0]]}
-    assert ops == J.upsample_ops(J.QUIRK_MODEL_FAMILY[model], testset), "quirk table disagrees with meta"
+    official = {v: GOLDEN_OP[op.split("(")[0]] for v, op in meta["upsample"].items()}
+    ops = {"pos": official["pos"], "ogl": official["ogl"], "neg": official["silence"]}
+    assert official["noise"] == official["offscreen"] == ops["neg"], "negatives upsampled differently"
+    # the one check that the YAML's upsampling facts (interpolation mismatch included) are vssl_eval's
+    assert ops == upsample_plan_for(model, testset), "model YAML's juanola2025 map.upsample disagrees with meta"
     acc = Accumulator("juanola2025", thresholds=th, upsample=ops)
     acc.update(0, list(g["names"]), g["raw_pos"], g["raw_silence"], g["raw_noise"], g["raw_offscreen"],
                g["gt_map"], ogl=g["raw_ogl"])

@@ -15,7 +15,7 @@ from vssleval.engine.store import HeatmapStore
 from vssleval.errors import VsslevalError
 from vssleval.metrics import Accumulator
 from vssleval.models.maps import MapRule
-from vssleval.models.registry import preset_block
+from vssleval.models.registry import DEFAULT_PRESET, load_model_config, preset_block
 
 #: Map ops of the model YAML that the metrics module spells differently. ``none`` marks maps
 #: already at 224 x 224, for which bilinear (align_corners=False) resampling is the identity.
@@ -41,6 +41,23 @@ def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
     if protocol == "juanola2025":
         return {"pos": op("positive"), "ogl": op("object"), "neg": op("silence")}
     return op("positive")
+
+
+def upsample_plan_for(model: str, testset: str | None, protocol: str = "juanola2025",
+                      preset: str = DEFAULT_PRESET) -> Any:
+    """:func:`upsample_plan` for a model named outside a run (tests, benchmarks, notebooks).
+
+    Args:
+        model: a registered model name (its ``configs/models/<model>.yaml`` is read).
+        testset: the dataset layout name the YAML's per-dataset ops are keyed by (``vggss``,
+            ``is3``, ...); None takes each variant's ``default``.
+        protocol: ``juanola2025`` gives ``{pos, ogl, neg}``; ``vssleval`` one op name.
+        preset: the preset whose ``map.upsample`` block is read.
+    """
+    # a minimal run config: the same lookup a stored run goes through, so there is one code path
+    config = {"model_config": load_model_config(model), "preset": preset, "model_name": model,
+              "testset": testset}
+    return upsample_plan(config, protocol)
 
 
 def check_scorable(protocol: str, negatives) -> None:

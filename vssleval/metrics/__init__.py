@@ -9,8 +9,8 @@ Engine / report API (what ``vssleval evaluate`` and ``vssleval report --from-sto
     from vssleval.metrics import Accumulator
     acc = Accumulator(protocol="vssleval",            # or "juanola2025"
                       thresholds={"max": .6041, "max10": .6645, "maxq3": .6382},  # configs/models/<m>.yaml
-                      upsample="bilinear",             # vssleval: one op for every variant
-                      family=None, testset=None,       # juanola2025: quirk-table lookup ("ez", "vggss")
+                      upsample="bilinear",             # vssleval: one op for every variant;
+                                                       # juanola2025: {pos, ogl, neg} from the model YAML
                       seeds=[1234, 2345])
     for seed_index, batch in ...:                      # within a seed: dataset order
         acc.update(seed_index, sample_ids, pos, silence, noise, offscreen, gt,

@@ -37,16 +37,14 @@ class Accumulator:
             :class:`UniversalThresholds` or mapping ``{max, max10, maxq3}`` (required); for
             ``vssleval`` any mapping ``{name: value}`` (may be empty).
         upsample: ``vssleval``: one op name for every variant (default ``"bilinear"``);
-            ``juanola2025``: a ``{pos, ogl, neg}`` mapping, or None to look it up from
-            ``family``/``testset`` in the quirk table.
-        family, testset: vssl_eval branch (``ez``/``lvs``/``ssltie``; ``vggss``/``is3``), used
-            by ``juanola2025`` when ``upsample`` is None.
+            ``juanola2025``: a ``{pos, ogl, neg}`` mapping of op names (required). Which ops
+            vssl_eval used depends on the model and test set, a fact of the model's YAML, so
+            the caller passes them (``vssleval.engine.scoring.upsample_plan_for``).
         seeds: optional seed values (reported; index i of ``update`` means ``seeds[i]``).
         bootstrap: number of bootstrap resamples for the CIs (0 disables).
     """
 
     def __init__(self, protocol: str = "vssleval", thresholds: Any = None, upsample: Any = None,
-                 family: str | None = None, testset: str | None = None,
                  seeds: Sequence[int] | None = None, bootstrap: int = 200):
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
@@ -58,10 +56,9 @@ class Accumulator:
                 raise ValueError("protocol juanola2025 needs the model's thresholds {max, max10, maxq3}")
             self.thresholds = (thresholds if isinstance(thresholds, UniversalThresholds)
                                else UniversalThresholds.from_mapping(thresholds))
-            if upsample is None:
-                if family is None or testset is None:
-                    raise ValueError("juanola2025 needs upsample={pos,ogl,neg} or family= and testset=")
-                upsample = compat.upsample_ops(family, testset)
+            if not isinstance(upsample, Mapping) or set(upsample) != {"pos", "ogl", "neg"}:
+                raise ValueError("protocol juanola2025 needs upsample={pos, ogl, neg} (op names; the model "
+                                 f"YAML's presets.juanola2025.map.upsample), got {upsample!r}")
             self.ops = dict(upsample)
         else:
             th = thresholds.as_dict() if isinstance(thresholds, UniversalThresholds) else dict(thresholds or {})

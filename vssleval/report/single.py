@@ -8,24 +8,7 @@ from typing import Any, Mapping, Sequence
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics import Accumulator
 from vssleval.report.compat import write_compat_outputs, write_metrics
-
-#: (key, label) of the headline numbers of each protocol, in table order.
-HEADLINE = {
-    "vssleval": [
-        ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
-        ("ap", "AP"), ("max_f1", "max-F1"), ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
-        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max(pos vs neg)"),
-        ("max_pos_median", "median max pos"), ("max_silence_median", "median max silence"),
-        ("max_noise_median", "median max noise"), ("max_offscreen_median", "median max offscreen"),
-    ],
-    "juanola2025": [
-        ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),
-        ("CIoU_maxq3", "CIoU_maxq3"), ("AUC_maxq3", "AUC_maxq3"), ("pIA_Silence_MaxQ3", "pIA silence maxq3"),
-        ("pIA_Noise_MaxQ3", "pIA noise maxq3"), ("pIA_OffScreen_MaxQ3", "pIA offscreen maxq3"),
-        ("F_Pos_Neg", "F pos/neg"), ("Median_Max_Heatmap", "median max pos"),
-        ("Median_Max_Heatmap_Silence", "median max silence"),
-    ],
-}
+from vssleval.report.tables import HEADLINE, format_value, markdown_grid
 
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
@@ -33,22 +16,9 @@ RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol
             "offscreen_reuse", "skipped_samples")
 
 
-def format_value(result: Mapping[str, Any], key: str) -> str:
-    v = result.get(key)
-    if v is None:
-        return "n/a"
-    std = result.get(f"{key}_std")
-    return f"{v:.4f} ± {std:.4f}" if std is not None else f"{v:.4f}"
-
-
 def headline_rows(result: Mapping[str, Any], protocol: str) -> list[tuple[str, str]]:
+    """``(label, formatted value)`` of each headline key of ``protocol`` present in ``result``."""
     return [(label, format_value(result, key)) for key, label in HEADLINE[protocol] if key in result]
-
-
-def markdown_table(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("metric", "value")) -> str:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
-    lines += [f"| {a} | {b} |" for a, b in rows]
-    return "\n".join(lines) + "\n"
 
 
 def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str | Path,
@@ -65,7 +35,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     rows = headline_rows(result, acc.protocol)
     title = (f"{config['model_name']} on {config['dataset']} | preset {config['preset']} | protocol "
              f"{acc.protocol} | {result['n_samples']} samples x {result['n_seeds']} seeds")
-    body = [f"# {title}", "", markdown_table(rows)]
+    # plain `---` separators (left=None): the two-column report has always been written that way
+    body = [f"# {title}", "", markdown_grid(("metric", "value"), rows, left=None)]
     if acc.protocol == "vssleval":
         body.append("Values: mean ± std over seeds; success rates and AUCs in [0, 1]; pIA is the fraction of the "
                     "image above the positive's adaptive threshold.\n")

@@ -1,11 +1,33 @@
-"""Models x metrics tables (Markdown and CSV) from the ``metrics.json`` of several runs."""
+"""Metric tables (Markdown and CSV): models x metrics from the ``metrics.json`` of several runs.
+
+Also the pieces the one-run ``report.md`` (:mod:`vssleval.report.single`) shares with them: the
+headline columns of each protocol, the value format and the one Markdown table writer (this module
+imports nothing of ``single``, so ``single`` can import it).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
 from vssleval.report.runs import COMPARABLE_KEYS, RunRecord
-from vssleval.report.single import HEADLINE, format_value
+
+#: (key, label) of the headline numbers of each protocol, in table order.
+HEADLINE = {
+    "vssleval": [
+        ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
+        ("ap", "AP"), ("max_f1", "max-F1"), ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
+        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max(pos vs neg)"),
+        ("max_pos_median", "median max pos"), ("max_silence_median", "median max silence"),
+        ("max_noise_median", "median max noise"), ("max_offscreen_median", "median max offscreen"),
+    ],
+    "juanola2025": [
+        ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),
+        ("CIoU_maxq3", "CIoU_maxq3"), ("AUC_maxq3", "AUC_maxq3"), ("pIA_Silence_MaxQ3", "pIA silence maxq3"),
+        ("pIA_Noise_MaxQ3", "pIA noise maxq3"), ("pIA_OffScreen_MaxQ3", "pIA offscreen maxq3"),
+        ("F_Pos_Neg", "F pos/neg"), ("Median_Max_Heatmap", "median max pos"),
+        ("Median_Max_Heatmap_Silence", "median max silence"),
+    ],
+}
 
 #: The clean protocol's headline split into two tables that fit a page: (title, [(key, label)]).
 CLEAN_SECTIONS = (
@@ -29,14 +51,28 @@ def sections(protocol: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return [(f"Headline ({protocol})", list(HEADLINE[protocol]))]
 
 
-def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
-    """A Markdown table; the first ``left`` columns are left-aligned (text), the others
-    right-aligned (numbers)."""
+def format_value(result: Mapping[str, Any], key: str) -> str:
+    """``result[key]`` as ``mean ± std`` (4 decimals; ``key_std`` when present), ``n/a`` if absent."""
+    v = result.get(key)
+    if v is None:
+        return "n/a"
+    std = result.get(f"{key}_std")
+    return f"{v:.4f} ± {std:.4f}" if std is not None else f"{v:.4f}"
+
+
+def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], left: int | None = 1) -> str:
+    """A Markdown table (``header``: column titles; ``rows``: cells, one sequence per row; ``|``
+    in a cell is escaped). The first ``left`` columns are left-aligned (text), the others
+    right-aligned (numbers); ``left=None`` writes plain ``---`` separators (no alignment)."""
     def esc(s: Any) -> str:
         return str(s).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(esc(h) for h in header) + " |",
-             "|" + "|".join([":---"] * min(left, len(header)) + ["---:"] * max(0, len(header) - left)) + "|"]
+    n = len(header)
+    if left is None:
+        rule = ["---"] * n
+    else:
+        rule = [":---"] * min(left, n) + ["---:"] * max(0, n - left)
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "|".join(rule) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 

@@ -2,6 +2,9 @@
 
 Every deviation from a clean evaluation is named once here as ``QUIRK_*`` (a constant or a small
 function) and listed in ``docs/protocols.md`` with what the ``vssleval`` protocol does instead.
+The one exception is which interpolation op each map gets: that depends on the model and test
+set, so it lives in the model's YAML (``presets.juanola2025.map.upsample``) and arrives here as
+the explicit ``ops={pos, ogl, neg}`` argument; this module knows no model names.
 Spec: protocol.md §3.8-§6 (vssl_eval @ e8ebbc9).
 
 Flow: :func:`sample_records` turns one batch of raw maps into per-sample scalars (this is where
@@ -37,22 +40,6 @@ POOLED_RULES = ("med", "fixed", "max", "max10", "maxq3")
 # ----------------------------------------------------------------------------------------------
 # The quirks (one definition each)
 # ----------------------------------------------------------------------------------------------
-
-#: QUIRK interpolation_mismatch (protocol.md §3.8, quirk 10): positives/object maps and negatives
-#: are upsampled by different ops in some branches. Keyed by (family, testset).
-QUIRK_UPSAMPLE_TABLE: dict[tuple[str, str], dict[str, str]] = {
-    ("ez", "vggss"): {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"},
-    ("ez", "is3"): {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"},
-    ("lvs", "vggss"): {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"},
-    ("lvs", "is3"): {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"},
-    ("ssltie", "vggss"): {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"},
-    ("ssltie", "is3"): {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"},
-}
-
-#: QUIRK substring_dispatch (protocol.md §0): vssl_eval picks the evaluation branch from the
-#: checkpoint name; this table is the only place that maps our model names to those branches.
-QUIRK_MODEL_FAMILY = {"ezvsl": "ez", "slavc": "ez", "fnac": "ez", "lvs": "lvs",
-                      "sslalign": "lvs", "ssltie": "ssltie"}
 
 #: QUIRK unnormalized_ogl (quirk 11): OGL blend of *raw* AV and object maps, alpha = 0.4.
 QUIRK_OGL_ALPHA = 0.4
@@ -92,15 +79,6 @@ def QUIRK_scene_key(name: str) -> str:
 #: rates; F-scores are built on the mean IoU at maxq3 (see :func:`aggregate`).
 #: QUIRK duplicated_seeds (quirk 17): positive/silence entries repeat once per seed in every
 #: list; we reproduce it by accumulating every seed (callers pass all 10 seeds).
-
-
-def upsample_ops(family: str, testset: str) -> dict[str, str]:
-    """The vssl_eval upsampling ops ``{pos, ogl, neg}`` of a model family on a test set."""
-    key = (family, testset)
-    if key not in QUIRK_UPSAMPLE_TABLE:
-        raise ValueError(f"no vssl_eval upsampling entry for family/testset {key}; "
-                         f"known: {sorted(QUIRK_UPSAMPLE_TABLE)}")
-    return dict(QUIRK_UPSAMPLE_TABLE[key])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,7 +121,9 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
         pos, silence, noise, offscreen: raw AV maps ``[B, h, w]`` (7x7 or 14x14), raw scale.
         ogl: raw object-saliency maps ``[B, h', w']``.
         gt: ``[B, 224, 224]`` ground truth (0/1).
-        thresholds: the model's universal constants. ops: :func:`upsample_ops` output.
+        thresholds: the model's universal constants.
+        ops: upsampling op names ``{pos, ogl, neg}`` (``neg`` for all three negatives), the
+            model preset's plan, vssl_eval's interpolation mismatch included.
         threads: CPU threads for the numpy path (chunks of rows in parallel); default
             ``torch.get_num_threads()``, so ``OMP_NUM_THREADS``/``torch.set_num_threads`` rule.
             Results do not depend on it.
