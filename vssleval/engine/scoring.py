@@ -39,7 +39,11 @@ def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
         return _OP_ALIASES.get(name, name)
 
     if protocol == "juanola2025":
-        return {"pos": op("positive"), "ogl": op("object"), "neg": op("silence")}
+        negs = {v: op(v) for v in ("silence", "noise", "offscreen")}
+        if len(set(negs.values())) > 1:  # the compat metrics take one op for the three negatives
+            raise VsslevalError(f"{config['model_name']}: preset {config['preset']!r} upsamples the negatives "
+                                f"with different ops {negs}; vssl_eval uses one (cv2_linear) for all three")
+        return {"pos": op("positive"), "ogl": op("object"), "neg": negs["silence"]}
     return op("positive")
 
 
