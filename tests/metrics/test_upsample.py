@@ -68,3 +68,22 @@ def test_minmax_flat_rule():
     assert out[1].min() == 0 and out[1].max() == 1
     t = minmax_normalize(torch.from_numpy(m))
     assert np.allclose(t.numpy(), out)
+
+
+def test_minmax_matches_its_formula_bit_for_bit():
+    """The in-place numpy path gives the bits of where(flat, M, (M - min) / (max - min))."""
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64, np.int64):
+        m = (rng.standard_normal((6, 9, 9)) * 5).astype(dtype)
+        m[1] = m[1, 0, 0]  # flat
+        if dtype != np.int64:
+            m[2, 4, 4] = np.nan
+            m[3, 0, 0] = np.inf
+        with np.errstate(invalid="ignore"):
+            got = minmax_normalize(m)
+            x = m.astype(np.float64) if dtype == np.int64 else m
+            lo, hi = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
+            flat_rows = hi - lo == 0
+            ref = np.where(flat_rows, x, (x - lo) / np.where(flat_rows, 1, hi - lo))
+        assert got.dtype == ref.dtype and got.shape == m.shape
+        assert np.array_equal(got.view(np.uint8), ref.view(np.uint8)), dtype

@@ -177,8 +177,15 @@ def minmax_normalize(maps: Array) -> Array:
         rng = hi - lo
         flat_map = rng == 0
         return torch.where(flat_map, maps, (maps - lo) / torch.where(flat_map, torch.ones_like(rng), rng))
+    if not np.issubdtype(maps.dtype, np.floating):
+        maps = maps.astype(np.float64)  # integer maps normalize in float64 (as true division would)
     lo = maps.min(axis=(1, 2), keepdims=True)
     hi = maps.max(axis=(1, 2), keepdims=True)
     rng = hi - lo
-    flat_map = rng == 0
-    return np.where(flat_map, maps, (maps - lo) / np.where(flat_map, 1, rng))
+    flat_map = (rng == 0)[:, 0, 0]
+    # same values as np.where(flat, maps, (maps - lo) / rng), in two passes over one new array
+    out = np.subtract(maps, lo)
+    np.divide(out, np.where(flat_map[:, None, None], np.ones_like(rng), rng), out=out)
+    if flat_map.any():
+        out[flat_map] = maps[flat_map]
+    return out
