@@ -2,7 +2,8 @@
 
 Subcommands are discovered from :mod:`vssleval.commands`: every module there defines ``HELP`` (one
 line), ``add_arguments(parser)`` and ``run(args) -> int``; the subcommand name is the module name
-with ``_`` replaced by ``-``. Nothing imports this module; it only wires the others together.
+with ``_`` replaced by ``-``. Only entry points import this module (``vssleval/__main__.py``,
+``vssleval/evaluate.py``, ``vssleval/infer.py``, ``scripts/``); it only wires the others together.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})")
     d.add_argument("--data-dir", help="dataset root; omitted: the embedded synthetic benchmark")
-    d.add_argument("--neg", default="all", help="negatives: silence, noise, offscreen, a comma list, or all")
+    d.add_argument("--neg", default="all",
+                   help="negatives: silence, noise, offscreen, a comma list, or all (default all)")
     d.add_argument("--seeds", type=int, default=10, help="number of seed repetitions (default 10)")
     d.add_argument("--noise-bank", type=int, default=0, metavar="K",
                    help="K noise clips per seed shared by all samples (0 = independent noise, default)")
@@ -36,7 +37,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("running")
     r.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     r.add_argument("--amp", choices=["bf16"], help="mixed precision on CUDA (default fp32, for parity)")
-    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--batch-size", type=int, default=32, help="samples per batch (default 32)")
     r.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
     r.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<preset>-<protocol>)")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")

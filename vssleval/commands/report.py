@@ -50,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("figures from the heatmap stores")
     m.add_argument("--no-maps", action="store_true",
                    help="skip the threshold sweep and the overlays (no store or dataset images needed)")
-    m.add_argument("--overlays", type=int, default=4, metavar="K", help="overlay grid of the first K samples (0: none)")
+    m.add_argument("--overlays", type=int, default=4, metavar="K",
+                   help="overlay grid of the first K samples (default 4; 0: none)")
     m.add_argument("--sweep-samples", type=int, default=1000, metavar="N",
                    help="threshold sweep over the first N samples and the first seed (0: all samples; default 1000)")
     m.add_argument("--sweep-points", type=int, default=DEFAULT_POINTS, help=f"thresholds in the sweep (default {DEFAULT_POINTS})")

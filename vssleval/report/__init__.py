@@ -1,1 +1,10 @@
-"""vssleval.report"""
+"""vssleval.report: files a person reads, written from metric results and arrays.
+
+* :func:`vssleval.report.single.write_run_outputs`: one run's ``metrics.json``, ``metrics.csv``,
+  ``per_sample.csv``, ``report.md`` (and the juanola2025 compat files via :mod:`.compat`).
+* :mod:`.multi` (``write_report``): the cross-run ``report.md``, figures and ``summary.csv`` of
+  ``vssleval report`` (docs/report.md), from run directories loaded by :mod:`.runs`.
+
+Imports only :mod:`vssleval.metrics` (and the small ``errors`` / ``io_utils`` helpers); heatmap
+stores and dataset images are opened by ``vssleval/commands/report.py`` and handed over as arrays.
+"""
