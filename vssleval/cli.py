@@ -23,7 +23,7 @@ def _command_modules() -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vssleval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="vssleval", description="Honest evaluation of visual sound source localization models under positive and negative audio.")
     parser.add_argument("--version", action="version", version=f"vssleval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in _command_modules().items():
