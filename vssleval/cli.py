@@ -17,13 +17,17 @@ from vssleval import __version__, commands
 from vssleval.errors import VsslevalError
 
 
+DESCRIPTION = ("Honest evaluation of visual sound source localization models under positive "
+               "and negative (silence, noise, offscreen) audio.")
+
+
 def _command_modules() -> dict[str, str]:
     names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
     return {name.replace("_", "-"): f"{commands.__name__}.{name}" for name in names}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vssleval", description="Honest evaluation of visual sound source localization models under positive and negative audio.")
+    parser = argparse.ArgumentParser(prog="vssleval", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"vssleval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in _command_modules().items():
