@@ -9,21 +9,52 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from vssleval.errors import VsslevalError
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of the files written here: what ``open()`` would give (``mkstemp`` alone gives 0600, which
+#: hides a run's outputs from the other users of a shared machine).
+FILE_MODE = 0o666 & ~_umask()
+
+
+def os_error_text(exc: OSError) -> str:
+    """``exc`` in words for a message: 'X is a file, not a folder' where a parent path is a file."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+        path = Path(exc.filename)
+        blocker = next((p for p in (*reversed(path.parents), path) if p.exists() and not p.is_dir()), path)
+        return f"{blocker} is a file, not a folder"
+    return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     If the block raises, the temporary file is removed and ``path`` is left untouched, so readers
-    only ever see a complete old file or a complete new one.
+    only ever see a complete old file or a complete new one. An output path that cannot be written
+    (a file where a folder is needed, a folder where the file goes, no permission) is a
+    :class:`VsslevalError` naming it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise VsslevalError(f"cannot write {path}: it is a directory; choose a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise VsslevalError(f"cannot write {path}: {os_error_text(exc)}; "
+                            "choose an output location in a writable folder") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -122,3 +122,29 @@ def test_check_files_false_parses_without_media(vggss_dir):
     for p in (vggss_dir / "audio").iterdir():
         p.unlink()
     assert len(load_dataset("vggss", vggss_dir, check_files=False)) == 3
+
+
+def test_offscreen_clip_without_audio_is_caught_at_load(vggss_dir):
+    """A class-files dict clip whose wav is missing used to stop a run mid-way, when a seed drew it."""
+    classes = {"dog barking": [FIRST, "ccccccccccc_000003"], "cat meowing": ["bbbbbbbbbbb_000002"],
+               "siren": ["zzzzzzzzzzz_000009"]}
+    write_json(vggss_dir / "vggss_class_files_dict.json", classes)
+    missing = vggss_dir / "audio" / "zzzzzzzzzzz_000009.wav"
+    with pytest.raises(BadSampleError, match="offscreen clip of the class-files dict: audio file is missing") as exc:
+        load_dataset("vggss", vggss_dir)
+    assert str(missing) in str(exc.value) and "remove the clip from the class-files dict" in str(exc.value)
+    ds = load_dataset("vggss", vggss_dir, skip_bad=True)
+    assert len(ds) == 3 and [(k.id, k.path) for k in ds.skips] == [("zzzzzzzzzzz_000009", str(missing))]
+    assert "siren" not in ds.offscreen_pool().classes  # never drawn
+    assert load_dataset("vggss", vggss_dir, check_files=False).class_files == classes
+
+
+def test_skipped_sample_is_not_drawn_as_offscreen_audio(vggss_dir):
+    write_json(vggss_dir / "vggss_class_files_dict.json",
+               {"dog barking": [FIRST, "ccccccccccc_000003"], "cat meowing": ["bbbbbbbbbbb_000002"]})
+    (vggss_dir / "audio" / f"{FIRST}.wav").write_bytes(b"")
+    ds = load_dataset("vggss", vggss_dir, skip_bad=True)
+    assert [k.id for k in ds.skips] == [FIRST]  # recorded once, as the sample
+    pool = ds.offscreen_pool()
+    assert FIRST not in {r for roots in pool.classes.values() for r in roots}
+    assert ds.offscreen_pool().classes["dog barking"] == ["ccccccccccc_000003"]

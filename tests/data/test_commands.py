@@ -91,3 +91,17 @@ def test_fetch_writes_and_skips_existing(tmp_path, monkeypatch):
     write_json(tmp_path / "vggss.json", [1])
     fetch_metadata([entry], tmp_path)  # present: not downloaded again
     assert len(calls) == 1 and json.loads((tmp_path / "vggss.json").read_text()) == [1]
+
+
+def test_synth_out_below_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "f").write_text("keep")
+    assert cli.main(["synth", "--n", "2", "--out", str(tmp_path / "f" / "s")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'f'} is a file, not a folder" in err and "Traceback" not in err
+
+
+def test_datasets_skips_out_to_a_directory_exits_2(vggss_dir, tmp_path, capsys):
+    (vggss_dir / "audio" / "aaaaaaaaaaa_000001.wav").unlink()
+    (tmp_path / "skips").mkdir()
+    assert cli.main(["datasets", "vggss", "--data-dir", str(vggss_dir), "--skips-out", str(tmp_path / "skips")]) == 2
+    assert "is a directory" in capsys.readouterr().err

@@ -136,3 +136,44 @@ def test_killed_run_resumes_to_the_identical_result(capsys, tmp_path, ezvsl_args
     assert _cli(capsys, *ezvsl_args(out), "--resume")[0] == 0
     assert not list((out / "store").glob(".*.tmp"))
     _same_run(out, clean)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--limit", "0"], "--limit must be >= 1"),
+    (["--limit", "-3"], "--limit must be >= 1"),  # was: silently every sample but the last 3
+    (["--workers", "-1"], "--workers must be >= 0"),
+    (["--bootstrap", "-1"], "--bootstrap must be >= 0"),
+])
+def test_bad_numbers_refused_before_any_output(capsys, tmp_path, synthetic_set, extra, message):
+    code, err = _cli(capsys, *_fast(synthetic_set("vggss", 6), tmp_path / "run"), *extra)
+    assert code == 2 and message in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_amp_without_cuda_leaves_no_store(capsys, tmp_path, synthetic_set):
+    data, out = synthetic_set("vggss", 6), tmp_path / "run"
+    code, err = _cli(capsys, *_fast(data, out), "--amp", "bf16")
+    assert code == 2 and "--amp bf16 needs a CUDA device" in err
+    assert not out.exists()  # a leftover store would refuse the corrected run (amp differs)
+    code, _ = _cli(capsys, *_fast(data, out))
+    assert code == 0
+
+
+def test_model_file_needs_path_and_class(capsys, tmp_path, synthetic_set):
+    data = synthetic_set("vggss", 6)
+    (tmp_path / "mine.py").write_text("x = 1\n")
+    base = ["--dataset", "synthetic-vggss", "--data-dir", data, "--seeds", "1", "--out", tmp_path / "run"]
+    code, err = _cli(capsys, "--model-file", tmp_path / "mine.py", *base)
+    assert code == 2 and "--model-file expects PATH.py:CLASS" in err
+    code, err = _cli(capsys, "--model", "center", "--model-file", f"{tmp_path / 'mine.py'}:Mine", *base)
+    assert code == 2 and "not both" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_is_an_existing_file(capsys, tmp_path, synthetic_set):
+    out = tmp_path / "run"
+    out.write_text("keep me")
+    code, err = _cli(capsys, *_fast(synthetic_set("vggss", 6), out))
+    assert code == 2 and f"{out} is a file, not a folder" in err and "--out" in err
+    assert out.read_text() == "keep me"

@@ -77,3 +77,60 @@ def test_open_accepts_run_dir(tmp_path):
     assert HeatmapStore.open(tmp_path / "run").config["model"] == "center"
     with pytest.raises(VsslevalError, match="no heatmap store"):
         HeatmapStore.open(tmp_path / "nowhere")
+
+
+def _complete_store(tmp_path, shards):
+    store = HeatmapStore.create(tmp_path / "store", CONFIG)
+    for k, sh in enumerate(shards):
+        store.write_shard(k, sh)
+    store.mark_complete(len(shards))
+    return store
+
+
+def test_truncated_shard_is_a_clear_error(tmp_path):
+    store = _complete_store(tmp_path, [_shard(0), _shard(2)])
+    path = store.shard_path(1)
+    path.write_bytes(path.read_bytes()[:100])  # a disk error despite the atomic write
+    with pytest.raises(VsslevalError, match=r"shard-000001\.npz.*delete it and rerun with --resume"):
+        store.export_npz(tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_complete_store_with_a_deleted_shard_is_refused(tmp_path):
+    store = _complete_store(tmp_path, [_shard(0), _shard(2), _shard(4)])
+    store.shard_path(1).unlink()
+    with pytest.raises(VsslevalError, match=r"shards \[1\] are missing.*--resume"):
+        store.require_complete()
+    with pytest.raises(VsslevalError, match="are missing"):
+        store.export_npz(tmp_path / "x.npz")  # not a silent export of 4 of 6 samples
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_export_of_a_run_without_noise_and_offscreen(tmp_path):
+    shard = {k: v for k, v in _shard(0).items() if k not in ("noise", "offscreen", "offscreen_ids")}
+    out = _complete_store(tmp_path, [shard]).export_npz(tmp_path / "run.npz")
+    with np.load(out) as z:
+        assert sorted(z.files) == ["config", "ids", "positive", "seeds", "silence"]
+
+
+def test_export_command_refuses_existing_file_and_directory(tmp_path, capsys):
+    from vssleval.cli import main
+
+    _complete_store(tmp_path, [_shard(0)])
+    target = tmp_path / "maps.npz"
+    target.write_bytes(b"precious")
+    assert main(["export", str(tmp_path), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert str(target) in err and "--overwrite" in err and "Traceback" not in err
+    assert target.read_bytes() == b"precious"
+    assert main(["export", str(tmp_path), str(target), "--overwrite"]) == 0
+    assert np.load(target)["positive"].shape == (2, 7, 7)
+    assert main(["export", str(tmp_path), str(tmp_path / "store")]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_run_folder_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "run").write_text("not a folder")
+    with pytest.raises(VsslevalError, match=f"{tmp_path / 'run'} is a file, not a folder.*--out"):
+        HeatmapStore.create(tmp_path / "run" / "store", CONFIG)
+    assert (tmp_path / "run").read_text() == "not a folder"

@@ -111,3 +111,24 @@ def test_from_store_argument_errors(runs, tmp_path, capsys):
     assert "no heatmap store" in err
     err = report_error(capsys, str(runs["center"]), "--protocol", "juanola2025", "--out", str(tmp_path / "x"))
     assert "--from-store" in err
+
+
+def test_deleted_or_truncated_shard_named(runs, tmp_path, capsys):
+    run = _copy_run(runs["center"], tmp_path / "run")
+    shard = sorted((run / "store").glob("shard-*.npz"))[-1]
+    shard.unlink()  # COMPLETE stays: the store used to be scored on the remaining shards
+    for argv in ([str(run)], ["--from-store", str(run)]):
+        err = report_error(capsys, *argv, "--out", str(tmp_path / "rep"))
+        assert shard.name in err and "are missing" in err and "--resume" in err
+    shutil.copyfile(runs["center"] / "store" / shard.name, shard)
+    shard.write_bytes(shard.read_bytes()[:200])
+    err = report_error(capsys, "--from-store", str(run), "--out", str(tmp_path / "rep"))
+    assert str(shard) in err and "delete it and rerun with --resume" in err
+    assert not (tmp_path / "rep" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--sweep-samples", "-1"), ("--sweep-points", "1"), ("--bootstrap", "-1")])
+def test_bad_numbers_refused(runs, tmp_path, capsys, flag, value):
+    err = report_error(capsys, str(runs["center"]), "--out", str(tmp_path / "rep"), flag, value)
+    assert f"{flag} must be >=" in err
+    assert not (tmp_path / "rep").exists()

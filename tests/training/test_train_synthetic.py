@@ -97,3 +97,17 @@ def test_cli_subcommand_trains_and_writes(tmp_path, capsys):
     assert rec["steps"] == 1 and rec["data"]["records"] == 4
     build_model("synth-ezvsl", checkpoint=out)  # the full architecture: strict load succeeds
     assert "[done]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("field, value", [("steps", 0), ("batch_size", 0), ("threads", 0), ("lr", -1.0),
+                                          ("tau", 0.0), ("warmup_steps", -1)])
+def test_bad_config_values_refused(field, value):
+    """Once a traceback (steps 0, threads 0, lr < 0) or a checkpoint trained on NaN losses (batch size 0)."""
+    with pytest.raises(VsslevalError, match=f"--{field.replace('_', '-')} must be"):
+        tiny(**{field: value})
+
+
+def test_bool_option_typo_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train-synthetic", "--hflip", "flase", "--out", "/nonexistent/x.pth"])
+    assert exc.value.code == 2 and "expected true/false" in capsys.readouterr().err

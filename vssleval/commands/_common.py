@@ -47,6 +47,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     if not args.model and not args.model_file:
         raise VsslevalError("name a model: --model NAME (see `vssleval models`) or --model-file PATH.py:CLASS")
+    if args.model and args.model_file:
+        raise VsslevalError(f"give either --model {args.model} or --model-file {args.model_file}, not both")
+    if args.model_file:
+        file_part, _, cls_name = args.model_file.rpartition(":")
+        if not file_part.endswith(".py") or not cls_name:
+            raise VsslevalError(f"--model-file expects PATH.py:CLASS (e.g. tiny_model.py:TinyModel), "
+                                f"got {args.model_file!r}")
     return RunSpec(model=args.model or args.model_file, model_file=args.model_file, dataset=args.dataset, data_dir=args.data_dir,
                    checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol,
                    negatives=parse_negatives(args.neg), seeds=seed_list(args.seeds), noise_bank=args.noise_bank,

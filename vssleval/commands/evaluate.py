@@ -7,6 +7,7 @@ import argparse
 from vssleval.commands._common import add_run_arguments, default_out, spec_from_args
 from vssleval.engine.runner import run_inference
 from vssleval.engine.scoring import check_scorable, score_store
+from vssleval.errors import VsslevalError
 from vssleval.report.single import write_run_outputs
 
 HELP = "evaluate a model under positive and negative audio (maps -> metrics.json, report.md)"
@@ -18,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bootstrap < 0:
+        raise VsslevalError(f"--bootstrap must be >= 0 (0: no confidence intervals), got {args.bootstrap}")
     spec = spec_from_args(args)
     check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
     out = default_out(args)

@@ -63,6 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for flag, value, least in (("--bootstrap", args.bootstrap, 0), ("--overlays", args.overlays, 0),
+                               ("--sweep-samples", args.sweep_samples, 0), ("--sweep-points", args.sweep_points, 2)):
+        if value < least:
+            raise VsslevalError(f"{flag} must be >= {least}, got {value}")
     if args.from_store:
         if args.runs:
             raise VsslevalError(f"--from-store takes one run ({args.from_store}); do not also list RUN_DIRs "
@@ -111,6 +115,7 @@ def _require_complete(store: HeatmapStore) -> None:
         raise VsslevalError(f"{store.root / COMPLETE_FILE} is missing: the run in {store.root.parent} is unfinished "
                             f"({len(store.shard_numbers())} shards written); finish it with `vssleval evaluate ... "
                             "--resume` first")
+    store.require_complete()  # and every shard it counts is still there
 
 
 # -- the cross-run report -----------------------------------------------------------------------

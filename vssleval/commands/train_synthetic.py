@@ -11,6 +11,16 @@ from vssleval.training.synthetic import TrainConfig, run_training
 HELP = "train the embedded synth-ezvsl model on the synthetic train split (CPU, a few minutes)"
 
 
+def _bool(text: str) -> bool:
+    """A BOOL option's value; a typo is an error, not False."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false (or 1/0, yes/no, on/off), got {text!r}")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     p.add_argument("--out", default=None,
@@ -23,8 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         value = getattr(defaults, f.name)
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
-            p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=value,
-                           metavar="BOOL", help=f"(default {value})")
+            p.add_argument(flag, type=_bool, default=value, metavar="BOOL", help=f"(default {value})")
         else:
             p.add_argument(flag, type=type(value), default=value, help=f"(default {value})")
 

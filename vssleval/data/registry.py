@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from vssleval.data.checks import Skip, SkipLog
+from vssleval.data.checks import Skip, SkipLog, check_audio
 from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
 from vssleval.data.types import Sample
-from vssleval.errors import VsslevalError
+from vssleval.errors import BadSampleError, VsslevalError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,7 +143,43 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: 
     result = read_layout(cfg["layout"], ReaderContext(root, check_files, log), opts)
     base_layout = opts.get("base_layout", cfg["layout"])
     defaults = BASE_LAYOUTS[base_layout][1]
+    audio_dir = root / opts.get("audio_dir", defaults["audio_dir"])
+    audio_ext = opts.get("audio_ext", defaults.get("audio_ext", ".wav"))
+    class_files = result.class_files
+    if check_files:
+        class_files = _check_offscreen_pool(class_files, audio_dir, audio_ext, result.samples, log)
     return Dataset(name=name, layout=cfg["layout"], root=root, samples=result.samples,
-                   class_files=result.class_files, audio_dir=root / opts.get("audio_dir", defaults["audio_dir"]),
-                   audio_ext=opts.get("audio_ext", defaults.get("audio_ext", ".wav")), skips=log.skips,
+                   class_files=class_files, audio_dir=audio_dir, audio_ext=audio_ext, skips=log.skips,
                    notes=result.notes)
+
+
+def _check_offscreen_pool(class_files: dict[str, list[str]], audio_dir: Path, audio_ext: str,
+                          samples: list[Sample], log: SkipLog) -> dict[str, list[str]]:
+    """Check the audio of every offscreen candidate that is not an (already checked) sample.
+
+    A clip of the class-files dict whose wav is missing or unreadable would stop a run in the
+    middle, when a seed happens to draw it; it is a :class:`BadSampleError` now, or, with
+    ``skip_bad``, recorded (once) and left out of the offscreen pool.
+    """
+    checked = {str(s.audio_path) for s in samples}
+    recorded = {(k.id, k.path) for k in log.skips}
+    bad: set[str] = set()
+    for roots in class_files.values():
+        for root in roots:
+            path = audio_dir / f"{root}{audio_ext}"
+            if str(path) in checked or root in bad:
+                continue
+            checked.add(str(path))
+            try:
+                check_audio(root, path)
+            except BadSampleError as exc:
+                exc = BadSampleError(root, path, f"offscreen clip of the class-files dict: {exc.reason}",
+                                     "Put the wav there, or remove the clip from the class-files dict "
+                                     "(or use --skip-bad to leave it out of the offscreen pool)")
+                bad.add(root)
+                if (root, str(path)) not in recorded:
+                    log.bad(exc)
+    if not bad:
+        return class_files
+    kept = {c: [r for r in roots if r not in bad] for c, roots in class_files.items()}
+    return {c: roots for c, roots in kept.items() if roots}

@@ -44,10 +44,18 @@ def autocast(device: torch.device, amp: str | None):
 
     fp32 is the default because parity with the official heatmaps is checked at 1e-4.
     """
-    if amp in (None, "", "none", "fp32"):
+    if not check_amp(device, amp):
         return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+
+
+def check_amp(device: torch.device, amp: str | None) -> bool:
+    """True for bf16 on CUDA, False for fp32; a :class:`VsslevalError` for anything else (checked
+    before a run writes anything, so a refused ``--amp`` leaves no store behind)."""
+    if amp in (None, "", "none", "fp32"):
+        return False
     if amp != "bf16":
         raise VsslevalError(f"unknown --amp {amp!r}; use bf16 (CUDA only) or leave it unset for fp32")
     if device.type != "cuda":
         raise VsslevalError("--amp bf16 needs a CUDA device; on CPU the evaluation runs in fp32")
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return True

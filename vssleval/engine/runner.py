@@ -33,7 +33,7 @@ from tqdm import tqdm
 from vssleval.data import Dataset, gt_map, load_dataset
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
-from vssleval.engine.device import autocast, resolve_device
+from vssleval.engine.device import autocast, check_amp, resolve_device
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore
@@ -91,6 +91,7 @@ class Engine:
         self.log = log
         self.notes: list[str] = []
         device = resolve_device(spec.device)
+        check_amp(device, spec.amp)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
         self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad)

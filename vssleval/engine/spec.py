@@ -124,6 +124,10 @@ class RunSpec:
             raise VsslevalError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.noise_bank < 0:
             raise VsslevalError(f"--noise-bank must be >= 0 (0 = independent noise), got {self.noise_bank}")
+        if self.num_workers < 0:
+            raise VsslevalError(f"--workers must be >= 0 (0 = load data in the main process), got {self.num_workers}")
+        if self.limit is not None and self.limit < 1:
+            raise VsslevalError(f"--limit must be >= 1 (leave it out to evaluate every sample), got {self.limit}")
         checkpoints = [c.strip() for c in str(self.checkpoint).split(",")] if self.checkpoint else []
         for label, path in ([("--checkpoint", c) for c in checkpoints] + [("--data-dir", self.data_dir),
                             ("--ogl-weights", self.ogl_weights)]):

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path, write_json_atomic, write_text_atomic
+from vssleval.io_utils import atomic_path, os_error_text, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
 COMPLETE_FILE = "COMPLETE"
@@ -87,7 +88,11 @@ class HeatmapStore:
                     f"({len(store.shard_numbers())} shards); pass --resume to continue it or "
                     "--overwrite to start again"
                 )
-        store.root.mkdir(parents=True, exist_ok=True)
+        try:
+            store.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. --out names an existing file
+            raise VsslevalError(f"cannot create the run folder {store.root}: {os_error_text(exc)}; "
+                                "choose another --out (a new or existing directory)") from exc
         store._remove_stale_temp_files()
         write_json_atomic(cfg_path, config)
         return store
@@ -146,7 +151,7 @@ class HeatmapStore:
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:  # a corrupted file despite atomic writes (disk error)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # corrupted despite atomic writes
             raise VsslevalError(f"cannot read heatmap shard {path}: {exc}; delete it and rerun with --resume") from exc
 
     def iter_shards(self) -> Iterator[dict[str, np.ndarray]]:
@@ -164,32 +169,51 @@ class HeatmapStore:
         return (self.root / COMPLETE_FILE).is_file()
 
     def require_complete(self) -> None:
+        """Raise unless the run finished and every shard it wrote is still there."""
         if not self.is_complete():
             raise VsslevalError(f"the run in {self.root} is unfinished; rerun it with --resume before reporting")
+        marker = self.root / COMPLETE_FILE
+        try:
+            n_shards = int(marker.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError) as exc:
+            raise VsslevalError(f"{marker} does not hold a shard count ({exc}); delete it and rerun the run "
+                                "with --resume") from exc
+        present = set(self.shard_numbers())
+        missing = [k for k in range(n_shards) if k not in present]
+        if missing:
+            raise VsslevalError(f"{self.root} is marked complete with {n_shards} shards but shards {missing[:10]} "
+                                f"are missing (e.g. {self.shard_path(missing[0]).name}); rerun the run with "
+                                "--resume to compute them again")
 
     # -- interchange -----------------------------------------------------------------------------
     def export_npz(self, out: str | Path) -> Path:
         """Write the whole run as one plain NumPy archive (documented in the README).
 
-        Members: ``ids`` [N] str, ``positive``/``silence`` [N,h,w] float32, ``noise``/``offscreen``
-        [S,N,h,w] float32, ``offscreen_ids`` [S,N] str, ``seeds`` [S] int64, ``config`` (JSON
-        string), and ``ogl`` [N,7,7] float32 when the run has it.
+        Members: ``ids`` [N] str, ``positive`` [N,h,w] float32, ``silence`` [N,h,w] float32,
+        ``noise``/``offscreen`` [S,N,h,w] float32, ``offscreen_ids`` [S,N] str, ``seeds`` [S] int64,
+        ``config`` (JSON string), and ``ogl`` [N,7,7] float32 when the run has it; a negative the
+        run did not compute (``--neg``) has no member.
         """
         self.require_complete()
         shards = list(self.iter_shards())
         if not shards:
             raise VsslevalError(f"store {self.root} has no shards to export")
         out = Path(out)
+        if out.is_dir():
+            raise VsslevalError(f"{out} is a directory; give the path of the .npz file to write, e.g. {out / 'maps.npz'}")
         arrays: dict[str, np.ndarray] = {
             "ids": np.concatenate([s["ids"] for s in shards]),
             "positive": np.concatenate([s["positive"] for s in shards]).astype(np.float32),
-            "silence": np.concatenate([s["silence"] for s in shards]).astype(np.float32),
-            "noise": np.concatenate([s["noise"] for s in shards], axis=1).astype(np.float32),
-            "offscreen": np.concatenate([s["offscreen"] for s in shards], axis=1).astype(np.float32),
-            "offscreen_ids": np.concatenate([s["offscreen_ids"] for s in shards], axis=1),
-            "seeds": np.asarray(self.config.get("seeds", []), dtype=np.int64),
-            "config": np.asarray(json.dumps(self.config)),
         }
+        if all("silence" in s for s in shards):
+            arrays["silence"] = np.concatenate([s["silence"] for s in shards]).astype(np.float32)
+        for name in ("noise", "offscreen"):
+            if all(name in s for s in shards):
+                arrays[name] = np.concatenate([s[name] for s in shards], axis=1).astype(np.float32)
+        if all("offscreen_ids" in s for s in shards):
+            arrays["offscreen_ids"] = np.concatenate([s["offscreen_ids"] for s in shards], axis=1)
+        arrays["seeds"] = np.asarray(self.config.get("seeds", []), dtype=np.int64)
+        arrays["config"] = np.asarray(json.dumps(self.config))
         if all("ogl" in s for s in shards):
             arrays["ogl"] = np.concatenate([s["ogl"] for s in shards]).astype(np.float32)
         with atomic_path(out) as tmp:

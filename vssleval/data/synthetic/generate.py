@@ -33,6 +33,7 @@ from vssleval.data.synthetic.classes import CLASSES, SynthClass
 from vssleval.data.synthetic.render import SIZE, background, paint
 from vssleval.data.synthetic.sound import SR, clip_audio
 from vssleval.errors import VsslevalError
+from vssleval.io_utils import os_error_text
 
 GENERATOR_VERSION = 2
 LAYOUT_CODES = {"vggss": 1, "is3": 2}
@@ -216,8 +217,12 @@ def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "
     out = Path(out)
     if (out.is_dir() and any(out.iterdir())) or (out.exists() and not out.is_dir()):
         raise VsslevalError(f"{out} already exists and is not empty; remove it or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as exc:  # e.g. a file where the parent folder should be
+        raise VsslevalError(f"cannot create {out}: {os_error_text(exc)}; "
+                            "choose another --out in a writable folder") from exc
     try:
         writer = _write_vggss if layout == "vggss" else _write_is3
         writer(tmp / "data", int(n), int(seed), split)
