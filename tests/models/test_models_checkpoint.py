@@ -109,6 +109,14 @@ def test_unsafe_objects_refused_unless_trusted(tmp_path):
     _assert_loaded(model, sd)
 
 
+def test_random_bytes_are_not_a_torch_file_and_trust_is_not_suggested(tmp_path):
+    path = tmp_path / "w.pth"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    with pytest.raises(VsslevalError, match="not a valid torch file") as info:
+        read_checkpoint(path)
+    assert "trust" not in str(info.value)
+
+
 def test_numpy_scalars_load_safely(tmp_path):
     torch.save({"best_cIoU": np.mean([0.1, 0.2]), "i": np.int64(4), "f": np.float32(1.5)}, tmp_path / "n.pth")
     obj = read_checkpoint(tmp_path / "n.pth")

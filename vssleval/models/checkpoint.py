@@ -82,13 +82,17 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         with _allow(SAFE_NUMPY_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Weights only load failed" in str(exc):
+        # only a refused *global* means "Python objects inside"; other unpickler errors
+        # (e.g. "Unsupported operand") mean the bytes are not a pickle at all
+        if "Weights only load failed" in str(exc) and "Unsupported global" in str(exc):
             detail = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
             raise VsslevalError(
                 f"checkpoint {path} holds Python objects that safe loading does not allow ({detail}). "
                 "If you trust the file's source, pass trust_checkpoint=True (--trust-checkpoint)."
             ) from exc
-        raise VsslevalError(f"cannot read checkpoint {path}: not a valid torch file ({exc})") from exc
+        detail = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()
+        raise VsslevalError(f"cannot read checkpoint {path}: not a valid torch file "
+                            f"({detail[0] if detail else type(exc).__name__}). Download it again.") from exc
     except (RuntimeError, EOFError, ValueError, OSError, KeyError) as exc:
         raise VsslevalError(f"cannot read checkpoint {path}: the file is truncated or not a torch "
                             f"checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
