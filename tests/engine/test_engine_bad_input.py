@@ -46,6 +46,9 @@ def test_missing_checkpoint_data_dir_and_ogl_weights(capsys, tmp_path, synthetic
     assert code == 2 and f"--checkpoint {tmp_path / 'nope.pth'} does not exist" in err
     code, err = _cli(capsys, *_fast(tmp_path / "no-data", tmp_path / "b"))
     assert code == 2 and f"--data-dir {tmp_path / 'no-data'} does not exist" in err
+    (tmp_path / "file").write_text("not a folder")
+    code, err = _cli(capsys, *_fast(tmp_path / "file", tmp_path / "b"))
+    assert code == 2 and f"--data-dir {tmp_path / 'file'} is a file, not a folder" in err
     code, err = _cli(capsys, "--model", "ezvsl", "--dataset", "synthetic-vggss", "--data-dir", data,
                      "--out", tmp_path / "c")  # a zoo model without its weights
     assert code == 2 and err.startswith("vssleval: error:") and "checkpoint" in err

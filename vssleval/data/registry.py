@@ -135,7 +135,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: 
         data_dir = default_synthetic_dir(synth["layout"], n=int(synth.get("n", 200)), seed=int(synth.get("seed", 0)))
     root = Path(data_dir)
     if not root.is_dir():
-        raise VsslevalError(f"data directory {root} does not exist (dataset {name!r}); pass --data-dir pointing "
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise VsslevalError(f"data directory {root} {what} (dataset {name!r}); pass --data-dir pointing "
                             f"at the folder that holds the media and annotation files")
     opts = dict(cfg.get("options") or {})
     opts.update(options or {})

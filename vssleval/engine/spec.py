@@ -133,6 +133,9 @@ class RunSpec:
                             ("--ogl-weights", self.ogl_weights)]):
             if path is not None and not Path(path).exists():
                 raise VsslevalError(f"{label} {path} does not exist")
+        if self.data_dir is not None and not Path(self.data_dir).is_dir():
+            raise VsslevalError(f"--data-dir {self.data_dir} is a file, not a folder: pass the dataset's folder "
+                                f"(the one that holds the media and annotation files)")
 
     def to_config(self, checkpoint_parts: list[Path] | None = None) -> dict[str, Any]:
         """The JSON configuration recorded in the store and every output.
