@@ -32,6 +32,17 @@ def os_error_text(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
 
+def ensure_output_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
+    """Create the output folder ``path`` (and parents) up front, so a command that cannot write
+    its outputs stops before any work, with a :class:`VsslevalError` naming the blocking path."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VsslevalError(f"{flag} {path}: {os_error_text(exc)}; choose a folder that can be created") from exc
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.

@@ -132,3 +132,13 @@ def test_bad_numbers_refused(runs, tmp_path, capsys, flag, value):
     err = report_error(capsys, str(runs["center"]), "--out", str(tmp_path / "rep"), flag, value)
     assert f"{flag} must be >=" in err
     assert not (tmp_path / "rep").exists()
+
+
+def test_out_under_a_file_stops_before_any_output(runs, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    err = report_error(capsys, str(runs["center"]), str(runs["full"]), "--out", str(blocker / "rep"))
+    assert f"{blocker} is a file, not a folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no figure or report anywhere
+    err = report_error(capsys, "--from-store", str(runs["center"]), "--out", str(blocker / "rep"))
+    assert f"{blocker} is a file, not a folder" in err

@@ -28,7 +28,7 @@ from vssleval.engine.scoring import score_store, upsample_plan
 from vssleval.engine.spec import PROTOCOLS
 from vssleval.engine.store import COMPLETE_FILE, CONFIG_FILE, HeatmapStore
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path
+from vssleval.io_utils import atomic_path, ensure_output_dir
 from vssleval.report.figures import separates
 from vssleval.report.multi import calibrate_all, write_report
 from vssleval.report.overlays import overlay_grid
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 def from_store(args: argparse.Namespace) -> int:
     store = HeatmapStore.open(args.from_store)
     _require_complete(store)
+    ensure_output_dir(args.out)  # before the store is scored
     config = store.config
     protocol = args.protocol or config["protocol"]
     run_dir = store.root.parent if store.root.name == "store" else store.root
@@ -128,6 +129,7 @@ def compare(args: argparse.Namespace) -> int:
         if out.resolve() == r.path.resolve():
             raise VsslevalError(f"--out {out} is the run directory of {r.label}; writing the report there would "
                                 f"replace {r.path / 'report.md'}: choose another folder")
+    ensure_output_dir(out)  # the runs are comparable: an unusable --out stops before any figure is drawn
     calibrations = calibrate_all(runs)
     notes: list[str] = []
     sweeps: dict[str, Any] = {}
