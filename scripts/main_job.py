@@ -66,19 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[main] models: {', '.join(m for m, _ in models)}")
     print(f"[main] datasets: {', '.join(d + (f' ({p})' if p else ' (embedded)') for d, p in datasets)}")
     runs: dict[str, list[Path]] = {}
+    failed: list[str] = []
     t0 = time.perf_counter()
     for dataset, data_dir in datasets:
         for model, checkpoint in models:
             run_dir = out / f"{model}-{dataset}"
             cmd = ["infer" if args.infer_only else "evaluate", "--model", model, "--dataset", dataset,
                    "--seeds", str(args.seeds), "--neg", "all", "--out", str(run_dir), "--device", args.device,
-                   "--resume"]
+                   "--resume", "--overwrite"]  # reuse a finished identical run, replace a stale one
             cmd += ["--data-dir", data_dir] if data_dir else []
             cmd += ["--checkpoint", checkpoint] if checkpoint else []
             print(f"\n[main] vssleval {' '.join(cmd)}")
             rc = vssleval(cmd)
             if rc != 0:
                 print(f"[main] {model} on {dataset} failed (exit {rc}); continuing with the others", file=sys.stderr)
+                failed.append(f"{model} on {dataset}")
                 continue
             runs.setdefault(dataset, []).append(run_dir)
     if not args.infer_only:
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 return rc
     n = sum(len(d) for d in runs.values())
     print(f"\n[main] done in {time.perf_counter() - t0:.0f} s: {n} runs in {out}")
+    if failed:  # the reports hold the runs that worked; the exit status says the job is incomplete
+        print(f"[main] {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0 if n else 1
 
 

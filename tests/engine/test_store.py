@@ -52,6 +52,12 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path):
         HeatmapStore.create(tmp_path, {**CONFIG, "seeds": [7]}, resume=True)
     fresh = HeatmapStore.create(tmp_path, {**CONFIG, "seeds": [7]}, overwrite=True)
     assert fresh.shard_numbers() == [] and fresh.config["seeds"] == [7]
+    # both flags: the same configuration is resumed, another one replaced
+    fresh.write_shard(0, _shard(0))
+    kept = HeatmapStore.create(tmp_path, {**CONFIG, "seeds": [7]}, resume=True, overwrite=True)
+    assert kept.shard_numbers() == [0]
+    replaced = HeatmapStore.create(tmp_path, CONFIG, resume=True, overwrite=True)
+    assert replaced.shard_numbers() == [] and replaced.config["seeds"] == CONFIG["seeds"]
 
 
 def test_incomplete_store_refuses_export_and_completion(tmp_path):

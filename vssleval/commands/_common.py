@@ -41,7 +41,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
     r.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<preset>-<protocol>)")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    r.add_argument("--overwrite", action="store_true", help="replace a run with another configuration in --out")
+    r.add_argument("--overwrite", action="store_true", help="replace a run with another configuration in --out (with --resume: resume it if "
+                   "the configuration is the same, replace it if not)")
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:

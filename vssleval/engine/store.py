@@ -67,13 +67,15 @@ class HeatmapStore:
 
         An existing store with the same configuration is resumed only with ``resume=True``; with
         another configuration it is refused unless ``overwrite=True`` (which deletes its shards).
+        Both flags together mean "make this folder hold this run": resume it when the configuration
+        is the same, replace it when not (what a re-run of a whole job wants).
         """
         store = cls(root)
         cfg_path = store.root / CONFIG_FILE
         if cfg_path.exists():
             old = store.config
             same = _identity(old) == _identity(json.loads(json.dumps(config)))
-            if overwrite:
+            if overwrite and not (same and resume):
                 store._clear()
             elif not same:
                 raise VsslevalError(
