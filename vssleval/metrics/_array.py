@@ -10,12 +10,14 @@ an exact comparison/count or a selection of an existing value.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
 
 Array = Any  # numpy.ndarray or torch.Tensor
+_T = TypeVar("_T")
 
 
 def is_torch(x: Array) -> bool:
@@ -55,6 +57,22 @@ def like(x: Array, values: Any, dtype: Any = None) -> Array:
 
 
 _WORKSPACE = threading.local()
+
+
+def map_chunks(fn: Callable[[int], _T], n: int, chunk: int, threads: int | None = None) -> list[_T]:
+    """``[fn(s) for s in range(0, n, chunk)]``, run on up to ``threads`` worker threads.
+
+    ``threads`` defaults to ``torch.get_num_threads()`` (so ``OMP_NUM_THREADS`` and
+    ``torch.set_num_threads`` rule). Worth it because numpy and torch release the GIL in the
+    per-chunk kernels; ``fn`` must only write its own rows and use per-thread buffers
+    (:func:`workspace`). Results come back in chunk order, whatever the thread count.
+    """
+    starts = range(0, n, chunk)
+    workers = max(1, min(int(threads or torch.get_num_threads()), len(starts)))
+    if workers == 1:
+        return [fn(s) for s in starts]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, starts))
 
 
 def workspace(name: str, shape: tuple, dtype: Any) -> np.ndarray:

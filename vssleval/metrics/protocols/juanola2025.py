@@ -15,14 +15,12 @@ into the 164 reported values; :func:`format_text` renders the metrics file.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import numpy as np
-import torch
 
-from .._array import (_HAS_BITCOUNT, Array, as_float32, as_float64, count, flat, is_torch, to_numpy_if_cpu,
-                      workspace)
+from .._array import (_HAS_BITCOUNT, Array, as_float32, as_float64, count, flat, is_torch, map_chunks,
+                      to_numpy_if_cpu, workspace)
 from ..curves import GRID, aoc, auc, instance_curve, success_rate, trapezoid
 from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
@@ -269,14 +267,7 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
                 with np.errstate(invalid="ignore", divide="ignore"):
                     iou[w][sl] = inter / (mass[:, None] + background)
 
-    starts = range(0, n, _CHUNK)
-    workers = max(1, min(int(threads or torch.get_num_threads()), len(starts)))
-    if workers == 1:
-        for s in starts:
-            chunk(s)
-    else:  # numpy and torch release the GIL in every kernel used by chunk()
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(chunk, starts))
+    map_chunks(chunk, n, _CHUNK, threads)
     for w in ("wogl", "ogl"):  # same key order as the generic path
         for r in POOLED_RULES + ("adap",):
             rec[f"iou_{w}_{r}"] = iou[w][:, _RI[r]].copy()

@@ -17,14 +17,12 @@ NaN rules (one each, documented in docs/metrics.md):
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import numpy as np
-import torch
 
-from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, to_numpy, to_numpy_if_cpu,
-                      workspace)
+from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, map_chunks, to_numpy,
+                      to_numpy_if_cpu, workspace)
 from ..calibration import auroc
 from ..curves import aoc, auc, instance_auc, instance_iou, success_rate
 from ..detection import average_precision, confidence, max_f1, precision_all_detected
@@ -72,13 +70,7 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         return _chunk_records({v: (None if m is None else m[sl]) for v, m in maps.items()}, gt[sl],
                               thresholds, op, None if ogl is None else ogl[sl])
 
-    starts = range(0, n, _CHUNK)
-    workers = max(1, min(int(threads or torch.get_num_threads()), len(starts)))
-    if workers == 1:
-        parts = [chunk(s) for s in starts]
-    else:  # numpy/torch kernels release the GIL; buffers are per thread (workspace)
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(chunk, starts))
+    parts = map_chunks(chunk, n, _CHUNK, threads)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
