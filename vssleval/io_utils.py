@@ -32,14 +32,15 @@ def os_error_text(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
 
-def ensure_output_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
-    """Create the output folder ``path`` (and parents) up front, so a command that cannot write
-    its outputs stops before any work, with a :class:`VsslevalError` naming the blocking path."""
+def ensure_output_dir(path: str | os.PathLike, what: str = "output folder", flag: str = "--out") -> Path:
+    """Create the folder ``path`` (and parents), so a command that cannot write its outputs stops
+    before any work, with a :class:`VsslevalError` naming the blocking path and the ``flag`` to change."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise VsslevalError(f"{flag} {path}: {os_error_text(exc)}; choose a folder that can be created") from exc
+    except OSError as exc:  # e.g. a file where the folder or one of its parents should be
+        raise VsslevalError(f"cannot create the {what} {path}: {os_error_text(exc)}; "
+                            f"choose another {flag} (a new or existing folder)") from exc
     return path
 
 

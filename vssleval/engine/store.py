@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path, os_error_text, write_json_atomic, write_text_atomic
+from vssleval.io_utils import atomic_path, ensure_output_dir, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
 COMPLETE_FILE = "COMPLETE"
@@ -90,11 +90,7 @@ class HeatmapStore:
                     f"({len(store.shard_numbers())} shards); pass --resume to continue it or "
                     "--overwrite to start again"
                 )
-        try:
-            store.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # e.g. --out names an existing file
-            raise VsslevalError(f"cannot create the run folder {store.root}: {os_error_text(exc)}; "
-                                "choose another --out (a new or existing directory)") from exc
+        ensure_output_dir(store.root, what="run folder")
         store._remove_stale_temp_files()
         write_json_atomic(cfg_path, config)
         return store
