@@ -66,14 +66,13 @@ class TrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)  # tests: smaller towers
 
     def __post_init__(self) -> None:
-        # (field, value, smallest allowed, strict): a bad value fails here, before minutes of work,
+        # (field, smallest allowed, strict): a bad value fails here, before minutes of work,
         # rather than as a traceback or a checkpoint trained on NaN losses
-        limits = (("steps", self.steps, 1, False), ("batch_size", self.batch_size, 2, False),
-                  ("threads", self.threads, 1, False), ("warmup_steps", self.warmup_steps, 0, False),
-                  ("n_vggss", self.n_vggss, 0, False), ("n_is3", self.n_is3, 0, False),
-                  ("data_seed", self.data_seed, 0, False), ("seed", self.seed, 0, False),
-                  ("lr", self.lr, 0, True), ("tau", self.tau, 0, True), ("weight_decay", self.weight_decay, 0, False))
-        for name, value, least, strict in limits:
+        limits = (("steps", 1, False), ("batch_size", 2, False), ("threads", 1, False), ("warmup_steps", 0, False),
+                  ("n_vggss", 0, False), ("n_is3", 0, False), ("data_seed", 0, False), ("seed", 0, False),
+                  ("lr", 0, True), ("tau", 0, True), ("weight_decay", 0, False))
+        for name, least, strict in limits:
+            value = getattr(self, name)
             if not (value > least if strict else value >= least):
                 flag = "--" + name.replace("_", "-")
                 raise VsslevalError(f"{flag} must be {'>' if strict else '>='} {least}, got {value}")
