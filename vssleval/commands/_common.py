@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vssleval.errors import VsslevalError
 from vssleval.engine.spec import PROTOCOLS, RunSpec, parse_negatives, seed_list
+from vssleval.models.registry import split_model_file
 
 DEFAULT_DATASET = "synthetic-vggss"
 
@@ -51,10 +52,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     if args.model and args.model_file:
         raise VsslevalError(f"give either --model {args.model} or --model-file {args.model_file}, not both")
     if args.model_file:
-        file_part, _, cls_name = args.model_file.rpartition(":")
-        if not file_part.endswith(".py") or not cls_name:
-            raise VsslevalError(f"--model-file expects PATH.py:CLASS (e.g. tiny_model.py:TinyModel), "
-                                f"got {args.model_file!r}")
+        split_model_file(args.model_file)  # the form is checked before any work
     return RunSpec(model=args.model or args.model_file, model_file=args.model_file, dataset=args.dataset, data_dir=args.data_dir,
                    checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol,
                    negatives=parse_negatives(args.neg), seeds=seed_list(args.seeds), noise_bank=args.noise_bank,

@@ -251,15 +251,22 @@ def build_model(
     return model.to(device).eval()
 
 
+def split_model_file(spec: str) -> tuple[str, str]:
+    """``"path/to/file.py:ClassName"`` -> ``(path, class name)``; any other form is a VsslevalError."""
+    file_part, sep, cls_name = str(spec).rpartition(":")
+    if not sep or not file_part.endswith(".py") or not cls_name:
+        raise VsslevalError(f"--model-file expects PATH.py:CLASS, i.e. path.py:ClassName "
+                            f"(e.g. tiny_model.py:TinyModel); got {spec!r}")
+    return file_part, cls_name
+
+
 def load_model_file(spec: str, config: str | Path | Mapping[str, Any] | None = None) -> str:
     """Register the class named in ``"path/to/file.py:ClassName"``; return its registered name.
 
     The name is the class's ``model_name`` attribute, else the lower-cased class name. The
     config is ``config`` if given, else ``path/to/file.yaml`` when it exists, else an empty one.
     """
-    if ":" not in spec:
-        raise VsslevalError(f"--model-file expects path.py:ClassName, got {spec!r}")
-    file_part, cls_name = spec.rsplit(":", 1)
+    file_part, cls_name = split_model_file(spec)
     path = Path(file_part).expanduser().resolve()
     if not path.is_file():
         raise VsslevalError(f"model file not found: {path}")
