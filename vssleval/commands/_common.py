@@ -1,12 +1,13 @@
-"""Arguments and wiring shared by ``evaluate`` and ``infer``."""
+"""Arguments shared by ``evaluate`` and ``infer``, turned into :mod:`vssleval.api` keyword arguments."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from vssleval.errors import VsslevalError
-from vssleval.engine.spec import PROTOCOLS, RunSpec, parse_negatives, seed_list
+from vssleval.engine.spec import PROTOCOLS
 from vssleval.models.registry import split_model_file
 
 DEFAULT_DATASET = "synthetic-vggss"
@@ -46,19 +47,20 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    "the configuration is the same, replace it if not)")
 
 
-def spec_from_args(args: argparse.Namespace) -> RunSpec:
+def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of :func:`vssleval.api.evaluate` / :func:`vssleval.api.infer` from the CLI's."""
     if not args.model and not args.model_file:
         raise VsslevalError("name a model: --model NAME (see `vssleval models`) or --model-file PATH.py:CLASS")
     if args.model and args.model_file:
         raise VsslevalError(f"give either --model {args.model} or --model-file {args.model_file}, not both")
     if args.model_file:
         split_model_file(args.model_file)  # the form is checked before any work
-    return RunSpec(model=args.model or args.model_file, model_file=args.model_file, dataset=args.dataset, data_dir=args.data_dir,
-                   checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol,
-                   negatives=parse_negatives(args.neg), seeds=seed_list(args.seeds), noise_bank=args.noise_bank,
-                   batch_size=args.batch_size, num_workers=args.workers, device=args.device, amp=args.amp,
-                   skip_bad=args.skip_bad, trust_checkpoint=args.trust_checkpoint, ogl_weights=args.ogl_weights,
-                   limit=args.limit)
+    return dict(model=args.model or args.model_file, dataset=args.dataset, data_dir=args.data_dir,
+                checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol, neg=args.neg,
+                seeds=args.seeds, noise_bank=args.noise_bank, batch_size=args.batch_size, workers=args.workers,
+                device=args.device, amp=args.amp, skip_bad=args.skip_bad, trust_checkpoint=args.trust_checkpoint,
+                ogl_weights=args.ogl_weights, limit=args.limit, out=default_out(args), resume=args.resume,
+                overwrite=args.overwrite)
 
 
 def default_out(args: argparse.Namespace) -> Path:

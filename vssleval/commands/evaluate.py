@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vssleval.commands._common import add_run_arguments, default_out, spec_from_args
-from vssleval.engine.runner import run_inference
-from vssleval.engine.scoring import check_scorable, score_store
-from vssleval.errors import VsslevalError
-from vssleval.report.single import write_run_outputs
+from vssleval.api import evaluate
+from vssleval.commands._common import add_run_arguments, run_kwargs
 
 HELP = "evaluate a model under positive and negative audio (maps -> metrics.json, report.md)"
 
@@ -19,14 +16,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.bootstrap < 0:
-        raise VsslevalError(f"--bootstrap must be >= 0 (0: no confidence intervals), got {args.bootstrap}")
-    spec = spec_from_args(args)
-    check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
-    out = default_out(args)
-    outcome = run_inference(spec, out, resume=args.resume, overwrite=args.overwrite)
-    if not outcome.is_main:
-        return 0  # under torchrun, rank 0 scores the whole store and writes the outputs
-    acc = score_store(outcome.store, bootstrap=args.bootstrap)
-    write_run_outputs(acc, outcome.store.config, out, notes=outcome.notes, echo=True)
+    evaluate(**run_kwargs(args), bootstrap=args.bootstrap)
     return 0

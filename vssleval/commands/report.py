@@ -1,45 +1,24 @@
 """``vssleval report``: compare finished runs in one report, or rebuild a run's metrics from its store.
 
-Two modes:
+Two modes (both in :mod:`vssleval.api.reporting`):
 
 * ``vssleval report RUN_DIR [RUN_DIR ...] --out DIR``: ``report.md`` with the models x metrics
-  tables, the maxima / ROC / threshold-sweep figures, the calibration section and overlay grids.
-  The tables, distributions, ROC and calibration come from each run's ``metrics.json`` and
-  ``per_sample.csv``; the threshold sweep and the overlays need the raw maps, so this module (the
-  wiring layer) reads the heatmap stores and the dataset images and hands arrays to
-  :mod:`vssleval.report`, which never touches the engine.
+  tables, the maxima / ROC / threshold-sweep figures, the calibration section and overlay grids
+  (:func:`vssleval.api.report`).
 * ``vssleval report --from-store RUN_DIR [--protocol P] --out DIR``: score the run's heatmap store
-  again (no model runs) and write what ``evaluate`` writes.
+  again (no model runs) and write what ``evaluate`` writes (:func:`vssleval.api.rescore`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-from PIL import Image
-
-from vssleval.engine.runner import unpack_gt
-from vssleval.engine.scoring import score_store, upsample_plan
+from vssleval.api import report, rescore
 from vssleval.engine.spec import PROTOCOLS
-from vssleval.engine.store import COMPLETE_FILE, CONFIG_FILE, HeatmapStore
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path, ensure_output_dir
-from vssleval.report.figures import separates
-from vssleval.report.multi import calibrate_all, write_report
-from vssleval.report.overlays import overlay_grid
-from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
-from vssleval.report.single import write_run_outputs
-from vssleval.report.sweep import DEFAULT_POINTS, ThresholdSweep, threshold_grid
+from vssleval.report.sweep import DEFAULT_POINTS
 
 HELP = "compare runs in one report (tables, figures, calibration), or recompute a run's metrics --from-store"
-
-#: Run-configuration keys on which a store and its run's metrics.json must agree.
-_STORE_MATCH = ("model_name", "dataset", "preset")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,188 +44,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     for flag, value, least in (("--bootstrap", args.bootstrap, 0), ("--overlays", args.overlays, 0),
                                ("--sweep-samples", args.sweep_samples, 0), ("--sweep-points", args.sweep_points, 2)):
-        if value < least:
+        if value < least:  # every flag, also those the chosen mode ignores
             raise VsslevalError(f"{flag} must be >= {least}, got {value}")
     if args.from_store:
         if args.runs:
             raise VsslevalError(f"--from-store takes one run ({args.from_store}); do not also list RUN_DIRs "
                                 f"({', '.join(args.runs)}): report them in a second call")
-        return from_store(args)
+        rescore(args.from_store, args.out, protocol=args.protocol, bootstrap=args.bootstrap)
+        return 0
     if args.protocol:
         raise VsslevalError("--protocol only applies with --from-store (a report shows each run's own protocol)")
-    if not args.runs:
-        raise VsslevalError("give at least one run directory: vssleval report RUN_DIR [RUN_DIR ...] --out DIR")
-    return compare(args)
-
-
-# -- --from-store -------------------------------------------------------------------------------
-def from_store(args: argparse.Namespace) -> int:
-    store = HeatmapStore.open(args.from_store)
-    _require_complete(store)
-    ensure_output_dir(args.out)  # before the store is scored
-    config = store.config
-    protocol = args.protocol or config["protocol"]
-    run_dir = store.root.parent if store.root.name == "store" else store.root
-    acc = score_store(store, protocol=protocol, bootstrap=args.bootstrap)
-    config = {**config, "protocol": protocol}
-    notes = _previous_notes(run_dir / "metrics.json", protocol)
-    notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
-    out = Path(args.out)
-    write_run_outputs(acc, config, out, notes=notes, echo=True)
-    draws = run_dir / "offscreen_draws.csv"
-    if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
-        with atomic_path(out / draws.name) as tmp:
-            shutil.copyfile(draws, tmp)
+    report(args.runs, args.out, allow_mixed=args.allow_mixed, maps=not args.no_maps, overlays=args.overlays,
+           sweep_samples=args.sweep_samples, sweep_points=args.sweep_points)
     return 0
-
-
-def _previous_notes(path: Path, protocol: str) -> list[str]:
-    """The engine's notes of the original run (kept when the protocol is the same)."""
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(old, dict) or old.get("protocol") != protocol:
-        return []
-    return [str(n) for n in old.get("notes") or [] if "recomputed from the heatmap store" not in str(n)]
-
-
-def _require_complete(store: HeatmapStore) -> None:
-    if not store.is_complete():
-        raise VsslevalError(f"{store.root / COMPLETE_FILE} is missing: the run in {store.root.parent} is unfinished "
-                            f"({len(store.shard_numbers())} shards written); finish it with `vssleval evaluate ... "
-                            "--resume` first")
-    store.require_complete()  # and every shard it counts is still there
-
-
-# -- the cross-run report -----------------------------------------------------------------------
-def compare(args: argparse.Namespace) -> int:
-    runs = [load_run(p) for p in args.runs]
-    assign_labels(runs)
-    mixed = check_comparable(runs, allow_mixed=args.allow_mixed)
-    out = Path(args.out)
-    for r in runs:
-        if out.resolve() == r.path.resolve():
-            raise VsslevalError(f"--out {out} is the run directory of {r.label}; writing the report there would "
-                                f"replace {r.path / 'report.md'}: choose another folder")
-    ensure_output_dir(out)  # the runs are comparable: an unusable --out stops before any figure is drawn
-    calibrations = calibrate_all(runs)
-    notes: list[str] = []
-    sweeps: dict[str, Any] = {}
-    overlays: dict[str, Path] = {}
-    if args.no_maps:
-        notes.append("--no-maps: threshold sweep and overlays not computed")
-    else:
-        stores = {r.label: _open_run_store(r) for r in runs}  # every store checked before any work
-        for r in runs:
-            store = stores[r.label]
-            t = calibrations[r.label]["threshold"]
-            sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
-                                           args.sweep_samples, args.sweep_points)
-            if args.overlays > 0:
-                path = _overlays(r, store, calibrations[r.label], args.overlays, out, notes)
-                if path is not None:
-                    overlays[r.label] = path
-    res = write_report(runs, out, calibrations, sweeps=sweeps, overlays=overlays, notes=notes, mixed=mixed)
-    print(f"report: {res['report']} ({len(runs)} runs; {len(res['figures'])} figure files; {res['summary'].name})")
-    return 0
-
-
-def _open_run_store(run: RunRecord) -> HeatmapStore:
-    if not (run.path / "store" / CONFIG_FILE).is_file():
-        raise VsslevalError(f"{run.path / 'store' / CONFIG_FILE} is missing: the threshold sweep and the overlays need "
-                            f"the heatmap store of {run.label}; pass --no-maps to report without them")
-    store = HeatmapStore(run.path / "store")
-    _require_complete(store)
-    try:
-        config = store.config
-    except (OSError, ValueError) as exc:
-        raise VsslevalError(f"cannot read {store.root / CONFIG_FILE}: {exc}") from exc
-    differ = [k for k in _STORE_MATCH if str(config.get(k)) != str(run.run.get(k))]
-    if differ:
-        raise VsslevalError(f"{store.root / CONFIG_FILE} and {run.path / 'metrics.json'} describe different runs "
-                            f"({', '.join(f'{k}: {config.get(k)!r} vs {run.run.get(k)!r}' for k in differ)}); "
-                            "rebuild the metrics with `vssleval report --from-store`")
-    return store
-
-
-def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float, max_samples: int,
-                 points: int) -> dict[str, Any]:
-    config = store.config
-    cols = run.columns
-    lows = [cols[k] for k in (f"min_{v}" for v in ("pos", *run.negatives)) if k in cols]
-    highs = np.concatenate([cols[f"max_{v}"] for v in ("pos", *run.negatives)])
-    finite = highs[np.isfinite(highs)]
-    if finite.size == 0:
-        raise VsslevalError(f"{run.path / 'per_sample.csv'}: no finite raw-map maximum, nothing to sweep")
-    lo = np.nanmin(np.concatenate(lows)) if lows else finite.min()
-    grid = threshold_grid(lo if np.isfinite(lo) else finite.min(), finite.max(), points, focus=finite)
-    sweep = ThresholdSweep(grid, upsample_plan(config, "vssleval"))
-    negatives = [v for v in ("silence", "noise", "offscreen") if v in (config.get("negatives") or [])]
-    used = 0
-    for shard in store.iter_shards():
-        n = len(shard["ids"])
-        if max_samples:
-            n = min(n, max_samples - used)
-        if n <= 0:
-            break
-        sweep.add_positive(shard["positive"][:n], unpack_gt(shard["gt"][:n]))
-        for v in negatives:
-            maps = shard[v][:n] if v == "silence" else shard[v][0, :n]  # noise/offscreen: first seed
-            sweep.add_negative(v, maps)
-        used += n
-    total = run.metrics.get("n_samples", used)
-    note = f"{used} of {total} samples, seed {config['seeds'][0]}" if used < total else f"{used} samples, seed {config['seeds'][0]}"
-    if sweep.nonfinite:
-        note += f", {sweep.nonfinite} non-finite maps scored as worst case"
-    configured = {}
-    for name, value in (run.metrics.get("thresholds") or {}).items():
-        try:
-            configured[str(name)] = float(value[0] if isinstance(value, list) else value)
-        except (TypeError, ValueError, IndexError):
-            continue
-    return {"label": run.label, "curves": sweep.result(), "calibrated": calibrated, "configured": configured,
-            "note": note}
-
-
-def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, out: Path,
-              notes: list[str]) -> Path | None:
-    """Overlay grid of the first ``k`` samples, thresholded at the calibrated threshold when it
-    separates anything; a note (not an error) when the dataset images are gone."""
-    th = float(cal["threshold"]) if separates(cal) else None
-    rel = Path("overlays") / f"{run.slug}.png"
-    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label) else None
-
-
-def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, path: Path, notes: list[str],
-                         label: str = "run") -> bool:
-    """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
-    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn."""
-    from vssleval.data import load_dataset
-
-    config = store.config
-    numbers = store.shard_numbers()
-    if not numbers:
-        notes.append(f"{label}: the store has no shards, no overlays")
-        return False
-    shard = store.read_shard(numbers[0])
-    ids = [str(i) for i in shard["ids"][:k]]
-    try:
-        dataset = load_dataset(config["dataset"], config.get("data_root"), check_files=False)
-        by_id = {s.id: s for s in dataset.samples}
-        images = []
-        for sid in ids:
-            with Image.open(by_id[sid].image_path) as im:
-                images.append(np.asarray(im.convert("RGB").resize((224, 224), Image.BICUBIC)))
-    except (VsslevalError, OSError, KeyError) as exc:
-        notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
-        return False
-    negatives = config.get("negatives") or []
-    maps = {"positive": shard["positive"][:k]}
-    if "silence" in negatives:
-        maps["silence"] = shard["silence"][:k]
-    for v in ("noise", "offscreen"):
-        if v in negatives:
-            maps[v] = shard[v][0, :k]
-    overlay_grid(images, maps, threshold, path, titles=ids, op=upsample_plan(config, "vssleval"))
-    return True

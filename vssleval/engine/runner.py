@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import io
 import time
 from dataclasses import dataclass, field
@@ -83,10 +84,24 @@ class RunOutcome:
     is_main: bool = True  # False on the non-zero ranks of a torchrun job, which write no outputs
 
 
+def weights_sha256(model: torch.nn.Module) -> str:
+    """SHA-256 over a module's state dict (key, dtype, shape and bytes of every tensor, keys sorted):
+    the identity of in-memory weights, so a resumed run can tell whether they changed."""
+    h = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        t = value.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 class Engine:
     """Holds the model, pipelines and caches of one run; :meth:`run` fills the store."""
 
-    def __init__(self, spec: RunSpec, log: Callable[[str], None] = print):
+    def __init__(self, spec: RunSpec, log: Callable[[str], None] = print, model: torch.nn.Module | None = None):
+        """``model``: an already-built model (the Python API's in-memory models) used instead of
+        building ``spec.model``; it must carry ``name``, ``config`` and ``map_rule`` as
+        :func:`vssleval.models.build_model` sets them, and is moved to the run's device."""
         self.spec = spec
         self.log = log
         self.notes: list[str] = []
@@ -99,8 +114,11 @@ class Engine:
         self.samples = samples[: spec.limit] if spec.limit else samples
         if not self.samples:
             raise VsslevalError(f"dataset {spec.dataset!r} at {self.dataset.root} has no usable samples")
-        self.model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
-                                 trust_checkpoint=spec.trust_checkpoint, device=self.device)
+        self.in_memory = model is not None
+        if model is None:
+            model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
+                                trust_checkpoint=spec.trust_checkpoint, device=self.device)
+        self.model = model.to(self.device).eval()
         # NHWC convolutions: about 30 % faster for these ResNets on CPU (and the layout cuDNN
         # prefers); values differ from NCHW only in the last bits
         self.channels_last = self.device.type in ("cpu", "cuda")
@@ -167,6 +185,8 @@ class Engine:
         cfg["device"] = str(self.device)
         cfg["world_size"] = self.dist.world_size
         cfg["skipped_samples"] = [s.as_dict() for s in self.dataset.skips]
+        if self.in_memory:  # no file names these weights: identify them by their bytes
+            cfg["weights_sha256"] = weights_sha256(self.model)
         return cfg
 
     # -- features ------------------------------------------------------------------------------
@@ -344,9 +364,9 @@ class Engine:
 
 
 def run_inference(spec: RunSpec, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                  log: Callable[[str], None] = print) -> RunOutcome:
-    """Compute and store every raw map of ``spec`` in ``out_dir/store``."""
-    engine = Engine(spec, log=log)
+                  log: Callable[[str], None] = print, model: torch.nn.Module | None = None) -> RunOutcome:
+    """Compute and store every raw map of ``spec`` in ``out_dir/store`` (``model``: see :class:`Engine`)."""
+    engine = Engine(spec, log=log, model=model)
     try:
         return engine.run(Path(out_dir), resume=resume, overwrite=overwrite)
     finally:

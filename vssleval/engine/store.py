@@ -184,6 +184,44 @@ class HeatmapStore:
                                 "--resume to compute them again")
 
     # -- interchange -----------------------------------------------------------------------------
+    #: Per-seed members (seed axis first, samples on axis 1); every other member has samples on axis 0.
+    PER_SEED = ("noise", "offscreen", "offscreen_ids")
+
+    def _shards(self) -> list[dict[str, np.ndarray]]:
+        self.require_complete()
+        shards = [self.read_shard(k) for k in self.shard_numbers()]
+        if not shards:
+            raise VsslevalError(f"store {self.root} has no shards")
+        return shards
+
+    def _member(self, shards: list[dict[str, np.ndarray]], member: str) -> np.ndarray:
+        if not all(member in s for s in shards):
+            raise VsslevalError(f"the run in {self.root} has no {member!r} maps (negatives computed: "
+                                f"{', '.join(self.config.get('negatives') or []) or 'none'})")
+        value = np.concatenate([s[member] for s in shards], axis=1 if member in self.PER_SEED else 0)
+        return value.astype(np.float32) if value.dtype.kind == "f" else value
+
+    def maps(self, member: str) -> np.ndarray:
+        """One member of every shard, concatenated over samples (float maps as float32).
+
+        ``positive``/``silence`` ``[N,h,w]``, ``noise``/``offscreen`` ``[S,N,h,w]``,
+        ``offscreen_ids`` ``[S,N]``, ``ids`` ``[N]``, ``ogl`` ``[N,7,7]``. A member the run did
+        not compute (``--neg``, no object prior) is a :class:`VsslevalError`.
+        """
+        return self._member(self._shards(), member)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every member of the run as plain arrays (what :meth:`export_npz` writes)."""
+        shards = self._shards()
+        arrays = {m: self._member(shards, m)
+                  for m in ("ids", "positive", "silence", "noise", "offscreen", "offscreen_ids")
+                  if all(m in s for s in shards)}
+        arrays["seeds"] = np.asarray(self.config.get("seeds", []), dtype=np.int64)
+        arrays["config"] = np.asarray(json.dumps(self.config))
+        if all("ogl" in s for s in shards):
+            arrays["ogl"] = self._member(shards, "ogl")
+        return arrays
+
     def export_npz(self, out: str | Path) -> Path:
         """Write the whole run as one plain NumPy archive (documented in the README).
 
@@ -192,28 +230,10 @@ class HeatmapStore:
         ``config`` (JSON string), and ``ogl`` [N,7,7] float32 when the run has it; a negative the
         run did not compute (``--neg``) has no member.
         """
-        self.require_complete()
-        shards = list(self.iter_shards())
-        if not shards:
-            raise VsslevalError(f"store {self.root} has no shards to export")
         out = Path(out)
         if out.is_dir():
             raise VsslevalError(f"{out} is a directory; give the path of the .npz file to write, e.g. {out / 'maps.npz'}")
-        arrays: dict[str, np.ndarray] = {
-            "ids": np.concatenate([s["ids"] for s in shards]),
-            "positive": np.concatenate([s["positive"] for s in shards]).astype(np.float32),
-        }
-        if all("silence" in s for s in shards):
-            arrays["silence"] = np.concatenate([s["silence"] for s in shards]).astype(np.float32)
-        for name in ("noise", "offscreen"):
-            if all(name in s for s in shards):
-                arrays[name] = np.concatenate([s[name] for s in shards], axis=1).astype(np.float32)
-        if all("offscreen_ids" in s for s in shards):
-            arrays["offscreen_ids"] = np.concatenate([s["offscreen_ids"] for s in shards], axis=1)
-        arrays["seeds"] = np.asarray(self.config.get("seeds", []), dtype=np.int64)
-        arrays["config"] = np.asarray(json.dumps(self.config))
-        if all("ogl" in s for s in shards):
-            arrays["ogl"] = np.concatenate([s["ogl"] for s in shards]).astype(np.float32)
+        arrays = self.arrays()
         with atomic_path(out) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)

@@ -42,6 +42,19 @@ class Accumulator:
             the caller passes them (``vssleval.engine.scoring.upsample_plan_for``).
         seeds: optional seed values (reported; index i of ``update`` means ``seeds[i]``).
         bootstrap: number of bootstrap resamples for the CIs (0 disables).
+
+    Examples:
+    >>> import numpy as np
+    >>> gt = np.zeros((2, 224, 224), np.float32); gt[:, :, :112] = 1   # object: the left half
+    >>> pos = np.zeros((2, 7, 7), np.float32); pos[:, :, :3] = 1.0    # map lights the left 3/7
+    >>> silence = np.full((2, 7, 7), 0.2, np.float32)                 # flat: predicts everything
+    >>> acc = Accumulator(protocol="vssleval", upsample="bilinear", seeds=[1234], bootstrap=0)
+    >>> acc.update(0, ["a", "b"], pos, silence=silence, gt=gt)
+    >>> r = acc.result()
+    >>> r["ciou"], r["pia_silence_med"], r["auroc_max_silence"]
+    (1.0, 1.0, 1.0)
+    >>> round(r["auc"], 6)       # both IoUs lie in [0.95, 1): the curve is 1 up to t = 0.95
+    0.975
     """
 
     def __init__(self, protocol: str = "vssleval", thresholds: Any = None, upsample: Any = None,
@@ -195,7 +208,14 @@ class Accumulator:
 
 
 def result_to_csv(result: Mapping[str, Any]) -> str:
-    """``metrics.csv`` text: ``key,value`` rows for every scalar of a :meth:`Accumulator.result`."""
+    """``metrics.csv`` text: ``key,value`` rows for every scalar of a :meth:`Accumulator.result`.
+
+    Examples:
+    >>> print(result_to_csv({"ciou": 0.5, "n_samples": 2, "protocol": "vssleval"}), end="")
+    key,value
+    ciou,0.5
+    n_samples,2.0
+    """
     lines = ["key,value"]
     for k, v in result.items():
         if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool):
@@ -204,7 +224,14 @@ def result_to_csv(result: Mapping[str, Any]) -> str:
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Per-sample CSV text (header from the first row; floats with repr precision)."""
+    """Per-sample CSV text (header from the first row; floats with repr precision).
+
+    Examples:
+    >>> print(rows_to_csv([{"sample_id": "a", "ciou": 0.25}, {"sample_id": "b", "ciou": 1.0}]), end="")
+    sample_id,ciou
+    a,0.25
+    b,1.0
+    """
     if not rows:
         return ""
     keys = list(rows[0])

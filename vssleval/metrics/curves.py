@@ -20,6 +20,11 @@ def trapezoid(y: np.ndarray, x: np.ndarray = GRID) -> np.ndarray:
 
     Written in the same operation order as ``numpy.trapezoid`` (what ``sklearn.metrics.auc``
     calls), so results are bit-identical to the reference for the same ``y``.
+
+    Examples:
+    >>> import numpy as np
+    >>> float(trapezoid(np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.5, 1.0])))
+    0.75
     """
     y = np.asarray(y, dtype=np.float64)
     return np.sum(np.diff(x) * (y[..., 1:] + y[..., :-1]) / 2.0, axis=-1)
@@ -39,7 +44,12 @@ def success_curve(values: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
 
 
 def success_rate(values: np.ndarray, threshold: float = 0.5) -> float:
-    """Fraction of samples with IoU ``>= threshold`` (NaN counts as a failure); NaN if empty."""
+    """Fraction of samples with IoU ``>= threshold`` (NaN counts as a failure); NaN if empty.
+
+    Examples:
+    >>> float(success_rate([0.2, 0.5, 0.7, float("nan")]))       # 0.5 and 0.7 pass; NaN fails
+    0.5
+    """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return float("nan")
@@ -50,6 +60,12 @@ def auc(values: np.ndarray) -> float:
     """Area under the success curve on :data:`GRID` (trapezoid), in [0, 1].
 
     All-zero IoUs give 0.025 (only y_0 = 1); a NaN entry is a failure at every t, even t = 0.
+
+    Examples:
+    >>> float(auc([0.0, 0.0]))       # only t = 0 is reached: half of the first of 20 intervals
+    0.025
+    >>> round(float(auc([0.5])), 6)  # reached up to t = 0.5: 10 full intervals + half of one
+    0.525
     """
     return trapezoid(success_curve(values))
 
@@ -58,6 +74,10 @@ def aoc(pia_values: np.ndarray) -> float:
     """Area over the curve for negatives: ``y_i = #{pIA <= grid_i} / n``, trapezoid, in [0, 1].
 
     All pIA = 0 gives 1; all pIA = 1 gives 0.025 (vssl_eval §5.3).
+
+    Examples:
+    >>> float(aoc([0.0, 0.0])), round(float(aoc([1.0])), 6)   # 1 - 0.95 is not 0.05 in floats
+    (1.0, 0.025)
     """
     v = np.asarray(pia_values, dtype=np.float64)
     if v.shape[-1] == 0:
@@ -101,10 +121,22 @@ def instance_curve(values: np.ndarray, groups: Sequence, grid: np.ndarray = GRID
 
 def instance_iou(values: np.ndarray, groups: Sequence, threshold: float = 0.5,
                  nan_propagates: bool = False) -> float:
-    """iIoU: fraction of groups whose every entry reaches ``threshold`` (see :func:`instance_curve`)."""
+    """iIoU: fraction of groups whose every entry reaches ``threshold`` (see :func:`instance_curve`).
+
+    Examples:
+    >>> instance_iou([0.6, 0.4, 0.7, 0.8], groups=["a", "a", "b", "b"])   # scene a has a miss
+    0.5
+    """
     return float(instance_curve(values, groups, np.array([threshold]), nan_propagates)[0])
 
 
 def instance_auc(values: np.ndarray, groups: Sequence, nan_propagates: bool = False) -> float:
-    """iAUC: trapezoid area of :func:`instance_curve` on :data:`GRID`."""
+    """iAUC: trapezoid area of :func:`instance_curve` on :data:`GRID`.
+
+    Examples:
+    >>> # scene a (min 0.4) passes t <= 0.4, scene b (min 0.72) passes t <= 0.7: the curve is
+    >>> # 1 up to 0.4, 1/2 up to 0.7, 0 after; trapezoids: 0.4 + 0.0375 + 0.125 + 0.0125
+    >>> round(instance_auc([0.6, 0.4, 0.72, 0.8], groups=["a", "a", "b", "b"]), 6)
+    0.575
+    """
     return float(trapezoid(instance_curve(values, groups, GRID, nan_propagates)))

@@ -27,6 +27,11 @@ def confidence(maps: Array) -> np.ndarray:
     Returns:
         float64 ``[B]``. Equivariant to affine maps ``a*M + b`` with a > 0, so AP/F1 built on it
         are invariant to any fixed-range normalization.
+
+    Examples:
+    >>> import numpy as np
+    >>> confidence(np.arange(16.0).reshape(1, 4, 4))              # mean of 12, 13, 14, 15
+    array([13.5])
     """
     x = flat(maps)
     hw = x.shape[1]
@@ -65,6 +70,12 @@ def average_precision(conf, ciou, positive, theta=0.5) -> float:
     Thresholds: confidences sorted ascending, largest dropped, reversed, every k-th kept from the
     first (k = max(1, n // 200)). Envelope P^_j = max over this and lower thresholds; AP =
     sum_j P^_j (R_{j+1} - R_j) (left-endpoint, no segment from recall 0). NaN if n < 2.
+
+    Examples:
+    >>> conf, ious = [0.9, 0.8, 0.3, 0.2], [0.7, 0.2, 0.6, 0.0]
+    >>> # thresholds 0.8, 0.3, 0.2: (P, R) = (1/2, 1/2), (2/3, 1), (1/2, 1); AP = 2/3 * (1 - 1/2)
+    >>> round(average_precision(conf, ious, positive=[True, True, True, False]), 6)
+    0.333333
     """
     conf = np.asarray(conf, np.float64)
     n = conf.size
@@ -90,13 +101,25 @@ def f1_curve(conf, ciou, positive, theta=0.5) -> np.ndarray:
 
 
 def max_f1(conf, ciou, positive, theta=0.5) -> float:
-    """Maximum of :func:`f1_curve` (the published "max-F1")."""
+    """Maximum of :func:`f1_curve` (the published "max-F1").
+
+    Examples:
+    >>> conf, ious = [0.9, 0.8, 0.3, 0.2], [0.7, 0.2, 0.6, 0.0]
+    >>> # at threshold 0.3: 3 detections, 2 well localised (P = 2/3), every positive found (R = 1)
+    >>> round(max_f1(conf, ious, positive=[True, True, True, False]), 6)
+    0.8
+    """
     return float(np.max(f1_curve(conf, ciou, positive, theta)))
 
 
 def precision_all_detected(ciou, positive, theta=0.5) -> float:
     """Precision with every sample detected (threshold -1000): TP / n. On positives only this is
-    the localization accuracy (cIoU success rate), a.k.a. ``Precision-visible`` / LocAcc."""
+    the localization accuracy (cIoU success rate), a.k.a. ``Precision-visible`` / LocAcc.
+
+    Examples:
+    >>> precision_all_detected([0.7, 0.2, 0.6, 0.0], positive=[True, True, True, False])
+    0.5
+    """
     ciou = np.asarray(ciou, np.float64)
     if ciou.size == 0:
         return float("nan")
@@ -121,7 +144,14 @@ def subset_masks(positive, area, neg_type=None) -> dict[str, np.ndarray]:
 def extended_metrics(conf, ciou, positive, area, neg_type=None, thetas=(0.5, 0.75)) -> dict[str, float]:
     """All Mo & Morgado keys: ``AP-<subset>@<100θ>``, ``maxF1-<subset>@..``, ``Precision-..``,
     ``AUC-<subset>@..`` (AUC over the subset's positives). Values are fractions; NaN when the
-    subset is empty."""
+    subset is empty.
+
+    Examples:
+    >>> m = extended_metrics(conf=[0.9, 0.8, 0.3, 0.2], ciou=[0.72, 0.22, 0.62, 0.0],
+    ...                      positive=[True, True, True, False], area=[3000, 12000, 30000, 0])
+    >>> [round(m[k], 6) for k in ("AP-all@50", "maxF1-all@50", "Precision-all@50", "Precision-visible@50")]
+    [0.333333, 0.8, 0.5, 0.666667]
+    """
     conf, ciou = np.asarray(conf, np.float64), np.asarray(ciou, np.float64)
     positive = np.asarray(positive, bool)
     out: dict[str, float] = {}

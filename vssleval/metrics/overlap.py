@@ -21,6 +21,13 @@ class GroundTruth:
     Attributes:
         nonzero: bool ``[B, P]`` (``gt != 0``); mass: float64 ``[B]`` (``sum gt``);
         binary: True when every value is 0 or 1 (fast count path).
+
+    Examples:
+    >>> import numpy as np
+    >>> gt = np.zeros((1, 4, 4)); gt[0, :2, :2] = 1; gt[0, 2, :2] = 0.5   # Flickr-style weights
+    >>> mask = np.zeros((1, 4, 4), bool); mask[0, :3, :2] = True
+    >>> GroundTruth(gt).ciou(mask)      # (4 + 2 * 0.5) / (sum G = 5 + 0 pixels outside)
+    array([1.])
     """
 
     def __init__(self, gt: Array):
@@ -56,14 +63,29 @@ class GroundTruth:
 
 def ciou(mask: Array, gt: Array) -> Array:
     """Consensus IoU of ``mask`` ``[B,H,W]`` (bool) against ``gt`` ``[B,H,W]`` -> float64 ``[B]``
-    (NaN when both are empty). See :meth:`GroundTruth.ciou`."""
+    (NaN when both are empty). See :meth:`GroundTruth.ciou`.
+
+    Examples:
+    >>> import numpy as np
+    >>> gt = np.zeros((1, 4, 4)); gt[0, :2, :2] = 1               # a 2 x 2 object
+    >>> mask = np.zeros((1, 4, 4), bool); mask[0, :2, :3] = True  # 6 pixels, 4 of them on it
+    >>> ciou(mask, gt)                                            # 4 / (4 + 2 outside the object)
+    array([0.66666667])
+    """
     if tuple(mask.shape) != tuple(gt.shape):
         raise ValueError(f"mask shape {tuple(mask.shape)} != gt shape {tuple(gt.shape)}")
     return GroundTruth(gt).ciou(mask)
 
 
 def pia(mask: Array) -> Array:
-    """Proportion of image area: ``sum(mask) / (H*W)``, float64 ``[B]`` in [0, 1]."""
+    """Proportion of image area: ``sum(mask) / (H*W)``, float64 ``[B]`` in [0, 1].
+
+    Examples:
+    >>> import numpy as np
+    >>> mask = np.zeros((1, 4, 4), bool); mask[0, :2, :3] = True
+    >>> pia(mask)                                                 # 6 of 16 pixels
+    array([0.375])
+    """
     m = flat(mask)
     return as_float64(count(m)) / m.shape[1]
 
@@ -75,6 +97,13 @@ def map_iou(a: Array, b: Array) -> Array:
         a, b: bool ``[B, H, W]`` (or ``[B, P]``), same shape.
     Returns:
         float64 ``[B]`` in [0, 1], never NaN.
+
+    Examples:
+    >>> import numpy as np
+    >>> a = np.zeros((2, 4, 4), bool); a[0, :2, :3] = True
+    >>> b = np.zeros((2, 4, 4), bool); b[0, :2, :2] = True
+    >>> map_iou(a, b)                                             # 4 / 6; two empty masks agree
+    array([0.66666667, 1.        ])
     """
     if tuple(a.shape) != tuple(b.shape):
         raise ValueError(f"mask shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")

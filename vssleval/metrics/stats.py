@@ -12,12 +12,22 @@ def extremes(raw: Array) -> tuple[np.ndarray, np.ndarray]:
 
     Taken before any upsampling, on the model's raw scale (vssl_eval §4.6). NaN in a map makes
     its max/min NaN (callers count and report non-finite maps).
+
+    Examples:
+    >>> import numpy as np
+    >>> extremes(np.array([[[0.1, 0.9], [0.4, 0.3]]]))
+    (array([0.9]), array([0.1]))
     """
     return to_numpy(as_float64(rows_max(raw))), to_numpy(as_float64(rows_min(raw)))
 
 
 def summary(values: np.ndarray) -> dict[str, float]:
-    """Mean, median, first and third quartiles (numpy 'linear' quantiles) of a 1-d array."""
+    """Mean, median, first and third quartiles (numpy 'linear' quantiles) of a 1-d array.
+
+    Examples:
+    >>> summary([1.0, 2.0, 3.0, 4.0])
+    {'mean': 2.5, 'median': 2.5, 'q1': 1.75, 'q3': 3.25}
+    """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return {"mean": float("nan"), "median": float("nan"), "q1": float("nan"), "q3": float("nan")}
@@ -26,6 +36,11 @@ def summary(values: np.ndarray) -> dict[str, float]:
 
 
 def f_score(a: float, b: float) -> float:
-    """Harmonic mean ``2ab / (a + b)`` (NaN when a = b = 0, as the reference)."""
+    """Harmonic mean ``2ab / (a + b)`` (NaN when a = b = 0, as the reference).
+
+    Examples:
+    >>> round(f_score(0.5, 1.0), 6)
+    0.666667
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(np.float64(2 * a * b) / np.float64(a + b))

@@ -24,6 +24,11 @@ def upper_median_threshold(maps: Array) -> Array:
         ``[B]`` thresholds in the maps' dtype. Invariant to any strictly increasing transform of
         the map (it is a rank statistic). Uses selection (``np.partition`` / ``torch.kthvalue``)
         on the whole batch, not a per-sample sort.
+
+    Examples:
+    >>> import numpy as np
+    >>> upper_median_threshold(np.arange(16.0).reshape(1, 4, 4))  # sorted index 16 // 2 = 8
+    array([8.])
     """
     x = flat(maps)
     return kth_smallest(x, x.shape[1] // 2)
@@ -45,6 +50,12 @@ def adaptive_threshold(maps: Array, gt: Array) -> Array:
         maps: ``[B, H, W]`` float array. gt: ``[B, H, W]`` (values >= 0; non-zero = object).
     Returns:
         ``[B]`` thresholds in the maps' dtype.
+
+    Examples:
+    >>> import numpy as np
+    >>> gt = np.zeros((1, 4, 4)); gt[0, :2, :2] = 1               # g = 4 object pixels
+    >>> adaptive_threshold(np.arange(16.0).reshape(1, 4, 4), gt)  # sorted index 16 - 4 = 12
+    array([12.])
     """
     x = flat(maps)
     hw = x.shape[1]
@@ -67,6 +78,12 @@ def binarize(maps: Array, threshold: Any) -> Array:
             or a ``[B]`` array (one threshold per map).
     Returns:
         bool ``[B, H, W]``.
+
+    Examples:
+    >>> import numpy as np
+    >>> binarize(np.array([[[0.2, 0.5], [0.7, 0.9]]]), 0.5)       # strict: 0.5 itself is out
+    array([[[False, False],
+            [ True,  True]]])
     """
     if np.ndim(threshold) == 0 and not is_torch(threshold):
         return maps > threshold
@@ -80,6 +97,10 @@ class UniversalThresholds:
 
     ``max10`` is ``1.1 * max`` computed before rounding; ``maxq3`` has no derivation in the
     reference (see :mod:`vssleval.metrics.calibration` for a data-driven replacement).
+
+    Examples:
+    >>> UniversalThresholds.from_mapping({"max": 0.6041, "max10": [0.6645], "maxq3": 0.6382})
+    UniversalThresholds(max=0.6041, max10=0.6645, maxq3=0.6382)
     """
 
     max: float

@@ -111,6 +111,13 @@ def upsample(maps: Array, op: str, size: int = 224) -> Array:
     Returns:
         ``[B, size, size]`` float32 array of the same kind (numpy stays numpy, torch stays on
         its device). Torch ops on CPU are bit-identical to ``F.interpolate`` on CPU.
+
+    Examples:
+    >>> import numpy as np
+    >>> upsample(np.array([[[0.0, 1.0], [1.0, 0.0]]]), "bilinear_ac", size=3)
+    array([[[0. , 0.5, 1. ],
+            [0.5, 0.5, 0.5],
+            [1. , 0.5, 0. ]]], dtype=float32)
     """
     check_maps("maps", maps)
     if op not in OPS:
@@ -169,6 +176,15 @@ def minmax_normalize(maps: Array) -> Array:
         same shape and kind, values in [0, 1]. **Flat-map rule** (metrics.md §0): a map with
         ``max == min`` is returned unchanged (not zeros), so a constant map keeps its value and
         a strict-``>`` median rule selects nothing on it.
+
+    Examples:
+    >>> import numpy as np
+    >>> minmax_normalize(np.array([[[2.0, 4.0], [6.0, 10.0]], [[3.0, 3.0], [3.0, 3.0]]]))
+    array([[[0.  , 0.25],
+            [0.5 , 1.  ]],
+    <BLANKLINE>
+           [[3.  , 3.  ],
+            [3.  , 3.  ]]])
     """
     check_maps("maps", maps)
     if is_torch(maps):

@@ -73,9 +73,25 @@ def pair_batches(visual: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tenso
                         "(batches must be equal, or one of them 1)")
 
 
+def missing_methods(model: Any) -> list[str]:
+    """The contract methods ``model`` does not implement.
+
+    A :class:`VsslModel` subclass inherits placeholders that raise ``NotImplementedError``, so for
+    it a method counts only when the subclass overrides it (``localize`` is implemented by
+    overriding either ``localize`` or ``similarity``).
+    """
+    if isinstance(model, VsslModel):
+        cls = type(model)
+        missing = [m for m in ("encode_image", "encode_audio") if getattr(cls, m) is getattr(VsslModel, m)]
+        if cls.localize is VsslModel.localize and cls.similarity is VsslModel.similarity:
+            missing.append("localize (or similarity)")
+        return missing
+    return [m for m in REQUIRED_METHODS if not callable(getattr(model, m, None))]
+
+
 def check_model_interface(model: Any, where: str) -> None:
     """Fail clearly when a user model lacks one of the three contract methods."""
-    missing = [m for m in REQUIRED_METHODS if not callable(getattr(model, m, None))]
+    missing = missing_methods(model)
     if missing:
-        raise VsslevalError(f"model from {where} lacks {missing}; a vssleval model implements "
+        raise VsslevalError(f"model from {where} lacks {', '.join(missing)}; a vssleval model implements "
                             "encode_image(images), encode_audio(audio) and localize(visual, audio)")

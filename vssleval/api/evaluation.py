@@ -1,0 +1,320 @@
+"""Models in, run folders out: :func:`load_model`, :func:`evaluate`, :func:`infer` and :class:`Results`.
+
+This is the one code path behind ``vssleval evaluate`` / ``vssleval infer`` (the CLI only parses
+arguments and calls these functions) and behind notebooks (``docs/api.md``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from torch import nn
+
+from vssleval.engine.runner import RunOutcome, run_inference
+from vssleval.engine.scoring import check_scorable, score_store
+from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
+from vssleval.engine.store import HeatmapStore
+from vssleval.errors import VsslevalError
+from vssleval.models import build_model
+from vssleval.models.base import check_model_interface
+from vssleval.models.maps import MapRule
+from vssleval.models.registry import DEFAULT_PRESET, get_entry, load_model_config, preset_block, split_model_file
+from vssleval.report.single import write_run_outputs
+
+#: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
+CUSTOM_PRESET = "custom"
+DEFAULT_BATCH_SIZE = 32
+VARIANTS = ("positive", "silence", "noise", "offscreen", "ogl")
+
+
+# -- models ------------------------------------------------------------------------------------
+def load_model(name: str, checkpoint: str | Path | Sequence[str] | Mapping[str, str] | None = None,
+               preset: str | None = None, *, device: str = "cpu", trust_checkpoint: bool = False) -> nn.Module:
+    """Build a registered model (zoo, baseline, plug-in or ``"path.py:Class"``) with its weights.
+
+    Args:
+        name: a name from ``vssleval models`` / :func:`vssleval.models.list_models`, or
+            ``"path/to/file.py:ClassName"`` (its ``file.yaml`` beside it is the preset file).
+        checkpoint: the weights file (SACL: the folder of its two files). ``None`` takes the
+            model's default (the embedded model's shipped file; baselines need none); a model that
+            needs weights and has none raises :class:`VsslevalError`.
+        preset: ``"juanola2025"`` (default) or ``"native"``: sets the raw-map rule.
+        device: where the weights live (``evaluate`` moves the model to its own device).
+        trust_checkpoint: unpickle arbitrary objects (only for files you trust).
+
+    Returns the model in eval mode; it remembers ``name``, ``preset_name``, ``config`` (its YAML)
+    and ``checkpoint`` (the path it was loaded from), so ``evaluate(model, ...)`` needs nothing more.
+    """
+    preset = preset or DEFAULT_PRESET
+    if not isinstance(name, str):
+        raise VsslevalError(f"load_model takes a model name, got {type(name).__name__}; "
+                            "pass an in-memory model to evaluate() directly")
+    model = build_model(name, None if checkpoint is None else _checkpoint_arg(checkpoint), preset=preset,
+                        trust_checkpoint=trust_checkpoint, device=device)
+    model.checkpoint = None if checkpoint is None else _checkpoint_arg(checkpoint)
+    return model
+
+
+def _checkpoint_arg(checkpoint: Any) -> Any:
+    if isinstance(checkpoint, Path):
+        return str(checkpoint)
+    if isinstance(checkpoint, (list, tuple)):
+        return ",".join(str(c) for c in checkpoint)
+    return checkpoint
+
+
+def _is_model_file(name: str) -> bool:
+    return ":" in name and name.rsplit(":", 1)[0].endswith(".py")
+
+
+def prepare_model(model: nn.Module, preset: str | Mapping[str, Any] | None) -> tuple[nn.Module, str]:
+    """Check an in-memory model and give it what the engine reads: ``name``, ``config``, ``map_rule``.
+
+    The preset comes from ``preset`` (a name of the model's YAML, or a dict holding one preset
+    block: ``audio``, ``image``, ``map``), else from the model itself (``load_model`` records it).
+    Refused before any data is read: an object that is no ``nn.Module`` or lacks a contract method.
+    """
+    if not isinstance(model, nn.Module):
+        raise VsslevalError(f"model must be a registered name or a torch.nn.Module, got {type(model).__name__}")
+    check_model_interface(model, f"the in-memory {type(model).__name__}")
+    name = str(getattr(model, "name", None) or type(model).__name__.lower())
+    config = dict(getattr(model, "config", None) or {})
+    if isinstance(preset, Mapping):
+        config = {**config, "name": name, "presets": {CUSTOM_PRESET: dict(preset)}}
+        preset_name = CUSTOM_PRESET
+    else:
+        preset_name = preset or getattr(model, "preset_name", None) or DEFAULT_PRESET
+        if not config.get("presets"):
+            config = _registered_config(name, type(model)) or config
+        if not config.get("presets"):
+            raise VsslevalError(f"the in-memory model {name!r} has no preset: pass preset={{'audio': ..., "
+                                "'image': ..., 'map': ...}} (one preset block, as in a model YAML), or load it "
+                                "with vssleval.load_model so it carries its YAML")
+    block = preset_block(config, preset_name, name)
+    for key in ("audio", "image"):
+        if not block.get(key):
+            raise VsslevalError(f"preset {preset_name!r} of model {name!r} has no {key!r} block; the engine needs "
+                                "the audio and image front-ends (see docs/api.md)")
+    model.name = name
+    model.config = config
+    model.preset_name = preset_name
+    model.map_rule = MapRule.from_config(block.get("map"))
+    return model, preset_name
+
+
+def _registered_config(name: str, cls: type) -> dict[str, Any] | None:
+    """The YAML of the model registered as ``name`` when ``cls`` is what that entry builds
+    (e.g. a class registered by ``load_model_file`` and then instantiated by hand)."""
+    try:
+        entry = get_entry(name)
+    except VsslevalError:
+        return None
+    return load_model_config(name) if entry.resolve() is cls else None
+
+
+# -- results -----------------------------------------------------------------------------------
+@dataclass
+class Results:
+    """A finished run folder, opened for analysis.
+
+    Attributes:
+        out: the run folder (``metrics.json``, ``per_sample.csv``, ``report.md``, ``store/``).
+        metrics: the flat dict of ``metrics.json`` (docs/metrics.md); ``None`` for an ``infer`` run.
+        config: the run configuration recorded in the heatmap store.
+        store_dir: the heatmap store holding the maps (default ``out/store``; a rescored run's
+            outputs live apart from the store they were computed from).
+    """
+
+    out: Path
+    metrics: dict[str, Any] | None
+    config: dict[str, Any] = field(repr=False)
+    store_dir: Path | None = None
+    _per_sample: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> "Results":
+        """Open a run folder written by ``evaluate`` / ``infer`` (CLI or API)."""
+        out = Path(run_dir)
+        store = HeatmapStore.open(out)  # the run folder or its store/
+        if store.root.resolve() == out.resolve():
+            out = out.parent
+        metrics_file = out / "metrics.json"
+        metrics = None
+        if metrics_file.is_file():
+            try:
+                metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise VsslevalError(f"{metrics_file} is not valid JSON ({exc}); rebuild it with "
+                                    f"`vssleval report --from-store {out} --out {out}`") from exc
+        return cls(out=out, metrics=metrics, config=store.config, store_dir=store.root)
+
+    @property
+    def store(self) -> HeatmapStore:
+        return HeatmapStore(self.store_dir or self.out / "store")
+
+    @property
+    def per_sample(self) -> list[dict[str, Any]]:
+        """The rows of ``per_sample.csv`` as dicts (numbers parsed; empty for an ``infer`` run)."""
+        if self._per_sample is None:
+            path = self.out / "per_sample.csv"
+            if not path.is_file():
+                self._per_sample = []
+            else:
+                with open(path, newline="", encoding="utf-8") as fh:
+                    self._per_sample = [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return self._per_sample
+
+    def maps(self, variant: str) -> np.ndarray:
+        """The raw low-resolution maps of one variant, float32, in dataset order.
+
+        ``positive`` / ``silence``: ``[N, h, w]``; ``noise`` / ``offscreen``: ``[S, N, h, w]``
+        (S seeds); ``ogl`` (object prior, compat runs): ``[N, 7, 7]``.
+        """
+        if variant not in VARIANTS:
+            raise VsslevalError(f"unknown map variant {variant!r}; use one of {', '.join(VARIANTS)}")
+        return self.store.maps(variant)
+
+    @property
+    def ids(self) -> list[str]:
+        """Sample ids in dataset order (the rows of :meth:`maps`)."""
+        return [str(i) for i in self.store.maps("ids")]
+
+
+def _parse_cell(value: str | None) -> Any:
+    if value is None or value == "":
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+# -- runs --------------------------------------------------------------------------------------
+def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
+              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint
+              ) -> tuple[RunSpec, nn.Module | None]:
+    """The run's :class:`RunSpec` and, for an in-memory model, the prepared module."""
+    negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
+    seed_values = seed_list(seeds) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_values:
+        raise VsslevalError("seeds must name at least one seed (an int K takes the first K protocol seeds)")
+    module = None
+    if isinstance(model, str):
+        if _is_model_file(model):
+            split_model_file(model)  # the form is checked before any work
+        name, model_file = model, (model if _is_model_file(model) else None)
+        preset_name = preset or DEFAULT_PRESET
+        if not isinstance(preset_name, str):
+            raise VsslevalError(f"model {model!r} is registered: choose one of its presets by name, not a dict")
+    else:
+        if checkpoint is not None:
+            raise VsslevalError("checkpoint= is for a model given by name; an in-memory model already holds its "
+                                "weights (vssleval.load_model(name, checkpoint=...))")
+        module, preset_name = prepare_model(model, preset)
+        name, model_file, checkpoint = module.name, None, getattr(module, "checkpoint", None)
+    spec = RunSpec(model=name, model_file=model_file, dataset=dataset,
+                   data_dir=None if data_dir is None else str(data_dir),
+                   checkpoint=None if checkpoint is None else _checkpoint_arg(checkpoint), preset=preset_name,
+                   protocol=protocol, negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
+                   batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size, num_workers=workers,
+                   device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
+                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit)
+    return spec, module
+
+
+def _out_dir(out: str | Path | None) -> Path:
+    """``out``, or a new temporary folder (notebooks: every call a fresh run, path in ``Results.out``)."""
+    return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
+
+
+def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
+             neg: str | Sequence[str] = "all", seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
+             preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
+             batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
+             noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
+             ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 200,
+             resume: bool = False, overwrite: bool = False, verbose: bool = True) -> Results:
+    """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
+
+    Args:
+        model: a registered name (``vssleval models``), ``"path.py:Class"``, or an in-memory
+            model (:func:`load_model`'s result, or any ``nn.Module`` with ``encode_image``,
+            ``encode_audio`` and ``localize``; an unregistered one needs ``preset`` as a dict).
+        dataset: a registered dataset (``vssleval datasets``); without ``data_dir`` the embedded
+            synthetic benchmark for ``synthetic-*`` names.
+        neg: ``"silence"``, ``"noise"``, ``"offscreen"``, a list or comma list of them, or ``"all"``.
+        seeds: K (the first K protocol seeds) or an explicit list of seed values.
+        protocol: ``"vssleval"`` (clean metrics) or ``"juanola2025"`` (vssl_eval's computation).
+        preset: ``"juanola2025"`` / ``"native"``, or a preset dict for an unregistered model;
+            default: the model's own (``load_model``'s) or ``juanola2025``.
+        out: the run folder; ``None`` makes a new temporary folder (``Results.out``). An existing
+            run there is refused unless ``resume`` (same configuration) or ``overwrite``.
+        bootstrap: resamples for the 95 % confidence intervals (0: none).
+        verbose: print the engine's log and the headline table (progress bars are always shown).
+
+    The other arguments are those of ``vssleval evaluate`` (``--help``). Errors are
+    :class:`vssleval.VsslevalError` with the CLI's messages.
+    """
+    if bootstrap < 0:
+        raise VsslevalError(f"--bootstrap must be >= 0 (0: no confidence intervals), got {bootstrap}")
+    spec, module = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
+                             preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
+                             limit=limit, noise_bank=noise_bank, workers=workers, amp=amp, skip_bad=skip_bad,
+                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint)
+    check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
+    outdir = _out_dir(out)
+    outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module)
+    if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
+        return Results(out=outdir, metrics=None, config=outcome.store.config)
+    acc = score_store(outcome.store, bootstrap=bootstrap)
+    metrics = write_run_outputs(acc, outcome.store.config, outdir, notes=outcome.notes, echo=verbose)
+    return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=outcome.store.config)
+
+
+def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
+          neg: str | Sequence[str] = "all", seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
+          preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
+          batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
+          noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
+          ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
+          overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
+          verbose: bool = True) -> Results:
+    """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
+
+    Args:
+        overlays: draw ``overlays.png`` (and ``.pdf``) for the first K samples (0: none).
+        threshold: raw-scale threshold of the overlays' thresholded row (default: calibrated on
+            this run's positive vs negative maxima).
+
+    Returns :class:`Results` with ``metrics=None``; ``maps(variant)`` holds the heatmaps.
+    """
+    from vssleval.api.reporting import write_overlays
+
+    if overlays < 0:
+        raise VsslevalError(f"--overlays must be >= 0 (0: none), got {overlays}")
+    spec, module = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
+                             preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
+                             limit=limit, noise_bank=noise_bank, workers=workers, amp=amp, skip_bad=skip_bad,
+                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint)
+    outdir = _out_dir(out)
+    log = _logger(verbose)
+    outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module)
+    if outcome.is_main:
+        log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
+            f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")
+        if overlays > 0:
+            write_overlays(outcome.store, outdir, overlays, threshold, log=log)
+    return Results(out=outdir, metrics=None, config=outcome.store.config)
+
+
+def _logger(verbose: bool) -> Callable[[str], None]:
+    return print if verbose else (lambda _text: None)

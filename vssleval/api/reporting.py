@@ -1,0 +1,263 @@
+"""Reports from finished runs: :func:`report` (compare runs) and :func:`rescore` (a store scored again).
+
+The wiring behind ``vssleval report`` and notebooks (``docs/api.md``). The tables, distributions,
+ROC and calibration come from each run's ``metrics.json`` and ``per_sample.csv``; the threshold
+sweep and the overlays need the raw maps, so this module reads the heatmap stores and the dataset
+images and hands arrays to :mod:`vssleval.report`, which never touches the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from vssleval.api.evaluation import Results
+from vssleval.engine.runner import unpack_gt
+from vssleval.engine.scoring import score_store, upsample_plan
+from vssleval.engine.store import COMPLETE_FILE, CONFIG_FILE, HeatmapStore
+from vssleval.errors import VsslevalError
+from vssleval.io_utils import atomic_path, ensure_output_dir
+from vssleval.metrics import calibrate_threshold
+from vssleval.report.figures import separates
+from vssleval.report.multi import calibrate_all, write_report
+from vssleval.report.overlays import overlay_grid
+from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
+from vssleval.report.single import write_run_outputs
+from vssleval.report.sweep import DEFAULT_POINTS, ThresholdSweep, threshold_grid
+
+#: Run-configuration keys on which a store and its run's metrics.json must agree.
+_STORE_MATCH = ("model_name", "dataset", "preset")
+
+
+def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mixed: bool = False,
+           maps: bool = True, overlays: int = 4, sweep_samples: int = 1000, sweep_points: int = DEFAULT_POINTS,
+           verbose: bool = True) -> Path:
+    """Compare finished runs in one ``report.md`` (tables, figures, calibration, overlays).
+
+    Args:
+        runs: one run folder or several (written by ``evaluate``).
+        out: the report folder (never one of the runs' folders).
+        allow_mixed: put runs of different protocols, datasets, presets or data folders together.
+        maps: draw the threshold sweep and overlays from the heatmap stores (``False``: only
+            ``metrics.json`` / ``per_sample.csv`` are read).
+        overlays: overlay grid of the first K samples (0: none).
+        sweep_samples: threshold sweep over the first N samples and the first seed (0: all).
+        sweep_points: thresholds in the sweep (>= 2).
+
+    Returns the path of ``report.md``.
+    """
+    for flag, value, least in (("--overlays", overlays, 0), ("--sweep-samples", sweep_samples, 0),
+                               ("--sweep-points", sweep_points, 2)):
+        if value < least:
+            raise VsslevalError(f"{flag} must be >= {least}, got {value}")
+    runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    if not runs:
+        raise VsslevalError("give at least one run directory: vssleval report RUN_DIR [RUN_DIR ...] --out DIR")
+    records = [load_run(p) for p in runs]
+    assign_labels(records)
+    mixed = check_comparable(records, allow_mixed=allow_mixed)
+    out = Path(out)
+    for r in records:
+        if out.resolve() == r.path.resolve():
+            raise VsslevalError(f"--out {out} is the run directory of {r.label}; writing the report there would "
+                                f"replace {r.path / 'report.md'}: choose another folder")
+    ensure_output_dir(out)  # the runs are comparable: an unusable --out stops before any figure is drawn
+    calibrations = calibrate_all(records)
+    notes: list[str] = []
+    sweeps: dict[str, Any] = {}
+    overlay_files: dict[str, Path] = {}
+    if not maps:
+        notes.append("--no-maps: threshold sweep and overlays not computed")
+    else:
+        stores = {r.label: _open_run_store(r) for r in records}  # every store checked before any work
+        for r in records:
+            store = stores[r.label]
+            t = calibrations[r.label]["threshold"]
+            sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
+                                           sweep_samples, sweep_points)
+            if overlays > 0:
+                path = _overlays(r, store, calibrations[r.label], overlays, out, notes)
+                if path is not None:
+                    overlay_files[r.label] = path
+    res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed)
+    if verbose:
+        print(f"report: {res['report']} ({len(records)} runs; {len(res['figures'])} figure files; {res['summary'].name})")
+    return Path(res["report"])
+
+
+def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 200,
+            verbose: bool = True) -> Results:
+    """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
+
+    Args:
+        run: the run folder (or its ``store/``).
+        out: where ``metrics.json``, ``per_sample.csv``, ``report.md`` go.
+        protocol: ``vssleval`` or ``juanola2025`` (default: the run's own).
+        bootstrap: resamples for the 95 % confidence intervals (0: none).
+    """
+    if bootstrap < 0:
+        raise VsslevalError(f"--bootstrap must be >= 0, got {bootstrap}")
+    store = HeatmapStore.open(run)
+    _require_complete(store)
+    ensure_output_dir(out)  # before the store is scored
+    config = store.config
+    protocol = protocol or config["protocol"]
+    run_dir = store.root.parent if store.root.name == "store" else store.root
+    acc = score_store(store, protocol=protocol, bootstrap=bootstrap)
+    config = {**config, "protocol": protocol}
+    notes = _previous_notes(run_dir / "metrics.json", protocol)
+    notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
+    out = Path(out)
+    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose)
+    draws = run_dir / "offscreen_draws.csv"
+    if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
+        with atomic_path(out / draws.name) as tmp:
+            shutil.copyfile(draws, tmp)
+    return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
+
+
+def _previous_notes(path: Path, protocol: str) -> list[str]:
+    """The engine's notes of the original run (kept when the protocol is the same)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(old, dict) or old.get("protocol") != protocol:
+        return []
+    return [str(n) for n in old.get("notes") or [] if "recomputed from the heatmap store" not in str(n)]
+
+
+def _require_complete(store: HeatmapStore) -> None:
+    if not store.is_complete():
+        raise VsslevalError(f"{store.root / COMPLETE_FILE} is missing: the run in {store.root.parent} is unfinished "
+                            f"({len(store.shard_numbers())} shards written); finish it with `vssleval evaluate ... "
+                            "--resume` first")
+    store.require_complete()  # and every shard it counts is still there
+
+
+def _open_run_store(run: RunRecord) -> HeatmapStore:
+    if not (run.path / "store" / CONFIG_FILE).is_file():
+        raise VsslevalError(f"{run.path / 'store' / CONFIG_FILE} is missing: the threshold sweep and the overlays need "
+                            f"the heatmap store of {run.label}; pass --no-maps to report without them")
+    store = HeatmapStore(run.path / "store")
+    _require_complete(store)
+    try:
+        config = store.config
+    except (OSError, ValueError) as exc:
+        raise VsslevalError(f"cannot read {store.root / CONFIG_FILE}: {exc}") from exc
+    differ = [k for k in _STORE_MATCH if str(config.get(k)) != str(run.run.get(k))]
+    if differ:
+        raise VsslevalError(f"{store.root / CONFIG_FILE} and {run.path / 'metrics.json'} describe different runs "
+                            f"({', '.join(f'{k}: {config.get(k)!r} vs {run.run.get(k)!r}' for k in differ)}); "
+                            "rebuild the metrics with `vssleval report --from-store`")
+    return store
+
+
+def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float, max_samples: int,
+                 points: int) -> dict[str, Any]:
+    config = store.config
+    cols = run.columns
+    lows = [cols[k] for k in (f"min_{v}" for v in ("pos", *run.negatives)) if k in cols]
+    highs = np.concatenate([cols[f"max_{v}"] for v in ("pos", *run.negatives)])
+    finite = highs[np.isfinite(highs)]
+    if finite.size == 0:
+        raise VsslevalError(f"{run.path / 'per_sample.csv'}: no finite raw-map maximum, nothing to sweep")
+    lo = np.nanmin(np.concatenate(lows)) if lows else finite.min()
+    grid = threshold_grid(lo if np.isfinite(lo) else finite.min(), finite.max(), points, focus=finite)
+    sweep = ThresholdSweep(grid, upsample_plan(config, "vssleval"))
+    negatives = [v for v in ("silence", "noise", "offscreen") if v in (config.get("negatives") or [])]
+    used = 0
+    for shard in store.iter_shards():
+        n = len(shard["ids"])
+        if max_samples:
+            n = min(n, max_samples - used)
+        if n <= 0:
+            break
+        sweep.add_positive(shard["positive"][:n], unpack_gt(shard["gt"][:n]))
+        for v in negatives:
+            maps = shard[v][:n] if v == "silence" else shard[v][0, :n]  # noise/offscreen: first seed
+            sweep.add_negative(v, maps)
+        used += n
+    total = run.metrics.get("n_samples", used)
+    note = f"{used} of {total} samples, seed {config['seeds'][0]}" if used < total else f"{used} samples, seed {config['seeds'][0]}"
+    if sweep.nonfinite:
+        note += f", {sweep.nonfinite} non-finite maps scored as worst case"
+    configured = {}
+    for name, value in (run.metrics.get("thresholds") or {}).items():
+        try:
+            configured[str(name)] = float(value[0] if isinstance(value, list) else value)
+        except (TypeError, ValueError, IndexError):
+            continue
+    return {"label": run.label, "curves": sweep.result(), "calibrated": calibrated, "configured": configured,
+            "note": note}
+
+
+def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, out: Path,
+              notes: list[str]) -> Path | None:
+    """Overlay grid of the first ``k`` samples, thresholded at the calibrated threshold when it
+    separates anything; a note (not an error) when the dataset images are gone."""
+    th = float(cal["threshold"]) if separates(cal) else None
+    rel = Path("overlays") / f"{run.slug}.png"
+    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label) else None
+
+
+def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, path: Path, notes: list[str],
+                         label: str = "run") -> bool:
+    """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
+    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn."""
+    from vssleval.data import load_dataset
+
+    config = store.config
+    numbers = store.shard_numbers()
+    if not numbers:
+        notes.append(f"{label}: the store has no shards, no overlays")
+        return False
+    shard = store.read_shard(numbers[0])
+    ids = [str(i) for i in shard["ids"][:k]]
+    try:
+        dataset = load_dataset(config["dataset"], config.get("data_root"), check_files=False)
+        by_id = {s.id: s for s in dataset.samples}
+        images = []
+        for sid in ids:
+            with Image.open(by_id[sid].image_path) as im:
+                images.append(np.asarray(im.convert("RGB").resize((224, 224), Image.BICUBIC)))
+    except (VsslevalError, OSError, KeyError) as exc:
+        notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
+        return False
+    negatives = config.get("negatives") or []
+    maps = {"positive": shard["positive"][:k]}
+    if "silence" in negatives:
+        maps["silence"] = shard["silence"][:k]
+    for v in ("noise", "offscreen"):
+        if v in negatives:
+            maps[v] = shard[v][0, :k]
+    overlay_grid(images, maps, threshold, path, titles=ids, op=upsample_plan(config, "vssleval"))
+    return True
+
+
+def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | None,
+                   log: Callable[[str], None] = print) -> None:
+    """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` or, by default,
+    the universal threshold calibrated on this run's positive vs negative raw maxima (none when
+    the maxima do not separate, as for audio-agnostic models)."""
+    if threshold is None:
+        pos, neg = [], []
+        for shard in store.iter_shards():
+            pos.append(shard["positive"].reshape(len(shard["positive"]), -1).max(1))
+            neg += [shard[v].reshape(-1, shard[v].shape[-2] * shard[v].shape[-1]).max(1)
+                    for v in ("silence", "noise", "offscreen") if v in shard]
+        cal = calibrate_threshold(np.concatenate(pos), np.concatenate(neg)) if neg else None
+        threshold = float(cal["threshold"]) if separates(cal) else None
+    notes: list[str] = []
+    path = out / "overlays.png"
+    if write_overlay_figure(store, k, threshold, path, notes):
+        shown = f"threshold {threshold:.4f}" if threshold is not None else "no threshold separates the audio variants"
+        log(f"overlays: {path} (and .pdf), {shown}")
+    for note in notes:
+        log(f"overlays: {note}")
