@@ -82,7 +82,8 @@ HW = 224 * 224
 
 # ----------------------------------------------------------------------------- weights and data
 def rule_tensor(key: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """The fixtures' weight rule (fixtures README §2): a value depends only on its key and shape."""
+    """The deterministic weight rule of the golden fixtures' synthetic checkpoints: a generator seeded
+    with ``crc32(key)`` per state-dict key, so a value depends only on its key and shape."""
     g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
     if key.endswith("num_batches_tracked"):
         return torch.zeros(shape, dtype=torch.int64)

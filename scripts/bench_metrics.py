@@ -7,7 +7,7 @@ object maps, cv2 INTER_LINEAR negatives), then the 164 metrics. The script asser
 per-sample scalar is identical (NaN included) and that the 164 final metrics are identical.
 
 (a) module: ``juanola2025.sample_records`` on batches, then ``aggregate``.
-(b) baseline: what vssl_eval does for each sample (protocol.md §4), written from the spec:
+(b) baseline: what vssl_eval does for each sample (docs/protocols.md §4), written from that description:
     per sample, np.sort of the flattened 224x224 map for the median and again for the adaptive
     threshold (positive and OGL blend), five cal_CIOU calls + cal_CIOU_adap per map with float64
     masks and float64 GT products, pIA of 3 negatives x 6 rules x (WOGL, OGL) on boolean masks,
@@ -65,7 +65,7 @@ def make_data(n: int, seed: int = 0):
 
 
 # ---------------------------------------------------------------- the reference's loop, literally
-# Written from protocol.md §3.8-§4 (not from vssl_eval's code): one sample at a time, float32
+# Written from docs/protocols.md §3.8-§4 (not from vssl_eval's code): one sample at a time, float32
 # 224x224 maps, float64 GT, np.sort of the flattened map for every order-statistic threshold,
 # cal_CIOU building a float64 mask and float64 products with the GT on every call, pIA and
 # compute_IOU_maps on boolean masks. Upsampling: torch F.interpolate per sample for
@@ -98,7 +98,7 @@ def ref_thr_adaptive(m, gt):
 
 
 def ref_cal_ciou(infer, gtmap, thres):
-    """Evaluator_iiou.cal_CIOU: float64 mask, consensus IoU with the float64 GT (§4.2)."""
+    """Evaluator_iiou.cal_CIOU: float64 mask, consensus IoU with the float64 GT (docs/protocols.md §4.2)."""
     infer_map = np.zeros((224, 224))
     infer_map[infer > thres] = 1
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -118,9 +118,11 @@ def ref_compute_iou_maps(a, b):
 
 
 def ref_sample(raw, ogl, gt, th, ops, fixed=0.5, alpha=0.4):
-    """One sample of one seed, in the reference's order (§4.3-§4.6). Returns {field: scalar}."""
+    """One sample of one seed, in the reference's order (docs/protocols.md §4.3-§4.6).
+
+    Returns {field: scalar}."""
     rec = {}
-    for v in ("pos", "silence", "noise", "offscreen"):  # §4.6: raw low-resolution extremes
+    for v in ("pos", "silence", "noise", "offscreen"):  # docs/protocols.md §4.6: raw low-resolution extremes
         rec[f"max_{v}"], rec[f"min_{v}"] = float(np.max(raw[v])), float(np.min(raw[v]))
     P = ref_upsample(raw["pos"], ops["pos"])
     N = {x: ref_upsample(raw[x], ops["neg"]) for x in ("silence", "noise", "offscreen")}

@@ -6,7 +6,7 @@ cannot be meant: a NaN/inf coordinate, the wrong number of values, or an *invert
 while both coordinates lie inside the frame).
 
 Out-of-frame coordinates are clipped, as every official loader does; this is what turns the
-corrupted −2.88e16 values of the public ``vggss.json`` into empty boxes (metrics.md §1.1) — those
+corrupted −2.88e16 values of the public ``vggss.json`` into empty boxes (docs/datasets.md §2.3) — those
 records are kept, with an empty box, exactly like the reference code.
 """
 

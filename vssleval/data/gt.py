@@ -5,7 +5,7 @@ Every map is ``[224, 224]`` float32 on the evaluation grid (row = y, column = x)
 ``xmin..xmax-1`` (half-open, numpy-slice semantics); a box with ``xmax <= xmin`` or ``ymax <= ymin``
 covers nothing.
 
-Two rules (metrics.md §1.1):
+Two rules (docs/metrics.md §2.1):
 
 * ``"union"`` (VGG-SS, IS3): 1 where at least one box covers the pixel, else 0.
 * ``"consensus"`` (Flickr-SoundNet): number of covering boxes (all annotators, all boxes) divided by 2,
@@ -20,7 +20,7 @@ from vssleval.data.types import GT_SIZE, Sample
 
 GT_RULES = ("union", "consensus")
 
-# Size bins on the GT-map area in px² (metrics.md §2.9): half-open, COCO's 32²/96² plus 144².
+# Size bins on the GT-map area in px² (docs/metrics.md §4.9): half-open, COCO's 32²/96² plus 144².
 SIZE_BINS: dict[str, tuple[float, float]] = {
     "small": (0.0, 32.0**2),
     "medium": (32.0**2, 96.0**2),

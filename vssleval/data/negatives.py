@@ -3,12 +3,12 @@
 Every random draw comes from ``numpy.random.default_rng(SeedSequence([seed, index, stream]))``, so a
 draw depends only on the run seed, the sample's index in the dataset and which quantity is drawn —
 never on batch size, worker, rank or evaluation order (the reference code's draws depend on
-DataLoader worker reseeding and cannot be reproduced, protocol.md §2.4 and §7.9).
+DataLoader worker reseeding and cannot be reproduced: docs/protocols.md §2.4, quirk 9 in §7.1).
 
-Offscreen rule (protocol.md §2.3, fixed): drop every class visible in the image (the sample's
-``visible_labels``; for IS3 both objects of the scene, from the annotations) and any class listing
-the sample's own clip, sort the remaining non-empty classes, draw one uniformly, then one of its clips
-uniformly (clips sorted by name).
+Offscreen rule (docs/protocols.md §2.5; vssl_eval's rule, which this one fixes, is §2.3): drop every
+class visible in the image (the sample's ``visible_labels``; for IS3 both objects of the scene, from
+the annotations) and any class listing the sample's own clip, sort the remaining non-empty classes,
+draw one uniformly, then one of its clips uniformly (clips sorted by name).
 """
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ class Dataset:
         return self.samples[i]
 
     def offscreen_pool(self) -> OffscreenPool:
-        """Offscreen candidates drawn from this dataset's own audio folder (protocol.md §2.3)."""
+        """Offscreen candidates drawn from this dataset's own audio folder (docs/protocols.md §2.3;
+        the draw rule: §2.5)."""
         return OffscreenPool(self.class_files, self.audio_dir, self.audio_ext)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from vssleval.errors import VsslevalError
 
 #: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
-#: (protocol.md §2.4); here seed s drives every noise and offscreen draw as a function of
+#: (docs/protocols.md §2.4); here seed s drives every noise and offscreen draw as a function of
 #: (s, sample index), so ``--seeds K`` takes the first K of these, then 10000, 10001, ...
 PROTOCOL_SEEDS = (1234, 2345, 3456, 4567, 5678, 6789, 7890, 8901, 9012, 9999)
 NEGATIVES = ("silence", "noise", "offscreen")

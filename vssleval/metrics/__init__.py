@@ -15,7 +15,7 @@ Engine / report API (what ``vssleval evaluate`` and ``vssleval report --from-sto
     for seed_index, batch in ...:                      # within a seed: dataset order
         acc.update(seed_index, sample_ids, pos, silence, noise, offscreen, gt,
                    groups=scene_ids_or_None, ogl=object_maps_or_None)   # raw low-res maps
-    result = acc.result()          # flat dict -> metrics.json (docs/metrics.md)
+    result = acc.result()          # flat dict -> metrics.json (docs/metrics.md §7.1)
     rows = acc.per_sample_rows()   # per-sample CSV rows
     # files: vssleval.report.compat.write_metrics(result, rows, out_dir)
     #        vssleval.report.compat.write_compat_outputs(acc, out_dir, model_name, testset)

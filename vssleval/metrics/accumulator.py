@@ -158,7 +158,7 @@ class Accumulator:
         return rec, groups
 
     def result(self) -> dict[str, Any]:
-        """Aggregate everything accumulated so far into one flat dict (see docs/metrics.md).
+        """Aggregate everything accumulated so far into one flat dict (keys: docs/metrics.md §7).
 
         ``vssleval``: every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample
         std, ddof=1; 0.0 with one seed), bootstrap CIs ``ciou_ci95_low/high``, ``auc_ci95_*``

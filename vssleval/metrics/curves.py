@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 #: The official 21-point grid, built as the floating product ``0.05 * i`` (NOT ``i / 20``):
-#: 0.05*3 = 0.15000000000000002, so an IoU of exactly 0.15 fails at t_3 (metrics.md §1.4).
+#: 0.05*3 = 0.15000000000000002, so an IoU of exactly 0.15 fails at t_3 (docs/metrics.md §3.2).
 GRID = np.array([0.05 * i for i in range(21)], dtype=np.float64)
 
 
@@ -73,7 +73,7 @@ def auc(values: np.ndarray) -> float:
 def aoc(pia_values: np.ndarray) -> float:
     """Area over the curve for negatives: ``y_i = #{pIA <= grid_i} / n``, trapezoid, in [0, 1].
 
-    All pIA = 0 gives 1; all pIA = 1 gives 0.025 (vssl_eval §5.3).
+    All pIA = 0 gives 1; all pIA = 1 gives 0.025 (docs/metrics.md §3.3, docs/protocols.md §5.3).
 
     Examples:
     >>> float(aoc([0.0, 0.0])), round(float(aoc([1.0])), 6)   # 1 - 0.95 is not 0.05 in floats

@@ -2,7 +2,7 @@
 
 A sample is (confidence, cIoU, is_positive, area). Positives are samples with sounding, visible
 objects (n_boxes > 0); negatives have no GT. Decision at confidence threshold ``c`` and IoU
-threshold ``theta`` (metrics.md §2.4): detected = ``conf >= c``; negative detected -> FP;
+threshold ``theta`` (docs/metrics.md §4.4): detected = ``conf >= c``; negative detected -> FP;
 positive detected with cIoU >= theta -> TP, with cIoU < theta (or NaN) -> FP; positive not
 detected -> FN. Precision := 1 when TP + FP = 0, recall := 1 when TP + FN = 0.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from ._array import Array, as_float64, flat, is_torch, to_numpy
 from .curves import auc as auc_21
 
-#: Size bins by GT area (pixels on the 224 grid), half-open, positives only (metrics.md §2.9).
+#: Size bins by GT area (pixels on the 224 grid), half-open, positives only (docs/metrics.md §4.9).
 SIZE_BINS = {"small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2),
              "large": (96.0 ** 2, 144.0 ** 2), "huge": (144.0 ** 2, 10000.0 ** 2)}
 
@@ -65,7 +65,7 @@ def precision_recall(conf, ciou, positive, thresholds, theta=0.5):
 
 
 def average_precision(conf, ciou, positive, theta=0.5) -> float:
-    """SLAVC's custom AP (metrics.md §2.5), *not* scikit-learn's.
+    """SLAVC's custom AP (docs/metrics.md §4.5), *not* scikit-learn's.
 
     Thresholds: confidences sorted ascending, largest dropped, reversed, every k-th kept from the
     first (k = max(1, n // 200)). Envelope P^_j = max over this and lower thresholds; AP =

@@ -42,7 +42,7 @@ class GroundTruth:
         self.pixels = count(self.nonzero)
 
     def ciou(self, mask: Array, mask_size: Array | None = None) -> Array:
-        """Consensus IoU ``sum(M*G) / (sum G + sum(M*[G=0]))`` per sample (metrics.md §1.2).
+        """Consensus IoU ``sum(M*G) / (sum G + sum(M*[G=0]))`` per sample (docs/metrics.md §2.2).
 
         Args:
             mask: bool ``[B, H, W]`` or ``[B, P]``; mask_size: optional precomputed ``count(mask)``.

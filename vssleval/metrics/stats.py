@@ -10,7 +10,7 @@ from ._array import Array, as_float64, rows_max, rows_min, to_numpy
 def extremes(raw: Array) -> tuple[np.ndarray, np.ndarray]:
     """Per-map maximum and minimum of raw low-resolution maps ``[B, h, w]`` -> two float64 ``[B]``.
 
-    Taken before any upsampling, on the model's raw scale (vssl_eval §4.6). NaN in a map makes
+    Taken before any upsampling, on the model's raw scale (docs/protocols.md §4.6). NaN in a map makes
     its max/min NaN (callers count and report non-finite maps).
 
     Examples:

@@ -93,7 +93,7 @@ def binarize(maps: Array, threshold: Any) -> Array:
 
 @dataclass(frozen=True)
 class UniversalThresholds:
-    """vssl_eval's per-model constants on the raw map scale (protocol.md §4.1).
+    """vssl_eval's per-model constants on the raw map scale (docs/protocols.md §4.1).
 
     ``max10`` is ``1.1 * max`` computed before rounding; ``maxq3`` has no derivation in the
     reference (see :mod:`vssleval.metrics.calibration` for a data-driven replacement).

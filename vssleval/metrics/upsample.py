@@ -173,7 +173,7 @@ def minmax_normalize(maps: Array) -> Array:
     Args:
         maps: ``[B, h, w]`` float array.
     Returns:
-        same shape and kind, values in [0, 1]. **Flat-map rule** (metrics.md §0): a map with
+        same shape and kind, values in [0, 1]. **Flat-map rule** (docs/metrics.md §1.5): a map with
         ``max == min`` is returned unchanged (not zeros), so a constant map keeps its value and
         a strict-``>`` median rule selects nothing on it.
 

@@ -1,7 +1,7 @@
 """Extended (Mo & Morgado) test sets: the positives of a base layout (VGG-SS or Flickr) plus one
 negative per ``non-sounding`` row of ``*_test_plus_silent.csv`` (header ``video,audio,label``): the
 frame ``<image_dir>/<video><ext>`` with the audio ``<audio_dir>/<audio><ext>``, no boxes, an all-zero
-ground truth (metrics.md §2.1).
+ground truth (docs/datasets.md §5).
 
 Differences from the reference loader, on purpose: positives keep annotation order (the official
 list is sorted then shuffled; every metric is order-invariant); a missing file is an error or a

@@ -1,7 +1,7 @@
 """Flickr-SoundNet layout: ``frames/<id>.jpg``, ``audio/<id>.wav``, ``Annotations/<id>.xml`` and a test
 list ``flickr_test.csv`` (``<id>,<int>`` rows; 250 ids in SLAVC/SSL-Align, 249 in LVS/EZ-VSL).
 
-XML rule (metrics.md §1.1): every grandchild of the root whose tag is ``bbox`` is one box; its first
+XML rule (docs/datasets.md §4.2): every grandchild of the root whose tag is ``bbox`` is one box; its first
 sub-element is skipped (annotator/meta) and the next four are integers ``xmin, ymin, xmax, ymax`` in a
 256-px frame. Non-``bbox`` grandchildren are ignored. The box's parent (the root's child) is taken as
 its annotator. Ground truth is the consensus map: covering-box count / 2, clipped at 1.

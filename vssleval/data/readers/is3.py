@@ -4,7 +4,7 @@ and order) and ``synthetic3240_bbox.json`` (one 224-px ``gt_box`` per record, ke
 Names are ``<objA>_<objB>_<id>_<target>`` (sometimes without ``<id>``). Each picture appears twice,
 once per sounding object. The scene (group id) is the record's ``scene`` field if present, otherwise
 the name without its last ``_token`` — compared *exactly*, so ``cat_banjo`` and ``cat_banjo2_…`` are
-different scenes (the official ``prefix*`` glob confuses them, protocol.md §7.14). The classes
+different scenes (the official ``prefix*`` glob confuses them: docs/datasets.md §3.4). The classes
 visible in a picture are the annotated classes of every record of its scene.
 """
 

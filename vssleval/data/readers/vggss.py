@@ -1,7 +1,7 @@
 """VGG-SS layout: ``audio/<id>.wav``, ``frames/<id>.jpg``, a JSON list of ``{file, class, bbox}``.
 
 Boxes are normalised ``[xmin, ymin, xmax, ymax]`` relative to the frame; the ground truth is the
-union of ``int(clip(c, 0, 1) * 224)`` boxes (protocol.md §1.2–1.3). Samples come in annotation-file
+union of ``int(clip(c, 0, 1) * 224)`` boxes (docs/datasets.md §2.3). Samples come in annotation-file
 order, with no filtering: every record is evaluated.
 """
 

@@ -1,11 +1,11 @@
 """Compat protocol ``juanola2025``: vssl_eval's metric computation, literally, quirks included.
 
 Every deviation from a clean evaluation is named once here as ``QUIRK_*`` (a constant or a small
-function) and listed in ``docs/protocols.md`` with what the ``vssleval`` protocol does instead.
+function) and listed in ``docs/protocols.md`` §7.2 with what the ``vssleval`` protocol does instead.
 The one exception is which interpolation op each map gets: that depends on the model and test
 set, so it lives in the model's YAML (``presets.juanola2025.map.upsample``) and arrives here as
 the explicit ``ops={pos, ogl, neg}`` argument; this module knows no model names.
-Spec: protocol.md §3.8-§6 (vssl_eval @ e8ebbc9).
+Definitions: docs/protocols.md §3.8-§6 (vssl_eval @ e8ebbc9); the quirks by number: §7.1.
 
 Flow: :func:`sample_records` turns one batch of raw maps into per-sample scalars (this is where
 all map work happens); :func:`aggregate` turns the seed-major concatenation of those scalars
@@ -39,11 +39,12 @@ POOLED_RULES = ("med", "fixed", "max", "max10", "maxq3")
 # The quirks (one definition each)
 # ----------------------------------------------------------------------------------------------
 
-#: QUIRK unnormalized_ogl (quirk 11): OGL blend of *raw* AV and object maps, alpha = 0.4.
+#: QUIRK unnormalized_ogl (quirk 11, docs/protocols.md §7.1): OGL blend of *raw* AV and object maps,
+#: alpha = 0.4.
 QUIRK_OGL_ALPHA = 0.4
 
-#: QUIRK fixed_threshold_05 (quirk 12): one absolute 0.5 for every family (= cos > 0 for the EZ
-#: family, cos > 0.5 for LVS/SSL-Align/SSL-TIE).
+#: QUIRK fixed_threshold_05 (quirk 12, docs/protocols.md §7.1): one absolute 0.5 for every family
+#: (= cos > 0 for the EZ family, cos > 0.5 for LVS/SSL-Align/SSL-TIE).
 QUIRK_FIXED_THRESHOLD = 0.5
 
 
@@ -68,7 +69,8 @@ def QUIRK_nan_to_zero_wogl(values: np.ndarray) -> np.ndarray:
 
 
 def QUIRK_scene_key(name: str) -> str:
-    """string_scene_key (§4.3): group key = basename without '.jpg', last '_' token dropped."""
+    """string_scene_key (docs/protocols.md §4.3): group key = basename without '.jpg', last '_'
+    token dropped."""
     base = os.path.basename(str(name)).replace(".jpg", "")
     return "_".join(base.split("_")[:-1])
 
@@ -113,7 +115,7 @@ def _np(x: Array) -> np.ndarray:
 def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, ogl: Array, gt: Array,
                    thresholds: UniversalThresholds, ops: Mapping[str, str],
                    threads: int | None = None) -> dict[str, np.ndarray]:
-    """vssl_eval's per-sample computations for one batch of one seed (protocol.md §4).
+    """vssl_eval's per-sample computations for one batch of one seed (docs/protocols.md §4).
 
     Args:
         pos, silence, noise, offscreen: raw AV maps ``[B, h, w]`` (7x7 or 14x14), raw scale.
@@ -352,7 +354,7 @@ def QUIRK_key_spelling(kind: str, x: str, rule: str, ogl: bool) -> str:
 
 
 def metric_keys() -> list[str]:
-    """The 164 keys of ``metrics/<model>_<testset>.txt``, in file order (protocol.md §6.1)."""
+    """The 164 keys of ``metrics/<model>_<testset>.txt``, in file order (docs/protocols.md §6.1)."""
     keys: list[str] = []
     for x in ("", "_Silence", "_Noise", "_Offscreen"):
         keys += [f"Max_Heatmap{x}", f"Min_Heatmap{x}", f"Median_Max_Heatmap{x}", f"Median_Min_Heatmap{x}"]
@@ -379,7 +381,7 @@ def metric_keys() -> list[str]:
 
 
 def aggregate(rec: Mapping[str, np.ndarray], groups: Sequence[str]) -> dict[str, float]:
-    """The 164 vssl_eval metrics from per-sample scalars pooled over seeds (protocol.md §5).
+    """The 164 vssl_eval metrics from per-sample scalars pooled over seeds (docs/protocols.md §5).
 
     Args:
         rec: ``{field: float64 [S*N]}`` in seed-major order (index = seed*N + sample).

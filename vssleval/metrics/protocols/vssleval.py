@@ -1,12 +1,12 @@
 """Clean default protocol ``vssleval``: one rule per metric, one NaN rule, identical upsampling.
 
-Differences from ``juanola2025`` (table in docs/protocols.md): every variant (positive, negatives,
+Differences from ``juanola2025`` (docs/protocols.md §7.2 and §8): every variant (positive, negatives,
 object map) goes through the *same* upsampling op; the median rule alone defines ``ciou``/``auc``
 (no pooling); success rates are success rates (IoU >= 0.5) at every threshold, mean IoUs are
 named ``miou_*``; the OGL blend min-max normalizes both maps and the blend (as upstream EZ-VSL);
 results are per seed, then mean and std over seeds.
 
-NaN rules (one each, documented in docs/metrics.md):
+NaN rules (one each, documented in docs/metrics.md §7.5):
 * IoU 0/0 (empty GT and empty mask) is a failure: it counts as 0 in means and fails every
   success threshold; such samples are counted in ``n_nan_iou``.
 * A map containing NaN/inf is *invalid*: counted in ``nonfinite_<variant>`` and scored as the
@@ -146,6 +146,7 @@ def _flat_selects_all(t, maps):
     ``>`` at its own median would select nothing and score it as silent instead. Negative maps are
     thresholded at the positive's threshold, so a flat positive map makes every negative pixel
     count (pIA 1). The compat protocol keeps vssl_eval's literal strict ``>`` (nothing selected).
+    See docs/protocols.md §8.3.
     """
     if is_torch(maps):
         import torch
