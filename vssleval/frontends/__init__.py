@@ -29,4 +29,6 @@ reference definition in ``tests/frontends``:
 * ``mel.mel_spectrogram`` / ``mel.amplitude_to_db``: torchaudio ``MelSpectrogram`` / ``AmplitudeToDB``;
 * ``vggish.vggish_examples``: torchvggish ``waveform_to_examples``;
 * ``image``: ToTensor, tensor bicubic resize (antialias off), PIL resizes/crops, OpenCV cubic (IPP model).
+
+The facts behind every step are in docs/models.md §3 and §4.
 """

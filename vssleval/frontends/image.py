@@ -6,12 +6,14 @@ are ``[3, H, W]`` float32 in ImageNet-normalised units.
 * ``to_tensor``: uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in [0, 1] (``/255`` as ToTensor).
 * ``resize_tensor_bicubic``: torchvision tensor ``Resize`` = ``F.interpolate(bicubic,
   align_corners=False)`` with the -0.75 kernel, no clamping; ``antialias=False`` reproduces
-  torchvision <= 0.16 (the specs' decision 6).
+  torchvision <= 0.16 (docs/models.md §4.2).
 * ``resize_pil`` / ``resize_pil_shorter`` / ``center_crop_pil``: PIL resizes (always antialiased)
   and torchvision's CenterCrop offsets ``int(round((H - h) / 2))``.
 * ``resize_cv2_cubic``: OpenCV ``cv2.resize(..., INTER_CUBIC)`` on uint8 images (replicate border,
   no antialias), reimplemented in numpy because SACL's frames went through it before the PIL
   resize; PIL's bicubic is *not* equivalent (it antialiases when shrinking).
+
+Facts behind each transform: docs/models.md §4.
 """
 
 from __future__ import annotations

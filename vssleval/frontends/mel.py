@@ -7,6 +7,7 @@ reflect padding, power 2, f_min 0, f_max = sr // 2, HTK mel scale, no filter-ban
 
 The filter bank is built with torchaudio's float32 arithmetic (python-float mel edges, float32
 ``linspace`` and slopes) so float32 inputs give the same numbers as the library.
+Facts: docs/models.md §3.5.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Silence (zeros) and noise waveforms enter after the step named by ``negatives_en
 ``center_window`` or ``crop``: where the reference generated them), with the length the positive has
 there. Per-variant overrides (``variants: {silence|noise|offscreen: {...}}``) are deep-merged over
 the base block, e.g. ``{frontend: {log: false}}`` for vssl_eval's non-logged EZ-family negatives.
+Every key is explained in docs/models.md §3 (audio) and §4 (images).
 """
 
 from __future__ import annotations

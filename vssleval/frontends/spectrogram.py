@@ -5,6 +5,7 @@ Definition reproduced (scipy defaults, ``mode='psd'``): segments of ``nperseg`` 
 times a periodic Tukey(0.25) window, ``rfft`` of length ``nfft``; power ``conj(X)·X`` times
 ``1 / (fs · Σw²)`` (``scaling='density'``), then bins ``1 .. nfft/2 - 1`` doubled (one-sided).
 The operation order follows scipy's so float64 results agree to the last few ulps.
+Facts: docs/models.md §3.4.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ periodic Hann window ``0.5 - 0.5·cos(2πn/400)``; magnitude ``|rfft(·, 512)|``
 64-band triangular HTK mel matrix (``1127·ln(1 + f/700)``) between 125 and 7500 Hz, unnormalised,
 with the DC row zeroed; ``log(mel + 0.01)``; then non-overlapping examples of 96 frames (0.96 s),
 an incomplete tail dropped. A 3-s clip gives 298 frames, i.e. ``[3, 96, 64]``.
+Facts: docs/models.md §3.6.
 """
 
 from __future__ import annotations

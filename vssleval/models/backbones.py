@@ -6,7 +6,8 @@ Module names inside each tower reproduce the official ``state_dict`` keys exactl
 released checkpoints are loaded strictly into them.
 
 ``build_backbone(spec)`` turns a config dict (``{"arch": "resnet18", ...}``) into a tower, so an
-architecture change is a YAML change, not a code branch.
+architecture change is a YAML change, not a code branch. The towers' facts (layer strides, stems,
+key counts, VGGish layout) are in docs/models.md §2.1, §2.2 and §11.1.
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ def build_backbone(spec: dict[str, Any]) -> nn.Module:
         raise VsslevalError(f"bad options for backbone {arch!r}: {exc}") from exc
 
 
-# -- the official towers, as specs (copied into each model's YAML ``model:`` block) ------------
+# -- the official towers as config dicts (written out in each model's YAML ``model:`` block;
+#    docs/models.md §2.1-§2.2) -----------------------------------------------------------------
 #: EZ-VSL/SLAVC/FNAC image net: torchvision ResNet-18, fc removed, 224 px -> 512x7x7.
 EZ_IMAGE = {"arch": "resnet18", "stems": {"conv1": 3}, "layer4_stride": 2, "fc": False}
 #: EZ-VSL/SLAVC/FNAC audio net: 1-channel conv1, global max pool -> [B, 512].

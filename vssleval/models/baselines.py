@@ -7,6 +7,7 @@ benchmarks (a whole-image box reaches about 61 % cIoU@0.5 on Flickr-SoundNet).
 ``encode_image`` returns per-image tokens ``[B]`` (zeros, or a content seed for ``random``);
 ``encode_audio`` returns ``[B, 0]``; ``localize`` returns ``[B, size, size]`` maps in [0, 1]
 (B = the larger of the two batches; a batch of 1 is broadcast).
+Facts: docs/models.md §13.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ whose key set the file matches best. Known training-only keys are dropped only w
 lists them in ``ignore_keys`` (SSL-Align's training-model extras): the official SSL-Align loader
 is ``strict=False``, which would silently keep random weights for any absent key; here it is
 strict on every key the heatmap uses.
+Facts: docs/models.md §2.7.
 """
 
 from __future__ import annotations

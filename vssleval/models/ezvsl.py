@@ -5,6 +5,7 @@ Architecture: ``imgnet`` torchvision ResNet-18 (fc removed) -> 512x7x7 -> ``img_
 ``aud_proj`` Linear 512->512. 244 checkpoint keys.
 Heatmap: cosine of the L2-normalised projections per location, 7x7; the preset's ``map.raw``
 makes it cos/0.03 (own repo) or (cos+1)/2 (vssl_eval).
+Facts: docs/models.md §5.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Architecture: identical to EZ-VSL (``imgnet``/``img_proj``/``audnet``/``aud_proj``, 244 keys);
 FNAC's dropouts (p = 0 at test) and loss-only avgpool hold no parameters and are omitted.
 Heatmap: cosine 7x7 -> cos/0.03 (own repo) or (cos+1)/2 (vssl_eval), by preset.
+Facts: docs/models.md §7.
 """
 
 from __future__ import annotations

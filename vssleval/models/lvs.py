@@ -5,6 +5,7 @@ stems each (``conv1`` image, ``conv1_a`` 1-channel audio, ``conv1_flow`` unused)
 ``fc`` (248 keys); no projection heads. Audio: global max pool of the audnet map -> 512.
 Heatmap: cosine of the L2-normalised 512x14x14 image map and the audio vector, 14x14, in [0, 1]
 in practice (both sides are post-ReLU).
+Facts: docs/models.md §9.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ and normalisation names are declared for the engine/metrics code, which implemen
 ``normalize``
     what follows the upsampling, per image: ``none``, ``minmax`` ((x-min)/(max-min), unchanged
     when max == min), or ``fixed_range`` ((x + 1/tau) / (2/tau), SLAVC's own test).
+
+Facts behind each rule: docs/models.md §2.4-§2.6.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Map: ``mean_c |layer4[c, h, w]|`` of the normalised 224x224 image, ``[B, 7, 7]``
 (vssl_eval's form; the upstream repos min-max it before blending). Audio-agnostic.
 The weights are never downloaded here: without a checkpoint the file is taken from torch's hub
 cache, and its absence is an error that says where to put it.
+Facts: docs/models.md §12.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ torchvision's 122 keys (``frame_best.pth``); ``audnet`` = VGGish + ``fc`` 128->5
 Input audio: ``[B, E, 1, 96, 64]`` VGGish log-mel examples (E = 3 for 3 s).
 Heatmap (``orig_sim_map``): cosine of the normalised 512x14x14 image map and the normalised mean
 audio vector, 14x14, [-1, 1] (the audio vector can be negative).
+Facts: docs/models.md §11.
 """
 
 from __future__ import annotations

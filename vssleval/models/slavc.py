@@ -4,6 +4,7 @@ Architecture: EZ-VSL towers with two projection pairs (``img_proj1/2``, ``aud_pr
 copies of every tower and head under ``momentum_*`` (496 keys). Every released test path runs the
 online encoders (``use_mom_eval=False``), so the momentum copies are loaded (strictly) but unused.
 Heatmap: mean over the two heads of the cosine, 7x7 -> cos/0.03 or (cos+1)/2 by preset.
+Facts: docs/models.md §6.
 """
 
 from __future__ import annotations

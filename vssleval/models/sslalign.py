@@ -5,7 +5,8 @@ The released ``*.pth.tar`` may also hold 13 training-model keys (``img_proj``, `
 ``vision_fc1``, ``conv3``, ``norm3``) that the heatmap never uses; the YAML's ``ignore_keys``
 drops exactly those. Where the official loader is ``strict=False``, this one is strict on all
 248 AVENet keys, so a missing key is an error, not a random weight.
-Heatmap: cosine, 14x14, [-1, 1].
+Heatmap: cosine, 14x14 ([0, 1] in practice: both features are post-ReLU).
+Facts: docs/models.md §8.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Architecture: LVS ``AVENet`` towers (layer4 stride 1, three stems, fc) plus thre
 the checkpoint holds but the heatmap never calls: ``vision_fc1`` Conv 1024->512 1x1, ``conv3``
 Conv 1->1 1x1, ``norm3`` BatchNorm2d(1) (257 keys). Audio input is a 257-bin dB mel spectrogram.
 Heatmap: cosine of the normalised 14x14 image map and max-pooled audio vector, 14x14.
+Facts: docs/models.md §10.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ The network is :class:`TwoTowerCosine` exactly as ``ezvsl`` builds it (towers fr
 ``model:`` block). The only addition is where its weights come from when none are given: the file
 shipped in ``<repo>/checkpoints/`` (``checkpoint.file``), after checking its SHA-256 against the
 training record beside it (``checkpoint.sidecar``), written by ``scripts/train_synthetic.py``.
+Facts: docs/models.md §14.
 """
 
 from __future__ import annotations
@@ -71,5 +72,5 @@ def synth_ezvsl(dim: int = 128, visual: dict[str, Any] | None = None,
                 audio: dict[str, Any] | None = None) -> SynthEZVSL:
     """Same construction as :func:`vssleval.models.ezvsl.ezvsl`; towers come from the YAML."""
     if visual is None or audio is None:
-        raise VsslevalError("synth-ezvsl needs 'visual' and 'audio' tower specs (configs/models/synth-ezvsl.yaml)")
+        raise VsslevalError("synth-ezvsl needs 'visual' and 'audio' tower configs (configs/models/synth-ezvsl.yaml)")
     return SynthEZVSL(visual, audio, heads=[["img_proj", "aud_proj"]], dim=dim)

@@ -13,6 +13,7 @@ both already normalised, so ``localize`` is a cheap einsum.
 Modules that official checkpoints hold but the test-time heatmap never calls (SLAVC's momentum
 encoders, SSL-TIE's ``vision_fc1``/``conv3``/``norm3``) are still created under their official
 names so that loading stays strict; they are never run.
+Facts: docs/models.md §2.3.
 """
 
 from __future__ import annotations
