@@ -35,3 +35,14 @@ def test_own_model_example_runs(tmp_path, capsys):
     assert result["run"]["model_name"] == "tinymodel"
     assert result["n_samples"] == 6 and result["n_seeds"] == 2
     assert 0.0 <= result["ciou"] <= 1.0
+
+
+def test_notebook_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the example writes my-report/ in the working directory
+    namespace: dict = {}
+    exec(compile(_block("python", "## In a notebook"), "README.md", "exec"), namespace)
+    results = namespace["results"]
+    assert 0.0 <= results.metrics["ciou"] <= 1.0 and results.metrics["n_seeds"] == 2
+    assert namespace["positive"].shape == (16, 7, 7) and namespace["noise"].shape == (2, 16, 7, 7)
+    assert (tmp_path / "my-report" / "report.md").is_file()
+    assert "cIoU@0.5" in capsys.readouterr().out

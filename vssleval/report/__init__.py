@@ -6,5 +6,23 @@
   ``vssleval report`` (docs/report.md), from run directories loaded by :mod:`.runs`.
 
 Imports only :mod:`vssleval.metrics` (and the small ``errors`` / ``io_utils`` helpers); heatmap
-stores and dataset images are opened by ``vssleval/commands/report.py`` and handed over as arrays.
+stores and dataset images are opened by :mod:`vssleval.api.reporting` and handed over as arrays.
+
+``vssleval.report`` is also the name of the API function :func:`vssleval.api.report` (docs/api.md).
+Python binds a package's attribute to its subpackage once the subpackage is imported, so this
+package forwards calls to that function: ``vssleval.report(runs, out=...)`` works either way. The
+function is imported only when called, so nothing here depends on the API at import time.
 """
+
+import sys
+import types
+
+
+class _CallsTheApi(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from vssleval.api import report
+
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallsTheApi
