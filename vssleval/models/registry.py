@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import os
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -32,6 +31,8 @@ from vssleval.errors import VsslevalError
 from vssleval.models.base import check_model_interface
 from vssleval.models.checkpoint import load_into
 from vssleval.models.maps import MapRule
+from vssleval.resources import find_checkpoint, missing_resource
+from vssleval.resources import model_config_dir as _packaged_model_config_dir
 
 ENTRY_POINT_GROUP = "vssleval.models"
 DEFAULT_PRESET = "juanola2025"
@@ -68,8 +69,7 @@ _ENTRY_POINTS_SCANNED = False
 
 def model_config_dir() -> Path:
     """``configs/models`` of the checkout (override with ``VSSLEVAL_MODEL_CONFIGS``)."""
-    env = os.environ.get("VSSLEVAL_MODEL_CONFIGS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "configs" / "models"
+    return _packaged_model_config_dir()
 
 
 def register_model(name: str, *, source: str = "builtin", config_path: str | Path | None = None):
