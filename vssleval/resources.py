@@ -127,31 +127,31 @@ def _fix(kind: str) -> str:
     return f"Restore the repository's {rel}/ folder (git checkout -- {rel}){override}"
 
 
-def missing_resource(path: Path, kind: str, what: str) -> VsslevalError:
-    """The error for a package-data file that is not where it should be."""
+def missing_resource(name: str, kind: str, what: str) -> VsslevalError:
+    """The error for a package-data file (``name``, or a pattern) that is not where it should be."""
     rel, env = RESOURCES[kind]
     if env and os.environ.get(env):
-        return VsslevalError(f"{what} not found: {path} (${env}={os.environ[env]}); put the file there "
+        return VsslevalError(f"{what} ({name}) not found in ${env}={os.environ[env]}; put it there "
                              f"or unset ${env} to use the packaged {rel}")
     looked = " or ".join(str(d) for d in candidate_dirs(kind))
-    return VsslevalError(f"vssleval cannot find its package data: {what} {path.name} is missing "
-                         f"(looked in {looked}). {describe_install()}. {_fix(kind)}")
+    return VsslevalError(f"vssleval cannot find its package data: {what} ({name}) is missing; looked in "
+                         f"{looked}. {describe_install()}. {_fix(kind)}")
 
 
 def require_file(kind: str, name: str, what: str) -> Path:
-    """``<resource_dir(kind)>/<name>``, or a :func:`missing_resource` error."""
+    """The first ``<candidate folder>/<name>`` that exists, or a :func:`missing_resource` error."""
     for d in candidate_dirs(kind):
         if (d / name).is_file():
             return d / name
-    raise missing_resource(resource_dir(kind) / name, kind, what)
+    raise missing_resource(name, kind, what)
 
 
 def require_dir(kind: str, pattern: str, what: str) -> Path:
-    """The folder of ``kind``, which must hold at least one file matching ``pattern``."""
+    """The first candidate folder of ``kind`` that holds a file matching ``pattern``, or an error."""
     for d in candidate_dirs(kind):
         if d.is_dir() and any(d.glob(pattern)):
             return d
-    raise missing_resource(resource_dir(kind) / pattern, kind, what)
+    raise missing_resource(pattern, kind, what)
 
 
 # -- checkpoints of the zoo models ------------------------------------------------------------------

@@ -25,7 +25,7 @@ from vssleval.errors import BadSampleError, VsslevalError
 def config_dir() -> Path:
     """Where dataset YAMLs live: ``$VSSLEVAL_DATASET_CONFIGS`` or ``configs/datasets`` (see
     :mod:`vssleval.resources`); an error naming the folder and the install when it holds none."""
-    return resources.require_dir("dataset_configs", "*.yaml", "the dataset configs (configs/datasets/*.yaml)")
+    return resources.require_dir("dataset_configs", "*.yaml", "the dataset configs")
 
 
 @lru_cache(maxsize=8)

@@ -132,7 +132,7 @@ def load_model_config(name_or_path: str | Path | Mapping[str, Any]) -> dict[str,
         builtin = entry.source == "builtin"
     if not path.is_file():
         if builtin:  # package data: say which file and how vssleval was installed
-            raise missing_resource(path, "model_configs", f"the config of built-in model {name_or_path!r}")
+            raise missing_resource(path.name, "model_configs", f"the config of built-in model {name_or_path!r}")
         raise VsslevalError(f"model config not found: {path}")
     with open(path, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
