@@ -143,7 +143,8 @@ def test_main_job_uses_the_same_lookup(places):
     chosen = dict(job.available_models())
     assert chosen["sacl"] == str(env) and chosen["lvs"] == str(local / "lvs.pth.tar")
     assert "ezvsl" not in chosen and chosen["synth-ezvsl"] is None
-    assert dict(job.available_models(local)).keys() >= {"lvs"} and "sacl" not in dict(job.available_models(local))
+    narrowed = dict(job.available_models(local))  # --checkpoints DIR: that folder only
+    assert narrowed["lvs"] == str(local / "lvs.pth.tar") and "sacl" not in narrowed
 
 
 # -- package data ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_lay
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
+
 def config_dir() -> Path:
     """Where dataset YAMLs live: ``$VSSLEVAL_DATASET_CONFIGS`` or ``configs/datasets`` (see
     :mod:`vssleval.resources`); an error naming the folder and the install when it holds none."""
