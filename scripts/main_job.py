@@ -25,19 +25,20 @@ BASELINES = ["center", "full", "random"]
 SYNTHETIC = ["synthetic-vggss", "synthetic-is3"]
 
 
-def available_models(checkpoints: Path) -> list[tuple[str, str | None]]:
-    """(model, checkpoint) pairs: embedded and baselines, plus zoo models whose files are present."""
+def available_models(checkpoints: Path | None = None) -> list[tuple[str, str | None]]:
+    """(model, checkpoint) pairs: embedded and baselines, plus zoo models whose files are present
+    in ``checkpoints`` (default: the user lookup, ``$VSSLEVAL_CHECKPOINTS`` then ``./checkpoints``)."""
     from vssleval.models import list_models, load_model_config
+    from vssleval.resources import find_checkpoint
 
     chosen: list[tuple[str, str | None]] = [(m, None) for m in EMBEDDED + BASELINES if m in list_models()]
     for name in list_models():
         if name in EMBEDDED + BASELINES or name == "ogl":
             continue
         ck = load_model_config(name).get("checkpoint") or {}
-        if ck.get("file") and (checkpoints / ck["file"]).is_file():
-            chosen.append((name, str(checkpoints / ck["file"])))
-        elif ck.get("parts") and all((checkpoints / f).is_file() for f in ck["parts"].values()):
-            chosen.append((name, str(checkpoints)))
+        lookup = find_checkpoint(ck, dirs=[checkpoints] if checkpoints is not None else None)
+        if lookup.found:
+            chosen.append((name, lookup.checkpoint))
     return chosen
 
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "main"), help="where runs and the report go")
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--checkpoints", default=str(ROOT / "checkpoints"))
+    parser.add_argument("--checkpoints", help="folder of zoo checkpoints (default: $VSSLEVAL_CHECKPOINTS, "
+                        "then ./checkpoints; eval_models.sh runs from the repository root)")
     parser.add_argument("--infer-only", action="store_true", help="dump heatmaps and overlays, no metrics")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from vssleval.cli import main as vssleval
 
     out = Path(args.out)
-    models = available_models(Path(args.checkpoints))
+    models = available_models(Path(args.checkpoints) if args.checkpoints else None)
     datasets = configured_datasets()
     print(f"[main] models: {', '.join(m for m, _ in models)}")
     print(f"[main] datasets: {', '.join(d + (f' ({p})' if p else ' (embedded)') for d, p in datasets)}")

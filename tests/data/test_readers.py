@@ -187,7 +187,7 @@ def test_registry_lists_every_layout():
               "synthetic-vggss", "synthetic-is3"):
         assert n in names
     assert get_config("synthetic-is3")["layout"] == "is3"
-    assert get_config("vggss_extended")["options"]["annotation"] == ["vggss_annotations.json", "vggss.json"]
+    assert get_config("vggss_extended")["options"]["annotation"] == ["vggss_annotations.json", "vggss.json", "annotations.json"]
 
 
 def test_unknown_dataset_and_layout(tmp_path):

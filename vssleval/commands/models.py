@@ -1,19 +1,43 @@
-"""List the registered models."""
+"""List the registered models, where each one's checkpoint is (or would be) found, and where its
+official release is published. Nothing is downloaded."""
 
 from __future__ import annotations
 
 import argparse
 
 from vssleval.models import list_models, load_model_config
+from vssleval.models.synth_ezvsl import sha256_file
+from vssleval.resources import checkpoint_search_dirs, find_checkpoint
 
-HELP = "list registered models (zoo, baselines, plug-ins) and their checkpoint files"
+HELP = ("list registered models (zoo, baselines, plug-ins), whether each checkpoint file is present "
+        "and where its official release is published")
+INDENT = " " * 4
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", "-v", action="store_true", help="also print each model's presets")
 
 
+def checkpoint_lines(ckpt_cfg: dict) -> list[str]:
+    """The lines under a model: its file(s) present (path, sha256) or missing (every place looked),
+    then its official release."""
+    look = find_checkpoint(ckpt_cfg)
+    if not look.official:
+        return [f"{INDENT}no checkpoint needed"]
+    lines = []
+    if look.found:
+        lines.append(f"{INDENT}present ({look.source}):")
+        lines += [f"{INDENT}  {path}  sha256 {sha256_file(path)}" for path in look.files]
+    else:
+        lines.append(f"{INDENT}not present; looked for {look.describe_looked()}")
+    release = ckpt_cfg.get("official_release")
+    lines.append(f"{INDENT}official release: {release or 'not stated in its YAML'}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
+    places = " then ".join(f"{label} ({path})" for label, path in checkpoint_search_dirs())
+    print(f"zoo checkpoints are looked up in: --checkpoint, else {places}")
     for name in list_models():
         cfg = load_model_config(name)
         ck = cfg.get("checkpoint") or {}
@@ -22,4 +46,6 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose:
             line += f"   presets: {', '.join(cfg.get('presets') or {})}"
         print(line)
+        for sub in checkpoint_lines(ck):
+            print(sub)
     return 0

@@ -8,7 +8,6 @@ given. ``extends: <name>`` inherits another config (its keys, then these on top;
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,18 +15,18 @@ from typing import Any
 
 import yaml
 
+from vssleval import resources
 from vssleval.data.checks import Skip, SkipLog, check_audio
 from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 def config_dir() -> Path:
-    """Where dataset YAMLs live: ``$VSSLEVAL_DATASET_CONFIGS`` or ``<repo>/configs/datasets``."""
-    return Path(os.environ.get("VSSLEVAL_DATASET_CONFIGS", REPO_ROOT / "configs" / "datasets"))
+    """Where dataset YAMLs live: ``$VSSLEVAL_DATASET_CONFIGS`` or ``configs/datasets`` (see
+    :mod:`vssleval.resources`); an error naming the folder and the install when it holds none."""
+    return resources.require_dir("dataset_configs", "*.yaml", "the dataset configs")
 
 
 @lru_cache(maxsize=8)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import os
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -32,6 +31,8 @@ from vssleval.errors import VsslevalError
 from vssleval.models.base import check_model_interface
 from vssleval.models.checkpoint import load_into
 from vssleval.models.maps import MapRule
+from vssleval.resources import find_checkpoint, missing_resource
+from vssleval.resources import model_config_dir as _packaged_model_config_dir
 
 ENTRY_POINT_GROUP = "vssleval.models"
 DEFAULT_PRESET = "juanola2025"
@@ -68,8 +69,7 @@ _ENTRY_POINTS_SCANNED = False
 
 def model_config_dir() -> Path:
     """``configs/models`` of the checkout (override with ``VSSLEVAL_MODEL_CONFIGS``)."""
-    env = os.environ.get("VSSLEVAL_MODEL_CONFIGS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "configs" / "models"
+    return _packaged_model_config_dir()
 
 
 def register_model(name: str, *, source: str = "builtin", config_path: str | Path | None = None):
@@ -122,13 +122,17 @@ def load_model_config(name_or_path: str | Path | Mapping[str, Any]) -> dict[str,
     if isinstance(name_or_path, Mapping):
         return dict(name_or_path)
     path = Path(name_or_path)
+    builtin = False
     if path.suffix not in (".yaml", ".yml"):
         entry = get_entry(str(name_or_path))
         entry.resolve()
         if entry.config_path is None:
             return dict(entry.default_config or {"name": entry.name})
         path = entry.config_path
+        builtin = entry.source == "builtin"
     if not path.is_file():
+        if builtin:  # package data: say which file and how vssleval was installed
+            raise missing_resource(path.name, "model_configs", f"the config of built-in model {name_or_path!r}")
         raise VsslevalError(f"model config not found: {path}")
     with open(path, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
@@ -239,16 +243,32 @@ def build_model(
     model.map_rule = MapRule.from_config(block.get("map"))
     ckpt_cfg = dict(cfg.get("checkpoint") or {})
     if checkpoint is None and getattr(model, "needs_checkpoint", True) and not random_init:
-        default = getattr(model, "default_checkpoint", None)
-        if callable(default):
-            checkpoint = default()  # e.g. OGL: torchvision's ImageNet file, or a clear error
-        else:
-            official = ckpt_cfg.get("file") or ", ".join((ckpt_cfg.get("parts") or {}).values())
-            raise VsslevalError(f"model {name!r} needs a checkpoint (official file: {official or 'see its YAML'}); "
-                                "pass checkpoint=... / --checkpoint, never random weights")
+        checkpoint = default_checkpoint(model, name, ckpt_cfg)
     if checkpoint is not None:
         load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
     return model.to(device).eval()
+
+
+def default_checkpoint(model: nn.Module, name: str, ckpt_cfg: Mapping[str, Any]) -> Any:
+    """The checkpoint of a model built without one: a shipped model's own file (its
+    ``default_checkpoint()``); else the official file(s) found by
+    :func:`vssleval.resources.find_checkpoint` (``$VSSLEVAL_CHECKPOINTS``, then ``./checkpoints``);
+    else the model's ``default_checkpoint()`` (OGL: torch's hub cache); else an error naming every
+    place looked."""
+    default = getattr(model, "default_checkpoint", None)
+    if ckpt_cfg.get("shipped") and callable(default):
+        return default()
+    lookup = find_checkpoint(ckpt_cfg)
+    if lookup.found:
+        model.checkpoint_source = lookup.checkpoint  # where the weights came from, for the record
+        return lookup.checkpoint
+    if callable(default):
+        return default()  # e.g. OGL: torchvision's ImageNet file, or a clear error
+    official = ", ".join(lookup.official)
+    raise VsslevalError(f"model {name!r} needs a checkpoint (official file: {official or 'see its YAML'}); "
+                        f"none given and none found (looked for {lookup.describe_looked()}). Pass "
+                        "checkpoint=... / --checkpoint, or put the file in $VSSLEVAL_CHECKPOINTS or ./checkpoints; "
+                        "never random weights")
 
 
 def split_model_file(spec: str) -> tuple[str, str]:

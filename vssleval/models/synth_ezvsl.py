@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vssleval import resources
 from vssleval.errors import VsslevalError
 from vssleval.models.registry import register_model
 from vssleval.models.twotower import TwoTowerCosine
@@ -22,10 +23,8 @@ RETRAIN = "python scripts/train_synthetic.py (or: vssleval train-synthetic)"
 
 
 def shipped_checkpoint_dir() -> Path:
-    """``<repo>/checkpoints`` (the repository root is two levels above this package)."""
-    import vssleval
-
-    return Path(vssleval.__file__).resolve().parents[1] / "checkpoints"
+    """The folder of the shipped checkpoint (see :mod:`vssleval.resources`)."""
+    return resources.shipped_checkpoint_dir()
 
 
 def sha256_file(path: str | Path) -> str:
@@ -62,9 +61,14 @@ class SynthEZVSL(TwoTowerCosine):
     def default_checkpoint(self) -> Path:
         """The shipped ``checkpoints/<checkpoint.file>``, verified against its sidecar's SHA-256."""
         ckpt = dict(self.config.get("checkpoint") or {})
-        folder = shipped_checkpoint_dir()
         name = ckpt.get("file", "synth-ezvsl.pth")
-        return verified_checkpoint(folder / name, folder / ckpt.get("sidecar", Path(name).with_suffix(".json").name))
+        sidecar = ckpt.get("sidecar", Path(name).with_suffix(".json").name)
+        try:
+            pth = resources.require_file("checkpoints", name, "the shipped checkpoint")
+            record = resources.require_file("checkpoints", sidecar, "the shipped checkpoint's training record")
+        except VsslevalError as exc:
+            raise VsslevalError(f"{exc}. Or retrain it with {RETRAIN}, or pass --checkpoint") from None
+        return verified_checkpoint(pth, record)
 
 
 @register_model("synth-ezvsl")

@@ -68,10 +68,18 @@ def load_json(path: Path, what: str) -> Any:
         raise VsslevalError(f"{what} {path} is not valid JSON ({exc}); re-download or fix it") from exc
 
 
-def load_json_list(path: Path, what: str) -> list:
+def load_json_list(path: Path, what: str, keys: tuple[str, ...] = ()) -> list:
+    """A JSON list of records. With ``keys``, a file none of whose records holds all of them has
+    the wrong schema (e.g. another dataset's file under a shared name such as ``annotations.json``)
+    and is an error naming it; a record that lacks them among good ones is a per-sample problem."""
     data = load_json(path, what)
     if not isinstance(data, list):
         raise VsslevalError(f"{what} {path} must be a JSON list of records, got {type(data).__name__}")
+    if keys and data and not any(isinstance(r, dict) and all(k in r for k in keys) for r in data):
+        first = repr(data[0])
+        raise VsslevalError(f"{what} {path} has the wrong schema: no record has the keys {list(keys)} "
+                            f"(first record: {first[:160]}{'...' if len(first) > 160 else ''}). Put the right "
+                            "file there, or move this one away if it belongs to another dataset")
     return data
 
 
@@ -79,7 +87,8 @@ def load_class_files(path: Path) -> dict[str, list[str]]:
     """``{class: [file roots]}`` from a ``*_class_files_dict.json``."""
     data = load_json(path, "class-files dict")
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-        raise VsslevalError(f"class-files dict {path} must map class name -> list of file names")
+        raise VsslevalError(f"class-files dict {path} has the wrong schema: it must map class name -> "
+                            "list of file names (roots without extension)")
     return {str(k): [str(x) for x in v] for k, v in data.items()}
 
 

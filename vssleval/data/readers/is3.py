@@ -22,7 +22,7 @@ from vssleval.errors import BadSampleError, VsslevalError
 DEFAULTS: dict[str, Any] = {
     "annotation": ["IS3_annotation.json", "IS3_annotations.json"],
     "box_file": "synthetic3240_bbox.json",
-    "class_files": "IS3_class_files_dict.json",
+    "class_files": ["IS3_class_files_dict.json", "class_files_dict.json"],
     "image_dir": "images",
     "audio_dir": "audio_wav",
 }
@@ -51,7 +51,7 @@ def read_is3(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
     """Read an IS3-layout dataset rooted at ``ctx.root`` (see module doc; options in ``DEFAULTS``)."""
     cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
     source = find_metadata(ctx.root, cfg["annotation"], "IS3 annotation file")
-    records = load_json_list(source, "IS3 annotation file")
+    records = load_json_list(source, "IS3 annotation file", keys=("image",))
 
     box_by_stem: dict[str, Any] | None = None
     if cfg.get("box_file"):

@@ -16,8 +16,8 @@ from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError
 
 DEFAULTS: dict[str, Any] = {
-    "annotation": ["vggss_annotations.json", "vggss.json"],
-    "class_files": "vggss_class_files_dict.json",
+    "annotation": ["vggss_annotations.json", "vggss.json", "annotations.json"],
+    "class_files": ["vggss_class_files_dict.json", "class_files_dict.json"],
     "image_dir": "frames",
     "audio_dir": "audio",
     "image_ext": ".jpg",
@@ -59,7 +59,7 @@ def read_vggss(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
     cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
     source = find_metadata(ctx.root, cfg["annotation"], "VGG-SS annotation file")
     samples: list[Sample] = []
-    for record in load_json_list(source, "VGG-SS annotation file"):
+    for record in load_json_list(source, "VGG-SS annotation file", keys=("file", "bbox")):
         try:
             sample = vggss_sample(record, ctx, cfg, source)
         except BadSampleError as exc:

@@ -1,0 +1,147 @@
+"""A wheel works outside the checkout: build it, install it into a fresh venv, run the CLI from an
+empty directory. Also an editable install of a copy of the tree (what scripts/setup_env.sh does).
+
+No network: the wheel is built with the setuptools already installed (``--no-build-isolation``)
+and installed with ``--no-deps --no-index``. torch and the other dependencies are not reinstalled:
+a ``.pth`` file in the new venv adds the folders they are installed in, after the venv's own
+site-packages, so the wheel's ``vssleval`` is the one imported (asserted).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from shared import ROOT
+
+pytestmark = pytest.mark.slow
+
+DEPENDENCIES = ("torch", "torchvision", "numpy", "scipy", "PIL", "tqdm", "yaml", "soundfile", "matplotlib")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "vssleval", "configs")
+
+
+def _copy_tree(dest: Path) -> Path:
+    """The files a build needs, without caches, build leftovers or large user checkpoints; plus a
+    stand-in zoo checkpoint that must NOT end up in the wheel."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "_resources")
+    dest.mkdir()
+    for name in SOURCES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        else:
+            shutil.copy2(src, dest / name)
+    (dest / "checkpoints").mkdir()
+    for name in ("synth-ezvsl.pth", "synth-ezvsl.json"):
+        shutil.copy2(ROOT / "checkpoints" / name, dest / "checkpoints" / name)
+    (dest / "checkpoints" / "ezvsl.pth").write_bytes(b"a user's zoo checkpoint")
+    return dest
+
+
+def _dependency_dirs() -> list[str]:
+    """The site folders the running interpreter imports the runtime dependencies from."""
+    dirs: list[str] = []
+    for name in DEPENDENCIES:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, f"{name} is not installed in the test environment"
+        origin = Path(spec.origin)
+        folder = origin.parent.parent if origin.name == "__init__.py" else origin.parent
+        if str(folder) not in dirs:
+            dirs.append(str(folder))
+    return dirs
+
+
+def _venv(path: Path) -> Path:
+    """A fresh venv without pip (the test's pip installs into it with --python)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "zz_test_dependencies.pth").write_text("\n".join(_dependency_dirs()) + "\n")
+    return python
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", *args],
+                   check=True, capture_output=True, text=True)
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VSSLEVAL_MODEL_CONFIGS", "VSSLEVAL_DATASET_CONFIGS", "VSSLEVAL_CHECKPOINTS")}
+    env.update(VSSLEVAL_CACHE=str(tmp / "cache"), OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == expect, f"{cmd} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr
+
+
+def _where(python: Path, cwd: Path, env: dict[str, str]) -> tuple[Path, str]:
+    out = _run([str(python), "-c", "import vssleval, vssleval.resources as r; "
+                "print(vssleval.__file__); print(r.install_kind())"], cwd, env)
+    file, kind = out.strip().splitlines()[-2:]
+    return Path(file), kind
+
+
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
+    src = _copy_tree(tmp_path / "src")
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist"), str(src))
+    wheel = next((tmp_path / "dist").glob("vssleval-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rel in ("configs/models/synth-ezvsl.yaml", "configs/models/ezvsl.yaml", "configs/datasets/synthetic-is3.yaml",
+                "checkpoints/synth-ezvsl.pth", "checkpoints/synth-ezvsl.json"):
+        assert f"vssleval/_resources/{rel}" in names, rel
+    assert not any(n.endswith("ezvsl.pth") and "synth" not in n for n in names), "a user checkpoint was packed"
+
+    venv = tmp_path / "venv"
+    python = _venv(venv)
+    _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    env = _env(tmp_path)
+    file, kind = _where(python, cwd, env)
+    assert venv in file.parents and kind == "wheel", (file, kind)
+
+    cli = str(venv / "bin" / "vssleval")
+    listing = _run([cli, "models"], cwd, env)
+    assert "synth-ezvsl" in listing and str(venv) in listing  # the shipped file, found in the venv
+    _run([cli, "evaluate", "--model", "synth-ezvsl", "--dataset", "synthetic-is3", "--seeds", "1", "--limit", "8",
+          "--device", "cpu", "--out", "X"], cwd, env)
+    metrics = json.loads((cwd / "X" / "metrics.json").read_text())
+    assert math.isfinite(metrics["ciou"]) and metrics["n_samples"] == 8
+    _run([cli, "report", "X", "--out", "Y"], cwd, env)
+    assert (cwd / "Y" / "report.md").is_file()
+
+    # package data gone from the install: an error naming the file and the install kind, exit 2
+    shipped = file.parent / "_resources" / "checkpoints" / "synth-ezvsl.pth"
+    shipped.unlink()
+    out = _run([cli, "evaluate", "--model", "synth-ezvsl", "--dataset", "synthetic-is3", "--seeds", "1",
+                "--limit", "2", "--device", "cpu", "--out", "Z"], cwd, env, expect=2)
+    assert "synth-ezvsl.pth" in out and "installed from a wheel" in out and "Traceback" not in out
+
+
+def test_editable_install_reads_the_tree(tmp_path):
+    src = _copy_tree(tmp_path / "src")
+    python = _venv(tmp_path / "venv")
+    _pip("--python", str(python), "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(src))
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    env = _env(tmp_path)
+    file, kind = _where(python, cwd, env)
+    assert file == src / "vssleval" / "__init__.py" and kind == "editable", (file, kind)
+    out = _run([str(python), "-c", "from vssleval import resources as r; "
+                "print(r.model_config_dir()); print(r.dataset_config_dir()); print(r.shipped_checkpoint_dir())"], cwd, env)
+    assert out.split() == [str(src / "configs" / "models"), str(src / "configs" / "datasets"), str(src / "checkpoints")]
+    assert not (src / "vssleval" / "_resources").exists()  # nothing copied into the tree

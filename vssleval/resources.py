@@ -1,0 +1,225 @@
+"""Where vssleval finds its files: the model and dataset YAMLs, the embedded checkpoint, and the
+users' checkpoints of the zoo models. Every caller goes through this module.
+
+Package data has one source of truth, the repository's top-level ``configs/models``,
+``configs/datasets`` and ``checkpoints/``; how it is reached depends on how vssleval runs:
+
+* source checkout (``python -m vssleval`` in the repository) or editable install: those folders,
+  beside the ``vssleval/`` package;
+* wheel (a regular ``pip install``): copies inside the package, ``vssleval/_resources/<same path>``;
+  ``setup.py`` maps the sub-packages ``vssleval._resources.*`` onto the top-level folders when the
+  wheel is built, so nothing is stored twice in the repository.
+
+``$VSSLEVAL_MODEL_CONFIGS`` / ``$VSSLEVAL_DATASET_CONFIGS`` replace the YAML folders.
+
+A zoo model's checkpoint (its YAML ``checkpoint.file`` or ``checkpoint.parts``) is looked up, when
+none is given, in ``$VSSLEVAL_CHECKPOINTS``, then ``./checkpoints`` (the current directory); a
+checkpoint block with ``shipped: true`` (the embedded ``synth-ezvsl``) is read from the package's
+own ``checkpoints`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+from urllib.parse import unquote, urlparse
+
+from vssleval.errors import VsslevalError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGED_ROOT = PACKAGE_DIR / "_resources"   # a wheel's copies
+CHECKOUT_ROOT = PACKAGE_DIR.parent           # a source checkout / editable install
+
+# kind -> (path relative to the repository root / to vssleval/_resources, environment override)
+RESOURCES: dict[str, tuple[str, str | None]] = {
+    "model_configs": ("configs/models", "VSSLEVAL_MODEL_CONFIGS"),
+    "dataset_configs": ("configs/datasets", "VSSLEVAL_DATASET_CONFIGS"),
+    "checkpoints": ("checkpoints", None),
+}
+CHECKPOINTS_ENV = "VSSLEVAL_CHECKPOINTS"
+
+
+def _is_checkout() -> bool:
+    """The package sits in a repository (its ``pyproject.toml`` beside it), not in site-packages."""
+    return (CHECKOUT_ROOT / "pyproject.toml").is_file()
+
+
+def candidate_dirs(kind: str) -> list[Path]:
+    """Where ``kind`` (a key of :data:`RESOURCES`) may live, in lookup order (env override alone)."""
+    rel, env = RESOURCES[kind]
+    if env and os.environ.get(env):
+        return [Path(os.environ[env]).expanduser()]
+    dirs = [PACKAGED_ROOT / rel]
+    if _is_checkout():
+        dirs.append(CHECKOUT_ROOT / rel)
+    return dirs
+
+
+def resource_dir(kind: str) -> Path:
+    """The folder of ``kind``: the first candidate that exists, else the first candidate.
+
+    Never raises (the model registry calls it at import time); use :func:`require_file` or
+    :func:`require_dir` where the files are needed.
+    """
+    dirs = candidate_dirs(kind)
+    return next((d for d in dirs if d.is_dir()), dirs[0])
+
+
+def model_config_dir() -> Path:
+    """``configs/models`` (or ``$VSSLEVAL_MODEL_CONFIGS``)."""
+    return resource_dir("model_configs")
+
+
+def dataset_config_dir() -> Path:
+    """``configs/datasets`` (or ``$VSSLEVAL_DATASET_CONFIGS``)."""
+    return resource_dir("dataset_configs")
+
+
+def shipped_checkpoint_dir() -> Path:
+    """The folder of the embedded checkpoint (``checkpoints/`` of the repository or the wheel)."""
+    return resource_dir("checkpoints")
+
+
+# -- how vssleval was installed (for error messages) ---------------------------------------------
+def install_kind() -> str:
+    """``"editable"``, ``"wheel"`` (any regular install into site-packages) or ``"source"``
+    (imported from a checkout that is not the installed distribution, or none is installed)."""
+    try:
+        dist = metadata.distribution("vssleval")
+    except metadata.PackageNotFoundError:
+        return "source"
+    try:
+        info = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        info = {}
+    if (info.get("dir_info") or {}).get("editable"):
+        url = urlparse(str(info.get("url", "")))
+        src = Path(unquote(url.path)).resolve() if url.scheme == "file" else None
+        return "editable" if src == CHECKOUT_ROOT else "source"
+    try:
+        installed = Path(str(dist.locate_file("vssleval/__init__.py"))).resolve().parent
+    except (OSError, TypeError):
+        return "source"
+    return "wheel" if installed == PACKAGE_DIR else "source"
+
+
+def describe_install() -> str:
+    """A sentence for error messages: version, install kind and where the package is."""
+    kind = install_kind()
+    how = {"wheel": "installed from a wheel (regular pip install)",
+           "editable": "an editable install (pip install -e)",
+           "source": "run from a source checkout"}[kind]
+    from vssleval import __version__
+
+    return f"vssleval {__version__} is {how}, package at {PACKAGE_DIR}"
+
+
+def _fix(kind: str) -> str:
+    rel, env = RESOURCES[kind]
+    override = f", or set ${env} to a folder that holds them" if env else ""
+    if install_kind() == "wheel":
+        return (f"The wheel should carry it as package data (vssleval/_resources/{rel}); rebuild it from a "
+                f"complete checkout (pip wheel .) and reinstall with pip install --force-reinstall{override}")
+    return f"Restore the repository's {rel}/ folder (git checkout -- {rel}){override}"
+
+
+def missing_resource(name: str, kind: str, what: str) -> VsslevalError:
+    """The error for a package-data file (``name``, or a pattern) that is not where it should be."""
+    rel, env = RESOURCES[kind]
+    if env and os.environ.get(env):
+        return VsslevalError(f"{what} ({name}) not found in ${env}={os.environ[env]}; put it there "
+                             f"or unset ${env} to use the packaged {rel}")
+    looked = " or ".join(str(d) for d in candidate_dirs(kind))
+    return VsslevalError(f"vssleval cannot find its package data: {what} ({name}) is missing; looked in "
+                         f"{looked}. {describe_install()}. {_fix(kind)}")
+
+
+def require_file(kind: str, name: str, what: str) -> Path:
+    """The first ``<candidate folder>/<name>`` that exists, or a :func:`missing_resource` error."""
+    for d in candidate_dirs(kind):
+        if (d / name).is_file():
+            return d / name
+    raise missing_resource(name, kind, what)
+
+
+def require_dir(kind: str, pattern: str, what: str) -> Path:
+    """The first candidate folder of ``kind`` that holds a file matching ``pattern``, or an error."""
+    for d in candidate_dirs(kind):
+        if d.is_dir() and any(d.glob(pattern)):
+            return d
+    raise missing_resource(pattern, kind, what)
+
+
+# -- checkpoints of the zoo models ------------------------------------------------------------------
+def checkpoint_search_dirs() -> list[tuple[str, Path]]:
+    """``(label, folder)`` where a zoo model's official file is looked for, in order:
+    ``$VSSLEVAL_CHECKPOINTS`` (when set), then ``./checkpoints`` of the current directory."""
+    out: list[tuple[str, Path]] = []
+    env = os.environ.get(CHECKPOINTS_ENV)
+    if env:
+        out.append((f"${CHECKPOINTS_ENV}", Path(env).expanduser()))
+    out.append(("./checkpoints", Path.cwd() / "checkpoints"))
+    return out
+
+
+@dataclass
+class CheckpointLookup:
+    """The outcome of :func:`find_checkpoint`.
+
+    ``checkpoint`` is what to pass to ``build_model`` (a file, or the folder of a multi-file
+    model) or ``None``; ``files`` the official files found; ``looked`` every path tried, in order;
+    ``source`` the label of the place that answered.
+    """
+
+    official: list[str]
+    checkpoint: str | None = None
+    files: list[Path] = field(default_factory=list)
+    looked: list[Path] = field(default_factory=list)
+    source: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.checkpoint is not None
+
+    def describe_looked(self) -> str:
+        return ", ".join(str(p) for p in self.looked) or "(nowhere: the model has no official file name)"
+
+
+def official_files(ckpt_cfg: Mapping[str, Any]) -> list[str]:
+    """The official file name(s) of a YAML ``checkpoint:`` block (``file``, or ``parts``' values)."""
+    if ckpt_cfg.get("file"):
+        return [str(ckpt_cfg["file"])]
+    return [str(f) for f in (ckpt_cfg.get("parts") or {}).values()]
+
+
+def find_checkpoint(ckpt_cfg: Mapping[str, Any], given: Any = None,
+                    dirs: Sequence[Path] | None = None) -> CheckpointLookup:
+    """Find a model's checkpoint: ``given`` (``--checkpoint``) as it is; else, for a shipped one
+    (``shipped: true``), the package's ``checkpoints``; else the official file(s) in
+    ``dirs`` (default :func:`checkpoint_search_dirs`), first folder that holds all of them."""
+    names = official_files(ckpt_cfg)
+    look = CheckpointLookup(official=names)
+    if given is not None:
+        look.checkpoint, look.source = given, "--checkpoint"
+        look.files = [Path(str(given))] if not isinstance(given, (Mapping, list, tuple)) else []
+        return look
+    if not names:
+        return look
+    if ckpt_cfg.get("shipped"):
+        places = [("shipped with vssleval", d) for d in candidate_dirs("checkpoints")]
+    elif dirs is not None:
+        places = [(str(d), Path(d)) for d in dirs]
+    else:
+        places = checkpoint_search_dirs()
+    for label, folder in places:
+        paths = [folder / n for n in names]
+        look.looked.extend(paths)
+        if all(p.is_file() for p in paths):
+            look.files, look.source = paths, label
+            look.checkpoint = str(paths[0] if ckpt_cfg.get("file") else folder)
+            return look
+    return look
