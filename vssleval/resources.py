@@ -86,25 +86,30 @@ def shipped_checkpoint_dir() -> Path:
 
 # -- how vssleval was installed (for error messages) ---------------------------------------------
 def install_kind() -> str:
-    """``"editable"``, ``"wheel"`` (any regular install into site-packages) or ``"source"``
-    (imported from a checkout that is not the installed distribution, or none is installed)."""
+    """``"editable"`` (``pip install -e`` of this checkout), ``"source"`` (a checkout imported
+    without such an install) or ``"wheel"`` (a regular install into site-packages).
+
+    Decided by where the package sits first: a package beside its ``pyproject.toml`` is a
+    checkout, whatever metadata is found (the editable install's ``vssleval.egg-info`` in the
+    checkout carries no ``direct_url.json``), then by the installed distribution's
+    ``direct_url.json``.
+    """
+    if not _is_checkout():
+        return "wheel"
     try:
-        dist = metadata.distribution("vssleval")
-    except metadata.PackageNotFoundError:
-        return "source"
-    try:
-        info = json.loads(dist.read_text("direct_url.json") or "{}")
-    except ValueError:
-        info = {}
-    if (info.get("dir_info") or {}).get("editable"):
+        dists = [d for d in metadata.distributions(name="vssleval")]
+    except Exception:  # noqa: BLE001 - unreadable metadata must not break an error message
+        dists = []
+    for dist in dists:
+        try:
+            info = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
         url = urlparse(str(info.get("url", "")))
-        src = Path(unquote(url.path)).resolve() if url.scheme == "file" else None
-        return "editable" if src == CHECKOUT_ROOT else "source"
-    try:
-        installed = Path(str(dist.locate_file("vssleval/__init__.py"))).resolve().parent
-    except (OSError, TypeError):
-        return "source"
-    return "wheel" if installed == PACKAGE_DIR else "source"
+        if (info.get("dir_info") or {}).get("editable") and url.scheme == "file" \
+                and Path(unquote(url.path)).resolve() == CHECKOUT_ROOT:
+            return "editable"
+    return "source"
 
 
 def describe_install() -> str:

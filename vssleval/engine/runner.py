@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import hashlib
 import io
 import time
@@ -171,11 +172,17 @@ class Engine:
             self.log(f"[engine] {text}")
 
     def config(self) -> dict[str, Any]:
+        spec = self.spec
+        source = getattr(self.model, "checkpoint_source", None)
+        if not spec.checkpoint and isinstance(source, (str, Path)):
+            # weights found by the default lookup (shipped file, $VSSLEVAL_CHECKPOINTS, ./checkpoints):
+            # record that file and its sha256 as if it had been named
+            spec = dataclasses.replace(spec, checkpoint=str(source))
         parts = None
-        if self.spec.checkpoint and (self.model.config.get("checkpoint") or {}).get("parts"):
-            parts = [path for _, path in resolve_parts(self.spec.checkpoint, self.model.config["checkpoint"],
+        if spec.checkpoint and (self.model.config.get("checkpoint") or {}).get("parts"):
+            parts = [path for _, path in resolve_parts(spec.checkpoint, self.model.config["checkpoint"],
                                                        self.model.name)]
-        cfg = self.spec.to_config(parts)
+        cfg = spec.to_config(parts)
         cfg["data_root"] = str(self.dataset.root)
         cfg["testset"] = self.dataset.layout  # vssl_eval's --testset (selects its upsampling quirks)
         cfg["n_samples"] = len(self.samples)

@@ -244,6 +244,7 @@ def build_model(
     ckpt_cfg = dict(cfg.get("checkpoint") or {})
     if checkpoint is None and getattr(model, "needs_checkpoint", True) and not random_init:
         checkpoint = default_checkpoint(model, name, ckpt_cfg)
+        model.checkpoint_source = checkpoint  # where the weights came from, for the run's record
     if checkpoint is not None:
         load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
     return model.to(device).eval()
@@ -260,7 +261,6 @@ def default_checkpoint(model: nn.Module, name: str, ckpt_cfg: Mapping[str, Any])
         return default()
     lookup = find_checkpoint(ckpt_cfg)
     if lookup.found:
-        model.checkpoint_source = lookup.checkpoint  # where the weights came from, for the record
         return lookup.checkpoint
     if callable(default):
         return default()  # e.g. OGL: torchvision's ImageNet file, or a clear error
