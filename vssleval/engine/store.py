@@ -45,7 +45,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path, ensure_output_dir, write_json_atomic
+from vssleval.io_utils import atomic_path, ensure_output_dir, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
 COMPLETE_FILE = "COMPLETE"
@@ -67,10 +67,22 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
-    keys = sorted(set(old) | set(new))
-    diffs = [f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}" for k in keys if old.get(k) != new.get(k)]
-    return "; ".join(diffs[:8]) + (" ..." if len(diffs) > 8 else "")
+#: The keys that tell runs apart for a reader, most telling first (the others follow).
+_TELLING_KEYS = ("model_name", "model", "dataset", "preset", "protocol", "checkpoint_sha256", "weights_sha256",
+                 "seeds", "negatives", "n_samples", "limit", "batch_size", "noise_bank", "data_dir")
+#: Keys derived from others (named only when nothing else differs).
+_DERIVED_KEYS = ("model_config", "data_root", "testset", "skipped_samples", "model_file")
+
+
+def _run_difference(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> str:
+    """The first ``limit`` differences of two run records, most telling first."""
+    old, new = _identity(old), _identity(new)
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    rank = {k: i for i, k in enumerate(_TELLING_KEYS)}
+    main = sorted((k for k in keys if k not in _DERIVED_KEYS), key=lambda k: (rank.get(k, len(rank)), k))
+    shown = main or keys
+    text = "; ".join(f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}" for k in shown[:limit])
+    return text + (f"; and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 # -- run identity and folder ownership -------------------------------------------------------------
@@ -188,13 +200,12 @@ def check_run_folder(folder: str | Path, config: dict[str, Any], *, overwrite: b
     if digest is not None:
         if digest == new_digest:
             return
-        differ = _describe_difference(*({k: v for k, v in _identity(c).items() if k != "skipped_samples"}
-                                        for c in (record, config)))
+        differ = _run_difference(record, config)
     else:  # an older folder: compare what its metrics.json records
         keys = [k for k in _LEGACY_KEYS if k in record and k in config]
         if all(json.loads(json.dumps(record[k])) == json.loads(json.dumps(config[k])) for k in keys):
             return
-        differ = "; ".join(f"{k}: {_short(record[k])} -> {_short(config[k])}" for k in keys if record[k] != config[k])
+        differ = _run_difference({k: record[k] for k in keys}, {k: config[k] for k in keys})
     what = f"the results of {run_label(config, new_digest)}" + (f" from {source}" if source else "")
     raise VsslevalError(f"{folder} holds another run, {run_label(record, digest)} (see {evidence}); refusing to "
                         f"write {what} there, which would mix the two runs ({differ}): {fix}")
@@ -300,8 +311,7 @@ class HeatmapStore:
             elif not same:
                 raise VsslevalError(
                     f"{store.root} holds another run, {run_label(old, config_hash(old))}; refusing to write "
-                    f"{run_label(config, config_hash(config))} there "
-                    f"({_describe_difference(_identity(old), _identity(config))}); "
+                    f"{run_label(config, config_hash(config))} there ({_run_difference(old, config)}); "
                     "choose another --out, or pass --overwrite to replace it"
                 )
             elif not resume:
@@ -424,9 +434,10 @@ class HeatmapStore:
             path = self.shard_path(k)
             entries.append({"name": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path),
                             "arrays": {a: [d, list(shape)] for a, (d, shape) in arrays.items()}})
-        manifest = {"format": MANIFEST_FORMAT, "config_hash": config_hash(config), "n_shards": n_shards,
-                    "n_samples": sum(a["ids"][1][0] for _, a in items), "shards": entries}
-        write_json_atomic(self.root / COMPLETE_FILE, manifest, indent=1)
+        head = {"format": MANIFEST_FORMAT, "config_hash": config_hash(config), "n_shards": n_shards,
+                "n_samples": sum(a["ids"][1][0] for _, a in items)}
+        text = json.dumps(head)[:-1] + ', "shards": [\n' + ",\n".join(json.dumps(e) for e in entries) + "\n]}\n"
+        write_text_atomic(self.root / COMPLETE_FILE, text)  # one line per shard
 
     def is_complete(self) -> bool:
         return (self.root / COMPLETE_FILE).is_file()
