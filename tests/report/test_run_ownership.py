@@ -61,20 +61,34 @@ def test_a_rescored_folder_belongs_to_its_run(runs, tmp_path, capsys):
     assert "center on synthetic-is3" in err and str(out / "metrics.json") in err
 
 
-def test_evaluate_into_a_rescored_folder_of_another_run(runs, tmp_path, capsys):
+@pytest.mark.parametrize("command", ["evaluate", "infer"])
+def test_a_new_run_into_a_rescored_folder_of_another_run(runs, tmp_path, capsys, command):
     out = tmp_path / "rescored"
     assert main(["report", "--from-store", str(runs["center"]), "--out", str(out)]) == 0
     data = json.loads((runs["full"] / "store" / "config.json").read_text())["data_root"]
-    argv = ["evaluate", "--model", "full", "--dataset", "synthetic-is3", "--data-dir", data, "--seeds", "1",
-            "--bootstrap", "0", "--out", str(out)]
+    argv = [command, "--model", "full", "--dataset", "synthetic-is3", "--data-dir", data, "--seeds", "1",
+            "--out", str(out)]
     before = _snapshot(out)
     err = _refused(capsys, *argv)
     assert "center on synthetic-is3" in err and "full on synthetic-is3" in err and "--overwrite" in err
     assert _snapshot(out) == before  # not even a store/ was started
     capsys.readouterr()
     assert main([*argv, "--overwrite"]) == 0  # the way out: replace that run
-    marker = json.loads((out / ".vssleval-run.json").read_text())
-    assert marker["run"]["model_name"] == "full"
+    if command == "evaluate":
+        marker = json.loads((out / ".vssleval-run.json").read_text())
+        assert marker["run"]["model_name"] == "full"
+    else:  # infer writes no results beside its store: the replaced run's marker is gone
+        assert not (out / ".vssleval-run.json").exists()
+    err = _refused(capsys, "report", "--from-store", str(runs["center"]), "--out", str(out))
+    assert "full on synthetic-is3" in err  # the folder is now the new run's
+
+
+def test_api_rescore_refuses_like_the_cli(runs, tmp_path):
+    from vssleval import VsslevalError, rescore
+
+    run_b = _copy_run(runs["random_vggss"], tmp_path / "run-b")
+    with pytest.raises(VsslevalError, match="holds another run, random on synthetic-vggss"):
+        rescore(runs["center"], run_b, verbose=False)
 
 
 def test_comparison_report_and_export_into_another_runs_folder(runs, tmp_path, capsys):
