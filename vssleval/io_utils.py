@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,14 +46,41 @@ def ensure_output_dir(path: str | os.PathLike, what: str = "output folder", flag
     return path
 
 
+#: ``errno`` values of a write that ran out of room: no space left, the file size limit
+#: (``ulimit -f``), the disk quota.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def _size_text(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def no_room_error(path: Path, exc: OSError, needed: int | None, written: int = 0) -> VsslevalError:
+    """The message for a write of ``path`` that ran out of disk space or hit the file size limit."""
+    try:
+        free = f"{_size_text(shutil.disk_usage(path.parent).free)} free there"
+    except OSError:
+        free = "free space unknown"
+    need = (f"about {_size_text(needed)} ({needed} bytes) needed" if needed
+            else f"more than {_size_text(written)} ({written} bytes) needed")
+    cause = "the file size limit (ulimit -f) was reached" if exc.errno == errno.EFBIG else "the disk is full"
+    return VsslevalError(f"cannot write {path}: {cause} ({exc.strerror or exc}); {need}, {free}. Nothing was "
+                         "left half-written: free some space (or raise the limit) and run the command again "
+                         "(a run continues with --resume)")
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, size_hint: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     If the block raises, the temporary file is removed and ``path`` is left untouched, so readers
     only ever see a complete old file or a complete new one. An output path that cannot be written
     (a file where a folder is needed, a folder where the file goes, no permission) is a
-    :class:`VsslevalError` naming it.
+    :class:`VsslevalError` naming it; so is a full disk or the file size limit, with the bytes
+    needed (``size_hint``, the expected size of the file, when the caller knows it).
     """
     path = Path(path)
     if path.is_dir():
@@ -68,6 +97,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            raise
+        written = tmp_path.stat().st_size if tmp_path.exists() else 0
+        raise no_room_error(path, exc, size_hint, written) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -75,13 +109,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    data = text.encode("utf-8")
+    with atomic_path(path, size_hint=len(data)) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=len(data)) as tmp:
         tmp.write_bytes(data)
 
 

@@ -53,7 +53,7 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path):
     fresh = HeatmapStore.create(tmp_path, {**CONFIG, "seeds": [7]}, overwrite=True)
     assert fresh.shard_numbers() == [] and fresh.config["seeds"] == [7]
     # both flags: the same configuration is resumed, another one replaced
-    fresh.write_shard(0, _shard(0))
+    fresh.write_shard(0, _shard(0, S=1))  # one seed, as its configuration says
     kept = HeatmapStore.create(tmp_path, {**CONFIG, "seeds": [7]}, resume=True, overwrite=True)
     assert kept.shard_numbers() == [0]
     replaced = HeatmapStore.create(tmp_path, CONFIG, resume=True, overwrite=True)
@@ -61,7 +61,7 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path):
 
 
 def test_incomplete_store_refuses_export_and_completion(tmp_path):
-    store = HeatmapStore.create(tmp_path, CONFIG)
+    store = HeatmapStore.create(tmp_path / "store", CONFIG)
     store.write_shard(1, _shard(2))
     with pytest.raises(VsslevalError, match="missing shards"):
         store.mark_complete(2)

@@ -20,7 +20,7 @@ from torch import nn
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.engine.scoring import check_scorable, score_store
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
 from vssleval.models.base import check_model_interface
@@ -277,6 +277,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
         return Results(out=outdir, metrics=None, config=outcome.store.config)
     acc = score_store(outcome.store, bootstrap=bootstrap)
     metrics = write_run_outputs(acc, outcome.store.config, outdir, notes=outcome.notes, echo=verbose)
+    claim_run_folder(outdir, outcome.store.config)
     return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=outcome.store.config)
 
 

@@ -20,7 +20,8 @@ from PIL import Image
 from vssleval.api.evaluation import Results
 from vssleval.engine.runner import unpack_gt
 from vssleval.engine.scoring import score_store, upsample_plan
-from vssleval.engine.store import COMPLETE_FILE, CONFIG_FILE, HeatmapStore
+from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
+                                   run_folder_owner, run_label, store_containing)
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir
 from vssleval.metrics import calibrate_threshold
@@ -67,6 +68,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
         if out.resolve() == r.path.resolve():
             raise VsslevalError(f"--out {out} is the run directory of {r.label}; writing the report there would "
                                 f"replace {r.path / 'report.md'}: choose another folder")
+    _check_report_folder(out)
     ensure_output_dir(out)  # the runs are comparable: an unusable --out stops before any figure is drawn
     calibrations = calibrate_all(records)
     notes: list[str] = []
@@ -105,8 +107,10 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         raise VsslevalError(f"--bootstrap must be >= 0, got {bootstrap}")
     store = HeatmapStore.open(run)
     _require_complete(store)
-    ensure_output_dir(out)  # before the store is scored
     config = store.config
+    check_run_folder(out, config, source=store.root,
+                     fix="choose another --out (a new folder, or this run's own folder)")
+    ensure_output_dir(out)  # before the store is scored
     protocol = protocol or config["protocol"]
     run_dir = store.root.parent if store.root.name == "store" else store.root
     acc = score_store(store, protocol=protocol, bootstrap=bootstrap)
@@ -115,6 +119,7 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
     out = Path(out)
     metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose)
+    claim_run_folder(out, store.config)  # the results of the store's run, whatever the protocol
     draws = run_dir / "offscreen_draws.csv"
     if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
         with atomic_path(out / draws.name) as tmp:
@@ -131,6 +136,18 @@ def _previous_notes(path: Path, protocol: str) -> list[str]:
     if not isinstance(old, dict) or old.get("protocol") != protocol:
         return []
     return [str(n) for n in old.get("notes") or [] if "recomputed from the heatmap store" not in str(n)]
+
+
+def _check_report_folder(out: Path) -> None:
+    """A comparison report is no run's results: its folder may neither hold a run nor lie in a store."""
+    inside = store_containing(out)
+    if inside is not None:
+        raise VsslevalError(f"--out {out} is inside the heatmap store {inside}; choose a folder outside any store/")
+    owner = run_folder_owner(out)
+    if owner is not None:
+        digest, record, evidence = owner
+        raise VsslevalError(f"--out {out} holds the run {run_label(record, digest)} (see {evidence}); a comparison "
+                            f"report there would replace that run's report.md: choose another folder")
 
 
 def _require_complete(store: HeatmapStore) -> None:

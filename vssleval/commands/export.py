@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     store = HeatmapStore.open(args.run)
     out = Path(args.out)
+    store.check_export_target(out)  # not inside a store, not in another run's folder
     if out.is_file() and not args.overwrite:
         raise VsslevalError(f"{out} already exists; choose another file, or pass --overwrite to replace it")
     path = store.export_npz(out)

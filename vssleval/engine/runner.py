@@ -248,7 +248,7 @@ class Engine:
         store_dir = Path(out_dir) / "store"
         config = self.config()
         if self.dist.is_main:
-            store = HeatmapStore.create(store_dir, config, resume=resume, overwrite=overwrite)
+            store = HeatmapStore.create_in_run(out_dir, config, resume=resume, overwrite=overwrite)
             self._write_draws(Path(out_dir))
         dist_utils.barrier(self.dist)
         store = HeatmapStore(store_dir)
