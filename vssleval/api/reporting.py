@@ -101,12 +101,13 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         max_memory: bytes (or ``"16G"``) the scoring may use (default: the memory available now).
     """
     max_memory = limits.validate(bootstrap=bootstrap, max_memory=max_memory)["max_memory"]
-    limits.check_run_memory(1, 1, 1, bootstrap=bootstrap, max_memory=max_memory, lower_bound=True)  # before the store is read
+    # before the store is read (one sample, one seed), then with the store's own counts
+    limits.check_run_memory(1, 1, 1, bootstrap=bootstrap, max_memory=max_memory, lower_bound=True)
     store = HeatmapStore.open(run)
     _require_complete(store)
-    seeds = store.config.get("seeds") or [0]
-    limits.check_run_memory(int(store.config.get("n_samples") or 1), len(seeds), int(store.config.get("batch_size") or 1),
-                            bootstrap=bootstrap, max_memory=max_memory)
+    stored = store.config
+    limits.check_run_memory(int(stored.get("n_samples") or 1), len(stored.get("seeds") or [0]),
+                            int(stored.get("batch_size") or 1), bootstrap=bootstrap, max_memory=max_memory)
     ensure_output_dir(out)  # before the store is scored
     config = store.config
     protocol = protocol or config["protocol"]
