@@ -210,6 +210,8 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
     checked = limits.validate(batch_size=batch_size, limit=limit, noise_bank=noise_bank, workers=workers,
                               bootstrap=bootstrap, max_memory=max_memory)
     explicit = None if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__") else list(seeds)
+    if explicit is not None and not explicit:
+        raise VsslevalError("seeds must name at least one seed (an int K takes the first K protocol seeds)")
     n_seeds = limits.check("seeds", seeds if explicit is None else len(explicit))  # K, or a list of K seeds
     memory = functools.partial(limits.check_run_memory, seeds=n_seeds, batch_size=batch_size, noise_bank=noise_bank,
                                bootstrap=bootstrap, max_memory=checked["max_memory"])
