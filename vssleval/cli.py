@@ -15,6 +15,7 @@ import sys
 
 from vssleval import __version__, commands
 from vssleval.errors import VsslevalError
+from vssleval.limits import check_namespace
 
 
 DESCRIPTION = ("Honest evaluation of visual sound source localization models under positive "
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _command=name)
     return parser
 
 
@@ -43,11 +44,14 @@ def run_command(module_name: str, argv: list[str] | None = None, prog: str | Non
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=prog, description=module.HELP)
     module.add_arguments(parser)
-    return _guarded(module.run, parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args._command = module_name.rsplit(".", 1)[-1].replace("_", "-")
+    return _guarded(module.run, args)
 
 
 def _guarded(fn, args: argparse.Namespace) -> int:
     try:
+        check_namespace(args, getattr(args, "_command", None))  # every numeric option, before any work
         return int(fn(args) or 0)
     except VsslevalError as exc:
         print(f"vssleval: error: {exc}", file=sys.stderr)

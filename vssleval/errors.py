@@ -22,3 +22,13 @@ class BadSampleError(VsslevalError):
         if fix:
             msg += f". {fix}"
         super().__init__(msg)
+
+
+def did_you_mean(name: str, choices) -> str:
+    """``" (did you mean 'x'?)"`` for the registered name closest to ``name`` (case-insensitive,
+    :mod:`difflib`), or ``""`` when none is close."""
+    import difflib
+
+    by_lower = {str(c).lower(): str(c) for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""

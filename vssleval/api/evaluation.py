@@ -7,6 +7,7 @@ arguments and calls these functions) and behind notebooks (``docs/api.md``).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 from torch import nn
 
+from vssleval import limits
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.engine.scoring import check_scorable, score_store
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
@@ -200,13 +202,22 @@ def _parse_cell(value: str | None) -> Any:
 
 # -- runs --------------------------------------------------------------------------------------
 def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
-              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint
-              ) -> tuple[RunSpec, nn.Module | None]:
-    """The run's :class:`RunSpec` and, for an in-memory model, the prepared module."""
-    negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
-    seed_values = seed_list(seeds) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seed_values:
+              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
+              bootstrap=0, max_memory=None) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+    """The run's :class:`RunSpec`, for an in-memory model the prepared module, and the memory check
+    the engine runs once it knows the number of samples (``vssleval.limits``)."""
+    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    checked = limits.validate(batch_size=batch_size, limit=limit, noise_bank=noise_bank, workers=workers,
+                              bootstrap=bootstrap, max_memory=max_memory)
+    explicit = None if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__") else list(seeds)
+    if explicit is not None and not explicit:
         raise VsslevalError("seeds must name at least one seed (an int K takes the first K protocol seeds)")
+    n_seeds = limits.check("seeds", seeds if explicit is None else len(explicit))  # K, or a list of K seeds
+    memory = functools.partial(limits.check_run_memory, seeds=n_seeds, batch_size=batch_size, noise_bank=noise_bank,
+                               bootstrap=bootstrap, max_memory=checked["max_memory"])
+    memory(1, lower_bound=True)  # before the seed list or the dataset exists; the engine checks with N samples
+    negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
+    seed_values = seed_list(n_seeds) if explicit is None else [limits.check("seed_values", s) for s in explicit]
     module = None
     if isinstance(model, str):
         if _is_model_file(model):
@@ -225,10 +236,10 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
                    data_dir=None if data_dir is None else str(data_dir),
                    checkpoint=None if checkpoint is None else _checkpoint_arg(checkpoint), preset=preset_name,
                    protocol=protocol, negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
-                   batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size, num_workers=workers,
+                   batch_size=batch_size, num_workers=workers,
                    device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
                    ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit)
-    return spec, module
+    return spec, module, memory
 
 
 def _out_dir(out: str | Path | None) -> Path:
@@ -242,7 +253,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
              batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
              noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
              ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 200,
-             resume: bool = False, overwrite: bool = False, verbose: bool = True) -> Results:
+             resume: bool = False, overwrite: bool = False, max_memory: int | str | None = None,
+             verbose: bool = True) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
 
     Args:
@@ -259,20 +271,23 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
         out: the run folder; ``None`` makes a new temporary folder (``Results.out``). An existing
             run there is refused unless ``resume`` (same configuration) or ``overwrite``.
         bootstrap: resamples for the 95 % confidence intervals (0: none).
+        max_memory: bytes (or ``"16G"``) the run may use; default: the memory available now. A run
+            estimated to need more is refused before any work (docs/api.md, "Limits").
         verbose: print the engine's log and the headline table (progress bars are always shown).
 
     The other arguments are those of ``vssleval evaluate`` (``--help``). Errors are
-    :class:`vssleval.VsslevalError` with the CLI's messages.
+    :class:`vssleval.VsslevalError` with the CLI's messages; every number is checked by
+    :mod:`vssleval.limits` before any work.
     """
-    if bootstrap < 0:
-        raise VsslevalError(f"--bootstrap must be >= 0 (0: no confidence intervals), got {bootstrap}")
-    spec, module = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
-                             preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
-                             limit=limit, noise_bank=noise_bank, workers=workers, amp=amp, skip_bad=skip_bad,
-                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint)
+    spec, module, memory = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
+                                     preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
+                                     limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
+                                     skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
+                                     bootstrap=bootstrap, max_memory=max_memory)
     check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
     outdir = _out_dir(out)
-    outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module)
+    outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
+                            preflight=memory)
     if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
         return Results(out=outdir, metrics=None, config=outcome.store.config)
     acc = score_store(outcome.store, bootstrap=bootstrap)
@@ -288,27 +303,28 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
           noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
           ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
           overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
-          verbose: bool = True) -> Results:
+          max_memory: int | str | None = None, verbose: bool = True) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
 
     Args:
         overlays: draw ``overlays.png`` (and ``.pdf``) for the first K samples (0: none).
         threshold: raw-scale threshold of the overlays' thresholded row (default: calibrated on
-            this run's positive vs negative maxima).
+            this run's positive vs negative maxima); a finite number.
 
     Returns :class:`Results` with ``metrics=None``; ``maps(variant)`` holds the heatmaps.
     """
     from vssleval.api.reporting import write_overlays
 
-    if overlays < 0:
-        raise VsslevalError(f"--overlays must be >= 0 (0: none), got {overlays}")
-    spec, module = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
-                             preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
-                             limit=limit, noise_bank=noise_bank, workers=workers, amp=amp, skip_bad=skip_bad,
-                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint)
+    overlays, threshold = limits.validate(overlays=overlays, threshold=threshold).values()
+    spec, module, memory = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
+                                     preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
+                                     limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
+                                     skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
+                                     max_memory=max_memory)
     outdir = _out_dir(out)
     log = _logger(verbose)
-    outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module)
+    outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,
+                                        preflight=memory)
     if outcome.is_main:
         log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
             f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
+from vssleval import limits
 from vssleval.api.evaluation import Results
 from vssleval.engine.runner import unpack_gt
 from vssleval.engine.scoring import score_store, upsample_plan
@@ -53,10 +54,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
     Returns the path of ``report.md``.
     """
-    for flag, value, least in (("--overlays", overlays, 0), ("--sweep-samples", sweep_samples, 0),
-                               ("--sweep-points", sweep_points, 2)):
-        if value < least:
-            raise VsslevalError(f"{flag} must be >= {least}, got {value}")
+    limits.validate(overlays=overlays, sweep_samples=sweep_samples, sweep_points=sweep_points)
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     if not runs:
         raise VsslevalError("give at least one run directory: vssleval report RUN_DIR [RUN_DIR ...] --out DIR")
@@ -94,7 +92,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
 
 def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 200,
-            verbose: bool = True) -> Results:
+            max_memory: int | str | None = None, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
 
     Args:
@@ -102,12 +100,16 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         out: where ``metrics.json``, ``per_sample.csv``, ``report.md`` go.
         protocol: ``vssleval`` or ``juanola2025`` (default: the run's own).
         bootstrap: resamples for the 95 % confidence intervals (0: none).
+        max_memory: bytes (or ``"16G"``) the scoring may use (default: the memory available now).
     """
-    if bootstrap < 0:
-        raise VsslevalError(f"--bootstrap must be >= 0, got {bootstrap}")
+    max_memory = limits.validate(bootstrap=bootstrap, max_memory=max_memory)["max_memory"]
+    # before the store is read (one sample, one seed), then with the store's own counts
+    limits.check_run_memory(1, 1, 1, bootstrap=bootstrap, max_memory=max_memory, lower_bound=True)
     store = HeatmapStore.open(run)
     _require_complete(store)
     config = store.config
+    limits.check_run_memory(int(config.get("n_samples") or 1), len(config.get("seeds") or [0]),
+                            int(config.get("batch_size") or 1), bootstrap=bootstrap, max_memory=max_memory)
     check_run_folder(out, config, source=store.root,
                      fix="choose another --out (a new folder, or this run's own folder)")
     ensure_output_dir(out)  # before the store is scored

@@ -41,6 +41,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--amp", choices=["bf16"], help="mixed precision on CUDA (default fp32, for parity)")
     r.add_argument("--batch-size", type=int, default=32, help="samples per batch (default 32)")
     r.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
+    r.add_argument("--max-memory", metavar="SIZE", help="memory the run may use, e.g. 16G (default: what the "
+                   "system has available); a run estimated to need more is refused before any work")
     r.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<preset>-<protocol>)")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     r.add_argument("--overwrite", action="store_true", help="replace a run with another configuration in --out (with --resume: resume it if "
@@ -60,7 +62,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 seeds=args.seeds, noise_bank=args.noise_bank, batch_size=args.batch_size, workers=args.workers,
                 device=args.device, amp=args.amp, skip_bad=args.skip_bad, trust_checkpoint=args.trust_checkpoint,
                 ogl_weights=args.ogl_weights, limit=args.limit, out=default_out(args), resume=args.resume,
-                overwrite=args.overwrite)
+                overwrite=args.overwrite, max_memory=args.max_memory)
 
 
 def default_out(args: argparse.Namespace) -> Path:

@@ -39,18 +39,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="score this run's heatmap store again (no model runs) and write evaluate's outputs to --out")
     s.add_argument("--protocol", choices=list(PROTOCOLS), help="with --from-store: the protocol (default: the run's)")
     s.add_argument("--bootstrap", type=int, default=200, help="with --from-store: bootstrap resamples (default 200, as evaluate)")
+    s.add_argument("--max-memory", metavar="SIZE", help="with --from-store: memory the scoring may use, e.g. 16G "
+                   "(default: what the system has available)")
 
 
 def run(args: argparse.Namespace) -> int:
-    for flag, value, least in (("--bootstrap", args.bootstrap, 0), ("--overlays", args.overlays, 0),
-                               ("--sweep-samples", args.sweep_samples, 0), ("--sweep-points", args.sweep_points, 2)):
-        if value < least:  # every flag, also those the chosen mode ignores
-            raise VsslevalError(f"{flag} must be >= {least}, got {value}")
+    # every numeric flag, also those the chosen mode ignores, was checked by vssleval.limits (cli.py)
     if args.from_store:
         if args.runs:
             raise VsslevalError(f"--from-store takes one run ({args.from_store}); do not also list RUN_DIRs "
                                 f"({', '.join(args.runs)}): report them in a second call")
-        rescore(args.from_store, args.out, protocol=args.protocol, bootstrap=args.bootstrap)
+        rescore(args.from_store, args.out, protocol=args.protocol, bootstrap=args.bootstrap,
+                max_memory=args.max_memory)
         return 0
     if args.protocol:
         raise VsslevalError("--protocol only applies with --from-store (a report shows each run's own protocol)")

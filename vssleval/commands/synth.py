@@ -18,11 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="'train' draws from streams disjoint from every 'test' seed (default test)")
     parser.add_argument("--out", required=True, help="new output folder (must not exist or be empty)")
+    parser.add_argument("--max-memory", metavar="SIZE", help="memory the generator may use, e.g. 4G (default: what "
+                        "the system has available)")
 
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    out = synth(args.layout, args.n, args.seed, args.out, split=args.split)
+    out = synth(args.layout, args.n, args.seed, args.out, split=args.split, max_memory=args.max_memory)
     print(f"wrote {args.n} {args.layout}-layout samples (seed {args.seed}, {args.split}) to {out} "
           f"in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint path (default: <repo>/checkpoints/synth-ezvsl.pth; a .json record goes beside it)")
     p.add_argument("--data-root", default=None,
                    help="where the train split is generated/cached (default: a temporary folder, removed after)")
+    p.add_argument("--max-memory", metavar="SIZE", help="memory the training data may use, e.g. 8G (default: what "
+                   "the system has available)")
     for f in dataclasses.fields(TrainConfig):
         if f.name == "model_overrides":
             continue
@@ -44,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                          if f.name != "model_overrides"})
     out = args.out or shipped_checkpoint_dir() / "synth-ezvsl.pth"
-    run_training(cfg, out, data_root=args.data_root)
+    run_training(cfg, out, data_root=args.data_root, max_memory=args.max_memory)
     return 0

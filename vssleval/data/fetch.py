@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from vssleval import limits
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import write_bytes_atomic
 
@@ -47,6 +48,7 @@ def fetch_metadata(entries: Iterable[MetadataFile], dest: str | Path, *, force: 
         VsslevalError: for each file that could not be obtained (offline, HTTP error, or no URL):
             names the file, its source and where to put it.
     """
+    timeout = limits.check("timeout", timeout, "fetch-metadata")
     dest = Path(dest)
     done, problems = [], []
     for e in entries:

@@ -20,7 +20,7 @@ from vssleval.data.checks import Skip, SkipLog, check_audio
 from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
 from vssleval.data.types import Sample
-from vssleval.errors import BadSampleError, VsslevalError
+from vssleval.errors import BadSampleError, VsslevalError, did_you_mean
 
 
 def config_dir() -> Path:
@@ -64,7 +64,7 @@ def get_config(name: str, directory: str | Path | None = None) -> dict[str, Any]
     """The resolved config of dataset ``name`` (``extends`` applied)."""
     raw = _raw_configs(str(directory or config_dir()))
     if name not in raw:
-        raise VsslevalError(f"unknown dataset {name!r}; registered: {', '.join(sorted(raw))} "
+        raise VsslevalError(f"unknown dataset {name!r}{did_you_mean(name, raw)}; registered: {', '.join(sorted(raw))} "
                             f"(configs in {directory or config_dir()})")
     cfg = _resolve(raw, name, ())
     layout = cfg.get("layout")

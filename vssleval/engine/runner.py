@@ -42,6 +42,7 @@ from vssleval.engine.store import HeatmapStore
 from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
+from vssleval.limits import check_run_memory
 from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_parts
 from vssleval.models.registry import preset_block
@@ -49,6 +50,11 @@ from vssleval.models.registry import preset_block
 #: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks; the clean
 #: protocol drops them so silence, noise and offscreen audio go through the positive's front-end.
 QUIRK_NEGATIVE_AUDIO_KEYS = ("variants", "noise_draws")
+
+
+def limits_check(spec: RunSpec) -> Callable[[int], None]:
+    """The default pre-flight: the memory estimate of ``spec`` for N samples (no bootstrap)."""
+    return lambda n: check_run_memory(n, len(spec.seeds), spec.batch_size, spec.noise_bank)
 
 
 def clean_negative_audio(audio_block: dict[str, Any]) -> dict[str, Any]:
@@ -99,10 +105,13 @@ def weights_sha256(model: torch.nn.Module) -> str:
 class Engine:
     """Holds the model, pipelines and caches of one run; :meth:`run` fills the store."""
 
-    def __init__(self, spec: RunSpec, log: Callable[[str], None] = print, model: torch.nn.Module | None = None):
+    def __init__(self, spec: RunSpec, log: Callable[[str], None] = print, model: torch.nn.Module | None = None,
+                 preflight: Callable[[int], None] | None = None):
         """``model``: an already-built model (the Python API's in-memory models) used instead of
         building ``spec.model``; it must carry ``name``, ``config`` and ``map_rule`` as
-        :func:`vssleval.models.build_model` sets them, and is moved to the run's device."""
+        :func:`vssleval.models.build_model` sets them, and is moved to the run's device.
+        ``preflight(n_samples)``: called once the number of samples is known, before the model is
+        built or any output is written (the API's memory check, :mod:`vssleval.limits`)."""
         self.spec = spec
         self.log = log
         self.notes: list[str] = []
@@ -115,6 +124,7 @@ class Engine:
         self.samples = samples[: spec.limit] if spec.limit else samples
         if not self.samples:
             raise VsslevalError(f"dataset {spec.dataset!r} at {self.dataset.root} has no usable samples")
+        (preflight or limits_check(spec))(len(self.samples))
         self.in_memory = model is not None
         if model is None:
             model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
@@ -371,9 +381,11 @@ class Engine:
 
 
 def run_inference(spec: RunSpec, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                  log: Callable[[str], None] = print, model: torch.nn.Module | None = None) -> RunOutcome:
-    """Compute and store every raw map of ``spec`` in ``out_dir/store`` (``model``: see :class:`Engine`)."""
-    engine = Engine(spec, log=log, model=model)
+                  log: Callable[[str], None] = print, model: torch.nn.Module | None = None,
+                  preflight: Callable[[int], None] | None = None) -> RunOutcome:
+    """Compute and store every raw map of ``spec`` in ``out_dir/store`` (``model``, ``preflight``:
+    see :class:`Engine`)."""
+    engine = Engine(spec, log=log, model=model, preflight=preflight)
     try:
         return engine.run(Path(out_dir), resume=resume, overwrite=overwrite)
     finally:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vssleval import limits
 from vssleval.errors import VsslevalError
 
 #: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
@@ -21,8 +22,7 @@ PROTOCOLS = ("vssleval", "juanola2025")
 
 def seed_list(k: int) -> list[int]:
     """The first ``k`` run seeds."""
-    if k < 1:
-        raise VsslevalError(f"--seeds must be at least 1, got {k}")
+    k = limits.check("seeds", k)
     extra = [10000 + i for i in range(max(0, k - len(PROTOCOL_SEEDS)))]
     return list(PROTOCOL_SEEDS[:k]) + extra
 
@@ -120,14 +120,10 @@ class RunSpec:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise VsslevalError(f"unknown --protocol {self.protocol!r}; use {' or '.join(PROTOCOLS)}")
-        if self.batch_size < 1:
-            raise VsslevalError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.noise_bank < 0:
-            raise VsslevalError(f"--noise-bank must be >= 0 (0 = independent noise), got {self.noise_bank}")
-        if self.num_workers < 0:
-            raise VsslevalError(f"--workers must be >= 0 (0 = load data in the main process), got {self.num_workers}")
-        if self.limit is not None and self.limit < 1:
-            raise VsslevalError(f"--limit must be >= 1 (leave it out to evaluate every sample), got {self.limit}")
+        limits.validate(batch_size=self.batch_size, noise_bank=self.noise_bank, workers=self.num_workers,
+                        limit=self.limit, seeds=len(self.seeds))
+        for seed in self.seeds:
+            limits.check("seed_values", seed)
         checkpoints = [c.strip() for c in str(self.checkpoint).split(",")] if self.checkpoint else []
         for label, path in ([("--checkpoint", c) for c in checkpoints] + [("--data-dir", self.data_dir),
                             ("--ogl-weights", self.ogl_weights)]):

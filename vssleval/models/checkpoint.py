@@ -26,6 +26,7 @@ import contextlib
 import fnmatch
 import logging
 import pickle
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -69,6 +70,22 @@ def _allow(globals_: list[Any]):
     return ctx(globals_) if ctx is not None else contextlib.nullcontext()
 
 
+#: How torch's weights-only unpickler words a refused global: "Unsupported global: GLOBAL x.y was
+#: not an allowed global" (a module it may import) or "unsupported GLOBAL x.y whose module x is
+#: blocked" (torch >= 2.6 for modules such as os/posix/subprocess).
+_REFUSED_GLOBAL = re.compile(r"unsupported global", re.IGNORECASE)
+
+
+def _refused_global(message: str) -> str | None:
+    """The line of a weights-only error that names a refused global, or None for other errors."""
+    if "Weights only load failed" not in message:
+        return None
+    for line in message.splitlines():
+        if _REFUSED_GLOBAL.search(line):
+            return line.split("WeightsUnpickler error:")[-1].strip()
+    return None
+
+
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
     path = Path(path)
@@ -85,11 +102,13 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     except pickle.UnpicklingError as exc:
         # only a refused *global* means "Python objects inside"; other unpickler errors
         # (e.g. "Unsupported operand") mean the bytes are not a pickle at all
-        if "Weights only load failed" in str(exc) and "Unsupported global" in str(exc):
-            detail = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        refused = _refused_global(str(exc))
+        if refused is not None:
             raise VsslevalError(
-                f"checkpoint {path} holds Python objects that safe loading does not allow ({detail}). "
-                "If you trust the file's source, pass trust_checkpoint=True (--trust-checkpoint)."
+                f"checkpoint {path} holds Python objects that safe loading does not allow ({refused}); "
+                "nothing in it was run. If, and only if, you trust the file's source, pass "
+                "--trust-checkpoint (trust_checkpoint=True): full unpickling executes any code the file "
+                "contains."
             ) from exc
         detail = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()
         raise VsslevalError(f"cannot read checkpoint {path}: not a valid torch file "

@@ -27,7 +27,7 @@ import torch
 import yaml
 from torch import nn
 
-from vssleval.errors import VsslevalError
+from vssleval.errors import VsslevalError, did_you_mean
 from vssleval.models.base import check_model_interface
 from vssleval.models.checkpoint import load_into
 from vssleval.models.maps import MapRule
@@ -108,7 +108,8 @@ def list_models() -> list[str]:
 def get_entry(name: str) -> ModelEntry:
     _scan_entry_points()
     if name not in _REGISTRY:
-        raise VsslevalError(f"unknown model {name!r}; registered models: {', '.join(list_models())}. "
+        raise VsslevalError(f"unknown model {name!r}{did_you_mean(name, list_models())}; registered models: "
+                            f"{', '.join(list_models())}. "
                             "A model of your own: --model-file path.py:ClassName or an entry point "
                             f"in group {ENTRY_POINT_GROUP!r}")
     return _REGISTRY[name]

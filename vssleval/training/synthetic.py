@@ -36,9 +36,15 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from vssleval import limits
 from vssleval.errors import VsslevalError
 
 MODEL_NAME = "synth-ezvsl"
+
+
+#: The TrainConfig fields that are numbers (each has a row in vssleval.limits.LIMITS).
+NUMERIC_FIELDS = ("data_seed", "n_vggss", "n_is3", "seed", "steps", "batch_size", "lr", "weight_decay",
+                  "warmup_steps", "tau", "threads")
 
 
 @dataclass
@@ -66,16 +72,9 @@ class TrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)  # tests: smaller towers
 
     def __post_init__(self) -> None:
-        # (field, smallest allowed, strict): a bad value fails here, before minutes of work,
-        # rather than as a traceback or a checkpoint trained on NaN losses
-        limits = (("steps", 1, False), ("batch_size", 2, False), ("threads", 1, False), ("warmup_steps", 0, False),
-                  ("n_vggss", 0, False), ("n_is3", 0, False), ("data_seed", 0, False), ("seed", 0, False),
-                  ("lr", 0, True), ("tau", 0, True), ("weight_decay", 0, False))
-        for name, least, strict in limits:
-            value = getattr(self, name)
-            if not (value > least if strict else value >= least):
-                flag = "--" + name.replace("_", "-")
-                raise VsslevalError(f"{flag} must be {'>' if strict else '>='} {least}, got {value}")
+        # every number through vssleval.limits (the rows scoped "train-synthetic"): a bad value fails
+        # here, before minutes of work, rather than as a traceback or a checkpoint trained on NaN losses
+        limits.validate("train-synthetic", **{name: getattr(self, name) for name in NUMERIC_FIELDS})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -260,8 +259,12 @@ def save_checkpoint(model: torch.nn.Module, out: str | Path, cfg: TrainConfig, d
 
 
 def run_training(cfg: TrainConfig, out: str | Path, data_root: str | Path | None = None,
-                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Generate/read data, train, save; returns the sidecar record. ``data_root=None``: a temp dir."""
+                 log: Callable[[str], None] | None = None, max_memory: int | str | None = None) -> dict[str, Any]:
+    """Generate/read data, train, save; returns the sidecar record. ``data_root=None``: a temp dir.
+    ``max_memory``: bytes (or ``"8G"``) the in-memory training data may use (default: what is available)."""
+    max_memory = limits.check("max_memory", max_memory)
+    limits.require_memory(limits.train_bytes(cfg.n_vggss, cfg.n_is3), max_memory, what="the training data",
+                          fix="Lower --n-vggss / --n-is3.")
     log = log or functools.partial(print, flush=True)
     t0, c0 = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="vssleval-train-") as tmp:

@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
+from vssleval import limits
 from vssleval.data.synthetic.classes import CLASSES, SynthClass
 from vssleval.data.synthetic.render import SIZE, background, paint
 from vssleval.data.synthetic.sound import SR, clip_audio
@@ -193,7 +194,8 @@ def _write_is3(out: Path, n: int, seed: int, split: str) -> None:
     _dump(out / "IS3_class_files_dict.json", {k: v for k, v in class_files.items() if v})
 
 
-def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "test") -> Path:
+def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "test",
+          max_memory: int | str | None = None) -> Path:
     """Generate ``n`` samples (records) of ``layout`` into the new directory ``out``.
 
     The data is written into a temporary sibling folder and renamed onto ``out`` at the end, so an
@@ -204,6 +206,8 @@ def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "
         n: number of samples (records), ≥ 1.
         seed: any integer ≥ 0.
         split: ``"test"`` or ``"train"`` (disjoint random streams for the same seed).
+        max_memory: bytes (or ``"4G"``) the generator may use (default: the memory available);
+            an ``n`` whose estimate exceeds it, or the free disk space, is refused before any work.
 
     Returns:
         ``out`` as a Path.
@@ -212,11 +216,12 @@ def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "
         raise VsslevalError(f"unknown synthetic layout {layout!r}; choose one of {', '.join(LAYOUT_CODES)}")
     if split not in SPLIT_CODES:
         raise VsslevalError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CODES)}")
-    if int(n) < 1 or int(seed) < 0:
-        raise VsslevalError(f"need n >= 1 and seed >= 0, got n={n}, seed={seed}")
+    checked = limits.validate("synth", n=n, seed=seed, max_memory=max_memory)
+    n, seed = checked["n"], checked["seed"]
     out = Path(out)
     if (out.is_dir() and any(out.iterdir())) or (out.exists() and not out.is_dir()):
         raise VsslevalError(f"{out} already exists and is not empty; remove it or choose another --out")
+    limits.check_synth_resources(n, out, checked["max_memory"])
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
