@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from torch import nn
 
+from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.engine.scoring import check_scorable, score_store
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
@@ -200,8 +201,8 @@ def _parse_cell(value: str | None) -> Any:
 
 # -- runs --------------------------------------------------------------------------------------
 def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
-              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint
-              ) -> tuple[RunSpec, nn.Module | None]:
+              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
+              max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION) -> tuple[RunSpec, nn.Module | None]:
     """The run's :class:`RunSpec` and, for an in-memory model, the prepared module."""
     negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
     seed_values = seed_list(seeds) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -227,7 +228,8 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
                    protocol=protocol, negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
                    batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size, num_workers=workers,
                    device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
-                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit)
+                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit,
+                   max_skip_fraction=max_skip_fraction)
     return spec, module
 
 
@@ -242,7 +244,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
              batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
              noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
              ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 200,
-             resume: bool = False, overwrite: bool = False, verbose: bool = True) -> Results:
+             resume: bool = False, overwrite: bool = False, verbose: bool = True,
+             max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
 
     Args:
@@ -258,6 +261,10 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
             default: the model's own (``load_model``'s) or ``juanola2025``.
         out: the run folder; ``None`` makes a new temporary folder (``Results.out``). An existing
             run there is refused unless ``resume`` (same configuration) or ``overwrite``.
+        skip_bad: leave bad records out (listed in ``skipped.csv``, counted by reason in
+            ``metrics.json`` and ``report.md``) instead of stopping at the first one.
+        max_skip_fraction: with ``skip_bad``, refuse the run when more than this fraction of the
+            records would be skipped (default 0.05; docs/datasets.md §8).
         bootstrap: resamples for the 95 % confidence intervals (0: none).
         verbose: print the engine's log and the headline table (progress bars are always shown).
 
@@ -269,7 +276,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
     spec, module = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
                              preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
                              limit=limit, noise_bank=noise_bank, workers=workers, amp=amp, skip_bad=skip_bad,
-                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint)
+                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
+                             max_skip_fraction=max_skip_fraction)
     check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module)
@@ -287,7 +295,7 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
           noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
           ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
           overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
-          verbose: bool = True) -> Results:
+          verbose: bool = True, max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
 
     Args:
@@ -304,7 +312,8 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
     spec, module = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
                              preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
                              limit=limit, noise_bank=noise_bank, workers=workers, amp=amp, skip_bad=skip_bad,
-                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint)
+                             ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
+                             max_skip_fraction=max_skip_fraction)
     outdir = _out_dir(out)
     log = _logger(verbose)
     outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module)

@@ -115,10 +115,11 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
     out = Path(out)
     metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose)
-    draws = run_dir / "offscreen_draws.csv"
-    if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
-        with atomic_path(out / draws.name) as tmp:
-            shutil.copyfile(draws, tmp)
+    for name in ("offscreen_draws.csv", "skipped.csv"):  # the run's records travel with its metrics
+        draws = run_dir / name
+        if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
+            with atomic_path(out / draws.name) as tmp:
+                shutil.copyfile(draws, tmp)
     return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
 
 

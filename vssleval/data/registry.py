@@ -186,14 +186,15 @@ def _check_offscreen_pool(class_files: dict[str, list[str]], root: Path, audio_d
                 continue
             checked.add(str(path))
             try:
-                check_inside(clip, path, root, roots, "offscreen audio")
+                check_inside(clip, path, root, roots, "audio")
                 if check_files:
                     check_audio(clip, path)
             except BadSampleError as exc:
+                fix = ("Fix the clip's name (clips must lie inside --data-dir)" if exc.kind == "path_escape"
+                       else "Put the wav there")
                 exc = BadSampleError(clip, path, f"offscreen clip of the class-files dict: {exc.reason}",
-                                     "Put the wav there, or remove the clip from the class-files dict "
-                                     "(or use --skip-bad to leave it out of the offscreen pool)",
-                                     kind=OFFSCREEN_KIND + exc.kind)
+                                     f"{fix}, or remove the clip from the class-files dict (or use --skip-bad "
+                                     "to leave it out of the offscreen pool)", kind=OFFSCREEN_KIND + exc.kind)
                 bad.add(clip)
                 if (clip, str(path)) not in recorded:
                     log.bad(exc)

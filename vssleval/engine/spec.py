@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION, validate_max_skip_fraction
 from vssleval.errors import VsslevalError
 
 #: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
@@ -116,6 +117,7 @@ class RunSpec:
     trust_checkpoint: bool = False
     ogl_weights: str | None = None
     limit: int | None = None
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -126,6 +128,7 @@ class RunSpec:
             raise VsslevalError(f"--noise-bank must be >= 0 (0 = independent noise), got {self.noise_bank}")
         if self.num_workers < 0:
             raise VsslevalError(f"--workers must be >= 0 (0 = load data in the main process), got {self.num_workers}")
+        self.max_skip_fraction = validate_max_skip_fraction(self.max_skip_fraction)
         if self.limit is not None and self.limit < 1:
             raise VsslevalError(f"--limit must be >= 1 (leave it out to evaluate every sample), got {self.limit}")
         checkpoints = [c.strip() for c in str(self.checkpoint).split(",")] if self.checkpoint else []
@@ -144,6 +147,9 @@ class RunSpec:
         others); by default every file ``--checkpoint`` names.
         """
         cfg = asdict(self)
+        # a gate checked at every start (docs/datasets.md §8), not part of what the maps are: a resumed
+        # run may raise it; the skips themselves are recorded (Engine.config: "skipped")
+        cfg.pop("max_skip_fraction")
         cfg["negatives"] = list(self.negatives)
         cfg["checkpoint_sha256"] = checkpoint_sha256(self.checkpoint, checkpoint_parts)
         cfg["versions"] = package_versions()
