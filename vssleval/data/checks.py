@@ -114,9 +114,8 @@ def check_skip_fraction(skips: Sequence[Skip], kept: int, max_fraction: float, w
     n, total = summary["samples"], summary["records"]
     if total == 0 or n / total <= max_fraction:
         return
-    examples = "; ".join(f"{s.id}: {s.reason} ({s.path})" for s in skips if s.is_sample)
-    if len(examples) > 600:
-        examples = examples[:600] + " ..."
+    first = [s for s in skips if s.is_sample][:3]
+    examples = "; ".join(f"{s.id}: {s.reason} ({s.path})" for s in first) + (" ..." if n > len(first) else "")
     raise VsslevalError(
         f"{what}: --skip-bad would skip {n} of {total} records ({100 * n / total:.1f} %), more than "
         f"--max-skip-fraction {max_fraction:g} ({100 * max_fraction:g} %): {format_skip_counts(summary)}. "

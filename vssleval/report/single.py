@@ -24,12 +24,15 @@ def headline_rows(result: Mapping[str, Any], protocol: str) -> list[tuple[str, s
 def input_notes(config: Mapping[str, Any]) -> list[str]:
     """Lines about the inputs that belong at the top of ``report.md`` and on the console: records
     ``--skip-bad`` left out (counts by reason) and audio clips not at the model's rate."""
-    from vssleval.data.checks import format_skip_counts
-
     lines = []
     skipped = config.get("skipped")
     if isinstance(skipped, Mapping) and (skipped.get("samples") or skipped.get("offscreen_clips")):
-        lines.append(f"Skipped (--skip-bad): {format_skip_counts(skipped)}; the list is in skipped.csv")
+        # the wording of vssleval.data.checks.format_skip_counts (this package imports no data code)
+        text = f"{skipped['samples']} of {skipped['records']} records skipped"
+        if skipped.get("offscreen_clips"):
+            text += f" and {skipped['offscreen_clips']} offscreen clip(s) left out of the pool"
+        reasons = ", ".join(f"{k} {v}" for k, v in (skipped.get("by_reason") or {}).items())
+        lines.append(f"Skipped (--skip-bad): {text}{f' ({reasons})' if reasons else ''}; the list is in skipped.csv")
     rates = config.get("audio_rates")
     if isinstance(rates, Mapping) and (rates.get("resampled") or rates.get("not_resampled")):
         detail = ", ".join(f"{r} Hz: {k}" for r, k in (rates.get("file_rates") or {}).items()
