@@ -42,6 +42,16 @@ def test_nonfinite_float_wav_is_a_bad_sample(vggss_dir, value):
     _bad_first(vggss_dir, p, "1 NaN or infinite sample", "nonfinite_audio")
 
 
+def test_datasets_command_reports_nonfinite_audio(vggss_dir, capsys):
+    from vssleval import cli
+
+    x = np.full(8000, 0.1)
+    x[5] = np.nan
+    sf.write(str(vggss_dir / "audio" / f"{FIRST}.wav"), x, 16000, subtype="FLOAT")
+    assert cli.main(["datasets", "vggss", "--data-dir", str(vggss_dir)]) == 1
+    assert "bad samples: 1 (nonfinite_audio 1)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("scale", ["soundfile", "pyav"])
 def test_read_audio_refuses_nonfinite_samples_under_both_scales(tmp_path, scale):
     p = tmp_path / "nan_clip.wav"
