@@ -11,13 +11,18 @@ class VsslevalError(Exception):
 
 
 class BadSampleError(VsslevalError):
-    """A single sample cannot be read; with ``--skip-bad`` it is recorded and skipped."""
+    """A single sample cannot be read; with ``--skip-bad`` it is recorded and skipped.
 
-    def __init__(self, sample_id: str, path: str, reason: str, fix: str = ""):
+    ``kind`` is a short category (``missing_audio``, ``nonfinite_audio``, ``bad_box``, ...) under
+    which skips are counted in ``metrics.json`` and ``report.md`` (docs/datasets.md §8).
+    """
+
+    def __init__(self, sample_id: str, path: str, reason: str, fix: str = "", kind: str = "bad_sample"):
         self.sample_id = sample_id
         self.path = str(path)
         self.reason = reason
         self.fix = fix
+        self.kind = kind
         msg = f"sample {sample_id!r}: {reason} ({self.path})"
         if fix:
             msg += f". {fix}"

@@ -128,8 +128,9 @@ LIMITS: tuple[Limit, ...] = (
     # -- fetch-metadata (vssleval.data.fetch.fetch_metadata) -----------------------------------------
     Limit("timeout", "float", 0, 3600, "seconds per download; a server silent for an hour will not "
           "answer", strict=True, scope="fetch-metadata"),
-    # -- options of other features go here, one row each, e.g. a fraction in [0, 1]:
-    # Limit("max_skip_fraction", "float", 0, 1, "...", optional=True),
+    Limit("max_skip_fraction", "float", 0, 1, "the largest fraction of records --skip-bad may leave out "
+          "before the run is refused (docs/datasets.md §8)"),
+    # -- options of other features go here, one row each
 )
 
 

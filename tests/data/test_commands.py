@@ -44,7 +44,7 @@ def test_datasets_validates_a_folder(vggss_dir, capsys):
     out = capsys.readouterr().out
     assert "bad samples: 1" in out and str(bad) in out
     assert json.loads(skips.read_text()) == [{"id": "aaaaaaaaaaa_000001", "path": str(bad),
-                                              "reason": "audio file is missing"}]
+                                              "reason": "audio file is missing", "kind": "missing_audio"}]
 
 
 def test_datasets_unknown_name_exits_2(tmp_path, capsys):

@@ -19,6 +19,7 @@ import numpy as np
 from torch import nn
 
 from vssleval import limits
+from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.engine.scoring import check_scorable, score_store
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
@@ -203,7 +204,8 @@ def _parse_cell(value: str | None) -> Any:
 # -- runs --------------------------------------------------------------------------------------
 def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
               batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
-              bootstrap=0, max_memory=None) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+              bootstrap=0, max_memory=None, max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION
+              ) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
     """The run's :class:`RunSpec`, for an in-memory model the prepared module, and the memory check
     the engine runs once it knows the number of samples (``vssleval.limits``)."""
     batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
@@ -238,7 +240,8 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
                    protocol=protocol, negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
                    batch_size=batch_size, num_workers=workers,
                    device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
-                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit)
+                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit,
+                   max_skip_fraction=max_skip_fraction)
     return spec, module, memory
 
 
@@ -254,7 +257,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
              noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
              ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 200,
              resume: bool = False, overwrite: bool = False, max_memory: int | str | None = None,
-             verbose: bool = True) -> Results:
+             max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, verbose: bool = True) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
 
     Args:
@@ -270,6 +273,10 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
             default: the model's own (``load_model``'s) or ``juanola2025``.
         out: the run folder; ``None`` makes a new temporary folder (``Results.out``). An existing
             run there is refused unless ``resume`` (same configuration) or ``overwrite``.
+        skip_bad: leave bad records out (listed in ``skipped.csv``, counted by reason in
+            ``metrics.json`` and ``report.md``) instead of stopping at the first one.
+        max_skip_fraction: with ``skip_bad``, refuse the run when more than this fraction of the
+            records would be skipped (default 0.05; docs/datasets.md §8).
         bootstrap: resamples for the 95 % confidence intervals (0: none).
         max_memory: bytes (or ``"16G"``) the run may use; default: the memory available now. A run
             estimated to need more is refused before any work (docs/api.md, "Limits").
@@ -283,7 +290,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
                                      preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
                                      limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
                                      skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
-                                     bootstrap=bootstrap, max_memory=max_memory)
+                                     bootstrap=bootstrap, max_memory=max_memory,
+                                     max_skip_fraction=max_skip_fraction)
     check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
@@ -303,7 +311,8 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
           noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
           ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
           overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
-          max_memory: int | str | None = None, verbose: bool = True) -> Results:
+          max_memory: int | str | None = None, max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+          verbose: bool = True) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
 
     Args:
@@ -320,7 +329,7 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
                                      preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
                                      limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
                                      skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
-                                     max_memory=max_memory)
+                                     max_memory=max_memory, max_skip_fraction=max_skip_fraction)
     outdir = _out_dir(out)
     log = _logger(verbose)
     outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,

@@ -122,10 +122,11 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     out = Path(out)
     metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose)
     claim_run_folder(out, store.config)  # the results of the store's run, whatever the protocol
-    draws = run_dir / "offscreen_draws.csv"
-    if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
-        with atomic_path(out / draws.name) as tmp:
-            shutil.copyfile(draws, tmp)
+    for name in ("offscreen_draws.csv", "skipped.csv"):  # the run's records travel with its metrics
+        draws = run_dir / name
+        if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
+            with atomic_path(out / draws.name) as tmp:
+                shutil.copyfile(draws, tmp)
     return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
 
 
@@ -231,6 +232,7 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
     samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn."""
     from vssleval.data import load_dataset
+    from vssleval.data.image import load_rgb
 
     config = store.config
     numbers = store.shard_numbers()
@@ -240,12 +242,13 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     shard = store.read_shard(numbers[0])
     ids = [str(i) for i in shard["ids"][:k]]
     try:
-        dataset = load_dataset(config["dataset"], config.get("data_root"), check_files=False)
+        dataset = load_dataset(config["dataset"], config.get("data_root"), check_files=False,
+                               skip_bad=bool(config.get("skip_bad")))
         by_id = {s.id: s for s in dataset.samples}
         images = []
         for sid in ids:
-            with Image.open(by_id[sid].image_path) as im:
-                images.append(np.asarray(im.convert("RGB").resize((224, 224), Image.BICUBIC)))
+            # load_rgb: 16-bit frames scaled, not clipped (docs/datasets.md §8)
+            images.append(np.asarray(load_rgb(by_id[sid].image_path).resize((224, 224), Image.BICUBIC)))
     except (VsslevalError, OSError, KeyError) as exc:
         notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
         return False

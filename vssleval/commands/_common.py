@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.errors import VsslevalError
 from vssleval.engine.spec import PROTOCOLS
 from vssleval.models.registry import split_model_file
@@ -34,7 +35,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--noise-bank", type=int, default=0, metavar="K",
                    help="K noise clips per seed shared by all samples (0 = independent noise, default)")
     d.add_argument("--limit", type=int, help="evaluate only the first N samples")
-    d.add_argument("--skip-bad", action="store_true", help="record unreadable samples and go on")
+    d.add_argument("--skip-bad", action="store_true",
+                   help="leave bad records out (listed in <out>/skipped.csv, counted by reason) and go on")
+    d.add_argument("--max-skip-fraction", type=float, default=DEFAULT_MAX_SKIP_FRACTION, metavar="F",
+                   help="with --skip-bad, refuse to run when more than this fraction of the records is bad "
+                        f"(default {DEFAULT_MAX_SKIP_FRACTION})")
     d.add_argument("--ogl-weights", help="ImageNet ResNet-18 weights for the OGL prior (juanola2025 protocol)")
     r = p.add_argument_group("running")
     r.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
@@ -60,7 +65,8 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(model=args.model or args.model_file, dataset=args.dataset, data_dir=args.data_dir,
                 checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol, neg=args.neg,
                 seeds=args.seeds, noise_bank=args.noise_bank, batch_size=args.batch_size, workers=args.workers,
-                device=args.device, amp=args.amp, skip_bad=args.skip_bad, trust_checkpoint=args.trust_checkpoint,
+                device=args.device, amp=args.amp, skip_bad=args.skip_bad, max_skip_fraction=args.max_skip_fraction,
+                trust_checkpoint=args.trust_checkpoint,
                 ogl_weights=args.ogl_weights, limit=args.limit, out=default_out(args), resume=args.resume,
                 overwrite=args.overwrite, max_memory=args.max_memory)
 

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  boxes: {sum(len(s.boxes) for s in ds)}; size bins: "
           + ", ".join(f"{b} {bins.get(b, 0)}" for b in ("small", "medium", "large", "huge")))
     print(f"  offscreen classes: {len(ds.class_files)}")
-    print(f"  bad samples: {len(ds.skips)}")
+    reasons = collections.Counter(s.kind for s in ds.skips)
+    print(f"  bad samples: {len(ds.skips)}" + (" (" + ", ".join(f"{k} {n}" for k, n in reasons.most_common()) + ")"
+                                               if reasons else ""))
     for s in ds.skips[:20]:
         print(f"    {s.id}: {s.reason} ({s.path})")
     if len(ds.skips) > 20:

@@ -84,7 +84,8 @@ def read_audio(
         The mono clip; ``samples`` is ``[N]`` in ``dtype``.
 
     Raises:
-        BadSampleError: unreadable, empty, or zero-length file (the message names it).
+        BadSampleError: unreadable, empty, or zero-length file, or NaN / infinite samples (the
+            message names it).
     """
     import soundfile as sf
 
@@ -99,20 +100,30 @@ def read_audio(
             file_frames = int(f.frames)
             if file_frames <= 0:
                 raise BadSampleError(_sample_id(path), path, "audio file has zero length",
-                                     "re-extract the audio or drop the sample (--skip-bad)")
+                                     "re-extract the audio or drop the sample (--skip-bad)", kind="empty_audio")
             first, count = _window(file_frames, file_sr, start, duration)
             if first > 0:
                 f.seek(first)
             raw_dtype = "int16" if scale == "pyav" else ("float32" if dtype == "float32" else "float64")
             data = f.read(frames=count, dtype=raw_dtype, always_2d=True)
+            nonfinite = 0
+            if raw_dtype != "int16":
+                nonfinite = int(data.size - np.isfinite(data).sum())
+            elif f.subtype in ("FLOAT", "DOUBLE"):  # the int16 conversion would hide NaN / inf
+                f.seek(first)
+                window = f.read(frames=count, dtype="float64", always_2d=True)
+                nonfinite = int(window.size - np.isfinite(window).sum())
     except BadSampleError:
         raise
     except (RuntimeError, OSError, ValueError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
         raise BadSampleError(_sample_id(path), path, f"cannot read audio: {exc}",
-                             "check that the file exists and is a complete wav") from exc
+                             "check that the file exists and is a complete wav", kind="unreadable_audio") from exc
     if data.shape[0] == 0:
         raise BadSampleError(_sample_id(path), path, "audio window is empty",
-                             "the file is shorter than the requested start time")
+                             "the file is shorter than the requested start time", kind="empty_audio")
+    if nonfinite:
+        raise BadSampleError(_sample_id(path), path, f"audio holds {nonfinite} NaN or infinite sample(s)",
+                             "re-export this clip; non-finite audio cannot be scored", kind="nonfinite_audio")
     x = _to_mono(data, scale, channels)
     x = x.astype(np.float32 if dtype == "float32" else np.float64, copy=False)
     sr = file_sr
@@ -120,6 +131,21 @@ def read_audio(
         x = resample(x, file_sr, int(sample_rate))
         sr = int(sample_rate)
     return AudioClip(samples=x, sr=sr, file_frames=file_frames, file_sr=file_sr, path=str(path))
+
+
+def rate_census(paths) -> dict[int, int]:
+    """``{native sample rate: number of files}`` of audio files, from their headers (unreadable
+    headers are left out: the dataset checks report them)."""
+    import soundfile as sf
+
+    counts: dict[int, int] = {}
+    for p in paths:
+        try:
+            sr = int(sf.info(str(p)).samplerate)
+        except (RuntimeError, OSError, ValueError):
+            continue
+        counts[sr] = counts.get(sr, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _window(file_frames: int, sr: int, start: str | float, duration: float | None) -> tuple[int, int]:

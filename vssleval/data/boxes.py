@@ -2,12 +2,13 @@
 
 All functions return int64 ``[K, 4]`` ``(xmin, ymin, xmax, ymax)`` boxes on the 224 grid, half-open,
 converted by truncation toward zero (never rounding). They raise :class:`BoxError` for boxes that
-cannot be meant: a NaN/inf coordinate, the wrong number of values, or an *inverted* box (max < min
-while both coordinates lie inside the frame).
+cannot be meant: a NaN/inf coordinate, the wrong number of values, or an *inverted* box (max < min,
+checked before clipping).
 
-Out-of-frame coordinates are clipped, as every official loader does; this is what turns the
-corrupted −2.88e16 values of the public ``vggss.json`` into empty boxes (docs/datasets.md §2.3) — those
-records are kept, with an empty box, exactly like the reference code.
+Out-of-frame coordinates are then clipped, as every official loader does; this is what turns the
+corrupted −2.88e16 values of the public ``vggss.json`` (more than a frame outside the frame, so
+exempt from the inversion check) into empty boxes (docs/datasets.md §2.3) — those records are
+kept, with an empty box, exactly like the reference code.
 """
 
 from __future__ import annotations
@@ -36,15 +37,25 @@ def _as_boxes(raw) -> np.ndarray:
 
 
 def _check(arr: np.ndarray, lo: float, hi: float) -> None:
+    """Refuse NaN/inf and inverted boxes, on the values as written (before any clipping).
+
+    A box is inverted when ``xmax < xmin`` or ``ymax < ymin``. The one exception is a *corrupted*
+    coordinate, more than a whole frame outside the frame (the −2.88e16 of the public VGG-SS file,
+    docs/datasets.md §2.3): the official loaders clip it, which empties its box, and so do we.
+    """
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise BoxError(f"box {k} has a NaN or infinite coordinate: {arr[k].tolist()}")
-    inside = ((arr >= lo) & (arr <= hi)).all(axis=1)
-    inverted = inside & ((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]))
+    span = hi - lo
+    corrupt = (arr < lo - span) | (arr > hi + span)
+    inv_x = (arr[:, 2] < arr[:, 0]) & ~(corrupt[:, 0] | corrupt[:, 2])
+    inv_y = (arr[:, 3] < arr[:, 1]) & ~(corrupt[:, 1] | corrupt[:, 3])
+    inverted = inv_x | inv_y
     if inverted.any():
         k = int(np.flatnonzero(inverted)[0])
-        raise BoxError(f"box {k} is inverted (xmax < xmin or ymax < ymin): {arr[k].tolist()}")
+        raise BoxError(f"box {k} is inverted (xmax < xmin or ymax < ymin, before clipping to the frame): "
+                       f"{arr[k].tolist()}")
 
 
 def normalized_to_grid(raw, size: int = GT_SIZE) -> np.ndarray:

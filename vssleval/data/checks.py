@@ -3,31 +3,55 @@
 A reader never substitutes another sample for a bad one (one reference implementation silently
 returns a random other sample on any error). A bad sample is either a :class:`BadSampleError` that
 stops the run, or — with ``skip_bad=True`` — a :class:`Skip` in :class:`SkipLog` that the caller
-writes to the run's outputs.
+writes to the run's outputs (``skipped.csv``; counts by reason in ``metrics.json``,
+docs/datasets.md §8).
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import os
 import struct
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterable, Sequence
 
+import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from vssleval.errors import BadSampleError
+from vssleval import limits
+from vssleval.errors import BadSampleError, VsslevalError
+
+#: Shortest audio file accepted, in seconds (docs/datasets.md §8): a clip shorter than this holds
+#: too little sound to localise and would be tiled into a buzz, or scored like silence.
+MIN_AUDIO_SECONDS = 0.1
+#: Prefix of the skip kinds of offscreen-pool clips (not samples: they do not count in the fraction).
+OFFSCREEN_KIND = "offscreen_"
+#: Default of ``--max-skip-fraction``.
+DEFAULT_MAX_SKIP_FRACTION = 0.05
+SKIP_COLUMNS = ("id", "kind", "path", "reason")
 
 
 @dataclass(frozen=True)
 class Skip:
-    """One skipped sample: its id, the offending file and why."""
+    """One skipped sample: its id, the offending file, why, and the reason's category (``kind``)."""
 
     id: str
     path: str
     reason: str
+    kind: str = "bad_sample"
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+    @property
+    def is_sample(self) -> bool:
+        """False for an offscreen-pool clip left out of the pool (it is not an evaluated record)."""
+        return not self.kind.startswith(OFFSCREEN_KIND)
 
 
 @dataclass
@@ -41,7 +65,99 @@ class SkipLog:
         """Handle one bad sample: raise ``error``, or record it when skipping is allowed."""
         if not self.skip_bad:
             raise error
-        self.skips.append(Skip(error.sample_id, error.path, error.reason))
+        self.skips.append(Skip(error.sample_id, error.path, error.reason, getattr(error, "kind", "bad_sample")))
+
+
+def skips_csv(skips: Iterable[Skip]) -> str:
+    """The text of ``skipped.csv``: one row per skip, columns ``id,kind,path,reason``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SKIP_COLUMNS)
+    for s in skips:
+        writer.writerow([s.id, s.kind, s.path, s.reason])
+    return buf.getvalue()
+
+
+def skip_summary(skips: Sequence[Skip], kept: int) -> dict:
+    """Counts of a dataset's skips, as recorded in the run configuration and ``metrics.json``.
+
+    Args:
+        skips: every skip of the load (samples and offscreen-pool clips).
+        kept: samples that were loaded.
+
+    Returns:
+        ``{"samples": skipped records, "records": kept + skipped records, "offscreen_clips": clips
+        left out of the offscreen pool, "by_reason": {kind: count}, "sha256": of skipped.csv}``.
+    """
+    n = sum(s.is_sample for s in skips)
+    by_reason = Counter(s.kind for s in skips)
+    return {"samples": n, "records": kept + n, "offscreen_clips": len(skips) - n,
+            "by_reason": dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "sha256": hashlib.sha256(skips_csv(skips).encode("utf-8")).hexdigest()}
+
+
+def format_skip_counts(summary: dict) -> str:
+    """One line: ``3 of 51 records skipped (missing_audio 2, nonfinite_audio 1)`` (+ offscreen clips)."""
+    reasons = ", ".join(f"{k} {v}" for k, v in (summary.get("by_reason") or {}).items())
+    text = f"{summary['samples']} of {summary['records']} records skipped"
+    if summary.get("offscreen_clips"):
+        text += f" and {summary['offscreen_clips']} offscreen clip(s) left out of the pool"
+    return text + (f" ({reasons})" if reasons else "")
+
+
+def check_skip_fraction(skips: Sequence[Skip], kept: int, max_fraction: float, what: str) -> None:
+    """Refuse a load whose skipped records exceed ``max_fraction`` of its records (``--max-skip-fraction``).
+
+    Raises:
+        VsslevalError: with the counts by reason and the first skipped files.
+    """
+    summary = skip_summary(skips, kept)
+    n, total = summary["samples"], summary["records"]
+    if total == 0 or n / total <= max_fraction:
+        return
+    first = [s for s in skips if s.is_sample][:3]
+    examples = "; ".join(f"{s.id}: {s.reason} ({s.path})" for s in first) + (" ..." if n > len(first) else "")
+    raise VsslevalError(
+        f"{what}: --skip-bad would skip {n} of {total} records ({100 * n / total:.1f} %), more than "
+        f"--max-skip-fraction {max_fraction:g} ({100 * max_fraction:g} %): {format_skip_counts(summary)}. "
+        f"First: {examples}. Check --data-dir (is it the folder that holds the media?); `vssleval datasets "
+        f"NAME --data-dir DIR --skips-out FILE` lists every bad record; raise --max-skip-fraction to run anyway.")
+
+
+def validate_max_skip_fraction(value) -> float:
+    """``--max-skip-fraction`` must be a number in [0, 1] (the bound lives in :mod:`vssleval.limits`)."""
+    return limits.check("max_skip_fraction", value)
+
+
+def inside_folder(path: Path, roots: Sequence[Path]) -> bool:
+    """True when ``path``, with symlinks resolved, lies inside one of ``roots`` (already resolved)."""
+    real = Path(os.path.realpath(path))
+    return any(real == r or r in real.parents for r in roots)
+
+
+def data_roots(root: Path) -> list[Path]:
+    """Where the media of a dataset rooted at ``root`` may resolve to (docs/datasets.md §8): the data
+    folder with its symlinks resolved, and the target of every folder directly inside it that is a
+    symlink (``frames -> /mnt/disk2/frames``)."""
+    real = Path(os.path.realpath(root))
+    roots = [real]
+    try:
+        children = list(os.scandir(root))
+    except OSError:
+        return roots
+    for entry in children:
+        if entry.is_symlink() and entry.is_dir():
+            roots.append(Path(os.path.realpath(entry.path)))
+    return roots
+
+
+def check_inside(sample_id: str, path: Path, root: Path, roots: Sequence[Path], what: str) -> None:
+    """Raise :class:`BadSampleError` when ``path`` resolves outside the data folder ``root``."""
+    if not inside_folder(path, roots):
+        raise BadSampleError(sample_id, path,
+                             f"{what} path leaves the data folder {root} (it resolves to {os.path.realpath(path)})",
+                             "Ids and file names in the annotation must name files inside --data-dir; fix or remove "
+                             "this record", kind="path_escape")
 
 
 def _wav_declared_data_bytes(path: Path) -> tuple[int, int] | None:
@@ -69,36 +185,66 @@ def _wav_declared_data_bytes(path: Path) -> tuple[int, int] | None:
 
 
 def check_audio(sample_id: str, path: Path) -> None:
-    """Raise :class:`BadSampleError` unless ``path`` is a readable, non-empty, complete audio file."""
+    """Raise :class:`BadSampleError` unless ``path`` is a readable, complete audio file of at least
+    :data:`MIN_AUDIO_SECONDS` whose samples are all finite (docs/datasets.md §8)."""
     if not path.is_file():
         raise BadSampleError(sample_id, path, "audio file is missing",
-                             "Put the wav there, or remove the record from the annotation file (or use --skip-bad)")
+                             "Put the wav there, or remove the record from the annotation file (or use --skip-bad)",
+                             kind="missing_audio")
     try:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types for unreadable headers
         raise BadSampleError(sample_id, path, f"audio file is unreadable ({exc})",
-                             "Re-extract or re-download this wav (16-bit PCM wav is expected)") from exc
+                             "Re-extract or re-download this wav (16-bit PCM wav is expected)",
+                             kind="unreadable_audio") from exc
     if info.frames <= 0:
         raise BadSampleError(sample_id, path, "audio file has zero length",
-                             "Re-extract this clip; an empty wav cannot be evaluated")
+                             "Re-extract this clip; an empty wav cannot be evaluated", kind="empty_audio")
     riff = _wav_declared_data_bytes(path)
     if riff is not None and riff[0] > riff[1] and riff[0] != 0xFFFFFFFF:  # 0xFFFFFFFF: streamed, size unknown
         raise BadSampleError(sample_id, path,
                              f"audio file is truncated (header promises {riff[0]} data bytes, {riff[1]} present)",
-                             "Re-extract or re-download this wav")
+                             "Re-extract or re-download this wav", kind="truncated_audio")
+    if info.frames < MIN_AUDIO_SECONDS * info.samplerate:
+        raise BadSampleError(sample_id, path,
+                             f"audio file is too short ({info.frames} samples at {info.samplerate} Hz = "
+                             f"{info.frames / info.samplerate:.4g} s; the minimum is {MIN_AUDIO_SECONDS} s)",
+                             "Re-extract this clip; a clip this short cannot be localised", kind="short_audio")
+    if info.subtype in ("FLOAT", "DOUBLE"):  # only float files can hold NaN or inf
+        bad = count_nonfinite(path)
+        if bad:
+            raise BadSampleError(sample_id, path, f"audio file holds {bad} NaN or infinite sample(s)",
+                                 "Re-export this clip; non-finite audio cannot be scored", kind="nonfinite_audio")
+
+
+def count_nonfinite(path: Path, block: int = 1 << 18) -> int:
+    """Number of NaN / inf values in a float audio file, read in blocks."""
+    n = 0
+    for chunk in sf.blocks(str(path), blocksize=block, dtype="float64", always_2d=True):
+        n += int(chunk.size - np.isfinite(chunk).sum())
+    return n
 
 
 def check_image(sample_id: str, path: Path) -> None:
-    """Raise :class:`BadSampleError` unless ``path`` is an image that decodes completely."""
+    """Raise :class:`BadSampleError` unless ``path`` is an image that decodes completely into a mode
+    that converts to 8-bit RGB (docs/datasets.md §8)."""
+    from vssleval.data.image import unsupported_mode
+
     if not path.is_file():
         raise BadSampleError(sample_id, path, "image file is missing",
-                             "Put the frame there, or remove the record from the annotation file (or use --skip-bad)")
+                             "Put the frame there, or remove the record from the annotation file (or use --skip-bad)",
+                             kind="missing_image")
     try:
         with Image.open(path) as im:
             im.load()  # a full decode: verify() does not notice a truncated JPEG
+            mode = im.mode
     except Exception as exc:
         raise BadSampleError(sample_id, path, f"image file is unreadable or truncated ({exc})",
-                             "Re-extract or re-download this frame") from exc
+                             "Re-extract or re-download this frame", kind="unreadable_image") from exc
+    problem = unsupported_mode(mode)
+    if problem:
+        raise BadSampleError(sample_id, path, problem, "Convert the frame to an 8-bit RGB jpg or png",
+                             kind="unsupported_image")
 
 
 def check_sample_files(sample_id: str, image_path: Path, audio_path: Path) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from vssleval import resources
-from vssleval.data.checks import Skip, SkipLog, check_audio
+from vssleval.data.checks import (OFFSCREEN_KIND, Skip, SkipLog, check_audio, check_inside, check_skip_fraction,
+                                  data_roots, skip_summary, validate_max_skip_fraction)
 from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
 from vssleval.data.types import Sample
@@ -94,6 +95,10 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.samples)
 
+    def skip_summary(self) -> dict[str, Any]:
+        """Counts of :attr:`skips` by reason (``vssleval.data.checks.skip_summary``)."""
+        return skip_summary(self.skips, len(self.samples))
+
     def __iter__(self):
         return iter(self.samples)
 
@@ -108,7 +113,7 @@ class Dataset:
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: bool = True,
                  skip_bad: bool = False, options: dict[str, Any] | None = None,
-                 config_directory: str | Path | None = None) -> Dataset:
+                 config_directory: str | Path | None = None, max_skip_fraction: float | None = None) -> Dataset:
     """Load registered dataset ``name`` from ``data_dir``.
 
     Args:
@@ -119,11 +124,16 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: 
             parses annotations only (media need not exist).
         skip_bad: record bad samples in ``Dataset.skips`` instead of raising ``BadSampleError``.
         options: layout options overriding the config (e.g. ``{"annotation": "vggss.json"}``).
+        max_skip_fraction: with ``skip_bad``, refuse the load when more than this fraction of the
+            records is skipped (``--max-skip-fraction``; ``None``: no limit, e.g. to survey a folder).
 
     Raises:
-        VsslevalError: unknown dataset/layout, missing data dir or metadata, or (without
-            ``skip_bad``) a :class:`~vssleval.errors.BadSampleError` naming the sample and file.
+        VsslevalError: unknown dataset/layout, missing data dir or metadata, (without
+            ``skip_bad``) a :class:`~vssleval.errors.BadSampleError` naming the sample and file, or
+            (with it) more skips than ``max_skip_fraction`` allows, with the counts by reason.
     """
+    if max_skip_fraction is not None:
+        max_skip_fraction = validate_max_skip_fraction(max_skip_fraction)
     cfg = get_config(name, config_directory)
     if data_dir is None:
         synth = cfg.get("synthetic")
@@ -146,41 +156,48 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: 
     defaults = BASE_LAYOUTS[base_layout][1]
     audio_dir = root / opts.get("audio_dir", defaults["audio_dir"])
     audio_ext = opts.get("audio_ext", defaults.get("audio_ext", ".wav"))
-    class_files = result.class_files
-    if check_files:
-        class_files = _check_offscreen_pool(class_files, audio_dir, audio_ext, result.samples, log)
+    class_files = _check_offscreen_pool(result.class_files, root, audio_dir, audio_ext, result.samples, log,
+                                        check_files)
+    if skip_bad and max_skip_fraction is not None:
+        check_skip_fraction(log.skips, len(result.samples), max_skip_fraction, f"dataset {name!r} at {root}")
     return Dataset(name=name, layout=cfg["layout"], root=root, samples=result.samples,
                    class_files=class_files, audio_dir=audio_dir, audio_ext=audio_ext, skips=log.skips,
                    notes=result.notes)
 
 
-def _check_offscreen_pool(class_files: dict[str, list[str]], audio_dir: Path, audio_ext: str,
-                          samples: list[Sample], log: SkipLog) -> dict[str, list[str]]:
+def _check_offscreen_pool(class_files: dict[str, list[str]], root: Path, audio_dir: Path, audio_ext: str,
+                          samples: list[Sample], log: SkipLog, check_files: bool = True) -> dict[str, list[str]]:
     """Check the audio of every offscreen candidate that is not an (already checked) sample.
 
     A clip of the class-files dict whose wav is missing or unreadable would stop a run in the
     middle, when a seed happens to draw it; it is a :class:`BadSampleError` now, or, with
-    ``skip_bad``, recorded (once) and left out of the offscreen pool.
+    ``skip_bad``, recorded (once) and left out of the offscreen pool. A clip whose path leaves the
+    data folder is refused even when ``check_files`` is off (docs/datasets.md §8).
     """
     checked = {str(s.audio_path) for s in samples}
     recorded = {(k.id, k.path) for k in log.skips}
+    roots = data_roots(root)
     bad: set[str] = set()
-    for roots in class_files.values():
-        for root in roots:
-            path = audio_dir / f"{root}{audio_ext}"
-            if str(path) in checked or root in bad:
+    for clips in class_files.values():
+        for clip in clips:
+            path = audio_dir / f"{clip}{audio_ext}"
+            if str(path) in checked or clip in bad:
                 continue
             checked.add(str(path))
             try:
-                check_audio(root, path)
+                check_inside(clip, path, root, roots, "audio")
+                if check_files:
+                    check_audio(clip, path)
             except BadSampleError as exc:
-                exc = BadSampleError(root, path, f"offscreen clip of the class-files dict: {exc.reason}",
-                                     "Put the wav there, or remove the clip from the class-files dict "
-                                     "(or use --skip-bad to leave it out of the offscreen pool)")
-                bad.add(root)
-                if (root, str(path)) not in recorded:
+                fix = ("Fix the clip's name (clips must lie inside --data-dir)" if exc.kind == "path_escape"
+                       else "Put the wav there")
+                exc = BadSampleError(clip, path, f"offscreen clip of the class-files dict: {exc.reason}",
+                                     f"{fix}, or remove the clip from the class-files dict (or use --skip-bad "
+                                     "to leave it out of the offscreen pool)", kind=OFFSCREEN_KIND + exc.kind)
+                bad.add(clip)
+                if (clip, str(path)) not in recorded:
                     log.bad(exc)
     if not bad:
         return class_files
-    kept = {c: [r for r in roots if r not in bad] for c, roots in class_files.items()}
-    return {c: roots for c, roots in kept.items() if roots}
+    kept = {c: [r for r in clips if r not in bad] for c, clips in class_files.items()}
+    return {c: clips for c, clips in kept.items() if clips}

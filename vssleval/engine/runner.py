@@ -33,6 +33,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from vssleval.data import Dataset, gt_map, load_dataset
+from vssleval.data.audio import rate_census
+from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
 from vssleval.engine.device import autocast, check_amp, resolve_device
@@ -50,6 +52,8 @@ from vssleval.models.registry import preset_block
 #: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks; the clean
 #: protocol drops them so silence, noise and offscreen audio go through the positive's front-end.
 QUIRK_NEGATIVE_AUDIO_KEYS = ("variants", "noise_draws")
+#: The list of records ``--skip-bad`` left out, in the run folder (docs/datasets.md §8).
+SKIPPED_CSV = "skipped.csv"
 
 
 def limits_check(spec: RunSpec) -> Callable[[int], None]:
@@ -119,7 +123,8 @@ class Engine:
         check_amp(device, spec.amp)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
-        self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad)
+        self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
+                                             max_skip_fraction=spec.max_skip_fraction)
         samples = self.dataset.samples
         self.samples = samples[: spec.limit] if spec.limit else samples
         if not self.samples:
@@ -141,6 +146,7 @@ class Engine:
             audio_block = clean_negative_audio(audio_block)
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
+        self.audio_rates = self._audio_rates()
         self.ogl = self._object_prior() if spec.protocol == "juanola2025" else None
         if self.ogl is not None and self.channels_last:
             self.ogl = self.ogl.to(memory_format=torch.channels_last)
@@ -155,6 +161,32 @@ class Engine:
         except VsslevalError as exc:
             hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
             raise VsslevalError(f"--protocol juanola2025 reports the OGL (object-guided) metrics: {exc}{hint}") from exc
+
+    def _audio_rates(self) -> dict[str, Any] | None:
+        """Native rates of the evaluated clips, and what the preset does with the off-rate ones.
+
+        A preset with ``read.sample_rate`` resamples every clip to it (counted); a preset that keeps
+        the native rate to reproduce its reference (``sample_rate: null``) is warned with the count of
+        clips not at the model's ``read.model_rate`` (docs/models.md §3.1).
+        """
+        if self.audio is None:
+            return None
+        read = self.audio.config("positive").get("read") or {}
+        target = read.get("sample_rate")
+        expected = int(target or read.get("model_rate") or 0) or None
+        rates = rate_census(s.audio_path for s in self.samples)
+        other = {r: k for r, k in rates.items() if expected and r != expected}
+        off, total = sum(other.values()), sum(rates.values())
+        detail = ", ".join(f"{r} Hz: {k}" for r, k in other.items())
+        if off and target:
+            self.note(f"resampled {off} of {total} audio files to {expected} Hz ({detail})")
+        elif off:
+            self.note(f"warning: {off} of {total} audio files are not at the model's {expected} Hz ({detail}); preset "
+                      f"{self.spec.preset!r} reproduces a reference that reads audio at its native rate, so they were "
+                      f"used at their own rate and their maps may be degraded; resample the files to {expected} Hz")
+        return {"model_rate": expected, "resampled_to": int(target) if target else None,
+                "resampled": off if target else 0, "not_resampled": 0 if target else off,
+                "file_rates": {str(r): k for r, k in rates.items()}}
 
     def _draw_offscreen(self):
         pool = self.dataset.offscreen_pool()
@@ -201,7 +233,9 @@ class Engine:
         cfg["offscreen_reuse"] = self.reuse_offscreen
         cfg["device"] = str(self.device)
         cfg["world_size"] = self.dist.world_size
-        cfg["skipped_samples"] = [s.as_dict() for s in self.dataset.skips]
+        # counts only: the list goes to skipped.csv (its sha256 here, so a changed list is a new run)
+        cfg["skipped"] = self.dataset.skip_summary()
+        cfg["audio_rates"] = self.audio_rates
         if self.in_memory:  # no file names these weights: identify them by their bytes
             cfg["weights_sha256"] = weights_sha256(self.model)
         return cfg
@@ -260,6 +294,7 @@ class Engine:
         if self.dist.is_main:
             store = HeatmapStore.create_in_run(out_dir, config, resume=resume, overwrite=overwrite)
             self._write_draws(Path(out_dir))
+            self._write_skips(Path(out_dir))
         dist_utils.barrier(self.dist)
         store = HeatmapStore(store_dir)
         n = len(self.samples)
@@ -365,6 +400,15 @@ class Engine:
                 rows.append(bank_cache[key])
             feats.append(torch.stack(rows))
         return feats
+
+    def _write_skips(self, out_dir: Path) -> None:
+        """``skipped.csv``: every record ``--skip-bad`` left out (the counts are in the configuration)."""
+        path = out_dir / SKIPPED_CSV
+        if not self.dataset.skips:
+            path.unlink(missing_ok=True)  # a stale list of an earlier run in this folder
+            return
+        write_text_atomic(path, skips_csv(self.dataset.skips))
+        self.log(f"[engine] --skip-bad: {format_skip_counts(self.dataset.skip_summary())}; list in {path}")
 
     def _write_draws(self, out_dir: Path) -> None:
         """Record every offscreen draw so a run can be audited and re-scored."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vssleval import limits
+from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION, validate_max_skip_fraction
 from vssleval.errors import VsslevalError
 
 #: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
@@ -116,6 +117,7 @@ class RunSpec:
     trust_checkpoint: bool = False
     ogl_weights: str | None = None
     limit: int | None = None
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -124,6 +126,7 @@ class RunSpec:
                         limit=self.limit, seeds=len(self.seeds))
         for seed in self.seeds:
             limits.check("seed_values", seed)
+        self.max_skip_fraction = validate_max_skip_fraction(self.max_skip_fraction)
         checkpoints = [c.strip() for c in str(self.checkpoint).split(",")] if self.checkpoint else []
         for label, path in ([("--checkpoint", c) for c in checkpoints] + [("--data-dir", self.data_dir),
                             ("--ogl-weights", self.ogl_weights)]):
@@ -140,6 +143,9 @@ class RunSpec:
         others); by default every file ``--checkpoint`` names.
         """
         cfg = asdict(self)
+        # a gate checked at every start (docs/datasets.md §8), not part of what the maps are: a resumed
+        # run may raise it; the skips themselves are recorded (Engine.config: "skipped")
+        cfg.pop("max_skip_fraction")
         cfg["negatives"] = list(self.negatives)
         cfg["checkpoint_sha256"] = checkpoint_sha256(self.checkpoint, checkpoint_parts)
         cfg["versions"] = package_versions()

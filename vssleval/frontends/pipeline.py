@@ -41,7 +41,7 @@ _AUDIO_KEYS = {
     "center_window_s", "crop_s", "crop_rate", "clip_after_crop", "waveform_norm", "frontend",
     "negatives_enter_after", "noise_draws", "variants",
 }
-_READ_KEYS = {"scale", "channels", "dtype", "sample_rate", "start", "duration_s"}
+_READ_KEYS = {"scale", "channels", "dtype", "sample_rate", "model_rate", "start", "duration_s"}
 _FRONTEND_KEYS = {
     "type", "nperseg", "noverlap", "window_alpha", "log", "log_offset", "n_fft", "hop_length",
     "n_mels", "normalized", "power", "db", "divide", "center_crop_frames", "add_channel_dim",

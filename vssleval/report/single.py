@@ -13,12 +13,36 @@ from vssleval.report.tables import HEADLINE, format_value, markdown_grid
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
             "testset", "negatives", "seeds", "noise_bank", "batch_size", "device", "n_samples",
-            "offscreen_reuse", "skipped_samples")
+            "offscreen_reuse", "skipped", "audio_rates")
 
 
 def headline_rows(result: Mapping[str, Any], protocol: str) -> list[tuple[str, str]]:
     """``(label, formatted value)`` of each headline key of ``protocol`` present in ``result``."""
     return [(label, format_value(result, key)) for key, label in HEADLINE[protocol] if key in result]
+
+
+def input_notes(config: Mapping[str, Any]) -> list[str]:
+    """Lines about the inputs that belong at the top of ``report.md`` and on the console: records
+    ``--skip-bad`` left out (counts by reason) and audio clips not at the model's rate."""
+    lines = []
+    skipped = config.get("skipped")
+    if isinstance(skipped, Mapping) and (skipped.get("samples") or skipped.get("offscreen_clips")):
+        # the wording of vssleval.data.checks.format_skip_counts (this package imports no data code)
+        text = f"{skipped['samples']} of {skipped['records']} records skipped"
+        if skipped.get("offscreen_clips"):
+            text += f" and {skipped['offscreen_clips']} offscreen clip(s) left out of the pool"
+        reasons = ", ".join(f"{k} {v}" for k, v in (skipped.get("by_reason") or {}).items())
+        lines.append(f"Skipped (--skip-bad): {text}{f' ({reasons})' if reasons else ''}; the list is in skipped.csv")
+    rates = config.get("audio_rates")
+    if isinstance(rates, Mapping) and (rates.get("resampled") or rates.get("not_resampled")):
+        detail = ", ".join(f"{r} Hz: {k}" for r, k in (rates.get("file_rates") or {}).items()
+                           if str(r) != str(rates.get("model_rate")))
+        if rates.get("resampled"):
+            lines.append(f"Resampled: {rates['resampled']} audio file(s) to {rates['resampled_to']} Hz ({detail})")
+        else:
+            lines.append(f"Warning: {rates['not_resampled']} audio file(s) not at the model's {rates['model_rate']} Hz "
+                         f"({detail}) were used at their own rate, as the preset's reference did")
+    return lines
 
 
 def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str | Path,
@@ -36,7 +60,9 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     title = (f"{config['model_name']} on {config['dataset']} | preset {config['preset']} | protocol "
              f"{acc.protocol} | {result['n_samples']} samples x {result['n_seeds']} seeds")
     # plain `---` separators (left=None): the two-column report has always been written that way
-    body = [f"# {title}", "", markdown_grid(("metric", "value"), rows, left=None)]
+    top = input_notes(config)
+    body = [f"# {title}", ""] + [f"**{line}**\n" for line in top] + [markdown_grid(("metric", "value"), rows,
+                                                                                       left=None)]
     if acc.protocol == "vssleval":
         body.append("Values: mean ± std over seeds; success rates and AUCs in [0, 1]; pIA is the fraction of the "
                     "image above the positive's adaptive threshold.\n")
@@ -46,6 +72,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     if echo:
         width = max(len(a) for a, _ in rows) if rows else 10
         print(title)
+        for line in top:
+            print(f"  {line}")
         for a, b in rows:
             print(f"  {a:<{width}}  {b}")
         print(f"outputs in {out}/ (metrics.json, metrics.csv, per_sample.csv, report.md)")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from vssleval.data.boxes import BoxError
-from vssleval.data.checks import SkipLog, check_sample_files
+from vssleval.data.checks import SkipLog, check_inside, check_sample_files, data_roots
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
@@ -21,6 +22,14 @@ class ReaderContext:
     root: Path
     check_files: bool = True
     log: SkipLog = field(default_factory=SkipLog)
+    _roots: list[Path] | None = field(default=None, repr=False)
+
+    def check_inside(self, sample_id: str, path: Path, what: str) -> None:
+        """Raise :class:`BadSampleError` unless ``path`` resolves inside the data folder (symlinked
+        data folder and symlinked top-level folders allowed: docs/datasets.md §8)."""
+        if self._roots is None:
+            self._roots = data_roots(self.root)
+        check_inside(sample_id, path, self.root, self._roots, what)
 
 
 @dataclass
@@ -66,6 +75,10 @@ def load_json(path: Path, what: str) -> Any:
             return json.load(fh)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VsslevalError(f"{what} {path} is not valid JSON ({exc}); re-download or fix it") from exc
+    except RecursionError as exc:  # e.g. "[" * 200000: nesting deeper than the parser's stack
+        raise VsslevalError(f"{what} {path} is nested too deeply to parse (more than ~{sys.getrecursionlimit()} "
+                            f"levels of lists/objects); an annotation file is a flat list of records: "
+                            f"re-download or fix it") from None
 
 
 def load_json_list(path: Path, what: str, keys: tuple[str, ...] = ()) -> list:
@@ -119,17 +132,23 @@ def class_files_from_samples(samples: Iterable[Sample]) -> dict[str, list[str]]:
 
 def box_failure(sample_id: str, path: Path, exc: BoxError) -> BadSampleError:
     return BadSampleError(sample_id, path, f"bad box in annotation: {exc}",
-                          "Fix or remove this record in the annotation file")
+                          "Fix or remove this record in the annotation file", kind="bad_box")
 
 
 def admit(ctx: ReaderContext, sample: Sample, out: list[Sample]) -> None:
-    """Append ``sample`` to ``out`` after the file checks; a bad sample goes to the skip log."""
-    if ctx.check_files:
-        try:
+    """Append ``sample`` to ``out`` after the path and file checks; a bad sample goes to the skip log.
+
+    The paths are checked to lie inside the data folder even when ``check_files`` is off, so no
+    annotation can make a run read a file outside ``--data-dir``.
+    """
+    try:
+        ctx.check_inside(sample.id, sample.image_path, "image")
+        ctx.check_inside(sample.id, sample.audio_path, "audio")
+        if ctx.check_files:
             check_sample_files(sample.id, sample.image_path, sample.audio_path)
-        except BadSampleError as exc:
-            ctx.log.bad(exc)
-            return
+    except BadSampleError as exc:
+        ctx.log.bad(exc)
+        return
     out.append(sample)
 
 

@@ -41,11 +41,13 @@ def parse_flickr_xml(path: Path, sample_id: str = "") -> tuple[np.ndarray, np.nd
     sid = sample_id or path.stem
     if not path.is_file():
         raise BadSampleError(sid, path, "annotation XML is missing",
-                             "Put the Flickr-SoundNet annotation there (from the Senocak et al. dataset)")
+                             "Put the Flickr-SoundNet annotation there (from the Senocak et al. dataset)",
+                             kind="missing_annotation")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise BadSampleError(sid, path, f"annotation XML is unreadable ({exc})", "Re-extract the annotation") from exc
+        raise BadSampleError(sid, path, f"annotation XML is unreadable ({exc})", "Re-extract the annotation",
+                             kind="bad_record") from exc
     boxes, annotators = [], []
     for a, child in enumerate(root):
         for node in child:
@@ -55,9 +57,11 @@ def parse_flickr_xml(path: Path, sample_id: str = "") -> tuple[np.ndarray, np.nd
             try:
                 boxes.append([int(float((f.text or "").strip())) for f in fields])
             except ValueError as exc:
-                raise BadSampleError(sid, path, f"bbox value is not a number ({exc})", "Fix the annotation") from exc
+                raise BadSampleError(sid, path, f"bbox value is not a number ({exc})", "Fix the annotation",
+                                     kind="bad_record") from exc
             if len(fields) != 4:
-                raise BadSampleError(sid, path, "bbox has fewer than 5 sub-elements", "Fix the annotation")
+                raise BadSampleError(sid, path, "bbox has fewer than 5 sub-elements", "Fix the annotation",
+                                     kind="bad_record")
             annotators.append(a)
     return np.asarray(boxes, dtype=np.int64).reshape(-1, 4), np.asarray(annotators, dtype=np.int64)
 
@@ -71,6 +75,7 @@ def read_flickr(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
     for sid in read_id_list(source):
         xml_path = ann_dir / f"{sid}.xml"
         try:
+            ctx.check_inside(sid, xml_path, "annotation")
             raw, annotators = parse_flickr_xml(xml_path, sid)
             try:
                 boxes = frame_to_grid(raw, frame=int(cfg["frame_size"]))

@@ -72,13 +72,14 @@ def read_is3(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
         try:
             if not isinstance(rec, Mapping) or "image" not in rec:
                 raise BadSampleError(f"row{i}", source, f"record has no 'image': {rec!r}",
-                                     "Every record needs {image, audio, ...}")
+                                     "Every record needs {image, audio, ...}", kind="bad_record")
             name = _stem(str(rec["image"]))
             audio_name = _basename(str(rec.get("audio", f"{name}.wav")))
             raw_box = rec.get("gt_box") if box_by_stem is None else box_by_stem.get(name)
             if raw_box is None:
                 raise BadSampleError(name, source, "no gt_box for this image",
-                                     f"Add a record for {name} to {cfg.get('box_file') or 'the annotation'}")
+                                     f"Add a record for {name} to {cfg.get('box_file') or 'the annotation'}",
+                                     kind="bad_record")
             try:
                 boxes = pixels_to_grid(raw_box)
             except BoxError as exc:

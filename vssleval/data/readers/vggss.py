@@ -30,9 +30,13 @@ def vggss_sample(record: Mapping[str, Any], ctx: ReaderContext, cfg: Mapping[str
     sid = record.get("file") if isinstance(record, Mapping) else None
     if not isinstance(sid, str) or not sid:
         raise BadSampleError(str(sid), source, f"record has no 'file' id: {record!r}",
-                             "Every record needs {file, class, bbox}")
+                             "Every record needs {file, class, bbox}", kind="bad_record")
+    if "bbox" not in record:  # only an explicit empty list says "no box" (docs/datasets.md §2.2)
+        raise BadSampleError(sid, source, f"record has no 'bbox': {record!r}",
+                             "Every record needs {file, class, bbox}; write \"bbox\": [] for a clip with no box",
+                             kind="bad_record")
     try:
-        boxes = normalized_to_grid(record.get("bbox", []))
+        boxes = normalized_to_grid(record["bbox"])
     except BoxError as exc:
         raise box_failure(sid, source, exc) from exc
     label = str(record.get("class", ""))
