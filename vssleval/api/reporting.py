@@ -19,7 +19,7 @@ from PIL import Image
 
 from vssleval.api.evaluation import Results
 from vssleval.engine.runner import unpack_gt
-from vssleval.engine.scoring import score_store, upsample_plan
+from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import COMPLETE_FILE, CONFIG_FILE, HeatmapStore
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir
@@ -92,7 +92,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
 
 def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 200,
-            verbose: bool = True) -> Results:
+            allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
 
     Args:
@@ -100,6 +100,8 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         out: where ``metrics.json``, ``per_sample.csv``, ``report.md`` go.
         protocol: ``vssleval`` or ``juanola2025`` (default: the run's own).
         bootstrap: resamples for the 95 % confidence intervals (0: none).
+        allow_nonfinite: score maps holding NaN / inf under the protocol's rule, with a warning
+            (default: refuse, naming each variant and its count; see ``evaluate``).
     """
     if bootstrap < 0:
         raise VsslevalError(f"--bootstrap must be >= 0, got {bootstrap}")
@@ -109,12 +111,12 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     config = store.config
     protocol = protocol or config["protocol"]
     run_dir = store.root.parent if store.root.name == "store" else store.root
-    acc = score_store(store, protocol=protocol, bootstrap=bootstrap)
-    config = {**config, "protocol": protocol}
+    acc, warnings = score_run(store, protocol=protocol, bootstrap=bootstrap, allow_nonfinite=allow_nonfinite)
+    config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
     notes = _previous_notes(run_dir / "metrics.json", protocol)
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
     out = Path(out)
-    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose)
+    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings)
     draws = run_dir / "offscreen_draws.csv"
     if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
         with atomic_path(out / draws.name) as tmp:

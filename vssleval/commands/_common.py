@@ -36,6 +36,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--limit", type=int, help="evaluate only the first N samples")
     d.add_argument("--skip-bad", action="store_true", help="record unreadable samples and go on")
     d.add_argument("--ogl-weights", help="ImageNet ResNet-18 weights for the OGL prior (juanola2025 protocol)")
+    d.add_argument("--allow-nonfinite", action="store_true",
+                   help="score NaN/inf maps under the protocol's rule (with a warning) instead of stopping the run")
     r = p.add_argument_group("running")
     r.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     r.add_argument("--amp", choices=["bf16"], help="mixed precision on CUDA (default fp32, for parity)")
@@ -59,7 +61,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 checkpoint=args.checkpoint, preset=args.preset, protocol=args.protocol, neg=args.neg,
                 seeds=args.seeds, noise_bank=args.noise_bank, batch_size=args.batch_size, workers=args.workers,
                 device=args.device, amp=args.amp, skip_bad=args.skip_bad, trust_checkpoint=args.trust_checkpoint,
-                ogl_weights=args.ogl_weights, limit=args.limit, out=default_out(args), resume=args.resume,
+                ogl_weights=args.ogl_weights, limit=args.limit, allow_nonfinite=args.allow_nonfinite, out=default_out(args), resume=args.resume,
                 overwrite=args.overwrite)
 
 
