@@ -151,9 +151,15 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     protocol = protocol or config["protocol"]
     check_scorable(protocol, config["negatives"])
     thresholds = (config["model_config"].get("thresholds") or {})
+    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
+        thresholds = config["model_config"].get("compat_thresholds") or {}
     if protocol == "juanola2025" and not thresholds:
         raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
                             f"{config['model_name']}'s YAML has none")
+    if protocol == "juanola2025" and config.get("protocol") != "juanola2025":
+        raise VsslevalError(f"protocol juanola2025 blends every map with the OGL object prior, which only a "
+                            f"--protocol juanola2025 run computes; the store {store.root} was written by a "
+                            f"{config.get('protocol')} run: evaluate the model again with --protocol juanola2025")
     acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
                       seeds=config["seeds"], bootstrap=bootstrap)
     negatives = set(config["negatives"])
