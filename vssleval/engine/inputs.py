@@ -40,9 +40,10 @@ class SampleInputs(TorchDataset):
     """Item ``i`` -> dict of tensors for dataset position ``positions[i]``.
 
     Keys: ``position`` (int), ``sr`` (Hz of the positive as the front-end sees it), ``image``
-    [3,224,224], ``object_image`` [3,224,224] (the object prior's input, only for a model that
-    takes no image: it then gets a placeholder), ``positive`` audio input, ``noise`` [S, ...], ``offscreen`` a list of S tensors
-    (shapes may differ: vssl_eval's offscreen tiling can leave short clips short).
+    [3,224,224], ``object_image`` [3,224,224] (the object prior's own input, only when the model
+    takes no image and gets a placeholder), ``positive`` audio input, ``noise`` [S, ...],
+    ``offscreen`` a list of S tensors (shapes may differ: vssl_eval's offscreen tiling can leave
+    short clips short).
     """
 
     def __init__(self, samples: Sequence[Sample], positions: Sequence[int], plan: InputPlan,

@@ -77,6 +77,23 @@ def check_scorable(protocol: str, negatives) -> None:
                             f"{', '.join(missing)} (use --neg all, or `vssleval infer` to store maps only)")
 
 
+def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
+    """Refuse a store that ``protocol`` cannot score; return the universal thresholds it uses."""
+    config = store.config
+    check_scorable(protocol, config["negatives"])
+    thresholds = (config["model_config"].get("thresholds") or {})
+    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
+        thresholds = config["model_config"].get("compat_thresholds") or {}
+    if protocol == "juanola2025" and not thresholds:
+        raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
+                            f"{config['model_name']}'s YAML has none")
+    if protocol == "juanola2025" and config.get("protocol") != "juanola2025":
+        raise VsslevalError(f"protocol juanola2025 blends every map with the OGL object prior, which only a "
+                            f"--protocol juanola2025 run computes; the store {store.root} was written by a "
+                            f"{config.get('protocol')} run: evaluate the model again with --protocol juanola2025")
+    return thresholds
+
+
 #: Map members of a store shard, in the order the counts are reported.
 MAP_VARIANTS = ("positive", "silence", "noise", "offscreen", "ogl")
 
@@ -134,7 +151,7 @@ def score_run(store: HeatmapStore, protocol: str | None = None, bootstrap: int =
     :func:`score_store`. Returns the accumulator and the warnings for the console and ``report.md``."""
     store.require_complete()
     protocol = protocol or store.config["protocol"]
-    check_scorable(protocol, store.config["negatives"])
+    store_thresholds(store, protocol)  # a store the protocol cannot score is refused first
     warning = check_nonfinite(store, allow_nonfinite, protocol)
     acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress)
     return acc, [warning] if warning else []
@@ -149,17 +166,7 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     store.require_complete()
     config = store.config
     protocol = protocol or config["protocol"]
-    check_scorable(protocol, config["negatives"])
-    thresholds = (config["model_config"].get("thresholds") or {})
-    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
-        thresholds = config["model_config"].get("compat_thresholds") or {}
-    if protocol == "juanola2025" and not thresholds:
-        raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
-                            f"{config['model_name']}'s YAML has none")
-    if protocol == "juanola2025" and config.get("protocol") != "juanola2025":
-        raise VsslevalError(f"protocol juanola2025 blends every map with the OGL object prior, which only a "
-                            f"--protocol juanola2025 run computes; the store {store.root} was written by a "
-                            f"{config.get('protocol')} run: evaluate the model again with --protocol juanola2025")
+    thresholds = store_thresholds(store, protocol)
     acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
                       seeds=config["seeds"], bootstrap=bootstrap)
     negatives = set(config["negatives"])
