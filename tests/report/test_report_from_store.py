@@ -9,8 +9,9 @@ import pytest
 
 from vssleval.cli import main
 from vssleval.engine.runner import unpack_gt
-from vssleval.engine.scoring import upsample_plan
+from vssleval.engine.scoring import score_store, upsample_plan
 from vssleval.engine.store import HeatmapStore
+from vssleval.errors import VsslevalError
 from vssleval.metrics import Accumulator
 from vssleval.report.figures import roc_points
 from vssleval.report.sweep import ThresholdSweep, threshold_grid
@@ -47,8 +48,17 @@ def test_from_store_equals_the_original_metrics(runs, tmp_path, name):
 def test_from_store_compat_protocol_needs_thresholds(runs, tmp_path, capsys):
     capsys.readouterr()
     rc = main(["report", "--from-store", str(runs["center"]), "--protocol", "juanola2025", "--out", str(tmp_path / "x")])
-    assert rc == 2
-    assert "universal thresholds" in capsys.readouterr().err
+    assert rc == 2  # the baselines have stand-in thresholds (docs/models.md §15), but this store has no object prior
+    assert "only a --protocol juanola2025 run computes" in capsys.readouterr().err
+
+    class NoThresholds(HeatmapStore):  # the same store, read as a model without universal thresholds
+        @property
+        def config(self):
+            config = super().config
+            return {**config, "model_config": {**config["model_config"], "thresholds": {}, "compat_thresholds": {}}}
+
+    with pytest.raises(VsslevalError, match="needs the model's universal thresholds"):
+        score_store(NoThresholds(runs["center"] / "store"), protocol="juanola2025")
 
 
 def test_sweep_equals_the_accumulator_at_a_universal_threshold(runs):

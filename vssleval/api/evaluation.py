@@ -21,7 +21,7 @@ from torch import nn
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
-from vssleval.engine.scoring import check_scorable, score_store
+from vssleval.engine.scoring import check_scorable, count_nonfinite, describe_nonfinite, score_run
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
@@ -204,8 +204,8 @@ def _parse_cell(value: str | None) -> Any:
 # -- runs --------------------------------------------------------------------------------------
 def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
               batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
-              bootstrap=0, max_memory=None, max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION
-              ) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+              bootstrap=0, max_memory=None, max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION,
+              allow_nonfinite=False) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
     """The run's :class:`RunSpec`, for an in-memory model the prepared module, and the memory check
     the engine runs once it knows the number of samples (``vssleval.limits``)."""
     batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
@@ -241,7 +241,7 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
                    batch_size=batch_size, num_workers=workers,
                    device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
                    ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit,
-                   max_skip_fraction=max_skip_fraction)
+                   max_skip_fraction=max_skip_fraction, allow_nonfinite=bool(allow_nonfinite))
     return spec, module, memory
 
 
@@ -257,7 +257,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
              noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
              ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 200,
              resume: bool = False, overwrite: bool = False, max_memory: int | str | None = None,
-             max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, verbose: bool = True) -> Results:
+             max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, allow_nonfinite: bool = False,
+             verbose: bool = True) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
 
     Args:
@@ -280,6 +281,10 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
         bootstrap: resamples for the 95 % confidence intervals (0: none).
         max_memory: bytes (or ``"16G"``) the run may use; default: the memory available now. A run
             estimated to need more is refused before any work (docs/api.md, "Limits").
+        allow_nonfinite: score maps holding NaN / inf under the protocol's rule (docs/protocols.md
+            §8.3), with a warning on the console and at the top of ``report.md``. By default such
+            maps stop the run after the store is written (:class:`VsslevalError` naming each
+            variant and its count; the store stays for inspection, ``rescore`` can score it later).
         verbose: print the engine's log and the headline table (progress bars are always shown).
 
     The other arguments are those of ``vssleval evaluate`` (``--help``). Errors are
@@ -291,17 +296,18 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
                                      limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
                                      skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
                                      bootstrap=bootstrap, max_memory=max_memory,
-                                     max_skip_fraction=max_skip_fraction)
+                                     max_skip_fraction=max_skip_fraction, allow_nonfinite=allow_nonfinite)
     check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)
     if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
         return Results(out=outdir, metrics=None, config=outcome.store.config)
-    acc = score_store(outcome.store, bootstrap=bootstrap)
-    metrics = write_run_outputs(acc, outcome.store.config, outdir, notes=outcome.notes, echo=verbose)
-    claim_run_folder(outdir, outcome.store.config)
-    return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=outcome.store.config)
+    acc, warnings = score_run(outcome.store, bootstrap=bootstrap, allow_nonfinite=spec.allow_nonfinite)
+    config = outcome.store.config
+    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=verbose, warnings=warnings)
+    claim_run_folder(outdir, config)
+    return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
 
 
 def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
@@ -312,13 +318,15 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
           ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
           overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
           max_memory: int | str | None = None, max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
-          verbose: bool = True) -> Results:
+          allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
 
     Args:
         overlays: draw ``overlays.png`` (and ``.pdf``) for the first K samples (0: none).
         threshold: raw-scale threshold of the overlays' thresholded row (default: calibrated on
             this run's positive vs negative maxima); a finite number.
+        allow_nonfinite: recorded in the run's configuration; ``infer`` scores nothing, so maps
+            holding NaN / inf are stored either way and counted in a warning.
 
     Returns :class:`Results` with ``metrics=None``; ``maps(variant)`` holds the heatmaps.
     """
@@ -329,7 +337,8 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
                                      preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
                                      limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
                                      skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
-                                     max_memory=max_memory, max_skip_fraction=max_skip_fraction)
+                                     max_memory=max_memory, max_skip_fraction=max_skip_fraction,
+                                     allow_nonfinite=allow_nonfinite)
     outdir = _out_dir(out)
     log = _logger(verbose)
     outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,
@@ -337,6 +346,10 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
     if outcome.is_main:
         log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
             f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")
+        found = describe_nonfinite(count_nonfinite(outcome.store))
+        if found:
+            log(f"WARNING: {found} are non-finite (NaN or inf); `vssleval evaluate` would stop on them "
+                "unless --allow-nonfinite (docs/protocols.md §8.3)")
         if overlays > 0:
             write_overlays(outcome.store, outdir, overlays, threshold, log=log)
     return Results(out=outdir, metrics=None, config=outcome.store.config)

@@ -20,7 +20,7 @@ from PIL import Image
 from vssleval import limits
 from vssleval.api.evaluation import Results
 from vssleval.engine.runner import unpack_gt
-from vssleval.engine.scoring import score_store, upsample_plan
+from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing)
 from vssleval.errors import VsslevalError
@@ -92,7 +92,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
 
 def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 200,
-            max_memory: int | str | None = None, verbose: bool = True) -> Results:
+            max_memory: int | str | None = None, allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
 
     Args:
@@ -101,6 +101,8 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         protocol: ``vssleval`` or ``juanola2025`` (default: the run's own).
         bootstrap: resamples for the 95 % confidence intervals (0: none).
         max_memory: bytes (or ``"16G"``) the scoring may use (default: the memory available now).
+        allow_nonfinite: score maps holding NaN / inf under the protocol's rule, with a warning
+            (default: refuse, naming each variant and its count; see ``evaluate``).
     """
     max_memory = limits.validate(bootstrap=bootstrap, max_memory=max_memory)["max_memory"]
     # before the store is read (one sample, one seed), then with the store's own counts
@@ -115,12 +117,12 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     ensure_output_dir(out)  # before the store is scored
     protocol = protocol or config["protocol"]
     run_dir = store.root.parent if store.root.name == "store" else store.root
-    acc = score_store(store, protocol=protocol, bootstrap=bootstrap)
-    config = {**config, "protocol": protocol}
+    acc, warnings = score_run(store, protocol=protocol, bootstrap=bootstrap, allow_nonfinite=allow_nonfinite)
+    config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
     notes = _previous_notes(run_dir / "metrics.json", protocol)
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
     out = Path(out)
-    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose)
+    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings)
     claim_run_folder(out, store.config)  # the results of the store's run, whatever the protocol
     for name in ("offscreen_draws.csv", "skipped.csv"):  # the run's records travel with its metrics
         draws = run_dir / name

@@ -41,6 +41,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --skip-bad, refuse to run when more than this fraction of the records is bad "
                         f"(default {DEFAULT_MAX_SKIP_FRACTION})")
     d.add_argument("--ogl-weights", help="ImageNet ResNet-18 weights for the OGL prior (juanola2025 protocol)")
+    d.add_argument("--allow-nonfinite", action="store_true",
+                   help="score NaN/inf maps under the protocol's rule (with a warning) instead of stopping the run")
     r = p.add_argument_group("running")
     r.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     r.add_argument("--amp", choices=["bf16"], help="mixed precision on CUDA (default fp32, for parity)")
@@ -68,7 +70,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 device=args.device, amp=args.amp, skip_bad=args.skip_bad, max_skip_fraction=args.max_skip_fraction,
                 trust_checkpoint=args.trust_checkpoint,
                 ogl_weights=args.ogl_weights, limit=args.limit, out=default_out(args), resume=args.resume,
-                overwrite=args.overwrite, max_memory=args.max_memory)
+                overwrite=args.overwrite, max_memory=args.max_memory, allow_nonfinite=args.allow_nonfinite)
 
 
 def default_out(args: argparse.Namespace) -> Path:

@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--bootstrap", type=int, default=200, help="with --from-store: bootstrap resamples (default 200, as evaluate)")
     s.add_argument("--max-memory", metavar="SIZE", help="with --from-store: memory the scoring may use, e.g. 16G "
                    "(default: what the system has available)")
+    s.add_argument("--allow-nonfinite", action="store_true",
+                   help="with --from-store: score NaN/inf maps under the protocol's rule (with a warning) instead of refusing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,10 +52,13 @@ def run(args: argparse.Namespace) -> int:
             raise VsslevalError(f"--from-store takes one run ({args.from_store}); do not also list RUN_DIRs "
                                 f"({', '.join(args.runs)}): report them in a second call")
         rescore(args.from_store, args.out, protocol=args.protocol, bootstrap=args.bootstrap,
-                max_memory=args.max_memory)
+                max_memory=args.max_memory, allow_nonfinite=args.allow_nonfinite)
         return 0
     if args.protocol:
         raise VsslevalError("--protocol only applies with --from-store (a report shows each run's own protocol)")
+    if args.allow_nonfinite:
+        raise VsslevalError("--allow-nonfinite only applies with --from-store (a report reads each run's metrics "
+                            "as written; rescore a run with `vssleval report --from-store RUN --out DIR --allow-nonfinite`)")
     report(args.runs, args.out, allow_mixed=args.allow_mixed, maps=not args.no_maps, overlays=args.overlays,
            sweep_samples=args.sweep_samples, sweep_points=args.sweep_points)
     return 0

@@ -33,25 +33,32 @@ class InputPlan:
     positive: bool = True
     noise: bool = False           # independent noise inputs [S, ...]
     offscreen: bool = False       # offscreen inputs [S, ...] (not reused)
+    object_image: bool = False    # the object prior's own image (the model takes none: baselines)
 
 
 class SampleInputs(TorchDataset):
     """Item ``i`` -> dict of tensors for dataset position ``positions[i]``.
 
     Keys: ``position`` (int), ``sr`` (Hz of the positive as the front-end sees it), ``image``
-    [3,224,224], ``positive`` audio input, ``noise`` [S, ...], ``offscreen`` a list of S tensors
-    (shapes may differ: vssl_eval's offscreen tiling can leave short clips short).
+    [3,224,224], ``object_image`` [3,224,224] (the object prior's own input, only when the model
+    takes no image and gets a placeholder), ``positive`` audio input, ``noise`` [S, ...],
+    ``offscreen`` a list of S tensors (shapes may differ: vssl_eval's offscreen tiling can leave
+    short clips short).
     """
 
     def __init__(self, samples: Sequence[Sample], positions: Sequence[int], plan: InputPlan,
                  audio: AudioPipeline | None, image: ImagePipeline | None,
-                 offscreen_paths: Sequence[Sequence[str]] | None = None):
+                 offscreen_paths: Sequence[Sequence[str]] | None = None,
+                 object_image: ImagePipeline | None = None):
         self.samples = samples
         self.positions = list(positions)
         self.plan = plan
         self.audio = audio
         self.image = image
         self.offscreen_paths = offscreen_paths
+        self.object_image = object_image
+        if plan.object_image and object_image is None:
+            raise ValueError("plan.object_image needs the object prior's image pipeline")
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -63,6 +70,8 @@ class SampleInputs(TorchDataset):
         item: dict[str, Any] = {"position": pos}
         if plan.image:
             item["image"] = self.image.load(sample.image_path) if self.image is not None else PLACEHOLDER
+        if plan.object_image:
+            item["object_image"] = self.object_image.load(sample.image_path)
         if self.audio is None:  # audio-agnostic model: placeholders of the right multiplicity
             item["sr"] = 16000
             if plan.positive:

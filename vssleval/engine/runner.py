@@ -37,6 +37,7 @@ from vssleval.data.audio import rate_census
 from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
+from vssleval.engine.contract import CheckedModel
 from vssleval.engine.device import autocast, check_amp, resolve_device
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.spec import RunSpec
@@ -147,9 +148,16 @@ class Engine:
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
         self.audio_rates = self._audio_rates()
+        # every call of a model goes through the output-contract check (engine/contract.py)
+        self.net = CheckedModel(self.model)
         self.ogl = self._object_prior() if spec.protocol == "juanola2025" else None
-        if self.ogl is not None and self.channels_last:
-            self.ogl = self.ogl.to(memory_format=torch.channels_last)
+        self.ogl_net = self.ogl_image = None
+        if self.ogl is not None:
+            if self.channels_last:
+                self.ogl = self.ogl.to(memory_format=torch.channels_last)
+            self.ogl_net = CheckedModel(self.ogl, "ogl")
+            if self.image is None:  # a model that takes no image (baselines): the prior's own preprocessing
+                self.ogl_image = ImagePipeline(preset_block(self.ogl.config, spec.preset, "ogl")["image"])
         self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
         self.reuse_offscreen = self._can_reuse_offscreen()
 
@@ -243,7 +251,7 @@ class Engine:
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
         chunk = self.spec.batch_size
-        parts = [self.model.encode_audio(self._to_device(x[i:i + chunk]))
+        parts = [self.net.encode_audio(self._to_device(x[i:i + chunk]))
                  for i in range(0, len(x), chunk)]
         return torch.cat(parts)
 
@@ -255,7 +263,8 @@ class Engine:
     def _loader(self, positions, plan: InputPlan) -> DataLoader:
         paths = ([[d.offscreen_path for d in row] for row in self.offscreen_draws]
                  if plan.offscreen else None)
-        data = SampleInputs(self.samples, positions, plan, self.audio, self.image, paths)
+        data = SampleInputs(self.samples, positions, plan, self.audio, self.image, paths,
+                            object_image=self.ogl_image if plan.object_image else None)
         return DataLoader(data, batch_size=self.spec.batch_size, shuffle=False, num_workers=self.spec.num_workers,
                           collate_fn=collate, pin_memory=self.device.type == "cuda")
 
@@ -316,7 +325,8 @@ class Engine:
         bank_cache: dict[tuple[int, int], torch.Tensor] = {}
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
                          noise="noise" in self.spec.negatives and self.spec.noise_bank == 0,
-                         offscreen="offscreen" in self.spec.negatives and not self.reuse_offscreen)
+                         offscreen="offscreen" in self.spec.negatives and not self.reuse_offscreen,
+                         object_image=self.ogl_image is not None)
         positions = [p for k in todo for p in batches[k]]
         batch_numbers = iter(todo)
         bar = tqdm(total=len(positions), desc=f"{self.model.name} maps", unit="sample", disable=not self.dist.is_main)
@@ -337,7 +347,7 @@ class Engine:
                           time.perf_counter() - t0, self.notes, self.dist.is_main)
 
     def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache) -> dict[str, np.ndarray]:
-        model, spec = self.model, self.spec
+        model, spec = self.net, self.spec  # the contract-checked calls
         S = len(spec.seeds)
         images = self._to_device(batch["image"])
         visual = model.encode_image(images)
@@ -369,8 +379,9 @@ class Engine:
                          for s in range(S)]
             out["offscreen"] = as_np(torch.stack([model.localize(visual, a) for a in feats]))
             out["offscreen_ids"] = np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(S)])
-        if self.ogl is not None:
-            out["ogl"] = as_np(self.ogl.encode_image(images))
+        if self.ogl_net is not None:
+            ogl_images = self._to_device(batch["object_image"]) if "object_image" in batch else images
+            out["ogl"] = as_np(self.ogl_net.object_map(ogl_images))
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])

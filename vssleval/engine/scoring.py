@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from vssleval.engine.runner import unpack_gt
@@ -76,17 +77,96 @@ def check_scorable(protocol: str, negatives) -> None:
                             f"{', '.join(missing)} (use --neg all, or `vssleval infer` to store maps only)")
 
 
-def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
-                progress: bool = True) -> Accumulator:
-    """Accumulate every (seed, sample) of a complete store under ``protocol`` (default: the run's)."""
-    store.require_complete()
+def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
+    """Refuse a store that ``protocol`` cannot score; return the universal thresholds it uses."""
     config = store.config
-    protocol = protocol or config["protocol"]
     check_scorable(protocol, config["negatives"])
     thresholds = (config["model_config"].get("thresholds") or {})
+    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
+        thresholds = config["model_config"].get("compat_thresholds") or {}
     if protocol == "juanola2025" and not thresholds:
         raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
                             f"{config['model_name']}'s YAML has none")
+    if protocol == "juanola2025" and config.get("protocol") != "juanola2025":
+        raise VsslevalError(f"protocol juanola2025 blends every map with the OGL object prior, which only a "
+                            f"--protocol juanola2025 run computes; the store {store.root} was written by a "
+                            f"{config.get('protocol')} run: evaluate the model again with --protocol juanola2025")
+    return thresholds
+
+
+#: Map members of a store shard, in the order the counts are reported.
+MAP_VARIANTS = ("positive", "silence", "noise", "offscreen", "ogl")
+
+
+def count_nonfinite(store: HeatmapStore) -> dict[str, tuple[int, int]]:
+    """``{variant: (maps holding NaN or inf, maps)}`` over every shard of ``store`` (one map = one
+    ``[h, w]`` array; ``noise``/``offscreen`` count one per seed and sample)."""
+    counts: dict[str, list[int]] = {}
+    for shard in store.iter_shards():
+        for v in MAP_VARIANTS:
+            if v in shard:
+                maps = np.asarray(shard[v])
+                flat = maps.reshape(-1, maps.shape[-2] * maps.shape[-1]) if maps.ndim >= 2 else maps.reshape(-1, 1)
+                bad = int((~np.isfinite(flat)).any(axis=1).sum())
+                c = counts.setdefault(v, [0, 0])
+                c[0] += bad
+                c[1] += len(flat)
+    return {v: (c[0], c[1]) for v, c in counts.items()}
+
+
+def describe_nonfinite(counts: dict[str, tuple[int, int]]) -> str | None:
+    """``"16 maps: positive 8 of 8, silence 8 of 8"``, or None when every map is finite."""
+    parts = [f"{v} {bad} of {total}" for v, (bad, total) in counts.items() if bad]
+    if not parts:
+        return None
+    return f"{sum(bad for bad, _ in counts.values())} maps ({', '.join(parts)})"
+
+
+def check_nonfinite(store: HeatmapStore, allow_nonfinite: bool, protocol: str) -> str | None:
+    """The one rule for non-finite maps (docs/protocols.md §8.3), applied before a store is scored.
+
+    None when every map is finite. Otherwise, unless ``allow_nonfinite``, a :class:`VsslevalError`
+    naming each variant and its count (the store is left as it is, for inspection); with
+    ``allow_nonfinite``, the warning line that the console and the top of ``report.md`` show.
+    """
+    found = describe_nonfinite(count_nonfinite(store))
+    if found is None:
+        return None
+    run = store.root.parent if store.root.name == "store" else store.root
+    if not allow_nonfinite:
+        raise VsslevalError(
+            f"the model produced non-finite (NaN or inf) maps: {found}. No metrics were written: scored, they "
+            f"would look like plausible numbers. The heatmap store {store.root} is kept for inspection "
+            f"(`vssleval export {run} maps.npz`); check the checkpoint and the model's inputs. To score them "
+            f"anyway under the documented rule (docs/protocols.md §8.3), pass --allow-nonfinite (API: "
+            f"allow_nonfinite=True), e.g. `vssleval report --from-store {run} --out {run} --allow-nonfinite`")
+    rule = ("each scored as the worst case" if protocol == "vssleval"
+            else "scored with vssl_eval's own NaN behaviour")
+    return f"WARNING: {found} are non-finite (NaN or inf), {rule} (--allow-nonfinite)"
+
+
+def score_run(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
+              allow_nonfinite: bool = False, progress: bool = True) -> tuple[Accumulator, list[str]]:
+    """What ``evaluate`` and ``report --from-store`` score: :func:`check_nonfinite`, then
+    :func:`score_store`. Returns the accumulator and the warnings for the console and ``report.md``."""
+    store.require_complete()
+    protocol = protocol or store.config["protocol"]
+    store_thresholds(store, protocol)  # a store the protocol cannot score is refused first
+    warning = check_nonfinite(store, allow_nonfinite, protocol)
+    acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress)
+    return acc, [warning] if warning else []
+
+
+def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
+                progress: bool = True) -> Accumulator:
+    """Accumulate every (seed, sample) of a complete store under ``protocol`` (default: the run's).
+
+    Non-finite maps are scored under the protocol's rule without a question; :func:`score_run`
+    is the entry point that refuses them unless asked."""
+    store.require_complete()
+    config = store.config
+    protocol = protocol or config["protocol"]
+    thresholds = store_thresholds(store, protocol)
     acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
                       seeds=config["seeds"], bootstrap=bootstrap)
     negatives = set(config["negatives"])

@@ -118,6 +118,9 @@ class RunSpec:
     ogl_weights: str | None = None
     limit: int | None = None
     max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION
+    #: score non-finite maps instead of stopping (recorded, but not part of the run's identity: the
+    #: maps do not depend on it, so a store can be rescored with it)
+    allow_nonfinite: bool = False
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:

@@ -55,7 +55,8 @@ MANIFEST_FORMAT = 2
 _SHARD_RE = re.compile(r"^shard-(\d{6})\.npz$")
 
 #: Configuration keys that do not change the maps: they are recorded, but a resumed run may differ.
-VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "command", "amp_note", "world_size"})
+VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "command", "amp_note", "world_size",
+                           "allow_nonfinite"})
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:

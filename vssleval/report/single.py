@@ -13,7 +13,7 @@ from vssleval.report.tables import HEADLINE, format_value, markdown_grid
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
             "testset", "negatives", "seeds", "noise_bank", "batch_size", "device", "n_samples",
-            "offscreen_reuse", "skipped", "audio_rates")
+            "offscreen_reuse", "skipped", "audio_rates", "allow_nonfinite")
 
 
 def headline_rows(result: Mapping[str, Any], protocol: str) -> list[tuple[str, str]]:
@@ -46,9 +46,11 @@ def input_notes(config: Mapping[str, Any]) -> list[str]:
 
 
 def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str | Path,
-                      notes: Sequence[str] = (), echo: bool = True) -> dict[str, Any]:
+                      notes: Sequence[str] = (), echo: bool = True, warnings: Sequence[str] = ()) -> dict[str, Any]:
     """Write ``metrics.json``/``metrics.csv``/``per_sample.csv``/``report.md`` (and the compat files
-    under protocol juanola2025) into ``out_dir``; print the headline table when ``echo``."""
+    under protocol juanola2025) into ``out_dir``; print the headline table when ``echo``.
+
+    ``warnings``: lines shown at the top of ``report.md`` and before the table on the console."""
     out = Path(out_dir)
     result = acc.result()
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
@@ -61,8 +63,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
              f"{acc.protocol} | {result['n_samples']} samples x {result['n_seeds']} seeds")
     # plain `---` separators (left=None): the two-column report has always been written that way
     top = input_notes(config)
-    body = [f"# {title}", ""] + [f"**{line}**\n" for line in top] + [markdown_grid(("metric", "value"), rows,
-                                                                                       left=None)]
+    body = [f"# {title}", ""] + [f"> **{w}**\n" for w in warnings] + [f"**{line}**\n" for line in top]
+    body += [markdown_grid(("metric", "value"), rows, left=None)]
     if acc.protocol == "vssleval":
         body.append("Values: mean ± std over seeds; success rates and AUCs in [0, 1]; pIA is the fraction of the "
                     "image above the positive's adaptive threshold.\n")
@@ -70,6 +72,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
         body += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     write_text_atomic(out / "report.md", "\n".join(body))
     if echo:
+        for w in warnings:
+            print(w)
         width = max(len(a) for a, _ in rows) if rows else 10
         print(title)
         for line in top:

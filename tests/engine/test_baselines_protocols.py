@@ -1,0 +1,71 @@
+"""D26: the sanity baselines run under every protocol on the embedded benchmark.
+
+Under ``juanola2025`` the engine also computes the OGL object prior, which must get its own image
+preprocessing (the baselines take no image: they receive a placeholder), so these runs need the
+prior's ImageNet ResNet-18 weights: the fixtures' rule weights, else torchvision's file in the
+torch hub cache; without either only the ``juanola2025`` cases are skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import shared
+from vssleval.cli import main
+from vssleval.data import load_dataset
+from vssleval.engine.store import HeatmapStore
+from vssleval.frontends.pipeline import ImagePipeline
+from vssleval.models import build_model
+from vssleval.models.ogl import torchvision_weights_path
+from vssleval.models.registry import preset_block
+
+BASELINES = ("center", "full", "random")
+PROTOCOLS = ("vssleval", "juanola2025")
+
+
+@pytest.fixture(scope="module")
+def prior_weights(request):
+    if (shared.MANIFESTS / "ogl_resnet18.json").is_file() and (shared.FIXTURES / "make_weights.py").is_file():
+        return request.getfixturevalue("ogl_weights")
+    if torchvision_weights_path().is_file():
+        return torchvision_weights_path()
+    pytest.skip(f"the OGL object prior of --protocol juanola2025 needs ImageNet ResNet-18 weights: neither the "
+                f"fixtures manifest {shared.MANIFESTS / 'ogl_resnet18.json'} nor {torchvision_weights_path()} "
+                "is on this machine (the vssleval-protocol runs of the baselines still ran)")
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_baseline_runs_under_every_protocol(baseline, protocol, request, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["evaluate", "--model", baseline, "--dataset", "synthetic-vggss", "--protocol", protocol,
+            "--limit", "8", "--seeds", "1", "--bootstrap", "0", "--device", "cpu", "--out", str(out)]
+    weights = request.getfixturevalue("prior_weights") if protocol == "juanola2025" else None
+    if weights is not None:
+        argv += ["--ogl-weights", str(weights)]
+    assert main(argv) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_samples"] == 8 and metrics["protocol"] == protocol
+    store = HeatmapStore.open(out)
+    positive = store.maps("positive")
+    assert positive.shape == (8, 224, 224)
+    # audio-agnostic: the silence map is the positive map
+    np.testing.assert_array_equal(store.maps("silence"), positive)
+    if protocol == "vssleval":
+        return
+    assert metrics["nonfinite_maps"] == 0
+    # the prior saw the real images through its own juanola2025 preprocessing, not the placeholder
+    prior = build_model("ogl", str(weights), preset="juanola2025")
+    pipe = ImagePipeline(preset_block(prior.config, "juanola2025", "ogl")["image"])
+    samples = load_dataset("synthetic-vggss", None).samples[:8]
+    with torch.no_grad():
+        expected = prior.encode_image(torch.stack([pipe.load(s.image_path) for s in samples])).numpy()
+    ogl = store.maps("ogl")
+    assert ogl.shape == (8, 7, 7)
+    np.testing.assert_allclose(ogl, expected, rtol=1e-4, atol=1e-5)
+    assert np.ptp(ogl.reshape(8, -1), axis=1).min() > 0  # a real saliency map, not a constant

@@ -1,0 +1,107 @@
+"""The model-output contract, checked on every call the engine makes (every batch, not only the first).
+
+The contract (stated in :mod:`vssleval.models` and docs/api.md §2):
+
+* ``encode_image(images)`` and ``encode_audio(audio)`` return a ``torch.Tensor`` whose first axis
+  is the batch size B of their input;
+* ``localize(visual, audio)`` returns a floating-point ``torch.Tensor`` ``[B, h, w]``, B the batch
+  it was asked for, and one ``(h, w)`` for every map of a run.
+
+A plug-in that breaks it is stopped before the batch's shard is written, with a
+:class:`~vssleval.errors.VsslevalError` naming the model, the method, what was expected and what
+came back; a store never holds maps that do not line up with its sample ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from vssleval.errors import VsslevalError
+
+def describe(value: Any) -> str:
+    """What a model returned, in words: ``a torch.float32 tensor of shape [8, 7, 7]``, ``a list of 8 items``."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {list(value.shape)}"
+    kind = type(value)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    if hasattr(value, "shape"):
+        return f"a {name} of shape {tuple(value.shape)}"
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {name} of {len(value)} items"
+    return f"a {name}"
+
+
+def check_output(value: Any, *, model: str, method: str, batch: int, is_map: bool | None = None,
+                 map_size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Return ``value`` when it honours the contract of ``method`` for a batch of ``batch``; else raise.
+
+    Args:
+        value: what ``model.<method>(...)`` returned.
+        model: the model's name (for the message).
+        method: ``encode_image``, ``encode_audio`` or ``localize`` (for the message).
+        batch: the B the output must have on its first axis.
+        is_map: hold the output to the map contract (float ``[B, h, w]``); default: ``method == "localize"``.
+        map_size: for a map: the ``(h, w)`` of the run's earlier maps (None for the first).
+    """
+    is_map = method == "localize" if is_map is None else is_map
+    if is_map:
+        expected = f"a floating-point torch.Tensor [B, h, w] with B = {batch}"
+        if map_size is not None:
+            expected = (f"a floating-point torch.Tensor [{batch}, {map_size[0]}, {map_size[1]}] (B = {batch}; "
+                        f"every map of a run has the size of the first, {map_size[0]} x {map_size[1]})")
+    else:
+        expected = f"a torch.Tensor whose first axis is the batch size B = {batch}"
+    if isinstance(value, torch.Tensor):
+        ok = value.dim() >= 1 and value.shape[0] == batch
+        if is_map:
+            ok = ok and value.is_floating_point() and value.dim() == 3
+            ok = ok and (map_size is None or tuple(value.shape[1:]) == tuple(map_size))
+        if ok:
+            return value
+        hint = ""
+    elif type(value).__module__.split(".")[0] == "numpy":
+        hint = "; convert it with torch.from_numpy(...)"
+    elif isinstance(value, (list, tuple)):
+        hint = "; stack it into one tensor with torch.stack(...)"
+    else:
+        hint = ""
+    raise VsslevalError(f"model {model!r}: {method} returned {describe(value)}; expected {expected}{hint} "
+                        "(the model contract: docs/api.md §2). The run stopped before storing this batch.")
+
+
+class CheckedModel:
+    """A model whose three calls go through :func:`check_output`; remembers the run's map size.
+
+    The engine calls the model only through this wrapper (one per model: the evaluated model and,
+    under the compat protocol, the object prior).
+    """
+
+    def __init__(self, model: torch.nn.Module, name: str | None = None):
+        self.model = model
+        self.name = name or str(getattr(model, "name", type(model).__name__))
+        self.map_size: tuple[int, int] | None = None
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return check_output(self.model.encode_image(images), model=self.name, method="encode_image",
+                            batch=len(images))
+
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        return check_output(self.model.encode_audio(audio), model=self.name, method="encode_audio",
+                            batch=len(audio))
+
+    def localize(self, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Maps for the larger of the two batches (a batch of 1 on either side is broadcast)."""
+        batch = max(len(visual), len(audio))
+        maps = check_output(self.model.localize(visual, audio), model=self.name, method="localize",
+                            batch=batch, map_size=self.map_size)
+        self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
+        return maps
+
+    def object_map(self, images: torch.Tensor) -> torch.Tensor:
+        """The object prior's map: its ``encode_image``, held to the map contract ``[B, h, w]``."""
+        maps = check_output(self.model.encode_image(images), model=self.name, method="encode_image",
+                            batch=len(images), is_map=True, map_size=self.map_size)
+        self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
+        return maps
