@@ -44,5 +44,6 @@ def pytest_runtest_makereport(item, call):
     marks = [m for m in MUST_RUN if item.get_closest_marker(m)]
     if marks:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
         report.outcome = "failed"
         report.longrepr = f"{marks[0]} test skipped under {STRICT_ENV}=1 (it must run in CI): {reason}"
