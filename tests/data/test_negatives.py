@@ -4,7 +4,8 @@ import collections
 
 import numpy as np
 import pytest
-from shared import DATA_IS3, require
+import shared
+from shared import require
 
 from vssleval.data.negatives import OffscreenPool, noise, silence
 from vssleval.data.registry import load_dataset
@@ -83,8 +84,9 @@ def test_no_class_left_is_an_error():
         OffscreenPool({"dog": ["d1"]}, "/a").draw(0, 0, _sample("d1"))
 
 
-def test_is3_fixture_excludes_both_scene_objects():
-    ds = load_dataset("is3", require(DATA_IS3), check_files=False)
+@pytest.mark.parametrize("fx", shared.sources())
+def test_is3_fixture_excludes_both_scene_objects(fx):
+    ds = load_dataset("is3", require(fx.data_is3), check_files=False)
     pool = ds.offscreen_pool()
     for seed in range(3):
         for i, s in enumerate(ds):

@@ -1,4 +1,5 @@
-"""Every reader on real files in a temp dir, on the shared fixtures, and on the real vggss.json."""
+"""Every reader on real files in a temp dir, on the fixture data (bundle and full set), and on the
+real public annotation files (skipped, saying how to get them, when those are absent)."""
 
 import collections
 import json
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shared import DATA_IS3, DATA_VGGSS, METADATA, require
+import shared
+from shared import require
 
 from data_helpers import VGGSS_RECORDS, write_jpg, write_wav
 from vssleval.data.gt import gt_map, size_bin
@@ -17,11 +19,12 @@ from vssleval.errors import VsslevalError
 # --- the real 5,158-record vggss.json (metrics.md §1.1, §2.9; protocol.md §1.2-1.3) -----------------
 @pytest.fixture(scope="module")
 def real_vggss(tmp_path_factory):
-    path = require(METADATA / "vggss.json")
+    path = shared.metadata("vggss.json")
     return load_dataset("vggss", tmp_path_factory.mktemp("empty"), check_files=False,
                         options={"annotation": str(path)})
 
 
+@pytest.mark.metadata
 def test_real_vggss_counts(real_vggss):
     ds = real_vggss
     assert len(ds) == 5158
@@ -33,6 +36,7 @@ def test_real_vggss_counts(real_vggss):
     assert ds[0].boxes.tolist() == [[90, 56, 134, 168]]  # int(0.403125*224)=90, int(0.253125*224)=56, ...
 
 
+@pytest.mark.metadata
 def test_real_vggss_gt_maps_and_size_bins(real_vggss):
     areas = np.array([gt_map(s).sum(dtype=np.float64) for s in real_vggss])
     empty = sorted(s.id for s, a in zip(real_vggss, areas) if a == 0)
@@ -43,22 +47,24 @@ def test_real_vggss_gt_maps_and_size_bins(real_vggss):
     assert [bins[b] for b in ("small", "medium", "large", "huge")] == [134, 1796, 1726, 1502]
 
 
+@pytest.mark.metadata
 def test_real_vggss_offscreen_pool_from_annotation(real_vggss):
     assert len(real_vggss.class_files) == 221
     assert sum(len(v) for v in real_vggss.class_files.values()) == 5158
 
 
-# --- shared fixtures: 24 samples each, order and ids as in the annotation files -----------------
-def test_fixture_vggss_matches_annotation_order():
-    root = require(DATA_VGGSS)
+# --- fixture data: 24 samples each (bundle: 4), order and ids as in the annotation files ----------
+@pytest.mark.parametrize("fx", shared.sources())
+def test_fixture_vggss_matches_annotation_order(fx):
+    root = require(fx.data_vggss)
     records = json.loads((root / "vggss_annotations.json").read_text())
     ds = load_dataset("vggss", root)
-    assert len(ds) == 24
+    assert len(ds) == (24 if fx.full else 4)
     assert [s.id for s in ds] == [r["file"] for r in records]
     assert [s.label for s in ds] == [r["class"] for r in records]
     assert all(s.image_path == root / "frames" / f"{s.id}.jpg" for s in ds)
     assert all(s.audio_path == root / "audio" / f"{s.id}.wav" for s in ds)
-    assert sum(len(s.boxes) == 2 for s in ds) == 4
+    assert sum(len(s.boxes) == 2 for s in ds) == (4 if fx.full else 1)
     assert max(int(s.boxes[:, 2].max()) for s in ds) == 224  # the x=1.04 box is clipped
     assert set(ds.class_files) == {r["class"] for r in records}
     # SSL-TIE's file name gives the same samples
@@ -66,19 +72,23 @@ def test_fixture_vggss_matches_annotation_order():
     assert [s.id for s in ds2] == [s.id for s in ds]
 
 
-def test_fixture_is3_matches_annotation_order_and_scenes():
-    root = require(DATA_IS3)
+@pytest.mark.parametrize("fx", shared.sources())
+def test_fixture_is3_matches_annotation_order_and_scenes(fx):
+    root = require(fx.data_is3)
     records = json.loads((root / "IS3_annotation.json").read_text())
     ds = load_dataset("is3", root)
-    assert len(ds) == 24
+    assert len(ds) == (24 if fx.full else 4)
     assert [s.id for s in ds] == [Path(r["image"]).stem for r in records]
     assert [s.boxes.tolist() for s in ds] == [[[int(v) for v in r["gt_box"]]] for r in records]
     groups = collections.Counter(s.group for s in ds)
-    assert len(groups) == 12 and set(groups.values()) == {2}
+    assert len(groups) == len(ds) // 2 and set(groups.values()) == {2}
     by_id = {s.id: s for s in ds}
     assert by_id["accordion_baby_10437_accordion"].visible_labels == ("accordion", "baby")
-    assert by_id["male_female_13144_male"].visible_labels == ("human",)
-    assert by_id["male_female_13144_male"].label == "human"
+    assert by_id["male_ukulele_12135_male"].visible_labels == ("human", "ukulele")
+    assert by_id["male_ukulele_12135_male"].label == "human"
+    if fx.full:
+        assert by_id["male_female_13144_male"].visible_labels == ("human",)
+        assert by_id["male_female_13144_male"].label == "human"
 
 
 # --- temp-dir datasets with real media -------------------------------------------------------
@@ -138,11 +148,12 @@ def test_flickr249_uses_its_own_list(tmp_path):
     assert [s.id for s in load_dataset("flickr249", root)] == ["1001", "1002"]
 
 
+@pytest.mark.metadata
 def test_real_flickr_lists_parse(tmp_path):
     from vssleval.data.readers.common import read_id_list
 
-    ids249 = read_id_list(require(METADATA / "flickr_test_249.csv"))
-    ids250 = read_id_list(require(METADATA / "flickr_test_250.csv"))
+    ids249 = read_id_list(shared.metadata("flickr_test_249.csv"))
+    ids250 = read_id_list(shared.metadata("flickr_test_250.csv"))
     assert len(ids249) == 249 and len(ids250) == 250
     assert set(ids250) - set(ids249) == {"3908875350"}
     assert ids250[:2] == ["10000130166", "10007936344"]
@@ -163,13 +174,14 @@ def test_extended_vggss_adds_negatives_with_empty_gt(vggss_dir):
     assert all(len(s.boxes) == 0 and gt_map(s).sum() == 0 for s in negs)
 
 
+@pytest.mark.metadata
 def test_real_extended_lists_parse_with_counts(tmp_path):
     from vssleval.data.readers.common import read_csv_rows
 
-    rows = read_csv_rows(require(METADATA / "vggss_test_plus_silent.csv"), ("video", "audio", "label"))
+    rows = read_csv_rows(shared.metadata("vggss_test_plus_silent.csv"), ("video", "audio", "label"))
     assert len(rows) == 5158 and {r["label"] for r in rows} == {"non-sounding"}
     assert sum(r["video"] == r["audio"] for r in rows) == 379
-    rows = read_csv_rows(require(METADATA / "flickr_test_plus_silent.csv"), ("video", "audio", "label"))
+    rows = read_csv_rows(shared.metadata("flickr_test_plus_silent.csv"), ("video", "audio", "label"))
     assert len(rows) == 250 and len({r["video"] for r in rows}) == 250
 
 

@@ -63,12 +63,12 @@ def official_checkpoint(tmp_path_factory, rule_state_dict):
 @pytest.fixture(scope="session")
 def ogl_weights(official_checkpoint) -> Path:
     """The OGL prior's stand-in for torchvision's ImageNet ResNet-18 file (plain state dict)."""
-    return official_checkpoint(shared.MANIFESTS / "ogl_resnet18.json")
+    return official_checkpoint(shared.BEST.manifests / "ogl_resnet18.json")
 
 
 @pytest.fixture(scope="session")
 def ezvsl_checkpoint(official_checkpoint) -> Path:
-    return official_checkpoint(shared.MANIFESTS / "ezvsl.json")
+    return official_checkpoint(shared.BEST.manifests / "ezvsl.json")
 
 
 @pytest.fixture(scope="session")

@@ -38,8 +38,9 @@ from vssleval.models.registry import preset_block
 TORCH_THREADS = 2  # read by conftest; the 24-sample batches are the whole test
 TOL = 1e-4
 MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
-SETS = {"vggss": shared.DATA_VGGSS, "is3": shared.DATA_IS3}
-SAMPLES = {"vggss": 24, "is3": 12}  # see the module docstring
+SETS = ("is3", "vggss")
+SAMPLES = {"vggss": 24, "is3": 12}  # full set, see the module docstring (the bundle runs all its samples)
+pytestmark = pytest.mark.parity
 NATIVE_MODELS = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl")
 NATIVE_N = 8
 
@@ -52,18 +53,20 @@ def _sha256(a: np.ndarray) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset", sorted(SETS))
+@pytest.mark.parametrize("fx", shared.sources())
+@pytest.mark.parametrize("dataset", SETS)
 @pytest.mark.parametrize("name", MODELS)
-def test_juanola2025_raw_files_through_engine(name, dataset, tmp_path, official_checkpoint, ogl_weights):
-    ckpt = official_checkpoint(shared.MANIFESTS / f"{name}.json")
-    spec = RunSpec(model=name, checkpoint=str(ckpt), dataset=dataset, data_dir=str(shared.require(SETS[dataset])),
+def test_juanola2025_raw_files_through_engine(name, dataset, fx, tmp_path, official_checkpoint, ogl_weights):
+    ckpt = official_checkpoint(shared.BEST.manifests / f"{name}.json")
+    n = SAMPLES[dataset] if fx.full else None
+    spec = RunSpec(model=name, checkpoint=str(ckpt), dataset=dataset, data_dir=str(shared.require(fx.data(dataset))),
                    preset="juanola2025", protocol="juanola2025", negatives=("silence",), seeds=[1234],
-                   ogl_weights=str(ogl_weights), batch_size=24, limit=SAMPLES[dataset])
+                   ogl_weights=str(ogl_weights), batch_size=24, limit=n)
     outcome = run(spec, tmp_path / "run")
     ours = store_arrays(outcome.store)
-    with np.load(shared.require(shared.GOLDEN_MODELS / f"{name}_{dataset}.npz")) as z:
+    with np.load(shared.require(fx.models / f"{name}_{dataset}.npz")) as z:
         golden = {k: z[k] for k in z.files}
-    n = SAMPLES[dataset]
+    n = n or 4
     golden_ids = golden["files"]
     assert len(ours["ids"]) == n and set(map(str, ours["ids"])) <= set(map(str, golden_ids))
     order = np.array([list(map(str, golden_ids)).index(str(i)) for i in ours["ids"]])
@@ -82,7 +85,7 @@ def test_juanola2025_raw_files_through_engine(name, dataset, tmp_path, official_
             f"{variant}: op {plan[plan_key]!r} is not the official upsampling"
         # ... and our maps, upsampled the same way, are within tolerance of them
         errors[f"{variant}@224"] = rel_l2(upsample(ours[variant], plan[plan_key]), gold_up[order])
-    print(f"\nPARITY juanola2025 {name:8s} {dataset:5s} " + " ".join(f"{k}={v:.2e}" for k, v in errors.items()))
+    print(f"\nPARITY juanola2025 {name:8s} {dataset:5s} {fx} " + " ".join(f"{k}={v:.2e}" for k, v in errors.items()))
     assert all(e <= TOL for e in errors.values()), errors
 
 
@@ -97,27 +100,36 @@ def _native_map224(raw: np.ndarray, rule: MapRule, testset: str) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("fx", shared.sources())
 @pytest.mark.parametrize("name", NATIVE_MODELS)
-def test_native_raw_files_through_engine(name, tmp_path, official_checkpoint):
-    manifests = shared.NATIVE / "manifests"
+def test_native_raw_files_through_engine(name, fx, tmp_path, official_checkpoint):
+    manifests = shared.BEST.native_manifests
     if name == "sacl":  # two bare state dicts, passed as their folder (configs/models/sacl.yaml parts)
         official_checkpoint(manifests / "sacl_frame.json", folder="sacl")
         ckpt = official_checkpoint(manifests / "sacl_sound.json", folder="sacl").parent
     else:
         ckpt = official_checkpoint(manifests / f"{name}.json", folder=f"native-{name}")
-    spec = RunSpec(model=name, checkpoint=str(ckpt), dataset="vggss", data_dir=str(shared.require(shared.DATA_VGGSS)),
+    spec = RunSpec(model=name, checkpoint=str(ckpt), dataset="vggss", data_dir=str(shared.require(fx.data_vggss)),
                    preset="native", protocol="vssleval", negatives=(), seeds=[1234], batch_size=24,
-                   limit=NATIVE_N)
+                   limit=NATIVE_N if fx.full else None)
     outcome = run(spec, tmp_path / "run")
     ours = store_arrays(outcome.store)
-    with np.load(shared.require(shared.NATIVE / f"{name}.npz")) as z:
-        golden = {k: z[k] for k in ("ids", "raw_map", "map224")}
-    order = order_by_ids(ours["ids"], golden["ids"])  # the fixture's 8 clips are the first 8 annotations
+    with np.load(shared.require(fx.native / f"{name}.npz")) as z:
+        golden = {k: z[k] for k in z.files}
+    if fx.full:  # the fixture's 8 clips are the first 8 annotations
+        order = order_by_ids(ours["ids"], golden["ids"])
+        map_rows, gold_map224 = np.arange(len(order)), golden["map224"][order]
+    else:  # the bundle's 4 clips are among them; its one 224 map belongs to ``map224_ids``
+        ids = [str(i) for i in golden["ids"]]
+        order = np.array([ids.index(str(i)) for i in ours["ids"]])
+        assert len(order) == 4
+        map_rows = np.array([list(map(str, ours["ids"])).index(str(i)) for i in golden["map224_ids"]])
+        gold_map224 = golden["map224"]
     config = outcome.store.config
     if name == "sacl":
         assert sorted(config["checkpoint_sha256"]) == ["frame_best.pth", "sound_best.pth"]
     rule = MapRule.from_config(preset_block(config["model_config"], "native", name).get("map"))
     errors = {"positive": rel_max(ours["positive"], golden["raw_map"][order]),
-              "map224": float(np.abs(_native_map224(ours["positive"], rule, config["testset"]) - golden["map224"][order]).max())}
-    print(f"\nPARITY native {name:8s} vggss " + " ".join(f"{k}={v:.2e}" for k, v in errors.items()))
+              "map224": float(np.abs(_native_map224(ours["positive"][map_rows], rule, config["testset"]) - gold_map224).max())}
+    print(f"\nPARITY native {name:8s} vggss {fx} " + " ".join(f"{k}={v:.2e}" for k, v in errors.items()))
     assert all(e <= TOL for e in errors.values()), errors

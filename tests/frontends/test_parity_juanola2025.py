@@ -1,28 +1,57 @@
-"""juanola2025 presets: raw fixture files -> exactly the inputs of the official vssl_eval run."""
+"""juanola2025 presets: raw fixture files -> exactly the inputs of the official vssl_eval run.
+
+Full set: all 24 samples per test set, every variant (the stored sha256 of the whole stacks, noise
+and offscreen included). Bundle: its samples' image, positive and silence inputs against the
+per-row sha256 (noise and offscreen need all 24 rows and the offscreen clips: full set only).
+"""
 
 import numpy as np
 import pytest
 from frontend_helpers import preset, rel, sha
 
-from shared import DATA_IS3, DATA_VGGSS, GOLDEN_MODELS, require
+import shared
+from golden_inputs import juanola_inputs
+from shared import require
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 
+pytestmark = pytest.mark.parity
 PIPELINES = {"p10s": "ezvsl", "pfnac3s": "fnac", "plvs": "lvs", "pssltie": "ssltie"}
-LAYOUT = {"vggss": (DATA_VGGSS, "audio", "frames"), "is3": (DATA_IS3, "audio_wav", "images")}
+LAYOUT = {"vggss": ("audio", "frames"), "is3": ("audio_wav", "images")}
+MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
+
+
+def _models_of(pipe: str) -> list:
+    return [PIPELINES[pipe]] + (["slavc"] if pipe == "p10s" else []) + (["sslalign"] if pipe == "plvs" else [])
+
+
+@pytest.mark.parametrize("st", ["vggss", "is3"])
+def test_bundle_inputs_bit_exact(st):
+    """Every juanola2025 front-end rebuilds the bundle's rows of the golden inputs bit for bit
+    (``juanola_inputs`` checks each row's sha256), and models sharing a pipeline share its config."""
+    assert len({ImagePipeline(preset(m, "juanola2025")["image"]).cache_key() for m in MODELS}) == 1
+    for pipe in PIPELINES:
+        cfgs = [preset(m, "juanola2025")["audio"] for m in _models_of(pipe)]
+        assert all(c == cfgs[0] for c in cfgs), "models sharing a vssl_eval pipeline must share the audio block"
+    x = juanola_inputs(shared.BUNDLE, st)
+    assert len(x["rows"]) == 4 and x["image"].dtype == np.float32
+    if st == "vggss":  # a 224 frame and resized ones are among them
+        assert x["image"].shape == (4, 3, 224, 224)
 
 
 @pytest.fixture(scope="module", params=["vggss", "is3"])
 def golden(request):
-    z = np.load(require(GOLDEN_MODELS / f"inputs_{request.param}.npz"))
+    if not shared.HAVE_FULL:
+        pytest.skip(shared.NO_FULL_REASON)
+    z = np.load(require(shared.FULL.models / f"inputs_{request.param}.npz"))
     return request.param, {k: z[k] for k in z.files}
 
 
 def test_image_bit_exact(golden):
     st, g = golden
-    root, _, idir = LAYOUT[st]
+    _, idir = LAYOUT[st]
+    root = shared.FULL.data(st)
     names = [n.rsplit(".", 1)[0] for n in g["names_p10s"]]
-    keys = {ImagePipeline(preset(m, "juanola2025")["image"]).cache_key()
-            for m in ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")}
+    keys = {ImagePipeline(preset(m, "juanola2025")["image"]).cache_key() for m in MODELS}
     assert len(keys) == 1  # vssl_eval feeds every model the same image tensor (shareable)
     ip = ImagePipeline(preset("ezvsl", "juanola2025")["image"])
     img = np.stack([ip.load(root / idir / f"{n}.jpg").numpy() for n in names])
@@ -33,10 +62,9 @@ def test_image_bit_exact(golden):
 @pytest.mark.parametrize("pipe", list(PIPELINES))
 def test_audio_variants(golden, pipe):
     st, g = golden
-    root, adir, _ = LAYOUT[st]
-    models = [m for p, m in PIPELINES.items() if p == pipe] + (["slavc"] if pipe == "p10s" else []) + (
-        ["sslalign"] if pipe == "plvs" else [])
-    cfgs = [preset(m, "juanola2025")["audio"] for m in models]
+    adir, _ = LAYOUT[st]
+    root = shared.FULL.data(st)
+    cfgs = [preset(m, "juanola2025")["audio"] for m in _models_of(pipe)]
     assert all(c == cfgs[0] for c in cfgs), "models sharing a vssl_eval pipeline must share the audio block"
     ap = AudioPipeline(cfgs[0])
     names = [n.rsplit(".", 1)[0] for n in g["names_" + pipe]]

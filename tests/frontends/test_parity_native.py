@@ -1,20 +1,49 @@
-"""native presets: raw fixture files -> the inputs of each model's own repository test pipeline."""
+"""native presets: raw fixture files -> the inputs of each model's own repository test pipeline.
+
+Full set: the 8 stored input arrays per model. Bundle: its VGG-SS samples against the per-row sha256
+(``golden_inputs.native_inputs`` keeps only rows that match bit for bit and allows SACL one miss).
+"""
 
 import numpy as np
 import pytest
 from frontend_helpers import preset, rel
 
-from shared import DATA_VGGSS, NATIVE, require
+import shared
+from golden_inputs import native_inputs, row_sha
+from shared import require
 from vssleval.frontends.pipeline import from_preset
 
+pytestmark = pytest.mark.parity
+NATIVE = ["ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl"]
 
-@pytest.mark.parametrize("model", ["ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl"])
+
+@pytest.mark.parametrize("model", NATIVE)
+def test_bundle_native_inputs(model):
+    x = native_inputs(shared.BUNDLE, model)
+    assert len(x["rows"]) >= (3 if model == "sacl" else 4)
+    assert x["audio_input"].dtype == x["image_input"].dtype == np.float32
+
+
+def test_bundle_sacl_waveform():
+    z = np.load(require(shared.BUNDLE.native / "sacl.npz"))
+    ap, _ = from_preset(preset("sacl", "native"))
+    ids = [str(i) for i in z["ids"]]
+    present = [i for i in ids if (shared.BUNDLE.data_vggss / "audio" / f"{i}.wav").is_file()]
+    assert len(present) == 4
+    for i in present:
+        wave, sr, _ = ap.waveform(shared.BUNDLE.data_vggss / "audio" / f"{i}.wav")
+        assert sr == 16000 and row_sha(wave) == str(z["sha256_rows_waveform48k"][ids.index(i)])
+
+
+@shared.requires_full
+@pytest.mark.parametrize("model", NATIVE)
 def test_native_inputs(model):
-    z = np.load(require(NATIVE / f"{model}.npz"))
+    z = np.load(require(shared.FULL.native / f"{model}.npz"))
+    data = shared.FULL.data_vggss
     ap, ip = from_preset(preset(model, "native"))
     ids = [str(i) for i in z["ids"]]
-    audio = np.stack([ap.positive(DATA_VGGSS / "audio" / f"{i}.wav").numpy() for i in ids])
-    image = np.stack([ip.load(DATA_VGGSS / "frames" / f"{i}.jpg").numpy() for i in ids])
+    audio = np.stack([ap.positive(data / "audio" / f"{i}.wav").numpy() for i in ids])
+    image = np.stack([ip.load(data / "frames" / f"{i}.jpg").numpy() for i in ids])
     assert audio.dtype == image.dtype == np.float32
     assert audio.shape == z["audio_input"].shape
     assert np.array_equal(audio, z["audio_input"]), rel(audio, z["audio_input"])
@@ -28,9 +57,10 @@ def test_native_inputs(model):
         assert max(rel(image[k], z["image_input"][k]) for k in range(len(ids))) < 0.02
 
 
+@shared.requires_full
 def test_sacl_waveform_matches_h5_rows():
-    z = np.load(require(NATIVE / "sacl.npz"))
+    z = np.load(require(shared.FULL.native / "sacl.npz"))
     ap, _ = from_preset(preset("sacl", "native"))
     for k, i in enumerate(z["ids"]):
-        wave, sr, _ = ap.waveform(DATA_VGGSS / "audio" / f"{i}.wav")
+        wave, sr, _ = ap.waveform(shared.FULL.data_vggss / "audio" / f"{i}.wav")
         assert sr == 16000 and np.array_equal(wave, z["waveform48k"][k])

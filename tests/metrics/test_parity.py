@@ -5,6 +5,9 @@ seed-1234 golden maps; targets: ``metrics_full.json`` (164 values, <= 1e-9), the
 file (byte for byte), the 8 max/min dumps, and ``metrics_<model>_<set>.json`` ``raw_mode``.
 Thresholds and the upsampling ops come from ``configs/models/<model>.yaml`` (so the config is
 under test too: :func:`test_golden_raw_mode` checks the YAML's ops against the official run's).
+
+Each test runs on the committed bundle (``tests/fixtures``: the golden raw maps of all 12 model x set
+pairs, the 10-seed run of six of them) and, when present, on the full set (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-from shared import GOLDEN_METRICS, GOLDEN_MODELS, ROOT, require
+import shared
+from shared import ROOT, require
 from vssleval.engine.scoring import upsample_plan_for
 from vssleval.metrics import Accumulator, upsample
 from vssleval.metrics.protocols import juanola2025 as J
@@ -24,6 +28,19 @@ from vssleval.metrics.protocols import juanola2025 as J
 MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
 SETS = ("vggss", "is3")  # the fixtures' test-set names are the dataset layout names the YAML keys by
 CASES = [(m, s) for m in MODELS for s in SETS]
+pytestmark = pytest.mark.parity
+
+
+def captured_cases() -> list:
+    """The 10-seed run: the bundle's six pairs, and all 12 from the full set."""
+    bundled = [(m, s) for m, s in CASES if (shared.BUNDLE.metrics / f"{m}_{s}" / "captured_raw.npz").is_file()]
+    return ([pytest.param(shared.BUNDLE, m, s, id=f"bundle-{m}-{s}") for m, s in bundled]
+            + [pytest.param(shared.FULL, m, s, id=f"full-{m}-{s}", marks=shared.requires_full) for m, s in CASES])
+
+
+def golden_cases() -> list:
+    return [pytest.param(fx, m, s, id=f"{fx.name}-{m}-{s}", marks=marks)
+            for fx, marks in ((shared.BUNDLE, ()), (shared.FULL, shared.requires_full)) for m, s in CASES]
 # how the golden files name the ops (meta.upsample) -> our op names
 GOLDEN_OP = {"torch.nn.functional.interpolate": "bilinear_ac", "cv2.resize": "cv2_linear"}
 
@@ -39,9 +56,9 @@ def compare(ref: dict, got: dict) -> list:
             if not (abs(ref[k] - got[k]) <= 1e-9 or (np.isnan(ref[k]) and np.isnan(got[k])))]
 
 
-@pytest.mark.parametrize("model,testset", CASES)
-def test_captured_ten_seeds(model, testset, tmp_path):
-    d = require(GOLDEN_METRICS / f"{model}_{testset}")
+@pytest.mark.parametrize("fx,model,testset", captured_cases())
+def test_captured_ten_seeds(fx, model, testset, tmp_path):
+    d = require(fx.metrics / f"{model}_{testset}")
     z = np.load(d / "captured_raw.npz")
     acc = Accumulator("juanola2025", thresholds=thresholds(model), upsample=upsample_plan_for(model, testset),
                       seeds=list(range(10)))
@@ -64,9 +81,9 @@ def test_captured_ten_seeds(model, testset, tmp_path):
         assert arr.dtype == ref_arr.dtype == np.float64 and np.array_equal(arr, ref_arr), p.name
 
 
-@pytest.mark.parametrize("model,testset", CASES)
-def test_golden_raw_mode(model, testset):
-    g = np.load(require(GOLDEN_MODELS / f"{model}_{testset}.npz"))
+@pytest.mark.parametrize("fx,model,testset", golden_cases())
+def test_golden_raw_mode(fx, model, testset):
+    g = np.load(require(fx.models / f"{model}_{testset}.npz"))
     meta = json.loads(str(g["meta"]))
     th = thresholds(model)
     assert [th["max"], th["max10"], th["maxq3"]] == meta["thresholds_max_max10_maxq3"]
@@ -79,14 +96,14 @@ def test_golden_raw_mode(model, testset):
     acc.update(0, list(g["names"]), g["raw_pos"], g["raw_silence"], g["raw_noise"], g["raw_offscreen"],
                g["gt_map"], ogl=g["raw_ogl"])
     res = acc.result()
-    ref = json.loads((GOLDEN_METRICS / f"metrics_{model}_{testset}.json").read_text())["raw_mode"]
+    ref = json.loads(require(fx.metrics / f"metrics_{model}_{testset}.json").read_text())["raw_mode"]
     assert compare(ref, {k: res[k] for k in J.metric_keys()}) == []
 
 
-@pytest.mark.parametrize("model,testset", CASES)
-def test_upsampling_bit_exact(model, testset):
+@pytest.mark.parametrize("fx,model,testset", golden_cases())
+def test_upsampling_bit_exact(fx, model, testset):
     """Every 224 map of the golden run (float32 sha256) is regenerated bit for bit."""
-    g = np.load(require(GOLDEN_MODELS / f"{model}_{testset}.npz"))
+    g = np.load(require(fx.models / f"{model}_{testset}.npz"))
     meta = json.loads(str(g["meta"]))
     for v in ("pos", "silence", "noise", "offscreen", "ogl"):
         op = GOLDEN_OP[meta["upsample"][v].split("(")[0]]
@@ -96,6 +113,7 @@ def test_upsampling_bit_exact(model, testset):
         assert digest == str(g[f"sha256_up_{v}_float32"]), (v, op)
 
 
-def test_key_list_is_the_reference_list():
-    ref = json.loads((require(GOLDEN_METRICS / "ezvsl_vggss" / "metrics_full.json")).read_text())
+@pytest.mark.parametrize("fx", shared.sources())
+def test_key_list_is_the_reference_list(fx):
+    ref = json.loads((require(fx.metrics / "ezvsl_vggss" / "metrics_full.json")).read_text())
     assert J.metric_keys() == list(ref) and len(ref) == 164

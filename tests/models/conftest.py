@@ -1,4 +1,4 @@
-"""Session-wide helpers for the model-zoo tests: rule weights written as official checkpoint files.
+"""Session-wide helpers for the model-zoo tests: rule weights (tests/weight_rule.py) written as official checkpoint files.
 
 Building a state dict by the fixtures' rule takes about a second per model, and the golden input
 files are large, so both are cached per test session.
@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import shared
+import weight_rule
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -25,18 +26,13 @@ def _one_thread():
 
 
 @pytest.fixture(scope="session")
-def make_weights():
-    return shared.load_make_weights()
-
-
-@pytest.fixture(scope="session")
 def rule_state_dict():
     """``rule_state_dict(manifest_path) -> bare state dict`` (cached)."""
     return shared.rule_state_dict
 
 
 @pytest.fixture(scope="session")
-def official_checkpoint(tmp_path_factory, make_weights, rule_state_dict):
+def official_checkpoint(tmp_path_factory, rule_state_dict):
     """``official_checkpoint(manifest_path) -> Path`` of the rule weights saved in the container
     the manifest names (top-level key, key prefix, file name), plus the non-tensor entries the
     released files carry (epoch, numpy best-metric scalars) so safe loading is exercised too."""
@@ -47,7 +43,7 @@ def official_checkpoint(tmp_path_factory, make_weights, rule_state_dict):
         key = str(path)
         if key not in cache:
             manifest = shared.manifest(key)
-            obj = make_weights.wrap_checkpoint(manifest, rule_state_dict(key))
+            obj = weight_rule.wrap_checkpoint(manifest, rule_state_dict(key))
             if manifest["checkpoint"].get("container_key"):
                 obj["epoch"] = 17
                 obj["best_cIoU"] = np.mean([0.25, 0.5])  # numpy float64, as the EZ-family files hold

@@ -144,15 +144,15 @@ def test_unknown_preset_lists_presets():
 # -- real layouts (rule weights in official containers) --------------------------------------
 
 def test_other_models_checkpoint_names_it(official_checkpoint):
-    lvs_file = official_checkpoint(shared.MANIFESTS / "lvs.json")
+    lvs_file = official_checkpoint(shared.BEST.manifests / "lvs.json")
     with pytest.raises(VsslevalError) as info:
         build_model("ezvsl", checkpoint=lvs_file)
     msg = str(info.value)
     assert "most likely belongs to 'lvs' or 'sslalign'" in msg and "missing keys (" in msg and "unexpected keys (" in msg
-    slavc_file = official_checkpoint(shared.MANIFESTS / "slavc.json")
+    slavc_file = official_checkpoint(shared.BEST.manifests / "slavc.json")
     with pytest.raises(VsslevalError, match="most likely belongs to 'slavc'"):
         build_model("ssltie", checkpoint=slavc_file)
-    ez_file = official_checkpoint(shared.MANIFESTS / "ezvsl.json")
+    ez_file = official_checkpoint(shared.BEST.manifests / "ezvsl.json")
     with pytest.raises(VsslevalError, match="'ezvsl' or 'fnac'"):
         build_model("slavc", checkpoint=ez_file)
 
@@ -182,7 +182,7 @@ def test_sacl_checkpoint_forms(tmp_path, official_checkpoint, rule_state_dict):
 
 def test_sslalign_strict_despite_official_strict_false(tmp_path, rule_state_dict):
     """Known training-only extras are dropped; a missing AVENet key is an error."""
-    sd = dict(rule_state_dict(shared.MANIFESTS / "sslalign.json"))
+    sd = dict(rule_state_dict(shared.BEST.manifests / "sslalign.json"))
     extras = {"img_proj.weight": torch.zeros(512, 512), "img_proj.bias": torch.zeros(512),
               "vision_fc1.weight": torch.zeros(512, 1024, 1, 1), "norm3.running_mean": torch.zeros(1)}
     torch.save({"epoch": 9, "model_state_dict": {**sd, **extras}}, tmp_path / "ours.pth.tar")
@@ -205,7 +205,7 @@ def test_ogl_reads_torchvision_cache(tmp_path, monkeypatch, official_checkpoint)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     target = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     target.parent.mkdir(parents=True)
-    shutil.copy(official_checkpoint(shared.MANIFESTS / "ogl_resnet18.json"), target)
+    shutil.copy(official_checkpoint(shared.BEST.manifests / "ogl_resnet18.json"), target)
     assert build_model("ogl").net.conv1.weight.shape == (64, 3, 7, 7)
 
 

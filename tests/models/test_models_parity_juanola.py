@@ -1,8 +1,10 @@
 """Parity with the golden vssl_eval maps (fixtures README §3, §7): preset ``juanola2025``.
 
 Per model x set: the rule weights are saved in the official container, loaded through
-``build_model``, fed the exact stored inputs, and every raw map variant must match to
-``||a-b||/||b|| <= 1e-4``. The stored inputs pin the front-ends, so only the models are tested.
+``build_model``, fed the exact golden inputs, and every raw map variant must match to
+``||a-b||/||b|| <= 1e-4``. Full set: the 24 stored inputs per set, so only the models are tested.
+Bundle: the inputs of its samples rebuilt by the front-ends and checked row by row against the
+golden sha256 (``golden_inputs``), then compared with the same rows of the golden maps.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ import pytest
 import torch
 
 import shared
+from golden_inputs import juanola_inputs
 from vssleval.models import build_model
-from zoo_helpers import PIPELINES, TOL, load_npz, rel_l2
+from zoo_helpers import MANIFESTS, PIPELINES, TOL, load_npz, rel_l2
 
 SETS = ("vggss", "is3")
+pytestmark = pytest.mark.parity
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("fx", shared.sources())
 @pytest.mark.parametrize("dataset", SETS)
 @pytest.mark.parametrize("name", sorted(PIPELINES))
-def test_raw_maps_match_golden(name, dataset, official_checkpoint):
-    model = build_model(name, checkpoint=official_checkpoint(shared.MANIFESTS / f"{name}.json"),
-                        preset="juanola2025")
-    inputs = load_npz(str(shared.GOLDEN_MODELS / f"inputs_{dataset}.npz"))
-    golden = load_npz(str(shared.GOLDEN_MODELS / f"{name}_{dataset}.npz"))
+def test_raw_maps_match_golden(name, dataset, fx, official_checkpoint):
+    model = build_model(name, checkpoint=official_checkpoint(MANIFESTS / f"{name}.json"), preset="juanola2025")
+    inputs = juanola_inputs(fx, dataset)
+    golden = load_npz(str(fx.models / f"{name}_{dataset}.npz"))
+    rows = inputs["rows"]
     p = PIPELINES[name]
     pos = torch.from_numpy(inputs[f"spec_pos_{p}"])
     silence = inputs[f"spec_silence_{p}"]
@@ -38,29 +43,32 @@ def test_raw_maps_match_golden(name, dataset, official_checkpoint):
         aud_pos = model.encode_audio(pos)
         maps = {"pos": model.localize(visual, aud_pos).numpy(),
                 "silence": model.localize(visual, model.encode_audio(torch.from_numpy(silence[:1]))).numpy()}
-        if f"offscreen_index_{p}" in inputs:  # plvs/pssltie: offscreen input == spec_pos[index]
+        if fx.full and f"offscreen_index_{p}" in inputs:  # plvs/pssltie: offscreen input == spec_pos[index]
             index = torch.from_numpy(inputs[f"offscreen_index_{p}"])
             maps["offscreen"] = model.localize(visual, aud_pos[index]).numpy()
         # feature reuse: one image's features against all audio features (broadcast) ...
-        reused = model.localize(visual[3:4], aud_pos).numpy()
+        k = min(3, len(rows) - 1)
+        reused = model.localize(visual[k:k + 1], aud_pos).numpy()
         # ... and the one-shot forward on a small batch
         one_shot = model(images[:2], pos[:2]).numpy()
-    errors = {k: rel_l2(m, golden[f"raw_{k}"]) for k, m in maps.items()}
+    errors = {v: rel_l2(m, golden[f"raw_{v}"][rows]) for v, m in maps.items()}
     assert all(np.isfinite(v) and v <= TOL for v in errors.values()), errors
-    assert maps["pos"].shape == golden["raw_pos"].shape
-    np.testing.assert_allclose(reused[3], maps["pos"][3], rtol=0, atol=1e-6)
+    assert maps["pos"].shape == golden["raw_pos"][rows].shape
+    np.testing.assert_allclose(reused[k], maps["pos"][k], rtol=0, atol=1e-6)
     np.testing.assert_allclose(one_shot, maps["pos"][:2], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("fx", shared.sources())
 @pytest.mark.parametrize("dataset", SETS)
-def test_ogl_prior_matches_golden(dataset, official_checkpoint):
+def test_ogl_prior_matches_golden(dataset, fx, official_checkpoint):
     """The object prior with the substitute ImageNet weights (fixtures manifest ``ogl_resnet18``)."""
-    ckpt = official_checkpoint(shared.MANIFESTS / "ogl_resnet18.json")
+    ckpt = official_checkpoint(MANIFESTS / "ogl_resnet18.json")
     model = build_model("ogl", checkpoint=ckpt)
-    inputs = load_npz(str(shared.GOLDEN_MODELS / f"inputs_{dataset}.npz"))
-    golden = load_npz(str(shared.GOLDEN_MODELS / f"ezvsl_{dataset}.npz"))
+    inputs = juanola_inputs(fx, dataset)
+    golden = load_npz(str(fx.models / f"ezvsl_{dataset}.npz"))["raw_ogl"][inputs["rows"]]
     with torch.no_grad():
         images = torch.from_numpy(inputs["image"])
         raw = model(images, torch.zeros(len(images), 1)).numpy()
-    assert raw.shape == golden["raw_ogl"].shape == (24, 7, 7)
-    assert rel_l2(raw, golden["raw_ogl"]) <= TOL
+    assert raw.shape == golden.shape == (len(inputs["rows"]), 7, 7)
+    assert len(raw) == (24 if fx.full else 4)
+    assert rel_l2(raw, golden) <= TOL

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from importlib import metadata
 
@@ -24,7 +23,7 @@ def _meta_shapes(name: str) -> dict:
 @pytest.mark.parametrize("name", sorted(PIPELINES) + ["ogl_resnet18"])
 def test_key_layout_equals_official_manifest(name):
     """Built from its YAML, each model has exactly the official keys and shapes."""
-    manifest = json.loads((shared.MANIFESTS / f"{name}.json").read_text())
+    manifest = shared.manifest(shared.BEST.manifests / f"{name}.json")
     want = {t["key"]: tuple(t["shape"]) for t in manifest["tensors"]}
     if name == "ogl_resnet18":  # the OGL model holds torchvision's resnet18 as part ``net``
         got = {k[len("net."):]: s for k, s in _meta_shapes("ogl").items()}
@@ -36,7 +35,7 @@ def test_key_layout_equals_official_manifest(name):
 def test_sacl_key_layout_equals_both_manifests():
     got = _meta_shapes("sacl")
     for part, prefix in (("sacl_frame", "imgnet."), ("sacl_sound", "audnet.")):
-        manifest = json.loads((NATIVE_MANIFESTS / f"{part}.json").read_text())
+        manifest = shared.manifest(NATIVE_MANIFESTS / f"{part}.json")
         want = {prefix + t["key"]: tuple(t["shape"]) for t in manifest["tensors"]}
         assert {k: s for k, s in got.items() if k.startswith(prefix)} == want
 

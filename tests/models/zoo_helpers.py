@@ -12,7 +12,8 @@ import shared
 #: golden pipelines per model (fixtures README §3)
 PIPELINES = {"ezvsl": "p10s", "slavc": "p10s", "fnac": "pfnac3s", "lvs": "plvs", "sslalign": "plvs",
              "ssltie": "pssltie"}
-NATIVE_MANIFESTS = shared.NATIVE / "manifests"
+NATIVE_MANIFESTS = shared.BEST.native_manifests
+MANIFESTS = shared.BEST.manifests
 TOL = 1e-4
 
 
