@@ -63,6 +63,8 @@ REACH = {
     ("threshold", None): (lambda tmp, v: ["infer", "--model", "center", "--out", str(tmp / "out"), f"--threshold={v}"],
                           _infer_api("threshold")),
     ("max_memory", None): (_run_cli("max_memory", "--max-memory"), _run_api("max_memory")),
+    ("max_skip_fraction", None): (_run_cli("max_skip_fraction", "--max-skip-fraction"),
+                                  _run_api("max_skip_fraction")),
     ("sweep_samples", None): (lambda tmp, v: ["report", str(tmp / "no-run"), "--out", str(tmp / "out"),
                                               f"--sweep-samples={v}"], _report_api("sweep_samples")),
     ("sweep_points", None): (lambda tmp, v: ["report", str(tmp / "no-run"), "--out", str(tmp / "out"),

@@ -75,7 +75,7 @@ def load_json(path: Path, what: str) -> Any:
             return json.load(fh)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VsslevalError(f"{what} {path} is not valid JSON ({exc}); re-download or fix it") from exc
-    except RecursionError as exc:  # e.g. "[" * 200000: nesting deeper than the parser's stack
+    except RecursionError:  # e.g. "[" * 200000: nesting deeper than the parser's stack
         raise VsslevalError(f"{what} {path} is nested too deeply to parse (more than ~{sys.getrecursionlimit()} "
                             f"levels of lists/objects); an annotation file is a flat list of records: "
                             f"re-download or fix it") from None
