@@ -16,7 +16,11 @@ if [ ! -x "$_venv/bin/python" ]; then
 fi
 VSSLEVAL_PY="$_venv/bin/python"
 _stamp="$_venv/.vssleval-installed"
-if [ ! -f "$_stamp" ] || [ "$_root/pyproject.toml" -nt "$_stamp" ]; then
+# What the install depends on: this checkout's path and its build files' contents (not their
+# times, which every fresh clone renews). A venv shared by several checkouts (VSSLEVAL_VENV) is
+# reinstalled only when one of them really differs from what is installed.
+_want="$_root $(cat "$_root/pyproject.toml" "$_root/setup.py" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
   if ! "$VSSLEVAL_PY" -c "import torch, torchvision" 2>/dev/null; then
     echo "[setup] installing $_torch (first run only)" >&2
     # shellcheck disable=SC2086  # the spec is a list of requirements
@@ -24,6 +28,6 @@ if [ ! -f "$_stamp" ] || [ "$_root/pyproject.toml" -nt "$_stamp" ]; then
   fi
   echo "[setup] installing vssleval and its test dependencies" >&2
   "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q -e "$_root[test]"
-  touch "$_stamp"
+  printf '%s' "$_want" > "$_stamp"
 fi
 export VSSLEVAL_PY
