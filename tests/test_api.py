@@ -179,3 +179,16 @@ def test_api_errors_carry_the_cli_messages(capsys):
 def test_bad_arguments_are_clear_errors(kwargs, message):
     with pytest.raises(vssleval.VsslevalError, match=message):
         vssleval.evaluate(dataset="synthetic-is3", **kwargs)
+
+
+def test_registered_baseline_in_memory_runs(tmp_path):
+    """A model from load_model needs no front-end blocks of its own (the baselines have none)."""
+    res = vssleval.evaluate(vssleval.load_model("center"), "synthetic-is3", out=tmp_path / "run", **SMALL)
+    assert res.config["model_name"] == "center" and 0.0 <= res.metrics["auc"] <= 1.0
+
+
+def test_unscorable_protocol_is_refused_before_inference(tmp_path):
+    """synth-ezvsl has no universal thresholds: --protocol juanola2025 is refused before any map."""
+    with pytest.raises(vssleval.VsslevalError, match="needs the model's universal thresholds"):
+        vssleval.evaluate("synth-ezvsl", "synthetic-is3", protocol="juanola2025", out=tmp_path / "run", **SMALL)
+    assert not (tmp_path / "run").exists()

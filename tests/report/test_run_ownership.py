@@ -115,3 +115,21 @@ def test_nothing_is_written_inside_a_store(runs, tmp_path, capsys, command):
     err = _refused(capsys, *argv)
     assert f"inside the heatmap store {store}" in err
     assert _snapshot(run) == before
+
+
+def test_overwrite_removes_the_replaced_runs_results(tmp_path, capsys):
+    """--overwrite replaces a run whole: none of the old run's result files survive to pass for the
+    new run's (an `infer --overwrite` writes no metrics.json of its own)."""
+    from vssleval.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "synthetic-is3", "--limit", "4", "--seeds", "1", "--out", str(out)]
+    assert main(["evaluate", "--model", "center", "--bootstrap", "0", *common]) == 0
+    assert (out / "metrics.json").is_file() and (out / "report.md").is_file()
+    assert main(["infer", "--model", "full", "--overlays", "0", "--overwrite", *common]) == 0
+    left = sorted(p.name for p in out.iterdir())
+    assert left == ["offscreen_draws.csv", "store"], left
+    assert main(["report", "--from-store", str(out), "--out", str(out), "--bootstrap", "0"]) == 0
+    import json
+
+    assert json.loads((out / "metrics.json").read_text())["run"]["model_name"] == "full"

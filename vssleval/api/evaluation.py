@@ -21,14 +21,15 @@ from torch import nn
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
-from vssleval.engine.scoring import check_scorable, count_nonfinite, describe_nonfinite, score_run
+from vssleval.engine.scoring import check_scorable, count_nonfinite, describe_nonfinite, protocol_thresholds, score_run
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
 from vssleval.models.base import check_model_interface
 from vssleval.models.maps import MapRule
-from vssleval.models.registry import DEFAULT_PRESET, get_entry, load_model_config, preset_block, split_model_file
+from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_config, load_model_file, preset_block,
+                                      split_model_file)
 from vssleval.report.single import write_run_outputs
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
@@ -101,7 +102,7 @@ def prepare_model(model: nn.Module, preset: str | Mapping[str, Any] | None) -> t
                                 "'image': ..., 'map': ...}} (one preset block, as in a model YAML), or load it "
                                 "with vssleval.load_model so it carries its YAML")
     block = preset_block(config, preset_name, name)
-    for key in ("audio", "image"):
+    for key in ("audio", "image") if isinstance(preset, Mapping) else ():  # a YAML's blocks are its model's
         if not block.get(key):
             raise VsslevalError(f"preset {preset_name!r} of model {name!r} has no {key!r} block; the engine needs "
                                 "the audio and image front-ends (see docs/api.md)")
@@ -297,7 +298,11 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
                                      skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
                                      bootstrap=bootstrap, max_memory=max_memory,
                                      max_skip_fraction=max_skip_fraction, allow_nonfinite=allow_nonfinite)
-    check_scorable(spec.protocol, spec.negatives)  # before hours of inference, not after
+    # before hours of inference, not after: the protocol can score these negatives and this model
+    check_scorable(spec.protocol, spec.negatives)
+    model_config = module.config if module is not None else load_model_config(
+        load_model_file(spec.model_file) if spec.model_file else spec.model)
+    protocol_thresholds(model_config, spec.model, spec.protocol)
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)

@@ -77,16 +77,23 @@ def check_scorable(protocol: str, negatives) -> None:
                             f"{', '.join(missing)} (use --neg all, or `vssleval infer` to store maps only)")
 
 
+def protocol_thresholds(model_config: dict[str, Any], model_name: str, protocol: str) -> dict[str, Any]:
+    """The universal thresholds ``protocol`` scores ``model_config``'s maps with; a model the
+    protocol cannot score is refused (before any model runs, when the caller asks first)."""
+    thresholds = model_config.get("thresholds") or {}
+    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
+        thresholds = model_config.get("compat_thresholds") or {}
+    if protocol == "juanola2025" and not thresholds:
+        raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
+                            f"{model_name}'s YAML has none")
+    return thresholds
+
+
 def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
     """Refuse a store that ``protocol`` cannot score; return the universal thresholds it uses."""
     config = store.config
     check_scorable(protocol, config["negatives"])
-    thresholds = (config["model_config"].get("thresholds") or {})
-    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
-        thresholds = config["model_config"].get("compat_thresholds") or {}
-    if protocol == "juanola2025" and not thresholds:
-        raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
-                            f"{config['model_name']}'s YAML has none")
+    thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
     if protocol == "juanola2025" and config.get("protocol") != "juanola2025":
         raise VsslevalError(f"protocol juanola2025 blends every map with the OGL object prior, which only a "
                             f"--protocol juanola2025 run computes; the store {store.root} was written by a "

@@ -219,9 +219,23 @@ def claim_run_folder(folder: str | Path, config: dict[str, Any]) -> None:
     write_json_atomic(Path(folder) / OWNER_FILE, record)
 
 
+#: What a run writes beside its store (``evaluate``, ``infer``, ``report --from-store``); the compat
+#: protocol adds ``metrics/<model>_<testset>.txt`` and ``metrics/max_min/*.npy``.
+RUN_RESULT_FILES = ("metrics.json", "metrics.csv", "per_sample.csv", "report.md", "skipped.csv",
+                    "offscreen_draws.csv", "overlays.png", "overlays.pdf")
+RUN_RESULT_GLOBS = ("metrics/*.txt", "metrics/max_min/*.npy")
+
+
 def release_run_folder(folder: str | Path) -> None:
-    """Drop the owner marker (a run that replaces the folder's run with ``--overwrite``)."""
-    (Path(folder) / OWNER_FILE).unlink(missing_ok=True)
+    """Drop the owner marker and the results of the folder's run (a run that replaces it with
+    ``--overwrite``): nothing the replaced run wrote may pass for the new run's results."""
+    folder = Path(folder)
+    (folder / OWNER_FILE).unlink(missing_ok=True)
+    for name in RUN_RESULT_FILES:
+        (folder / name).unlink(missing_ok=True)
+    for pattern in RUN_RESULT_GLOBS:
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 #: Members with the seed axis first (samples on axis 1); every other member has samples on axis 0.
@@ -284,8 +298,8 @@ class HeatmapStore:
         run_dir = Path(run_dir)
         check_run_folder(run_dir, config, overwrite=overwrite,
                          fix="choose another --out, or pass --overwrite to replace that run")
+        owner = run_folder_owner(run_dir)  # before create() clears a replaced store
         store = cls.create(run_dir / "store", config, resume=resume, overwrite=overwrite)
-        owner = run_folder_owner(run_dir)
         if overwrite and owner is not None and owner[0] != config_hash(config):
             release_run_folder(run_dir)  # the marker of the replaced run
         return store
