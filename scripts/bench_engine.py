@@ -50,14 +50,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -76,30 +74,15 @@ from vssleval.models import build_model
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import preset_block
 
+# the fixtures' deterministic weight rule (a value depends only on its key and shape), as the tests use it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from weight_rule import tensor as rule_tensor  # noqa: E402
+
 VARIANTS = ("positive", "silence", "noise", "offscreen")
 HW = 224 * 224
 
 
 # ----------------------------------------------------------------------------- weights and data
-def rule_tensor(key: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """The deterministic weight rule of the golden fixtures' synthetic checkpoints: a generator seeded
-    with ``crc32(key)`` per state-dict key, so a value depends only on its key and shape."""
-    g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
-    if key.endswith("num_batches_tracked"):
-        return torch.zeros(shape, dtype=torch.int64)
-    if key.endswith("running_var"):
-        t = 0.5 + torch.rand(shape, generator=g)
-    elif key.endswith("running_mean"):
-        t = 0.1 * torch.randn(shape, generator=g)
-    elif len(shape) >= 2:
-        t = torch.randn(shape, generator=g) * math.sqrt(2 / math.prod(shape[1:]))
-    elif key.endswith(".weight"):
-        t = 1 + 0.1 * torch.randn(shape, generator=g)
-    else:
-        t = 0.01 * torch.randn(shape, generator=g)
-    return t.to(dtype)
-
-
 def ezvsl_checkpoint(folder: Path) -> Path:
     keys = build_model("ezvsl", random_init=True).state_dict()
     sd = {k: rule_tensor(k, tuple(v.shape), v.dtype) for k, v in keys.items()}

@@ -110,3 +110,30 @@ def reference_maps(spec: RunSpec) -> dict[str, np.ndarray]:
                 out["offscreen"][s][p] = full(audio.offscreen(draw.offscreen_path, info))
                 out["offscreen_ids"][s][p] = draw.offscreen_id
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def fake_shard(start: int, n: int = 2, S: int = 2, h: int = 7) -> dict[str, np.ndarray]:
+    """A store shard of ``n`` samples from position ``start`` with random maps (``S`` seeds, ``h x h``)."""
+    rng = np.random.default_rng(start)
+    return {
+        "index": np.arange(start, start + n),
+        "ids": np.array([f"s{i}" for i in range(start, start + n)]),
+        "positive": rng.random((n, h, h), dtype=np.float32),
+        "silence": rng.random((n, h, h), dtype=np.float32),
+        "noise": rng.random((S, n, h, h), dtype=np.float32),
+        "offscreen": rng.random((S, n, h, h), dtype=np.float32),
+        "offscreen_ids": np.array([[f"o{s}{i}" for i in range(n)] for s in range(S)]),
+    }
+
+
+#: The YAML of a plug-in whose maps are its raw output (no front-end blocks, identity map rule).
+IDENTITY_PLUGIN_YAML = """
+model: {size: 7}
+checkpoint: {}
+thresholds: {}
+presets:
+  juanola2025:
+    audio: {}
+    image: {}
+    map: {raw: identity, upsample: {positive: bilinear}, normalize: none}
+"""

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import vssleval
+from engine_helpers import IDENTITY_PLUGIN_YAML
 from vssleval.cli import main
 from vssleval.engine.contract import check_output
 from vssleval.engine.store import COMPLETE_FILE
@@ -85,16 +86,7 @@ class ShortImage(CenterPrior):
         return super().encode_image(images)[1:]
 '''
 
-PRESET_YAML = """
-model: {size: 7}
-checkpoint: {}
-thresholds: {}
-presets:
-  juanola2025:
-    audio: {}
-    image: {}
-    map: {raw: identity, upsample: {positive: bilinear}, normalize: none}
-"""
+PRESET_YAML = IDENTITY_PLUGIN_YAML
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import torch
 
 import vssleval
 from shared import ROOT
+from engine_helpers import IDENTITY_PLUGIN_YAML
 from vssleval.cli import main
 from vssleval.engine.store import COMPLETE_FILE, HeatmapStore
 from vssleval.errors import VsslevalError
@@ -33,16 +34,7 @@ class FirstMapInf(CenterPrior):
         maps[0] = float("inf")
         return maps
 '''
-PLUGIN_YAML = """
-model: {size: 7}
-checkpoint: {}
-thresholds: {}
-presets:
-  juanola2025:
-    audio: {}
-    image: {}
-    map: {raw: identity, upsample: {positive: bilinear}, normalize: none}
-"""
+PLUGIN_YAML = IDENTITY_PLUGIN_YAML
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,14 @@ import json
 import numpy as np
 import pytest
 
+from engine_helpers import fake_shard
 from vssleval.engine.store import HeatmapStore
 from vssleval.errors import VsslevalError
 
 CONFIG = {"model": "center", "seeds": [1, 2], "batch_size": 2, "device": "cpu"}
 
 
-def _shard(start, n=2, S=2, h=7):
-    rng = np.random.default_rng(start)
-    return {
-        "index": np.arange(start, start + n),
-        "ids": np.array([f"s{i}" for i in range(start, start + n)]),
-        "positive": rng.random((n, h, h), dtype=np.float32),
-        "silence": rng.random((n, h, h), dtype=np.float32),
-        "noise": rng.random((S, n, h, h), dtype=np.float32),
-        "offscreen": rng.random((S, n, h, h), dtype=np.float32),
-        "offscreen_ids": np.array([[f"o{s}{i}" for i in range(n)] for s in range(S)]),
-    }
+_shard = fake_shard
 
 
 def test_roundtrip_and_export(tmp_path):

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import vssleval
+from engine_helpers import fake_shard
 from vssleval.cli import main
 from vssleval.engine.store import HeatmapStore
 from vssleval.errors import VsslevalError
@@ -28,17 +29,7 @@ CONFIG = {"model": "center", "dataset": "synthetic-vggss", "seeds": [1, 2], "bat
           "negatives": ["silence", "noise", "offscreen"], "device": "cpu"}
 
 
-def _shard(start, n=2, S=2, h=7):
-    rng = np.random.default_rng(start)
-    return {
-        "index": np.arange(start, start + n),
-        "ids": np.array([f"s{i}" for i in range(start, start + n)]),
-        "positive": rng.random((n, h, h), dtype=np.float32),
-        "silence": rng.random((n, h, h), dtype=np.float32),
-        "noise": rng.random((S, n, h, h), dtype=np.float32),
-        "offscreen": rng.random((S, n, h, h), dtype=np.float32),
-        "offscreen_ids": np.array([[f"o{s}{i}" for i in range(n)] for s in range(S)]),
-    }
+_shard = fake_shard
 
 
 def _complete(tmp_path, legacy=False) -> HeatmapStore:
