@@ -6,8 +6,10 @@ Ops (names used in configs and the protocol quirk table):
 ``bilinear_ac`` torch bilinear, ``align_corners=True`` (EZ-VSL / SLAVC / FNAC positives in vssl_eval)
 ``bilinear``    torch bilinear, ``align_corners=False``: half-pixel centres, border replicate.
                 Mathematically the same function as OpenCV ``INTER_LINEAR`` when upscaling.
-``cv2_linear``  OpenCV ``cv2.resize(..., INTER_LINEAR)`` reproduced bit for bit in float32
-                (OpenCV is not needed); the values equal ``bilinear`` up to float rounding.
+``cv2_linear``  OpenCV ``cv2.resize(..., INTER_LINEAR)`` in float32 (OpenCV is not needed): bit
+                for bit the optimised path of opencv-python-headless 5.0 on x86-64 without
+                AVX-512; other OpenCV paths differ by 1-3 ulp (docs/protocols.md §8.5). The
+                values equal ``bilinear`` up to float rounding.
 ``bicubic_ac``  torch bicubic, ``align_corners=True`` (SLAVC's own test)
 ``bicubic``     torch bicubic, ``align_corners=False``
 =============  ==============================================================================

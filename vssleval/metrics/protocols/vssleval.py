@@ -74,14 +74,36 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _upsampled(raw: Array, op: str, name: str) -> Array:
-    """``flat(upsample(raw, op))``; numpy input is written into a reused per-thread buffer."""
+def _upsampled(raw: Array, op: str, name: str) -> tuple[Array, Array]:
+    """``flat(upsample(raw, op))`` and which rows of ``raw`` are flat (constant), as ``[B]`` bools of
+    the same kind as the upsampled maps; numpy input is written into a reused per-thread buffer.
+
+    Flatness is decided on the raw map, and the upsampled row of a flat raw map is that constant:
+    every op reproduces a constant in exact arithmetic, but ``bilinear_ac``, ``bicubic_ac`` and
+    ``bicubic`` round it into a few distinct float32 values (docs/protocols.md §8.3).
+    """
     x = as_float32(raw)
     if is_torch(x):
-        return flat(to_numpy_if_cpu(upsample(x, op)))
-    buf = workspace(f"clean_up_{name}", (_CHUNK, 224, 224), np.float32)
-    out = buf[:x.shape[0]] if x.shape[0] <= _CHUNK else np.empty((x.shape[0], 224, 224), np.float32)
-    return flat(upsample_into(x, op, out))
+        up = flat(to_numpy_if_cpu(upsample(x, op)))
+        rows = x.reshape(x.shape[0], -1)
+        level = rows[:, :1]
+        flat_rows = (rows == level).all(dim=1)
+        if not is_torch(up):
+            flat_rows, level = flat_rows.cpu().numpy(), level.cpu().numpy()
+    else:
+        buf = workspace(f"clean_up_{name}", (_CHUNK, 224, 224), np.float32)
+        out = buf[:x.shape[0]] if x.shape[0] <= _CHUNK else np.empty((x.shape[0], 224, 224), np.float32)
+        up = flat(upsample_into(x, op, out))
+        rows = x.reshape(x.shape[0], -1)
+        level = rows[:, :1]
+        flat_rows = (rows == level).all(axis=1)
+    if is_torch(up):
+        import torch
+
+        return torch.where(flat_rows[:, None], level.to(up.device), up), flat_rows
+    if flat_rows.any():
+        up[flat_rows] = level[flat_rows]
+    return up, flat_rows
 
 
 def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
@@ -91,6 +113,7 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
     gtf = GroundTruth(to_numpy_if_cpu(gt))
     rec["area"] = _np(gtf.mass)
     up: dict[str, Array] = {}
+    flat_raw: dict[str, Array] = {}
     valid: dict[str, np.ndarray] = {}
     for v, raw in maps.items():
         if raw is None:
@@ -102,14 +125,14 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         mx, mn = extremes(raw)
         rec[f"max_{v}"], rec[f"min_{v}"] = np.where(ok, mx, np.nan), np.where(ok, mn, np.nan)
         clean = raw if ok.all() else _zero_nonfinite(raw)
-        up[v] = _upsampled(to_numpy_if_cpu(clean), op, v)
+        up[v], flat_raw[v] = _upsampled(to_numpy_if_cpu(clean), op, v)
         conf = confidence(up[v])
         worst = -np.inf if v == "pos" else np.inf
         rec[f"conf_{v}"] = np.where(ok, conf, worst)
     p = up["pos"]
     hw = p.shape[1]
-    rules = {"med": _flat_selects_all(upper_median_threshold(p), p),
-             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), p)}
+    rules = {"med": _flat_selects_all(upper_median_threshold(p), flat_raw["pos"]),
+             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), flat_raw["pos"])}
     rules.update({u: float(t) for u, t in thresholds.items()})
     pos_ok = valid["pos"]
     for r, t in rules.items():
@@ -127,34 +150,46 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
                 mi = _np(map_iou_counts(count(m), count(mx_), both))
                 rec[f"mapiou_{x}_{r}"] = np.where(valid[x] & pos_ok, mi, 0.0)
     if ogl is not None:
-        obj = _upsampled(to_numpy_if_cpu(ogl), op, "ogl")
+        obj, flat_obj = _upsampled(to_numpy_if_cpu(ogl), op, "ogl")
         side = int(round(hw ** 0.5))
-        a = minmax_normalize(p.reshape(-1, side, side))
-        o = minmax_normalize(obj.reshape(-1, side, side))
+        # a flat map has no spatial preference: it enters the blend as 0 (not as its level, which
+        # would shift the blend's float32 rounding by a value-dependent amount)
+        a = _zero_rows(minmax_normalize(p.reshape(-1, side, side)), flat_raw["pos"])
+        o = _zero_rows(minmax_normalize(obj.reshape(-1, side, side)), flat_obj)
         blend = flat(minmax_normalize(OGL_ALPHA * a + (1 - OGL_ALPHA) * o))
-        for r, t in (("med", _flat_selects_all(upper_median_threshold(blend), blend)),
-                     ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), blend))):
+        both_flat = flat_raw["pos"] & flat_obj
+        for r, t in (("med", _flat_selects_all(upper_median_threshold(blend), both_flat)),
+                     ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), both_flat))):
             rec[f"iou_{r}_ogl"] = np.where(pos_ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
     return rec
 
 
-def _flat_selects_all(t, maps):
-    """Rank thresholds ``t`` [B] of flat maps ``[B, HW]`` become -inf: a constant map selects every pixel.
+def _flat_selects_all(t, flat_rows):
+    """Rank thresholds ``t`` [B] of maps whose raw map is flat (``flat_rows`` [B]) become -inf: a
+    constant map selects every pixel.
 
     A constant map has no spatial preference, i.e. it predicts the whole image (the "whole image"
     baseline of the literature, and the all-on mask that EZ-VSL's ``>=`` rule gives); a strict
     ``>`` at its own median would select nothing and score it as silent instead. Negative maps are
     thresholded at the positive's threshold, so a flat positive map makes every negative pixel
-    count (pIA 1). The compat protocol keeps vssl_eval's literal strict ``>`` (nothing selected).
-    See docs/protocols.md §8.3.
+    count (pIA 1). Flatness is a property of the raw map (decided before upsampling, see
+    :func:`_upsampled`). The compat protocol keeps vssl_eval's literal strict ``>`` (nothing
+    selected). See docs/protocols.md §8.3.
     """
+    if is_torch(t):
+        import torch
+
+        return torch.where(torch.as_tensor(flat_rows, device=t.device), torch.full_like(t, float("-inf")), t)
+    return np.where(np.asarray(flat_rows), -np.inf, t)
+
+
+def _zero_rows(maps, rows):
+    """``maps`` [B, h, w] with the maps of ``rows`` [B] set to 0."""
     if is_torch(maps):
         import torch
 
-        flat_rows = maps.amax(dim=1) == maps.amin(dim=1)
-        return torch.where(flat_rows, torch.full_like(t, float("-inf")), t)
-    flat_rows = maps.max(axis=1) == maps.min(axis=1)
-    return np.where(flat_rows, -np.inf, t)
+        return torch.where(torch.as_tensor(rows, device=maps.device)[:, None, None], torch.zeros_like(maps), maps)
+    return np.where(np.asarray(rows)[:, None, None], np.zeros_like(maps), maps)
 
 
 def _gt(m, t):
