@@ -236,3 +236,18 @@ def test_opencv_path_changes_no_native_value(fx, name, monkeypatch):
     for k in ("ciou", "inter", "union", "threshold", "ciou_adap", "threshold_adap"):
         if k in base:
             np.testing.assert_array_equal(base[k], other[k], err_msg=f"{name}: {k}")
+
+
+def test_model_yamls_name_their_native_evaluator():
+    """Every model with a repository evaluator names it (``native_evaluator`` in its YAML), and
+    every name given is registered; baselines name none."""
+    import yaml
+
+    named = {}
+    for path in sorted((shared.ROOT / "configs" / "models").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        if "native_evaluator" in cfg:
+            assert cfg["native_evaluator"] in EVALUATORS, path
+            named[cfg["name"]] = cfg["native_evaluator"]
+    assert named == {"ezvsl": "ezvsl", "fnac": "fnac", "slavc": "slavc", "lvs": "lvs", "ssltie": "ssltie",
+                     "sslalign": "sslalign", "sacl": "sacl"}
