@@ -115,6 +115,8 @@ def test_adversarial(fx, name):
     key = "expected_ciou" + (f"_{block}" if block else "")
     np.testing.assert_allclose(cols["ciou"], z[key], rtol=0, atol=TOL, equal_nan=True)
     assert_dataset(name, data, ref["dataset"][block] if block else ref["dataset"])
+    assert set(ev.own_keys) <= set(data), set(ev.own_keys) - set(data)
+    assert ("ap" in data and "max_f1" in data) == name.startswith("slavc")  # only SLAVC computes them
 
 
 @pytest.mark.parametrize("fx", shared.sources())
@@ -201,7 +203,7 @@ def _lerp_fma_cv2(maps):
     """OpenCV INTER_LINEAR as opencv-python 5.0 computes it through IPP on an AVX-512 CPU (the CPU
     the native fixtures were made on): each pass ``v0 + (v1 - v0) * w1`` with one FMA, where the
     project's ``cv2_linear`` computes ``w0*v0 + w1*v1`` rounded once. The two differ by one ulp on
-    about 9 % of the fixtures' upsampled pixels (docs/protocols.md §10.2)."""
+    about 9 % of the fixtures' upsampled pixels (docs/protocols.md §11.2)."""
     from vssleval.metrics.upsample import cv2_linear_taps
 
     x = np.asarray(maps, np.float32)
@@ -218,7 +220,7 @@ def _lerp_fma_cv2(maps):
 @pytest.mark.parametrize("fx", shared.sources())
 @pytest.mark.parametrize("name", ["lvs", "ssltie", "sslalign", "sacl"])
 def test_opencv_path_changes_no_native_value(fx, name, monkeypatch):
-    """docs/protocols.md §10.2: the one-ulp OpenCV path difference moves no mask, threshold or IoU
+    """docs/protocols.md §11.2: the one-ulp OpenCV path difference moves no mask, threshold or IoU
     of the native fixtures (the upsampled maps do differ)."""
     import importlib
 

@@ -1,5 +1,5 @@
 """The ``native`` evaluators: each model scored as its own repository's test code scores it
-(docs/protocols.md §10). Pure functions of raw low-resolution maps and normalised boxes (or GT
+(docs/protocols.md §11). Pure functions of raw low-resolution maps and normalised boxes (or GT
 maps); numpy in, numbers out. One module per evaluator family:
 
 * :mod:`.ezvsl`: ``ezvsl``, ``fnac`` (FNAC ``validate``), ``fnac_bicubic`` (FNAC ``validate2``)

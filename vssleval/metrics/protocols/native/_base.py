@@ -27,7 +27,7 @@ class Inputs:
 
 @dataclass(frozen=True)
 class NativeEvaluator:
-    """A repository's own evaluator as pure functions (docs/protocols.md §10).
+    """A repository's own evaluator as pure functions (docs/protocols.md §11).
 
     Attributes:
         name: registry name (what a model YAML's ``native_evaluator`` says).

@@ -1,4 +1,4 @@
-"""Helpers shared by the native evaluators (docs/protocols.md §10): upsampling as each repository
+"""Helpers shared by the native evaluators (docs/protocols.md §11): upsampling as each repository
 runs it, its min-max variants, box -> pixel conversions, the per-sample IoU and the dataset curves.
 
 Everything is numpy (torch only through :func:`vssleval.metrics.upsample.upsample`, which is
@@ -35,7 +35,7 @@ def cv2_linear(maps: np.ndarray) -> np.ndarray:
     """``cv2.resize(m, (224, 224), interpolation=INTER_LINEAR)`` of float32 maps, through the
     project's OpenCV reproduction (docs/metrics.md §2.4). OpenCV's own result depends on the CPU
     path by one ulp; on every native fixture both paths give the same masks and IoUs
-    (docs/protocols.md §10.2)."""
+    (docs/protocols.md §11.2)."""
     return np.asarray(upsample(as_maps(maps), "cv2_linear", SIZE), dtype=np.float32)
 
 

@@ -1,4 +1,4 @@
-"""EZ-VSL's evaluator and FNAC's two copies of it (docs/protocols.md §10.1).
+"""EZ-VSL's evaluator and FNAC's two copies of it (docs/protocols.md §11.1).
 
 Upsample to 224 (EZ-VSL and FNAC ``validate``: torch bilinear, align_corners=True; FNAC
 ``validate2``: torch bicubic, align_corners=False), min-max with a flat map left unchanged,

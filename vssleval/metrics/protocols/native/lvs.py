@@ -1,4 +1,4 @@
-"""LVS's evaluator and SSL-TIE's copy of it (docs/protocols.md §10.1).
+"""LVS's evaluator and SSL-TIE's copy of it (docs/protocols.md §11.1).
 
 OpenCV linear upsampling, ``pred = 1 - minmax(-x)`` (a flat map is left unchanged, so it becomes
 ``1 + x``), then the repositories set ``pred > thr`` to 1 and ``pred < 1`` to 0 and keep ``>= 0.5``

@@ -1,4 +1,4 @@
-"""SACL's evaluator (docs/protocols.md §10.1).
+"""SACL's evaluator (docs/protocols.md §11.1).
 
 OpenCV linear upsampling, ``(x - min) / ptp(x)`` with **no** flat guard (a flat map becomes all
 NaN, which selects nothing), then a **fixed** ``>= 0.5`` on that map (not a median rule).

@@ -1,4 +1,4 @@
-"""SLAVC's evaluator: its two mask rules and ``EvaluatorFull.finalize_stats`` (docs/protocols.md §10.1).
+"""SLAVC's evaluator: its two mask rules and ``EvaluatorFull.finalize_stats`` (docs/protocols.md §11.1).
 
 Upsample with torch bicubic (align_corners=True) and rescale with the fixed temperature range
 ``S = (x + 1/tau) / (2/tau)``, tau = 0.03 (float32). Confidence = mean of the top quarter of S.
@@ -47,8 +47,9 @@ def _per_sample(relative: bool):
         sc = scores(s.raw)
         if relative:
             pred = minmax_flat_unchanged(sc)
-            thr = sorted_value(pred, int(N_PIXELS * 0.5)).astype(np.float64)
-            mask = pred >= thr.astype(np.float32)[:, None, None]
+            thr32 = sorted_value(pred, int(N_PIXELS * 0.5))
+            mask = pred >= thr32[:, None, None]
+            thr = thr32.astype(np.float64)
         else:
             thr = np.full(len(sc), PRED_THRESHOLD)
             mask = sc >= PRED_THRESHOLD

@@ -1,4 +1,4 @@
-"""SSL-Align's evaluator, VGG-SS branch (docs/protocols.md §10.1).
+"""SSL-Align's evaluator, VGG-SS branch (docs/protocols.md §11.1).
 
 OpenCV linear upsampling, ``pred = 1 - minmax(-x)``, then a **strict** ``pred > thr`` with thr
 the upper median; the adaptive rule uses thr = the value at sorted index ``HW - g`` (g = GT
