@@ -13,6 +13,8 @@ and ``docs/testing.md``):
 * ``metrics/``: the ``raw_mode`` targets of all 12 model x set pairs, and the 10-seed official run
   (captured maps, full-precision metrics, text file, max/min dumps) for one test set per model;
 * ``native/<model>.npz``: ids, raw maps, one 224 map and per-row input sha256 of the native runs;
+* ``native_metrics/``: every model repository's own evaluator on the native maps and on its 35
+  adversarial cases, whole (json and npz, byte for byte; the folder's README is not copied);
 * ``manifests/``, ``native/manifests/``: the weight manifests without their prose.
 
 Every written file gets an entry in ``tests/fixtures/MANIFEST.json``: its sha256, the source files it
@@ -48,6 +50,7 @@ SETS = ("vggss", "is3")
 PIPELINES = ("p10s", "pfnac3s", "plvs", "pssltie")
 NATIVE_MODELS = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl")
 MANIFEST_NAMES = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "ogl_resnet18")
+NATIVE_EVALUATORS = ("ezvsl", "fnac", "slavc", "lvs", "sslalign", "ssltie", "sacl")
 NATIVE_MANIFEST_NAMES = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl_frame", "sacl_sound")
 
 #: VGG-SS samples kept (annotation order 0, 3, 5, 7; all four are among the native runs' first 8):
@@ -237,6 +240,14 @@ class Builder:
             self.write(rel, npz_bytes(arrays), [rel],
                        f"ids, raw_map (all 8), map224 of {NATIVE_MAP224_ID} only, per-row sha256 of the inputs, meta")
 
+    # -- native evaluators -------------------------------------------------------------------------
+    def native_metrics(self) -> None:
+        for m in NATIVE_MODELS:
+            self.copy(f"native_metrics/{m}_vggss.json")
+        for e in NATIVE_EVALUATORS:
+            for ext in ("json", "npz"):
+                self.copy(f"native_metrics/adversarial_{e}.{ext}")
+
     # -- manifests ----------------------------------------------------------------------------------
     def manifests(self) -> None:
         compact = {}
@@ -261,6 +272,7 @@ class Builder:
         self.goldens()
         self.metrics()
         self.native()
+        self.native_metrics()
         self.manifests()
         unlisted = sorted(s for s in self.digests if s not in self.sums)
         record = {"about": "tests/fixtures: a compact subset of the golden fixtures, written by "

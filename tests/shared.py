@@ -68,6 +68,11 @@ class Fixtures:
         return self.root / "native"
 
     @property
+    def native_metrics(self) -> Path:
+        """each model repository's own evaluator run on the native maps and adversarial cases"""
+        return self.root / "native_metrics"
+
+    @property
     def manifests(self) -> Path:
         return self.root / "manifests"
 

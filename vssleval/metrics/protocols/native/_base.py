@@ -1,0 +1,83 @@
+"""One native evaluator: a repository's box rule, its per-sample rule and its dataset numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ._common import as_maps, check_gt, gt_maps
+
+#: headline keys every evaluator's dataset result carries (``ap`` / ``max_f1`` only where the
+#: evaluator computes them): ``ciou`` = its success rate at IoU 0.5, ``auc`` = its 21-point AUC
+HEADLINE = ("ciou", "auc", "ap", "max_f1")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a per-sample rule sees: float32 raw maps ``[B, h, w]``, uint8 GT ``[B, 224, 224]``,
+    the number of boxes per sample and the sample names."""
+
+    raw: np.ndarray
+    gt: np.ndarray
+    n_boxes: np.ndarray
+    names: list[str]
+
+
+@dataclass(frozen=True)
+class NativeEvaluator:
+    """A repository's own evaluator as pure functions (docs/protocols.md §11).
+
+    Attributes:
+        name: registry name (what a model YAML's ``native_evaluator`` says).
+        repository: ``owner/name@commit`` whose evaluator this reproduces.
+        box_rule: how normalised boxes become pixels (``clip``, ``floor0``, ``raw``; see ``_common``).
+        rule: one line: upsampling, normalisation, threshold, comparison.
+        per_sample: ``Inputs -> {column: [B] array}``; must hold ``ciou`` (the IoU it thresholds).
+        dataset: ``columns -> {key: value}``; must hold ``ciou`` and ``auc`` (see :data:`HEADLINE`).
+    """
+
+    name: str
+    repository: str
+    box_rule: str
+    rule: str
+    per_sample: Callable[[Inputs], dict]
+    dataset: Callable[[Mapping[str, np.ndarray]], dict]
+    own_keys: tuple[str, ...] = field(default=())
+
+    def gt(self, boxes: Sequence[Sequence]) -> np.ndarray:
+        """GT maps by this repository's conversion of normalised boxes (one list per sample)."""
+        return gt_maps(boxes, self.box_rule)
+
+    def samples(self, raw, boxes: Sequence[Sequence] | None = None, *, gt=None,
+                n_boxes: Sequence[int] | None = None, names: Sequence[str] | None = None) -> dict:
+        """Per-sample columns for raw maps and either normalised ``boxes`` (converted by this
+        repository's rule) or ready ``gt`` maps (then ``n_boxes`` defaults to 1 for a non-empty
+        GT and 0 for an empty one)."""
+        x = as_maps(raw)
+        if (boxes is None) == (gt is None):
+            raise ValueError("give exactly one of boxes and gt")
+        if boxes is not None:
+            if len(boxes) != len(x):
+                raise ValueError(f"{len(boxes)} box lists for {len(x)} maps")
+            g = self.gt(boxes)
+            nb = np.array([len(b) for b in boxes], np.int64) if n_boxes is None else np.asarray(n_boxes, np.int64)
+        else:
+            g = check_gt(gt, len(x))
+            nb = (g.reshape(len(g), -1).any(1).astype(np.int64) if n_boxes is None
+                  else np.asarray(n_boxes, np.int64))
+        names = [str(i) for i in range(len(x))] if names is None else [str(n) for n in names]
+        if len(names) != len(x) or len(nb) != len(x):
+            raise ValueError("names / n_boxes must have one entry per map")
+        out = self.per_sample(Inputs(x, g, nb, names))
+        out.setdefault("n_boxes", nb)
+        return out
+
+    def aggregate(self, columns: Mapping[str, np.ndarray]) -> dict:
+        return self.dataset(columns)
+
+    def evaluate(self, raw, boxes=None, *, gt=None, n_boxes=None, names=None) -> tuple[dict, dict]:
+        """``(per-sample columns, dataset numbers)``."""
+        cols = self.samples(raw, boxes, gt=gt, n_boxes=n_boxes, names=names)
+        return cols, self.aggregate(cols)
