@@ -46,6 +46,7 @@ from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
 from vssleval.limits import check_run_memory
+from vssleval.metrics.protocols import get_protocol
 from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_parts
 from vssleval.models.registry import preset_block
@@ -143,14 +144,15 @@ class Engine:
             self.model = self.model.to(memory_format=torch.channels_last)
         block = preset_block(self.model.config, spec.preset, self.model.name)
         audio_block = dict(block.get("audio") or {})
-        if spec.protocol == "vssleval" and audio_block:
+        self.rules = get_protocol(spec.protocol)
+        if self.rules.clean_negative_audio and audio_block:
             audio_block = clean_negative_audio(audio_block)
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
         self.audio_rates = self._audio_rates()
         # every call of a model goes through the output-contract check (engine/contract.py)
         self.net = CheckedModel(self.model)
-        self.ogl = self._object_prior() if spec.protocol == "juanola2025" else None
+        self.ogl = self._object_prior() if self.rules.needs_object_prior else None
         self.ogl_net = self.ogl_image = None
         if self.ogl is not None:
             if self.channels_last:
@@ -163,12 +165,13 @@ class Engine:
 
     # -- set-up ------------------------------------------------------------------------------
     def _object_prior(self):
-        """The OGL prior of the compat protocol (its 164 keys include the OGL blends)."""
+        """The OGL object prior, for a protocol that blends maps with it (juanola2025's 164 keys)."""
         try:
             return build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
         except VsslevalError as exc:
             hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
-            raise VsslevalError(f"--protocol juanola2025 reports the OGL (object-guided) metrics: {exc}{hint}") from exc
+            raise VsslevalError(f"--protocol {self.spec.protocol} reports the OGL (object-guided) metrics: "
+                                f"{exc}{hint}") from exc
 
     def _audio_rates(self) -> dict[str, Any] | None:
         """Native rates of the evaluated clips, and what the preset does with the off-rate ones.

@@ -14,6 +14,7 @@ into the 164 reported values; :func:`format_text` renders the metrics file.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Mapping, Sequence
 
@@ -26,10 +27,10 @@ from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
 from ..thresholds import UniversalThresholds, adaptive_threshold, upper_median_threshold
 from ..upsample import upsample, upsample_into
+from .base import NEGATIVES, Protocol, ProtocolRefusal, SeedRecords, Setup, pooled
 
 VARIANTS = ("pos", "silence", "noise", "offscreen")
 _POP8 = np.array([bin(i).count("1") for i in range(256)], np.int64)
-NEGATIVES = ("silence", "noise", "offscreen")
 PAIRS = (("pos", "silence"), ("pos", "noise"), ("pos", "offscreen"),
          ("silence", "noise"), ("silence", "offscreen"), ("noise", "offscreen"))
 #: order in which vssl_eval calls cal_CIOU per sample (median first, maxq3 last)
@@ -443,3 +444,84 @@ MAX_MIN_FILES = tuple((s, v) for s in ("max", "min") for v in VARIANTS)
 def max_min_arrays(rec: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The 8 ``max_min`` dumps: ``{'max_pos': float64 [S*N], ...}`` (seed-major, raw maps)."""
     return {f"{s}_{v}": np.asarray(rec[f"{s}_{v}"], dtype=np.float64) for s, v in MAX_MIN_FILES}
+
+
+class Juanola2025Protocol(Protocol):
+    """vssl_eval's computation: every negative and the OGL prior, 164 keys pooled over seeds (x100)."""
+
+    name = "juanola2025"
+    summary = "juanola2025 (vssl_eval compat)"
+    rank = 1
+    negatives_required = NEGATIVES
+    needs_object_prior = True
+    nonfinite_rule = "scored with vssl_eval's own NaN behaviour"
+    headline = (
+        ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),
+        ("CIoU_maxq3", "CIoU_maxq3"), ("AUC_maxq3", "AUC_maxq3"), ("pIA_Silence_MaxQ3", "pIA silence maxq3"),
+        ("pIA_Noise_MaxQ3", "pIA noise maxq3"), ("pIA_OffScreen_MaxQ3", "pIA offscreen maxq3"),
+        ("F_Pos_Neg", "F pos/neg"), ("Median_Max_Heatmap", "median max pos"),
+        ("Median_Max_Heatmap_Silence", "median max silence"),
+    )
+
+    def thresholds(self, model_config: Mapping, model_name: str) -> dict:
+        """The model's universal thresholds, or the baselines' stand-ins (docs/models.md §15)."""
+        thresholds = model_config.get("thresholds") or model_config.get("compat_thresholds") or {}
+        if not thresholds:
+            raise ProtocolRefusal(f"protocol juanola2025 needs the model's universal thresholds (max, max10, "
+                                  f"maxq3); {model_name}'s YAML has none")
+        return dict(thresholds)
+
+    def upsample_plan(self, op, model_name: str, preset: str) -> dict[str, str]:
+        """vssl_eval's per-variant ops ``{pos, ogl, neg}``, its interpolation mismatch included."""
+        negs = {v: op(v) for v in NEGATIVES}
+        if len(set(negs.values())) > 1:  # the compat metrics take one op for the three negatives
+            raise ProtocolRefusal(f"{model_name}: preset {preset!r} upsamples the negatives with different ops "
+                                  f"{negs}; vssl_eval uses one (cv2_linear) for all three")
+        return {"pos": op("positive"), "ogl": op("object"), "neg": negs["silence"]}
+
+    def setup(self, thresholds, ops, settings=None) -> Setup:
+        if thresholds is None:
+            raise ValueError("protocol juanola2025 needs the model's thresholds {max, max10, maxq3}")
+        th = thresholds if isinstance(thresholds, UniversalThresholds) else UniversalThresholds.from_mapping(thresholds)
+        if not isinstance(ops, Mapping) or set(ops) != {"pos", "ogl", "neg"}:
+            raise ValueError("protocol juanola2025 needs upsample={pos, ogl, neg} (op names; the model "
+                             f"YAML's presets.juanola2025.map.upsample), got {ops!r}")
+        return Setup(th, dict(ops), dict(settings or {}))
+
+    def check_inputs(self, maps, ogl) -> None:
+        missing = [k for k in NEGATIVES if maps.get(k) is None]
+        if missing or ogl is None:
+            raise ValueError(f"juanola2025 needs all four variants and ogl; missing "
+                             f"{missing + (['ogl'] if ogl is None else [])}")
+
+    def groups(self, sample_ids, groups):
+        return list(groups) if groups is not None else [QUIRK_scene_key(s) for s in sample_ids]
+
+    def sample_records(self, maps, gt, ogl, setup: Setup) -> dict[str, np.ndarray]:
+        return sample_records(maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
+                              setup.thresholds, setup.ops)
+
+    def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
+        """The 164 reference keys (x100, pooled over seeds) after ``nonfinite_maps``."""
+        rec, groups = pooled(seeds)
+        out: dict = {"nonfinite_maps": int(sum(np.sum(~np.isfinite(rec[f"max_{v}"])) for v in VARIANTS))}
+        out.update(aggregate(rec, groups))
+        return out
+
+    def results_heading(self, n_seeds) -> str:
+        return f"Results (protocol `{self.name}`: vssl_eval compatibility, pooled over seeds, x100)"
+
+    def extra_files(self, seeds, setup, model_name: str, testset: str) -> dict[str, str | bytes]:
+        """``metrics/<model>_<testset>.txt`` (164 lines, 2 decimals) and the 8
+        ``metrics/max_min/<model>_<testset>_{max,min}_{variant}.npy`` (float64, seed-major)."""
+        rec, groups = pooled(seeds)
+        files: dict[str, str | bytes] = {f"metrics/{model_name}_{testset}.txt": format_text(aggregate(rec, groups))}
+        for key, arr in max_min_arrays(rec).items():
+            stat, variant = key.split("_", 1)
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            files[f"metrics/max_min/{model_name}_{testset}_{stat}_{variant}.npy"] = buf.getvalue()
+        return files
+
+
+PROTOCOL = Juanola2025Protocol()
