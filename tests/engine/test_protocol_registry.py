@@ -13,8 +13,7 @@ import pytest
 
 import vssleval
 from shared import ROOT
-from vssleval.engine.runner import unpack_gt
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.metrics import PROTOCOLS
 from vssleval.metrics.protocols import Protocol, SeedRecords, Setup
 

@@ -41,7 +41,7 @@ from vssleval.engine.contract import CheckedModel
 from vssleval.engine.device import autocast, check_amp, resolve_device
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.spec import RunSpec
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, pack_gt
 from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
@@ -66,21 +66,6 @@ def limits_check(spec: RunSpec) -> Callable[[int], None]:
 def clean_negative_audio(audio_block: dict[str, Any]) -> dict[str, Any]:
     """The clean protocol's audio block: every variant uses the positive's preprocessing."""
     return {k: v for k, v in copy.deepcopy(audio_block).items() if k not in QUIRK_NEGATIVE_AUDIO_KEYS}
-
-
-def pack_gt(gt: np.ndarray) -> np.ndarray:
-    """``[n,224,224]`` maps with values in {0, 0.5, 1} -> uint8 bit planes ``[n, 2, 6272]``."""
-    half = np.packbits((gt >= 0.5).reshape(len(gt), -1), axis=1)
-    full = np.packbits((gt >= 1.0).reshape(len(gt), -1), axis=1)
-    return np.stack([half, full], axis=1)
-
-
-def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
-    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``."""
-    n = len(packed)
-    half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
-    full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
-    return (0.5 * half + 0.5 * full).astype(np.float32)
 
 
 @dataclass

@@ -11,8 +11,7 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from vssleval.engine.runner import unpack_gt
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
 from vssleval.metrics.protocols import Protocol, ProtocolRefusal, get_protocol
