@@ -373,7 +373,6 @@ class Engine:
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
-        out["is_negative"] = np.array([self.samples[p].is_negative for p in pos])
         return out
 
     def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:

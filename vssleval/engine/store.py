@@ -17,7 +17,6 @@ Format (one directory per run, ``RUN/store/``)::
                                              :func:`unpack_gt` gives float32 [n,224,224] in {0, .5, 1})
         groups         str    [n]            scene group of each sample (iIoU/iAUC): the dataset's
                                              group, or the sample id when it has none
-        is_negative    bool   [n]            extended-set negatives (image with non-matching audio)
     COMPLETE               written last, when every shard exists: the shard manifest (JSON), i.e.
                            every shard's name, byte size, sha256 and arrays (dtype and shape)
 
