@@ -66,8 +66,8 @@ class PeakInBox(Protocol):
     headline = (("peak_hit", "peak on the object"), ("silence_max", "mean silence max"))
     report_note = "Toy protocol of the tests.\n"
 
-    def model_settings(self, model_config, model_name):
-        return {"side": int(model_config["model"]["size"]), "model": model_name}
+    def model_settings(self, model_config, model_name, preset_map):
+        return {"side": int(model_config["model"]["size"]), "model": model_name, "map": dict(preset_map)}
 
     def sample_records(self, maps, gt, ogl, setup: Setup):
         pos = np.asarray(maps["pos"], dtype=np.float64)
@@ -82,7 +82,7 @@ class PeakInBox(Protocol):
         assert all(isinstance(s, SeedRecords) for s in seeds)
         return {"peak_hit": float(np.mean([s.records["peak_hit"] for s in seeds])),
                 "silence_max": float(np.mean([s.records["silence_max"] for s in seeds])),
-                "side": setup.settings["side"]}
+                "side": setup.settings["side"], "map_normalize": setup.settings["map"]["normalize"]}
 
     def extra_files(self, seeds, setup, model_name, testset):
         n = sum(len(s.ids) for s in seeds)
@@ -123,6 +123,7 @@ def test_a_toy_protocol_defined_in_a_test_scores_through_the_public_path(toy, tm
     assert metrics["peak_hit"] == pytest.approx(want["peak_hit"], abs=1e-12)
     assert metrics["silence_max"] == pytest.approx(want["silence_max"], rel=1e-6)
     assert metrics["side"] == 224  # the model YAML reached the protocol through model_settings
+    assert metrics["map_normalize"] == "none"  # and the preset's map block (configs/models/random.yaml)
     assert res.metrics["peak_hit"] == metrics["peak_hit"]
     header = (tmp_path / "run" / "per_sample.csv").read_text().splitlines()[0]
     assert header == "seed_index,sample_id,peak_hit,silence_max"

@@ -305,7 +305,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
     protocol_thresholds(model_config, spec.model, spec.protocol)
-    protocol_settings(model_config, spec.model, spec.protocol)
+    protocol_settings(model_config, spec.model, spec.protocol, spec.preset)
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)

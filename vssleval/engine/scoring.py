@@ -83,10 +83,11 @@ def protocol_thresholds(model_config: dict[str, Any], model_name: str, protocol:
     return _refusals(lambda: protocol_of(protocol).thresholds(model_config, model_name))
 
 
-def protocol_settings(model_config: dict[str, Any], model_name: str, protocol: str) -> dict[str, Any]:
-    """The per-model evaluator settings ``protocol`` reads from the model YAML
-    (:meth:`Protocol.model_settings`); a model it cannot score is refused."""
-    return _refusals(lambda: protocol_of(protocol).model_settings(model_config, model_name))
+def protocol_settings(model_config: dict[str, Any], model_name: str, protocol: str, preset: str) -> dict[str, Any]:
+    """The per-model evaluator settings ``protocol`` reads from the model YAML and the preset's
+    ``map:`` block (:meth:`Protocol.model_settings`); a model it cannot score is refused."""
+    preset_map = dict(preset_block(model_config, preset, model_name).get("map") or {})
+    return _refusals(lambda: protocol_of(protocol).model_settings(model_config, model_name, preset_map))
 
 
 def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
@@ -173,7 +174,7 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     config = store.config
     protocol = protocol or config["protocol"]
     thresholds = store_thresholds(store, protocol)
-    settings = protocol_settings(config["model_config"], config["model_name"], protocol)
+    settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
     acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
                       seeds=config["seeds"], bootstrap=bootstrap, settings=settings)
     negatives = set(config["negatives"])

@@ -114,9 +114,13 @@ class Protocol:
         ``thresholds``, possibly empty); raises :class:`ProtocolRefusal` for a model it cannot score."""
         return dict(model_config.get("thresholds") or {})
 
-    def model_settings(self, model_config: Mapping[str, Any], model_name: str) -> dict[str, Any]:
-        """Per-model evaluator settings from the model YAML (hook; none by default). What this
-        returns reaches :meth:`sample_records` and :meth:`aggregate` as ``setup.settings``."""
+    def model_settings(self, model_config: Mapping[str, Any], model_name: str,
+                       preset_map: Mapping[str, Any]) -> dict[str, Any]:
+        """Per-model evaluator settings (hook; none by default): ``model_config`` is the whole model
+        YAML, ``preset_map`` the run preset's ``map:`` block (``raw``, ``tau``, ``upsample``,
+        ``normalize``: how the model's own code turns its map into a 224 x 224 one). What this
+        returns reaches :meth:`sample_records` and :meth:`aggregate` as ``setup.settings``; a model
+        the protocol cannot score raises :class:`ProtocolRefusal`."""
         return {}
 
     def upsample_plan(self, op: Callable[[str], str], model_name: str, preset: str) -> Any:
