@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine_helpers import fake_shard
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, pack_gt, unpack_gt
 from vssleval.errors import VsslevalError
 
 CONFIG = {"model": "center", "seeds": [1, 2], "batch_size": 2, "device": "cpu"}
@@ -131,3 +131,13 @@ def test_run_folder_that_is_a_file_is_a_clear_error(tmp_path):
     with pytest.raises(VsslevalError, match=f"{tmp_path / 'run'} is a file, not a folder.*--out"):
         HeatmapStore.create(tmp_path / "run" / "store", CONFIG)
     assert (tmp_path / "run").read_text() == "not a folder"
+
+
+def test_gt_bit_planes_round_trip():
+    """A shard's ``gt``: two bit planes of 6272 bytes per sample, giving back {0, 0.5, 1} exactly."""
+    rng = np.random.default_rng(3)
+    gt = rng.choice(np.array([0.0, 0.5, 1.0], np.float32), size=(3, 224, 224))
+    packed = pack_gt(gt)
+    assert packed.dtype == np.uint8 and packed.shape == (3, 2, 6272)
+    back = unpack_gt(packed)
+    assert back.dtype == np.float32 and np.array_equal(back, gt)

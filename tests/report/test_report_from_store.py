@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from vssleval.cli import main
-from vssleval.engine.runner import unpack_gt
 from vssleval.engine.scoring import score_store, upsample_plan
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import Accumulator
 from vssleval.report.figures import roc_points

@@ -21,7 +21,8 @@ from torch import nn
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
-from vssleval.engine.scoring import check_scorable, count_nonfinite, describe_nonfinite, protocol_thresholds, score_run
+from vssleval.engine.scoring import (check_scorable, count_nonfinite, describe_nonfinite, protocol_settings,
+                                     protocol_thresholds, score_run)
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
@@ -270,7 +271,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
             synthetic benchmark for ``synthetic-*`` names.
         neg: ``"silence"``, ``"noise"``, ``"offscreen"``, a list or comma list of them, or ``"all"``.
         seeds: K (the first K protocol seeds) or an explicit list of seed values.
-        protocol: ``"vssleval"`` (clean metrics) or ``"juanola2025"`` (vssl_eval's computation).
+        protocol: ``"vssleval"`` (clean metrics), ``"juanola2025"`` (vssl_eval's computation), or
+            any name of :data:`vssleval.metrics.PROTOCOLS`.
         preset: ``"juanola2025"`` / ``"native"``, or a preset dict for an unregistered model;
             default: the model's own (``load_model``'s) or ``juanola2025``.
         out: the run folder; ``None`` makes a new temporary folder (``Results.out``). An existing
@@ -303,6 +305,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
     protocol_thresholds(model_config, spec.model, spec.protocol)
+    protocol_settings(model_config, spec.model, spec.protocol, spec.preset)
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)

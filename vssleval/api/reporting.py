@@ -19,10 +19,9 @@ from PIL import Image
 
 from vssleval import limits
 from vssleval.api.evaluation import Results
-from vssleval.engine.runner import unpack_gt
 from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
-                                   run_folder_owner, run_label, store_containing)
+                                   run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir
 from vssleval.metrics import calibrate_threshold

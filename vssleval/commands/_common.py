@@ -8,7 +8,7 @@ from typing import Any
 
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.errors import VsslevalError
-from vssleval.engine.spec import PROTOCOLS
+from vssleval.metrics.protocols import PROTOCOLS
 from vssleval.models.registry import split_model_file
 
 DEFAULT_DATASET = "synthetic-vggss"
@@ -24,7 +24,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default="juanola2025", choices=["native", "juanola2025"],
                    help="preprocessing preset (default: juanola2025)")
     g.add_argument("--protocol", default="vssleval", choices=list(PROTOCOLS),
-                   help="metric protocol: vssleval (clean, default) or juanola2025 (vssl_eval compat)")
+                   help="metric protocol: " + " or ".join(p.summary or p.name for p in PROTOCOLS.values()))
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from vssleval.api import report, rescore
-from vssleval.engine.spec import PROTOCOLS
+from vssleval.metrics.protocols import PROTOCOLS
 from vssleval.errors import VsslevalError
 from vssleval.report.sweep import DEFAULT_POINTS
 

@@ -71,7 +71,3 @@ def load_rgb(path: str | Path):
         raise BadSampleError(path.stem, path, f"cannot read image: {exc}",
                              "check that the file exists and is a complete jpg/png", kind="unreadable_image") from exc
 
-
-def load_rgb_array(path: str | Path) -> np.ndarray:
-    """``[H, W, 3]`` uint8 RGB array of :func:`load_rgb`."""
-    return np.asarray(load_rgb(path), dtype=np.uint8)

@@ -41,11 +41,12 @@ from vssleval.engine.contract import CheckedModel
 from vssleval.engine.device import autocast, check_amp, resolve_device
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.spec import RunSpec
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, pack_gt
 from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
 from vssleval.limits import check_run_memory
+from vssleval.metrics.protocols import get_protocol
 from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_parts
 from vssleval.models.registry import preset_block
@@ -65,21 +66,6 @@ def limits_check(spec: RunSpec) -> Callable[[int], None]:
 def clean_negative_audio(audio_block: dict[str, Any]) -> dict[str, Any]:
     """The clean protocol's audio block: every variant uses the positive's preprocessing."""
     return {k: v for k, v in copy.deepcopy(audio_block).items() if k not in QUIRK_NEGATIVE_AUDIO_KEYS}
-
-
-def pack_gt(gt: np.ndarray) -> np.ndarray:
-    """``[n,224,224]`` maps with values in {0, 0.5, 1} -> uint8 bit planes ``[n, 2, 6272]``."""
-    half = np.packbits((gt >= 0.5).reshape(len(gt), -1), axis=1)
-    full = np.packbits((gt >= 1.0).reshape(len(gt), -1), axis=1)
-    return np.stack([half, full], axis=1)
-
-
-def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
-    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``."""
-    n = len(packed)
-    half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
-    full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
-    return (0.5 * half + 0.5 * full).astype(np.float32)
 
 
 @dataclass
@@ -143,14 +129,15 @@ class Engine:
             self.model = self.model.to(memory_format=torch.channels_last)
         block = preset_block(self.model.config, spec.preset, self.model.name)
         audio_block = dict(block.get("audio") or {})
-        if spec.protocol == "vssleval" and audio_block:
+        self.rules = get_protocol(spec.protocol)
+        if self.rules.clean_negative_audio and audio_block:
             audio_block = clean_negative_audio(audio_block)
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
         self.audio_rates = self._audio_rates()
         # every call of a model goes through the output-contract check (engine/contract.py)
         self.net = CheckedModel(self.model)
-        self.ogl = self._object_prior() if spec.protocol == "juanola2025" else None
+        self.ogl = self._object_prior() if self.rules.needs_object_prior else None
         self.ogl_net = self.ogl_image = None
         if self.ogl is not None:
             if self.channels_last:
@@ -163,12 +150,13 @@ class Engine:
 
     # -- set-up ------------------------------------------------------------------------------
     def _object_prior(self):
-        """The OGL prior of the compat protocol (its 164 keys include the OGL blends)."""
+        """The OGL object prior, for a protocol that blends maps with it (juanola2025's 164 keys)."""
         try:
             return build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
         except VsslevalError as exc:
             hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
-            raise VsslevalError(f"--protocol juanola2025 reports the OGL (object-guided) metrics: {exc}{hint}") from exc
+            raise VsslevalError(f"--protocol {self.spec.protocol} reports the OGL (object-guided) metrics: "
+                                f"{exc}{hint}") from exc
 
     def _audio_rates(self) -> dict[str, Any] | None:
         """Native rates of the evaluated clips, and what the preset does with the off-rate ones.
@@ -385,7 +373,6 @@ class Engine:
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
-        out["is_negative"] = np.array([self.samples[p].is_negative for p in pos])
         return out
 
     def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:

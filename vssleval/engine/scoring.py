@@ -6,15 +6,15 @@ does on an existing run, so both give identical numbers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from tqdm import tqdm
 
-from vssleval.engine.runner import unpack_gt
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
-from vssleval.metrics import Accumulator
+from vssleval.metrics import PROTOCOLS, Accumulator
+from vssleval.metrics.protocols import Protocol, ProtocolRefusal, get_protocol
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import DEFAULT_PRESET, load_model_config, preset_block
 
@@ -24,12 +24,8 @@ _OP_ALIASES = {"none": "bilinear"}
 
 
 def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
-    """The upsampling the metrics apply, from the run's model preset (``map.upsample``).
-
-    ``juanola2025``: vssl_eval's per-variant ops (its interpolation mismatch included);
-    ``vssleval``: the positive's op for every variant, so positives and negatives are sampled on
-    the same grid.
-    """
+    """The upsampling the metrics apply: the protocol's plan (:meth:`Protocol.upsample_plan`) from
+    the run's model preset (``map.upsample``, per variant and test set)."""
     model_cfg = config["model_config"]
     block = preset_block(model_cfg, config["preset"], config["model_name"])
     rule = MapRule.from_config(block.get("map"))
@@ -39,13 +35,7 @@ def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
         name = rule.upsample_op(variant, testset)
         return _OP_ALIASES.get(name, name)
 
-    if protocol == "juanola2025":
-        negs = {v: op(v) for v in ("silence", "noise", "offscreen")}
-        if len(set(negs.values())) > 1:  # the compat metrics take one op for the three negatives
-            raise VsslevalError(f"{config['model_name']}: preset {config['preset']!r} upsamples the negatives "
-                                f"with different ops {negs}; vssl_eval uses one (cv2_linear) for all three")
-        return {"pos": op("positive"), "ogl": op("object"), "neg": negs["silence"]}
-    return op("positive")
+    return _refusals(lambda: protocol_of(protocol).upsample_plan(op, config["model_name"], config["preset"]))
 
 
 def upsample_plan_for(model: str, testset: str | None, protocol: str = "juanola2025",
@@ -65,39 +55,50 @@ def upsample_plan_for(model: str, testset: str | None, protocol: str = "juanola2
     return upsample_plan(config, protocol)
 
 
-def check_scorable(protocol: str, negatives) -> None:
-    """Refuse, before any model runs, a run whose maps the protocol cannot score.
+def protocol_of(name: str) -> Protocol:
+    """The registered protocol ``name`` (a :class:`VsslevalError` naming the known ones otherwise)."""
+    try:
+        return get_protocol(name)
+    except ValueError as exc:
+        raise VsslevalError(f"unknown --protocol {name!r}; use {' or '.join(PROTOCOLS)}") from exc
 
-    ``juanola2025`` reproduces vssl_eval's 164 keys, every one of which mixes the positive with all
-    three negatives and the OGL prior; a store without one of them can be exported, not scored.
-    """
-    missing = [n for n in ("silence", "noise", "offscreen") if n not in set(negatives)]
-    if protocol == "juanola2025" and missing:
-        raise VsslevalError(f"--protocol juanola2025 scores all three negatives; this run lacks "
-                            f"{', '.join(missing)} (use --neg all, or `vssleval infer` to store maps only)")
+
+def _refusals(call: Callable[[], Any]) -> Any:
+    """``call()``, with a protocol's refusal raised as the user-facing :class:`VsslevalError`."""
+    try:
+        return call()
+    except ProtocolRefusal as exc:
+        raise VsslevalError(str(exc)) from exc
+
+
+def check_scorable(protocol: str, negatives) -> None:
+    """Refuse, before any model runs, a run whose maps the protocol cannot score (a negative
+    variant it scores is missing; e.g. ``juanola2025``'s 164 keys mix the positive with all three)."""
+    _refusals(lambda: protocol_of(protocol).check_negatives(list(negatives)))
 
 
 def protocol_thresholds(model_config: dict[str, Any], model_name: str, protocol: str) -> dict[str, Any]:
     """The universal thresholds ``protocol`` scores ``model_config``'s maps with; a model the
     protocol cannot score is refused (before any model runs, when the caller asks first)."""
-    thresholds = model_config.get("thresholds") or {}
-    if protocol == "juanola2025" and not thresholds:  # the baselines' stand-ins (docs/models.md §15)
-        thresholds = model_config.get("compat_thresholds") or {}
-    if protocol == "juanola2025" and not thresholds:
-        raise VsslevalError(f"protocol juanola2025 needs the model's universal thresholds (max, max10, maxq3); "
-                            f"{model_name}'s YAML has none")
-    return thresholds
+    return _refusals(lambda: protocol_of(protocol).thresholds(model_config, model_name))
+
+
+def protocol_settings(model_config: dict[str, Any], model_name: str, protocol: str, preset: str) -> dict[str, Any]:
+    """The per-model evaluator settings ``protocol`` reads from the model YAML and the preset's
+    ``map:`` block (:meth:`Protocol.model_settings`); a model it cannot score is refused."""
+    preset_map = dict(preset_block(model_config, preset, model_name).get("map") or {})
+    return _refusals(lambda: protocol_of(protocol).model_settings(model_config, model_name, preset_map))
 
 
 def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
     """Refuse a store that ``protocol`` cannot score; return the universal thresholds it uses."""
     config = store.config
+    rules = protocol_of(protocol)
     check_scorable(protocol, config["negatives"])
     thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
-    if protocol == "juanola2025" and config.get("protocol") != "juanola2025":
-        raise VsslevalError(f"protocol juanola2025 blends every map with the OGL object prior, which only a "
-                            f"--protocol juanola2025 run computes; the store {store.root} was written by a "
-                            f"{config.get('protocol')} run: evaluate the model again with --protocol juanola2025")
+    written_by = config.get("protocol")
+    has_prior = written_by in PROTOCOLS and PROTOCOLS[written_by].needs_object_prior
+    _refusals(lambda: rules.check_store(has_prior, str(written_by), str(store.root)))
     return thresholds
 
 
@@ -147,8 +148,7 @@ def check_nonfinite(store: HeatmapStore, allow_nonfinite: bool, protocol: str) -
             f"(`vssleval export {run} maps.npz`); check the checkpoint and the model's inputs. To score them "
             f"anyway under the documented rule (docs/protocols.md §8.3), pass --allow-nonfinite (API: "
             f"allow_nonfinite=True), e.g. `vssleval report --from-store {run} --out {run} --allow-nonfinite`")
-    rule = ("each scored as the worst case" if protocol == "vssleval"
-            else "scored with vssl_eval's own NaN behaviour")
+    rule = protocol_of(protocol).nonfinite_rule
     return f"WARNING: {found} are non-finite (NaN or inf), {rule} (--allow-nonfinite)"
 
 
@@ -174,8 +174,9 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     config = store.config
     protocol = protocol or config["protocol"]
     thresholds = store_thresholds(store, protocol)
+    settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
     acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
-                      seeds=config["seeds"], bootstrap=bootstrap)
+                      seeds=config["seeds"], bootstrap=bootstrap, settings=settings)
     negatives = set(config["negatives"])
     for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
                       disable=not progress, leave=False):

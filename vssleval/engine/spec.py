@@ -12,13 +12,13 @@ from typing import Any
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION, validate_max_skip_fraction
 from vssleval.errors import VsslevalError
+from vssleval.metrics.protocols import PROTOCOLS
 
 #: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
 #: (docs/protocols.md §2.4); here seed s drives every noise and offscreen draw as a function of
 #: (s, sample index), so ``--seeds K`` takes the first K of these, then 10000, 10001, ...
 PROTOCOL_SEEDS = (1234, 2345, 3456, 4567, 5678, 6789, 7890, 8901, 9012, 9999)
 NEGATIVES = ("silence", "noise", "offscreen")
-PROTOCOLS = ("vssleval", "juanola2025")
 
 
 def seed_list(k: int) -> list[int]:

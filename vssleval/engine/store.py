@@ -13,6 +13,10 @@ Format (one directory per run, ``RUN/store/``)::
         offscreen      float32 [S,n,h,w]     raw map under the offscreen clip of each seed
         offscreen_ids  str    [S,n]          which clip was used as offscreen audio
         ogl            float32 [n,7,7]       object prior (optional, when the run computes it)
+        gt             uint8  [n,2,6272]     ground-truth maps as two bit planes (:func:`pack_gt`;
+                                             :func:`unpack_gt` gives float32 [n,224,224] in {0, .5, 1})
+        groups         str    [n]            scene group of each sample (iIoU/iAUC): the dataset's
+                                             group, or the sample id when it has none
     COMPLETE               written last, when every shard exists: the shard manifest (JSON), i.e.
                            every shard's name, byte size, sha256 and arrays (dtype and shape)
 
@@ -53,6 +57,22 @@ COMPLETE_FILE = "COMPLETE"
 OWNER_FILE = ".vssleval-run.json"
 MANIFEST_FORMAT = 2
 _SHARD_RE = re.compile(r"^shard-(\d{6})\.npz$")
+
+def pack_gt(gt: np.ndarray) -> np.ndarray:
+    """``[n,224,224]`` maps with values in {0, 0.5, 1} -> uint8 bit planes ``[n, 2, 6272]`` (the
+    shard's ``gt``): plane 0 marks pixels >= 0.5, plane 1 pixels == 1."""
+    half = np.packbits((gt >= 0.5).reshape(len(gt), -1), axis=1)
+    full = np.packbits((gt >= 1.0).reshape(len(gt), -1), axis=1)
+    return np.stack([half, full], axis=1)
+
+
+def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
+    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``."""
+    n = len(packed)
+    half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
+    full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
+    return (0.5 * half + 0.5 * full).astype(np.float32)
+
 
 #: Configuration keys that do not change the maps: they are recorded, but a resumed run may differ.
 VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "command", "amp_note", "world_size",

@@ -18,12 +18,14 @@ Engine / report API (what ``vssleval evaluate`` and ``vssleval report --from-sto
     result = acc.result()          # flat dict -> metrics.json (docs/metrics.md §7.1)
     rows = acc.per_sample_rows()   # per-sample CSV rows
     # files: vssleval.report.compat.write_metrics(result, rows, out_dir)
-    #        vssleval.report.compat.write_compat_outputs(acc, out_dir, model_name, testset)
+    #        vssleval.report.compat.write_protocol_files(acc, out_dir, model_name, testset)
+    #        (the protocol's own files: juanola2025's metrics/<model>_<testset>.txt and max_min/*.npy)
 
 Building blocks: :mod:`.upsample` (``upsample``, ``minmax_normalize``), :mod:`.thresholds`,
 :mod:`.overlap` (cIoU, pIA, map IoU), :mod:`.curves` (success rate, AUC, AOC, iIoU/iAUC),
 :mod:`.detection` (confidence, AP, max-F1, Precision), :mod:`.calibration` (AUROC, universal
-threshold, transfer), :mod:`.stats`, :mod:`.protocols` (``vssleval``, ``juanola2025``).
+threshold, transfer), :mod:`.stats`, :mod:`.protocols` (``vssleval``, ``juanola2025``; what a
+protocol is: :class:`.protocols.base.Protocol`, the registry :data:`PROTOCOLS`).
 """
 
 from .accumulator import SCHEMA_VERSION, Accumulator, result_to_csv, rows_to_csv

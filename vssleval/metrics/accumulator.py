@@ -13,10 +13,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ._array import Array, check_maps, check_same_batch
-from .protocols import PROTOCOLS
-from .protocols import juanola2025 as compat
-from .protocols import vssleval as clean
-from .thresholds import UniversalThresholds
+from .protocols import Protocol, SeedRecords, get_protocol
+from .protocols.base import pooled
 
 SCHEMA_VERSION = 1
 
@@ -32,7 +30,9 @@ class Accumulator:
     """Collects per-sample metric scalars over batches and seeds; :meth:`result` aggregates.
 
     Args:
-        protocol: ``"vssleval"`` (clean default) or ``"juanola2025"`` (vssl_eval compat).
+        protocol: a registered protocol name (``"vssleval"``, the clean default, or
+            ``"juanola2025"``, vssl_eval compat; see :data:`vssleval.metrics.PROTOCOLS`) or a
+            :class:`~vssleval.metrics.protocols.Protocol` object.
         thresholds: universal thresholds on the raw map scale. For ``juanola2025`` a
             :class:`UniversalThresholds` or mapping ``{max, max10, maxq3}`` (required); for
             ``vssleval`` any mapping ``{name: value}`` (may be empty).
@@ -42,6 +42,8 @@ class Accumulator:
             the caller passes them (``vssleval.engine.scoring.upsample_plan_for``).
         seeds: optional seed values (reported; index i of ``update`` means ``seeds[i]``).
         bootstrap: number of bootstrap resamples for the CIs (0 disables).
+        settings: per-model evaluator settings (:meth:`Protocol.model_settings`); none for the
+            two built-in protocols.
 
     Examples:
     >>> import numpy as np
@@ -57,26 +59,15 @@ class Accumulator:
     0.975
     """
 
-    def __init__(self, protocol: str = "vssleval", thresholds: Any = None, upsample: Any = None,
-                 seeds: Sequence[int] | None = None, bootstrap: int = 200):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
-        self.protocol = protocol
+    def __init__(self, protocol: str | Protocol = "vssleval", thresholds: Any = None, upsample: Any = None,
+                 seeds: Sequence[int] | None = None, bootstrap: int = 200,
+                 settings: Mapping[str, Any] | None = None):
+        self.rules = get_protocol(protocol)  # ValueError for an unknown name
+        self.protocol = self.rules.name
         self.seeds = list(seeds) if seeds is not None else None
         self.bootstrap = bootstrap
-        if protocol == "juanola2025":
-            if thresholds is None:
-                raise ValueError("protocol juanola2025 needs the model's thresholds {max, max10, maxq3}")
-            self.thresholds = (thresholds if isinstance(thresholds, UniversalThresholds)
-                               else UniversalThresholds.from_mapping(thresholds))
-            if not isinstance(upsample, Mapping) or set(upsample) != {"pos", "ogl", "neg"}:
-                raise ValueError("protocol juanola2025 needs upsample={pos, ogl, neg} (op names; the model "
-                                 f"YAML's presets.juanola2025.map.upsample), got {upsample!r}")
-            self.ops = dict(upsample)
-        else:
-            th = thresholds.as_dict() if isinstance(thresholds, UniversalThresholds) else dict(thresholds or {})
-            self.thresholds = {str(k): float(v) for k, v in th.items()}
-            self.ops = upsample or "bilinear"
+        self.setup = self.rules.setup(thresholds, upsample, settings)
+        self.thresholds, self.ops = self.setup.thresholds, self.setup.ops
         self._records: dict[int, list[dict[str, np.ndarray]]] = {}
         self._ids: dict[int, list[str]] = {}
         self._groups: dict[int, list[str]] = {}
@@ -91,11 +82,13 @@ class Accumulator:
                 order (the compat protocol's lists are seed-major, dataset-ordered).
             sample_ids: ``B`` sample ids (compat: the dataset ``name``, e.g. ``<id>.jpg``).
             pos, silence, noise, offscreen: raw low-resolution maps ``[B, h, w]`` (torch or
-                numpy, CPU or CUDA), raw model scale; negatives may be None (vssleval only).
+                numpy, CPU or CUDA), raw model scale; a negative may be None unless the
+                protocol requires it (``negatives_required``).
             gt: ``[B, 224, 224]`` ground truth with values in [0, 1].
             groups: ``B`` scene ids for iIoU/iAUC (compat: derived from ``sample_ids`` with the
                 reference's string rule when None).
-            ogl: raw object-saliency maps ``[B, h', w']`` (required by juanola2025).
+            ogl: raw object-saliency maps ``[B, h', w']`` (required when the protocol
+                ``needs_object_prior``).
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
@@ -117,15 +110,9 @@ class Accumulator:
             raise ValueError(f"sample_ids has length {len(sample_ids)} but pos has shape {shapes['pos']}")
         if groups is not None and len(groups) != b:
             raise ValueError(f"groups has length {len(groups)} but pos has shape {shapes['pos']}")
-        if self.protocol == "juanola2025":
-            missing = [k for k in ("silence", "noise", "offscreen") if maps[k] is None]
-            if missing or ogl is None:
-                raise ValueError(f"juanola2025 needs all four variants and ogl; missing {missing + (['ogl'] if ogl is None else [])}")
-            rec = compat.sample_records(pos, silence, noise, offscreen, ogl, gt, self.thresholds, self.ops)
-            grp = list(groups) if groups is not None else [compat.QUIRK_scene_key(s) for s in sample_ids]
-        else:
-            rec = clean.sample_records(maps, gt, self.thresholds, self.ops, ogl=ogl)
-            grp = list(groups) if groups is not None else None
+        self.rules.check_inputs(maps, ogl)
+        rec = self.rules.sample_records(maps, gt, ogl, self.setup)
+        grp = self.rules.groups(sample_ids, groups)
         self._records.setdefault(seed_index, []).append(rec)
         self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
         if grp is not None:
@@ -138,6 +125,10 @@ class Accumulator:
             parts = self._records[s]
             out.append((s, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}))
         return out
+
+    def seed_records(self) -> list[SeedRecords]:
+        """Every seed's per-sample scalars, ids and scene groups, seeds in order."""
+        return [SeedRecords(s, rec, self._ids[s], self._groups.get(s)) for s, rec in self._seed_records()]
 
     def _meta(self) -> dict[str, Any]:
         counts = {s: len(self._ids[s]) for s in sorted(self._ids)}
@@ -152,18 +143,15 @@ class Accumulator:
 
     def compat_records(self) -> tuple[dict[str, np.ndarray], list[str]]:
         """Seed-major concatenated per-sample scalars and scene keys (juanola2025)."""
-        seeds = self._seed_records()
-        rec = {k: np.concatenate([r[k] for _, r in seeds]) for k in seeds[0][1]}
-        groups = [g for s, _ in seeds for g in self._groups[s]]
-        return rec, groups
+        return pooled(self.seed_records())
 
     def result(self) -> dict[str, Any]:
         """Aggregate everything accumulated so far into one flat dict (keys: docs/metrics.md §7).
 
-        ``vssleval``: every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample
-        std, ddof=1; 0.0 with one seed), bootstrap CIs ``ciou_ci95_low/high``, ``auc_ci95_*``
-        and the meta keys. ``juanola2025``: the 164 reference keys (x100, pooled over seeds) and
-        the meta keys.
+        The meta keys, then the protocol's own (:meth:`Protocol.aggregate`). ``vssleval``: every
+        per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1; 0.0 with
+        one seed), bootstrap CIs ``ciou_ci95_low/high``, ``auc_ci95_*``. ``juanola2025``: the 164
+        reference keys (x100, pooled over seeds).
         """
         if not self._records:
             raise ValueError("no samples accumulated")
@@ -171,30 +159,12 @@ class Accumulator:
         if len(counts) > 1:
             raise ValueError(f"seeds have different sample counts: { {s: len(i) for s, i in self._ids.items()} }")
         out = self._meta()
-        if self.protocol == "juanola2025":
-            rec, groups = self.compat_records()
-            out["nonfinite_maps"] = int(sum(np.sum(~np.isfinite(rec[f"max_{v}"])) for v in compat.VARIANTS))
-            out.update(compat.aggregate(rec, groups))
-            return out
-        per_seed = []
-        for s, rec in self._seed_records():
-            per_seed.append(clean.seed_metrics(rec, list(self.thresholds), self._groups.get(s)))
-        keys = list(per_seed[0])
-        for k in keys:
-            vals = np.array([m.get(k, np.nan) for m in per_seed], dtype=np.float64)
-            out[k] = float(np.mean(vals))
-            out[f"{k}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-        if self.bootstrap:
-            ious = np.stack([r["iou_med"] for _, r in self._seed_records()])
-            ci = clean.bootstrap_ci(ious, self.bootstrap)
-            ious_a = np.stack([r["iou_adap"] for _, r in self._seed_records()])
-            ci_a = clean.bootstrap_ci(ious_a, self.bootstrap)
-            for name, (lo, hi) in (("ciou", ci["ciou"]), ("auc", ci["auc"]),
-                                   ("ciou_adap", ci_a["ciou"]), ("auc_adap", ci_a["auc"])):
-                out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
-        out["thresholds"] = dict(self.thresholds)
-        out["upsample"] = self.ops
+        out.update(self.rules.aggregate(self.seed_records(), self.setup, self.bootstrap))
         return out
+
+    def extra_files(self, model_name: str, testset: str) -> dict[str, str | bytes]:
+        """The protocol's files besides ``metrics.json`` (``{relative path: text or bytes}``)."""
+        return self.rules.extra_files(self.seed_records(), self.setup, model_name, testset)
 
     def per_sample_rows(self) -> list[dict[str, Any]]:
         """One row per (seed, sample): ``seed_index``, ``sample_id``, then every scalar."""

@@ -3,7 +3,7 @@
 A model computes a similarity map in its own units (a cosine in [-1, 1] for every zoo model); the
 preset decides what the *raw* map is (the map the official code returns, before interpolation)
 and how an evaluation turns it into a 224x224 map. Only the raw rule runs here; the upsampling
-and normalisation names are declared for the engine/metrics code, which implements them.
+and normalisation names are declared for the metric protocols, which implement them.
 
 ``map:`` block keys:
 
@@ -20,7 +20,11 @@ and normalisation names are declared for the engine/metrics code, which implemen
     ``default`` entry, for the pipelines that upsample differently per test set.
 ``normalize``
     what follows the upsampling, per image: ``none``, ``minmax`` ((x-min)/(max-min), unchanged
-    when max == min), or ``fixed_range`` ((x + 1/tau) / (2/tau), SLAVC's own test).
+    when max == min), or ``fixed_range`` ((x + 1/tau) / (2/tau), SLAVC's own test). A record of
+    the model's own evaluation code: the built-in protocols do not apply it (their median and
+    adaptive thresholds are ranks, unchanged by a per-image monotone map, and their universal
+    thresholds are on the raw scale); a protocol that scores as the model's code does receives
+    the whole ``map:`` block through ``Protocol.model_settings`` (docs/protocols.md §10).
 
 Facts behind each rule: docs/models.md §2.4-§2.6.
 """

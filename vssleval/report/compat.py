@@ -1,12 +1,12 @@
 """Writers for metric outputs: the flat ``metrics.json``/``metrics.csv``/per-sample CSV, and the
 vssl_eval compat files (``metrics/<model>_<testset>.txt`` + 8 ``metrics/max_min/*.npy``).
 
-Formatting lives in :mod:`vssleval.metrics`; this module only writes files, atomically.
+Formatting lives in :mod:`vssleval.metrics` (a protocol's ``extra_files``); this module only writes
+files, atomically.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from vssleval.io_utils import write_bytes_atomic, write_json_atomic, write_text_atomic
 from vssleval.metrics import Accumulator, result_to_csv, rows_to_csv
-from vssleval.metrics.protocols import juanola2025
+from vssleval.metrics.protocols import Protocol
 
 
 def write_metrics(result: Mapping[str, Any], rows: Sequence[Mapping[str, Any]] | None, out_dir) -> list[Path]:
@@ -29,25 +29,28 @@ def write_metrics(result: Mapping[str, Any], rows: Sequence[Mapping[str, Any]] |
     return paths
 
 
+def write_protocol_files(acc: Accumulator, out_dir, model_name: str, testset: str) -> list[Path]:
+    """The protocol's files besides ``metrics.json`` (:meth:`Protocol.extra_files`) under ``out_dir``;
+    none for ``vssleval``."""
+    paths = []
+    for rel, content in acc.extra_files(model_name, testset).items():
+        path = Path(out_dir) / rel
+        if isinstance(content, str):
+            write_text_atomic(path, content)
+        else:
+            write_bytes_atomic(path, content)
+        paths.append(path)
+    return paths
+
+
 def write_compat_outputs(acc: Accumulator, out_dir, model_name: str, testset: str) -> list[Path]:
     """vssl_eval's outputs under ``out_dir``: ``metrics/<model>_<testset>.txt`` (164 lines, 2
     decimals) and ``metrics/max_min/<model>_<testset>_{max,min}_{pos,silence,noise,offscreen}.npy``
-    (float64, seed-major). ``acc`` must use protocol ``juanola2025``."""
-    if acc.protocol != "juanola2025":
-        raise ValueError(f"compat outputs need protocol 'juanola2025', got {acc.protocol!r}")
-    rec, groups = acc.compat_records()
-    metrics = juanola2025.aggregate(rec, groups)
-    base = Path(out_dir) / "metrics"
-    paths = [base / f"{model_name}_{testset}.txt"]
-    write_text_atomic(paths[0], juanola2025.format_text(metrics))
-    for name, arr in juanola2025.max_min_arrays(rec).items():
-        stat, variant = name.split("_", 1)
-        p = base / "max_min" / f"{model_name}_{testset}_{stat}_{variant}.npy"
-        buf = io.BytesIO()
-        np.save(buf, arr)
-        write_bytes_atomic(p, buf.getvalue())
-        paths.append(p)
-    return paths
+    (float64, seed-major): :func:`write_protocol_files` of a ``juanola2025`` accumulator, refusing
+    one whose protocol writes no such files."""
+    if type(acc.rules).extra_files is Protocol.extra_files:
+        raise ValueError(f"protocol {acc.protocol!r} writes no compat files (use protocol 'juanola2025')")
+    return write_protocol_files(acc, out_dir, model_name, testset)
 
 
 def _jsonable(obj: Any) -> Any:

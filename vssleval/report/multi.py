@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vssleval.io_utils import write_text_atomic
+from vssleval.metrics.protocols import get_protocol
 from vssleval.report import calibration as cal
 from vssleval.report import figures, tables
 from vssleval.report.runs import RunRecord, differences
@@ -106,19 +107,13 @@ def _tables_section(runs: Sequence[RunRecord], mixed: Sequence[str]) -> list[str
     mixed_keys = list(differences(runs))
     for protocol, group in tables.protocol_groups(runs).items():
         keys = [k for k in mixed_keys if k != "protocol"]
-        if protocol == "vssleval":
-            n_seeds = sorted({int(r.metrics.get("n_seeds", 0)) for r in group})
-            lines += [f"## Results (clean protocol `vssleval`, mean ± std over {'/'.join(map(str, n_seeds))} seeds)", ""]
-        else:
-            lines += [f"## Results (protocol `{protocol}`: vssl_eval compatibility, pooled over seeds, x100)", ""]
-        for title, cols in tables.sections(protocol):
+        rules = get_protocol(protocol)
+        n_seeds = sorted({int(r.metrics.get("n_seeds", 0)) for r in group})
+        lines += [f"## {rules.results_heading(n_seeds)}", ""]
+        for title, cols in rules.sections():
             lines += [f"### {title}", "", tables.metric_table(group, cols, keys)]
-        if protocol == "vssleval":
-            lines += ["Success rates, AUCs, AP and max-F1 in [0, 1], higher is better; pIA = fraction of the image "
-                      "above the positive map's adaptive threshold under negative audio (lower is better); "
-                      "AUROC max = positive vs pooled negative maxima (0.5: the map ignores the audio); "
-                      "med. max = median raw-map maximum (model's own scale). Every number is in "
-                      "`summary.csv` and each run's `metrics.json`.", ""]
+        if rules.table_note:
+            lines += [rules.table_note, ""]
     return lines
 
 

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vssleval.errors import VsslevalError
+from vssleval.metrics.protocols import PROTOCOLS
 
 #: Negative audio variants, in display order.
 NEGATIVES = ("silence", "noise", "offscreen")
@@ -100,6 +101,9 @@ def load_run(path: str | Path) -> RunRecord:
     missing = [k for k in _RUN_REQUIRED if not metrics["run"].get(k)]
     if missing:
         raise VsslevalError(f"{mpath}: the 'run' block lacks {missing}")
+    if metrics["run"]["protocol"] not in PROTOCOLS:
+        raise VsslevalError(f"{mpath}: protocol {metrics['run']['protocol']!r} is not one this vssleval knows "
+                            f"({', '.join(PROTOCOLS)}); report it with the version that wrote it")
     columns = _read_per_sample(root / "per_sample.csv")
     rec = RunRecord(root, metrics, columns, label=str(metrics["run"]["model_name"]))
     _check_consistent(rec)
@@ -122,7 +126,7 @@ def _read_per_sample(path: Path) -> dict[str, np.ndarray]:
     need = [c for c in ("seed_index", "sample_id", "max_pos") if c not in header]
     if need:
         raise VsslevalError(f"{path} lacks the columns {need}; it was not written by `vssleval evaluate` "
-                            "(protocol vssleval or juanola2025)")
+                            f"(protocol {' or '.join(PROTOCOLS)})")
     bad = [i + 2 for i, r in enumerate(rows) if len(r) != len(header)]
     if bad:
         raise VsslevalError(f"{path}: line(s) {bad[:5]} have the wrong number of fields (truncated file?)")

@@ -7,8 +7,8 @@ from typing import Any, Mapping, Sequence
 
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics import Accumulator
-from vssleval.report.compat import write_compat_outputs, write_metrics
-from vssleval.report.tables import HEADLINE, format_value, markdown_grid
+from vssleval.report.compat import write_metrics, write_protocol_files
+from vssleval.report.tables import format_value, headline, markdown_grid
 
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
@@ -18,7 +18,7 @@ RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol
 
 def headline_rows(result: Mapping[str, Any], protocol: str) -> list[tuple[str, str]]:
     """``(label, formatted value)`` of each headline key of ``protocol`` present in ``result``."""
-    return [(label, format_value(result, key)) for key, label in HEADLINE[protocol] if key in result]
+    return [(label, format_value(result, key)) for key, label in headline(protocol) if key in result]
 
 
 def input_notes(config: Mapping[str, Any]) -> list[str]:
@@ -47,8 +47,8 @@ def input_notes(config: Mapping[str, Any]) -> list[str]:
 
 def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str | Path,
                       notes: Sequence[str] = (), echo: bool = True, warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """Write ``metrics.json``/``metrics.csv``/``per_sample.csv``/``report.md`` (and the compat files
-    under protocol juanola2025) into ``out_dir``; print the headline table when ``echo``.
+    """Write ``metrics.json``/``metrics.csv``/``per_sample.csv``/``report.md`` (and the protocol's own
+    files, e.g. juanola2025's compat files) into ``out_dir``; print the headline table when ``echo``.
 
     ``warnings``: lines shown at the top of ``report.md`` and before the table on the console."""
     out = Path(out_dir)
@@ -56,8 +56,7 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
     result["notes"] = list(notes)
     write_metrics(result, acc.per_sample_rows(), out)
-    if acc.protocol == "juanola2025":
-        write_compat_outputs(acc, out, config["model_name"], config.get("testset") or config["dataset"])
+    write_protocol_files(acc, out, config["model_name"], config.get("testset") or config["dataset"])
     rows = headline_rows(result, acc.protocol)
     title = (f"{config['model_name']} on {config['dataset']} | preset {config['preset']} | protocol "
              f"{acc.protocol} | {result['n_samples']} samples x {result['n_seeds']} seeds")
@@ -65,9 +64,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     top = input_notes(config)
     body = [f"# {title}", ""] + [f"> **{w}**\n" for w in warnings] + [f"**{line}**\n" for line in top]
     body += [markdown_grid(("metric", "value"), rows, left=None)]
-    if acc.protocol == "vssleval":
-        body.append("Values: mean ± std over seeds; success rates and AUCs in [0, 1]; pIA is the fraction of the "
-                    "image above the positive's adaptive threshold.\n")
+    if acc.rules.report_note:
+        body.append(acc.rules.report_note)
     if notes:
         body += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     write_text_atomic(out / "report.md", "\n".join(body))

@@ -10,8 +10,6 @@ only uses :mod:`vssleval.metrics` on arrays, so the value at a model's configure
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 
 from vssleval.metrics import GroundTruth, binarize, pia, success_rate, upsample
@@ -99,12 +97,3 @@ class ThresholdSweep:
             out[f"pia_{v}"] = total / self.n_neg[v] if self.n_neg[v] else np.full(self.grid.size, np.nan)
         return out
 
-
-def sweep_arrays(grid: np.ndarray, op: str, positive: np.ndarray, gt: np.ndarray,
-                 negatives: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One-shot :class:`ThresholdSweep` over in-memory arrays (tests, notebooks)."""
-    sw = ThresholdSweep(grid, op)
-    sw.add_positive(positive, gt)
-    for v, maps in negatives.items():
-        sw.add_negative(v, maps)
-    return sw.result()

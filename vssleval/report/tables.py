@@ -1,7 +1,7 @@
 """Metric tables (Markdown and CSV): models x metrics from the ``metrics.json`` of several runs.
 
 Also the pieces the one-run ``report.md`` (:mod:`vssleval.report.single`) shares with them: the
-headline columns of each protocol, the value format and the one Markdown table writer (this module
+headline columns of each protocol (defined by its protocol object), the value format and the one Markdown table writer (this module
 imports nothing of ``single``, so ``single`` can import it).
 """
 
@@ -9,46 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from vssleval.metrics.protocols import get_protocol
 from vssleval.report.runs import COMPARABLE_KEYS, RunRecord
 
-#: (key, label) of the headline numbers of each protocol, in table order.
-HEADLINE = {
-    "vssleval": [
-        ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
-        ("ap", "AP"), ("max_f1", "max-F1"), ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
-        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max(pos vs neg)"),
-        ("max_pos_median", "median max pos"), ("max_silence_median", "median max silence"),
-        ("max_noise_median", "median max noise"), ("max_offscreen_median", "median max offscreen"),
-    ],
-    "juanola2025": [
-        ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),
-        ("CIoU_maxq3", "CIoU_maxq3"), ("AUC_maxq3", "AUC_maxq3"), ("pIA_Silence_MaxQ3", "pIA silence maxq3"),
-        ("pIA_Noise_MaxQ3", "pIA noise maxq3"), ("pIA_OffScreen_MaxQ3", "pIA offscreen maxq3"),
-        ("F_Pos_Neg", "F pos/neg"), ("Median_Max_Heatmap", "median max pos"),
-        ("Median_Max_Heatmap_Silence", "median max silence"),
-    ],
-}
-
-#: The clean protocol's headline split into two tables that fit a page: (title, [(key, label)]).
-CLEAN_SECTIONS = (
-    ("Localization under positive audio", [
-        ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
-        ("ap", "AP"), ("max_f1", "max-F1"),
-    ]),
-    ("Negative audio (silence, noise, offscreen)", [
-        ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
-        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max"),
-        ("max_pos_median", "med. max pos"), ("max_silence_median", "med. max silence"),
-        ("max_noise_median", "med. max noise"), ("max_offscreen_median", "med. max offscreen"),
-    ]),
-)
+def headline(protocol: str) -> list[tuple[str, str]]:
+    """``(key, label)`` of the headline numbers of ``protocol``, in table order (its protocol object's)."""
+    return list(get_protocol(protocol).headline)
 
 
 def sections(protocol: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The table sections of a protocol: the two clean tables, or juanola2025's headline as one."""
-    if protocol == "vssleval":
-        return [(title, list(cols)) for title, cols in CLEAN_SECTIONS]
-    return [(f"Headline ({protocol})", list(HEADLINE[protocol]))]
+    """The table sections of a protocol (e.g. the two clean tables, or juanola2025's headline as one)."""
+    return get_protocol(protocol).sections()
 
 
 def format_value(result: Mapping[str, Any], key: str) -> str:

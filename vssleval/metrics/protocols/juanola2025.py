@@ -14,6 +14,7 @@ into the 164 reported values; :func:`format_text` renders the metrics file.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Mapping, Sequence
 
@@ -26,10 +27,10 @@ from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
 from ..thresholds import UniversalThresholds, adaptive_threshold, upper_median_threshold
 from ..upsample import upsample, upsample_into
+from .base import NEGATIVES, Protocol, ProtocolRefusal, SeedRecords, Setup, pooled
 
 VARIANTS = ("pos", "silence", "noise", "offscreen")
 _POP8 = np.array([bin(i).count("1") for i in range(256)], np.int64)
-NEGATIVES = ("silence", "noise", "offscreen")
 PAIRS = (("pos", "silence"), ("pos", "noise"), ("pos", "offscreen"),
          ("silence", "noise"), ("silence", "offscreen"), ("noise", "offscreen"))
 #: order in which vssl_eval calls cal_CIOU per sample (median first, maxq3 last)
@@ -198,89 +199,92 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
     """
     raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
     rec: dict[str, np.ndarray] = {}
-    for v, r in raws.items():
-        rec[f"max_{v}"], rec[f"min_{v}"] = extremes(r)
-    n = pos.shape[0]
+    for variant, raw in raws.items():
+        rec[f"max_{variant}"], rec[f"min_{variant}"] = extremes(raw)
+    n_rows = pos.shape[0]
     gt = np.asarray(gt)
-    gtf_all = flat(gt)
-    th = thresholds.as_dict()
-    rule_const = {"fixed": QUIRK_FIXED_THRESHOLD, "max": th["max"], "max10": th["max10"], "maxq3": th["maxq3"]}
-    a32, b32 = np.float32(QUIRK_OGL_ALPHA), np.float32(1 - QUIRK_OGL_ALPHA)
-    sizes = {w: np.zeros((n, len(VARIANTS), len(_RULES)), np.int64) for w in ("wogl", "ogl")}
-    both = {w: np.zeros((n, len(PAIRS), len(_RULES)), np.int64) for w in ("wogl", "ogl")}
-    iou = {w: np.zeros((n, len(_RULES)), np.float64) for w in ("wogl", "ogl")}
+    gt_flat = flat(gt)
+    universal = thresholds.as_dict()
+    rule_const = {"fixed": QUIRK_FIXED_THRESHOLD, "max": universal["max"], "max10": universal["max10"],
+                  "maxq3": universal["maxq3"]}
+    alpha32, rest32 = np.float32(QUIRK_OGL_ALPHA), np.float32(1 - QUIRK_OGL_ALPHA)
+    sizes = {blend: np.zeros((n_rows, len(VARIANTS), len(_RULES)), np.int64) for blend in ("wogl", "ogl")}
+    both = {blend: np.zeros((n_rows, len(PAIRS), len(_RULES)), np.int64) for blend in ("wogl", "ogl")}
+    iou = {blend: np.zeros((n_rows, len(_RULES)), np.float64) for blend in ("wogl", "ogl")}
     hw = _SIZE * _SIZE
 
-    def chunk(s: int) -> None:  # rows [s, s + _CHUNK): writes disjoint rows of the outputs
-        sl = slice(s, min(s + _CHUNK, n))
-        c = sl.stop - sl.start
+    def chunk(start: int) -> None:  # rows [start, start + _CHUNK): writes disjoint rows of the outputs
+        rows = slice(start, min(start + _CHUNK, n_rows))
+        n_chunk = rows.stop - rows.start
         up = []
-        for v in VARIANTS:  # float32 [c, 224*224] each, in reused (contiguous) buffers
-            buf = workspace(f"compat_up_{v}", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
-            up.append(flat(upsample_into(as_float32(raws[v][sl]), ops["pos" if v == "pos" else "neg"], buf)))
-        obj_buf = workspace("compat_up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:c]
-        obj = flat(upsample_into(as_float32(ogl[sl]), ops["ogl"], obj_buf))
-        mk = workspace("compat_masks", (_CHUNK, len(_RULES), hw), np.bool_)[:c]
-        bl = workspace("compat_blend", (_CHUNK, hw), np.float32)[:c]
-        g = gtf_all[sl]
-        nz = g != 0
-        g_pix = count(nz)
-        if g.dtype == np.bool_:
+        for variant in VARIANTS:  # float32 [n_chunk, 224*224] each, in reused (contiguous) buffers
+            buf = workspace(f"compat_up_{variant}", (_CHUNK, _SIZE, _SIZE), np.float32)[:n_chunk]
+            op = ops["pos" if variant == "pos" else "neg"]
+            up.append(flat(upsample_into(as_float32(raws[variant][rows]), op, buf)))
+        obj_buf = workspace("compat_up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:n_chunk]
+        obj = flat(upsample_into(as_float32(ogl[rows]), ops["ogl"], obj_buf))
+        masks = workspace("compat_masks", (_CHUNK, len(_RULES), hw), np.bool_)[:n_chunk]
+        blended = workspace("compat_blend", (_CHUNK, hw), np.float32)[:n_chunk]
+        gt_rows = gt_flat[rows]
+        nonzero = gt_rows != 0
+        gt_pixels = count(nonzero)
+        if gt_rows.dtype == np.bool_:
             binary = True
-        elif g.dtype.kind == "u":
-            binary = g.size == 0 or int(g.max()) <= 1
+        elif gt_rows.dtype.kind == "u":
+            binary = gt_rows.size == 0 or int(gt_rows.max()) <= 1
         else:  # every non-zero value is exactly 1 (GroundTruth's rule, on the original dtype)
-            binary = bool(np.all(nz == (g == 1)))
-        k_adap = hw - np.where(g_pix == 0, hw // 2, g_pix)
+            binary = bool(np.all(nonzero == (gt_rows == 1)))
+        k_adap = hw - np.where(gt_pixels == 0, hw // 2, gt_pixels)
         if binary:
-            gt_words = _pack(nz)
-            mass = as_float64(g_pix)
+            gt_words = _pack(nonzero)
+            mass = as_float64(gt_pixels)
         else:
-            gtf = GroundTruth(g)
+            gtf = GroundTruth(gt_rows)
         # QUIRK_ogl_blend's (1 - alpha) * OBJ, computed once and shared by the four maps
-        obj_term = np.multiply(obj, b32, out=workspace("compat_obj_term", (_CHUNK, hw), np.float32)[:c])
+        obj_term = np.multiply(obj, rest32, out=workspace("compat_obj_term", (_CHUNK, hw), np.float32)[:n_chunk])
         nbytes = (hw + 7) // 8
-        pk8 = workspace("compat_packed", (_CHUNK, len(VARIANTS), len(_RULES), nbytes), np.uint8)[:c]
-        pk = pk8.view(np.uint64) if nbytes % 8 == 0 else pk8  # [c, 4 maps, 6 rules, words]
-        pair_buf = workspace("compat_pair", (_CHUNK, len(_RULES), pk.shape[-1]), pk.dtype)[:c]
-        for w in ("wogl", "ogl"):
-            t = None
-            for vi, m in enumerate(up):
-                if w == "ogl":  # QUIRK_ogl_blend, same float32 operations, into a reused buffer
-                    np.multiply(m, a32, out=bl)
-                    np.add(bl, obj_term, out=bl)
-                    m = bl
-                if vi == 0:
-                    t_med, t_adap = _order_stats(m, hw // 2, k_adap)
-                    t = dict(rule_const, med=t_med[:, None], adap=t_adap[:, None])
-                for ri, r in enumerate(_RULES):
-                    np.greater(m, t[r], out=mk[:, ri])
-                if vi == 0 and not binary:
-                    iou[w][sl] = np.stack([_np(gtf.ciou(mk[:, ri])) for ri in range(len(_RULES))], 1)
-                pk8[:, vi] = np.packbits(mk, axis=-1)
-            sizes[w][sl] = _popcount(pk)
-            nr = _PAIR_RULES[w]
-            for pi, (ia, ib) in enumerate(_PAIR_IDX):
-                both[w][sl, pi, :nr] = _popcount(np.bitwise_and(pk[:, ia, :nr], pk[:, ib, :nr],
-                                                                out=pair_buf[:, :nr]))
+        packed8 = workspace("compat_packed", (_CHUNK, len(VARIANTS), len(_RULES), nbytes), np.uint8)[:n_chunk]
+        packed = packed8.view(np.uint64) if nbytes % 8 == 0 else packed8  # [n_chunk, 4 maps, 6 rules, words]
+        pair_buf = workspace("compat_pair", (_CHUNK, len(_RULES), packed.shape[-1]), packed.dtype)[:n_chunk]
+        for blend in ("wogl", "ogl"):
+            rule_t = None
+            for map_i, scores in enumerate(up):
+                if blend == "ogl":  # QUIRK_ogl_blend, same float32 operations, into a reused buffer
+                    np.multiply(scores, alpha32, out=blended)
+                    np.add(blended, obj_term, out=blended)
+                    scores = blended
+                if map_i == 0:
+                    t_med, t_adap = _order_stats(scores, hw // 2, k_adap)
+                    rule_t = dict(rule_const, med=t_med[:, None], adap=t_adap[:, None])
+                for rule_i, rule in enumerate(_RULES):
+                    np.greater(scores, rule_t[rule], out=masks[:, rule_i])
+                if map_i == 0 and not binary:
+                    iou[blend][rows] = np.stack([_np(gtf.ciou(masks[:, rule_i])) for rule_i in range(len(_RULES))], 1)
+                packed8[:, map_i] = np.packbits(masks, axis=-1)
+            sizes[blend][rows] = _popcount(packed)
+            n_pair_rules = _PAIR_RULES[blend]
+            for pair_i, (map_a, map_b) in enumerate(_PAIR_IDX):
+                both[blend][rows, pair_i, :n_pair_rules] = _popcount(np.bitwise_and(
+                    packed[:, map_a, :n_pair_rules], packed[:, map_b, :n_pair_rules], out=pair_buf[:, :n_pair_rules]))
             if binary:
-                inter = as_float64(_popcount(np.bitwise_and(pk[:, 0], gt_words[:, None], out=pair_buf)))
-                background = as_float64(sizes[w][sl, 0]) - inter
+                inter = as_float64(_popcount(np.bitwise_and(packed[:, 0], gt_words[:, None], out=pair_buf)))
+                background = as_float64(sizes[blend][rows, 0]) - inter
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    iou[w][sl] = inter / (mass[:, None] + background)
+                    iou[blend][rows] = inter / (mass[:, None] + background)
 
-    map_chunks(chunk, n, _CHUNK, threads)
-    for w in ("wogl", "ogl"):  # same key order as the generic path
-        for r in POOLED_RULES + ("adap",):
-            rec[f"iou_{w}_{r}"] = iou[w][:, _RI[r]].copy()
-        for xi, x in enumerate(NEGATIVES, start=1):
-            for r in ("fixed", "med", "adap", "max", "max10", "maxq3"):
-                rec[f"pia_{w}_{x}_{r}"] = _ratio(sizes[w][:, xi, _RI[r]], hw)
-        pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if w == "wogl" else ("fixed", "adap")
-        for r in pair_rules:
-            for pi, ((a, b), (ia_, ib_)) in enumerate(zip(PAIRS, _PAIR_IDX)):
-                rec[f"mapiou_{w}_{a}_{b}_{r}"] = _np(map_iou_counts(
-                    sizes[w][:, ia_, _RI[r]], sizes[w][:, ib_, _RI[r]], both[w][:, pi, _RI[r]]))
+    map_chunks(chunk, n_rows, _CHUNK, threads)
+    for blend in ("wogl", "ogl"):  # same key order as the generic path
+        for rule in POOLED_RULES + ("adap",):
+            rec[f"iou_{blend}_{rule}"] = iou[blend][:, _RI[rule]].copy()
+        for neg_i, neg in enumerate(NEGATIVES, start=1):
+            for rule in ("fixed", "med", "adap", "max", "max10", "maxq3"):
+                rec[f"pia_{blend}_{neg}_{rule}"] = _ratio(sizes[blend][:, neg_i, _RI[rule]], hw)
+        pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if blend == "wogl" else ("fixed", "adap")
+        for rule in pair_rules:
+            for pair_i, ((name_a, name_b), (map_a, map_b)) in enumerate(zip(PAIRS, _PAIR_IDX)):
+                rec[f"mapiou_{blend}_{name_a}_{name_b}_{rule}"] = _np(map_iou_counts(
+                    sizes[blend][:, map_a, _RI[rule]], sizes[blend][:, map_b, _RI[rule]],
+                    both[blend][:, pair_i, _RI[rule]]))
     return rec
 
 
@@ -443,3 +447,84 @@ MAX_MIN_FILES = tuple((s, v) for s in ("max", "min") for v in VARIANTS)
 def max_min_arrays(rec: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The 8 ``max_min`` dumps: ``{'max_pos': float64 [S*N], ...}`` (seed-major, raw maps)."""
     return {f"{s}_{v}": np.asarray(rec[f"{s}_{v}"], dtype=np.float64) for s, v in MAX_MIN_FILES}
+
+
+class Juanola2025Protocol(Protocol):
+    """vssl_eval's computation: every negative and the OGL prior, 164 keys pooled over seeds (x100)."""
+
+    name = "juanola2025"
+    summary = "juanola2025 (vssl_eval compat)"
+    rank = 1
+    negatives_required = NEGATIVES
+    needs_object_prior = True
+    nonfinite_rule = "scored with vssl_eval's own NaN behaviour"
+    headline = (
+        ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),
+        ("CIoU_maxq3", "CIoU_maxq3"), ("AUC_maxq3", "AUC_maxq3"), ("pIA_Silence_MaxQ3", "pIA silence maxq3"),
+        ("pIA_Noise_MaxQ3", "pIA noise maxq3"), ("pIA_OffScreen_MaxQ3", "pIA offscreen maxq3"),
+        ("F_Pos_Neg", "F pos/neg"), ("Median_Max_Heatmap", "median max pos"),
+        ("Median_Max_Heatmap_Silence", "median max silence"),
+    )
+
+    def thresholds(self, model_config: Mapping, model_name: str) -> dict:
+        """The model's universal thresholds, or the baselines' stand-ins (docs/models.md §15)."""
+        thresholds = model_config.get("thresholds") or model_config.get("compat_thresholds") or {}
+        if not thresholds:
+            raise ProtocolRefusal(f"protocol juanola2025 needs the model's universal thresholds (max, max10, "
+                                  f"maxq3); {model_name}'s YAML has none")
+        return dict(thresholds)
+
+    def upsample_plan(self, op, model_name: str, preset: str) -> dict[str, str]:
+        """vssl_eval's per-variant ops ``{pos, ogl, neg}``, its interpolation mismatch included."""
+        negs = {v: op(v) for v in NEGATIVES}
+        if len(set(negs.values())) > 1:  # the compat metrics take one op for the three negatives
+            raise ProtocolRefusal(f"{model_name}: preset {preset!r} upsamples the negatives with different ops "
+                                  f"{negs}; vssl_eval uses one (cv2_linear) for all three")
+        return {"pos": op("positive"), "ogl": op("object"), "neg": negs["silence"]}
+
+    def setup(self, thresholds, ops, settings=None) -> Setup:
+        if thresholds is None:
+            raise ValueError("protocol juanola2025 needs the model's thresholds {max, max10, maxq3}")
+        th = thresholds if isinstance(thresholds, UniversalThresholds) else UniversalThresholds.from_mapping(thresholds)
+        if not isinstance(ops, Mapping) or set(ops) != {"pos", "ogl", "neg"}:
+            raise ValueError("protocol juanola2025 needs upsample={pos, ogl, neg} (op names; the model "
+                             f"YAML's presets.juanola2025.map.upsample), got {ops!r}")
+        return Setup(th, dict(ops), dict(settings or {}))
+
+    def check_inputs(self, maps, ogl) -> None:
+        missing = [k for k in NEGATIVES if maps.get(k) is None]
+        if missing or ogl is None:
+            raise ValueError(f"juanola2025 needs all four variants and ogl; missing "
+                             f"{missing + (['ogl'] if ogl is None else [])}")
+
+    def groups(self, sample_ids, groups):
+        return list(groups) if groups is not None else [QUIRK_scene_key(s) for s in sample_ids]
+
+    def sample_records(self, maps, gt, ogl, setup: Setup) -> dict[str, np.ndarray]:
+        return sample_records(maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
+                              setup.thresholds, setup.ops)
+
+    def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
+        """The 164 reference keys (x100, pooled over seeds) after ``nonfinite_maps``."""
+        rec, groups = pooled(seeds)
+        out: dict = {"nonfinite_maps": int(sum(np.sum(~np.isfinite(rec[f"max_{v}"])) for v in VARIANTS))}
+        out.update(aggregate(rec, groups))
+        return out
+
+    def results_heading(self, n_seeds) -> str:
+        return f"Results (protocol `{self.name}`: vssl_eval compatibility, pooled over seeds, x100)"
+
+    def extra_files(self, seeds, setup, model_name: str, testset: str) -> dict[str, str | bytes]:
+        """``metrics/<model>_<testset>.txt`` (164 lines, 2 decimals) and the 8
+        ``metrics/max_min/<model>_<testset>_{max,min}_{variant}.npy`` (float64, seed-major)."""
+        rec, groups = pooled(seeds)
+        files: dict[str, str | bytes] = {f"metrics/{model_name}_{testset}.txt": format_text(aggregate(rec, groups))}
+        for key, arr in max_min_arrays(rec).items():
+            stat, variant = key.split("_", 1)
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            files[f"metrics/max_min/{model_name}_{testset}_{stat}_{variant}.npy"] = buf.getvalue()
+        return files
+
+
+PROTOCOL = Juanola2025Protocol()

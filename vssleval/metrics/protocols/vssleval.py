@@ -30,8 +30,7 @@ from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score, summary
 from ..thresholds import adaptive_threshold, upper_median_threshold
 from ..upsample import minmax_normalize, upsample, upsample_into
-
-NEGATIVES = ("silence", "noise", "offscreen")
+from .base import NEGATIVES, Protocol, SeedRecords, Setup
 OGL_ALPHA = 0.4
 
 
@@ -261,9 +260,6 @@ def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
     return out
 
 
-HEADLINE = ("ciou", "auc", "ciou_adap", "auc_adap", "ap", "max_f1")
-
-
 def bootstrap_ci(iou_by_seed: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95
                  ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap over samples for the success-rate/AUC of ``[S, N]`` IoUs (NaN=0).
@@ -292,3 +288,72 @@ def bootstrap_ci(iou_by_seed: np.ndarray, n_boot: int = 200, seed: int = 0, leve
     a = (1 - level) / 2 * 100
     return {"ciou": tuple(float(q) for q in np.percentile(sr, [a, 100 - a])),
             "auc": tuple(float(q) for q in np.percentile(area, [a, 100 - a]))}
+
+
+class CleanProtocol(Protocol):
+    """The clean default: per-seed metrics, then mean and std over seeds (module docstring)."""
+
+    name = "vssleval"
+    summary = "vssleval (clean, default)"
+    rank = 0
+    clean_negative_audio = True
+    nonfinite_rule = "each scored as the worst case"
+    headline = (
+        ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
+        ("ap", "AP"), ("max_f1", "max-F1"), ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
+        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max(pos vs neg)"),
+        ("max_pos_median", "median max pos"), ("max_silence_median", "median max silence"),
+        ("max_noise_median", "median max noise"), ("max_offscreen_median", "median max offscreen"),
+    )
+    #: the headline split into two tables that fit a page
+    table_sections = (
+        ("Localization under positive audio", (
+            ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
+            ("ap", "AP"), ("max_f1", "max-F1"),
+        )),
+        ("Negative audio (silence, noise, offscreen)", (
+            ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
+            ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max"),
+            ("max_pos_median", "med. max pos"), ("max_silence_median", "med. max silence"),
+            ("max_noise_median", "med. max noise"), ("max_offscreen_median", "med. max offscreen"),
+        )),
+    )
+    report_note = ("Values: mean ± std over seeds; success rates and AUCs in [0, 1]; pIA is the fraction of the "
+                   "image above the positive's adaptive threshold.\n")
+    table_note = ("Success rates, AUCs, AP and max-F1 in [0, 1], higher is better; pIA = fraction of the image "
+                  "above the positive map's adaptive threshold under negative audio (lower is better); "
+                  "AUROC max = positive vs pooled negative maxima (0.5: the map ignores the audio); "
+                  "med. max = median raw-map maximum (model's own scale). Every number is in "
+                  "`summary.csv` and each run's `metrics.json`.")
+
+    def sample_records(self, maps: Mapping[str, Array | None], gt: Array, ogl: Array | None,
+                       setup: Setup) -> dict[str, np.ndarray]:
+        return sample_records(maps, gt, setup.thresholds, setup.ops, ogl=ogl)
+
+    def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
+        """Every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1;
+        0.0 with one seed), bootstrap CIs ``ciou_ci95_low/high``, ``auc_ci95_*`` (and ``_adap``)."""
+        out: dict = {}
+        per_seed = [seed_metrics(s.records, list(setup.thresholds), s.groups) for s in seeds]
+        for k in per_seed[0]:
+            vals = np.array([m.get(k, np.nan) for m in per_seed], dtype=np.float64)
+            out[k] = float(np.mean(vals))
+            out[f"{k}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+        if bootstrap:
+            ci = bootstrap_ci(np.stack([s.records["iou_med"] for s in seeds]), bootstrap)
+            ci_a = bootstrap_ci(np.stack([s.records["iou_adap"] for s in seeds]), bootstrap)
+            for name, (lo, hi) in (("ciou", ci["ciou"]), ("auc", ci["auc"]),
+                                   ("ciou_adap", ci_a["ciou"]), ("auc_adap", ci_a["auc"])):
+                out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
+        out["thresholds"] = dict(setup.thresholds)
+        out["upsample"] = setup.ops
+        return out
+
+    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        return [(title, list(cols)) for title, cols in self.table_sections]
+
+    def results_heading(self, n_seeds: Sequence[int]) -> str:
+        return f"Results (clean protocol `vssleval`, mean ± std over {'/'.join(map(str, n_seeds))} seeds)"
+
+
+PROTOCOL = CleanProtocol()

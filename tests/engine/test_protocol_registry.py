@@ -1,0 +1,137 @@
+"""A protocol is one object: the registry, the absence of name branches outside the protocols, and
+a toy protocol defined here and scored through the public path (``vssleval.evaluate`` /
+``vssleval.rescore``) with no change anywhere else."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+import numpy as np
+import pytest
+
+import vssleval
+from shared import ROOT
+from vssleval.engine.store import HeatmapStore, unpack_gt
+from vssleval.metrics import PROTOCOLS
+from vssleval.metrics.protocols import Protocol, SeedRecords, Setup
+
+PACKAGE = ROOT / "vssleval"
+
+
+def test_registry_holds_the_two_protocols_in_order():
+    assert list(PROTOCOLS) == ["vssleval", "juanola2025"]
+    assert all(isinstance(p, Protocol) and p.name == name for name, p in PROTOCOLS.items())
+    from vssleval.engine import spec
+
+    assert spec.PROTOCOLS is PROTOCOLS  # defined once
+    assert PROTOCOLS["juanola2025"].needs_object_prior and not PROTOCOLS["vssleval"].needs_object_prior
+    assert PROTOCOLS["juanola2025"].negatives_required == ("silence", "noise", "offscreen")
+
+
+def test_no_protocol_name_branches_outside_the_protocols():
+    branch = re.compile(r"protocol\s*[!=]=|[!=]=\s*['\"](vssleval|juanola2025)['\"]")
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if (PACKAGE / "metrics" / "protocols") in path.parents:
+            continue
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if branch.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
+    assert found == []
+
+
+def test_metrics_imports_nothing_else_of_vssleval():
+    bad = []
+    for path in (PACKAGE / "metrics").rglob("*.py"):
+        depth = len(path.relative_to(PACKAGE / "metrics").parts) - 1  # 0 for metrics/x.py
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                bad += [f"{path.name}: import {a.name}" for a in node.names if a.name.split(".")[0] == "vssleval"]
+            elif isinstance(node, ast.ImportFrom):
+                absolute = node.level == 0 and (node.module or "").split(".")[0] == "vssleval"
+                escapes = node.level > depth + 1  # a relative import above vssleval/metrics
+                if absolute or escapes:
+                    bad.append(f"{path.relative_to(PACKAGE)}: from {'.' * node.level}{node.module or ''}")
+    assert bad == []
+
+
+class PeakInBox(Protocol):
+    """Toy protocol: does the positive map's peak pixel fall on the object? Needs silence maps."""
+
+    name = "toy-peak"
+    summary = "toy-peak (test only)"
+    negatives_required = ("silence",)
+    headline = (("peak_hit", "peak on the object"), ("silence_max", "mean silence max"))
+    report_note = "Toy protocol of the tests.\n"
+
+    def model_settings(self, model_config, model_name, preset_map):
+        return {"side": int(model_config["model"]["size"]), "model": model_name, "map": dict(preset_map)}
+
+    def sample_records(self, maps, gt, ogl, setup: Setup):
+        pos = np.asarray(maps["pos"], dtype=np.float64)
+        b, h, w = pos.shape
+        rows, cols = np.divmod(pos.reshape(b, -1).argmax(1), w)
+        r224, c224 = ((rows + 0.5) * 224 / h).astype(int), ((cols + 0.5) * 224 / w).astype(int)
+        hit = np.asarray(gt)[np.arange(b), r224, c224] > 0
+        return {"peak_hit": hit.astype(np.float64),
+                "silence_max": np.asarray(maps["silence"], np.float64).reshape(b, -1).max(1)}
+
+    def aggregate(self, seeds, setup, bootstrap):
+        assert all(isinstance(s, SeedRecords) for s in seeds)
+        return {"peak_hit": float(np.mean([s.records["peak_hit"] for s in seeds])),
+                "silence_max": float(np.mean([s.records["silence_max"] for s in seeds])),
+                "side": setup.settings["side"], "map_normalize": setup.settings["map"]["normalize"]}
+
+    def extra_files(self, seeds, setup, model_name, testset):
+        n = sum(len(s.ids) for s in seeds)
+        return {"toy/summary.txt": f"{setup.settings['model']} on {testset}: {n} rows\n"}
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    protocol = PeakInBox()
+    monkeypatch.setitem(PROTOCOLS, protocol.name, protocol)  # registered for this test only
+    return protocol
+
+
+def _expected(store: HeatmapStore, n_seeds: int) -> dict[str, float]:
+    """The toy's numbers computed straight from the store's arrays."""
+    hits, smax = [], []
+    for shard in store.iter_shards():
+        gt = unpack_gt(shard["gt"])
+        for i, m in enumerate(shard["positive"]):
+            r, c = np.unravel_index(int(np.argmax(m)), m.shape)
+            hits.append(gt[i, int((r + 0.5) * 224 / m.shape[0]), int((c + 0.5) * 224 / m.shape[1])] > 0)
+            smax.append(float(np.max(shard["silence"][i])))
+    return {"peak_hit": float(np.mean(hits)), "silence_max": float(np.mean(smax)), "rows": len(hits) * n_seeds}
+
+
+def test_a_toy_protocol_defined_in_a_test_scores_through_the_public_path(toy, tmp_path):
+    # refused before any map when a negative it scores is missing
+    with pytest.raises(vssleval.VsslevalError, match="--protocol toy-peak scores silence; this run lacks silence"):
+        vssleval.evaluate("random", "synthetic-vggss", neg="noise", seeds=1, limit=4, protocol="toy-peak",
+                          out=tmp_path / "refused", verbose=False)
+    res = vssleval.evaluate("random", "synthetic-vggss", neg="silence", seeds=2, limit=6, protocol="toy-peak",
+                            bootstrap=0, out=tmp_path / "run", verbose=False)
+    store = HeatmapStore.open(tmp_path / "run")
+    want = _expected(store, 2)
+    assert 0 < want["peak_hit"] < 1  # the case tells hits from misses
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["protocol"] == "toy-peak" and metrics["run"]["protocol"] == "toy-peak"
+    assert metrics["peak_hit"] == pytest.approx(want["peak_hit"], abs=1e-12)
+    assert metrics["silence_max"] == pytest.approx(want["silence_max"], rel=1e-6)
+    assert metrics["side"] == 224  # the model YAML reached the protocol through model_settings
+    assert metrics["map_normalize"] == "none"  # and the preset's map block (configs/models/random.yaml)
+    assert res.metrics["peak_hit"] == metrics["peak_hit"]
+    header = (tmp_path / "run" / "per_sample.csv").read_text().splitlines()[0]
+    assert header == "seed_index,sample_id,peak_hit,silence_max"
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "| peak on the object |" in report and "Toy protocol of the tests." in report
+    assert (tmp_path / "run" / "toy" / "summary.txt").read_text() == f"random on vggss: {want['rows']} rows\n"
+    # the stored run rescored under the toy and under the clean protocol: the same store, both protocols
+    again = vssleval.rescore(tmp_path / "run", tmp_path / "again", verbose=False)
+    assert again.metrics["peak_hit"] == metrics["peak_hit"]
+    clean = vssleval.rescore(tmp_path / "run", tmp_path / "clean", protocol="vssleval", bootstrap=0, verbose=False)
+    assert clean.metrics["protocol"] == "vssleval" and "ciou" in clean.metrics and "peak_hit" not in clean.metrics

@@ -1,0 +1,182 @@
+"""What a metric protocol is, in one place: the :class:`Protocol` base class.
+
+A protocol turns the raw maps of a run into numbers. Everything that differs between protocols is
+an attribute or a method of its :class:`Protocol` object, and nothing outside
+``vssleval/metrics/protocols/`` asks a protocol's name to decide anything:
+
+============================  =================================================================
+``negatives_required``        negative variants every sample must have (the rest may be absent)
+``needs_object_prior``        whether the run must also compute the OGL object-prior maps
+``clean_negative_audio``      whether negatives go through the positive's audio front-end
+``thresholds``                which universal thresholds of the model YAML it scores (or refuses)
+``model_settings``            per-model evaluator settings read from the model YAML (a hook)
+``upsample_plan``             which upsampling op each map variant gets
+``setup``                     validates thresholds / ops / settings once per run
+``sample_records``            one batch of maps -> per-sample scalars (the only map work)
+``aggregate``                 per-sample scalars of every seed -> the flat result dict
+``headline`` / ``sections``   the columns of ``report.md`` and of the comparison tables
+``extra_files``               files besides ``metrics.json`` (the compat text file, ...)
+============================  =================================================================
+
+Adding a protocol is one new module in this package that defines ``PROTOCOL = MyProtocol()``
+(the registry, :data:`vssleval.metrics.protocols.PROTOCOLS`, finds it), plus its tests.
+Like the rest of :mod:`vssleval.metrics` this module imports nothing else of vssleval: a protocol
+that cannot score a run raises :class:`ProtocolRefusal` (a ``ValueError``), which the engine
+turns into the user-facing error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from .._array import Array
+
+#: The three negative audio variants (the spelling every module uses).
+NEGATIVES = ("silence", "noise", "offscreen")
+
+
+class ProtocolRefusal(ValueError):
+    """A run (model, store, negatives) that a protocol cannot score; the message says why."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What one run is scored with, as :meth:`Protocol.setup` validated it.
+
+    ``thresholds``: universal thresholds (raw map scale), in the protocol's own type;
+    ``ops``: the upsampling plan (:meth:`Protocol.upsample_plan`); ``settings``: per-model
+    evaluator settings (:meth:`Protocol.model_settings`).
+    """
+
+    thresholds: Any
+    ops: Any
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SeedRecords:
+    """Everything one seed accumulated: per-sample scalars, sample ids and scene groups (or None)."""
+
+    index: int
+    records: dict[str, np.ndarray]
+    ids: list[str]
+    groups: list[str] | None
+
+
+class Protocol:
+    """One metric protocol. Subclasses set the class attributes and implement
+    :meth:`sample_records` and :meth:`aggregate`; every other method has a default."""
+
+    #: the name used on the command line and in ``metrics.json``
+    name: ClassVar[str] = ""
+    #: one line for ``--help`` (what the protocol is for)
+    summary: ClassVar[str] = ""
+    #: order in listings and ``--help`` (lower first; ties by name)
+    rank: ClassVar[int] = 100
+    #: negative variants every sample must have
+    negatives_required: ClassVar[tuple[str, ...]] = ()
+    #: whether the run computes the OGL object-prior maps (``ogl`` in the store) for this protocol
+    needs_object_prior: ClassVar[bool] = False
+    #: whether negatives use the positive's audio preprocessing (the preset's quirk keys dropped)
+    clean_negative_audio: ClassVar[bool] = False
+    #: ``(key, label)`` of the one-run headline table, in order
+    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: how non-finite maps are scored, for the ``--allow-nonfinite`` warning
+    nonfinite_rule: ClassVar[str] = "scored under the protocol's own rule"
+    #: text under the one-run headline table in ``report.md`` (None: nothing)
+    report_note: ClassVar[str | None] = None
+    #: text under the comparison tables of a multi-run report (None: nothing)
+    table_note: ClassVar[str | None] = None
+
+    # -- what a run must provide -------------------------------------------------------------
+    def check_negatives(self, negatives: Sequence[str]) -> None:
+        """Refuse, before any model runs, a run without a negative variant this protocol scores."""
+        missing = [n for n in self.negatives_required if n not in set(negatives)]
+        if missing:
+            needs = ("all three negatives" if set(self.negatives_required) == set(NEGATIVES)
+                     else ", ".join(self.negatives_required))
+            raise ProtocolRefusal(f"--protocol {self.name} scores {needs}; this run lacks {', '.join(missing)} "
+                                  "(use --neg all, or `vssleval infer` to store maps only)")
+
+    def check_store(self, store_needs_object_prior: bool, store_protocol: str, store_root: str) -> None:
+        """Refuse a stored run that lacks maps this protocol needs (the object prior)."""
+        if self.needs_object_prior and not store_needs_object_prior:
+            raise ProtocolRefusal(
+                f"protocol {self.name} blends every map with the OGL object prior, which only a --protocol "
+                f"{self.name} run computes; the store {store_root} was written by a {store_protocol} run: "
+                f"evaluate the model again with --protocol {self.name}")
+
+    def thresholds(self, model_config: Mapping[str, Any], model_name: str) -> dict[str, Any]:
+        """The universal thresholds this protocol scores the model's maps with (the model YAML's
+        ``thresholds``, possibly empty); raises :class:`ProtocolRefusal` for a model it cannot score."""
+        return dict(model_config.get("thresholds") or {})
+
+    def model_settings(self, model_config: Mapping[str, Any], model_name: str,
+                       preset_map: Mapping[str, Any]) -> dict[str, Any]:
+        """Per-model evaluator settings (hook; none by default): ``model_config`` is the whole model
+        YAML, ``preset_map`` the run preset's ``map:`` block (``raw``, ``tau``, ``upsample``,
+        ``normalize``: how the model's own code turns its map into a 224 x 224 one). What this
+        returns reaches :meth:`sample_records` and :meth:`aggregate` as ``setup.settings``; a model
+        the protocol cannot score raises :class:`ProtocolRefusal`."""
+        return {}
+
+    def upsample_plan(self, op: Callable[[str], str], model_name: str, preset: str) -> Any:
+        """The upsampling plan from ``op(variant)``, the model preset's op for each variant of
+        ``positive``, ``silence``, ``noise``, ``offscreen``, ``object``. Default: the positive's
+        op for every map, so all variants are sampled on the same grid."""
+        return op("positive")
+
+    def setup(self, thresholds: Any, ops: Any, settings: Mapping[str, Any] | None = None) -> Setup:
+        """Validate what a run is scored with (``ValueError`` naming the problem)."""
+        th = thresholds.as_dict() if hasattr(thresholds, "as_dict") else dict(thresholds or {})
+        return Setup({str(k): float(v) for k, v in th.items()}, ops or "bilinear", dict(settings or {}))
+
+    def check_inputs(self, maps: Mapping[str, Array | None], ogl: Array | None) -> None:
+        """Refuse a batch without a map this protocol needs (``ValueError``)."""
+        missing = [k for k in self.negatives_required if maps.get(k) is None]
+        if self.needs_object_prior and ogl is None:
+            missing.append("ogl")
+        if missing:
+            raise ValueError(f"{self.name} needs the maps {missing} in every batch")
+
+    def groups(self, sample_ids: Sequence[str], groups: Sequence[str] | None) -> list[str] | None:
+        """The scene group of each sample (iIoU/iAUC); default: as given, or none."""
+        return list(groups) if groups is not None else None
+
+    # -- scoring -------------------------------------------------------------------------------
+    def sample_records(self, maps: Mapping[str, Array | None], gt: Array, ogl: Array | None,
+                       setup: Setup) -> dict[str, np.ndarray]:
+        """Per-sample scalars of one batch of one seed: ``{field: float64 [B]}``.
+
+        ``maps``: ``{'pos', 'silence', 'noise', 'offscreen'}`` raw maps ``[B, h, w]`` (negatives may
+        be None unless required); ``gt``: ``[B, 224, 224]``; ``ogl``: raw object maps or None.
+        """
+        raise NotImplementedError
+
+    def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict[str, Any]:
+        """The protocol's keys of ``metrics.json`` from every seed's records (seeds in order)."""
+        raise NotImplementedError
+
+    # -- reporting -----------------------------------------------------------------------------
+    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The comparison tables: ``[(title, [(key, label)])]``; default: the headline as one."""
+        return [(f"Headline ({self.name})", list(self.headline))]
+
+    def results_heading(self, n_seeds: Sequence[int]) -> str:
+        """The heading over this protocol's tables in a multi-run report."""
+        return f"Results (protocol `{self.name}`)"
+
+    def extra_files(self, seeds: Sequence[SeedRecords], setup: Setup, model_name: str,
+                    testset: str) -> dict[str, str | bytes]:
+        """Files written beside ``metrics.json``: ``{relative path: text or bytes}`` (default none)."""
+        return {}
+
+
+def pooled(seeds: Sequence[SeedRecords]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Seed-major concatenation of every seed's records, and of their scene groups."""
+    rec = {k: np.concatenate([s.records[k] for s in seeds]) for k in seeds[0].records}
+    groups = [g for s in seeds for g in (s.groups or [])]
+    return rec, groups
