@@ -94,10 +94,14 @@ def test_table_holds_the_metrics_json_numbers(report, runs):
         metrics = json.loads((runs[name] / "metrics.json").read_text())
         row = {**next(r for r in loc if r["run"] == name), **next(r for r in neg if r["run"] == name)}
         for label, key in CLEAN_COLUMNS.items():
-            m = re.fullmatch(r"(-?[\d.]+) ± ([\d.]+)", row[label])
+            # value, ± std over seeds only where it is not zero, [95 % bootstrap interval] when computed
+            m = re.fullmatch(r"(-?[\d.]+)(?: ± ([\d.]+))?(?: \[(-?[\d.]+), (-?[\d.]+)\])?", row[label])
             assert m, (name, label, row[label])
-            assert float(m.group(1)) == pytest.approx(metrics[key], abs=5e-5), (name, key)
-            assert float(m.group(2)) == pytest.approx(metrics[f"{key}_std"], abs=5e-5), (name, key)
+            assert float(m.group(1)) == pytest.approx(metrics[key], abs=5.0001e-4), (name, key)
+            assert float(m.group(2) or 0) == pytest.approx(metrics[f"{key}_std"], abs=5.0001e-4), (name, key)
+            if m.group(3) is not None:
+                assert float(m.group(3)) == pytest.approx(metrics[f"{key}_ci95_low"], abs=5.0001e-4), (name, key)
+                assert float(m.group(4)) == pytest.approx(metrics[f"{key}_ci95_high"], abs=5.0001e-4), (name, key)
             checked += 1
     assert checked == len(IS3) * len(CLEAN_COLUMNS)
     # summary.csv carries the same numbers at full precision

@@ -31,6 +31,7 @@ from vssleval.models.base import check_model_interface
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_config, load_model_file, preset_block,
                                       split_model_file)
+from vssleval.data.splits import resolve_splits
 from vssleval.report.single import write_run_outputs
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
@@ -247,6 +248,13 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
     return spec, module, memory
 
 
+def run_splits(acc: Any, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The dataset's published splits (heard / unheard, ...) for the run's samples, read from its data
+    folder (:func:`vssleval.data.splits.resolve_splits`), for the report's breakdowns."""
+    first = acc.seed_records()[0]
+    return resolve_splits(str(config["dataset"]), config.get("data_root"), first.ids, first.labels)
+
+
 def _out_dir(out: str | Path | None) -> Path:
     """``out``, or a new temporary folder (notebooks: every call a fresh run, path in ``Results.out``)."""
     return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
@@ -313,7 +321,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
         return Results(out=outdir, metrics=None, config=outcome.store.config)
     acc, warnings = score_run(outcome.store, bootstrap=bootstrap, allow_nonfinite=spec.allow_nonfinite)
     config = outcome.store.config
-    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=verbose, warnings=warnings)
+    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=verbose, warnings=warnings,
+                                splits=run_splits(acc, config))
     claim_run_folder(outdir, config)
     return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from vssleval import limits
-from vssleval.api.evaluation import Results
+from vssleval.api.evaluation import Results, run_splits
 from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing, unpack_gt)
@@ -121,7 +121,8 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     notes = _previous_notes(run_dir / "metrics.json", protocol)
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
     out = Path(out)
-    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings)
+    metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings,
+                                splits=run_splits(acc, config))
     claim_run_folder(out, store.config)  # the results of the store's run, whatever the protocol
     for name in ("offscreen_draws.csv", "skipped.csv"):  # the run's records travel with its metrics
         draws = run_dir / name

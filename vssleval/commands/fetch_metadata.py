@@ -6,19 +6,23 @@ import argparse
 
 from vssleval.data.fetch import MetadataFile, fetch_metadata
 from vssleval.data.registry import get_config, list_datasets
+from vssleval.data.splits import split_metadata
 
 HELP = "download public metadata (annotation JSON/CSV) of a dataset into its data folder; needs internet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help=f"dataset name ({', '.join(list_datasets())})")
+    parser.add_argument("dataset", help=f"dataset name ({', '.join(list_datasets())}), or DATASET-SPLIT for a "
+                        "split's id lists (e.g. vggss-heard: EZ-VSL's heard / unheard test lists)")
     parser.add_argument("--dest", required=True, help="the dataset root (where the reader looks for metadata)")
     parser.add_argument("--force", action="store_true", help="download again even if a file is already there")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per download (default 30)")
 
 
 def run(args: argparse.Namespace) -> int:
-    entries = [MetadataFile.from_config(e) for e in get_config(args.dataset).get("metadata") or []]
+    split = split_metadata(args.dataset)
+    raw = split if split is not None else get_config(args.dataset).get("metadata") or []
+    entries = [MetadataFile.from_config(e) for e in raw]
     if not entries:
         print(f"{args.dataset}: no metadata to fetch")
         return 0

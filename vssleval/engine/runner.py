@@ -373,6 +373,7 @@ class Engine:
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
+        out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
         return out
 
     def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:

@@ -183,10 +183,11 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
         gt = unpack_gt(shard["gt"])
         ids = [str(x) for x in shard["ids"]]
         groups = [str(x) for x in shard["groups"]]
+        labels = [str(x) for x in shard["labels"]] if "labels" in shard else None  # older stores: none
         for s in range(len(config["seeds"])):
             acc.update(s, ids, shard["positive"],
                        silence=shard["silence"] if "silence" in negatives else None,
                        noise=shard["noise"][s] if "noise" in negatives else None,
                        offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
-                       gt=gt, groups=groups, ogl=shard.get("ogl"))
+                       gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels)
     return acc

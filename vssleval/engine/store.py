@@ -17,6 +17,11 @@ Format (one directory per run, ``RUN/store/``)::
                                              :func:`unpack_gt` gives float32 [n,224,224] in {0, .5, 1})
         groups         str    [n]            scene group of each sample (iIoU/iAUC): the dataset's
                                              group, or the sample id when it has none
+        labels         str    [n]            class label of each sample ("" when the dataset has none):
+                                             the report's per-class and heard/unheard breakdowns;
+                                             absent from stores of older runs (their
+                                             reports say so). The ground-truth area of the size
+                                             breakdown needs no array: it is the sum of ``gt``.
     COMPLETE               written last, when every shard exists: the shard manifest (JSON), i.e.
                            every shard's name, byte size, sha256 and arrays (dtype and shape)
 
@@ -241,7 +246,7 @@ def claim_run_folder(folder: str | Path, config: dict[str, Any]) -> None:
 
 #: What a run writes beside its store (``evaluate``, ``infer``, ``report --from-store``); the compat
 #: protocol adds ``metrics/<model>_<testset>.txt`` and ``metrics/max_min/*.npy``.
-RUN_RESULT_FILES = ("metrics.json", "metrics.csv", "per_sample.csv", "report.md", "skipped.csv",
+RUN_RESULT_FILES = ("metrics.json", "metrics.csv", "per_sample.csv", "per_class.csv", "report.md", "skipped.csv",
                     "offscreen_draws.csv", "overlays.png", "overlays.pdf")
 RUN_RESULT_GLOBS = ("metrics/*.txt", "metrics/max_min/*.npy")
 

@@ -71,10 +71,12 @@ class Accumulator:
         self._records: dict[int, list[dict[str, np.ndarray]]] = {}
         self._ids: dict[int, list[str]] = {}
         self._groups: dict[int, list[str]] = {}
+        self._labels: dict[int, list[str]] = {}
 
     def update(self, seed_index: int, sample_ids: Sequence[str], pos: Array, silence: Array | None = None,
                noise: Array | None = None, offscreen: Array | None = None, gt: Array | None = None,
-               groups: Sequence[str] | None = None, ogl: Array | None = None) -> None:
+               groups: Sequence[str] | None = None, ogl: Array | None = None,
+               labels: Sequence[str] | None = None) -> None:
         """Add one batch of one seed.
 
         Args:
@@ -89,6 +91,8 @@ class Accumulator:
                 reference's string rule when None).
             ogl: raw object-saliency maps ``[B, h', w']`` (required when the protocol
                 ``needs_object_prior``).
+            labels: ``B`` class labels (per-class breakdown and the ``label`` column of
+                :meth:`per_sample_rows`); give them for every batch or for none.
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
@@ -108,8 +112,9 @@ class Accumulator:
         b = shapes["pos"][0]
         if len(sample_ids) != b:
             raise ValueError(f"sample_ids has length {len(sample_ids)} but pos has shape {shapes['pos']}")
-        if groups is not None and len(groups) != b:
-            raise ValueError(f"groups has length {len(groups)} but pos has shape {shapes['pos']}")
+        for name, given in (("groups", groups), ("labels", labels)):
+            if given is not None and len(given) != b:
+                raise ValueError(f"{name} has length {len(given)} but pos has shape {shapes['pos']}")
         self.rules.check_inputs(maps, ogl)
         rec = self.rules.sample_records(maps, gt, ogl, self.setup)
         grp = self.rules.groups(sample_ids, groups)
@@ -117,6 +122,8 @@ class Accumulator:
         self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
         if grp is not None:
             self._groups.setdefault(seed_index, []).extend(grp)
+        if labels is not None:
+            self._labels.setdefault(seed_index, []).extend(str(x) for x in labels)
 
     # ------------------------------------------------------------------------------------------
     def _seed_records(self) -> list[tuple[int, dict[str, np.ndarray]]]:
@@ -127,8 +134,14 @@ class Accumulator:
         return out
 
     def seed_records(self) -> list[SeedRecords]:
-        """Every seed's per-sample scalars, ids and scene groups, seeds in order."""
-        return [SeedRecords(s, rec, self._ids[s], self._groups.get(s)) for s, rec in self._seed_records()]
+        """Every seed's per-sample scalars, ids, scene groups and labels, seeds in order (labels
+        only when every batch of the seed had them)."""
+        return [SeedRecords(s, rec, self._ids[s], self._groups.get(s), self._labels_of(s))
+                for s, rec in self._seed_records()]
+
+    def _labels_of(self, seed: int) -> list[str] | None:
+        labels = self._labels.get(seed)
+        return labels if labels is not None and len(labels) == len(self._ids[seed]) else None
 
     def _meta(self) -> dict[str, Any]:
         counts = {s: len(self._ids[s]) for s in sorted(self._ids)}
@@ -167,13 +180,16 @@ class Accumulator:
         return self.rules.extra_files(self.seed_records(), self.setup, model_name, testset)
 
     def per_sample_rows(self) -> list[dict[str, Any]]:
-        """One row per (seed, sample): ``seed_index``, ``sample_id``, then every scalar."""
+        """One row per (seed, sample): ``seed_index``, ``sample_id``, ``label`` (when the
+        accumulator got labels), then every scalar."""
         rows = []
         for s, rec in self._seed_records():
             ids = self._ids[s]
+            labels = self._labels_of(s)
             keys = list(rec)
             for i, sid in enumerate(ids):
-                rows.append({"seed_index": s, "sample_id": sid, **{k: float(rec[k][i]) for k in keys}})
+                head = {"seed_index": s, "sample_id": sid} | ({"label": labels[i]} if labels is not None else {})
+                rows.append({**head, **{k: float(rec[k][i]) for k in keys}})
         return rows
 
 

@@ -28,6 +28,11 @@ VARIANTS = ("pos", *NEGATIVES)
 COMPARABLE_KEYS = (("protocol", "protocol"), ("dataset", "dataset"), ("preset", "preset"),
                    ("data_root", "data folder"))
 _RUN_REQUIRED = ("model_name", "dataset", "preset", "protocol")
+#: ``per_sample.csv`` columns that hold text, not numbers.
+TEXT_COLUMNS = ("sample_id", "label")
+#: Columns that must be numbers (the scalars of a protocol's records); other columns that hold text
+#: are breakdown columns (``size_bin``, a split's part) and are kept as strings.
+NUMERIC_PREFIXES = ("max_", "min_", "conf_", "iou_", "pia_", "area", "nonfinite_", "mapiou_")
 
 
 @dataclass
@@ -36,7 +41,7 @@ class RunRecord:
 
     Attributes:
         path: the run directory. metrics: ``metrics.json`` as a dict. run: its ``run`` block.
-        columns: ``per_sample.csv`` as ``{column: float64 array}`` (``sample_id`` as str array).
+        columns: ``per_sample.csv`` as ``{column: float64 array}`` (``sample_id``, ``label`` as str arrays).
         label: a short name unique within one report (set by :func:`assign_labels`).
     """
 
@@ -133,13 +138,15 @@ def _read_per_sample(path: Path) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for j, name in enumerate(header):
         col = [r[j] for r in rows]
-        if name == "sample_id":
+        if name in TEXT_COLUMNS:
             out[name] = np.array(col, dtype=str)
             continue
         try:
             out[name] = np.array([float(x) if x != "" else np.nan for x in col], dtype=np.float64)
         except ValueError as exc:
-            raise VsslevalError(f"{path}: column {name!r} holds a non-number ({exc})") from exc
+            if name == "seed_index" or name.startswith(NUMERIC_PREFIXES):
+                raise VsslevalError(f"{path}: column {name!r} holds a non-number ({exc})") from exc
+            out[name] = np.array(col, dtype=str)  # a breakdown column (size bin, split part)
     return out
 
 

@@ -7,18 +7,20 @@ from typing import Any, Mapping, Sequence
 
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics import Accumulator
+from vssleval.report import breakdowns
 from vssleval.report.compat import write_metrics, write_protocol_files
+from vssleval.report.completeness import completeness, partial_line
 from vssleval.report.tables import format_value, headline, markdown_grid
 
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
             "testset", "negatives", "seeds", "noise_bank", "batch_size", "device", "n_samples",
-            "offscreen_reuse", "skipped", "audio_rates", "allow_nonfinite")
+            "offscreen_reuse", "skipped", "limit", "audio_rates", "allow_nonfinite")
 
 
-def headline_rows(result: Mapping[str, Any], protocol: str) -> list[tuple[str, str]]:
+def headline_rows(result: Mapping[str, Any], protocol: str, style: str = "bracket") -> list[tuple[str, str]]:
     """``(label, formatted value)`` of each headline key of ``protocol`` present in ``result``."""
-    return [(label, format_value(result, key)) for key, label in headline(protocol) if key in result]
+    return [(label, format_value(result, key, style)) for key, label in headline(protocol) if key in result]
 
 
 def input_notes(config: Mapping[str, Any]) -> list[str]:
@@ -46,37 +48,66 @@ def input_notes(config: Mapping[str, Any]) -> list[str]:
 
 
 def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str | Path,
-                      notes: Sequence[str] = (), echo: bool = True, warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """Write ``metrics.json``/``metrics.csv``/``per_sample.csv``/``report.md`` (and the protocol's own
-    files, e.g. juanola2025's compat files) into ``out_dir``; print the headline table when ``echo``.
+                      notes: Sequence[str] = (), echo: bool = True, warnings: Sequence[str] = (),
+                      splits: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Write ``metrics.json``/``metrics.csv``/``per_sample.csv``/``per_class.csv``/``report.md`` (and
+    the protocol's own files, e.g. juanola2025's compat files) into ``out_dir``; print the headline
+    table when ``echo``.
 
-    ``warnings``: lines shown at the top of ``report.md`` and before the table on the console."""
+    ``warnings``: lines shown at the top of ``report.md`` and before the table on the console.
+    ``splits``: the dataset's published splits resolved per sample
+    (:func:`vssleval.data.splits.resolve_splits`), for the breakdowns."""
     out = Path(out_dir)
     result = acc.result()
+    result.update(completeness(config, int(result["n_samples"])))
+    seeds = acc.seed_records()
+    parts = breakdowns.compute(seeds, acc.rules.breakdown_fields, splits)
+    result.update(parts.keys)
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
     result["notes"] = list(notes)
-    write_metrics(result, acc.per_sample_rows(), out)
+    rows = acc.per_sample_rows()
+    n = len(seeds[0].ids)
+    for name, col in parts.columns.items():  # per-sample breakdown columns, the same in every seed
+        for j, row in enumerate(rows):  # rows are seed-major, the samples in order within a seed
+            row[name] = col[j % n]
+    write_metrics(result, rows, out)
+    if parts.classes:
+        write_text_atomic(out / "per_class.csv", breakdowns.per_class_csv(parts.classes))
     write_protocol_files(acc, out, config["model_name"], config.get("testset") or config["dataset"])
-    rows = headline_rows(result, acc.protocol)
+    headline = headline_rows(result, acc.protocol)
     title = (f"{config['model_name']} on {config['dataset']} | preset {config['preset']} | protocol "
              f"{acc.protocol} | {result['n_samples']} samples x {result['n_seeds']} seeds")
-    # plain `---` separators (left=None): the two-column report has always been written that way
-    top = input_notes(config)
+    partial = partial_line(result)
+    top = ([f"{partial[0].upper()}{partial[1:]}"] if partial else []) + input_notes(config)
     body = [f"# {title}", ""] + [f"> **{w}**\n" for w in warnings] + [f"**{line}**\n" for line in top]
-    body += [markdown_grid(("metric", "value"), rows, left=None)]
+    # plain `---` separators (left=None): the two-column report has always been written that way
+    body += [markdown_grid(("metric", "value"), headline, left=None)]
+    body.append(_values_note(result))
     if acc.rules.report_note:
         body.append(acc.rules.report_note)
+    body += breakdowns.markdown(result, parts, lambda h, r: markdown_grid(h, r, left=1))
     if notes:
         body += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     write_text_atomic(out / "report.md", "\n".join(body))
     if echo:
         for w in warnings:
             print(w)
-        width = max(len(a) for a, _ in rows) if rows else 10
+        width = max(len(a) for a, _ in headline) if headline else 10
         print(title)
         for line in top:
             print(f"  {line}")
-        for a, b in rows:
+        for a, b in headline:
             print(f"  {a:<{width}}  {b}")
-        print(f"outputs in {out}/ (metrics.json, metrics.csv, per_sample.csv, report.md)")
+        print(f"outputs in {out}/ (metrics.json, metrics.csv, per_sample.csv, report.md"
+              f"{', per_class.csv' if parts.classes else ''})")
     return result
+
+
+def _values_note(result: Mapping[str, Any]) -> str:
+    """How the table's values read: the interval, its resamples and seed, the seed spread."""
+    boot = result.get("bootstrap")
+    if isinstance(boot, Mapping):
+        return (f"Values: `value ± std over seeds [95 % bootstrap interval over samples]`; the ± only where "
+                f"the metric depends on the seed (noise and offscreen draws). Intervals: {boot.get('resamples')} "
+                f"resamples, seed {boot.get('seed')}, paired across seeds (docs/metrics.md §9).\n")
+    return "Values: `value ± std over seeds` (no bootstrap intervals: --bootstrap 0).\n"

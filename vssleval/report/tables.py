@@ -7,6 +7,7 @@ imports nothing of ``single``, so ``single`` can import it).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 from vssleval.metrics.protocols import get_protocol
@@ -22,13 +23,60 @@ def sections(protocol: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return get_protocol(protocol).sections()
 
 
-def format_value(result: Mapping[str, Any], key: str) -> str:
-    """``result[key]`` as ``mean ± std`` (4 decimals; ``key_std`` when present), ``n/a`` if absent."""
-    v = result.get(key)
-    if v is None:
-        return "n/a"
+#: How an interval is printed (``--ci-style``): ``bracket`` ``0.645 [0.612, 0.679]``; ``pm`` the
+#: half-width, ``0.645 ± 0.034``; ``none`` the value alone.
+CI_STYLES = ("bracket", "pm", "none")
+
+
+def interval(result: Mapping[str, Any], key: str) -> tuple[float, float] | None:
+    """``(low, high)`` of ``key``'s 95 % bootstrap interval when ``result`` holds a finite one."""
+    lo, hi = result.get(f"{key}_ci95_low"), result.get(f"{key}_ci95_high")
+    try:
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        return None
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+
+def seed_spread(result: Mapping[str, Any], key: str) -> float | None:
+    """The std over seeds of ``key`` when it is not zero (a metric of seed-free maps has none)."""
     std = result.get(f"{key}_std")
-    return f"{v:.4f} ± {std:.4f}" if std is not None else f"{v:.4f}"
+    try:
+        std = float(std)
+    except (TypeError, ValueError):
+        return None
+    return std if math.isfinite(std) and std > 1e-12 else None  # rounding of identical seeds is no spread
+
+
+def format_value(result: Mapping[str, Any], key: str, style: str = "bracket", digits: int = 3) -> str:
+    """``result[key]`` with its spread, ``n/a`` if absent or not finite.
+
+    ``bracket``: ``0.645 ± 0.004 [0.612, 0.679]``, the ``±`` (std over seeds) only where it is not
+    zero, the brackets (95 % bootstrap interval over samples) where ``metrics.json`` has one;
+    ``pm``: the interval's half-width, ``0.645 ± 0.034`` (no seed spread); ``none``: the value.
+
+    Examples:
+    >>> r = {"ciou": 0.6451, "ciou_std": 0.0, "ciou_ci95_low": 0.6119, "ciou_ci95_high": 0.6792}
+    >>> format_value(r, "ciou"), format_value(r, "ciou", "pm"), format_value({"ciou": 0.5}, "ciou")
+    ('0.645 [0.612, 0.679]', '0.645 ± 0.034', '0.500')
+    """
+    v = result.get(key)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(v):
+        return "n/a"
+    text = f"{v:.{digits}f}"
+    ci = interval(result, key)
+    if style == "pm":
+        return text + (f" ± {(ci[1] - ci[0]) / 2:.{digits}f}" if ci else "")
+    if style == "none":
+        return text
+    std = seed_spread(result, key)
+    if std is not None:
+        text += f" ± {std:.{digits}f}"
+    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
 
 
 def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], left: int | None = 1) -> str:
@@ -55,20 +103,21 @@ def run_columns(runs: Sequence[RunRecord], mixed_keys: Sequence[str]) -> list[st
 
 
 def metric_table(runs: Sequence[RunRecord], columns: Sequence[tuple[str, str]],
-                 mixed_keys: Sequence[str] = ()) -> str:
-    """One Markdown table: a row per run, ``mean ± std`` over seeds per metric (``n/a`` if absent)."""
+                 mixed_keys: Sequence[str] = (), style: str = "bracket") -> str:
+    """One Markdown table: a row per run, each metric as :func:`format_value` (``n/a`` if absent)."""
     present = [(k, lab) for k, lab in columns if any(k in r.metrics for r in runs)]
     header = run_columns(runs, mixed_keys) + [lab for _, lab in present]
     rows = []
     for r in runs:
         ident = [r.label] + [str(r.run.get(k)) for k in mixed_keys]
-        rows.append(ident + [format_value(r.metrics, k) for k, _ in present])
+        rows.append(ident + [format_value(r.metrics, k, style) for k, _ in present])
     return markdown_grid(header, rows, left=1 + len(mixed_keys))
 
 
 def summary_csv(runs: Sequence[RunRecord]) -> str:
-    """Every headline number of every run as ``run,model,dataset,preset,protocol,key,mean,std``."""
-    lines = ["run,model,dataset,preset,protocol,key,mean,std"]
+    """Every headline number of every run as
+    ``run,model,dataset,preset,protocol,key,mean,std,ci95_low,ci95_high`` (empty: no interval)."""
+    lines = ["run,model,dataset,preset,protocol,key,mean,std,ci95_low,ci95_high"]
     for r in runs:
         for _, cols in sections(r.protocol):
             for key, _ in cols:
@@ -76,7 +125,9 @@ def summary_csv(runs: Sequence[RunRecord]) -> str:
                     continue
                 mean, std = r.metrics.get(key), r.metrics.get(f"{key}_std")
                 lines.append(",".join([_cell(r.label), _cell(r.model), _cell(r.run["dataset"]), _cell(r.run["preset"]),
-                                       _cell(r.protocol), key, _num(mean), _num(std)]))
+                                       _cell(r.protocol), key, _num(mean), _num(std),
+                                       _num(r.metrics.get(f"{key}_ci95_low")),
+                                       _num(r.metrics.get(f"{key}_ci95_high"))]))
     return "\n".join(lines) + "\n"
 
 

@@ -58,12 +58,14 @@ class Setup:
 
 @dataclass
 class SeedRecords:
-    """Everything one seed accumulated: per-sample scalars, sample ids and scene groups (or None)."""
+    """Everything one seed accumulated: per-sample scalars, sample ids, scene groups and class
+    labels (or None)."""
 
     index: int
     records: dict[str, np.ndarray]
     ids: list[str]
     groups: list[str] | None
+    labels: list[str] | None = None
 
 
 class Protocol:
@@ -90,6 +92,10 @@ class Protocol:
     report_note: ClassVar[str | None] = None
     #: text under the comparison tables of a multi-run report (None: nothing)
     table_note: ClassVar[str | None] = None
+    #: record fields the breakdowns read (:mod:`vssleval.metrics.breakdown`): ``iou`` (per-sample
+    #: IoU), ``area`` (ground-truth area, px on the 224 grid), ``pia`` (``{negative: field}``);
+    #: None: this protocol's runs get no size / class / split breakdown
+    breakdown_fields: ClassVar[Mapping[str, Any] | None] = None
 
     # -- what a run must provide -------------------------------------------------------------
     def check_negatives(self, negatives: Sequence[str]) -> None:

@@ -20,16 +20,18 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, map_chunks, to_numpy,
                       to_numpy_if_cpu, workspace)
-from ..calibration import auroc
+from ..calibration import auroc, auroc_rows
 from ..curves import aoc, auc, instance_auc, instance_iou, success_rate
-from ..detection import average_precision, confidence, max_f1, precision_all_detected
+from ..detection import ap_f1_rows, average_precision, confidence, max_f1, precision_all_detected
 from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score, summary
 from ..thresholds import adaptive_threshold, upper_median_threshold
 from ..upsample import minmax_normalize, upsample, upsample_into
+from .. import resampling as rs
 from .base import NEGATIVES, Protocol, SeedRecords, Setup
 OGL_ALPHA = 0.4
 
@@ -232,16 +234,12 @@ def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
             out[f"f_pos_{x}_{u}"] = f_score(out[f"ciou_{u}"], 1 - out[f"pia_{x}_{u}"])
             out[f"f_auc_aoc_{x}_{u}"] = f_score(out[f"auc_{u}"], out[f"aoc_{x}_{u}"])
     # Mo & Morgado detection metrics: positives vs every negative map of the same images
-    n = rec["iou_med"].size
-    conf_pos, iou_pos = rec["conf_pos"], iou["med"]
-    out["loc_acc"] = precision_all_detected(iou_pos, np.ones(n, bool))
+    out["loc_acc"] = precision_all_detected(iou["med"], np.ones(iou["med"].size, bool))
     for name, subset in [("", negs)] + [(f"_{x}", [x]) for x in negs]:
-        conf = np.concatenate([conf_pos] + [rec[f"conf_{x}"] for x in subset])
-        ious = np.concatenate([iou_pos] + [np.zeros(n)] * len(subset))
-        positive = np.r_[np.ones(n, bool), np.zeros(n * len(subset), bool)]
         if subset:
-            out[f"ap{name}"] = average_precision(conf, ious, positive)
-            out[f"max_f1{name}"] = max_f1(conf, ious, positive)
+            inputs = detection_inputs(rec, subset)
+            out[f"ap{name}"] = average_precision(*inputs)
+            out[f"max_f1{name}"] = max_f1(*inputs)
     for v in ("pos", *negs):
         for s in ("max", "min"):
             vals = rec[f"{s}_{v}"]
@@ -260,34 +258,60 @@ def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
     return out
 
 
-def bootstrap_ci(iou_by_seed: np.ndarray, n_boot: int = 200, seed: int = 0, level: float = 0.95
-                 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap over samples for the success-rate/AUC of ``[S, N]`` IoUs (NaN=0).
+def detection_inputs(rec: Mapping[str, np.ndarray], negatives: Sequence[str]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(conf, ciou, positive)`` of the detection metrics: every positive map (its median-rule
+    IoU, NaN as 0) against the maps of ``negatives`` of the same images (IoU 0, not positive)."""
+    n = rec["iou_med"].size
+    conf = np.concatenate([rec["conf_pos"]] + [rec[f"conf_{x}"] for x in negatives])
+    ious = np.concatenate([np.nan_to_num(rec["iou_med"], nan=0.0)] + [np.zeros(n)] * len(negatives))
+    positive = np.r_[np.ones(n, bool), np.zeros(n * len(negatives), bool)]
+    return conf, ious, positive
 
-    The same resampled sample set is used for every seed and the metric is averaged over seeds,
-    so the interval reflects sample variability of the seed-mean. Returns ``{'ciou': (lo, hi),
-    'auc': (lo, hi)}`` as fractions.
-    """
-    from ..curves import GRID, trapezoid
 
-    v = np.nan_to_num(np.asarray(iou_by_seed, np.float64), nan=0.0)
-    s, n = v.shape
-    if n == 0:
-        return {"ciou": (np.nan, np.nan), "auc": (np.nan, np.nan)}
-    rng = np.random.default_rng(seed)
-    # resample weights [R, N] (how often each sample is drawn), shared by every seed
-    w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)]).astype(np.float64)
-    # bucket b = number of grid points <= IoU: the sample succeeds at t_i iff b > i
-    onehot = np.zeros((s, n, GRID.size + 1))
-    b = np.searchsorted(GRID, v, side="right")
-    np.put_along_axis(onehot, b[..., None], 1.0, axis=2)
-    hist = np.einsum("rn,snk->srk", w, onehot) / n  # [S, R, 22]
-    y = np.cumsum(hist[..., ::-1], axis=-1)[..., ::-1][..., 1:]  # y_i = P(b > i), [S, R, 21]
-    sr = y[..., 10].mean(0)  # t_10 = 0.05*10 == 0.5 exactly
-    area = trapezoid(y).mean(0)
-    a = (1 - level) / 2 * 100
-    return {"ciou": tuple(float(q) for q in np.percentile(sr, [a, 100 - a])),
-            "auc": tuple(float(q) for q in np.percentile(area, [a, 100 - a]))}
+#: Records that do not depend on the seed: the positive and the silence maps are the same in
+#: every seed (only the noise draw and the offscreen clip change), so their statistics are too.
+_SEED_FREE_VARIANTS = ("pos", "silence")
+
+
+def _detection_rows(negatives: Sequence[str]):
+    """AP and max-F1 of every row set (a statistic's pair, computed once per row set: the last
+    call's result is kept because ``ap`` and ``max_f1`` are asked for the same rows in turn)."""
+    memo: dict[str, object] = {}
+
+    def both(rec: Mapping[str, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if memo.get("rec") is not rec or memo.get("rows") is not rows:
+            taken = {f: np.asarray(rec[f])[rows] for f in ("iou_med", "conf_pos", *(f"conf_{x}" for x in negatives))}
+            n = taken["iou_med"].shape[-1]
+            conf = np.concatenate([taken["conf_pos"]] + [taken[f"conf_{x}"] for x in negatives], axis=1)
+            ious = np.concatenate([np.nan_to_num(taken["iou_med"], nan=0.0)]
+                                  + [np.zeros_like(taken["iou_med"])] * len(negatives), axis=1)
+            positive = np.zeros(conf.shape, bool)
+            positive[:, :n] = True
+            memo.update(rec=rec, rows=rows, value=ap_f1_rows(conf, ious, positive))
+        return memo["value"]  # type: ignore[return-value]
+
+    return both
+
+
+def headline_stats(negatives: Sequence[str]) -> dict[str, tuple[rs.Stat, bool]]:
+    """``{headline key: (statistic over sample rows, seed_free)}`` for the bootstrap intervals
+    (:func:`vssleval.metrics.resampling.bootstrap_intervals`); definitions as :func:`seed_metrics`."""
+    stats: dict[str, tuple[rs.Stat, bool]] = {}
+    for rule, tag in (("med", ""), ("adap", "_adap")):
+        stats[f"ciou{tag}"] = (rs.success_of(f"iou_{rule}"), True)
+        stats[f"auc{tag}"] = (rs.auc_of(f"iou_{rule}"), True)
+    if negatives:
+        detection = _detection_rows(negatives)
+        stats["ap"] = (lambda rec, rows: detection(rec, rows)[0], False)
+        stats["max_f1"] = (lambda rec, rows: detection(rec, rows)[1], False)
+        stats["auroc_max_neg"] = (lambda rec, rows: auroc_rows(
+            rec["max_pos"][rows], np.concatenate([rec[f"max_{x}"][rows] for x in negatives], axis=1)), False)
+    for x in negatives:
+        stats[f"pia_{x}_adap"] = (rs.mean_of(f"pia_{x}_adap"), x in _SEED_FREE_VARIANTS)
+    for v in ("pos", *negatives):
+        stats[f"max_{v}_median"] = (rs.median_of(f"max_{v}"), v in _SEED_FREE_VARIANTS)
+    return stats
 
 
 class CleanProtocol(Protocol):
@@ -318,8 +342,10 @@ class CleanProtocol(Protocol):
             ("max_noise_median", "med. max noise"), ("max_offscreen_median", "med. max offscreen"),
         )),
     )
-    report_note = ("Values: mean ± std over seeds; success rates and AUCs in [0, 1]; pIA is the fraction of the "
-                   "image above the positive's adaptive threshold.\n")
+    breakdown_fields = {"iou": "iou_med", "area": "area",
+                        "pia": {x: f"pia_{x}_adap" for x in NEGATIVES}}
+    report_note = ("Success rates and AUCs in [0, 1]; pIA is the fraction of the image above the positive's "
+                   "adaptive threshold.\n")
     table_note = ("Success rates, AUCs, AP and max-F1 in [0, 1], higher is better; pIA = fraction of the image "
                   "above the positive map's adaptive threshold under negative audio (lower is better); "
                   "AUROC max = positive vs pooled negative maxima (0.5: the map ignores the audio); "
@@ -332,7 +358,9 @@ class CleanProtocol(Protocol):
 
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
         """Every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1;
-        0.0 with one seed), bootstrap CIs ``ciou_ci95_low/high``, ``auc_ci95_*`` (and ``_adap``)."""
+        0.0 with one seed); for every headline key ``k`` the bootstrap interval ``k_ci95_low`` /
+        ``k_ci95_high`` over samples (paired across seeds, docs/metrics.md §9), and ``bootstrap``
+        (resamples, seed, level, method)."""
         out: dict = {}
         per_seed = [seed_metrics(s.records, list(setup.thresholds), s.groups) for s in seeds]
         for k in per_seed[0]:
@@ -340,11 +368,15 @@ class CleanProtocol(Protocol):
             out[k] = float(np.mean(vals))
             out[f"{k}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
         if bootstrap:
-            ci = bootstrap_ci(np.stack([s.records["iou_med"] for s in seeds]), bootstrap)
-            ci_a = bootstrap_ci(np.stack([s.records["iou_adap"] for s in seeds]), bootstrap)
-            for name, (lo, hi) in (("ciou", ci["ciou"]), ("auc", ci["auc"]),
-                                   ("ciou_adap", ci_a["ciou"]), ("auc_adap", ci_a["auc"])):
+            negs = [x for x in NEGATIVES if f"conf_{x}" in seeds[0].records]
+            records = [s.records for s in seeds]
+            with tqdm(total=bootstrap, desc="bootstrap", unit="resample", leave=False) as bar:
+                ci = rs.bootstrap_intervals(headline_stats(negs), records, bootstrap, seed=rs.DEFAULT_SEED,
+                                            progress=bar.update)
+            for name, (lo, hi) in ci.items():
                 out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
+            out["bootstrap"] = {"resamples": int(bootstrap), "seed": rs.DEFAULT_SEED, "level": rs.LEVEL,
+                                "method": rs.METHOD}
         out["thresholds"] = dict(setup.thresholds)
         out["upsample"] = setup.ops
         return out

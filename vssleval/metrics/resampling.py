@@ -1,0 +1,217 @@
+"""Bootstrap intervals and paired permutation tests over samples (docs/metrics.md §9).
+
+A *statistic* here is a function ``stat(records, rows) -> [P]``: ``records`` is one seed's
+per-sample scalars ``{field: float64 [M]}`` and ``rows`` an int array ``[P, n]`` of row indices into
+them, one row set per draw (a bootstrap resample, or a permutation of two runs' samples). It
+returns the metric computed on each row set. Means vectorize over the draws; metrics that do not
+(AP, max-F1, AUROC) loop over them (:func:`looped`).
+
+* :func:`bootstrap_intervals`: percentile intervals of seed-averaged metrics. Each resample draws
+  ``n`` sample indices with replacement and the *same* draw is used for every seed and every metric
+  (paired across seeds: the interval is the sample variability of the seed mean).
+* :func:`paired_difference`: run B - run A on the same samples, with a paired bootstrap interval
+  and a two-sided paired permutation p-value (each sample's records are swapped between the runs
+  with probability 1/2; exact enumeration of all 2^n swaps when that is at most the requested
+  number of permutations).
+
+Everything is seeded (``seed``); the draws depend only on ``n``, ``n_boot`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .curves import GRID, trapezoid
+
+#: Interval level of every ``*_ci95_*`` key.
+LEVEL = 0.95
+#: Seed of the bootstrap and permutation draws (recorded in ``metrics.json``).
+DEFAULT_SEED = 0
+#: How the intervals are made (recorded in ``metrics.json`` beside the resamples and the seed).
+METHOD = ("percentile bootstrap over samples: n sample indices drawn with replacement per resample, the same "
+          "draw for every seed and metric, the metric averaged over seeds")
+#: Draws processed at once (bounds memory at ``CHUNK x n`` indices per statistic).
+CHUNK = 64
+
+Records = Mapping[str, np.ndarray]
+Stat = Callable[[Records, np.ndarray], np.ndarray]
+
+
+# -- statistics -------------------------------------------------------------------------------
+def mean_of(field: str) -> Stat:
+    """Mean of ``field`` over the rows (pIA, mIoU)."""
+    def stat(rec: Records, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(rec[field], np.float64)[rows].mean(axis=-1)
+    return stat
+
+
+def success_of(field: str, threshold: float = 0.5) -> Stat:
+    """Fraction of rows with ``field >= threshold`` (NaN fails), i.e. the cIoU success rate."""
+    def stat(rec: Records, rows: np.ndarray) -> np.ndarray:
+        v = np.asarray(rec[field], np.float64)
+        return (v >= threshold)[rows].mean(axis=-1)
+    return stat
+
+
+def sample_auc(values: np.ndarray) -> np.ndarray:
+    """Each sample's share of the success-curve AUC: ``trapezoid(1[v >= GRID])`` ``[n]``.
+
+    The AUC is linear in the samples (the curve is a mean of per-sample step functions), so the
+    AUC of any sample set is the mean of these shares (NaN fails at every threshold).
+
+    Examples:
+    >>> [round(float(a), 6) for a in sample_auc(np.array([0.0, 0.5, np.nan]))]
+    [0.025, 0.525, 0.0]
+    """
+    v = np.asarray(values, np.float64)
+    return trapezoid((v[:, None] >= GRID[None, :]).astype(np.float64))
+
+
+def auc_of(field: str) -> Stat:
+    """Success-curve AUC of ``field`` over the rows (:func:`sample_auc`)."""
+    def stat(rec: Records, rows: np.ndarray) -> np.ndarray:
+        return sample_auc(rec[field])[rows].mean(axis=-1)
+    return stat
+
+
+def median_of(field: str) -> Stat:
+    """Median of the finite values of ``field`` over the rows (NaN when none is finite)."""
+    def stat(rec: Records, rows: np.ndarray) -> np.ndarray:
+        v = np.asarray(rec[field], np.float64)
+        v = np.where(np.isfinite(v), v, np.nan)[rows]
+        out = np.full(v.shape[:-1], np.nan)
+        ok = np.isfinite(v).any(axis=-1)
+        if ok.any():
+            out[ok] = np.nanmedian(v[ok], axis=-1)
+        return out
+    return stat
+
+
+def looped(fn: Callable[[dict[str, np.ndarray]], float], fields: Sequence[str]) -> Stat:
+    """A statistic that is no mean: ``fn(records restricted to one row set)`` for each row set."""
+    def stat(rec: Records, rows: np.ndarray) -> np.ndarray:
+        cols = {f: np.asarray(rec[f]) for f in fields if f in rec}
+        return np.array([fn({f: c[r] for f, c in cols.items()}) for r in rows], np.float64)
+    return stat
+
+
+# -- draws ------------------------------------------------------------------------------------
+def resamples(n: int, n_boot: int, seed: int = DEFAULT_SEED, chunk: int = CHUNK) -> Iterator[np.ndarray]:
+    """Bootstrap row sets ``[<=chunk, n]`` (indices drawn with replacement), ``n_boot`` in all."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n_boot:
+        k = min(chunk, n_boot - done)
+        yield rng.integers(0, n, size=(k, n))
+        done += k
+
+
+def percentile_interval(draws: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The ``level`` percentile interval of the finite ``draws`` (NaN, NaN when there are none).
+
+    Examples:
+    >>> percentile_interval(np.arange(1001.0))   # numpy's linear percentiles
+    (25.0, 975.0)
+    """
+    d = np.asarray(draws, np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2 * 100
+    lo, hi = np.percentile(d, [a, 100 - a])
+    return float(lo), float(hi)
+
+
+def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free: bool) -> np.ndarray:
+    """The statistic averaged over seeds (only the first seed when it does not depend on the seed)."""
+    used = seeds[:1] if seed_free else seeds
+    return np.mean([stat(rec, rows) for rec in used], axis=0)
+
+
+def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[Records], n_boot: int,
+                        seed: int = DEFAULT_SEED, level: float = LEVEL,
+                        progress: Callable[[int], None] | None = None) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap interval of each seed-averaged statistic.
+
+    Args:
+        stats: ``{key: (stat, seed_free)}``; ``seed_free`` marks statistics of maps that do not depend
+            on the seed (positive audio), computed on the first seed only.
+        seeds: per-seed records, every seed with the same ``n`` samples in the same order.
+        n_boot: resamples (> 0). seed: the draws' seed. progress: called with the resamples done
+            after each block (a progress bar).
+    Returns:
+        ``{key: (low, high)}``.
+
+    Examples:
+    >>> rec = {"x": np.array([0.0, 1.0])}
+    >>> lo, hi = bootstrap_intervals({"x": (mean_of("x"), True)}, [rec], 400)["x"]
+    >>> lo, hi
+    (0.0, 1.0)
+    """
+    n = len(next(iter(seeds[0].values())))
+    draws: dict[str, list[np.ndarray]] = {k: [] for k in stats}
+    for rows in resamples(n, n_boot, seed):
+        for key, (stat, seed_free) in stats.items():
+            draws[key].append(_seed_mean(stat, seeds, rows, seed_free))
+        if progress is not None:
+            progress(len(rows))
+    return {k: percentile_interval(np.concatenate(v), level) for k, v in draws.items()}
+
+
+def _paired(a: Records, b: Records) -> dict[str, np.ndarray]:
+    """Both runs' records stacked: rows ``0..n-1`` are run A's samples, ``n..2n-1`` run B's."""
+    return {f: np.concatenate([np.asarray(a[f]), np.asarray(b[f])]) for f in a if f in b}
+
+
+def swap_masks(n: int, n_perm: int, seed: int = DEFAULT_SEED) -> tuple[np.ndarray, bool]:
+    """Which samples swap runs, ``[P, n]`` bools, and whether this is the exact enumeration
+    (all ``2^n`` masks, when ``2^n <= n_perm``) rather than ``n_perm`` random masks."""
+    if n < 63 and 2 ** n <= n_perm:
+        codes = np.arange(2 ** n, dtype=np.int64)
+        return ((codes[:, None] >> np.arange(n)) & 1).astype(bool), True
+    rng = np.random.default_rng(seed)
+    return rng.random((n_perm, n)) < 0.5, False
+
+
+def paired_difference(stat: Stat, seed_free: bool, runs_a: Sequence[Records], runs_b: Sequence[Records],
+                      n_boot: int, seed: int = DEFAULT_SEED, level: float = LEVEL) -> dict[str, float]:
+    """Run B minus run A for one statistic on the same samples (same order, same seed count).
+
+    The difference of the seed-averaged statistic; its paired bootstrap interval (one resample of
+    sample indices used for both runs); and the two-sided paired permutation p-value: under "no
+    difference" the runs are exchangeable sample by sample, so each sample's records (all seeds)
+    are swapped between A and B at random and ``p = (1 + #{|d*| >= |d|}) / (1 + P)`` with
+    ``P = n_boot`` random swaps, or, when ``2^n <= n_boot``, ``p = #{|d*| >= |d|} / 2^n`` over every
+    swap (exact; the unswapped assignment is one of them). ``n_boot = 0``: no interval, no p.
+
+    Returns ``{'a', 'b', 'diff', 'ci95_low', 'ci95_high', 'p_value', 'exact'}``.
+    """
+    if len(runs_a) != len(runs_b):
+        raise ValueError(f"run A has {len(runs_a)} seeds and run B {len(runs_b)}: a paired comparison needs the same")
+    both = [_paired(a, b) for a, b in zip(runs_a, runs_b)]
+    n = len(next(iter(runs_a[0].values())))
+    ident = np.arange(n)[None, :]
+    va = float(_seed_mean(stat, both, ident, seed_free)[0])
+    vb = float(_seed_mean(stat, both, ident + n, seed_free)[0])
+    out = {"a": va, "b": vb, "diff": vb - va, "ci95_low": float("nan"), "ci95_high": float("nan"),
+           "p_value": float("nan"), "exact": False}
+    if n_boot <= 0 or n == 0:
+        return out
+    diffs = [_seed_mean(stat, both, rows + n, seed_free) - _seed_mean(stat, both, rows, seed_free)
+             for rows in resamples(n, n_boot, seed)]
+    out["ci95_low"], out["ci95_high"] = percentile_interval(np.concatenate(diffs), level)
+    masks, exact = swap_masks(n, n_boot, seed + 1)
+    observed = abs(out["diff"])
+    tol = 1e-12 * max(1.0, observed)  # a swap that reproduces |d| up to rounding counts as extreme
+    extreme = 0
+    for start in range(0, len(masks), CHUNK):
+        m = masks[start:start + CHUNK]
+        rows_b = np.where(m, ident, ident + n)  # swapped samples take A's records as "B"
+        rows_a = np.where(m, ident + n, ident)
+        d = _seed_mean(stat, both, rows_b, seed_free) - _seed_mean(stat, both, rows_a, seed_free)
+        extreme += int(np.count_nonzero(np.abs(d) >= observed - tol))
+    out["p_value"] = extreme / len(masks) if exact else (1 + extreme) / (1 + len(masks))
+    out["exact"] = exact
+    return out
