@@ -5,6 +5,6 @@
 """
 
 from vssleval.api.evaluation import Results, evaluate, infer, load_model, prepare_model
-from vssleval.api.reporting import report, rescore
+from vssleval.api.reporting import compare, report, rescore
 
-__all__ = ["Results", "evaluate", "infer", "load_model", "prepare_model", "report", "rescore"]
+__all__ = ["Results", "compare", "evaluate", "infer", "load_model", "prepare_model", "report", "rescore"]

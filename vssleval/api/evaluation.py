@@ -265,7 +265,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
              preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
              batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
              noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
-             ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 200,
+             ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 1000,
              resume: bool = False, overwrite: bool = False, max_memory: int | str | None = None,
              max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, allow_nonfinite: bool = False,
              verbose: bool = True) -> Results:

@@ -23,10 +23,15 @@ from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path, ensure_output_dir
+from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.metrics import calibrate_threshold
 from vssleval.report.figures import separates
+from vssleval.metrics.resampling import DEFAULT_SEED
+from vssleval.report.compare import check_pair, compare_csv, console_lines
+from vssleval.report.compare import compare as compare_runs
+from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
+from vssleval.report.tables import CI_STYLES
 from vssleval.report.overlays import overlay_grid
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
 from vssleval.report.single import write_run_outputs
@@ -38,7 +43,7 @@ _STORE_MATCH = ("model_name", "dataset", "preset")
 
 def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mixed: bool = False,
            maps: bool = True, overlays: int = 4, sweep_samples: int = 1000, sweep_points: int = DEFAULT_POINTS,
-           verbose: bool = True) -> Path:
+           formats: Sequence[str] = FORMATS, ci_style: str = "bracket", verbose: bool = True) -> Path:
     """Compare finished runs in one ``report.md`` (tables, figures, calibration, overlays).
 
     Args:
@@ -50,10 +55,17 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
         overlays: overlay grid of the first K samples (0: none).
         sweep_samples: threshold sweep over the first N samples and the first seed (0: all).
         sweep_points: thresholds in the sweep (>= 2).
+        formats: leaderboard files (``md``, ``latex``, ``csv``; empty: none).
+        ci_style: ``bracket`` (``0.645 [0.612, 0.679]``), ``pm`` (``0.645 ± 0.034``) or ``none``.
 
     Returns the path of ``report.md``.
     """
     limits.validate(overlays=overlays, sweep_samples=sweep_samples, sweep_points=sweep_points)
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    bad = [f for f in formats if f not in FORMATS] + ([ci_style] if ci_style not in CI_STYLES else [])
+    if bad:
+        raise VsslevalError(f"unknown --format / --ci-style {', '.join(map(repr, bad))}: formats are "
+                            f"{', '.join(FORMATS)}; CI styles {', '.join(CI_STYLES)}")
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     if not runs:
         raise VsslevalError("give at least one run directory: vssleval report RUN_DIR [RUN_DIR ...] --out DIR")
@@ -84,13 +96,34 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
                 path = _overlays(r, store, calibrations[r.label], overlays, out, notes)
                 if path is not None:
                     overlay_files[r.label] = path
-    res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed)
+    res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed,
+                       formats=formats, ci_style=ci_style)
     if verbose:
         print(f"report: {res['report']} ({len(records)} runs; {len(res['figures'])} figure files; {res['summary'].name})")
     return Path(res["report"])
 
 
-def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 200,
+def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap: int = 1000,
+            verbose: bool = True) -> Path:
+    """Paired comparison of two runs on the same samples (B - A for cIoU@0.5, AUC, AP and pIA per
+    negative, paired bootstrap interval, paired permutation p-value); writes ``compare.csv`` in
+    ``out`` and returns its path. Runs of different datasets or samples are refused."""
+    bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
+    a, b = load_run(run_a), load_run(run_b)
+    assign_labels([a, b])
+    check_pair(a, b)  # before any folder is made
+    _check_report_folder(Path(out))
+    ensure_output_dir(out)
+    rows = compare_runs(a, b, bootstrap)
+    path = Path(out) / "compare.csv"
+    write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED))
+    if verbose:
+        print("\n".join(console_lines(rows, a, b)))
+        print(f"compare: {path}")
+    return path
+
+
+def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 1000,
             max_memory: int | str | None = None, allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
 

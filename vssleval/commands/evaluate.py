@@ -12,7 +12,8 @@ HELP = "evaluate a model under positive and negative audio (maps -> metrics.json
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for 95%% CIs (default 200; 0: none)")
+    p.add_argument("--bootstrap", type=int, default=1000,
+                   help="bootstrap resamples for the 95%% intervals of every headline metric (default 1000; 0: none)")
 
 
 def run(args: argparse.Namespace) -> int:

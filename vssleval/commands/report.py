@@ -7,16 +7,19 @@ Two modes (both in :mod:`vssleval.api.reporting`):
   (:func:`vssleval.api.report`).
 * ``vssleval report --from-store RUN_DIR [--protocol P] --out DIR``: score the run's heatmap store
   again (no model runs) and write what ``evaluate`` writes (:func:`vssleval.api.rescore`).
+* ``vssleval report A B --compare --out DIR``: B - A on the same samples, paired bootstrap interval
+  and permutation p-value, ``compare.csv`` (:func:`vssleval.api.compare`).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from vssleval.api import report, rescore
+from vssleval.api import compare, report, rescore
 from vssleval.metrics.protocols import PROTOCOLS
 from vssleval.errors import VsslevalError
 from vssleval.report.sweep import DEFAULT_POINTS
+from vssleval.report.tables import CI_STYLES
 
 HELP = "compare runs in one report (tables, figures, calibration), or recompute a run's metrics --from-store"
 
@@ -26,6 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory for report.md, figures and summary.csv")
     p.add_argument("--allow-mixed", action="store_true",
                    help="put runs with different protocols, datasets, presets or data folders in one report")
+    t = p.add_argument_group("tables")
+    t.add_argument("--format", default="md,latex,csv", metavar="LIST",
+                   help="leaderboard files to write: comma list of md, latex, csv (default all; 'none': no leaderboard)")
+    t.add_argument("--ci-style", choices=list(CI_STYLES), default="bracket",
+                   help="intervals as 0.645 [0.612, 0.679] (bracket, default), 0.645 ± 0.034 (pm, half-width) or none")
+    t.add_argument("--compare", action="store_true",
+                   help="with two runs A B: B - A per metric on the same samples (paired bootstrap interval, "
+                        "permutation p-value), written to compare.csv")
     m = p.add_argument_group("figures from the heatmap stores")
     m.add_argument("--no-maps", action="store_true",
                    help="skip the threshold sweep and the overlays (no store or dataset images needed)")
@@ -38,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--from-store", metavar="RUN_DIR",
                    help="score this run's heatmap store again (no model runs) and write evaluate's outputs to --out")
     s.add_argument("--protocol", choices=list(PROTOCOLS), help="with --from-store: the protocol (default: the run's)")
-    s.add_argument("--bootstrap", type=int, default=200, help="with --from-store: bootstrap resamples (default 200, as evaluate)")
+    s.add_argument("--bootstrap", type=int, default=1000,
+                   help="with --from-store or --compare: bootstrap resamples (and permutations) (default 1000; 0: none)")
     s.add_argument("--max-memory", metavar="SIZE", help="with --from-store: memory the scoring may use, e.g. 16G "
                    "(default: what the system has available)")
     s.add_argument("--allow-nonfinite", action="store_true",
@@ -54,11 +66,19 @@ def run(args: argparse.Namespace) -> int:
         rescore(args.from_store, args.out, protocol=args.protocol, bootstrap=args.bootstrap,
                 max_memory=args.max_memory, allow_nonfinite=args.allow_nonfinite)
         return 0
+    if args.compare:
+        if len(args.runs) != 2:
+            raise VsslevalError(f"--compare takes exactly two runs A B (got {len(args.runs)}): "
+                                "vssleval report RUN_A RUN_B --compare --out DIR")
+        compare(args.runs[0], args.runs[1], args.out, bootstrap=args.bootstrap)
+        return 0
     if args.protocol:
         raise VsslevalError("--protocol only applies with --from-store (a report shows each run's own protocol)")
     if args.allow_nonfinite:
         raise VsslevalError("--allow-nonfinite only applies with --from-store (a report reads each run's metrics "
                             "as written; rescore a run with `vssleval report --from-store RUN --out DIR --allow-nonfinite`)")
+    formats = [] if args.format.strip() == "none" else [f.strip() for f in args.format.split(",") if f.strip()]
     report(args.runs, args.out, allow_mixed=args.allow_mixed, maps=not args.no_maps, overlays=args.overlays,
-           sweep_samples=args.sweep_samples, sweep_points=args.sweep_points)
+           sweep_samples=args.sweep_samples, sweep_points=args.sweep_points, formats=formats,
+           ci_style=args.ci_style)
     return 0

@@ -16,7 +16,8 @@ import numpy as np
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report import calibration as cal
-from vssleval.report import figures, tables
+from vssleval.report import figures, leaderboard, tables
+from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, differences
 
 MAXIMA_FIG = "maxima.png"
@@ -40,7 +41,8 @@ def _fmt(v: Any, spec: str = ".3f") -> str:
 def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: Mapping[str, Mapping[str, Any]],
                  sweeps: Mapping[str, Mapping[str, Any]] | None = None,
                  overlays: Mapping[str, Path] | None = None, notes: Sequence[str] = (),
-                 mixed: Sequence[str] = ()) -> dict[str, Any]:
+                 mixed: Sequence[str] = (), formats: Sequence[str] = leaderboard.FORMATS,
+                 ci_style: str = "bracket") -> dict[str, Any]:
     """Write the figures, ``report.md`` and ``summary.csv`` into ``out_dir``.
 
     Args:
@@ -49,8 +51,10 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
             without one are left out of the sweep figure (its section says so).
         overlays: run label -> overlay PNG already written under ``out_dir``.
         notes: lines for the Notes section. mixed: the differences accepted with --allow-mixed.
+        formats: leaderboard files to write (``md``, ``latex``, ``csv``). ci_style: how intervals
+            are printed (:data:`vssleval.report.tables.CI_STYLES`).
     Returns:
-        ``{'report': path, 'figures': [paths], 'summary': path}``.
+        ``{'report': path, 'figures': [paths], 'summary': path, 'leaderboard': [paths]}``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,8 +68,19 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
         written += figures.sweep_figure(swept, out / SWEEP_FIG)
 
     md: list[str] = ["# vssleval report", ""]
+    for r in runs:  # a partial run is said before any number
+        line = partial_line(of_metrics(r.metrics))
+        if line:
+            md += [f"**{r.label}: {line}** (marked † in the leaderboard)", ""]
     md += _runs_section(runs, out)
-    md += _tables_section(runs, mixed)
+    md += _tables_section(runs, mixed, ci_style)
+    board = []
+    for name, text in leaderboard.texts(runs, formats, ci_style).items():
+        write_text_atomic(out / name, text)
+        board.append(out / name)
+    if board:
+        md += ["## Leaderboard", "", "Models x datasets, ready for a paper: " + ", ".join(
+            f"[{p.name}]({p.name})" for p in board) + " (`--format`, `--ci-style`).", ""]
     md += ["## Raw-map maxima per audio variant", "",
            f"![maxima]({MAXIMA_FIG})", "",
            "Each panel is one run; boxes span the quartiles of the raw-map maxima over every seed x sample "
@@ -87,7 +102,7 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
     write_text_atomic(report, "\n".join(md))
     summary = out / "summary.csv"
     write_text_atomic(summary, tables.summary_csv(runs))
-    return {"report": report, "figures": written, "summary": summary}
+    return {"report": report, "figures": written, "summary": summary, "leaderboard": board}
 
 
 def _runs_section(runs: Sequence[RunRecord], out: Path) -> list[str]:
@@ -102,7 +117,7 @@ def _runs_section(runs: Sequence[RunRecord], out: Path) -> list[str]:
     return ["## Runs", "", tables.markdown_grid(header, rows, left=5)]
 
 
-def _tables_section(runs: Sequence[RunRecord], mixed: Sequence[str]) -> list[str]:
+def _tables_section(runs: Sequence[RunRecord], mixed: Sequence[str], ci_style: str = "bracket") -> list[str]:
     lines: list[str] = []
     mixed_keys = list(differences(runs))
     for protocol, group in tables.protocol_groups(runs).items():
@@ -111,10 +126,26 @@ def _tables_section(runs: Sequence[RunRecord], mixed: Sequence[str]) -> list[str
         n_seeds = sorted({int(r.metrics.get("n_seeds", 0)) for r in group})
         lines += [f"## {rules.results_heading(n_seeds)}", ""]
         for title, cols in rules.sections():
-            lines += [f"### {title}", "", tables.metric_table(group, cols, keys)]
+            lines += [f"### {title}", "", tables.metric_table(group, cols, keys, ci_style)]
         if rules.table_note:
             lines += [rules.table_note, ""]
+        lines += [_spread_note(group, ci_style), ""]
     return lines
+
+
+def _spread_note(runs: Sequence[RunRecord], style: str) -> str:
+    """What the ± and the brackets of the tables mean, with the runs' bootstrap settings."""
+    boots = {(b.get("resamples"), b.get("seed")) for r in runs if isinstance(b := r.metrics.get("bootstrap"), dict)}
+    setting = "; ".join(f"{n} resamples, seed {s}" for n, s in sorted(boots, key=str)) or "none"
+    missing = [r.label for r in runs if not isinstance(r.metrics.get("bootstrap"), dict)]
+    text = {"bracket": "Values: `value ± std over seeds [95 % bootstrap interval over samples]`; the ± only where "
+                       "the metric depends on the seed.",
+            "pm": "Values: `value ± half-width of the 95 % bootstrap interval over samples`.",
+            "none": "Values: the mean over seeds."}[style]
+    text += f" Bootstrap: {setting} (docs/metrics.md §9)."
+    if missing and style != "none":
+        text += f" No intervals for {', '.join(missing)} (evaluated with --bootstrap 0)."
+    return text
 
 
 def _calibration_section(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]]) -> list[str]:

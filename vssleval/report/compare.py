@@ -1,0 +1,118 @@
+"""Paired comparison of two runs on the same samples: B - A per metric, with a paired bootstrap
+interval and a two-sided paired permutation p-value (docs/metrics.md §9.2), written to ``compare.csv``.
+
+Reads only the runs' ``per_sample.csv`` (the clean protocol's per-sample scalars); the statistics
+are the clean protocol's own (:func:`vssleval.metrics.protocols.vssleval.headline_stats`), so the
+compared values equal those in each run's ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Sequence
+
+import numpy as np
+
+from vssleval.errors import VsslevalError
+from vssleval.metrics import resampling
+from vssleval.metrics.protocols.base import NEGATIVES
+from vssleval.metrics.protocols.vssleval import headline_stats
+from vssleval.report.runs import RunRecord
+
+#: ``(key, label)`` of the compared metrics.
+METRICS = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"),
+           *((f"pia_{x}_adap", f"pIA {x}") for x in NEGATIVES))
+_NEEDED = ("iou_med", "conf_pos", "max_pos")
+
+
+def check_pair(a: RunRecord, b: RunRecord) -> None:
+    """Refuse two runs that are not the same samples of the same dataset (naming the difference)."""
+    for key in ("dataset",):
+        if str(a.run.get(key)) != str(b.run.get(key)):
+            raise VsslevalError(f"--compare needs runs of the same dataset: {a.path} is on {a.run.get(key)!r}, "
+                                f"{b.path} on {b.run.get(key)!r}")
+    ids_a, ids_b = _ids(a), _ids(b)
+    if ids_a != ids_b:
+        only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
+        if only_a or only_b:
+            raise VsslevalError(
+                f"--compare needs the same samples: {len(only_a)} sample(s) only in {a.path} (e.g. "
+                f"{', '.join(only_a[:3]) or '-'}), {len(only_b)} only in {b.path} (e.g. {', '.join(only_b[:3]) or '-'}); "
+                "evaluate both models on the same records (same --limit, --skip-bad and data folder)")
+    for r in (a, b):
+        lacking = [c for c in _NEEDED if c not in r.columns]
+        if lacking:
+            raise VsslevalError(f"{r.path / 'per_sample.csv'} lacks {lacking}: --compare reads the clean protocol's "
+                                f"per-sample scores (rescore the run with `vssleval report --from-store {r.path} "
+                                "--protocol vssleval --out DIR`)")
+    na, nb = len(_seeds(a)), len(_seeds(b))
+    if na != nb:
+        raise VsslevalError(f"--compare pairs the runs seed by seed: {a.path} has {na} seeds, {b.path} {nb}; "
+                            "evaluate both with the same --seeds")
+
+
+def _ids(r: RunRecord) -> list[str]:
+    first = r.columns["seed_index"] == _seeds(r)[0]
+    return [str(x) for x in r.columns["sample_id"][first]]
+
+
+def _seeds(r: RunRecord) -> list[float]:
+    return sorted(set(r.columns["seed_index"].tolist()))
+
+
+def seed_records(r: RunRecord, order: Sequence[str]) -> list[dict[str, np.ndarray]]:
+    """Per-seed ``{column: [N]}`` of a run, samples in ``order``."""
+    out = []
+    for s in _seeds(r):
+        rows = r.columns["seed_index"] == s
+        ids = [str(x) for x in r.columns["sample_id"][rows]]
+        pos = {sid: i for i, sid in enumerate(ids)}
+        take = np.array([pos[sid] for sid in order])
+        out.append({k: v[rows][take] for k, v in r.columns.items()
+                    if k not in ("sample_id", "seed_index") and v.dtype.kind == "f"})
+    return out
+
+
+def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFAULT_SEED) -> list[dict[str, Any]]:
+    """One row per metric both runs have: ``{metric, label, a, b, diff, ci95_low, ci95_high, p_value,
+    exact}`` (B - A)."""
+    check_pair(a, b)
+    order = _ids(a)
+    recs_a, recs_b = seed_records(a, order), seed_records(b, order)
+    negs = [x for x in NEGATIVES if f"conf_{x}" in recs_a[0] and f"conf_{x}" in recs_b[0]]
+    stats = headline_stats(negs)
+    rows = []
+    for key, label in METRICS:
+        if key not in stats:
+            continue
+        stat, seed_free = stats[key]
+        res = resampling.paired_difference(stat, seed_free, recs_a, recs_b, n_boot, seed=seed)
+        rows.append({"metric": key, "label": label, **res})
+    return rows
+
+
+def compare_csv(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int, seed: int) -> str:
+    """``compare.csv``: ``metric,a,b,diff,ci95_low,ci95_high,p_value,test,n_samples,resamples,seed,run_a,run_b``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value", "test", "n_samples", "resamples",
+                "seed", "run_a", "run_b"])
+    n = len(_ids(a))
+    for r in rows:
+        test = "exact permutation" if r["exact"] else f"permutation ({n_boot} random swaps)"
+        w.writerow([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff", "ci95_low", "ci95_high", "p_value")),
+                    test if n_boot else "none", n, n_boot, seed, str(a.path), str(b.path)])
+    return buf.getvalue()
+
+
+def console_lines(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord) -> list[str]:
+    """The comparison as printed: one line per metric."""
+    lines = [f"B - A on {len(_ids(a))} samples of {a.run.get('dataset')}: A = {a.label} ({a.path}), "
+             f"B = {b.label} ({b.path})"]
+    width = max(len(r["label"]) for r in rows) if rows else 8
+    for r in rows:
+        ci = (f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]" if np.isfinite(r["ci95_low"]) else "[no interval]")
+        p = f"p = {r['p_value']:.4g}{' (exact)' if r['exact'] else ''}" if np.isfinite(r["p_value"]) else "p n/a"
+        lines.append(f"  {r['label']:<{width}}  A {r['a']:.3f}  B {r['b']:.3f}  B-A {r['diff']:+.3f} {ci}  {p}")
+    return lines
