@@ -73,9 +73,14 @@ def best_values(rows: Sequence[Row], dataset: str) -> dict[str, float]:
     return out
 
 
-def _is_best(metrics: Mapping[str, Any], key: str, best: Mapping[str, float], baseline: bool) -> bool:
+def _eligible(rows: Sequence[Row], row: Row, dataset: str) -> bool:
+    """Whether ``row`` competes for bold on ``dataset``: models do; baselines only when no model ran there."""
+    return not row.baseline or not any(not r.baseline and dataset in r.runs for r in rows)
+
+
+def _is_best(metrics: Mapping[str, Any], key: str, best: Mapping[str, float], eligible: bool) -> bool:
     v = metrics.get(key)
-    return (not baseline and key in best and isinstance(v, (int, float)) and np.isfinite(float(v))
+    return (eligible and key in best and isinstance(v, (int, float)) and np.isfinite(float(v))
             and round(float(v), 3) == round(best[key], 3))
 
 
@@ -107,7 +112,7 @@ def markdown(runs: Sequence[RunRecord], style: str = "bracket") -> str:
             cells = []
             for key, _, _ in cols:
                 text = format_value(m, key, style)
-                cells.append(f"**{text}**" if _is_best(m, key, best, row.baseline) else text)
+                cells.append(f"**{text}**" if _is_best(m, key, best, _eligible(rows, row, d)) else text)
             mark = " †" if (row.name, d) in partial else ""
             body.append([row.name + mark + (" (baseline)" if row.baseline else "")] + cells)
         lines += [f"## {d}", "", markdown_grid(["model", *(t for _, t, _ in cols)], body)]
@@ -121,7 +126,8 @@ def _notes(rows: Sequence[Row], datasets: Sequence[str], style: str, fmt: str) -
                          "interval over samples]",
               "pm": "value ± half-width of the 95 % bootstrap interval over samples",
               "none": "value (mean over seeds)"}[style]
-    notes = [f"Values: {spread}. Bold: best model per column (highest; lowest for pIA). pIA under the adaptive "
+    notes = [f"Values: {spread}. Bold: best model per column (highest; lowest for pIA; among the baselines when no "
+             "model ran on the dataset). pIA under the adaptive "
              "threshold; AUROC max: positive vs pooled negative raw-map maxima. Baselines ignore the audio."]
     if style != "none" and any("bootstrap" not in r.metrics for row in rows for r in row.runs.values()):
         notes.append("Runs evaluated with --bootstrap 0 have no intervals.")
@@ -181,8 +187,8 @@ def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
         for d, cols in groups:
             r = row.runs.get(d)
             for key, _, _ in cols:
-                cells.append("--" if r is None else _tex_cell(r.metrics, key, _is_best(r.metrics, key, best[d],
-                                                                                          row.baseline), style))
+                bold = r is not None and _is_best(r.metrics, key, best[d], _eligible(rows, row, d))
+                cells.append("--" if r is None else _tex_cell(r.metrics, key, bold, style))
         out.append(" & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     notes = _notes(rows, datasets, style, "latex")
