@@ -199,12 +199,15 @@ def test_unknown_format_is_refused(runs, tmp_path, capsys):
     assert "'docx'" in err and "--format" in err
 
 
+@pytest.mark.slow
 def test_pdflatex_compiles_the_leaderboard(runs, tmp_path):
     import shutil
     import subprocess
 
-    if shutil.which("pdflatex") is None:
-        pytest.skip("pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+    if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None or subprocess.run(
+            ["kpsewhich", "booktabs.sty"], capture_output=True).returncode != 0:
+        pytest.skip("pdflatex with booktabs is not installed (apt-get install texlive-latex-base "
+                    "texlive-latex-recommended)")
     out = tmp_path / "rep"
     assert main(["report", str(runs["center"]), str(runs["full"]), "--no-maps", "--out", str(out)]) == 0
     doc = out / "doc.tex"

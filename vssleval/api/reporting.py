@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -24,7 +24,6 @@ from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, che
                                    run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
-from vssleval.metrics import calibrate_threshold
 from vssleval.report.figures import separates
 from vssleval.metrics.resampling import DEFAULT_SEED
 from vssleval.report.compare import check_pair, compare_csv, console_lines
@@ -32,10 +31,10 @@ from vssleval.report.compare import compare as compare_runs
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
 from vssleval.report.tables import CI_STYLES
-from vssleval.report.overlays import overlay_grid
+from vssleval.report.overlays import overlay_grid, separating_threshold
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
 from vssleval.report.single import write_run_outputs
-from vssleval.report.sweep import DEFAULT_POINTS, ThresholdSweep, threshold_grid
+from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
 
 #: Run-configuration keys on which a store and its run's metrics.json must agree.
 _STORE_MATCH = ("model_name", "dataset", "preset")
@@ -214,43 +213,19 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
     return store
 
 
-def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float, max_samples: int,
+def _first_seed_batches(store: HeatmapStore) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+    """The store's shards as ``(positive, gt, {negative: maps})`` of the first seed (silence has no seed)."""
+    negatives = [v for v in ("silence", "noise", "offscreen") if v in (store.config.get("negatives") or [])]
+    for shard in store.iter_shards():
+        yield (shard["positive"], unpack_gt(shard["gt"]),
+               {v: shard[v] if v == "silence" else shard[v][0] for v in negatives})
+
+
+def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, max_samples: int,
                  points: int) -> dict[str, Any]:
     config = store.config
-    cols = run.columns
-    lows = [cols[k] for k in (f"min_{v}" for v in ("pos", *run.negatives)) if k in cols]
-    highs = np.concatenate([cols[f"max_{v}"] for v in ("pos", *run.negatives)])
-    finite = highs[np.isfinite(highs)]
-    if finite.size == 0:
-        raise VsslevalError(f"{run.path / 'per_sample.csv'}: no finite raw-map maximum, nothing to sweep")
-    lo = np.nanmin(np.concatenate(lows)) if lows else finite.min()
-    grid = threshold_grid(lo if np.isfinite(lo) else finite.min(), finite.max(), points, focus=finite)
-    sweep = ThresholdSweep(grid, upsample_plan(config, "vssleval"))
-    negatives = [v for v in ("silence", "noise", "offscreen") if v in (config.get("negatives") or [])]
-    used = 0
-    for shard in store.iter_shards():
-        n = len(shard["ids"])
-        if max_samples:
-            n = min(n, max_samples - used)
-        if n <= 0:
-            break
-        sweep.add_positive(shard["positive"][:n], unpack_gt(shard["gt"][:n]))
-        for v in negatives:
-            maps = shard[v][:n] if v == "silence" else shard[v][0, :n]  # noise/offscreen: first seed
-            sweep.add_negative(v, maps)
-        used += n
-    total = run.metrics.get("n_samples", used)
-    note = f"{used} of {total} samples, seed {config['seeds'][0]}" if used < total else f"{used} samples, seed {config['seeds'][0]}"
-    if sweep.nonfinite:
-        note += f", {sweep.nonfinite} non-finite maps scored as worst case"
-    configured = {}
-    for name, value in (run.metrics.get("thresholds") or {}).items():
-        try:
-            configured[str(name)] = float(value[0] if isinstance(value, list) else value)
-        except (TypeError, ValueError, IndexError):
-            continue
-    return {"label": run.label, "curves": sweep.result(), "calibrated": calibrated, "configured": configured,
-            "note": note}
+    return sweep_panel(run, _first_seed_batches(store), upsample_plan(config, "vssleval"), config["seeds"][0],
+                       calibrated, max_samples, points)
 
 
 def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, out: Path,
@@ -309,8 +284,7 @@ def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | No
             pos.append(shard["positive"].reshape(len(shard["positive"]), -1).max(1))
             neg += [shard[v].reshape(-1, shard[v].shape[-2] * shard[v].shape[-1]).max(1)
                     for v in ("silence", "noise", "offscreen") if v in shard]
-        cal = calibrate_threshold(np.concatenate(pos), np.concatenate(neg)) if neg else None
-        threshold = float(cal["threshold"]) if separates(cal) else None
+        threshold = separating_threshold(np.concatenate(pos), np.concatenate(neg) if neg else np.empty(0))
     notes: list[str] = []
     path = out / "overlays.png"
     if write_overlay_figure(store, k, threshold, path, notes):

@@ -70,3 +70,15 @@ def _colour(m: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
     scaled = (m - lo) / (hi - lo) if hi > lo else np.full_like(m, 0.5)
     return colormaps["jet"](np.clip(scaled, 0, 1))[..., :3].astype(np.float32)
+
+
+def separating_threshold(pos_max: np.ndarray, neg_max: np.ndarray) -> float | None:
+    """The universal threshold calibrated on positive vs negative raw maxima, or None when no
+    threshold separates them (audio-agnostic maps): the overlays' thresholded row."""
+    from vssleval.metrics import calibrate_threshold
+    from vssleval.report.figures import separates
+
+    if len(neg_max) == 0:
+        return None
+    cal = calibrate_threshold(np.asarray(pos_max), np.asarray(neg_max))
+    return float(cal["threshold"]) if separates(cal) else None

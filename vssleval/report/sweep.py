@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Any, Iterable, Mapping
+
+from vssleval.errors import VsslevalError
 from vssleval.metrics import GroundTruth, binarize, pia, success_rate, upsample
+from vssleval.report.runs import NEGATIVES, RunRecord
 
 #: Grid points of the default sweep.
 DEFAULT_POINTS = 41
@@ -97,3 +101,47 @@ class ThresholdSweep:
             out[f"pia_{v}"] = total / self.n_neg[v] if self.n_neg[v] else np.full(self.grid.size, np.nan)
         return out
 
+
+
+def sweep_panel(run: RunRecord, batches: Iterable[tuple[np.ndarray, np.ndarray, Mapping[str, np.ndarray]]],
+                op: str, seed: int, calibrated: float | None, max_samples: int, points: int) -> dict[str, Any]:
+    """One run's panel of the threshold-sweep figure (:func:`vssleval.report.figures.sweep_figure`).
+
+    Args:
+        run: the loaded run (its ``per_sample.csv`` maxima span the grid; its configured thresholds
+            are marked). batches: ``(positive [b,h,w], gt [b,224,224], {negative: [b,h,w]})`` in
+            dataset order, one seed's maps (the caller reads the store). op: the run's upsampling.
+        seed: the seed value of the batches (for the note). calibrated: the calibrated threshold
+            (None: no threshold separates the variants). max_samples: stop after this many (0: all).
+    """
+    cols = run.columns
+    lows = [cols[k] for k in (f"min_{v}" for v in ("pos", *run.negatives)) if k in cols]
+    highs = np.concatenate([cols[f"max_{v}"] for v in ("pos", *run.negatives)])
+    finite = highs[np.isfinite(highs)]
+    if finite.size == 0:
+        raise VsslevalError(f"{run.path / 'per_sample.csv'}: no finite raw-map maximum, nothing to sweep")
+    lo = np.nanmin(np.concatenate(lows)) if lows else finite.min()
+    sweep = ThresholdSweep(threshold_grid(lo if np.isfinite(lo) else finite.min(), finite.max(), points,
+                                          focus=finite), op)
+    used = 0
+    for positive, gt, negatives in batches:
+        n = len(positive) if not max_samples else min(len(positive), max_samples - used)
+        if n <= 0:
+            break
+        sweep.add_positive(positive[:n], gt[:n])
+        for v in NEGATIVES:
+            if v in negatives:
+                sweep.add_negative(v, negatives[v][:n])
+        used += n
+    total = run.metrics.get("n_samples", used)
+    note = f"{used} of {total} samples, seed {seed}" if used < total else f"{used} samples, seed {seed}"
+    if sweep.nonfinite:
+        note += f", {sweep.nonfinite} non-finite maps scored as worst case"
+    configured = {}
+    for name, value in (run.metrics.get("thresholds") or {}).items():
+        try:
+            configured[str(name)] = float(value[0] if isinstance(value, list) else value)
+        except (TypeError, ValueError, IndexError):
+            continue
+    return {"label": run.label, "curves": sweep.result(), "calibrated": calibrated, "configured": configured,
+            "note": note}
