@@ -4,7 +4,7 @@ Pure functions of per-seed records (``{field: float64 [N]}``, every seed with th
 same order). The fields a protocol's records use are named by the caller (the clean protocol's
 :attr:`~vssleval.metrics.protocols.base.Protocol.breakdown_fields`: the median-rule IoU, the
 ground-truth area, pIA per negative). Metrics are the seed means of the subset's success rate
-(cIoU@0.5), success-curve AUC and mean pIA (docs/metrics.md §9.3).
+(cIoU@0.5), success-curve AUC and mean pIA (docs/metrics.md §11.3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bootstrap intervals and paired permutation tests over samples (docs/metrics.md §9).
+"""Bootstrap intervals and paired permutation tests over samples (docs/metrics.md §11).
 
 A *statistic* here is a function ``stat(records, rows) -> [P]``: ``records`` is one seed's
 per-sample scalars ``{field: float64 [M]}`` and ``rows`` an int array ``[P, n]`` of row indices into

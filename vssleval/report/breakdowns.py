@@ -110,7 +110,7 @@ def markdown(result: Mapping[str, Any], b: Breakdowns, grid) -> list[str]:
         return lines + [f"Not computed: {b.missing['size']}.", ""]
     lines += ["### By object size", "",
               "Ground-truth area on the 224 x 224 grid, Mo & Morgado's bins: small < 32², medium < 96², "
-              "large < 144² px, huge above (docs/metrics.md §9.3).", ""]
+              "large < 144² px, huge above (docs/metrics.md §11.3).", ""]
     rows = [[name, str(result.get(f"n_size_{name}", 0)), _f(result.get(f"ciou_size_{name}")),
              _f(result.get(f"auc_size_{name}"))] for name in ("small", "medium", "large", "huge")]
     lines += [grid(["size", "n", "cIoU@0.5", "AUC"], rows)]

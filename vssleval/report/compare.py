@@ -1,5 +1,5 @@
 """Paired comparison of two runs on the same samples: B - A per metric, with a paired bootstrap
-interval and a two-sided paired permutation p-value (docs/metrics.md §9.2), written to ``compare.csv``.
+interval and a two-sided paired permutation p-value (docs/metrics.md §11.2), written to ``compare.csv``.
 
 Reads only the runs' ``per_sample.csv`` (the clean protocol's per-sample scalars); the statistics
 are the clean protocol's own (:func:`vssleval.metrics.protocols.vssleval.headline_stats`), so the

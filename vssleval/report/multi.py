@@ -142,7 +142,7 @@ def _spread_note(runs: Sequence[RunRecord], style: str) -> str:
                        "the metric depends on the seed.",
             "pm": "Values: `value ± half-width of the 95 % bootstrap interval over samples`.",
             "none": "Values: the mean over seeds."}[style]
-    text += f" Bootstrap: {setting} (docs/metrics.md §9)."
+    text += f" Bootstrap: {setting} (docs/metrics.md §11)."
     if missing and style != "none":
         text += f" No intervals for {', '.join(missing)} (evaluated with --bootstrap 0)."
     return text

@@ -109,5 +109,5 @@ def _values_note(result: Mapping[str, Any]) -> str:
     if isinstance(boot, Mapping):
         return (f"Values: `value ± std over seeds [95 % bootstrap interval over samples]`; the ± only where "
                 f"the metric depends on the seed (noise and offscreen draws). Intervals: {boot.get('resamples')} "
-                f"resamples, seed {boot.get('seed')}, paired across seeds (docs/metrics.md §9).\n")
+                f"resamples, seed {boot.get('seed')}, paired across seeds (docs/metrics.md §11).\n")
     return "Values: `value ± std over seeds` (no bootstrap intervals: --bootstrap 0).\n"

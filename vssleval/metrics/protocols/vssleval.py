@@ -359,7 +359,7 @@ class CleanProtocol(Protocol):
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
         """Every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1;
         0.0 with one seed); for every headline key ``k`` the bootstrap interval ``k_ci95_low`` /
-        ``k_ci95_high`` over samples (paired across seeds, docs/metrics.md §9), and ``bootstrap``
+        ``k_ci95_high`` over samples (paired across seeds, docs/metrics.md §11), and ``bootstrap``
         (resamples, seed, level, method)."""
         out: dict = {}
         per_seed = [seed_metrics(s.records, list(setup.thresholds), s.groups) for s in seeds]
