@@ -201,7 +201,6 @@ def read_clip(path: str | Path, window_s: float = 10.0, sample_rate: int = 16000
             raise ClipError("unreadable_clip", f"decoding failed after {len(times)} video frames ({_text(exc)})") from exc
         if not times or chosen is None:
             raise ClipError("unreadable_clip", "no video frame could be decoded")
-        _check_cfr(times, vstream.time_base)
         frame_dur = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else Fraction(0)
         video_s = float(times[-1] - times[0] + frame_dur)
         audio_s = have / rate if rate else 0.0
@@ -214,6 +213,7 @@ def read_clip(path: str | Path, window_s: float = 10.0, sample_rate: int = 16000
                                 f"{float(declared):.2f} s: the file is truncated or damaged")
             raise ClipError("short_clip", f"the clip is {short:.2f} s long ({which}); the {window_s:g}-s "
                             f"window is needed (the frame at {float(mid):g} s and {window_s:g} s of audio)")
+        _check_cfr(times, vstream.time_base)  # after the length check: a truncated stream also leaves gaps
         rgb = chosen.to_ndarray(format="rgb24")
         wave = np.concatenate(audio)[:need]
         if rate != sample_rate:
