@@ -107,7 +107,7 @@ class Dataset:
         return iter(self.samples)
 
     def coverage(self) -> dict[str, int]:
-        """How much of the annotation file has media (docs/datasets.md §10.4), from the load's skips:
+        """How much of the annotation file has media (docs/datasets.md §10.5), from the load's skips:
 
         ``{"records": records of the annotation file (loaded + skipped), "with_media": records whose
         image and audio files exist (bad or not), "usable": records loaded}``. Meaningful with

@@ -1,6 +1,6 @@
 """Finding a VGG-Sound clip on disk and reading its annotated frame and audio window (PyAV).
 
-What is read, and why (docs/datasets.md §2.8):
+What is read, and why (docs/datasets.md §10.1):
 
 * the **frame shown at the middle of the window** — at ``window_s / 2`` = 5 s after the first video
   frame for the 10-s window: the frame whose display interval ``[pts_i, pts_{i+1})`` contains that
@@ -126,7 +126,7 @@ def _seconds(pts, time_base) -> Fraction:
 
 
 def _check_cfr(times: list[Fraction], time_base) -> None:
-    """Refuse a clip whose frame durations vary beyond timestamp rounding (docs/datasets.md §2.8)."""
+    """Refuse a clip whose frame durations vary beyond timestamp rounding (docs/datasets.md §10.2)."""
     if len(times) < 3:
         return
     d = np.diff(np.asarray([float(t) for t in times]))

@@ -1,7 +1,7 @@
 """``prepare flickr``: the Flickr-SoundNet test archive -> the layout ``--dataset flickr`` reads.
 
 The archive of Senocak et al. unpacks to ``Annotations/<id>.xml`` (5 000 files, three annotators
-each) and ``Data/<0-9>/<id>.jpg`` + ``<id>.wav`` (docs/datasets.md §4.4). Every file is found by its
+each) and ``Data/<0-9>/<id>.jpg`` + ``<id>.wav`` (docs/datasets.md §10.3). Every file is found by its
 id at any depth, so per-item folders (``<id>/`` or ``<id>.mp4/`` holding one picture and one sound)
 work too. Files are linked or copied unchanged; a picture that is not a JPEG is re-encoded and a
 sound that is not a wav is decoded to 16-bit PCM at its own rate (the readers expect ``.jpg`` and

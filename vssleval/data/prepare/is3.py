@@ -1,4 +1,4 @@
-"""``prepare is3``: the IS3 release -> the layout ``--dataset is3`` reads (docs/datasets.md §3.7).
+"""``prepare is3``: the IS3 release -> the layout ``--dataset is3`` reads (docs/datasets.md §10.4).
 
 The release keeps its pictures in ``visual_frames/`` (vssl_eval and vssleval read ``images/``), its
 sounds in ``audio_wav/``, and its annotation list with the authors' absolute paths; vssl_eval's

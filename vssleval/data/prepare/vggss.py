@@ -2,7 +2,7 @@
 
 For each record of the annotation file, the clip is looked up under ``--videos`` (any depth; names
 in :func:`vssleval.data.prepare.clips.clip_names`), its middle frame is written as a JPEG and its
-first 10 s of audio as a 16-kHz mono 16-bit wav (docs/datasets.md §2.8).
+first 10 s of audio as a 16-kHz mono 16-bit wav (docs/datasets.md §10.1).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from vssleval.data.readers.vggss import DEFAULTS
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import write_bytes_atomic
 
-#: The audio window written (s) and its rate (Hz): what every published pipeline reads (§2.8).
+#: The audio window written (s) and its rate (Hz): what every published pipeline reads (§10.1).
 WINDOW_S, SAMPLE_RATE = 10.0, 16000
 #: JPEG quality of the written frames (Pillow scale); the readers resize to 224 px anyway.
 JPEG_QUALITY = 95

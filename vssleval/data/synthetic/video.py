@@ -23,7 +23,7 @@ SHIFT_PX = 8
 #: container -> (format, video codec, audio codec): AAC in MP4 is what VGG-Sound users hold; FLAC in
 #: Matroska keeps the audio lossless (tests compare samples exactly).
 FORMATS = {"mp4": ("mp4", "libx264", "aac"), "mkv": ("matroska", "libx264", "flac")}
-#: x264 constant-rate factor: near-transparent on the 224-px synthetic pictures (docs/datasets.md §6.1).
+#: x264 constant-rate factor: near-transparent on the 224-px synthetic pictures (docs/datasets.md §10.6).
 CRF = 10
 
 
