@@ -115,13 +115,13 @@ def ref_sample_records(raw: dict[str, np.ndarray], gt: np.ndarray, thresholds: d
     """Per-sample metric scalars of the ``vssleval`` protocol, one sample at a time with NumPy."""
     rec: dict[str, float] = {"area": float(gt.sum(dtype=np.float64))}
     up = {}
-    for v, name in (("pos", "positive"), ("silence", "silence"), ("noise", "noise"), ("offscreen", "offscreen")):
+    for v in ("positive", "silence", "noise", "offscreen"):
         m = raw[name]
         rec[f"nonfinite_{v}"] = 0.0
         rec[f"max_{v}"], rec[f"min_{v}"] = float(np.max(m)), float(np.min(m))
         up[v] = upsample(m[None], op)[0].ravel()
         rec[f"conf_{v}"] = float(np.sort(up[v])[-(HW // 4):].astype(np.float64).mean())
-    p = up["pos"]
+    p = up["positive"]
     srt = np.sort(p)
     G = gt.ravel().astype(np.float64)
     g = int(np.count_nonzero(G)) or HW // 2

@@ -53,7 +53,7 @@ OPS = upsample_plan_for("ezvsl", "vggss")
 def make_data(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     maps = {v: (0.5 + 0.15 * rng.standard_normal((n, 7, 7))).astype(np.float32)
-            for v in ("pos", "silence", "noise", "offscreen")}
+            for v in ("positive", "silence", "noise", "offscreen")}
     ogl = rng.random((n, 7, 7)).astype(np.float32)
     gt = np.zeros((n, 224, 224), np.uint8)
     x0, y0 = rng.integers(0, 150, n), rng.integers(0, 150, n)
@@ -122,9 +122,9 @@ def ref_sample(raw, ogl, gt, th, ops, fixed=0.5, alpha=0.4):
 
     Returns {field: scalar}."""
     rec = {}
-    for v in ("pos", "silence", "noise", "offscreen"):  # docs/protocols.md §4.6: raw low-resolution extremes
+    for v in ("positive", "silence", "noise", "offscreen"):  # docs/protocols.md §4.6: raw low-resolution extremes
         rec[f"max_{v}"], rec[f"min_{v}"] = float(np.max(raw[v])), float(np.min(raw[v]))
-    P = ref_upsample(raw["pos"], ops["pos"])
+    P = ref_upsample(raw["positive"], ops["positive"])
     N = {x: ref_upsample(raw[x], ops["neg"]) for x in ("silence", "noise", "offscreen")}
     O = ref_upsample(ogl, ops["ogl"])
     G = gt.astype(np.float64)
@@ -145,7 +145,7 @@ def ref_sample(raw, ogl, gt, th, ops, fixed=0.5, alpha=0.4):
         pair_rules = ("fixed", "max", "max10", "maxq3", "adap") if w == "wogl" else ("fixed", "adap")
         masks = dict(neg_masks)
         for r in pair_rules:
-            masks[("pos", r)] = pos_map > t[r]
+            masks[("positive", r)] = pos_map > t[r]
         for r in pair_rules:
             for a, b in J.PAIRS:
                 rec[f"mapiou_{w}_{a}_{b}_{r}"] = ref_compute_iou_maps(masks[(a, r)], masks[(b, r)])
@@ -170,7 +170,7 @@ def main():
         parts = []
         for s in range(0, args.n, args.batch):
             sl = slice(s, s + args.batch)
-            parts.append(J.sample_records(maps["pos"][sl], maps["silence"][sl], maps["noise"][sl],
+            parts.append(J.sample_records(maps["positive"][sl], maps["silence"][sl], maps["noise"][sl],
                                           maps["offscreen"][sl], ogl[sl], gt[sl], TH, OPS, threads=threads))
         rec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return rec, J.aggregate(rec, groups)
@@ -200,7 +200,7 @@ def main():
     k_up = min(nb, 200)
     c0 = time.process_time()
     for i in range(k_up):
-        ref_upsample(maps["pos"][i], OPS["pos"]), ref_upsample(ogl[i], OPS["ogl"])
+        ref_upsample(maps["positive"][i], OPS["positive"]), ref_upsample(ogl[i], OPS["ogl"])
         for v in J.NEGATIVES:
             ref_upsample(maps[v][i], OPS["neg"])
     up_base = (time.process_time() - c0) / k_up

@@ -40,6 +40,10 @@ sys.path.insert(0, str(ROOT))
 from vssleval.engine.scoring import upsample_plan_for  # noqa: E402
 from vssleval.metrics import Accumulator, upsample  # noqa: E402
 from vssleval.metrics.protocols import juanola2025 as J  # noqa: E402
+
+#: the map variants a golden file holds; the fixtures spell the positive "pos"
+VARIANTS = ("positive", "silence", "noise", "offscreen", "ogl")
+FIXTURE_NAME = {"positive": "pos"}
 from vssleval.metrics.upsample import cv2_linear_taps  # noqa: E402
 
 import yaml  # noqa: E402
@@ -105,8 +109,8 @@ def upsampled(raw: np.ndarray, op: str, change: Changer | None) -> np.ndarray:
 # -- mask pixel counts (strict >, the compat rules) -------------------------------------------------
 def mask_counts(maps: dict, gt: np.ndarray, ops: dict, th: dict, change: Changer | None) -> np.ndarray:
     """int64 [B, 2 (WOGL, OGL), 4 maps, 6 rules]: pixels of each compat mask (docs/protocols.md §4.4)."""
-    up = {v: upsampled(maps[v], ops["pos" if v == "pos" else "neg"], change).reshape(len(gt), -1)
-          for v in ("pos", "silence", "noise", "offscreen")}
+    up = {v: upsampled(maps[v], ops["positive" if v == "positive" else "neg"], change).reshape(len(gt), -1)
+          for v in ("positive", "silence", "noise", "offscreen")}
     obj = upsampled(maps["ogl"], ops["ogl"], change).reshape(len(gt), -1)
     a32, b32 = np.float32(J.QUIRK_OGL_ALPHA), np.float32(1 - J.QUIRK_OGL_ALPHA)
     hw = obj.shape[1]
@@ -114,7 +118,7 @@ def mask_counts(maps: dict, gt: np.ndarray, ops: dict, th: dict, change: Changer
     k_adap = hw - np.where(g == 0, hw // 2, g)
     out = np.zeros((len(gt), 2, 4, len(RULES)), np.int64)
     for wi, w in enumerate(("wogl", "ogl")):
-        ms = [up[v] if w == "wogl" else up[v] * a32 + obj * b32 for v in ("pos", "silence", "noise", "offscreen")]
+        ms = [up[v] if w == "wogl" else up[v] * a32 + obj * b32 for v in ("positive", "silence", "noise", "offscreen")]
         srt = np.sort(ms[0], axis=1)
         t = {"fixed": J.QUIRK_FIXED_THRESHOLD, "max": th["max"], "max10": th["max10"], "maxq3": th["maxq3"],
              "med": srt[:, hw // 2][:, None], "adap": np.take_along_axis(srt, k_adap[:, None], 1)}
@@ -147,15 +151,15 @@ def run(kind: str, model: str, testset: str, path: Path, change: Changer | None)
         J.upsample_into = patched_upsample_into(change)
     try:
         if kind == "golden":
-            seeds = [{v: z[f"raw_{v}"] for v in ("pos", "silence", "noise", "offscreen", "ogl")}]
+            seeds = [{v: z[f"raw_{FIXTURE_NAME.get(v, v)}"] for v in VARIANTS}]
             names, gt = list(z["names"]), z["gt_map"]
         else:
-            seeds = [{v: z[v][s] for v in ("pos", "silence", "noise", "offscreen", "ogl")}
+            seeds = [{v: z[FIXTURE_NAME.get(v, v)][s] for v in VARIANTS}
                      for s in range(z["pos"].shape[0])]
             names, gt = list(z["names"]), z["gt"]
         counts = []
         for s, maps in enumerate(seeds):
-            acc.update(s, names, maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], gt,
+            acc.update(s, names, maps["positive"], maps["silence"], maps["noise"], maps["offscreen"], gt,
                        ogl=maps["ogl"])
         res = acc.result()
     finally:

@@ -79,8 +79,8 @@ def test_results_hold_maps_rows_and_metrics(api_run):
     assert res.maps("offscreen").shape == (1, 8, 7, 7)
     assert len(res.ids) == 8 and len(res.per_sample) == 8
     row = res.per_sample[0]
-    assert row["sample_id"] == res.ids[0] and isinstance(row["max_pos"], float)
-    assert row["max_pos"] == pytest.approx(float(res.maps("positive")[0].max()), abs=1e-6)
+    assert row["sample_id"] == res.ids[0] and isinstance(row["max_positive"], float)
+    assert row["max_positive"] == pytest.approx(float(res.maps("positive")[0].max()), abs=1e-6)
     with pytest.raises(vssleval.VsslevalError, match="unknown map variant"):
         res.maps("loud")
     with pytest.raises(vssleval.VsslevalError, match="no 'ogl' maps"):

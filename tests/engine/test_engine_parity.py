@@ -45,7 +45,7 @@ NATIVE_MODELS = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl")
 NATIVE_N = 8
 
 #: store variant -> (golden suffix, key of the juanola2025 upsampling plan)
-JUANOLA_VARIANTS = {"positive": ("pos", "pos"), "silence": ("silence", "neg"), "ogl": ("ogl", "ogl")}
+JUANOLA_VARIANTS = {"positive": ("pos", "positive"), "silence": ("silence", "neg"), "ogl": ("ogl", "ogl")}
 
 
 def _sha256(a: np.ndarray) -> str:

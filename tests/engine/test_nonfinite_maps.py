@@ -83,7 +83,7 @@ def test_nan_weights_stop_the_run_and_keep_the_store(nan_run, capsys):
     assert report.splitlines()[2] == f"> **{warning}**"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["run"]["allow_nonfinite"] is True
-    assert metrics["nonfinite_pos"] == 8 and metrics["nonfinite_noise"] == 8
+    assert metrics["nonfinite_positive"] == 8 and metrics["nonfinite_noise"] == 8
     assert metrics["ciou"] == 0.0  # worst case: a non-finite positive map never localizes
 
     # not part of the run's identity: the same run resumes with the flag and is scored
@@ -113,7 +113,7 @@ def test_plugin_with_some_inf_maps_counts_each_variant(tmp_path, capsys):
         vssleval.evaluate(model, "synthetic-vggss", seeds=1, limit=8, bootstrap=0, out=tmp_path / "a", verbose=False)
     res = vssleval.evaluate(model, "synthetic-vggss", seeds=1, limit=8, bootstrap=0, out=tmp_path / "b",
                             verbose=False, allow_nonfinite=True)
-    assert res.metrics["nonfinite_pos"] == 1 and res.metrics["nonfinite_silence"] == 1
+    assert res.metrics["nonfinite_positive"] == 1 and res.metrics["nonfinite_silence"] == 1
     assert res.config["allow_nonfinite"] is True
     assert "> **WARNING: 4 maps (positive 1 of 8" in (tmp_path / "b" / "report.md").read_text()
     again = vssleval.rescore(tmp_path / "b", tmp_path / "c", bootstrap=0, allow_nonfinite=True, verbose=False)

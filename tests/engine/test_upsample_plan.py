@@ -13,8 +13,8 @@ from vssleval.models.registry import load_model_config
 
 def test_per_dataset_keys_and_clean_protocol():
     # LVS's quirk: cv2 for the positive/object maps on VGG-SS only, torch align_corners elsewhere
-    assert upsample_plan_for("lvs", "vggss") == {"pos": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"}
-    assert upsample_plan_for("lvs", "is3") == {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"}
+    assert upsample_plan_for("lvs", "vggss") == {"positive": "cv2_linear", "ogl": "cv2_linear", "neg": "cv2_linear"}
+    assert upsample_plan_for("lvs", "is3") == {"positive": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"}
     # the clean protocol samples every variant on the positive's grid: one op name
     assert upsample_plan_for("lvs", "is3", protocol="vssleval") == "bilinear_ac"
 

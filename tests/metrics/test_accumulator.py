@@ -12,7 +12,7 @@ from vssleval.metrics import Accumulator, calibrate_threshold, transfer, auroc
 
 TH = {"max": 0.6, "max10": 0.66, "maxq3": 0.63}
 #: a juanola2025 upsampling plan (any valid one: these tests exercise the API, not a model)
-OPS = {"pos": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"}
+OPS = {"positive": "bilinear_ac", "ogl": "bilinear_ac", "neg": "cv2_linear"}
 
 
 def batch(rng, b=6, side=7, shift=0.0):
@@ -27,7 +27,7 @@ def test_shape_mismatch_names_both_shapes():
     rng = np.random.default_rng(0)
     pos, negs, gt = batch(rng)
     acc = Accumulator(thresholds=TH)
-    with pytest.raises(ValueError, match=r"pos \(6, 7, 7\).*gt \(5, 224, 224\)"):
+    with pytest.raises(ValueError, match=r"positive \(6, 7, 7\).*gt \(5, 224, 224\)"):
         acc.update(0, [str(i) for i in range(6)], pos, *negs, gt[:5])
     with pytest.raises(ValueError, match="sample_ids has length 5"):
         acc.update(0, ["a"] * 5, pos, *negs, gt)
@@ -37,9 +37,9 @@ def test_shape_mismatch_names_both_shapes():
         Accumulator(protocol="lvs")
     with pytest.raises(ValueError, match="ogl"):
         Accumulator("juanola2025", thresholds=TH, upsample=OPS).update(0, ["a"] * 6, pos, *negs, gt)
-    with pytest.raises(ValueError, match=r"upsample=\{pos, ogl, neg\}"):
+    with pytest.raises(ValueError, match=r"upsample=\{positive, ogl, neg\}"):
         Accumulator("juanola2025", thresholds=TH)
-    with pytest.raises(ValueError, match=r"upsample=\{pos, ogl, neg\}"):
+    with pytest.raises(ValueError, match=r"upsample=\{positive, ogl, neg\}"):
         Accumulator("juanola2025", thresholds=TH, upsample="bilinear_ac")
 
 
@@ -51,11 +51,11 @@ def test_nonfinite_maps_are_counted_and_scored_worst_case():
     acc = Accumulator(thresholds=TH, bootstrap=0)
     acc.update(0, [str(i) for i in range(6)], pos, *negs, gt)
     r = acc.result()
-    assert r["nonfinite_pos"] == 1 and r["nonfinite_silence"] == 1 and r["nonfinite_noise"] == 0
+    assert r["nonfinite_positive"] == 1 and r["nonfinite_silence"] == 1 and r["nonfinite_noise"] == 0
     rows = acc.per_sample_rows()
-    assert rows[2]["iou_med"] == 0.0 and rows[2]["conf_pos"] == -np.inf
+    assert rows[2]["iou_med"] == 0.0 and rows[2]["conf_positive"] == -np.inf
     assert rows[1]["pia_silence_max"] == 1.0
-    assert all(np.isfinite(r[k]) for k in ("ciou", "auc", "max_pos_mean"))
+    assert all(np.isfinite(r[k]) for k in ("ciou", "auc", "max_positive_mean"))
 
 
 def test_result_schema_and_seed_std():

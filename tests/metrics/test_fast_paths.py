@@ -90,7 +90,7 @@ def _hard_batch(n: int, side: int, seed: int):
 
 
 def _compare(maps, ogl, gt, ops, th=TH):
-    args = (maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt, th, ops)
+    args = (maps["positive"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt, th, ops)
     ref = J._sample_records_generic(*args)
     for threads in (1, 3):  # chunks run serially, or in a pool (more workers than cores)
         fast = J._sample_records_numpy(*args, threads=threads)
@@ -112,7 +112,7 @@ def test_fast_compat_records_non_binary_gt_and_nan():
     g = gt.astype(np.float64)
     g[3, 10:60, 10:60] = 0.5  # Flickr-style consensus weights in one chunk only
     g[9, :5, :5] = 0.5
-    maps["pos"][4, 2, 2] = np.nan
+    maps["positive"][4, 2, 2] = np.nan
     maps["offscreen"][5, 0, 0] = np.nan
     _compare(maps, ogl, g, upsample_plan_for("ezvsl", "vggss"))
     _compare(maps, ogl, g.astype(np.float32), upsample_plan_for("ssltie", "is3"))
@@ -123,9 +123,9 @@ def test_fast_compat_records_bool_gt_other_constants_and_torch_input():
     ops = upsample_plan_for("ezvsl", "is3")
     _compare(maps, ogl, gt.astype(bool), ops, UniversalThresholds(0.5, 0.55, 0.5625))
     t = {k: torch.from_numpy(v) for k, v in maps.items()}
-    via_torch = J.sample_records(t["pos"], t["silence"], t["noise"], t["offscreen"], torch.from_numpy(ogl),
+    via_torch = J.sample_records(t["positive"], t["silence"], t["noise"], t["offscreen"], torch.from_numpy(ogl),
                                  torch.from_numpy(gt), TH, ops)
-    ref = J._sample_records_generic(maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
+    ref = J._sample_records_generic(maps["positive"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
                                     TH, ops)
     for k in ref:
         assert np.array_equal(via_torch[k], ref[k], equal_nan=True), k

@@ -62,7 +62,7 @@ def test_captured_ten_seeds(fx, model, testset, tmp_path):
     z = np.load(d / "captured_raw.npz")
     acc = Accumulator("juanola2025", thresholds=thresholds(model), upsample=upsample_plan_for(model, testset),
                       seeds=list(range(10)))
-    for s in range(z["pos"].shape[0]):
+    for s in range(z["pos"].shape[0]):  # the fixtures spell the positive "pos"
         for part in (slice(0, 7), slice(7, None)):  # two batches: order within a seed is kept
             acc.update(s, list(z["names"][part]), z["pos"][s][part], z["silence"][s][part],
                        z["noise"][s][part], z["offscreen"][s][part], z["gt"][part], ogl=z["ogl"][s][part])
@@ -88,7 +88,7 @@ def test_golden_raw_mode(fx, model, testset):
     th = thresholds(model)
     assert [th["max"], th["max10"], th["maxq3"]] == meta["thresholds_max_max10_maxq3"]
     official = {v: GOLDEN_OP[op.split("(")[0]] for v, op in meta["upsample"].items()}
-    ops = {"pos": official["pos"], "ogl": official["ogl"], "neg": official["silence"]}
+    ops = {"positive": official["pos"], "ogl": official["ogl"], "neg": official["silence"]}
     assert official["noise"] == official["offscreen"] == ops["neg"], "negatives upsampled differently"
     # the one check that the YAML's upsampling facts (interpolation mismatch included) are vssl_eval's
     assert ops == upsample_plan_for(model, testset), "model YAML's juanola2025 map.upsample disagrees with meta"
@@ -105,7 +105,7 @@ def test_upsampling_bit_exact(fx, model, testset):
     """Every 224 map of the golden run (float32 sha256) is regenerated bit for bit."""
     g = np.load(require(fx.models / f"{model}_{testset}.npz"))
     meta = json.loads(str(g["meta"]))
-    for v in ("pos", "silence", "noise", "offscreen", "ogl"):
+    for v in ("pos", "silence", "noise", "offscreen", "ogl"):  # the fixtures' spelling
         op = GOLDEN_OP[meta["upsample"][v].split("(")[0]]
         up = upsample(g[f"raw_{v}"], op)
         assert up.dtype == np.float32 and up.shape == (24, 224, 224)

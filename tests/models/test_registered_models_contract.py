@@ -28,7 +28,7 @@ def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
     cfg = load_model_config(name)
     block = preset_block(cfg, preset, name)
     rule = MapRule.from_config(block.get("map"))  # raises on an invalid map block
-    for variant in ("positive", "silence", "noise", "offscreen", "object"):
+    for variant in ("positive", "silence", "noise", "offscreen", "ogl"):
         assert rule.upsample_op(variant, "vggss") and rule.upsample_op(variant, "is3")
     audio = AudioPipeline(block["audio"]) if block.get("audio") else None
     if block.get("image"):

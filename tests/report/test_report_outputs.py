@@ -78,7 +78,7 @@ def _tables(md: str) -> dict[str, list[dict[str, str]]]:
 CLEAN_COLUMNS = {
     "cIoU@0.5": "ciou", "AUC": "auc", "cIoU_adap": "ciou_adap", "AUC_adap": "auc_adap", "AP": "ap",
     "max-F1": "max_f1", "pIA silence": "pia_silence_adap", "pIA noise": "pia_noise_adap",
-    "pIA offscreen": "pia_offscreen_adap", "AUROC max": "auroc_max_neg", "med. max pos": "max_pos_median",
+    "pIA offscreen": "pia_offscreen_adap", "AUROC max": "auroc_max_neg", "med. max positive": "max_positive_median",
     "med. max silence": "max_silence_median", "med. max noise": "max_noise_median",
     "med. max offscreen": "max_offscreen_median",
 }

@@ -66,8 +66,8 @@ def test_shipped_model_picks_the_sounding_object(small_is3):
     assert res["mean_audio"]["pick_rate"] == pytest.approx(0.5)
     assert res["model"]["pick_rate"] >= 0.75
     assert res["model"]["ciou_adap"] > res["center"]["ciou_adap"] + 0.1
-    assert res["model"]["max_pos_median"] > res["model"]["max_silence_median"]
-    assert res["model"]["max_pos_median"] > res["model"]["max_noise_median"]
+    assert res["model"]["max_positive_median"] > res["model"]["max_silence_median"]
+    assert res["model"]["max_positive_median"] > res["model"]["max_noise_median"]
 
 
 def test_untrained_weights_do_not_pass_the_same_bar(small_is3, tmp_path):

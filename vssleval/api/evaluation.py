@@ -21,8 +21,8 @@ from torch import nn
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
-from vssleval.engine.scoring import (check_scorable, count_nonfinite, describe_nonfinite, protocol_settings,
-                                     protocol_thresholds, score_run)
+from vssleval.data.registry import get_config as get_dataset_config
+from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, score_run
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
@@ -33,11 +33,12 @@ from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_conf
                                       split_model_file)
 from vssleval.data.splits import resolve_splits
 from vssleval.report.single import write_run_outputs
+from vssleval.vocabulary import MAP_VARIANTS
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
 CUSTOM_PRESET = "custom"
 DEFAULT_BATCH_SIZE = 32
-VARIANTS = ("positive", "silence", "noise", "offscreen", "ogl")
+VARIANTS = MAP_VARIANTS
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -309,11 +310,11 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
                                      bootstrap=bootstrap, max_memory=max_memory,
                                      max_skip_fraction=max_skip_fraction, allow_nonfinite=allow_nonfinite)
     # before hours of inference, not after: the protocol can score these negatives and this model
-    check_scorable(spec.protocol, spec.negatives)
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
-    protocol_thresholds(model_config, spec.model, spec.protocol)
-    protocol_settings(model_config, spec.model, spec.protocol, spec.preset)
+    check_run_scorable({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
+                        "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]},
+                       spec.protocol)
     outdir = _out_dir(out)
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)

@@ -9,6 +9,7 @@ from typing import Any
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.errors import VsslevalError
 from vssleval.metrics.protocols import PROTOCOLS
+from vssleval.vocabulary import PRESETS
 from vssleval.models.registry import split_model_file
 
 DEFAULT_DATASET = "synthetic-vggss"
@@ -21,7 +22,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint", help="checkpoint file (SACL: the folder holding frame/sound files)")
     g.add_argument("--trust-checkpoint", action="store_true",
                    help="unpickle arbitrary objects from the checkpoint (only for files you trust)")
-    g.add_argument("--preset", default="juanola2025", choices=["native", "juanola2025"],
+    g.add_argument("--preset", default="juanola2025", choices=list(PRESETS),
                    help="preprocessing preset (default: juanola2025)")
     g.add_argument("--protocol", default="vssleval", choices=list(PROTOCOLS),
                    help="metric protocol: " + " or ".join(p.summary or p.name for p in PROTOCOLS.values()))
@@ -30,7 +31,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})")
     d.add_argument("--data-dir", help="dataset root; omitted: the embedded synthetic benchmark")
     d.add_argument("--neg", default="all",
-                   help="negatives: silence, noise, offscreen, a comma list, or all (default all)")
+                   help="negatives: silence, noise, offscreen, a comma list, all (default) or none (positive audio "
+                        "only: what --protocol native scores)")
     d.add_argument("--seeds", type=int, default=10, help="number of seed repetitions (default 10)")
     d.add_argument("--noise-bank", type=int, default=0, metavar="K",
                    help="K noise clips per seed shared by all samples (0 = independent noise, default)")

@@ -58,6 +58,14 @@ def _check(arr: np.ndarray, lo: float, hi: float) -> None:
                        f"{arr[k].tolist()}")
 
 
+def frame_fractions(raw, frame: float = 1.0) -> np.ndarray:
+    """Boxes as fractions of the frame, exactly as the annotation gives them (no clipping, no
+    rounding): float64 ``[K, 4]`` = ``raw / frame``. ``frame`` is 1 for VGG-SS's normalised boxes,
+    224 for IS3's pixels, the frame size for Flickr. This is what a repository's own evaluator reads
+    (docs/protocols.md §11.3), so degenerate records keep their repository-specific pixels."""
+    return _as_boxes(raw) / float(frame)
+
+
 def normalized_to_grid(raw, size: int = GT_SIZE) -> np.ndarray:
     """VGG-SS: boxes normalised to [0, 1] → ``int(clip(c, 0, 1) * size)`` per coordinate.
 

@@ -32,6 +32,10 @@ class Sample:
         visible_labels: every class visible in the image (IS3: both objects of the scene);
             offscreen audio is drawn from outside this set.
         annotators: int ``[K]`` annotator index per box (consensus rule only).
+        boxes_frac: float64 ``[K, 4]``: the same boxes as fractions of the frame, as the annotation
+            wrote them (unclipped; ``vssleval.data.boxes.frame_fractions``); None when a reader
+            does not know them (then ``boxes / 224``). The ``native`` protocol converts these with
+            each repository's own rule (docs/protocols.md §11.3).
     """
 
     id: str
@@ -44,3 +48,10 @@ class Sample:
     is_negative: bool = False
     visible_labels: tuple[str, ...] = ()
     annotators: np.ndarray | None = field(default=None, compare=False)
+    boxes_frac: np.ndarray | None = field(default=None, compare=False)
+
+    def frame_boxes(self) -> np.ndarray:
+        """float64 ``[K, 4]`` boxes as fractions of the frame (``boxes_frac``, else ``boxes / 224``)."""
+        if self.boxes_frac is not None:
+            return np.asarray(self.boxes_frac, dtype=np.float64).reshape(-1, 4)
+        return np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4) / GT_SIZE

@@ -41,7 +41,7 @@ from vssleval.engine.contract import CheckedModel
 from vssleval.engine.device import autocast, check_amp, resolve_device
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.spec import RunSpec
-from vssleval.engine.store import HeatmapStore, pack_gt
+from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
 from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
@@ -117,6 +117,8 @@ class Engine:
         if not self.samples:
             raise VsslevalError(f"dataset {spec.dataset!r} at {self.dataset.root} has no usable samples")
         (preflight or limits_check(spec))(len(self.samples))
+        # one box width for every shard of the run (the store checks that shapes agree across shards)
+        self.max_boxes = max(len(s.frame_boxes()) for s in self.samples)
         self.in_memory = model is not None
         if model is None:
             model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
@@ -137,7 +139,7 @@ class Engine:
         self.audio_rates = self._audio_rates()
         # every call of a model goes through the output-contract check (engine/contract.py)
         self.net = CheckedModel(self.model)
-        self.ogl = self._object_prior() if self.rules.needs_object_prior else None
+        self.ogl = self._object_prior() if self.rules.needs_ogl else None
         self.ogl_net = self.ogl_image = None
         if self.ogl is not None:
             if self.channels_last:
@@ -302,7 +304,7 @@ class Engine:
         if self.dist.is_main:
             self.log(f"[engine] device {self.device} | model {self.model.name} | preset {self.spec.preset} | "
                      f"protocol {self.spec.protocol} | seeds {self.spec.seeds} | negatives "
-                     f"{','.join(self.spec.negatives)} | {n} samples in {len(batches)} batches"
+                     f"{','.join(self.spec.negatives) or 'none'} | {n} samples in {len(batches)} batches"
                      + (f" ({len(batches) - len(todo_all)} already done)" if len(todo_all) < len(batches) else ""))
         cached: dict[int, torch.Tensor] = {}
         if todo_all and self.reuse_offscreen:
@@ -372,6 +374,7 @@ class Engine:
             out["ogl"] = as_np(self.ogl_net.object_map(ogl_images))
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
+        out["boxes"] = pad_boxes([self.samples[p].frame_boxes() for p in pos], self.max_boxes)
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
         out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
         return out

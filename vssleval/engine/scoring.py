@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
+from vssleval import vocabulary
 from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
@@ -46,7 +47,7 @@ def upsample_plan_for(model: str, testset: str | None, protocol: str = "juanola2
         model: a registered model name (its ``configs/models/<model>.yaml`` is read).
         testset: the dataset layout name the YAML's per-dataset ops are keyed by (``vggss``,
             ``is3``, ...); None takes each variant's ``default``.
-        protocol: ``juanola2025`` gives ``{pos, ogl, neg}``; ``vssleval`` one op name.
+        protocol: ``juanola2025`` gives ``{positive, ogl, neg}``; ``vssleval`` one op name.
         preset: the preset whose ``map.upsample`` block is read.
     """
     # a minimal run config: the same lookup a stored run goes through, so there is one code path
@@ -90,6 +91,19 @@ def protocol_settings(model_config: dict[str, Any], model_name: str, protocol: s
     return _refusals(lambda: protocol_of(protocol).model_settings(model_config, model_name, preset_map))
 
 
+def check_run_scorable(config: dict[str, Any], protocol: str) -> None:
+    """Refuse, before any model runs, a run ``protocol`` cannot score: its negatives, the model's
+    thresholds and evaluator settings, and the upsampling plan validated by :meth:`Protocol.setup`.
+
+    ``config`` needs ``model_config``, ``model_name``, ``preset``, ``negatives`` and ``testset`` (the
+    dataset layout), as a stored run's configuration has them."""
+    check_scorable(protocol, config["negatives"])
+    thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
+    settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
+    plan = upsample_plan(config, protocol)
+    _refusals(lambda: protocol_of(protocol).setup(thresholds, plan, settings))
+
+
 def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
     """Refuse a store that ``protocol`` cannot score; return the universal thresholds it uses."""
     config = store.config
@@ -97,13 +111,14 @@ def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
     check_scorable(protocol, config["negatives"])
     thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
     written_by = config.get("protocol")
-    has_prior = written_by in PROTOCOLS and PROTOCOLS[written_by].needs_object_prior
-    _refusals(lambda: rules.check_store(has_prior, str(written_by), str(store.root)))
+    has_prior = written_by in PROTOCOLS and PROTOCOLS[written_by].needs_ogl
+    has_boxes = "boxes" in store.members()
+    _refusals(lambda: rules.check_store(has_prior, str(written_by), str(store.root), store_has_boxes=has_boxes))
     return thresholds
 
 
 #: Map members of a store shard, in the order the counts are reported.
-MAP_VARIANTS = ("positive", "silence", "noise", "offscreen", "ogl")
+MAP_VARIANTS = vocabulary.MAP_VARIANTS
 
 
 def count_nonfinite(store: HeatmapStore) -> dict[str, tuple[int, int]]:
@@ -174,6 +189,7 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     config = store.config
     protocol = protocol or config["protocol"]
     thresholds = store_thresholds(store, protocol)
+    check_run_scorable(config, protocol)
     settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
     acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
                       seeds=config["seeds"], bootstrap=bootstrap, settings=settings)
@@ -189,5 +205,6 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
                        silence=shard["silence"] if "silence" in negatives else None,
                        noise=shard["noise"][s] if "noise" in negatives else None,
                        offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
-                       gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels)
+                       gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
+                       boxes=shard.get("boxes"))
     return acc

@@ -13,12 +13,12 @@ from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION, validate_max_skip_fraction
 from vssleval.errors import VsslevalError
 from vssleval.metrics.protocols import PROTOCOLS
+from vssleval.vocabulary import NEGATIVES
 
 #: The seed labels of the official protocol (vssl_eval's ``random_seeds``). There they were inert
 #: (docs/protocols.md §2.4); here seed s drives every noise and offscreen draw as a function of
 #: (s, sample index), so ``--seeds K`` takes the first K of these, then 10000, 10001, ...
 PROTOCOL_SEEDS = (1234, 2345, 3456, 4567, 5678, 6789, 7890, 8901, 9012, 9999)
-NEGATIVES = ("silence", "noise", "offscreen")
 
 
 def seed_list(k: int) -> list[int]:
@@ -29,13 +29,16 @@ def seed_list(k: int) -> list[int]:
 
 
 def parse_negatives(value: str) -> tuple[str, ...]:
-    """``--neg silence|noise|offscreen|all`` (comma-separated lists allowed) -> ordered tuple."""
+    """``--neg silence|noise|offscreen|all|none`` (comma-separated lists allowed) -> ordered tuple
+    (``none``: the positive audio only, e.g. for ``--protocol native``)."""
     parts = [p.strip() for p in value.split(",") if p.strip()]
     if parts == ["all"]:
         return NEGATIVES
+    if parts == ["none"]:
+        return ()
     bad = [p for p in parts if p not in NEGATIVES]
     if bad or not parts:
-        raise VsslevalError(f"--neg {value!r}: use one of {', '.join(NEGATIVES)}, a comma-separated list, or all")
+        raise VsslevalError(f"--neg {value!r}: use one of {', '.join(NEGATIVES)}, a comma-separated list, all or none")
     return tuple(n for n in NEGATIVES if n in parts)
 
 

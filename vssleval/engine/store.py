@@ -17,6 +17,12 @@ Format (one directory per run, ``RUN/store/``)::
                                              :func:`unpack_gt` gives float32 [n,224,224] in {0, .5, 1})
         groups         str    [n]            scene group of each sample (iIoU/iAUC): the dataset's
                                              group, or the sample id when it has none
+        boxes          float64 [n,K,4]       the annotation's boxes as fractions of the frame, unclipped
+                                             (``Sample.frame_boxes``), NaN rows after a sample's last box;
+                                             K = the most boxes of any sample of the run (at least 1).
+                                             The ``native`` protocol converts them by each repository's
+                                             rule (docs/protocols.md §11.3); absent in stores written
+                                             before vssleval 0.1.1
         labels         str    [n]            class label of each sample ("" when the dataset has none):
                                              the report's per-class and heard/unheard breakdowns;
                                              absent from stores of older runs (their
@@ -77,6 +83,14 @@ def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
     half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
     full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
     return (0.5 * half + 0.5 * full).astype(np.float32)
+
+
+def pad_boxes(boxes: list[np.ndarray], k: int) -> np.ndarray:
+    """Box lists (float64 ``[K_i, 4]`` each) -> the shard's ``boxes`` ``[n, k, 4]``, NaN-padded."""
+    out = np.full((len(boxes), max(int(k), 1), 4), np.nan, dtype=np.float64)
+    for i, b in enumerate(boxes):
+        out[i, :len(b)] = b
+    return out
 
 
 #: Configuration keys that do not change the maps: they are recorded, but a resumed run may differ.
@@ -446,6 +460,12 @@ class HeatmapStore:
         numbers = self.verify() if self.is_complete() else self.shard_numbers()
         for number in numbers:
             yield self.read_shard(number)
+
+    def members(self) -> set[str]:
+        """The array names of the store's shards (read from the first shard's header; every shard
+        of a complete store has the same ones)."""
+        numbers = self.shard_numbers()
+        return set(self._arrays_of(numbers[0])) if numbers else set()
 
     # -- the manifest ----------------------------------------------------------------------------
     def _arrays_of(self, number: int) -> dict[str, tuple[str, tuple[int, ...]]]:

@@ -33,8 +33,9 @@ from vssleval.frontends import image as imt
 from vssleval.frontends.mel import amplitude_to_db, mel_spectrogram
 from vssleval.frontends.spectrogram import num_frames, scipy_spectrogram
 from vssleval.frontends.vggish import vggish_examples
+from vssleval.vocabulary import AUDIO_VARIANTS
 
-VARIANTS = ("positive", "silence", "noise", "offscreen")
+VARIANTS = AUDIO_VARIANTS
 
 _AUDIO_KEYS = {
     "read", "clip_on_read", "tile_s", "tile_truncate", "tile_repeat_from_positive", "center_roll",

@@ -10,7 +10,7 @@ Engine / report API (what ``vssleval evaluate`` and ``vssleval report --from-sto
     acc = Accumulator(protocol="vssleval",            # or "juanola2025"
                       thresholds={"max": .6041, "max10": .6645, "maxq3": .6382},  # configs/models/<m>.yaml
                       upsample="bilinear",             # vssleval: one op for every variant;
-                                                       # juanola2025: {pos, ogl, neg} from the model YAML
+                                                       # juanola2025: {positive, ogl, neg} from the model YAML
                       seeds=[1234, 2345])
     for seed_index, batch in ...:                      # within a seed: dataset order
         acc.update(seed_index, sample_ids, pos, silence, noise, offscreen, gt,

@@ -37,7 +37,7 @@ class Accumulator:
             :class:`UniversalThresholds` or mapping ``{max, max10, maxq3}`` (required); for
             ``vssleval`` any mapping ``{name: value}`` (may be empty).
         upsample: ``vssleval``: one op name for every variant (default ``"bilinear"``);
-            ``juanola2025``: a ``{pos, ogl, neg}`` mapping of op names (required). Which ops
+            ``juanola2025``: a ``{positive, ogl, neg}`` mapping of op names (required). Which ops
             vssl_eval used depends on the model and test set, a fact of the model's YAML, so
             the caller passes them (``vssleval.engine.scoring.upsample_plan_for``).
         seeds: optional seed values (reported; index i of ``update`` means ``seeds[i]``).
@@ -73,30 +73,32 @@ class Accumulator:
         self._groups: dict[int, list[str]] = {}
         self._labels: dict[int, list[str]] = {}
 
-    def update(self, seed_index: int, sample_ids: Sequence[str], pos: Array, silence: Array | None = None,
+    def update(self, seed_index: int, sample_ids: Sequence[str], positive: Array, silence: Array | None = None,
                noise: Array | None = None, offscreen: Array | None = None, gt: Array | None = None,
                groups: Sequence[str] | None = None, ogl: Array | None = None,
-               labels: Sequence[str] | None = None) -> None:
+               boxes: np.ndarray | None = None, labels: Sequence[str] | None = None) -> None:
         """Add one batch of one seed.
 
         Args:
             seed_index: 0-based seed repetition. Within a seed, batches must arrive in dataset
                 order (the compat protocol's lists are seed-major, dataset-ordered).
             sample_ids: ``B`` sample ids (compat: the dataset ``name``, e.g. ``<id>.jpg``).
-            pos, silence, noise, offscreen: raw low-resolution maps ``[B, h, w]`` (torch or
+            positive, silence, noise, offscreen: raw low-resolution maps ``[B, h, w]`` (torch or
                 numpy, CPU or CUDA), raw model scale; a negative may be None unless the
                 protocol requires it (``negatives_required``).
             gt: ``[B, 224, 224]`` ground truth with values in [0, 1].
             groups: ``B`` scene ids for iIoU/iAUC (compat: derived from ``sample_ids`` with the
                 reference's string rule when None).
             ogl: raw object-saliency maps ``[B, h', w']`` (required when the protocol
-                ``needs_object_prior``).
+                ``needs_ogl``).
+            boxes: the annotation's boxes as fractions of the frame, float64 ``[B, K, 4]`` with
+                NaN rows after each sample's last box (required when the protocol ``needs_boxes``).
             labels: ``B`` class labels (per-class breakdown and the ``label`` column of
                 :meth:`per_sample_rows`); give them for every batch or for none.
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
-        maps = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
+        maps = {"positive": positive, "silence": silence, "noise": noise, "offscreen": offscreen}
         for k, m in maps.items():
             if m is not None:
                 check_maps(k, m)
@@ -109,14 +111,20 @@ class Accumulator:
             check_maps("ogl", ogl)
             shapes["ogl"] = tuple(ogl.shape)
         check_same_batch(shapes)
-        b = shapes["pos"][0]
+        b = shapes["positive"][0]
         if len(sample_ids) != b:
-            raise ValueError(f"sample_ids has length {len(sample_ids)} but pos has shape {shapes['pos']}")
+            raise ValueError(f"sample_ids has length {len(sample_ids)} but positive has shape {shapes['positive']}")
         for name, given in (("groups", groups), ("labels", labels)):
             if given is not None and len(given) != b:
-                raise ValueError(f"{name} has length {len(given)} but pos has shape {shapes['pos']}")
+                raise ValueError(f"{name} has length {len(given)} but positive has shape {shapes['positive']}")
         self.rules.check_inputs(maps, ogl)
-        rec = self.rules.sample_records(maps, gt, ogl, self.setup)
+        extra = {}
+        if self.rules.needs_boxes:
+            if boxes is None or np.ndim(boxes) != 3 or np.shape(boxes)[0] != b or np.shape(boxes)[2] != 4:
+                raise ValueError(f"protocol {self.protocol} needs boxes [B={b}, K, 4], got "
+                                 f"{None if boxes is None else np.shape(boxes)}")
+            extra["boxes"] = np.asarray(boxes, dtype=np.float64)
+        rec = self.rules.sample_records(maps, gt, ogl, self.setup, **extra)
         grp = self.rules.groups(sample_ids, groups)
         self._records.setdefault(seed_index, []).append(rec)
         self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)

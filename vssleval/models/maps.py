@@ -37,9 +37,10 @@ from typing import Any
 import torch
 
 from vssleval.errors import VsslevalError
+from vssleval.vocabulary import MAP_VARIANTS
 
-#: map variants an evaluation produces per sample; ``object`` is the OGL object-prior map.
-VARIANTS = ("positive", "silence", "noise", "offscreen", "object")
+#: map variants an evaluation produces per sample (``ogl``: the OGL object-prior map)
+VARIANTS = MAP_VARIANTS
 
 #: upsampling ops (low-res -> 224x224) that presets may name; the names are those of
 #: ``vssleval.metrics.upsample`` (which implements them) plus ``none``.
@@ -82,7 +83,8 @@ class MapRule:
             raise VsslevalError(f"map.normalize {rule.normalize!r} is not one of {NORMALIZE_OPS}")
         for variant, op in rule.upsample.items():
             if variant not in VARIANTS:
-                raise VsslevalError(f"map.upsample names unknown variant {variant!r}; variants: {VARIANTS}")
+                hint = " (the OGL prior's key is 'ogl')" if variant == "object" else ""
+                raise VsslevalError(f"map.upsample names unknown variant {variant!r}{hint}; variants: {VARIANTS}")
             for name in (op.values() if isinstance(op, dict) else [op]):
                 if name not in UPSAMPLE_OPS:
                     raise VsslevalError(f"map.upsample.{variant}: unknown op {name!r}; known: {sorted(UPSAMPLE_OPS)}")

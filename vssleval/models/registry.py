@@ -34,8 +34,9 @@ from vssleval.models.maps import MapRule
 from vssleval.resources import find_checkpoint, missing_resource
 from vssleval.resources import model_config_dir as _packaged_model_config_dir
 
+from vssleval.vocabulary import DEFAULT_PRESET, PRESETS  # noqa: F401  (re-exported)
+
 ENTRY_POINT_GROUP = "vssleval.models"
-DEFAULT_PRESET = "juanola2025"
 
 
 @dataclass

@@ -29,7 +29,7 @@ class Transfer:
 
 def calibrate_run(run: RunRecord, rule: str = RULE) -> dict[str, Any]:
     """``calibrate_threshold`` on a run's positive vs pooled negative maxima (NaN when no negatives)."""
-    return calibrate_threshold(run.maxima("pos"), run.negative_maxima(), rule=rule)
+    return calibrate_threshold(run.maxima("positive"), run.negative_maxima(), rule=rule)
 
 
 def configured_thresholds(run: RunRecord) -> dict[str, dict[str, Any]]:
@@ -44,7 +44,7 @@ def configured_thresholds(run: RunRecord) -> dict[str, dict[str, Any]]:
             t = float(value[0] if isinstance(value, list) else value)
         except (TypeError, ValueError, IndexError):
             continue
-        out[str(name)] = transfer(t, run.maxima("pos"), run.negative_maxima())
+        out[str(name)] = transfer(t, run.maxima("positive"), run.negative_maxima())
     return out
 
 
@@ -60,5 +60,5 @@ def transfers(runs: Sequence[RunRecord], calibrations: dict[str, dict[str, Any]]
             if not b.negatives:
                 continue
             t = calibrations[a.label]["threshold"]
-            out.append(Transfer(a, b, transfer(t, b.maxima("pos"), b.negative_maxima()), calibrations[b.label]))
+            out.append(Transfer(a, b, transfer(t, b.maxima("positive"), b.negative_maxima()), calibrations[b.label]))
     return out

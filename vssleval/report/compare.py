@@ -23,7 +23,7 @@ from vssleval.report.runs import RunRecord
 #: ``(key, label)`` of the compared metrics.
 METRICS = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"),
            *((f"pia_{x}_adap", f"pIA {x}") for x in NEGATIVES))
-_NEEDED = ("iou_med", "conf_pos", "max_pos")
+_NEEDED = ("iou_med", "conf_positive", "max_positive")
 
 
 def check_pair(a: RunRecord, b: RunRecord) -> None:

@@ -19,7 +19,7 @@ from vssleval.report.runs import RunRecord
 
 #: Colour and display name of each audio variant (``per_sample.csv`` spelling).
 VARIANT_STYLE = {
-    "pos": ("#1f77b4", "positive"),
+    "positive": ("#1f77b4", "positive"),
     "silence": ("#7f7f7f", "silence"),
     "noise": ("#ff7f0e", "noise"),
     "offscreen": ("#9467bd", "offscreen"),
@@ -87,7 +87,7 @@ def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[
     fig, axes = panel_figure(len(runs))
     rng = np.random.default_rng(0)
     for ax, run in zip(axes, runs):
-        variants = ["pos", *run.negatives]
+        variants = ["positive", *run.negatives]
         data = [run.maxima(v) for v in variants]
         names = [VARIANT_STYLE[v][1] for v in variants]
         positions = np.arange(1, len(variants) + 1)
@@ -142,7 +142,7 @@ def roc_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str
     run; the legend gives each AUROC and the calibrated threshold's operating point is marked."""
     fig, axes = panel_figure(len(runs), panel_w=3.8, panel_h=3.6)
     for ax, run in zip(axes, runs):
-        pos = run.maxima("pos")
+        pos = run.maxima("positive")
         for v in run.negatives:
             neg = run.maxima(v)
             fpr, tpr = roc_points(pos, neg)
@@ -178,7 +178,7 @@ def sweep_figure(panels: Sequence[Mapping[str, Any]], out: str | Path) -> list[P
     for ax, p in zip(axes, panels):
         c = p["curves"]
         x = c["threshold"]
-        ax.plot(x, c["ciou"], color=VARIANT_STYLE["pos"][0], lw=2, label="cIoU@0.5 (positive)")
+        ax.plot(x, c["ciou"], color=VARIANT_STYLE["positive"][0], lw=2, label="cIoU@0.5 (positive)")
         for v in ("silence", "noise", "offscreen"):
             if f"pia_{v}" in c:
                 ax.plot(x, c[f"pia_{v}"], color=VARIANT_STYLE[v][0], lw=1.3, ls="--", label=f"pIA {v}")

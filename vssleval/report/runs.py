@@ -20,10 +20,8 @@ import numpy as np
 from vssleval.errors import VsslevalError
 from vssleval.metrics.protocols import PROTOCOLS
 
-#: Negative audio variants, in display order.
-NEGATIVES = ("silence", "noise", "offscreen")
-#: All variants as named in ``per_sample.csv`` columns (``max_<variant>``).
-VARIANTS = ("pos", *NEGATIVES)
+from vssleval.vocabulary import AUDIO_VARIANTS as VARIANTS  # per_sample.csv: ``max_<variant>``
+from vssleval.vocabulary import NEGATIVES
 #: Run-configuration keys that must agree for runs to share one table (key, words for messages).
 COMPARABLE_KEYS = (("protocol", "protocol"), ("dataset", "dataset"), ("preset", "preset"),
                    ("data_root", "data folder"))
@@ -33,6 +31,14 @@ TEXT_COLUMNS = ("sample_id", "label")
 #: Columns that must be numbers (the scalars of a protocol's records); other columns that hold text
 #: are breakdown columns (``size_bin``, a split's part) and are kept as strings.
 NUMERIC_PREFIXES = ("max_", "min_", "conf_", "iou_", "pia_", "area", "nonfinite_", "mapiou_")
+#: a ``pos`` field of a key written before the vocabulary said ``positive`` (vssleval/vocabulary.py)
+_OLD_POSITIVE = re.compile(r"(^|_)pos(?=_|$)")
+
+
+def current_name(key: str) -> str:
+    """A metric key or column of an older run under today's spelling (``max_pos`` -> ``max_positive``);
+    vssl_eval's own key names (capitalised, e.g. ``F_Pos_Neg``) are left as they are."""
+    return _OLD_POSITIVE.sub(r"\1positive", key)
 
 
 @dataclass
@@ -101,6 +107,8 @@ def load_run(path: str | Path) -> RunRecord:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VsslevalError(f"{mpath} is not valid JSON ({exc}); the run may have been interrupted: "
                             "rerun it, or rebuild it with `vssleval report --from-store`") from exc
+    if isinstance(metrics, dict):
+        metrics = {current_name(k): v for k, v in metrics.items()}
     if not isinstance(metrics, dict) or not isinstance(metrics.get("run"), dict):
         raise VsslevalError(f"{mpath} has no 'run' block; it was not written by `vssleval evaluate`")
     missing = [k for k in _RUN_REQUIRED if not metrics["run"].get(k)]
@@ -128,7 +136,8 @@ def _read_per_sample(path: Path) -> dict[str, np.ndarray]:
         raise VsslevalError(f"cannot read {path}: {exc}") from exc
     if not header:
         raise VsslevalError(f"{path} is empty: the run is incomplete")
-    need = [c for c in ("seed_index", "sample_id", "max_pos") if c not in header]
+    header = [current_name(h) for h in header]
+    need = [c for c in ("seed_index", "sample_id", "max_positive") if c not in header]
     if need:
         raise VsslevalError(f"{path} lacks the columns {need}; it was not written by `vssleval evaluate` "
                             f"(protocol {' or '.join(PROTOCOLS)})")

@@ -115,8 +115,8 @@ def sweep_panel(run: RunRecord, batches: Iterable[tuple[np.ndarray, np.ndarray, 
             (None: no threshold separates the variants). max_samples: stop after this many (0: all).
     """
     cols = run.columns
-    lows = [cols[k] for k in (f"min_{v}" for v in ("pos", *run.negatives)) if k in cols]
-    highs = np.concatenate([cols[f"max_{v}"] for v in ("pos", *run.negatives)])
+    lows = [cols[k] for k in (f"min_{v}" for v in ("positive", *run.negatives)) if k in cols]
+    highs = np.concatenate([cols[f"max_{v}"] for v in ("positive", *run.negatives)])
     finite = highs[np.isfinite(highs)]
     if finite.size == 0:
         raise VsslevalError(f"{run.path / 'per_sample.csv'}: no finite raw-map maximum, nothing to sweep")

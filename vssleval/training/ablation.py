@@ -82,7 +82,7 @@ def audio_ablation(model: str = "synth-ezvsl", checkpoint: str | None = None, da
     """Scores of ``model`` with its own audio, with the mean audio, and of ``center``.
 
     Returns ``{"model": {...}, "mean_audio": {...}, "center": {...}, "n": N}``; each entry has
-    ``ciou``, ``ciou_adap``, ``auc``; ``model`` also ``max_pos_median``, ``max_silence_median``,
+    ``ciou``, ``ciou_adap``, ``auc``; ``model`` also ``max_positive_median``, ``max_silence_median``,
     ``max_noise_median``, ``auroc_max_neg`` (silence + noise), ``auroc_max_silence``/``_noise``.
     ``config`` overrides the model's YAML (e.g. a retrained variant with other towers).
     """
@@ -113,7 +113,7 @@ def audio_ablation(model: str = "synth-ezvsl", checkpoint: str | None = None, da
     out["ciou_ceiling"] = float((area >= (gt.shape[-1] * gt.shape[-2]) // 4).float().mean())
     out["model"] = {k: full[k] for k in keep}
     out["model"]["pick_rate"] = pick_rate(pos, gt, op, groups)
-    for k in ("max_pos_median", "max_silence_median", "max_noise_median", "auroc_max_silence",
+    for k in ("max_positive_median", "max_silence_median", "max_noise_median", "auroc_max_silence",
               "auroc_max_noise", "auroc_max_neg"):
         out["model"][k] = full[k]
     mean_res = _score(mean_maps, gt, op, ids, groups)
@@ -141,8 +141,8 @@ def format_ablation(res: dict[str, Any]) -> str:
         r = res[name]
         lines.append(f"  {name:24s} {r['ciou']:9.3f} {r['ciou_adap']:9.3f} {r['auc']:7.3f} {r['pick_rate']:6.3f}")
     m = res["model"]
-    lines.append(f"  max median: pos {m['max_pos_median']:.4f} | silence {m['max_silence_median']:.4f} | "
+    lines.append(f"  max median: pos {m['max_positive_median']:.4f} | silence {m['max_silence_median']:.4f} | "
                  f"noise {m['max_noise_median']:.4f}")
-    lines.append(f"  AUROC max(pos vs neg): silence {m['auroc_max_silence']:.3f} | noise "
+    lines.append(f"  AUROC max(positive vs negative): silence {m['auroc_max_silence']:.3f} | noise "
                  f"{m['auroc_max_noise']:.3f} | both {m['auroc_max_neg']:.3f}")
     return "\n".join(lines)

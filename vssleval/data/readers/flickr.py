@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from vssleval.data.boxes import BoxError, frame_to_grid
+from vssleval.data.boxes import BoxError, frame_fractions, frame_to_grid
 from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, find_metadata,
                                           read_id_list, unique_ids)
 from vssleval.data.types import Sample
@@ -89,6 +89,7 @@ def read_flickr(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
             image_path=ctx.root / cfg["image_dir"] / f"{sid}{cfg['image_ext']}",
             audio_path=ctx.root / cfg["audio_dir"] / f"{sid}{cfg['audio_ext']}",
             boxes=boxes,
+            boxes_frac=frame_fractions(raw, int(cfg["frame_size"])),
             gt_rule="consensus",
             group=sid,
             annotators=annotators,

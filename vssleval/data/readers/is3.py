@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Mapping
 
-from vssleval.data.boxes import BoxError, pixels_to_grid
+from vssleval.data.boxes import BoxError, frame_fractions, pixels_to_grid
 from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, class_files_from_samples,
                                           find_metadata, load_class_files, load_json_list, unique_ids)
-from vssleval.data.types import Sample
+from vssleval.data.types import GT_SIZE, Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
 DEFAULTS: dict[str, Any] = {
@@ -90,7 +90,8 @@ def read_is3(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
         label = str(rec.get("class") or lookup.get(name) or name.rsplit("_", 1)[-1])
         scene = str(rec.get("scene") or scene_of(name))
         parsed.append({"name": name, "audio": audio_name, "image": _basename(str(rec["image"])),
-                       "boxes": boxes, "label": label, "scene": scene})
+                       "boxes": boxes, "boxes_frac": frame_fractions(raw_box, GT_SIZE), "label": label,
+                       "scene": scene})
 
     scene_labels: dict[str, set[str]] = {}
     for p in parsed:
@@ -103,6 +104,7 @@ def read_is3(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
             image_path=ctx.root / cfg["image_dir"] / p["image"],
             audio_path=ctx.root / cfg["audio_dir"] / p["audio"],
             boxes=p["boxes"],
+            boxes_frac=p["boxes_frac"],
             gt_rule="union",
             label=p["label"],
             group=p["scene"],

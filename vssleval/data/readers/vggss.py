@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from vssleval.data.boxes import BoxError, normalized_to_grid
+from vssleval.data.boxes import BoxError, frame_fractions, normalized_to_grid
 from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, class_files_from_samples,
                                           find_metadata, load_class_files, load_json_list, unique_ids)
 from vssleval.data.types import Sample
@@ -45,6 +45,7 @@ def vggss_sample(record: Mapping[str, Any], ctx: ReaderContext, cfg: Mapping[str
         image_path=ctx.root / cfg["image_dir"] / f"{sid}{cfg['image_ext']}",
         audio_path=ctx.root / cfg["audio_dir"] / f"{sid}{cfg['audio_ext']}",
         boxes=boxes,
+        boxes_frac=frame_fractions(record["bbox"]),
         gt_rule="union",
         label=label,
         group=sid[:11],  # the YouTube id, as the official short_name

@@ -6,8 +6,9 @@ an attribute or a method of its :class:`Protocol` object, and nothing outside
 
 ============================  =================================================================
 ``negatives_required``        negative variants every sample must have (the rest may be absent)
-``needs_object_prior``        whether the run must also compute the OGL object-prior maps
+``needs_ogl``                 whether the run must also compute the OGL object-prior maps
 ``clean_negative_audio``      whether negatives go through the positive's audio front-end
+``needs_boxes``               whether scoring reads the annotation's boxes (``boxes`` keyword)
 ``thresholds``                which universal thresholds of the model YAML it scores (or refuses)
 ``model_settings``            per-model evaluator settings read from the model YAML (a hook)
 ``upsample_plan``             which upsampling op each map variant gets
@@ -34,8 +35,7 @@ import numpy as np
 
 from .._array import Array
 
-#: The three negative audio variants (the spelling every module uses).
-NEGATIVES = ("silence", "noise", "offscreen")
+from ...vocabulary import NEGATIVES  # the one spelling of the variants (a leaf module)
 
 
 class ProtocolRefusal(ValueError):
@@ -81,7 +81,10 @@ class Protocol:
     #: negative variants every sample must have
     negatives_required: ClassVar[tuple[str, ...]] = ()
     #: whether the run computes the OGL object-prior maps (``ogl`` in the store) for this protocol
-    needs_object_prior: ClassVar[bool] = False
+    needs_ogl: ClassVar[bool] = False
+    #: whether :meth:`sample_records` also receives ``boxes``: the annotation's boxes as fractions
+    #: of the frame, float64 ``[B, K, 4]`` NaN-padded (the store's ``boxes`` array)
+    needs_boxes: ClassVar[bool] = False
     #: whether negatives use the positive's audio preprocessing (the preset's quirk keys dropped)
     clean_negative_audio: ClassVar[bool] = False
     #: ``(key, label)`` of the one-run headline table, in order
@@ -107,9 +110,14 @@ class Protocol:
             raise ProtocolRefusal(f"--protocol {self.name} scores {needs}; this run lacks {', '.join(missing)} "
                                   "(use --neg all, or `vssleval infer` to store maps only)")
 
-    def check_store(self, store_needs_object_prior: bool, store_protocol: str, store_root: str) -> None:
-        """Refuse a stored run that lacks maps this protocol needs (the object prior)."""
-        if self.needs_object_prior and not store_needs_object_prior:
+    def check_store(self, store_has_ogl: bool, store_protocol: str, store_root: str,
+                    store_has_boxes: bool = True) -> None:
+        """Refuse a stored run that lacks what this protocol needs (the OGL maps, the boxes)."""
+        if self.needs_boxes and not store_has_boxes:
+            raise ProtocolRefusal(
+                f"protocol {self.name} reads the annotation's boxes, which the store {store_root} does not "
+                f"hold (written by an older vssleval): evaluate the model again to score it with --protocol {self.name}")
+        if self.needs_ogl and not store_has_ogl:
             raise ProtocolRefusal(
                 f"protocol {self.name} blends every map with the OGL object prior, which only a --protocol "
                 f"{self.name} run computes; the store {store_root} was written by a {store_protocol} run: "
@@ -143,7 +151,7 @@ class Protocol:
     def check_inputs(self, maps: Mapping[str, Array | None], ogl: Array | None) -> None:
         """Refuse a batch without a map this protocol needs (``ValueError``)."""
         missing = [k for k in self.negatives_required if maps.get(k) is None]
-        if self.needs_object_prior and ogl is None:
+        if self.needs_ogl and ogl is None:
             missing.append("ogl")
         if missing:
             raise ValueError(f"{self.name} needs the maps {missing} in every batch")
@@ -154,11 +162,12 @@ class Protocol:
 
     # -- scoring -------------------------------------------------------------------------------
     def sample_records(self, maps: Mapping[str, Array | None], gt: Array, ogl: Array | None,
-                       setup: Setup) -> dict[str, np.ndarray]:
+                       setup: Setup, **inputs: Any) -> dict[str, np.ndarray]:
         """Per-sample scalars of one batch of one seed: ``{field: float64 [B]}``.
 
-        ``maps``: ``{'pos', 'silence', 'noise', 'offscreen'}`` raw maps ``[B, h, w]`` (negatives may
-        be None unless required); ``gt``: ``[B, 224, 224]``; ``ogl``: raw object maps or None.
+        ``maps``: ``{'positive', 'silence', 'noise', 'offscreen'}`` raw maps ``[B, h, w]`` (negatives may
+        be None unless required); ``gt``: ``[B, 224, 224]``; ``ogl``: raw object maps or None;
+        ``inputs``: ``boxes`` (float64 ``[B, K, 4]``) when the protocol ``needs_boxes``.
         """
         raise NotImplementedError
 

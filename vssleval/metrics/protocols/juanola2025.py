@@ -4,7 +4,7 @@ Every deviation from a clean evaluation is named once here as ``QUIRK_*`` (a con
 function) and listed in ``docs/protocols.md`` §7.2 with what the ``vssleval`` protocol does instead.
 The one exception is which interpolation op each map gets: that depends on the model and test
 set, so it lives in the model's YAML (``presets.juanola2025.map.upsample``) and arrives here as
-the explicit ``ops={pos, ogl, neg}`` argument; this module knows no model names.
+the explicit ``ops={positive, ogl, neg}`` argument; this module knows no model names.
 Definitions: docs/protocols.md §3.8-§6 (vssl_eval @ e8ebbc9); the quirks by number: §7.1.
 
 Flow: :func:`sample_records` turns one batch of raw maps into per-sample scalars (this is where
@@ -27,11 +27,12 @@ from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
 from ..thresholds import UniversalThresholds, adaptive_threshold, upper_median_threshold
 from ..upsample import upsample, upsample_into
+from ...vocabulary import AUDIO_VARIANTS
 from .base import NEGATIVES, Protocol, ProtocolRefusal, SeedRecords, Setup, pooled
 
-VARIANTS = ("pos", "silence", "noise", "offscreen")
+VARIANTS = AUDIO_VARIANTS
 _POP8 = np.array([bin(i).count("1") for i in range(256)], np.int64)
-PAIRS = (("pos", "silence"), ("pos", "noise"), ("pos", "offscreen"),
+PAIRS = (("positive", "silence"), ("positive", "noise"), ("positive", "offscreen"),
          ("silence", "noise"), ("silence", "offscreen"), ("noise", "offscreen"))
 #: order in which vssl_eval calls cal_CIOU per sample (median first, maxq3 last)
 POOLED_RULES = ("med", "fixed", "max", "max10", "maxq3")
@@ -123,7 +124,7 @@ def sample_records(pos: Array, silence: Array, noise: Array, offscreen: Array, o
         ogl: raw object-saliency maps ``[B, h', w']``.
         gt: ``[B, 224, 224]`` ground truth (0/1).
         thresholds: the model's universal constants.
-        ops: upsampling op names ``{pos, ogl, neg}`` (``neg`` for all three negatives), the
+        ops: upsampling op names ``{positive, ogl, neg}`` (``neg`` for all three negatives), the
             model preset's plan, vssl_eval's interpolation mismatch included.
         threads: CPU threads for the numpy path (chunks of rows in parallel); default
             ``torch.get_num_threads()``, so ``OMP_NUM_THREADS``/``torch.set_num_threads`` rule.
@@ -197,7 +198,7 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
     :class:`GroundTruth` on the unpacked masks. Chunks write disjoint rows of the outputs, so
     ``threads > 1`` runs them in a thread pool (buffers are per thread, see ``workspace``).
     """
-    raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
+    raws = {"positive": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
     rec: dict[str, np.ndarray] = {}
     for variant, raw in raws.items():
         rec[f"max_{variant}"], rec[f"min_{variant}"] = extremes(raw)
@@ -219,7 +220,7 @@ def _sample_records_numpy(pos, silence, noise, offscreen, ogl, gt, thresholds: U
         up = []
         for variant in VARIANTS:  # float32 [n_chunk, 224*224] each, in reused (contiguous) buffers
             buf = workspace(f"compat_up_{variant}", (_CHUNK, _SIZE, _SIZE), np.float32)[:n_chunk]
-            op = ops["pos" if variant == "pos" else "neg"]
+            op = ops["positive" if variant == "positive" else "neg"]
             up.append(flat(upsample_into(as_float32(raws[variant][rows]), op, buf)))
         obj_buf = workspace("compat_up_obj", (_CHUNK, _SIZE, _SIZE), np.float32)[:n_chunk]
         obj = flat(upsample_into(as_float32(ogl[rows]), ops["ogl"], obj_buf))
@@ -292,12 +293,12 @@ def _sample_records_generic(pos: Array, silence: Array, noise: Array, offscreen:
                    thresholds: UniversalThresholds, ops: Mapping[str, str]) -> dict[str, np.ndarray]:
     """:func:`sample_records` written mask by mask, for any array kind (the CUDA path, and the
     definition the numpy fast path is tested against)."""
-    raws = {"pos": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
+    raws = {"positive": pos, "silence": silence, "noise": noise, "offscreen": offscreen}
     rec: dict[str, np.ndarray] = {}
     for v, r in raws.items():
         rec[f"max_{v}"], rec[f"min_{v}"] = extremes(r)
     # Work in numpy on CPU (faster reductions), torch on CUDA.
-    up = {"pos": to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(pos)), ops["pos"]))}
+    up = {"positive": to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(pos)), ops["positive"]))}
     for v in NEGATIVES:
         up[v] = to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(raws[v])), ops["neg"]))
     obj = to_numpy_if_cpu(upsample(as_float32(to_numpy_if_cpu(ogl)), ops["ogl"]))
@@ -308,7 +309,7 @@ def _sample_records_generic(pos: Array, silence: Array, noise: Array, offscreen:
         maps = {v: flat(up[v]) for v in VARIANTS}
         if w == "ogl":
             maps = {v: QUIRK_ogl_blend(m, flat(obj)) for v, m in maps.items()}
-        p = maps["pos"]
+        p = maps["positive"]
         hw = p.shape[1]
         t_med = upper_median_threshold(p)
         t_adap = adaptive_threshold(p, gtf.nonzero)
@@ -319,7 +320,7 @@ def _sample_records_generic(pos: Array, silence: Array, noise: Array, offscreen:
         masks = {(v, r): _gt(maps[v], t) for v in VARIANTS for r, t in rule_t.items()}
         sizes = {k: count(m) for k, m in masks.items()}
         for r in POOLED_RULES + ("adap",):
-            rec[f"iou_{w}_{r}"] = _np(gtf.ciou(masks[("pos", r)], sizes[("pos", r)]))
+            rec[f"iou_{w}_{r}"] = _np(gtf.ciou(masks[("positive", r)], sizes[("positive", r)]))
         for x in NEGATIVES:
             for r in ("fixed", "med", "adap", "max", "max10", "maxq3"):
                 rec[f"pia_{w}_{x}_{r}"] = _ratio(sizes[(x, r)], hw)
@@ -336,7 +337,7 @@ def _sample_records_generic(pos: Array, silence: Array, noise: Array, offscreen:
 # ----------------------------------------------------------------------------------------------
 
 _NEG_KEY = {"silence": "Silence", "noise": "Noise", "offscreen": "OffScreen"}
-_PAIR_KEY = {"pos": "Pos", "silence": "Silence", "noise": "Noise", "offscreen": "Offscreen"}
+_PAIR_KEY = {"positive": "Pos", "silence": "Silence", "noise": "Noise", "offscreen": "Offscreen"}
 _PIA_SUFFIX = {"fixed": "", "med": "_ThrCIoU", "adap": "_ThrCIoU_Adap", "max": "_Max",
                "max10": "_Max10", "maxq3": "_MaxQ3"}
 _CIOU_SUFFIX = {"fixed": "_05", "adap": "_adap", "max": "_max", "max10": "_max10", "maxq3": "_maxq3"}
@@ -444,9 +445,14 @@ def format_text(metrics: Mapping[str, float]) -> str:
 MAX_MIN_FILES = tuple((s, v) for s in ("max", "min") for v in VARIANTS)
 
 
+#: vssl_eval's spelling of the variants in its ``max_min`` file names (a reference format, kept)
+QUIRK_DUMP_NAME = {"positive": "pos", "silence": "silence", "noise": "noise", "offscreen": "offscreen"}
+
+
 def max_min_arrays(rec: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The 8 ``max_min`` dumps: ``{'max_pos': float64 [S*N], ...}`` (seed-major, raw maps)."""
-    return {f"{s}_{v}": np.asarray(rec[f"{s}_{v}"], dtype=np.float64) for s, v in MAX_MIN_FILES}
+    """The 8 ``max_min`` dumps under vssl_eval's names: ``{'max_pos': float64 [S*N], ...}``
+    (seed-major, raw maps; from the ``max_positive``, ... records)."""
+    return {f"{s}_{QUIRK_DUMP_NAME[v]}": np.asarray(rec[f"{s}_{v}"], dtype=np.float64) for s, v in MAX_MIN_FILES}
 
 
 class Juanola2025Protocol(Protocol):
@@ -456,7 +462,7 @@ class Juanola2025Protocol(Protocol):
     summary = "juanola2025 (vssl_eval compat)"
     rank = 1
     negatives_required = NEGATIVES
-    needs_object_prior = True
+    needs_ogl = True
     nonfinite_rule = "scored with vssl_eval's own NaN behaviour"
     headline = (
         ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),
@@ -475,19 +481,19 @@ class Juanola2025Protocol(Protocol):
         return dict(thresholds)
 
     def upsample_plan(self, op, model_name: str, preset: str) -> dict[str, str]:
-        """vssl_eval's per-variant ops ``{pos, ogl, neg}``, its interpolation mismatch included."""
+        """vssl_eval's per-variant ops ``{positive, ogl, neg}``, its interpolation mismatch included."""
         negs = {v: op(v) for v in NEGATIVES}
         if len(set(negs.values())) > 1:  # the compat metrics take one op for the three negatives
             raise ProtocolRefusal(f"{model_name}: preset {preset!r} upsamples the negatives with different ops "
                                   f"{negs}; vssl_eval uses one (cv2_linear) for all three")
-        return {"pos": op("positive"), "ogl": op("object"), "neg": negs["silence"]}
+        return {"positive": op("positive"), "ogl": op("ogl"), "neg": negs["silence"]}
 
     def setup(self, thresholds, ops, settings=None) -> Setup:
         if thresholds is None:
             raise ValueError("protocol juanola2025 needs the model's thresholds {max, max10, maxq3}")
         th = thresholds if isinstance(thresholds, UniversalThresholds) else UniversalThresholds.from_mapping(thresholds)
-        if not isinstance(ops, Mapping) or set(ops) != {"pos", "ogl", "neg"}:
-            raise ValueError("protocol juanola2025 needs upsample={pos, ogl, neg} (op names; the model "
+        if not isinstance(ops, Mapping) or set(ops) != {"positive", "ogl", "neg"}:
+            raise ValueError("protocol juanola2025 needs upsample={positive, ogl, neg} (op names; the model "
                              f"YAML's presets.juanola2025.map.upsample), got {ops!r}")
         return Setup(th, dict(ops), dict(settings or {}))
 
@@ -501,7 +507,7 @@ class Juanola2025Protocol(Protocol):
         return list(groups) if groups is not None else [QUIRK_scene_key(s) for s in sample_ids]
 
     def sample_records(self, maps, gt, ogl, setup: Setup) -> dict[str, np.ndarray]:
-        return sample_records(maps["pos"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
+        return sample_records(maps["positive"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
                               setup.thresholds, setup.ops)
 
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:

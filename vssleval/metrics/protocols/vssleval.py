@@ -50,7 +50,7 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
     """Per-sample scalars of one batch of one seed.
 
     Args:
-        maps: ``{'pos': [B,h,w], 'silence'|'noise'|'offscreen': [B,h,w] or None}`` raw maps.
+        maps: ``{'positive': [B,h,w], 'silence'|'noise'|'offscreen': [B,h,w] or None}`` raw maps.
         gt: ``[B,224,224]`` ground truth in [0, 1]. thresholds: ``{name: value}`` universal
             thresholds on the raw scale (may be empty). op: upsampling op for every variant.
         ogl: optional raw object maps ``[B,h',w']``.
@@ -128,14 +128,14 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         clean = raw if ok.all() else _zero_nonfinite(raw)
         up[v], flat_raw[v] = _upsampled(to_numpy_if_cpu(clean), op, v)
         conf = confidence(up[v])
-        worst = -np.inf if v == "pos" else np.inf
+        worst = -np.inf if v == "positive" else np.inf
         rec[f"conf_{v}"] = np.where(ok, conf, worst)
-    p = up["pos"]
+    p = up["positive"]
     hw = p.shape[1]
-    rules = {"med": _flat_selects_all(upper_median_threshold(p), flat_raw["pos"]),
-             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), flat_raw["pos"])}
+    rules = {"med": _flat_selects_all(upper_median_threshold(p), flat_raw["positive"]),
+             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), flat_raw["positive"])}
     rules.update({u: float(t) for u, t in thresholds.items()})
-    pos_ok = valid["pos"]
+    pos_ok = valid["positive"]
     for r, t in rules.items():
         m = _gt(p, t)
         iou = _np(gtf.ciou(m))
@@ -155,10 +155,10 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         side = int(round(hw ** 0.5))
         # a flat map has no spatial preference: it enters the blend as 0 (not as its level, which
         # would shift the blend's float32 rounding by a value-dependent amount)
-        a = _zero_rows(minmax_normalize(p.reshape(-1, side, side)), flat_raw["pos"])
+        a = _zero_rows(minmax_normalize(p.reshape(-1, side, side)), flat_raw["positive"])
         o = _zero_rows(minmax_normalize(obj.reshape(-1, side, side)), flat_obj)
         blend = flat(minmax_normalize(OGL_ALPHA * a + (1 - OGL_ALPHA) * o))
-        both_flat = flat_raw["pos"] & flat_obj
+        both_flat = flat_raw["positive"] & flat_obj
         for r, t in (("med", _flat_selects_all(upper_median_threshold(blend), both_flat)),
                      ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), both_flat))):
             rec[f"iou_{r}_ogl"] = np.where(pos_ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
@@ -230,8 +230,8 @@ def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
             out[f"pia_{x}_{r}"] = float(np.mean(rec[f"pia_{x}_{r}"]))
             out[f"aoc_{x}_{r}"] = float(aoc(rec[f"pia_{x}_{r}"]))
         for u in thresholds:
-            out[f"mapiou_pos_{x}_{u}"] = float(np.mean(rec[f"mapiou_{x}_{u}"]))
-            out[f"f_pos_{x}_{u}"] = f_score(out[f"ciou_{u}"], 1 - out[f"pia_{x}_{u}"])
+            out[f"mapiou_positive_{x}_{u}"] = float(np.mean(rec[f"mapiou_{x}_{u}"]))
+            out[f"f_positive_{x}_{u}"] = f_score(out[f"ciou_{u}"], 1 - out[f"pia_{x}_{u}"])
             out[f"f_auc_aoc_{x}_{u}"] = f_score(out[f"auc_{u}"], out[f"aoc_{x}_{u}"])
     # Mo & Morgado detection metrics: positives vs every negative map of the same images
     out["loc_acc"] = precision_all_detected(iou["med"], np.ones(iou["med"].size, bool))
@@ -240,16 +240,16 @@ def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
             inputs = detection_inputs(rec, subset)
             out[f"ap{name}"] = average_precision(*inputs)
             out[f"max_f1{name}"] = max_f1(*inputs)
-    for v in ("pos", *negs):
+    for v in ("positive", *negs):
         for s in ("max", "min"):
             vals = rec[f"{s}_{v}"]
             for k, val in summary(vals[np.isfinite(vals)]).items():
                 out[f"{s}_{v}_{k}"] = val
         out[f"nonfinite_{v}"] = float(np.sum(rec[f"nonfinite_{v}"]))
     for x in negs:
-        out[f"auroc_max_{x}"] = auroc(rec["max_pos"], rec[f"max_{x}"])
+        out[f"auroc_max_{x}"] = auroc(rec["max_positive"], rec[f"max_{x}"])
     if negs:
-        out["auroc_max_neg"] = auroc(rec["max_pos"], np.concatenate([rec[f"max_{x}"] for x in negs]))
+        out["auroc_max_neg"] = auroc(rec["max_positive"], np.concatenate([rec[f"max_{x}"] for x in negs]))
     if groups is not None:
         out["iiou"] = instance_iou(iou["med"], groups)
         out["iauc"] = instance_auc(iou["med"], groups)
@@ -263,7 +263,7 @@ def detection_inputs(rec: Mapping[str, np.ndarray], negatives: Sequence[str]
     """``(conf, ciou, positive)`` of the detection metrics: every positive map (its median-rule
     IoU, NaN as 0) against the maps of ``negatives`` of the same images (IoU 0, not positive)."""
     n = rec["iou_med"].size
-    conf = np.concatenate([rec["conf_pos"]] + [rec[f"conf_{x}"] for x in negatives])
+    conf = np.concatenate([rec["conf_positive"]] + [rec[f"conf_{x}"] for x in negatives])
     ious = np.concatenate([np.nan_to_num(rec["iou_med"], nan=0.0)] + [np.zeros(n)] * len(negatives))
     positive = np.r_[np.ones(n, bool), np.zeros(n * len(negatives), bool)]
     return conf, ious, positive
@@ -271,7 +271,7 @@ def detection_inputs(rec: Mapping[str, np.ndarray], negatives: Sequence[str]
 
 #: Records that do not depend on the seed: the positive and the silence maps are the same in
 #: every seed (only the noise draw and the offscreen clip change), so their statistics are too.
-_SEED_FREE_VARIANTS = ("pos", "silence")
+_SEED_FREE_VARIANTS = ("positive", "silence")
 
 
 def _detection_rows(negatives: Sequence[str]):
@@ -281,9 +281,9 @@ def _detection_rows(negatives: Sequence[str]):
 
     def both(rec: Mapping[str, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if memo.get("rec") is not rec or memo.get("rows") is not rows:
-            taken = {f: np.asarray(rec[f])[rows] for f in ("iou_med", "conf_pos", *(f"conf_{x}" for x in negatives))}
+            taken = {f: np.asarray(rec[f])[rows] for f in ("iou_med", "conf_positive", *(f"conf_{x}" for x in negatives))}
             n = taken["iou_med"].shape[-1]
-            conf = np.concatenate([taken["conf_pos"]] + [taken[f"conf_{x}"] for x in negatives], axis=1)
+            conf = np.concatenate([taken["conf_positive"]] + [taken[f"conf_{x}"] for x in negatives], axis=1)
             ious = np.concatenate([np.nan_to_num(taken["iou_med"], nan=0.0)]
                                   + [np.zeros_like(taken["iou_med"])] * len(negatives), axis=1)
             positive = np.zeros(conf.shape, bool)
@@ -306,10 +306,10 @@ def headline_stats(negatives: Sequence[str]) -> dict[str, tuple[rs.Stat, bool]]:
         stats["ap"] = (lambda rec, rows: detection(rec, rows)[0], False)
         stats["max_f1"] = (lambda rec, rows: detection(rec, rows)[1], False)
         stats["auroc_max_neg"] = (lambda rec, rows: auroc_rows(
-            rec["max_pos"][rows], np.concatenate([rec[f"max_{x}"][rows] for x in negatives], axis=1)), False)
+            rec["max_positive"][rows], np.concatenate([rec[f"max_{x}"][rows] for x in negatives], axis=1)), False)
     for x in negatives:
         stats[f"pia_{x}_adap"] = (rs.mean_of(f"pia_{x}_adap"), x in _SEED_FREE_VARIANTS)
-    for v in ("pos", *negatives):
+    for v in ("positive", *negatives):
         stats[f"max_{v}_median"] = (rs.median_of(f"max_{v}"), v in _SEED_FREE_VARIANTS)
     return stats
 
@@ -325,8 +325,8 @@ class CleanProtocol(Protocol):
     headline = (
         ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
         ("ap", "AP"), ("max_f1", "max-F1"), ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
-        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max(pos vs neg)"),
-        ("max_pos_median", "median max pos"), ("max_silence_median", "median max silence"),
+        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max (positive vs negative)"),
+        ("max_positive_median", "median max positive"), ("max_silence_median", "median max silence"),
         ("max_noise_median", "median max noise"), ("max_offscreen_median", "median max offscreen"),
     )
     #: the headline split into two tables that fit a page
@@ -338,7 +338,7 @@ class CleanProtocol(Protocol):
         ("Negative audio (silence, noise, offscreen)", (
             ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
             ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max"),
-            ("max_pos_median", "med. max pos"), ("max_silence_median", "med. max silence"),
+            ("max_positive_median", "med. max positive"), ("max_silence_median", "med. max silence"),
             ("max_noise_median", "med. max noise"), ("max_offscreen_median", "med. max offscreen"),
         )),
     )

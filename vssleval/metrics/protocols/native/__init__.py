@@ -32,4 +32,7 @@ def get(name: str) -> NativeEvaluator:
         raise ValueError(f"unknown native evaluator {name!r}; known: {sorted(EVALUATORS)}") from None
 
 
-__all__ = ["EVALUATORS", "HEADLINE", "Inputs", "NativeEvaluator", "get"]
+# the protocol object last: it reads EVALUATORS (the registry finds it as this package's PROTOCOL)
+from .protocol import PROTOCOL, NativeProtocol  # noqa: E402
+
+__all__ = ["EVALUATORS", "HEADLINE", "Inputs", "NativeEvaluator", "NativeProtocol", "PROTOCOL", "get"]

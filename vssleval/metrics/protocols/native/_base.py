@@ -36,6 +36,13 @@ class NativeEvaluator:
         rule: one line: upsampling, normalisation, threshold, comparison.
         per_sample: ``Inputs -> {column: [B] array}``; must hold ``ciou`` (the IoU it thresholds).
         dataset: ``columns -> {key: value}``; must hold ``ciou`` and ``auc`` (see :data:`HEADLINE`).
+        own_keys: the evaluator's own names of its dataset numbers.
+        upsample: the op its code upsamples raw maps with (``vssleval.metrics.upsample`` names);
+            the ``native`` protocol checks it against the model YAML's native preset.
+        sample_name: vssleval sample id -> the name the repository's data loader gives the sample
+            (what its grouped metrics read); identity by default.
+        labels: names -> string columns the dataset numbers read (SSL-Align's iIoU groups); kept
+            apart from the numeric per-sample columns.
     """
 
     name: str
@@ -45,6 +52,9 @@ class NativeEvaluator:
     per_sample: Callable[[Inputs], dict]
     dataset: Callable[[Mapping[str, np.ndarray]], dict]
     own_keys: tuple[str, ...] = field(default=())
+    upsample: str = ""
+    sample_name: Callable[[str], str] = str
+    labels: Callable[[Sequence[str]], dict] | None = None
 
     def gt(self, boxes: Sequence[Sequence]) -> np.ndarray:
         """GT maps by this repository's conversion of normalised boxes (one list per sample)."""
@@ -72,6 +82,8 @@ class NativeEvaluator:
             raise ValueError("names / n_boxes must have one entry per map")
         out = self.per_sample(Inputs(x, g, nb, names))
         out.setdefault("n_boxes", nb)
+        if self.labels is not None:
+            out.update(self.labels(names))
         return out
 
     def aggregate(self, columns: Mapping[str, np.ndarray]) -> dict:

@@ -37,11 +37,11 @@ _OWN = ("finalize_AP50", "finalize_cIoU", "finalize_AUC")
 EZVSL = NativeEvaluator(
     "ezvsl", "stoneMo/EZ-VSL@95ff5bf", "clip",
     "torch bilinear align_corners=True; min-max (flat unchanged); >= upper median",
-    _median_ge("bilinear_ac"), dataset, _OWN)
+    _median_ge("bilinear_ac"), dataset, _OWN, upsample="bilinear_ac")
 FNAC = NativeEvaluator(
     "fnac", "OpenNLPLab/FNAC_AVL@0a0ca78 (validate)", "clip",
-    "as EZ-VSL (FNAC's test.py validate)", _median_ge("bilinear_ac"), dataset, _OWN)
+    "as EZ-VSL (FNAC's test.py validate)", _median_ge("bilinear_ac"), dataset, _OWN, upsample="bilinear_ac")
 FNAC_BICUBIC = NativeEvaluator(
     "fnac_bicubic", "OpenNLPLab/FNAC_AVL@0a0ca78 (validate2)", "clip",
     "torch bicubic align_corners=False; min-max (flat unchanged); >= upper median",
-    _median_ge("bicubic"), dataset, _OWN)
+    _median_ge("bicubic"), dataset, _OWN, upsample="bicubic")

@@ -37,8 +37,8 @@ def _dataset(success_key: str, auc_key: str):
 LVS = NativeEvaluator(
     "lvs", "hche11/Localizing-Visual-Sounds-the-Hard-Way@8fe8cbb", "floor0",
     "OpenCV linear; 1 - minmax(-x); > upper median, or already >= 1",
-    per_sample, _dataset("cIoU@0.5", "AUC"), ("cIoU@0.5", "AUC"))
+    per_sample, _dataset("cIoU@0.5", "AUC"), ("cIoU@0.5", "AUC"), upsample="cv2_linear")
 SSLTIE = NativeEvaluator(
     "ssltie", "jinxiang-liu/SSL-TIE@c49e6a9", "raw",
     "as LVS; boxes int(x * 224) without clipping",
-    per_sample, _dataset("MeancIoU", "cal_auc"), ("MeancIoU", "cal_auc"))
+    per_sample, _dataset("MeancIoU", "cal_auc"), ("MeancIoU", "cal_auc"), upsample="cv2_linear")

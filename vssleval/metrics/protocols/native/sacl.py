@@ -30,4 +30,5 @@ def dataset(cols) -> dict:
 
 SACL = NativeEvaluator(
     "sacl", "zjsong/SACL@265a749", "floor0",
-    "OpenCV linear; (x - min)/ptp (flat -> NaN); >= 0.5", per_sample, dataset, ("cIoU@0.5", "AUC"))
+    "OpenCV linear; (x - min)/ptp (flat -> NaN); >= 0.5", per_sample, dataset, ("cIoU@0.5", "AUC"),
+    upsample="cv2_linear")

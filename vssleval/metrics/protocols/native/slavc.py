@@ -129,8 +129,9 @@ _OWN = tuple(f"{k}-{s}@{t}" for t in (50, 75) for s in SUBSETS for k in ("Precis
     + ("precision_at_50",)
 SLAVC = NativeEvaluator(
     "slavc", "stoneMo/SLAVC@05b429c (default, pred_thr 0.5)", "clip",
-    "torch bicubic align_corners=True; (x + 1/tau)/(2/tau); >= 0.5", _per_sample(False), dataset, _OWN)
+    "torch bicubic align_corners=True; (x + 1/tau)/(2/tau); >= 0.5", _per_sample(False), dataset, _OWN,
+    upsample="bicubic_ac")
 SLAVC_RELATIVE = NativeEvaluator(
     "slavc_relative", "stoneMo/SLAVC@05b429c (--relative_prediction)", "clip",
     "torch bicubic align_corners=True; (x + 1/tau)/(2/tau); min-max; >= upper median",
-    _per_sample(True), dataset, _OWN)
+    _per_sample(True), dataset, _OWN, upsample="bicubic_ac")

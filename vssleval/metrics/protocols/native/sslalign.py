@@ -10,6 +10,8 @@ plain mean, iIoU and iAUC NaN.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...curves import instance_auc, instance_iou
@@ -18,9 +20,28 @@ from ._common import (N_PIXELS, auc, ciou_counts, cv2_linear, one_minus_minmax_o
                       sorted_value)
 
 
+#: a VGG-SS sample id: the YouTube id, then the clip start in seconds on six digits
+_VGGSS_ID = re.compile(r"^(?P<yt>.+)_(?P<start>\d{6})$")
+
+
 def group_of(name: str) -> str:
     """The iIoU group of a sample name: file name without ``.jpg``, last ``_`` field dropped."""
     return "_".join(name.split("/")[-1].replace(".jpg", "").split("_")[:-1])
+
+
+def sample_name(sample_id: str) -> str:
+    """The name SSL-Align's VGG-SS loader gives a sample: its video file
+    ``<ytid>_<start ms>_<start ms + 10000>.mp4`` (docs/protocols.md §11.1); other ids unchanged."""
+    m = _VGGSS_ID.match(sample_id)
+    if m is None:
+        return sample_id
+    start = int(m["start"]) * 1000
+    return f"{m['yt']}_{start}_{start + 10000}.mp4"
+
+
+def labels(names) -> dict:
+    """The string column of the iIoU groups (kept apart from the numeric per-sample columns)."""
+    return {"group": np.array([group_of(n) for n in names])}
 
 
 def per_sample(s: Inputs) -> dict:
@@ -32,8 +53,7 @@ def per_sample(s: Inputs) -> dict:
     thr_adap = sorted_value(pred, N_PIXELS - g)
     adap = ciou_counts(pred > thr_adap[:, None, None], s.gt)
     out.update({"threshold": thr.astype(np.float64), "ciou_adap": adap["ciou"], "inter_adap": adap["inter"],
-                "union_adap": adap["union"], "threshold_adap": thr_adap.astype(np.float64),
-                "group": np.array([group_of(n) for n in s.names])})
+                "union_adap": adap["union"], "threshold_adap": thr_adap.astype(np.float64)})
     return out
 
 
@@ -56,4 +76,5 @@ SSLALIGN = NativeEvaluator(
     "sslalign", "kaistmm/SSLalignment@e7ae3c5", "clip",
     "OpenCV linear; 1 - minmax(-x); > upper median; adaptive: > sorted[HW - g]",
     per_sample, dataset,
-    ("cIoU@0.5", "cIoU_adap@0.5", "AUC", "AUC_adap", "iIoU", "iIoU_adap", "iAUC", "iAUC_adap", "mIoU(persample)"))
+    ("cIoU@0.5", "cIoU_adap@0.5", "AUC", "AUC_adap", "iIoU", "iIoU_adap", "iAUC", "iAUC_adap", "mIoU(persample)"),
+    upsample="cv2_linear", sample_name=sample_name, labels=labels)

@@ -1,0 +1,124 @@
+"""Protocol ``native``: each model scored exactly as its own repository's evaluator scores it.
+
+The model YAML names the evaluator (``native_evaluator:``, one of :data:`~.EVALUATORS`); this
+protocol feeds it the raw positive maps of the run and the annotation's boxes as the annotation
+wrote them, and reports the evaluator's dataset numbers under its own names beside the headline
+keys (docs/protocols.md §11):
+
+* ``ciou`` = the evaluator's success rate at IoU 0.5, ``auc`` = its 21-point AUC, and ``ap`` /
+  ``max_f1`` where the evaluator computes them (SLAVC); per sample ``ciou`` = the IoU it thresholds.
+* Only the positive audio is scored (no repository scores negatives), with no object prior and no
+  universal thresholds. The positive maps do not depend on the seed, so the first seed is scored.
+* The evaluator upsamples and normalises the raw map itself, so the run must hold the maps of the
+  model's own pipeline: the run's preset ``map`` block must be the YAML's ``native`` one, and the
+  op that block names for the test set must be the evaluator's (otherwise the protocol refuses,
+  naming the difference) - ``--preset native --protocol native`` is what the model's paper reported.
+* Ground truth: the repository's own box -> pixel rule on the boxes as fractions of the frame, a
+  binary union of boxes. Flickr-SoundNet's consensus maps are not a box union and are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..._array import to_numpy
+from ...stats import extremes
+from ..base import Protocol, ProtocolRefusal, SeedRecords, Setup
+from . import EVALUATORS
+from ._base import HEADLINE, NativeEvaluator
+from ._common import unpad_boxes
+
+
+class NativeProtocol(Protocol):
+    """The model repository's own evaluator (docs/protocols.md §11)."""
+
+    name = "native"
+    summary = "native (each model's own repository evaluator)"
+    rank = 2
+    needs_boxes = True
+    nonfinite_rule = "scored as the model's own evaluator scores them (NaN propagates where its code lets it)"
+    headline = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"), ("max_f1", "max-F1"))
+    report_note = ("Each model is scored by its own repository's evaluator (docs/protocols.md §11): its "
+                   "upsampling, normalisation, threshold rule and box conversion. `ap` / `max_f1` only "
+                   "where that evaluator computes them.\n")
+    table_note = "Protocol `native`: every row uses its own model's evaluator, so rows follow different rules.\n"
+
+    def thresholds(self, model_config: Mapping[str, Any], model_name: str) -> dict[str, Any]:
+        return {}  # no evaluator uses universal thresholds
+
+    def model_settings(self, model_config: Mapping[str, Any], model_name: str,
+                       preset_map: Mapping[str, Any]) -> dict[str, Any]:
+        """``{evaluator, map}``: the YAML's ``native_evaluator`` and the run preset's map block,
+        refused unless that block is the YAML's ``native`` one (the maps the evaluator expects)."""
+        name = model_config.get("native_evaluator")
+        if not name:
+            raise ProtocolRefusal(f"--protocol native scores a model with its own repository's evaluator; "
+                                  f"{model_name}'s YAML names none (add `native_evaluator: <name>`, one of "
+                                  f"{', '.join(EVALUATORS)}; docs/protocols.md §11)")
+        if name not in EVALUATORS:
+            raise ProtocolRefusal(f"{model_name}'s YAML names native_evaluator {name!r}, which is not one of "
+                                  f"{', '.join(EVALUATORS)}")
+        native_map = dict(((model_config.get("presets") or {}).get("native") or {}).get("map") or {})
+        if dict(preset_map) != native_map:
+            differ = sorted(k for k in set(native_map) | set(preset_map) if native_map.get(k) != preset_map.get(k))
+            raise ProtocolRefusal(f"--protocol native scores the maps of {model_name}'s own pipeline (its YAML's "
+                                  f"`native` preset); this run's preset differs in map.{', map.'.join(differ)}: "
+                                  f"evaluate with --preset native")
+        return {"evaluator": name, "map": dict(preset_map)}
+
+    def setup(self, thresholds: Any, ops: Any, settings: Mapping[str, Any] | None = None) -> Setup:
+        """Check that the evaluator upsamples as the preset says for this test set (``ops``: the
+        positive's op), so the YAML's record and the evaluator's code cannot drift apart."""
+        settings = dict(settings or {})
+        if settings.get("evaluator") not in EVALUATORS:
+            raise ProtocolRefusal("protocol native needs settings {'evaluator': <name>} (from the model YAML's "
+                                  "native_evaluator)")
+        ev = EVALUATORS[settings["evaluator"]]
+        if ops is not None and ev.upsample and ops != ev.upsample:
+            raise ProtocolRefusal(f"the native preset upsamples this test set's maps with {ops}, but evaluator "
+                                  f"{ev.name} ({ev.repository}) upsamples with {ev.upsample}: its repository scores "
+                                  f"this test set with other code, which vssleval does not reproduce")
+        return Setup({}, ops, settings)
+
+    @staticmethod
+    def evaluator(setup: Setup) -> NativeEvaluator:
+        return EVALUATORS[setup.settings["evaluator"]]
+
+    def sample_records(self, maps, gt, ogl, setup: Setup, **inputs: Any) -> dict[str, np.ndarray]:
+        """The evaluator's numeric per-sample columns (``ciou``, counts, thresholds, ...) and the raw
+        positive maxima / minima (``max_positive``, ``min_positive``) the report's plots read."""
+        gt = np.asarray(to_numpy(gt))
+        if np.any((gt != 0) & (gt != 1)):
+            raise ProtocolRefusal("--protocol native scores binary box unions (VGG-SS, IS3); this dataset's "
+                                  "ground truth is a consensus map (Flickr-SoundNet), which the repositories' "
+                                  "evaluators read with other code")
+        raw = np.asarray(to_numpy(maps["positive"]), dtype=np.float32)
+        cols = self.evaluator(setup).samples(raw, unpad_boxes_of(inputs["boxes"]))
+        out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items() if np.asarray(v).dtype.kind in "fiub"}
+        out["max_positive"], out["min_positive"] = extremes(raw)
+        return out
+
+    def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict[str, Any]:
+        """The evaluator's dataset numbers on the first seed (positive maps do not depend on it)."""
+        first = seeds[0]
+        ev = self.evaluator(setup)
+        cols: dict[str, Any] = dict(first.records)
+        if ev.labels is not None:
+            cols.update(ev.labels([ev.sample_name(i) for i in first.ids]))
+        numbers = ev.aggregate(cols)
+        out = {k: numbers[k] for k in HEADLINE if k in numbers}
+        out.update({"native_evaluator": ev.name, "native_repository": ev.repository, "native_rule": ev.rule})
+        out.update({k: v for k, v in numbers.items()
+                    if k not in out and k != "n_samples" and not isinstance(v, dict)})
+        return out
+
+
+def unpad_boxes_of(boxes: np.ndarray) -> list[np.ndarray]:
+    """The store's NaN-padded ``[B, K, 4]`` boxes -> one ``[K_i, 4]`` list per sample."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    return unpad_boxes(arr, (~np.isnan(arr).all(axis=2)).sum(axis=1))
+
+
+PROTOCOL = NativeProtocol()
