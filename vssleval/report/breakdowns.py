@@ -65,6 +65,8 @@ def compute(seeds: Sequence[SeedRecords], fields: Mapping[str, Any] | None,
         out.splits[name] = str(split.get("title", name))
         out.keys.update(breakdown.split_breakdown(records, split["parts"], iou))
         out.columns[name] = _labels_of(split["parts"], len(seeds[0].ids))
+    # an empty bin or part has no value: null, as metrics.json writes NaN, so the API's dict equals the file
+    out.keys = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.keys.items()}
     return out
 
 
