@@ -41,7 +41,7 @@ from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
 from vssleval.engine.contract import CheckedModel
-from vssleval.engine.device import autocast, check_amp, resolve_device
+from vssleval.engine.device import autocast, check_amp, pin_memory, resolve_device, to_device, uses_channels_last
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.offscreen import (OffscreenInputs, OffscreenKey, as_list, balanced_chunks, offscreen_keys,
                                        uses_positive_info)
@@ -114,7 +114,8 @@ class Engine:
         self.log = log
         self.notes: list[str] = []
         device = resolve_device(spec.device)
-        check_amp(device, spec.amp)
+        self.rules = get_protocol(spec.protocol)
+        check_amp(device, spec.amp, self.rules.allows_reduced_precision, spec.protocol)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
         self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
@@ -131,14 +132,12 @@ class Engine:
             model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
                                 trust_checkpoint=spec.trust_checkpoint, device=self.device)
         self.model = model.to(self.device).eval()
-        # NHWC convolutions: about 30 % faster for these ResNets on CPU (and the layout cuDNN
-        # prefers); values differ from NCHW only in the last bits
-        self.channels_last = self.device.type in ("cpu", "cuda")
+        # NHWC where it pays (engine/device.py); values differ from NCHW only in the last bits
+        self.channels_last = uses_channels_last(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         block = preset_block(self.model.config, spec.preset, self.model.name)
         audio_block = dict(block.get("audio") or {})
-        self.rules = get_protocol(spec.protocol)
         if self.rules.clean_negative_audio and audio_block:
             audio_block = clean_negative_audio(audio_block)
         self.audio = AudioPipeline(audio_block) if audio_block else None
@@ -255,8 +254,7 @@ class Engine:
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         """Move a batch of model inputs to the device, in the memory format the model runs in."""
-        x = x.to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+        return to_device(x, self.device, self.channels_last)
 
     def _loader(self, positions, plan: InputPlan) -> DataLoader:
         paths = ([[d.offscreen_path for d in row] for row in self.offscreen_draws]
@@ -264,7 +262,7 @@ class Engine:
         data = SampleInputs(self.samples, positions, plan, self.audio, self.image, paths,
                             object_image=self.ogl_image if plan.object_image else None)
         return DataLoader(data, batch_size=self.spec.batch_size, shuffle=False, num_workers=self.spec.num_workers,
-                          collate_fn=collate, pin_memory=self.device.type == "cuda")
+                          collate_fn=collate, pin_memory=pin_memory(self.device))
 
     def positive_audio_features(self, positions: list[int]) -> tuple[dict[int, torch.Tensor], dict[int, tuple]]:
         """Pass 1: positive audio features of (at least) ``positions``, gathered from all ranks,
@@ -309,7 +307,8 @@ class Engine:
         """
         chunks = balanced_chunks(len(keys), self.spec.batch_size)[self.dist.rank::self.dist.world_size]
         loader = DataLoader(OffscreenInputs(keys, self.audio), batch_sampler=[list(c) for c in chunks],
-                            num_workers=self.spec.num_workers, collate_fn=as_list)
+                            num_workers=self.spec.num_workers, collate_fn=as_list,
+                            pin_memory=pin_memory(self.device))
         feats: dict[OffscreenKey, torch.Tensor] = {}
         bar = tqdm(zip(chunks, loader), total=len(chunks), desc="offscreen features", unit="batch",
                    disable=not self.dist.is_main, leave=False)
