@@ -259,6 +259,8 @@ def compare_metrics(result: dict, ref_result: dict) -> float:
     worst = 0.0
     for k, v in ref_result.items():
         a = result[k]
+        if not all(isinstance(x, (int, float)) for x in (a, v)):
+            continue  # names, lists, counts of a record
         if not (np.isnan(a) and np.isnan(v)):
             worst = max(worst, abs(a - v))
     return worst
@@ -346,6 +348,38 @@ def compat_main(args, tmp: Path, ckpt: Path) -> None:
           "(the reference's cost does not depend on where its noise comes from)")
 
 
+# ----------------------------------------------------------------------------- batch sweep
+def batch_sweep(args) -> None:
+    """Samples per second of each zoo model's image and audio tower (``encode_image`` /
+    ``encode_audio``, rule weights, NHWC, ``--threads`` threads) at each batch size of
+    ``--batch-sweep``, on random inputs of the preset's shapes; the engine's default batch size
+    per device is chosen from this table (docs/performance.md §3)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_amp import batch_inputs, rule_model
+
+    sizes = [int(x) for x in args.batch_sweep.split(",")]
+    names = [m for m in args.sweep_models.split(",") if m]
+    data_dir = default_synthetic_dir("vggss", n=max(sizes))
+    print(f"samples per CPU second per tower, batch sizes {sizes}, {torch.get_num_threads()} thread(s), "
+          f">= {args.sweep_samples} samples per point")
+    print("| model | tower | " + " | ".join(f"b={b}" for b in sizes) + " |")
+    print("|---|---|" + "---|" * len(sizes))
+    for name in names:
+        model = rule_model(name).to(memory_format=torch.channels_last)
+        images, sound = batch_inputs(model, data_dir, max(sizes), "juanola2025")
+        for tower, encode, x in (("image", model.encode_image, images), ("audio", model.encode_audio, sound)):
+            rates = []
+            with torch.no_grad():
+                encode(x[:1])  # warm-up
+                for b in sizes:
+                    reps = max(1, -(-args.sweep_samples // b))
+                    t0 = time.process_time()  # CPU time: the machine may be shared
+                    for _ in range(reps):
+                        encode(x[:b])
+                    rates.append(reps * b / (time.process_time() - t0))
+            print(f"| {name} | {tower} | " + " | ".join(f"{r:.1f}" for r in rates) + " |", flush=True)
+
+
 # ----------------------------------------------------------------------------- memory
 def memory_child(args) -> None:
     """Run the engine once and print this process's peak RSS (MiB) as JSON."""
@@ -377,12 +411,17 @@ def main() -> None:
     ap.add_argument("--memory-sizes", default="64,256", help="dataset sizes of the peak-memory runs")
     ap.add_argument("--memory-seeds", type=int, default=2)
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--batch-sweep", default="", help="comma list of batch sizes: measure tower throughput only")
+    ap.add_argument("--sweep-models", default="ezvsl,lvs,ssltie,sacl,sslalign")
+    ap.add_argument("--sweep-samples", type=int, default=32, help="samples per measured point")
     ap.add_argument("--protocol", choices=["vssleval", "juanola2025"], default="vssleval",
                     help="juanola2025: the compat path against an eval.py-style loop (module docstring)")
     args = ap.parse_args()
     if args.memory_child:
         return memory_child(args)
     torch.set_num_threads(args.threads)
+    if args.batch_sweep:
+        return batch_sweep(args)
     print(f"EZ-VSL (rule weights), synthetic VGG-SS N={args.n}, {args.seeds} seeds, negatives silence+noise+offscreen, "
           f"protocol {args.protocol}, batch {args.batch_size}, torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs visible")
