@@ -172,3 +172,28 @@ def test_sslalign_sample_names_are_its_loader_names():
         ids, names = [str(i) for i in z["ids"]], [str(n) for n in z["dataset_names"]]
     assert [EVALUATORS["sslalign"].sample_name(i) for i in ids] == names
     assert EVALUATORS["sslalign"].sample_name("IS3_scene_12") == "IS3_scene_12"
+
+
+def test_every_yaml_evaluator_agrees_with_its_native_preset():
+    """Each zoo YAML's ``native`` map block (the record of the model's own pipeline) upsamples VGG-SS
+    maps with the op its evaluator's code uses, so ``--preset native --protocol native`` is accepted;
+    the evaluator's own box rule and upsampling are then the ones the parity tests pin down."""
+    from vssleval.engine.scoring import check_run_scorable
+    from vssleval.models.registry import get_entry, list_models, load_model_config
+
+    named = {}
+    for name in list_models():
+        if get_entry(name).source != "builtin":
+            continue
+        config = load_model_config(name)
+        if config.get("native_evaluator"):
+            named[name] = config["native_evaluator"]
+            check_run_scorable({"model_config": config, "model_name": name, "preset": "native", "negatives": (),
+                                "testset": "vggss"}, "native")
+    assert named == {"ezvsl": "ezvsl", "fnac": "fnac", "slavc": "slavc", "lvs": "lvs", "ssltie": "ssltie",
+                     "sslalign": "sslalign", "sacl": "sacl"}
+    # the check can fail: FNAC's validate2 (bicubic) against the YAML's record of validate (bilinear)
+    config = {**load_model_config("fnac"), "native_evaluator": "fnac_bicubic"}
+    with pytest.raises(VsslevalError, match="upsamples with bicubic"):
+        check_run_scorable({"model_config": config, "model_name": "fnac", "preset": "native", "negatives": (),
+                            "testset": "vggss"}, "native")

@@ -24,6 +24,10 @@ from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError, did_you_mean
 
 
+#: Skip kinds that mean "the media file is not there" (as opposed to there but bad).
+NO_MEDIA_KINDS = frozenset({"missing_image", "missing_audio"})
+
+
 def config_dir() -> Path:
     """Where dataset YAMLs live: ``$VSSLEVAL_DATASET_CONFIGS`` or ``configs/datasets`` (see
     :mod:`vssleval.resources`); an error naming the folder and the install when it holds none."""
@@ -101,6 +105,18 @@ class Dataset:
 
     def __iter__(self):
         return iter(self.samples)
+
+    def coverage(self) -> dict[str, int]:
+        """How much of the annotation file has media (docs/datasets.md §10.5), from the load's skips:
+
+        ``{"records": records of the annotation file (loaded + skipped), "with_media": records whose
+        image and audio files exist (bad or not), "usable": records loaded}``. Meaningful with
+        ``skip_bad=True`` (otherwise nothing is skipped) and file checks on.
+        """
+        skipped = [s for s in self.skips if s.is_sample]
+        no_media = sum(s.kind in NO_MEDIA_KINDS for s in skipped)
+        records = len(self.samples) + len(skipped)
+        return {"records": records, "with_media": records - no_media, "usable": len(self.samples)}
 
     def __getitem__(self, i: int) -> Sample:
         return self.samples[i]

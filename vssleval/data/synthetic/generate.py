@@ -18,7 +18,6 @@ VGG-SS layout is unchanged. The cache directory names carry the version, so no o
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -26,10 +25,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from PIL import Image
-
 from vssleval import limits
+from vssleval.data.encode import jpeg_bytes, pcm16_wav_bytes
 from vssleval.data.synthetic.classes import CLASSES, SynthClass
 from vssleval.data.synthetic.render import SIZE, background, paint
 from vssleval.data.synthetic.sound import SR, clip_audio
@@ -48,6 +45,7 @@ BIN_ORDER = ("small", "medium", "large", "huge")
 # The two objects therefore lean large/huge (few medium, after fitting), side by side or stacked.
 IS3_AREA_FRACTION = (0.2, 0.45)
 IS3_GAP = 4  # px between the two halves of an IS3 picture
+JPEG_QUALITY = 92
 ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
 
 
@@ -114,14 +112,11 @@ def _norm(px: int) -> float:
 
 
 def _jpeg(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="JPEG", quality=92)
-    return buf.getvalue()
+    return jpeg_bytes(arr, JPEG_QUALITY)
 
 
 def _wav(path: Path, x: np.ndarray) -> None:
-    pcm = np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)  # our own rounding: no library dither
-    sf.write(str(path), pcm, SR, subtype="PCM_16", format="WAV")
+    path.write_bytes(pcm16_wav_bytes(x, SR, scale=32767.0))  # our own rounding: no library dither
 
 
 def _dump(path: Path, obj) -> None:
@@ -195,7 +190,7 @@ def _write_is3(out: Path, n: int, seed: int, split: str) -> None:
 
 
 def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "test",
-          max_memory: int | str | None = None) -> Path:
+          max_memory: int | str | None = None, as_videos: bool = False, container: str = "mp4") -> Path:
     """Generate ``n`` samples (records) of ``layout`` into the new directory ``out``.
 
     The data is written into a temporary sibling folder and renamed onto ``out`` at the end, so an
@@ -208,6 +203,10 @@ def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "
         split: ``"test"`` or ``"train"`` (disjoint random streams for the same seed).
         max_memory: bytes (or ``"4G"``) the generator may use (default: the memory available);
             an ``n`` whose estimate exceeds it, or the free disk space, is refused before any work.
+        as_videos: VGG-SS layout only: write each record as a 10-s video clip ``<id>.<container>``
+            beside the annotation files instead of ``frames/`` and ``audio/``, the input of
+            ``vssleval prepare vggss`` (:mod:`vssleval.data.synthetic.video`; needs PyAV).
+        container: ``"mp4"`` (H.264 + AAC) or ``"mkv"`` (H.264 + FLAC) with ``as_videos``.
 
     Returns:
         ``out`` as a Path.
@@ -216,6 +215,13 @@ def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "
         raise VsslevalError(f"unknown synthetic layout {layout!r}; choose one of {', '.join(LAYOUT_CODES)}")
     if split not in SPLIT_CODES:
         raise VsslevalError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CODES)}")
+    if as_videos and layout != "vggss":
+        raise VsslevalError(f"--as-videos writes VGG-Sound-style clips: it needs --layout vggss, not {layout!r}")
+    if as_videos:
+        from vssleval.data.synthetic.video import FORMATS, write_videos  # needs PyAV: imported on demand
+
+        if container not in FORMATS:
+            raise VsslevalError(f"unknown video container {container!r}; choose one of {', '.join(FORMATS)}")
     checked = limits.validate("synth", n=n, seed=seed, max_memory=max_memory)
     n, seed = checked["n"], checked["seed"]
     out = Path(out)
@@ -236,9 +242,13 @@ def synth(layout: str, n: int, seed: int, out: str | os.PathLike, split: str = "
             "split": split, "sample_rate": SR, "image_size": SIZE,
             "classes": [{"name": c.name, "shape": c.shape, "texture": c.texture, "sound": c.sound,
                          "pitch_hz": c.pitch} for c in CLASSES]})
+        result = tmp / "data"
+        if as_videos:
+            write_videos(result, tmp / "videos", container)
+            result = tmp / "videos"
         if out.is_dir():
             out.rmdir()  # empty (checked above)
-        os.replace(tmp / "data", out)
+        os.replace(result, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
