@@ -22,29 +22,34 @@ from vssleval.cli import main
 from vssleval.engine.store import HeatmapStore
 
 
-def _args(data_dir, ckpt, out) -> list[str]:
-    return ["--model", "ezvsl", "--checkpoint", str(ckpt), "--dataset", "synthetic-vggss", "--data-dir",
+def _args(data_dir, ckpt, out, extra=()) -> list[str]:
+    return [*extra, "--model", "ezvsl", "--checkpoint", str(ckpt), "--dataset", "synthetic-vggss", "--data-dir",
             str(data_dir), "--seeds", "2", "--neg", "all", "--batch-size", "2", "--device", "cpu",
             "--bootstrap", "0", "--out", str(out)]
 
 
 @pytest.mark.slow
-def test_torchrun_two_cpu_ranks_equal_single_process(tmp_path, synthetic_set, ezvsl_checkpoint, capsys):
+@pytest.mark.parametrize("extra, reuse, shards", [((), True, [0, 1, 2]), (("--limit", "4"), False, [0, 1])],
+                         ids=["reuse", "offscreen-table"])
+def test_torchrun_two_cpu_ranks_equal_single_process(extra, reuse, shards, tmp_path, synthetic_set,
+                                                     ezvsl_checkpoint, capsys):
+    """``--limit 4``: the drawn clips include samples left out, so offscreen features come from the
+    table of distinct inputs (engine/offscreen.py), computed in chunks dealt to both ranks."""
     data_dir = synthetic_set("vggss", 6)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     env.pop("WORLD_SIZE", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "vssleval.evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "dist")]
+           "-m", "vssleval.evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "dist", extra)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     torch.set_num_threads(1)  # as each torchrun rank
-    assert main(["evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "single")]) == 0
+    assert main(["evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "single", extra)]) == 0
     capsys.readouterr()
 
     dist_store, single_store = HeatmapStore.open(tmp_path / "dist"), HeatmapStore.open(tmp_path / "single")
-    assert dist_store.is_complete() and dist_store.shard_numbers() == [0, 1, 2]
-    assert dist_store.config["world_size"] == 2 and dist_store.config["offscreen_reuse"] is True
+    assert dist_store.is_complete() and dist_store.shard_numbers() == shards
+    assert dist_store.config["world_size"] == 2 and dist_store.config["offscreen_reuse"] is reuse
     dist_maps, single_maps = store_arrays(dist_store), store_arrays(single_store)
     for key in ("positive", "silence", "noise", "offscreen", "offscreen_ids", "ids"):
         assert (dist_maps[key] == single_maps[key]).all(), key

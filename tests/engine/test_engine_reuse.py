@@ -4,8 +4,9 @@ The reference (:func:`engine_helpers.reference_maps`) runs ``model(image, audio)
 (sample, variant, seed) on freshly built inputs; the engine computes each image's features once,
 silence features once per run, noise per (seed, sample) or per bank clip, and offscreen features
 either from the cached positive features (protocol ``vssleval``: offscreen audio has the positive's
-preprocessing) or freshly (``juanola2025``: EZ-VSL's offscreen clips are not centre-rolled and are
-tiled with the positive's repeat count). EZ-VSL with the fixtures' rule weights (the real
+preprocessing) or from a table of every distinct offscreen input, each encoded once
+(``juanola2025``: EZ-VSL's offscreen clips are not centre-rolled and are tiled with the positive's
+repeat count). EZ-VSL with the fixtures' rule weights (the real
 architecture) on a 6-sample synthetic VGG-SS set, 2 seeds, batches of 4 (one partial batch).
 
 The engine's model is wrapped to count encoder rows, so the test also pins *how much* work each
@@ -92,11 +93,15 @@ def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, sy
     if not reuse:
         assert any("another preprocessing" in note for note in outcome.notes), outcome.notes
     # every image once; positives once; silence once per run; noise per (seed, sample) or per used
-    # bank clip; offscreen per (seed, sample) only when it cannot reuse the positive features
+    # bank clip; offscreen once per distinct input only when it cannot reuse the positive features
     noise_rows = (len({(seed, noise_bank_slot(seed, p, noise_bank)) for seed in SEEDS for p in range(N)})
                   if noise_bank else S * N)
+    # without reuse each distinct offscreen input is encoded once: the synthetic clips share one rate,
+    # so the positive's length (the tile-repeat count) is the same for all and a clip is one input
+    distinct_offscreen = len(set(ours["offscreen_ids"].ravel().tolist()))
+    assert distinct_offscreen < S * N  # the seeds do draw some clips twice, so the table saves rows
     assert counted.image == N
-    assert counted.audio == N + 1 + noise_rows + (0 if reuse else S * N)
+    assert counted.audio == N + 1 + noise_rows + (0 if reuse else distinct_offscreen)
     if noise_bank:
         assert noise_rows <= S * noise_bank
         assert ours["noise"].shape == (S, N, 7, 7)

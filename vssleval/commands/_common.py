@@ -47,7 +47,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="score NaN/inf maps under the protocol's rule (with a warning) instead of stopping the run")
     r = p.add_argument_group("running")
     r.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
-    r.add_argument("--amp", choices=["bf16"], help="mixed precision on CUDA (default fp32, for parity)")
+    r.add_argument("--amp", choices=["bf16"], help="bf16 maps where the hardware computes bf16 (a CUDA GPU with bf16, a CPU with AVX-512 "
+                   "BF16 or AMX); refused under --protocol juanola2025 and native; default fp32, for parity")
     r.add_argument("--batch-size", type=int, default=32, help="samples per batch (default 32)")
     r.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
     r.add_argument("--max-memory", metavar="SIZE", help="memory the run may use, e.g. 16G (default: what the "

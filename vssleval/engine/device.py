@@ -1,12 +1,25 @@
-"""Device and precision selection."""
+"""Everything device-specific, in one place: device choice, mixed precision (``--amp bf16``) and
+whether the hardware has it, host-to-device copies (pinned memory, non-blocking) and the
+``torch.distributed`` backend. The rest of the engine asks this module and never tests a device
+type itself (docs/performance.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import sys
+from pathlib import Path
 
 import torch
 
 from vssleval.errors import VsslevalError
+
+#: ``--amp`` values that mean full precision.
+FP32 = (None, "", "none", "fp32")
+#: CPU feature flags (Linux ``/proc/cpuinfo`` spelling) that give native bf16 arithmetic: the
+#: AVX-512 BF16 dot products and the AMX tile unit. Without them oneDNN emulates bf16 with fp32
+#: instructions plus conversions, which is slower than plain fp32 (docs/performance.md §2).
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -39,23 +52,102 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise VsslevalError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
 
 
+# ----------------------------------------------------------------------------- bf16 capability
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
+    """The feature flags of the first CPU in ``cpuinfo`` (empty where the file does not exist:
+    macOS, Windows)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.split(":", 1)[0].strip() in ("flags", "Features"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_has_bf16(flags: set[str] | None = None) -> bool:
+    """True when the CPU computes bf16 natively (one of :data:`CPU_BF16_FLAGS`)."""
+    flags = cpu_flags() if flags is None else flags
+    return any(f in flags for f in CPU_BF16_FLAGS)
+
+
+def bf16_support(device: torch.device, flags: set[str] | None = None) -> tuple[bool, str]:
+    """``(supported, why)`` for bf16 autocast on ``device``; ``flags`` overrides the CPU's own
+    (tests). The rule (docs/performance.md §2): CUDA when the GPU has bf16 (compute capability
+    8.0 and later); the CPU when it has AVX-512 BF16 or AMX; nothing else."""
+    if device.type == "cuda":
+        ok = torch.cuda.is_bf16_supported()
+        return ok, "" if ok else f"the GPU {torch.cuda.get_device_name(device)} has no bf16 support"
+    if device.type == "cpu":
+        if cpu_has_bf16(flags):
+            return True, ""
+        where = "this CPU" if sys.platform.startswith("linux") else f"this CPU (flags unknown on {sys.platform})"
+        return False, (f"{where} has neither AVX-512 BF16 nor AMX ({' / '.join(CPU_BF16_FLAGS)} flags): bf16 "
+                       "would be emulated and slower than fp32")
+    return False, f"bf16 autocast is not supported on {device.type} here"
+
+
+def check_amp(device: torch.device, amp: str | None, allows_reduced_precision: bool = True,
+              protocol: str = "", flags: set[str] | None = None) -> bool:
+    """True for bf16, False for fp32; a :class:`VsslevalError` for anything refused (checked before a
+    run writes anything, so a refused ``--amp`` leaves no store behind).
+
+    Refused: an unknown value; bf16 under a protocol that reproduces fp32 references
+    (``allows_reduced_precision`` False: ``juanola2025``, ``native``); bf16 on a device without
+    native bf16 (:func:`bf16_support`).
+    """
+    if amp in FP32:
+        return False
+    if amp != "bf16":
+        raise VsslevalError(f"unknown --amp {amp!r}; use bf16 or leave it unset for fp32")
+    if not allows_reduced_precision:
+        raise VsslevalError(f"--amp bf16 is refused under --protocol {protocol}: it reproduces fp32 reference "
+                            "numbers, which bf16 maps do not; drop --amp (fp32) or use --protocol vssleval")
+    ok, why = bf16_support(device, flags)
+    if not ok:
+        raise VsslevalError(f"--amp bf16 on {device}: {why}; drop --amp to run in fp32")
+    return True
+
+
 def autocast(device: torch.device, amp: str | None):
-    """Context manager for optional mixed precision (``--amp bf16``, CUDA only); fp32 otherwise.
+    """Mixed precision for ``--amp bf16`` (validated by :func:`check_amp` first); fp32 otherwise.
 
     fp32 is the default because parity with the official heatmaps is checked at 1e-4.
     """
-    if not check_amp(device, amp):
+    if amp in FP32:
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return bf16_autocast(device)
 
 
-def check_amp(device: torch.device, amp: str | None) -> bool:
-    """True for bf16 on CUDA, False for fp32; a :class:`VsslevalError` for anything else (checked
-    before a run writes anything, so a refused ``--amp`` leaves no store behind)."""
-    if amp in (None, "", "none", "fp32"):
-        return False
-    if amp != "bf16":
-        raise VsslevalError(f"unknown --amp {amp!r}; use bf16 (CUDA only) or leave it unset for fp32")
-    if device.type != "cuda":
-        raise VsslevalError("--amp bf16 needs a CUDA device; on CPU the evaluation runs in fp32")
-    return True
+def bf16_autocast(device: torch.device):
+    """bf16 autocast on ``device`` without the capability check (benchmarks that measure the
+    emulated path too)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# ----------------------------------------------------------------------------- copies
+def pin_memory(device: torch.device) -> bool:
+    """Whether DataLoaders should pin host memory: only for CUDA, where page-locked buffers let
+    the copy to the GPU run asynchronously; pinning for the CPU only costs a copy."""
+    return device.type == "cuda"
+
+
+def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """Move a batch of model inputs to ``device`` (non-blocking: with pinned memory the copy
+    overlaps the GPU's work; a CPU tensor is returned as is), 4-D inputs in NHWC when
+    ``channels_last``."""
+    x = x.to(device, non_blocking=device.type == "cuda")
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+def uses_channels_last(device: torch.device) -> bool:
+    """NHWC convolutions: about 30 % faster for these ResNets on CPU and the layout cuDNN prefers;
+    MPS keeps NCHW."""
+    return device.type in ("cpu", "cuda")
+
+
+# ----------------------------------------------------------------------------- distributed
+def dist_backend(device: torch.device) -> str:
+    """``torch.distributed`` backend for ``device``: NCCL between GPUs, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"

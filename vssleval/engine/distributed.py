@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vssleval.engine.device import dist_backend
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -36,8 +38,7 @@ def init_distributed(device: torch.device) -> DistInfo:
     if world_size <= 1:
         return DistInfo()
     if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=dist_backend(device))
     return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(),
                     local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 

@@ -39,7 +39,9 @@ class InputPlan:
 class SampleInputs(TorchDataset):
     """Item ``i`` -> dict of tensors for dataset position ``positions[i]``.
 
-    Keys: ``position`` (int), ``sr`` (Hz of the positive as the front-end sees it), ``image``
+    Keys: ``position`` (int), ``sr`` (Hz of the positive as the front-end sees it),
+    ``positive_info`` ``[2]`` int64 (the positive's :class:`PositiveInfo` length and rate, with
+    ``positive`` when the model takes audio), ``image``
     [3,224,224], ``object_image`` [3,224,224] (the object prior's own input, only when the model
     takes no image and gets a placeholder), ``positive`` audio input, ``noise`` [S, ...],
     ``offscreen`` a list of S tensors (shapes may differ: vssl_eval's offscreen tiling can leave
@@ -86,6 +88,8 @@ class SampleInputs(TorchDataset):
             wave, sr, info = self.audio.waveform(sample.audio_path, "positive")
             if plan.positive:
                 item["positive"] = self.audio.features(torch.from_numpy(wave), sr, "positive")
+                # what the offscreen quirks read of the positive (engine/offscreen.py keys)
+                item["positive_info"] = torch.tensor([info.length, info.sr])
             item["sr"] = sr
         else:  # only the rate is needed (silence and noise are sized by the positive's rate)
             item["sr"] = self.audio.output_sr(file_rate(sample.audio_path))

@@ -8,8 +8,11 @@ Per run (model, preset, dataset, seeds S, negatives):
   computed) audio features; the silence map from audio features computed **once per run** (and per
   sample rate); the noise maps from S noise clips per sample (or from a bank of K clips per seed,
   ``--noise-bank K``, computed once per seed); the offscreen maps from the positive features of
-  the drawn clips when the preset gives offscreen audio the positive's preprocessing, else from
-  freshly computed features (the engine says why). Every ``localize`` reuses the image features.
+  the drawn clips when the preset gives offscreen audio the positive's preprocessing, else from a
+  table of the features of every distinct offscreen input of the run (source clip x what the
+  preset's offscreen variant takes from the positive), computed once in fixed chunks before the
+  batches (engine/offscreen.py; the engine says why it cannot reuse). Every ``localize`` reuses the
+  image features.
 
 Each batch becomes one atomic shard of the heatmap store, so a killed run resumes where it
 stopped; under ``torchrun`` batches are dealt round-robin to ranks.
@@ -38,8 +41,10 @@ from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
 from vssleval.engine.contract import CheckedModel
-from vssleval.engine.device import autocast, check_amp, resolve_device
+from vssleval.engine.device import autocast, check_amp, pin_memory, resolve_device, to_device, uses_channels_last
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
+from vssleval.engine.offscreen import (OffscreenInputs, OffscreenKey, as_list, balanced_chunks, offscreen_keys,
+                                       uses_positive_info)
 from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
 from vssleval.errors import VsslevalError
@@ -97,17 +102,20 @@ class Engine:
     """Holds the model, pipelines and caches of one run; :meth:`run` fills the store."""
 
     def __init__(self, spec: RunSpec, log: Callable[[str], None] = print, model: torch.nn.Module | None = None,
-                 preflight: Callable[[int], None] | None = None):
+                 preflight: Callable[[int], None] | None = None, offscreen_table: bool = True):
         """``model``: an already-built model (the Python API's in-memory models) used instead of
         building ``spec.model``; it must carry ``name``, ``config`` and ``map_rule`` as
         :func:`vssleval.models.build_model` sets them, and is moved to the run's device.
         ``preflight(n_samples)``: called once the number of samples is known, before the model is
-        built or any output is written (the API's memory check, :mod:`vssleval.limits`)."""
+        built or any output is written (the API's memory check, :mod:`vssleval.limits`).
+        ``offscreen_table``: False encodes offscreen inputs per (seed, sample) inside the batches
+        instead of once per distinct input (the benchmark's check that both give the same maps)."""
         self.spec = spec
         self.log = log
         self.notes: list[str] = []
         device = resolve_device(spec.device)
-        check_amp(device, spec.amp)
+        self.rules = get_protocol(spec.protocol)
+        check_amp(device, spec.amp, self.rules.allows_reduced_precision, spec.protocol)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
         self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
@@ -124,14 +132,12 @@ class Engine:
             model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
                                 trust_checkpoint=spec.trust_checkpoint, device=self.device)
         self.model = model.to(self.device).eval()
-        # NHWC convolutions: about 30 % faster for these ResNets on CPU (and the layout cuDNN
-        # prefers); values differ from NCHW only in the last bits
-        self.channels_last = self.device.type in ("cpu", "cuda")
+        # NHWC where it pays (engine/device.py); values differ from NCHW only in the last bits
+        self.channels_last = uses_channels_last(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         block = preset_block(self.model.config, spec.preset, self.model.name)
         audio_block = dict(block.get("audio") or {})
-        self.rules = get_protocol(spec.protocol)
         if self.rules.clean_negative_audio and audio_block:
             audio_block = clean_negative_audio(audio_block)
         self.audio = AudioPipeline(audio_block) if audio_block else None
@@ -149,6 +155,7 @@ class Engine:
                 self.ogl_image = ImagePipeline(preset_block(self.ogl.config, spec.preset, "ogl")["image"])
         self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
         self.reuse_offscreen = self._can_reuse_offscreen()
+        self.offscreen_table = offscreen_table and self.offscreen_draws is not None and not self.reuse_offscreen
 
     # -- set-up ------------------------------------------------------------------------------
     def _object_prior(self):
@@ -247,8 +254,7 @@ class Engine:
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         """Move a batch of model inputs to the device, in the memory format the model runs in."""
-        x = x.to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+        return to_device(x, self.device, self.channels_last)
 
     def _loader(self, positions, plan: InputPlan) -> DataLoader:
         paths = ([[d.offscreen_path for d in row] for row in self.offscreen_draws]
@@ -256,10 +262,11 @@ class Engine:
         data = SampleInputs(self.samples, positions, plan, self.audio, self.image, paths,
                             object_image=self.ogl_image if plan.object_image else None)
         return DataLoader(data, batch_size=self.spec.batch_size, shuffle=False, num_workers=self.spec.num_workers,
-                          collate_fn=collate, pin_memory=self.device.type == "cuda")
+                          collate_fn=collate, pin_memory=pin_memory(self.device))
 
-    def positive_audio_features(self, positions: list[int]) -> dict[int, torch.Tensor]:
-        """Pass 1: positive audio features of (at least) ``positions``, gathered from all ranks.
+    def positive_audio_features(self, positions: list[int]) -> tuple[dict[int, torch.Tensor], dict[int, tuple]]:
+        """Pass 1: positive audio features of (at least) ``positions``, gathered from all ranks,
+        and ``{position: (length, sr)}`` of each positive (what offscreen quirks read of it).
 
         Features are computed in canonical batches -- dataset positions ``[j*B, (j+1)*B)`` -- dealt
         round-robin to ranks, so every clip is encoded in the same batch whatever the world size
@@ -273,17 +280,44 @@ class Engine:
         mine = [q for j in chunks[self.dist.rank::self.dist.world_size] for q in range(j * bs, min((j + 1) * bs, n))]
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=False, positive=True)
         feats: dict[int, torch.Tensor] = {}
+        infos: dict[int, tuple] = {}
         bar = tqdm(self._loader(mine, plan), desc="audio features", unit="batch", disable=not self.dist.is_main,
                    leave=False)
         with torch.no_grad(), autocast(self.device, self.spec.amp):
             for batch in bar:
                 out = self._encode_audio(batch["positive"]).float().cpu()
                 feats.update(zip(batch["position"].tolist(), out))
-        if self.dist.world_size > 1:
-            gathered: list[Any] = [None] * self.dist.world_size
-            torch.distributed.all_gather_object(gathered, feats)
-            feats = {k: v for part in gathered for k, v in part.items()}
-        return feats
+                if "positive_info" in batch:
+                    infos.update(zip(batch["position"].tolist(), map(tuple, batch["positive_info"].tolist())))
+        return self._gather(feats), self._gather(infos)
+
+    def _gather(self, part: dict) -> dict:
+        """The union of every rank's ``part`` (itself in a single process)."""
+        if self.dist.world_size == 1:
+            return part
+        gathered: list[Any] = [None] * self.dist.world_size
+        torch.distributed.all_gather_object(gathered, part)
+        return {k: v for rank_part in gathered for k, v in rank_part.items()}
+
+    def offscreen_features(self, keys: list[OffscreenKey]) -> dict[OffscreenKey, torch.Tensor]:
+        """Audio features of every distinct offscreen input ``keys`` (sorted), gathered from all ranks.
+
+        Keys are split into near-equal chunks of about the batch size (:func:`balanced_chunks`),
+        dealt round-robin to ranks; inputs of one chunk with equal shapes are encoded together.
+        """
+        chunks = balanced_chunks(len(keys), self.spec.batch_size)[self.dist.rank::self.dist.world_size]
+        loader = DataLoader(OffscreenInputs(keys, self.audio), batch_sampler=[list(c) for c in chunks],
+                            num_workers=self.spec.num_workers, collate_fn=as_list,
+                            pin_memory=pin_memory(self.device))
+        feats: dict[OffscreenKey, torch.Tensor] = {}
+        bar = tqdm(zip(chunks, loader), total=len(chunks), desc="offscreen features", unit="batch",
+                   disable=not self.dist.is_main, leave=False)
+        with torch.no_grad(), autocast(self.device, self.spec.amp):
+            for chunk, inputs in bar:
+                out = encode_in_groups(lambda x: self.net.encode_audio(self._to_device(x)), inputs,
+                                       self.spec.batch_size).float().cpu()
+                feats.update(zip((keys[i] for i in chunk), out))
+        return self._gather(feats)
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, out_dir: Path, resume: bool = False, overwrite: bool = False) -> RunOutcome:
@@ -307,15 +341,19 @@ class Engine:
                      f"{','.join(self.spec.negatives) or 'none'} | {n} samples in {len(batches)} batches"
                      + (f" ({len(batches) - len(todo_all)} already done)" if len(todo_all) < len(batches) else ""))
         cached: dict[int, torch.Tensor] = {}
-        if todo_all and self.reuse_offscreen:
-            need = sorted({p for k in todo_all for p in batches[k]}
-                          | {int(j) for k in todo_all for j in self.offscreen_index[:, batches[k]].ravel()})
-            cached = self.positive_audio_features(need)
+        table: dict[tuple[int, int], torch.Tensor] = {}
+        if todo_all and (self.reuse_offscreen or self.offscreen_table):
+            need = {p for k in todo_all for p in batches[k]}
+            if self.reuse_offscreen:
+                need |= {int(j) for k in todo_all for j in self.offscreen_index[:, batches[k]].ravel()}
+            cached, infos = self.positive_audio_features(sorted(need))
+            if self.offscreen_table:
+                table = self._offscreen_table(sorted(need), infos)
         silence_cache: dict[int, torch.Tensor] = {}
         bank_cache: dict[tuple[int, int], torch.Tensor] = {}
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
                          noise="noise" in self.spec.negatives and self.spec.noise_bank == 0,
-                         offscreen="offscreen" in self.spec.negatives and not self.reuse_offscreen,
+                         offscreen="offscreen" in self.spec.negatives and not (self.reuse_offscreen or table),
                          object_image=self.ogl_image is not None)
         positions = [p for k in todo for p in batches[k]]
         batch_numbers = iter(todo)
@@ -326,7 +364,7 @@ class Engine:
                 pos = batch["position"].tolist()
                 if pos != batches[k]:  # the loader must follow the batching of the store
                     raise RuntimeError(f"batch {k}: loader positions {pos[:3]}... differ from the plan")
-                arrays = self._maps_for_batch(batch, pos, cached, silence_cache, bank_cache)
+                arrays = self._maps_for_batch(batch, pos, cached, silence_cache, bank_cache, table)
                 store.write_shard(k, arrays)
                 bar.update(len(pos))
         bar.close()
@@ -336,7 +374,17 @@ class Engine:
         return RunOutcome(Path(out_dir), store, n, len(todo), len(batches) - len(todo_all),
                           time.perf_counter() - t0, self.notes, self.dist.is_main)
 
-    def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache) -> dict[str, np.ndarray]:
+    def _offscreen_table(self, positions: list[int], infos: dict[int, tuple]) -> dict[tuple[int, int], torch.Tensor]:
+        """``{(seed index, position): offscreen features}`` of ``positions``, each distinct input
+        encoded once (:mod:`vssleval.engine.offscreen`)."""
+        keys = offscreen_keys(self.offscreen_draws, positions, infos if uses_positive_info(self.audio) else None)
+        distinct = sorted(set(keys.values()))
+        feats = self.offscreen_features(distinct)
+        if self.dist.is_main:
+            self.log(f"[engine] offscreen features: {len(distinct)} distinct inputs for {len(keys)} draws")
+        return {draw: feats[key] for draw, key in keys.items()}
+
+    def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache, table) -> dict[str, np.ndarray]:
         model, spec = self.net, self.spec  # the contract-checked calls
         S = len(spec.seeds)
         images = self._to_device(batch["image"])
@@ -363,6 +411,8 @@ class Engine:
             if self.reuse_offscreen:
                 feats = [torch.stack([cached[int(j)] for j in self.offscreen_index[s, pos]]).to(self.device)
                          for s in range(S)]
+            elif table:
+                feats = [torch.stack([table[(s, p)] for p in pos]).to(self.device) for s in range(S)]
             else:
                 feats = [encode_in_groups(lambda x: model.encode_audio(self._to_device(x)), batch["offscreen"][s],
                                           spec.batch_size)

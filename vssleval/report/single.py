@@ -15,7 +15,7 @@ from vssleval.report.tables import format_value, headline, markdown_grid
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
             "testset", "negatives", "seeds", "noise_bank", "batch_size", "device", "n_samples",
-            "offscreen_reuse", "skipped", "limit", "audio_rates", "allow_nonfinite")
+            "offscreen_reuse", "skipped", "limit", "audio_rates", "allow_nonfinite", "amp")
 
 
 def headline_rows(result: Mapping[str, Any], protocol: str, style: str = "bracket") -> list[tuple[str, str]]:

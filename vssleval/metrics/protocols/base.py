@@ -8,6 +8,7 @@ an attribute or a method of its :class:`Protocol` object, and nothing outside
 ``negatives_required``        negative variants every sample must have (the rest may be absent)
 ``needs_ogl``                 whether the run must also compute the OGL object-prior maps
 ``clean_negative_audio``      whether negatives go through the positive's audio front-end
+``allows_reduced_precision``  whether maps may be computed in bf16 (``--amp bf16``)
 ``needs_boxes``               whether scoring reads the annotation's boxes (``boxes`` keyword)
 ``thresholds``                which universal thresholds of the model YAML it scores (or refuses)
 ``model_settings``            per-model evaluator settings read from the model YAML (a hook)
@@ -87,6 +88,9 @@ class Protocol:
     needs_boxes: ClassVar[bool] = False
     #: whether negatives use the positive's audio preprocessing (the preset's quirk keys dropped)
     clean_negative_audio: ClassVar[bool] = False
+    #: whether a run may compute its maps in reduced precision (``--amp bf16``); False for a
+    #: protocol that reproduces fp32 reference numbers
+    allows_reduced_precision: ClassVar[bool] = True
     #: ``(key, label)`` of the one-run headline table, in order
     headline: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: how non-finite maps are scored, for the ``--allow-nonfinite`` warning

@@ -463,6 +463,7 @@ class Juanola2025Protocol(Protocol):
     rank = 1
     negatives_required = NEGATIVES
     needs_ogl = True
+    allows_reduced_precision = False  # reproduces vssl_eval's fp32 numbers
     nonfinite_rule = "scored with vssl_eval's own NaN behaviour"
     headline = (
         ("CIoU", "CIoU (pooled)"), ("AUC", "AUC (pooled)"), ("CIoU_adap", "CIoU_adap"), ("AUC_adap", "AUC_adap"),

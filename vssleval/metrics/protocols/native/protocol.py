@@ -38,6 +38,7 @@ class NativeProtocol(Protocol):
     summary = "native (each model's own repository evaluator)"
     rank = 2
     needs_boxes = True
+    allows_reduced_precision = False  # reproduces each repository's fp32 evaluation
     nonfinite_rule = "scored as the model's own evaluator scores them (NaN propagates where its code lets it)"
     headline = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"), ("max_f1", "max-F1"))
     report_note = ("Each model is scored by its own repository's evaluator (docs/protocols.md §11): its "
