@@ -89,8 +89,8 @@ LIMITS: tuple[Limit, ...] = (
           "4 per CPU core only adds memory"),
     Limit("limit", "int", 1, None, "the first N samples; a larger N than the dataset takes every sample",
           optional=True),
-    Limit("bootstrap", "int", 0, MEMORY, "bootstrap resamples (0: no confidence intervals); R resamples "
-          "of N samples are held at once"),
+    Limit("bootstrap", "int", 0, 10 ** 6, "bootstrap resamples (0: no confidence intervals); a 95 % "
+          "interval is stable to the third decimal long before 10^6, and the memory estimate bounds R x N"),
     Limit("overlays", "int", 0, 100, "overlay figure of the first K samples (0: none); two rows of ~450 "
           "pixels per sample, and a PNG is at most 65 536 pixels tall"),
     Limit("threshold", "float", None, None, "raw-scale threshold of the overlays' thresholded row",

@@ -140,3 +140,20 @@ def test_mixed_report_with_allow_mixed_has_transfer(runs, tmp_path):
     assert not (out / "threshold_sweep.png").exists()  # --no-maps
     assert_png(out / "maxima.png")
     assert_png(out / "roc.png")
+
+
+def test_baselines_share_one_figure_panel(runs):
+    """The YAML's ``baseline: true`` reaches metrics.json; the three baselines share one panel of
+    the maxima and ROC figures, a model run keeps its own (its ``baseline`` flag cleared here)."""
+    from vssleval.report.figures import panels
+    from vssleval.report.runs import assign_labels, load_run
+
+    recs = [load_run(runs[k]) for k in ("center", "full", "random")]
+    assert all(r.run["baseline"] is True for r in recs)
+    model = load_run(runs["random"])
+    model.metrics["run"] = {**model.run, "baseline": False, "model_name": "a-model"}
+    assign_labels([model, *recs])
+    groups = panels([recs[0], model, recs[1], recs[2]])
+    assert [(title, [r.label for r in members]) for title, members in groups] == [
+        ("a-model", ["a-model"]), ("baselines (audio-agnostic)", ["center", "full", "random"])]
+    assert panels(recs[:1]) == [("center", recs[:1])]  # one baseline alone keeps its name

@@ -76,45 +76,72 @@ def separates(cal: Mapping[str, Any] | None) -> bool:
     return bool(np.isfinite(t) and np.isfinite(tpr) and np.isfinite(fpr) and tpr > fpr)
 
 
+def panels(runs: Sequence[RunRecord]) -> list[tuple[str, list[RunRecord]]]:
+    """``(title, runs)`` of each panel: one per model run, then one shared panel for every
+    audio-agnostic baseline (``baseline: true`` in its YAML), whose panels would otherwise be
+    near-identical copies of each other."""
+    models = [(r.label, [r]) for r in runs if not r.baseline]
+    base = [r for r in runs if r.baseline]
+    if len(base) == 1:
+        return models + [(base[0].label, base)]
+    return models + ([("baselines (audio-agnostic)", base)] if base else [])
+
+
+def _box_group(ax, run: RunRecord, x0: float, width: float, rng) -> list[float]:
+    """Boxes (and jittered points) of one run's maxima per variant, centred on ``x0``; returns
+    the x position of each variant's box."""
+    variants = ["positive", *run.negatives]
+    step = width / len(variants)
+    xs = [x0 + (i - (len(variants) - 1) / 2) * step for i in range(len(variants))]
+    for v, x in zip(variants, xs):
+        d = run.maxima(v)
+        if not d.size:
+            continue
+        bp = ax.boxplot([d], positions=[x], widths=0.8 * step, whis=(5, 95), showfliers=False,
+                        patch_artist=True, medianprops={"color": "black"})
+        bp["boxes"][0].set_facecolor(VARIANT_STYLE[v][0])
+        bp["boxes"][0].set_alpha(0.35)
+        if d.size > MAX_POINTS:
+            d = rng.choice(d, MAX_POINTS, replace=False)
+        ax.scatter(x + rng.uniform(-0.3, 0.3, d.size) * step, d, s=6, alpha=0.5, color=VARIANT_STYLE[v][0],
+                   linewidths=0)
+    return xs
+
+
 def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]],
                   out: str | Path) -> list[Path]:
-    """Box plots (with jittered points) of the raw-map maxima per audio variant, one panel per run.
+    """Box plots (with jittered points) of the raw-map maxima per audio variant: one panel per
+    model run, one shared panel for the baselines (one group of boxes each). Colours are the
+    variants' (:data:`VARIANT_STYLE`), the same in every figure.
 
     Args:
         calibrations: run label -> :func:`vssleval.metrics.calibrate_threshold` result; a threshold
-            that separates positives from negatives is drawn as a dashed line.
+            that separates positives from negatives is drawn as a dashed line (model panels).
     """
-    fig, axes = panel_figure(len(runs))
+    groups = panels(runs)
+    fig, axes = panel_figure(len(groups))
     rng = np.random.default_rng(0)
-    for ax, run in zip(axes, runs):
-        variants = ["positive", *run.negatives]
-        data = [run.maxima(v) for v in variants]
-        names = [VARIANT_STYLE[v][1] for v in variants]
-        positions = np.arange(1, len(variants) + 1)
-        keep = [i for i, d in enumerate(data) if d.size]
-        if keep:
-            bp = ax.boxplot([data[i] for i in keep], positions=positions[keep], widths=0.55, whis=(5, 95),
-                            showfliers=False, patch_artist=True, medianprops={"color": "black"})
-            for patch, i in zip(bp["boxes"], keep):
-                patch.set_facecolor(VARIANT_STYLE[variants[i]][0])
-                patch.set_alpha(0.35)
-        for i in keep:
-            d = data[i]
-            if d.size > MAX_POINTS:
-                d = rng.choice(d, MAX_POINTS, replace=False)
-            ax.scatter(positions[i] + rng.uniform(-0.18, 0.18, d.size), d, s=6, alpha=0.5,
-                       color=VARIANT_STYLE[variants[i]][0], linewidths=0)
-        cal = calibrations.get(run.label) or {}
-        if separates(cal):
-            t = cal["threshold"]
-            ax.axhline(t, color=NEG_ALL_COLOR, ls="--", lw=1, label=f"calibrated t = {t:.4g}")
-        elif run.negatives:
-            ax.plot([], [], ls="none", label="no threshold separates\npositive from negative maxima")
+    for ax, (title, members) in zip(axes, groups):
+        if len(members) == 1:
+            run = members[0]
+            xs = _box_group(ax, run, 1.0 + len(run.negatives) / 2, len(run.negatives) + 1.0, rng)
+            ax.set_xticks(xs, [VARIANT_STYLE[v][1] for v in ["positive", *run.negatives]], fontsize=8)
+            cal = calibrations.get(run.label) or {}
+            if separates(cal):
+                t = cal["threshold"]
+                ax.axhline(t, color=NEG_ALL_COLOR, ls="--", lw=1, label=f"calibrated t = {t:.4g}")
+            elif run.negatives:
+                ax.plot([], [], ls="none", label="no threshold separates\npositive from negative maxima")
+        else:  # the baselines: a group of variant boxes per run, the run's name under it
+            for k, run in enumerate(members):
+                _box_group(ax, run, float(k + 1), 0.8, rng)
+            ax.set_xticks(range(1, len(members) + 1), [r.label for r in members], fontsize=8)
+            for v in ["positive", *members[0].negatives]:
+                ax.plot([], [], ls="none", marker="s", color=VARIANT_STYLE[v][0], label=VARIANT_STYLE[v][1])
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=7, frameon=False)
-        ax.set_xticks(positions, names, fontsize=8)
         ax.set_ylabel("max of raw map", fontsize=8)
-        ax.set_title(run.label, fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Raw-map maxima per audio variant (boxes: quartiles, whiskers: 5-95 %)", fontsize=10)
@@ -136,24 +163,30 @@ def roc_points(pos: np.ndarray, neg: np.ndarray, points: int = ROC_POINTS) -> tu
     return fpr, tpr
 
 
+#: line styles that tell the baselines apart in their shared ROC panel
+_BASELINE_LINES = ("-", "--", ":", "-.")
+
+
 def roc_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]],
                out: str | Path) -> list[Path]:
     """Positive-vs-negative ROC by raw-map maximum, per negative variant and pooled, one panel per
-    run; the legend gives each AUROC and the calibrated threshold's operating point is marked."""
-    fig, axes = panel_figure(len(runs), panel_w=3.8, panel_h=3.6)
-    for ax, run in zip(axes, runs):
-        pos = run.maxima("positive")
-        for v in run.negatives:
-            neg = run.maxima(v)
-            fpr, tpr = roc_points(pos, neg)
-            ax.plot(fpr, tpr, color=VARIANT_STYLE[v][0], lw=1.2, label=f"vs {v}: AUROC {auroc(pos, neg):.3f}")
-        cal = calibrations.get(run.label) or {}
-        if len(run.negatives) > 1:
-            fpr, tpr = roc_points(pos, run.negative_maxima())
-            ax.plot(fpr, tpr, color=NEG_ALL_COLOR, lw=1.8, label=f"vs all: AUROC {cal.get('auroc', float('nan')):.3f}")
-        if separates(cal):
-            ax.plot([cal["fpr"]], [cal["tpr"]], marker="o", ms=7, mfc="none", mec="black", mew=1.5, ls="none",
-                    label=f"t = {cal['threshold']:.4g} (TPR {cal['tpr']:.2f}, FPR {cal['fpr']:.2f})")
+    model run; the legend gives each AUROC and the calibrated threshold's operating point is marked.
+    The baselines share one panel (their pooled curves). Runs without negative audio (``--neg
+    none``) have no ROC and are left out; with none left, no figure is written (returns ``[]``)."""
+    groups = [(t, [r for r in members if r.negatives]) for t, members in panels(runs)]
+    groups = [(t, members) for t, members in groups if members]
+    if not groups:
+        return []
+    fig, axes = panel_figure(len(groups), panel_w=3.8, panel_h=3.6)
+    for ax, (title, members) in zip(axes, groups):
+        if len(members) == 1:
+            _roc_panel(ax, members[0], calibrations.get(members[0].label) or {})
+        else:
+            for k, run in enumerate(members):
+                fpr, tpr = roc_points(run.maxima("positive"), run.negative_maxima())
+                auc = auroc(run.maxima("positive"), run.negative_maxima())
+                ax.plot(fpr, tpr, color=NEG_ALL_COLOR, lw=1.4, ls=_BASELINE_LINES[k % len(_BASELINE_LINES)],
+                        label=f"{run.label} vs all: AUROC {auc:.3f}")
         ax.plot([0, 1], [0, 1], color="black", lw=0.6, ls=":")
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
@@ -161,10 +194,24 @@ def roc_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str
         ax.set_xlabel("false positive rate (negative max > t)", fontsize=8)
         ax.set_ylabel("true positive rate (positive max > t)", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_title(run.label, fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.legend(loc="lower right", fontsize=6.5, frameon=False)
     fig.suptitle("Positive vs negative audio by raw-map maximum (ROC; o = calibrated threshold)", fontsize=10)
     return save_figure(fig, out)
+
+
+def _roc_panel(ax, run: RunRecord, cal: Mapping[str, Any]) -> None:
+    pos = run.maxima("positive")
+    for v in run.negatives:
+        neg = run.maxima(v)
+        fpr, tpr = roc_points(pos, neg)
+        ax.plot(fpr, tpr, color=VARIANT_STYLE[v][0], lw=1.2, label=f"vs {v}: AUROC {auroc(pos, neg):.3f}")
+    if len(run.negatives) > 1:
+        fpr, tpr = roc_points(pos, run.negative_maxima())
+        ax.plot(fpr, tpr, color=NEG_ALL_COLOR, lw=1.8, label=f"vs all: AUROC {cal.get('auroc', float('nan')):.3f}")
+    if separates(cal):
+        ax.plot([cal["fpr"]], [cal["tpr"]], marker="o", ms=7, mfc="none", mec="black", mew=1.5, ls="none",
+                label=f"t = {cal['threshold']:.4g} (TPR {cal['tpr']:.2f}, FPR {cal['fpr']:.2f})")
 
 
 # -- threshold sweep ------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ COLUMNS = (("ciou", "cIoU@0.5", True), ("auc", "AUC", True), ("ap", "AP", True),
            ("pia_silence_adap", "pIA sil.", False), ("pia_noise_adap", "pIA noise", False),
            ("pia_offscreen_adap", "pIA off.", False), ("auroc_max_neg", "AUROC max", True))
 #: Models that ignore the audio: listed under the models, never bold.
-BASELINES = ("center", "full", "random")
 FORMATS = ("md", "latex", "csv")
 _FILES = {"md": "leaderboard.md", "latex": "leaderboard.tex", "csv": "leaderboard.csv"}
 
@@ -50,7 +49,7 @@ def build(runs: Sequence[RunRecord]) -> tuple[list[str], list[Row]]:
     rows: dict[str, Row] = {}
     for r in runs:
         name = r.model + ("" if not varying else " (" + ", ".join(str(r.run.get(k)) for k in varying) + ")")
-        row = rows.setdefault(name, Row(name, r.model in BASELINES, {}))
+        row = rows.setdefault(name, Row(name, r.baseline, {}))
         row.runs.setdefault(str(r.run["dataset"]), r)
     ordered = [r for r in rows.values() if not r.baseline] + [r for r in rows.values() if r.baseline]
     return datasets, ordered

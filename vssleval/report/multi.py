@@ -62,7 +62,8 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
     overlays = dict(overlays or {})
     written: list[Path] = []
     written += figures.maxima_figure(runs, calibrations, out / MAXIMA_FIG)
-    written += figures.roc_figure(runs, calibrations, out / ROC_FIG)
+    roc = figures.roc_figure(runs, calibrations, out / ROC_FIG)  # none when no run heard negatives
+    written += roc
     swept = [sweeps[r.label] for r in runs if r.label in sweeps]
     if swept:
         written += figures.sweep_figure(swept, out / SWEEP_FIG)
@@ -83,16 +84,22 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
             f"[{p.name}]({p.name})" for p in board) + " (`--format`, `--ci-style`).", ""]
     md += ["## Raw-map maxima per audio variant", "",
            f"![maxima]({MAXIMA_FIG})", "",
-           "Each panel is one run; boxes span the quartiles of the raw-map maxima over every seed x sample "
-           "(whiskers 5-95 %), one box per audio variant. An audio-agnostic model (the baselines) shows "
-           "the same distribution for every variant; a model that uses the audio should have clearly "
-           "lower maxima under silence, noise and offscreen audio. The dashed line is the calibrated "
-           f"universal threshold. Also as [PDF]({Path(MAXIMA_FIG).with_suffix('.pdf')}).", ""]
-    md += ["## Positive vs negative audio by maximum (ROC)", "", f"![roc]({ROC_FIG})", "",
-           "A map 'detects' a sound when its raw maximum exceeds a universal threshold t. Curves sweep t "
-           "for the positive maxima against each negative variant and against all of them pooled (red); "
-           "the circle is the calibrated threshold. AUROC 0.5 = the maxima carry no information about "
-           f"the audio. Also as [PDF]({Path(ROC_FIG).with_suffix('.pdf')}).", ""]
+           "Each panel is one model run; boxes span the quartiles of the raw-map maxima over every seed x "
+           "sample (whiskers 5-95 %), one box per audio variant, in the same colour in every figure. The "
+           "audio-agnostic baselines share one panel, a group of boxes each: they show the same "
+           "distribution for every variant. A model that uses the audio should have clearly lower maxima "
+           "under silence, noise and offscreen audio. The dashed line is the calibrated universal "
+           f"threshold. Also as [PDF]({Path(MAXIMA_FIG).with_suffix('.pdf')}).", ""]
+    if roc:
+        md += ["## Positive vs negative audio by maximum (ROC)", "", f"![roc]({ROC_FIG})", "",
+               "A map 'detects' a sound when its raw maximum exceeds a universal threshold t. Curves sweep "
+               "t for the positive maxima against each negative variant and against all of them pooled "
+               "(red; the baselines' shared panel shows their pooled curves, one line style each); the "
+               "circle is the calibrated threshold. AUROC 0.5 = the maxima carry no information about the "
+               f"audio. Also as [PDF]({Path(ROC_FIG).with_suffix('.pdf')}).", ""]
+    else:
+        md += ["## Positive vs negative audio by maximum (ROC)", "",
+               "No run heard negative audio (`--neg none`), so there is no ROC.", ""]
     md += _calibration_section(runs, calibrations)
     md += _sweep_section(runs, sweeps, swept)
     md += _overlay_section(runs, overlays)

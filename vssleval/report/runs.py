@@ -70,6 +70,11 @@ class RunRecord:
         return str(self.run["protocol"])
 
     @property
+    def baseline(self) -> bool:
+        """An audio-agnostic reference run (its model YAML says ``baseline: true``)."""
+        return bool(self.run.get("baseline"))
+
+    @property
     def negatives(self) -> list[str]:
         return [v for v in NEGATIVES if f"max_{v}" in self.columns]
 

@@ -64,6 +64,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     parts = breakdowns.compute(seeds, acc.rules.breakdown_fields, splits)
     result.update(parts.keys)
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
+    # an audio-agnostic reference (the YAML's ``baseline: true``): reports set it apart
+    result["run"]["baseline"] = bool((config.get("model_config") or {}).get("baseline"))
     result["notes"] = list(notes)
     rows = acc.per_sample_rows()
     n = len(seeds[0].ids)
