@@ -154,10 +154,13 @@ def test_bad_numbers_refused_before_any_output(capsys, tmp_path, synthetic_set, 
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_amp_without_cuda_leaves_no_store(capsys, tmp_path, synthetic_set):
+def test_amp_without_bf16_hardware_leaves_no_store(capsys, tmp_path, synthetic_set, monkeypatch):
+    from vssleval.engine import device
+
+    monkeypatch.setattr(device, "cpu_flags", lambda *a: {"avx2", "fma"})  # a CPU without native bf16
     data, out = synthetic_set("vggss", 6), tmp_path / "run"
     code, err = _cli(capsys, *_fast(data, out), "--amp", "bf16")
-    assert code == 2 and "--amp bf16 needs a CUDA device" in err
+    assert code == 2 and "--amp bf16 on cpu: this CPU has neither AVX-512 BF16 nor AMX" in err
     assert not out.exists()  # a leftover store would refuse the corrected run (amp differs)
     code, _ = _cli(capsys, *_fast(data, out))
     assert code == 0

@@ -51,7 +51,8 @@ def _checkpoint(name, official_checkpoint):
 
 def _per_sample(run_dir) -> dict[str, dict[str, float]]:
     with open(run_dir / "per_sample.csv", newline="", encoding="utf-8") as fh:
-        return {r["sample_id"]: {k: float(v) for k, v in r.items() if k != "sample_id"} for r in csv.DictReader(fh)}
+        return {r["sample_id"]: {k: float(v) for k, v in r.items() if k not in ("sample_id", "label")}
+                for r in csv.DictReader(fh)}
 
 
 def _fixture(model):

@@ -132,7 +132,7 @@ def test_a_toy_protocol_defined_in_a_test_scores_through_the_public_path(toy, tm
     assert metrics["map_normalize"] == "none"  # and the preset's map block (configs/models/random.yaml)
     assert res.metrics["peak_hit"] == metrics["peak_hit"]
     header = (tmp_path / "run" / "per_sample.csv").read_text().splitlines()[0]
-    assert header == "seed_index,sample_id,peak_hit,silence_max"
+    assert header == "seed_index,sample_id,label,peak_hit,silence_max"  # label: the class breakdown column
     report = (tmp_path / "run" / "report.md").read_text()
     assert "| peak on the object |" in report and "Toy protocol of the tests." in report
     assert (tmp_path / "run" / "toy" / "summary.txt").read_text() == f"random on vggss: {want['rows']} rows\n"
