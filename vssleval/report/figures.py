@@ -141,6 +141,7 @@ def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=7, frameon=False)
         ax.set_ylabel("max of raw map", fontsize=8)
+        ax.ticklabel_format(axis="y", useOffset=False)  # near-equal maxima: plain values, not "1e-5 + 0.9999"
         ax.set_title(title, fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
