@@ -198,3 +198,16 @@ def test_every_yaml_evaluator_agrees_with_its_native_preset():
     with pytest.raises(VsslevalError, match="upsamples with bicubic"):
         check_run_scorable({"model_config": config, "model_name": "fnac", "preset": "native", "negatives": (),
                             "testset": "vggss"}, "native")
+
+
+def test_native_runs_compute_no_negatives_unless_asked(tmp_path):
+    """The protocol's default negatives (``vssleval.infer`` stores maps without scoring them): none
+    under native (no repository scores them), all three under the others; an explicit ``neg`` wins."""
+    def negatives(protocol, **kw):
+        res = vssleval.infer("center", "synthetic-vggss", protocol=protocol, seeds=1, limit=2, overlays=0,
+                             out=tmp_path / f"{protocol}-{len(kw)}", verbose=False, **kw)
+        return tuple(res.config["negatives"])
+
+    assert negatives("native") == ()
+    assert negatives("vssleval") == ("silence", "noise", "offscreen")
+    assert negatives("native", neg="silence") == ("silence",)

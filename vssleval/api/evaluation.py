@@ -22,7 +22,7 @@ from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.data.registry import get_config as get_dataset_config
-from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, score_run
+from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, protocol_of, score_run
 from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
@@ -222,7 +222,10 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
     memory = functools.partial(limits.check_run_memory, seeds=n_seeds, batch_size=batch_size, noise_bank=noise_bank,
                                bootstrap=bootstrap, max_memory=checked["max_memory"])
     memory(1, lower_bound=True)  # before the seed list or the dataset exists; the engine checks with N samples
-    negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
+    if neg is None:  # the protocol's default: all three, or none for a protocol that scores none
+        negatives = tuple(protocol_of(protocol).default_negatives)
+    else:
+        negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
     seed_values = seed_list(n_seeds) if explicit is None else [limits.check("seed_values", s) for s in explicit]
     module = None
     if isinstance(model, str):
@@ -262,7 +265,7 @@ def _out_dir(out: str | Path | None) -> Path:
 
 
 def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
-             neg: str | Sequence[str] = "all", seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
+             neg: str | Sequence[str] | None = None, seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
              preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
              batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
              noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
@@ -278,7 +281,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
             ``encode_audio`` and ``localize``; an unregistered one needs ``preset`` as a dict).
         dataset: a registered dataset (``vssleval datasets``); without ``data_dir`` the embedded
             synthetic benchmark for ``synthetic-*`` names.
-        neg: ``"silence"``, ``"noise"``, ``"offscreen"``, a list or comma list of them, or ``"all"``.
+        neg: ``"silence"``, ``"noise"``, ``"offscreen"``, a list or comma list of them, ``"all"`` or
+            ``"none"``; default (None): the protocol's default (all three; none under ``native``).
         seeds: K (the first K protocol seeds) or an explicit list of seed values.
         protocol: ``"vssleval"`` (clean metrics), ``"juanola2025"`` (vssl_eval's computation), or
             any name of :data:`vssleval.metrics.PROTOCOLS`.
@@ -329,7 +333,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
 
 
 def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
-          neg: str | Sequence[str] = "all", seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
+          neg: str | Sequence[str] | None = None, seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
           preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
           batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
           noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,

@@ -30,9 +30,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})")
     d.add_argument("--data-dir", help="dataset root; omitted: the embedded synthetic benchmark")
-    d.add_argument("--neg", default="all",
-                   help="negatives: silence, noise, offscreen, a comma list, all (default) or none (positive audio "
-                        "only: what --protocol native scores)")
+    d.add_argument("--neg", default=None,
+                   help="negatives: silence, noise, offscreen, a comma list, all or none (positive audio only); "
+                        "default: all, or none under --protocol native (which scores no negative)")
     d.add_argument("--seeds", type=int, default=10, help="number of seed repetitions (default 10)")
     d.add_argument("--noise-bank", type=int, default=0, metavar="K",
                    help="K noise clips per seed shared by all samples (0 = independent noise, default)")

@@ -6,6 +6,7 @@ an attribute or a method of its :class:`Protocol` object, and nothing outside
 
 ============================  =================================================================
 ``negatives_required``        negative variants every sample must have (the rest may be absent)
+``default_negatives``         the negatives a run computes when the user names none
 ``needs_ogl``                 whether the run must also compute the OGL object-prior maps
 ``clean_negative_audio``      whether negatives go through the positive's audio front-end
 ``allows_reduced_precision``  whether maps may be computed in bf16 (``--amp bf16``)
@@ -81,6 +82,8 @@ class Protocol:
     rank: ClassVar[int] = 100
     #: negative variants every sample must have
     negatives_required: ClassVar[tuple[str, ...]] = ()
+    #: the negatives a run computes when ``--neg`` / ``neg=`` is not given
+    default_negatives: ClassVar[tuple[str, ...]] = NEGATIVES
     #: whether the run computes the OGL object-prior maps (``ogl`` in the store) for this protocol
     needs_ogl: ClassVar[bool] = False
     #: whether :meth:`sample_records` also receives ``boxes``: the annotation's boxes as fractions

@@ -38,6 +38,7 @@ class NativeProtocol(Protocol):
     summary = "native (each model's own repository evaluator)"
     rank = 2
     needs_boxes = True
+    default_negatives = ()  # no repository scores negative audio: computing it would be wasted
     allows_reduced_precision = False  # reproduces each repository's fp32 evaluation
     nonfinite_rule = "scored as the model's own evaluator scores them (NaN propagates where its code lets it)"
     headline = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"), ("max_f1", "max-F1"))
