@@ -15,8 +15,11 @@ path does -- the point of the reuse.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 import vssleval.engine.runner as runner
@@ -82,7 +85,14 @@ def _compare(ours: dict, ref: dict) -> None:
                          ids=["reuse", "reuse-noise-bank-2", "no-reuse-juanola2025"])
 def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, synthetic_set, ezvsl_checkpoint,
                                      ogl_weights):
-    spec = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights, protocol=protocol, noise_bank=noise_bank)
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_set("vggss", N), data)
+    # one 7-s clip among the 10-s ones: its positive is centre-rolled, so under juanola2025 its
+    # offscreen input differs from its positive input and the table must encode it
+    short = sorted((data / "audio").glob("*.wav"))[0]
+    wave, sr = sf.read(short, dtype="float32")
+    sf.write(short, wave[: 7 * sr], sr)
+    spec = _spec(data, ezvsl_checkpoint, ogl_weights, protocol=protocol, noise_bank=noise_bank)
     outcome = run(spec, tmp_path / "run")
     ours = store_arrays(outcome.store)
     _compare(ours, reference_maps(spec))
@@ -96,15 +106,28 @@ def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, sy
     # bank clip; offscreen once per distinct input only when it cannot reuse the positive features
     noise_rows = (len({(seed, noise_bank_slot(seed, p, noise_bank)) for seed in SEEDS for p in range(N)})
                   if noise_bank else S * N)
-    # without reuse each distinct offscreen input is encoded once: the synthetic clips share one rate,
-    # so the positive's length (the tile-repeat count) is the same for all and a clip is one input
-    distinct_offscreen = len(set(ours["offscreen_ids"].ravel().tolist()))
-    assert distinct_offscreen < S * N  # the seeds do draw some clips twice, so the table saves rows
+    # without reuse each distinct offscreen input (clip x the positive it is shown with) is encoded
+    # once, unless it equals the clip's own positive input (a 10-s clip: no roll, one tile)
+    encoded, distinct = _offscreen_rows(spec, ours)
+    assert 0 < encoded < distinct < S * N  # both paths run, and the seeds draw some inputs twice
     assert counted.image == N
-    assert counted.audio == N + 1 + noise_rows + (0 if reuse else distinct_offscreen)
+    assert counted.audio == N + 1 + noise_rows + (0 if reuse else encoded)
     if noise_bank:
         assert noise_rows <= S * noise_bank
         assert ours["noise"].shape == (S, N, 7, 7)
+
+
+def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
+    """(inputs the offscreen table must encode, distinct offscreen inputs) of a juanola2025 run,
+    computed here from the preset's pipeline: an input equal to its clip's positive input is not
+    encoded."""
+    samples = load_dataset(spec.dataset, spec.data_dir).samples
+    audio = AudioPipeline(preset_block(build_model("ezvsl", random_init=True).config, "juanola2025", "ezvsl")["audio"])
+    positive = {s.id: audio.positive_with_info(s.audio_path) for s in samples}
+    path = {s.id: s.audio_path for s in samples}
+    keys = {(str(off), positive[samples[p].id][1]) for row in ours["offscreen_ids"] for p, off in enumerate(row)}
+    encoded = sum(not torch.equal(audio.offscreen(path[off], info), positive[off][0]) for off, info in keys)
+    return encoded, len(keys)
 
 
 def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights):

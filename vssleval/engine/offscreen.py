@@ -6,11 +6,14 @@ S times. The model input of a draw is a function of the clip's file and, when th
 offscreen clip with the positive's repeat count (``tile_repeat_from_positive``), of the positive's
 length and rate: that triple is the :class:`OffscreenKey`. The engine encodes every distinct key of
 a run once, in fixed chunks, and takes the maps of each (seed, sample) from that table
-(docs/api.md, "Performance").
+(docs/performance.md §1). An input equal, tensor for tensor, to the positive input of an evaluated
+sample (a 10-s clip has no centre roll to undo and a tile count of one) is not encoded at all: the
+engine takes that positive's features (:func:`input_digest` tells them apart).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, NamedTuple, Sequence
 
@@ -65,6 +68,27 @@ def balanced_chunks(n: int, size: int) -> list[range]:
         return []
     bounds = np.linspace(0, n, math.ceil(n / size) + 1).round().astype(int)
     return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def input_digest(x: torch.Tensor) -> str:
+    """A digest of a model input (dtype, shape and every byte): equal digests, equal tensors."""
+    x = x.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{x.dtype}{tuple(x.shape)}".encode())
+    h.update(x.numpy().tobytes())
+    return h.hexdigest()
+
+
+class OffscreenDigests(TorchDataset):
+    """Item ``i`` -> :func:`input_digest` of the model input of ``keys[i]`` (no forward)."""
+
+    def __init__(self, inputs: "OffscreenInputs"):
+        self.inputs = inputs
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, i: int) -> str:
+        return input_digest(self.inputs[i])
 
 
 class OffscreenInputs(TorchDataset):

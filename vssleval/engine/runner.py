@@ -43,8 +43,8 @@ from vssleval.engine import distributed as dist_utils
 from vssleval.engine.contract import CheckedModel
 from vssleval.engine.device import autocast, check_amp, pin_memory, resolve_device, to_device, uses_channels_last
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
-from vssleval.engine.offscreen import (OffscreenInputs, OffscreenKey, as_list, balanced_chunks, offscreen_keys,
-                                       uses_positive_info)
+from vssleval.engine.offscreen import (OffscreenDigests, OffscreenInputs, OffscreenKey, as_list, balanced_chunks,
+                                       input_digest, offscreen_keys, uses_positive_info)
 from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
 from vssleval.errors import VsslevalError
@@ -264,9 +264,11 @@ class Engine:
         return DataLoader(data, batch_size=self.spec.batch_size, shuffle=False, num_workers=self.spec.num_workers,
                           collate_fn=collate, pin_memory=pin_memory(self.device))
 
-    def positive_audio_features(self, positions: list[int]) -> tuple[dict[int, torch.Tensor], dict[int, tuple]]:
+    def positive_audio_features(self, positions: list[int]) -> tuple[dict[int, torch.Tensor], dict[int, tuple],
+                                                                      dict[int, str]]:
         """Pass 1: positive audio features of (at least) ``positions``, gathered from all ranks,
-        and ``{position: (length, sr)}`` of each positive (what offscreen quirks read of it).
+        ``{position: (length, sr)}`` of each positive (what offscreen quirks read of it) and
+        ``{position: input digest}`` (an offscreen input equal to a positive's reuses its features).
 
         Features are computed in canonical batches -- dataset positions ``[j*B, (j+1)*B)`` -- dealt
         round-robin to ranks, so every clip is encoded in the same batch whatever the world size
@@ -281,15 +283,18 @@ class Engine:
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=False, positive=True)
         feats: dict[int, torch.Tensor] = {}
         infos: dict[int, tuple] = {}
+        digests: dict[int, str] = {}
         bar = tqdm(self._loader(mine, plan), desc="audio features", unit="batch", disable=not self.dist.is_main,
                    leave=False)
         with torch.no_grad(), autocast(self.device, self.spec.amp):
             for batch in bar:
                 out = self._encode_audio(batch["positive"]).float().cpu()
                 feats.update(zip(batch["position"].tolist(), out))
+                if self.offscreen_table:
+                    digests.update(zip(batch["position"].tolist(), map(input_digest, batch["positive"])))
                 if "positive_info" in batch:
                     infos.update(zip(batch["position"].tolist(), map(tuple, batch["positive_info"].tolist())))
-        return self._gather(feats), self._gather(infos)
+        return self._gather(feats), self._gather(infos), self._gather(digests)
 
     def _gather(self, part: dict) -> dict:
         """The union of every rank's ``part`` (itself in a single process)."""
@@ -346,9 +351,9 @@ class Engine:
             need = {p for k in todo_all for p in batches[k]}
             if self.reuse_offscreen:
                 need |= {int(j) for k in todo_all for j in self.offscreen_index[:, batches[k]].ravel()}
-            cached, infos = self.positive_audio_features(sorted(need))
+            cached, infos, digests = self.positive_audio_features(sorted(need))
             if self.offscreen_table:
-                table = self._offscreen_table(sorted(need), infos)
+                table = self._offscreen_table(sorted(need), infos, cached, digests)
         silence_cache: dict[int, torch.Tensor] = {}
         bank_cache: dict[tuple[int, int], torch.Tensor] = {}
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
@@ -374,14 +379,24 @@ class Engine:
         return RunOutcome(Path(out_dir), store, n, len(todo), len(batches) - len(todo_all),
                           time.perf_counter() - t0, self.notes, self.dist.is_main)
 
-    def _offscreen_table(self, positions: list[int], infos: dict[int, tuple]) -> dict[tuple[int, int], torch.Tensor]:
+    def _offscreen_table(self, positions: list[int], infos: dict[int, tuple], cached: dict[int, torch.Tensor],
+                         digests: dict[int, str]) -> dict[tuple[int, int], torch.Tensor]:
         """``{(seed index, position): offscreen features}`` of ``positions``, each distinct input
-        encoded once (:mod:`vssleval.engine.offscreen`)."""
+        encoded once, and not at all when it equals an evaluated positive's input (whose features
+        ``cached`` holds; :mod:`vssleval.engine.offscreen`)."""
         keys = offscreen_keys(self.offscreen_draws, positions, infos if uses_positive_info(self.audio) else None)
         distinct = sorted(set(keys.values()))
-        feats = self.offscreen_features(distinct)
+        by_digest = {d: p for p, d in sorted(digests.items())}
+        same: dict[OffscreenKey, int] = {}
+        if by_digest and self.audio is not None:
+            found = DataLoader(OffscreenDigests(OffscreenInputs(distinct, self.audio)), batch_size=None,
+                               num_workers=self.spec.num_workers)
+            same = {k: by_digest[d] for k, d in zip(distinct, found) if d in by_digest}
+        feats = {k: cached[p] for k, p in same.items()}
+        feats.update(self.offscreen_features([k for k in distinct if k not in same]))
         if self.dist.is_main:
-            self.log(f"[engine] offscreen features: {len(distinct)} distinct inputs for {len(keys)} draws")
+            self.log(f"[engine] offscreen features: {len(distinct)} distinct inputs for {len(keys)} draws, "
+                     f"{len(same)} of them equal to an evaluated positive's input (its features reused)")
         return {draw: feats[key] for draw, key in keys.items()}
 
     def _maps_for_batch(self, batch, pos, cached, silence_cache, bank_cache, table) -> dict[str, np.ndarray]:
