@@ -91,30 +91,32 @@ def protocol_settings(model_config: dict[str, Any], model_name: str, protocol: s
     return _refusals(lambda: protocol_of(protocol).model_settings(model_config, model_name, preset_map))
 
 
-def check_run_scorable(config: dict[str, Any], protocol: str) -> None:
+def check_run_scorable(config: dict[str, Any], protocol: str) -> dict[str, Any]:
     """Refuse, before any model runs, a run ``protocol`` cannot score: its negatives, the model's
     thresholds and evaluator settings, and the upsampling plan validated by :meth:`Protocol.setup`.
 
     ``config`` needs ``model_config``, ``model_name``, ``preset``, ``negatives`` and ``testset`` (the
-    dataset layout), as a stored run's configuration has them."""
+    dataset layout), as a stored run's configuration has them. Returns the checked
+    :class:`~vssleval.metrics.Accumulator` arguments ``{thresholds, upsample, settings}``."""
     check_scorable(protocol, config["negatives"])
     thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
     settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
     plan = upsample_plan(config, protocol)
     _refusals(lambda: protocol_of(protocol).setup(thresholds, plan, settings))
+    return {"thresholds": thresholds, "upsample": plan, "settings": settings}
 
 
-def store_thresholds(store: HeatmapStore, protocol: str) -> dict[str, float]:
-    """Refuse a store that ``protocol`` cannot score; return the universal thresholds it uses."""
+def check_store_scorable(store: HeatmapStore, protocol: str) -> dict[str, Any]:
+    """:func:`check_run_scorable` of a stored run, then the refusal of a store that lacks what
+    ``protocol`` reads (the OGL maps, the boxes); returns the same Accumulator arguments."""
     config = store.config
-    rules = protocol_of(protocol)
-    check_scorable(protocol, config["negatives"])
-    thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
+    scoring = check_run_scorable(config, protocol)
     written_by = config.get("protocol")
     has_prior = written_by in PROTOCOLS and PROTOCOLS[written_by].needs_ogl
     has_boxes = "boxes" in store.members()
-    _refusals(lambda: rules.check_store(has_prior, str(written_by), str(store.root), store_has_boxes=has_boxes))
-    return thresholds
+    _refusals(lambda: protocol_of(protocol).check_store(has_prior, str(written_by), str(store.root),
+                                                        store_has_boxes=has_boxes))
+    return scoring
 
 
 #: Map members of a store shard, in the order the counts are reported.
@@ -173,7 +175,7 @@ def score_run(store: HeatmapStore, protocol: str | None = None, bootstrap: int =
     :func:`score_store`. Returns the accumulator and the warnings for the console and ``report.md``."""
     store.require_complete()
     protocol = protocol or store.config["protocol"]
-    store_thresholds(store, protocol)  # a store the protocol cannot score is refused first
+    check_store_scorable(store, protocol)  # a store the protocol cannot score is refused first
     warning = check_nonfinite(store, allow_nonfinite, protocol)
     acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress)
     return acc, [warning] if warning else []
@@ -188,11 +190,8 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     store.require_complete()
     config = store.config
     protocol = protocol or config["protocol"]
-    thresholds = store_thresholds(store, protocol)
-    check_run_scorable(config, protocol)
-    settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
-    acc = Accumulator(protocol=protocol, thresholds=thresholds, upsample=upsample_plan(config, protocol),
-                      seeds=config["seeds"], bootstrap=bootstrap, settings=settings)
+    acc = Accumulator(protocol=protocol, seeds=config["seeds"], bootstrap=bootstrap,
+                      **check_store_scorable(store, protocol))
     negatives = set(config["negatives"])
     for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
                       disable=not progress, leave=False):
