@@ -261,11 +261,16 @@ def seed_metrics(rec: Mapping[str, np.ndarray], thresholds: Sequence[str],
 def detection_inputs(rec: Mapping[str, np.ndarray], negatives: Sequence[str]
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(conf, ciou, positive)`` of the detection metrics: every positive map (its median-rule
-    IoU, NaN as 0) against the maps of ``negatives`` of the same images (IoU 0, not positive)."""
-    n = rec["iou_med"].size
-    conf = np.concatenate([rec["conf_positive"]] + [rec[f"conf_{x}"] for x in negatives])
-    ious = np.concatenate([np.nan_to_num(rec["iou_med"], nan=0.0)] + [np.zeros(n)] * len(negatives))
-    positive = np.r_[np.ones(n, bool), np.zeros(n * len(negatives), bool)]
+    IoU, NaN as 0) against the maps of ``negatives`` of the same images (IoU 0, not positive).
+
+    Fields are ``[n]`` (one sample set) or ``[P, n]`` (P resampled sets); the maps are laid out
+    along the last axis, positives first."""
+    iou = np.asarray(rec["iou_med"], np.float64)
+    conf = np.concatenate([np.asarray(rec["conf_positive"])] + [np.asarray(rec[f"conf_{x}"]) for x in negatives],
+                          axis=-1)
+    ious = np.concatenate([np.nan_to_num(iou, nan=0.0)] + [np.zeros_like(iou)] * len(negatives), axis=-1)
+    positive = np.zeros(conf.shape, bool)
+    positive[..., :iou.shape[-1]] = True
     return conf, ious, positive
 
 
@@ -282,13 +287,7 @@ def _detection_rows(negatives: Sequence[str]):
     def both(rec: Mapping[str, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if memo.get("rec") is not rec or memo.get("rows") is not rows:
             taken = {f: np.asarray(rec[f])[rows] for f in ("iou_med", "conf_positive", *(f"conf_{x}" for x in negatives))}
-            n = taken["iou_med"].shape[-1]
-            conf = np.concatenate([taken["conf_positive"]] + [taken[f"conf_{x}"] for x in negatives], axis=1)
-            ious = np.concatenate([np.nan_to_num(taken["iou_med"], nan=0.0)]
-                                  + [np.zeros_like(taken["iou_med"])] * len(negatives), axis=1)
-            positive = np.zeros(conf.shape, bool)
-            positive[:, :n] = True
-            memo.update(rec=rec, rows=rows, value=ap_f1_rows(conf, ious, positive))
+            memo.update(rec=rec, rows=rows, value=ap_f1_rows(*detection_inputs(taken, negatives)))
         return memo["value"]  # type: ignore[return-value]
 
     return both
