@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vssleval.metrics import breakdown
+from vssleval.metrics import breakdown, rows_to_csv
 from vssleval.metrics.protocols.base import SeedRecords
 
 #: Classes shown at each end of the report's per-class table (every class is in per_class.csv).
@@ -79,22 +79,9 @@ def _labels_of(masks: Mapping[str, np.ndarray], n: int) -> list[str]:
 
 
 def per_class_csv(classes: Sequence[Mapping[str, Any]]) -> str:
-    """``per_class.csv``: ``class,n,ciou,auc,pia_<neg>...`` (full precision)."""
-    if not classes:
-        return ""
-    keys = list(classes[0])
-    lines = [",".join(keys)]
-    for row in classes:
-        cells = []
-        for k in keys:
-            v = row[k]
-            cells.append(_quote(str(v)) if k == "class" else repr(float(v)) if isinstance(v, float) else str(v))
-        lines.append(",".join(cells))
-    return "\n".join(lines) + "\n"
-
-
-def _quote(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n') else s
+    """``per_class.csv``: ``class,n,ciou,auc,pia_<neg>...`` (full precision; the per-sample CSV's
+    writer, :func:`vssleval.metrics.rows_to_csv`)."""
+    return rows_to_csv(classes)
 
 
 def _f(v: Any) -> str:
