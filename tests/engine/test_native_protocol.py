@@ -29,6 +29,7 @@ from vssleval.engine.store import HeatmapStore
 from vssleval.errors import VsslevalError
 from vssleval.metrics import Accumulator
 from vssleval.metrics.protocols.native import EVALUATORS
+from vssleval.metrics.protocols.native.protocol import unpad_boxes_of
 
 pytestmark = pytest.mark.parity
 FX = shared.BEST
@@ -104,7 +105,7 @@ def test_native_protocol_end_to_end(evaluator, official_checkpoint, tmp_path):
     maps, boxes = (np.concatenate([s[k] for s in shards]) for k in ("positive", "boxes"))
     ids = [str(i) for s in shards for i in s["ids"]]
     assert boxes.dtype == np.float64  # the annotation's values, not rounded
-    direct = EVALUATORS[evaluator].samples(maps, [b[~np.isnan(b).all(1)] for b in boxes])
+    direct = EVALUATORS[evaluator].samples(maps, unpad_boxes_of(boxes))
     for i, sid in enumerate(ids):
         assert ours[sid]["ciou"] == pytest.approx(direct["ciou"][i], abs=TOL, nan_ok=True)
         want = _value(ref["per_sample"][sid], "ciou", suffix)
@@ -122,7 +123,7 @@ def test_native_protocol_end_to_end(evaluator, official_checkpoint, tmp_path):
                 assert (np.isnan(want) and np.isnan(got)) or abs(got - want) <= TOL, (sid, key, got, want)
     # dataset numbers: the evaluator on the golden maps of the clips in the run
     cols, data = EVALUATORS[evaluator].evaluate(
-        np.stack([golden[s] for s in ids]), [b[~np.isnan(b).all(1)] for b in boxes],
+        np.stack([golden[s] for s in ids]), unpad_boxes_of(boxes),
         names=[EVALUATORS[evaluator].sample_name(s) for s in ids])
     for key, want in data.items():
         if isinstance(want, (int, float)) and key != "n_samples":
