@@ -48,8 +48,10 @@ def test_baseline_runs_under_every_protocol(baseline, protocol, request, tmp_pat
     store = HeatmapStore.open(out)
     positive = store.maps("positive")
     assert positive.shape == (8, 224, 224)
-    # audio-agnostic: the silence map is the positive map
+    # audio-agnostic: the silence map is the positive map, and the shards store it only once
     np.testing.assert_array_equal(store.maps("silence"), positive)
+    shard_bytes = sum(store.shard_path(k).stat().st_size for k in store.shard_numbers())
+    assert shard_bytes < 1.5 * positive.nbytes
     if protocol == "vssleval":
         return
     assert metrics["nonfinite_maps"] == 0

@@ -141,3 +141,55 @@ def test_gt_bit_planes_round_trip():
     assert packed.dtype == np.uint8 and packed.shape == (3, 2, 6272)
     back = unpack_gt(packed)
     assert back.dtype == np.float32 and np.array_equal(back, gt)
+
+
+def test_negative_maps_equal_to_the_positive_are_stored_once(tmp_path):
+    """An audio-agnostic model's negatives are the positive map bit for bit: the shard holds them
+    once and every reader still gets the full arrays (docs: the store format in engine/store.py)."""
+    shard = _shard(0, n=3, S=2)
+    shard["silence"] = shard["positive"].copy()
+    shard["noise"] = np.stack([shard["positive"]] * 2)
+    shard["offscreen"][1, 2] = shard["positive"][2]  # equal for one seed and sample only: kept
+    store = HeatmapStore.create(tmp_path / "store", CONFIG)
+    store.write_shard(0, shard)
+    with np.load(store.shard_path(0)) as z:  # what is on disk
+        assert {"silence=positive", "noise=positive", "offscreen"} <= set(z.files)
+        assert "silence" not in z.files and "noise" not in z.files
+        assert z["noise=positive"].shape == (2, 3, 0) and z["silence=positive"].shape == (3, 0)
+    back = store.read_shard(0)
+    assert set(back) == set(shard)
+    for name, value in shard.items():
+        assert back[name].shape == value.shape and back[name].dtype == value.dtype
+        np.testing.assert_array_equal(back[name], value)
+    back["noise"][0, 0, 0, 0] = -1.0  # an array of its own, like any other member
+    assert back["positive"][0, 0, 0] == shard["positive"][0, 0, 0]
+    store.mark_complete(1)
+    assert HeatmapStore.open(tmp_path / "store").verify() == [0]  # manifest lists the logical shapes
+    np.testing.assert_array_equal(store.maps("noise"), shard["noise"])
+
+
+def test_only_bitwise_equal_maps_are_shared(tmp_path):
+    """-0.0 == 0.0 numerically, but storing it as shared would change its sign bit; NaN maps that
+    match bit for bit are shared and come back as NaN."""
+    shard = _shard(0, n=2, S=1)
+    shard["positive"][0, 0, 0] = 0.0
+    shard["silence"] = shard["positive"].copy()
+    shard["silence"][0, 0, 0] = -0.0
+    shard["positive"][1, 3, 3] = np.nan
+    shard["noise"] = shard["positive"][None].copy()
+    store = HeatmapStore.create(tmp_path / "store", CONFIG)
+    store.write_shard(0, shard)
+    with np.load(store.shard_path(0)) as z:
+        assert "silence" in z.files and "noise=positive" in z.files
+    back = store.read_shard(0)
+    assert np.signbit(back["silence"][0, 0, 0]) and np.isnan(back["noise"][0, 1, 3, 3])
+
+
+def test_unreadable_shared_member_is_a_clear_error(tmp_path):
+    store = HeatmapStore.create(tmp_path / "store", CONFIG)
+    shard = _shard(0)
+    del shard["noise"]
+    shard["noise=positive"] = np.zeros((2, 2, 5), dtype=np.float32)  # not an empty placeholder
+    np.savez(store.shard_path(0), **shard)
+    with pytest.raises(VsslevalError, match=r"shard-000000\.npz.*noise=positive.*--resume"):
+        store.read_shard(0)
