@@ -5,19 +5,12 @@
 """
 
 import sys
-import types
-
-
-class _CallsTheApi(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        from vssleval.api import infer
-
-        return infer(*args, **kwargs)
-
 
 if __name__ == "__main__":
     from vssleval.cli import run_command
 
     sys.exit(run_command("vssleval.commands.infer", prog="python -m vssleval.infer"))
 else:
-    sys.modules[__name__].__class__ = _CallsTheApi
+    from vssleval._callable import forward_calls
+
+    forward_calls(__name__, "infer")

@@ -11,18 +11,10 @@ stores and dataset images are opened by :mod:`vssleval.api.reporting` and handed
 ``vssleval.report`` is also the name of the API function :func:`vssleval.api.report` (docs/api.md).
 Python binds a package's attribute to its subpackage once the subpackage is imported, so this
 package forwards calls to that function: ``vssleval.report(runs, out=...)`` works either way. The
-function is imported only when called, so nothing here depends on the API at import time.
+function is imported only when called (:mod:`vssleval._callable`), so nothing here depends on the
+API at import time.
 """
 
-import sys
-import types
+from vssleval._callable import forward_calls
 
-
-class _CallsTheApi(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        from vssleval.api import report
-
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallsTheApi
+forward_calls(__name__, "report")
