@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import inspect
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -252,6 +253,12 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
     return spec, module, memory
 
 
+def _run_spec_args(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`_run_spec` taken from an API function's ``locals()``: ``evaluate``
+    and ``infer`` share them by name, so each is listed once (in ``_run_spec``'s signature)."""
+    return {k: scope[k] for k in inspect.signature(_run_spec).parameters if k in scope}
+
+
 def run_splits(acc: Any, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The dataset's published splits (heard / unheard, ...) for the run's samples, read from its data
     folder (:func:`vssleval.data.splits.resolve_splits`), for the report's breakdowns."""
@@ -307,12 +314,7 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
     :class:`vssleval.VsslevalError` with the CLI's messages; every number is checked by
     :mod:`vssleval.limits` before any work.
     """
-    spec, module, memory = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
-                                     preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
-                                     limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
-                                     skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
-                                     bootstrap=bootstrap, max_memory=max_memory,
-                                     max_skip_fraction=max_skip_fraction, allow_nonfinite=allow_nonfinite)
+    spec, module, memory = _run_spec(**_run_spec_args(locals()))
     # before hours of inference, not after: the protocol can score these negatives and this model
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
@@ -355,12 +357,7 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
     from vssleval.api.reporting import write_overlays
 
     overlays, threshold = limits.validate(overlays=overlays, threshold=threshold).values()
-    spec, module, memory = _run_spec(model, dataset, data_dir=data_dir, neg=neg, seeds=seeds, protocol=protocol,
-                                     preset=preset, checkpoint=checkpoint, device=device, batch_size=batch_size,
-                                     limit=limit, noise_bank=noise_bank, workers=workers, amp=amp,
-                                     skip_bad=skip_bad, ogl_weights=ogl_weights, trust_checkpoint=trust_checkpoint,
-                                     max_memory=max_memory, max_skip_fraction=max_skip_fraction,
-                                     allow_nonfinite=allow_nonfinite)
+    spec, module, memory = _run_spec(**_run_spec_args(locals()))
     outdir = _out_dir(out)
     log = _logger(verbose)
     outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,
