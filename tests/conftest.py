@@ -10,6 +10,8 @@ skipped ``parity`` or ``metadata`` test counts as a failure: CI may not silently
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -21,6 +23,22 @@ MUST_RUN = ("parity", "metadata")
 
 def strict() -> bool:
     return os.environ.get(STRICT_ENV, "") not in ("", "0")
+
+
+#: Roughly the most the suite holds under the temporary folder at once, in GiB (runs, stores, a
+#: wheel build; docs/testing.md). Below it the header warns: a full disk shows up as errors in
+#: whichever test happens to write next, far from the cause.
+TMP_PEAK_GIB = 2.0
+
+
+def pytest_report_header(config):
+    tmp = tempfile.gettempdir()
+    free = shutil.disk_usage(tmp).free / 2 ** 30
+    line = f"temporary folder: {tmp} ({free:.1f} GiB free)"
+    if free < TMP_PEAK_GIB:
+        line += (f"; WARNING: the suite writes up to about {TMP_PEAK_GIB:g} GiB there and may fail with "
+                 "'No space left on device': free space or set TMPDIR to a larger disk")
+    return line
 
 
 def pytest_configure(config):
