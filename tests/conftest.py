@@ -41,6 +41,19 @@ def pytest_report_header(config):
     return line
 
 
+@pytest.fixture(autouse=True)
+def _isolated_model_registry():
+    """Each test sees the registry as the package left it: a plug-in a test registers from a file in
+    its tmp_path is gone afterwards (pytest deletes a passed test's tmp_path; a later test listing
+    the models would find a plug-in whose YAML no longer exists)."""
+    from vssleval.models import registry
+
+    saved = dict(registry._REGISTRY)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+
+
 def pytest_configure(config):
     if not strict():
         return

@@ -179,3 +179,19 @@ def test_missing_package_data_names_the_file_and_the_install(tmp_path, monkeypat
     with pytest.raises(VsslevalError, match=r"the dataset configs \(\*\.yaml\) is missing") as info:
         list_datasets()
     assert str(pkg / "_resources" / "configs" / "datasets") in str(info.value)
+
+
+def test_models_command_lists_the_others_when_a_plugin_config_is_gone(tmp_path, capsys):
+    """A plug-in whose YAML was moved after registration is listed as unusable (exit 1); every
+    other model is still listed."""
+    from vssleval.models.registry import load_model_file
+
+    (tmp_path / "gone.py").write_text("import torch\n\nclass Gone(torch.nn.Module):\n    pass\n")
+    (tmp_path / "gone.yaml").write_text("model: {}\n")
+    assert load_model_file(f"{tmp_path / 'gone.py'}:Gone") == "gone"
+    (tmp_path / "gone.yaml").unlink()
+    assert main(["models"]) == 1
+    out = capsys.readouterr().out
+    gone = [line for line in out.splitlines() if line.startswith("gone ")]
+    assert len(gone) == 1 and "unusable: model config not found" in gone[0] and "gone.yaml" in gone[0]
+    assert "\nezvsl " in out and "\nsynth-ezvsl " in out

@@ -1,10 +1,12 @@
 """List the registered models, where each one's checkpoint is (or would be) found, and where its
-official release is published. Nothing is downloaded."""
+official release is published. Nothing is downloaded. A model whose configuration cannot be read
+is listed as unusable, with the reason, and the command exits 1 after listing the others."""
 
 from __future__ import annotations
 
 import argparse
 
+from vssleval.errors import VsslevalError
 from vssleval.models import list_models, load_model_config
 from vssleval.models.synth_ezvsl import sha256_file
 from vssleval.resources import checkpoint_search_dirs, find_checkpoint
@@ -38,8 +40,14 @@ def checkpoint_lines(ckpt_cfg: dict) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     places = " then ".join(f"{label} ({path})" for label, path in checkpoint_search_dirs())
     print(f"zoo checkpoints are looked up in: --checkpoint, else {places}")
+    broken = 0
     for name in list_models():
-        cfg = load_model_config(name)
+        try:
+            cfg = load_model_config(name)
+        except VsslevalError as exc:  # e.g. a plug-in whose YAML was moved: list the others anyway
+            print(f"{name:<14} unusable: {exc}")
+            broken += 1
+            continue
         ck = cfg.get("checkpoint") or {}
         files = ck.get("file") or ", ".join((ck.get("parts") or {}).values()) or "-"
         line = f"{name:<14} checkpoint: {files}"
@@ -48,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
         print(line)
         for sub in checkpoint_lines(ck):
             print(sub)
-    return 0
+    return 1 if broken else 0
