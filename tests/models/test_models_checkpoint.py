@@ -126,7 +126,12 @@ def test_numpy_scalars_load_safely(tmp_path):
 def test_no_checkpoint_is_an_error_not_random_weights():
     with pytest.raises(VsslevalError, match=r"needs a checkpoint \(official file: ezvsl.pth\)"):
         build_model("ezvsl")
-    assert build_model("ezvsl", random_init=True) is not None
+    # random_init is the explicit way out: a model in eval mode whose weights are its init's, not a file's
+    model = build_model("ezvsl", random_init=True)
+    assert not model.training and getattr(model, "checkpoint_source", None) is None
+    torch.manual_seed(0)
+    reference = build_model("ezvsl", random_init=True).state_dict()
+    assert any(not torch.equal(v, reference[k]) for k, v in model.state_dict().items() if v.is_floating_point())
 
 
 def test_unknown_model_lists_registered_names():

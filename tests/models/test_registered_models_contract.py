@@ -3,6 +3,7 @@ it builds, and its maps pass the engine's output contract with the shape its pre
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -49,3 +50,41 @@ def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
         assert h == 224
     else:
         assert h in (7, 14), f"{name}/{preset}: {h} x {w} map"
+
+
+def _audio_pair(block, seed: int) -> torch.Tensor:
+    """Two *different* model inputs of the preset's front-end (silence and one noise draw), so a
+    broadcast that pairs the wrong rows shows up; ``[2, ...]``."""
+    audio = AudioPipeline(block["audio"])
+    noise = np.random.default_rng(seed).standard_normal(audio.noise_length(16000))
+    return torch.stack([audio.silence(16000), audio.noise(noise, 16000)])
+
+
+AUDIO_CASES = [(n, p) for n, p in CASES if n != "ogl" and preset_block(load_model_config(n), p, n).get("audio")]
+
+
+@pytest.mark.parametrize("name,preset", AUDIO_CASES)
+def test_forward_is_localize_of_the_encodings_and_batch_one_broadcasts(name, preset):
+    """The promises of ``vssleval.models``' docstring, for every registered model: ``forward`` is
+    ``localize(encode_image, encode_audio)``; a batch of 1 on either side is broadcast to the other
+    (one image's features serve many audio inputs, and one audio many images); float maps."""
+    torch.manual_seed(0)
+    block = preset_block(load_model_config(name), preset, name)
+    model = build_model(name, preset=preset, random_init=True).eval()
+    images = torch.rand(2, 3, 224, 224)
+    audio = _audio_pair(block, seed=1)
+    with torch.no_grad():
+        visual, aud = model.encode_image(images), model.encode_audio(audio)
+        paired = model.localize(visual, aud)
+        assert paired.dtype.is_floating_point and paired.shape[0] == 2
+        torch.testing.assert_close(model(images, audio), paired, rtol=1e-5, atol=1e-6)
+        for i in range(2):  # row i of the paired batch is image i with audio i
+            alone = model.localize(visual[i:i + 1], aud[i:i + 1])
+            torch.testing.assert_close(paired[i:i + 1], alone, rtol=1e-5, atol=1e-6)
+        # one image, two audios; two images, one audio
+        one_image = model.localize(visual[:1], aud)
+        one_audio = model.localize(visual, aud[:1])
+        for i in range(2):
+            torch.testing.assert_close(one_image[i:i + 1], model.localize(visual[:1], aud[i:i + 1]), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(one_audio[i:i + 1], model.localize(visual[i:i + 1], aud[:1]), rtol=1e-5, atol=1e-6)
+    assert one_image.shape == one_audio.shape == paired.shape
