@@ -316,3 +316,27 @@ def test_an_older_run_with_too_few_resamples_shows_no_interval(runs, tmp_path):
     lines = {r["model"]: r for r in csv_rows(out / "leaderboard.csv")}
     assert lines["center"]["ciou_ci95_low"] == "" and lines["full"]["ciou_ci95_low"] != ""
     assert "No intervals for center on synthetic-is3" in (out / "leaderboard.md").read_text()
+
+
+# -- other hostile input -------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["", " , "])
+def test_a_format_list_naming_nothing_is_refused(runs, tmp_path, capsys, value):
+    capsys.readouterr()
+    rc = main(["report", str(runs["center"]), "--no-maps", "--format", value, "--out", str(tmp_path / "rep")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--format none alone" in err and "Traceback" not in err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_compare_of_runs_without_samples_is_refused(runs, tmp_path, capsys):
+    empty = []
+    for name in ("e1", "e2"):
+        run = clone(runs["center"], tmp_path / name)
+        header = (run / "per_sample.csv").read_text().splitlines()[0]
+        (run / "per_sample.csv").write_text(header + "\n")
+        edit_metrics(run, n_samples=0)
+        empty.append(run)
+    capsys.readouterr()
+    rc = main(["report", *map(str, empty), "--compare", "--out", str(tmp_path / "cmp")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "needs samples" in err and "Traceback" not in err

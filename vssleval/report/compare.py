@@ -52,6 +52,8 @@ def check_pair(a: RunRecord, b: RunRecord) -> None:
 
 
 def _ids(r: RunRecord) -> list[str]:
+    if not _seeds(r):  # a run of no samples (an empty per_sample.csv)
+        return []
     first = r.columns["seed_index"] == _seeds(r)[0]
     return [str(x) for x in r.columns["sample_id"][first]]
 
@@ -77,6 +79,9 @@ def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFA
     """One row per metric both runs have: ``{metric, label, a, b, diff, ci95_low, ci95_high, p_value,
     exact}`` (B - A)."""
     check_pair(a, b)
+    if not _seeds(a):  # nothing to pair: say so rather than fail on the first seed
+        raise VsslevalError(f"--compare needs samples: {a.path / 'per_sample.csv'} and {b.path / 'per_sample.csv'} "
+                            "hold none")
     order = _ids(a)
     recs_a, recs_b = seed_records(a, order), seed_records(b, order)
     negs = [x for x in NEGATIVES if f"conf_{x}" in recs_a[0] and f"conf_{x}" in recs_b[0]]
