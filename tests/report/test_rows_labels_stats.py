@@ -340,3 +340,14 @@ def test_compare_of_runs_without_samples_is_refused(runs, tmp_path, capsys):
     rc = main(["report", *map(str, empty), "--compare", "--out", str(tmp_path / "cmp")])
     err = capsys.readouterr().err
     assert rc == 2 and "needs samples" in err and "Traceback" not in err
+
+
+def test_api_run_lists_hold_paths(runs, tmp_path):
+    import vssleval
+    from vssleval.errors import VsslevalError
+
+    with pytest.raises(VsslevalError, match="a run folder is a path, not int"):
+        vssleval.report([runs["center"], 3], out=tmp_path / "rep", maps=False, verbose=False)
+    with pytest.raises(VsslevalError, match="given twice"):
+        vssleval.compare(runs["center"], str(runs["center"]) + "/", tmp_path / "cmp", verbose=False)
+    assert not (tmp_path / "rep").exists() and not (tmp_path / "cmp").exists()

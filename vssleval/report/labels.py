@@ -21,6 +21,7 @@ keyed by label can drop or merge a run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -43,6 +44,8 @@ def check_distinct(paths: Sequence[str | Path]) -> None:
     it would be one run in two rows."""
     seen: dict[Path, str | Path] = {}
     for p in paths:
+        if not isinstance(p, (str, os.PathLike)):
+            raise VsslevalError(f"a run folder is a path, not {type(p).__name__} {p!r}")
         key = Path(p).resolve()
         if key in seen:
             raise VsslevalError(f"the run folder {key} is given twice (as {seen[key]} and {p}): list each run once")
