@@ -77,8 +77,8 @@ def too_few_resamples(n_boot: int, level: float = LEVEL) -> str | None:
         return None
     if n_boot <= 0:
         return "no bootstrap (--bootstrap 0)"
-    return (f"{n_boot} resample{'s' if n_boot != 1 else ''} (--bootstrap {n_boot}) {'are' if n_boot != 1 else 'is'} fewer than the {need} a {level * 100:g} % interval "
-            f"needs ({TAIL_DRAWS} beyond each end)")
+    count = f"{n_boot} resamples (--bootstrap {n_boot}) are" if n_boot != 1 else "1 resample (--bootstrap 1) is"
+    return f"{count} fewer than the {need} a {level * 100:g} % interval needs ({TAIL_DRAWS} beyond each end)"
 
 
 # -- statistics -------------------------------------------------------------------------------
