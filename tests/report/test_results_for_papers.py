@@ -23,7 +23,7 @@ N, SEEDS = 12, 2  # tests/report/conftest.py: 12 synthetic samples x 2 seeds
 # -- bootstrap intervals ------------------------------------------------------------------------
 def test_interval_of_a_single_sample_is_that_sample():
     rec = {"iou": np.array([0.7])}
-    ci = rs.bootstrap_intervals({"ciou": (rs.success_of("iou"), True)}, [rec], 50)
+    ci = rs.bootstrap_intervals({"ciou": (rs.success_of("iou"), True)}, [rec], rs.MIN_RESAMPLES)
     assert ci["ciou"] == (1.0, 1.0)
 
 

@@ -32,6 +32,7 @@ from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
 from vssleval.report.tables import CI_STYLES
 from vssleval.report.overlays import overlay_grid, separating_threshold
+from vssleval.report.labels import check_distinct
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
 from vssleval.report.single import write_run_outputs
 from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
@@ -68,6 +69,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     if not runs:
         raise VsslevalError("give at least one run directory: vssleval report RUN_DIR [RUN_DIR ...] --out DIR")
+    check_distinct(runs)  # one run listed twice would be one run in two rows
     records = [load_run(p) for p in runs]
     assign_labels(records)
     mixed = check_comparable(records, allow_mixed=allow_mixed)
@@ -108,6 +110,7 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     negative, paired bootstrap interval, paired permutation p-value); writes ``compare.csv`` in
     ``out`` and returns its path. Runs of different datasets or samples are refused."""
     bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
+    check_distinct([run_a, run_b])  # a run against itself: one run in both columns
     a, b = load_run(run_a), load_run(run_b)
     assign_labels([a, b])
     check_pair(a, b)  # before any folder is made
@@ -117,7 +120,7 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     path = Path(out) / "compare.csv"
     write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED))
     if verbose:
-        print("\n".join(console_lines(rows, a, b)))
+        print("\n".join(console_lines(rows, a, b, bootstrap)))
         print(f"compare: {path}")
     return path
 

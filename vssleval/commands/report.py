@@ -57,6 +57,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --from-store: score NaN/inf maps under the protocol's rule (with a warning) instead of refusing")
 
 
+def _formats(text: str) -> list[str]:
+    """``--format``'s list (``none``: empty); a list naming nothing, or ``none`` beside a format, is refused."""
+    names = [f.strip() for f in text.split(",")]
+    if names == ["none"]:
+        return []
+    if not any(names) or "none" in names:
+        raise VsslevalError(f"--format {text!r}: give a comma list of md, latex, csv (e.g. --format md,latex), "
+                            "or --format none alone for no leaderboard")
+    return [f for f in names if f]
+
+
 def run(args: argparse.Namespace) -> int:
     # every numeric flag, also those the chosen mode ignores, was checked by vssleval.limits (cli.py)
     if args.from_store:
@@ -77,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_nonfinite:
         raise VsslevalError("--allow-nonfinite only applies with --from-store (a report reads each run's metrics "
                             "as written; rescore a run with `vssleval report --from-store RUN --out DIR --allow-nonfinite`)")
-    formats = [] if args.format.strip() == "none" else [f.strip() for f in args.format.split(",") if f.strip()]
+    formats = _formats(args.format)
     report(args.runs, args.out, allow_mixed=args.allow_mixed, maps=not args.no_maps, overlays=args.overlays,
            sweep_samples=args.sweep_samples, sweep_points=args.sweep_points, formats=formats,
            ci_style=args.ci_style)

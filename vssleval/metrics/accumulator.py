@@ -239,6 +239,6 @@ def _csv_cell(v: Any) -> str:
     if isinstance(v, float):
         return repr(v)
     s = str(v)
-    if any(c in s for c in ',"\n'):
+    if any(c in s for c in ',"\n\r'):  # a bare \r ends a line for CSV readers too
         s = '"' + s.replace('"', '""') + '"'
     return s

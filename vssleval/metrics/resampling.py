@@ -19,6 +19,7 @@ Everything is seeded (``seed``); the draws depend only on ``n``, ``n_boot`` and 
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -32,11 +33,52 @@ DEFAULT_SEED = 0
 #: How the intervals are made (recorded in ``metrics.json`` beside the resamples and the seed).
 METHOD = ("percentile bootstrap over samples: n sample indices drawn with replacement per resample, the same "
           "draw for every seed and metric, the metric averaged over seeds")
+#: Fewest draws that must lie beyond each end of a percentile interval for it to be reported: the
+#: ends are the alpha/2 and 1 - alpha/2 quantiles of the draws, and with fewer than a handful of
+#: draws in a tail an end is one or two extreme draws (with one draw in all, an "interval" that need
+#: not even contain its estimate). Five per tail is the usual "expect at least 5" rule for a count.
+TAIL_DRAWS = 5
 #: Draws processed at once (bounds memory at ``CHUNK x n`` indices per statistic).
 CHUNK = 64
 
 Records = Mapping[str, np.ndarray]
 Stat = Callable[[Records, np.ndarray], np.ndarray]
+
+
+def min_resamples(level: float = LEVEL) -> int:
+    """Fewest resamples that support a ``level`` percentile interval: :data:`TAIL_DRAWS` draws
+    beyond each end, i.e. ``TAIL_DRAWS / ((1 - level) / 2)`` (200 at 95 %; 1000 at 99 %).
+
+    Examples:
+    >>> min_resamples(0.95), min_resamples(0.9), min_resamples(0.99)
+    (200, 100, 1000)
+    """
+    tail = (1.0 - level) / 2
+    return math.ceil(TAIL_DRAWS / tail - 1e-9)  # 1e-9: 5 / 0.025 is 199.99999999999997 in floats
+
+
+#: Resamples below which no 95 % interval is reported (``--bootstrap`` lower than this: ``n/a``).
+MIN_RESAMPLES = min_resamples(LEVEL)
+
+
+def too_few_resamples(n_boot: int, level: float = LEVEL) -> str | None:
+    """Why ``n_boot`` resamples give no ``level`` interval (one line), or None when they do.
+
+    Examples:
+    >>> too_few_resamples(1000) is None
+    True
+    >>> too_few_resamples(0)
+    'no bootstrap (--bootstrap 0)'
+    >>> too_few_resamples(50)
+    '50 resamples (--bootstrap 50) are fewer than the 200 a 95 % interval needs (5 beyond each end)'
+    """
+    need = min_resamples(level)
+    if n_boot >= need:
+        return None
+    if n_boot <= 0:
+        return "no bootstrap (--bootstrap 0)"
+    count = f"{n_boot} resamples (--bootstrap {n_boot}) are" if n_boot != 1 else "1 resample (--bootstrap 1) is"
+    return f"{count} fewer than the {need} a {level * 100:g} % interval needs ({TAIL_DRAWS} beyond each end)"
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -108,20 +150,32 @@ def resamples(n: int, n_boot: int, seed: int = DEFAULT_SEED, chunk: int = CHUNK)
         done += k
 
 
-def percentile_interval(draws: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """The ``level`` percentile interval of the finite ``draws`` (NaN, NaN when there are none).
+def percentile_interval(draws: np.ndarray, level: float = LEVEL,
+                        estimate: float | None = None) -> tuple[float, float]:
+    """The ``level`` percentile interval of the finite ``draws``, widened to contain ``estimate``.
+
+    NaN, NaN when fewer than :func:`min_resamples` draws are finite (the ends would be a few
+    extreme draws). The percentile interval of a skewed statistic on few samples can miss the
+    value it is about (e.g. AP, whose resamples repeat samples); an interval printed beside a
+    value must contain it, so ``low <= estimate <= high`` always holds for a finite ``estimate``.
 
     Examples:
-    >>> percentile_interval(np.arange(5.0), level=0.5)   # numpy's linear percentiles 25 and 75
-    (1.0, 3.0)
+    >>> percentile_interval(np.arange(21.0), level=0.5)   # numpy's linear percentiles 25 and 75
+    (5.0, 15.0)
+    >>> percentile_interval(np.arange(21.0), level=0.5, estimate=18.0)
+    (5.0, 18.0)
+    >>> percentile_interval(np.arange(5.0), level=0.5)    # 5 draws: fewer than the 20 needed
+    (nan, nan)
     """
     d = np.asarray(draws, np.float64)
     d = d[np.isfinite(d)]
-    if d.size == 0:
+    if d.size < min_resamples(level):
         return float("nan"), float("nan")
     a = (1 - level) / 2 * 100
-    lo, hi = np.percentile(d, [a, 100 - a])
-    return float(lo), float(hi)
+    lo, hi = (float(x) for x in np.percentile(d, [a, 100 - a]))
+    if estimate is not None and math.isfinite(estimate):
+        lo, hi = min(lo, float(estimate)), max(hi, float(estimate))
+    return lo, hi
 
 
 def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free: bool) -> np.ndarray:
@@ -132,32 +186,43 @@ def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free
 
 def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[Records], n_boot: int,
                         seed: int = DEFAULT_SEED, level: float = LEVEL,
-                        progress: Callable[[int], None] | None = None) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap interval of each seed-averaged statistic.
+                        progress: Callable[[int], None] | None = None,
+                        estimates: Mapping[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap interval of each seed-averaged statistic, containing its estimate.
 
     Args:
         stats: ``{key: (stat, seed_free)}``; ``seed_free`` marks statistics of maps that do not depend
             on the seed (positive audio), computed on the first seed only.
         seeds: per-seed records, every seed with the same ``n`` samples in the same order.
-        n_boot: resamples (> 0). seed: the draws' seed. progress: called with the resamples done
-            after each block (a progress bar).
+        n_boot: resamples; fewer than :func:`min_resamples` give NaN intervals and draw nothing
+            (:func:`too_few_resamples` says why). seed: the draws' seed. progress: called with the
+            resamples done after each block (a progress bar).
+        estimates: ``{key: value}`` the intervals must contain (the values a table prints beside
+            them); default: each statistic on all samples.
     Returns:
-        ``{key: (low, high)}``.
+        ``{key: (low, high)}`` with ``low <= estimate <= high`` (:func:`percentile_interval`).
 
     Examples:
     >>> rec = {"x": np.array([0.0, 1.0])}
     >>> lo, hi = bootstrap_intervals({"x": (mean_of("x"), True)}, [rec], 400)["x"]
     >>> lo, hi
     (0.0, 1.0)
+    >>> bootstrap_intervals({"x": (mean_of("x"), True)}, [rec], 20)["x"]   # too few resamples
+    (nan, nan)
     """
+    if too_few_resamples(n_boot, level):
+        return {k: (float("nan"), float("nan")) for k in stats}
     n = len(next(iter(seeds[0].values())))
+    ident = np.arange(n)[None, :]
+    point = {k: float(_seed_mean(stat, seeds, ident, seed_free)[0]) for k, (stat, seed_free) in stats.items()}
+    point.update({k: float(v) for k, v in (estimates or {}).items() if k in stats and v is not None})
     draws: dict[str, list[np.ndarray]] = {k: [] for k in stats}
     for rows in resamples(n, n_boot, seed):
         for key, (stat, seed_free) in stats.items():
             draws[key].append(_seed_mean(stat, seeds, rows, seed_free))
         if progress is not None:
             progress(len(rows))
-    return {k: percentile_interval(np.concatenate(v), level) for k, v in draws.items()}
+    return {k: percentile_interval(np.concatenate(v), level, point[k]) for k, v in draws.items()}
 
 
 def _paired(a: Records, b: Records) -> dict[str, np.ndarray]:
@@ -184,7 +249,9 @@ def paired_difference(stat: Stat, seed_free: bool, runs_a: Sequence[Records], ru
     difference" the runs are exchangeable sample by sample, so each sample's records (all seeds)
     are swapped between A and B at random and ``p = (1 + #{|d*| >= |d|}) / (1 + P)`` with
     ``P = n_boot`` random swaps, or, when ``2^n <= n_boot``, ``p = #{|d*| >= |d|} / 2^n`` over every
-    swap (exact; the unswapped assignment is one of them). ``n_boot = 0``: no interval, no p.
+    swap (exact; the unswapped assignment is one of them), so ``1 / (1 + P) <= p <= 1`` (or
+    ``2 / 2^n <= p``) and never 0. The interval is left NaN below :func:`min_resamples` and always
+    contains the difference (:func:`percentile_interval`); ``n_boot = 0``: no interval, no p.
 
     Returns ``{'a', 'b', 'diff', 'ci95_low', 'ci95_high', 'p_value', 'exact'}``.
     """
@@ -199,9 +266,10 @@ def paired_difference(stat: Stat, seed_free: bool, runs_a: Sequence[Records], ru
            "p_value": float("nan"), "exact": False}
     if n_boot <= 0 or n == 0:
         return out
-    diffs = [_seed_mean(stat, both, rows + n, seed_free) - _seed_mean(stat, both, rows, seed_free)
-             for rows in resamples(n, n_boot, seed)]
-    out["ci95_low"], out["ci95_high"] = percentile_interval(np.concatenate(diffs), level)
+    if not too_few_resamples(n_boot, level):
+        diffs = [_seed_mean(stat, both, rows + n, seed_free) - _seed_mean(stat, both, rows, seed_free)
+                 for rows in resamples(n, n_boot, seed)]
+        out["ci95_low"], out["ci95_high"] = percentile_interval(np.concatenate(diffs), level, out["diff"])
     masks, exact = swap_masks(n, n_boot, seed + 1)
     observed = abs(out["diff"])
     tol = 1e-12 * max(1.0, observed)  # a swap that reproduces |d| up to rounding counts as extreme

@@ -12,8 +12,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vssleval.metrics import breakdown, rows_to_csv
+from vssleval.metrics import breakdown
 from vssleval.metrics.protocols.base import SeedRecords
+from vssleval.report.text import csv_text, md
 
 #: Classes shown at each end of the report's per-class table (every class is in per_class.csv).
 SHOWN_CLASSES = 10
@@ -79,9 +80,13 @@ def _labels_of(masks: Mapping[str, np.ndarray], n: int) -> list[str]:
 
 
 def per_class_csv(classes: Sequence[Mapping[str, Any]]) -> str:
-    """``per_class.csv``: ``class,n,ciou,auc,pia_<neg>...`` (full precision; the per-sample CSV's
-    writer, :func:`vssleval.metrics.rows_to_csv`)."""
-    return rows_to_csv(classes)
+    """``per_class.csv``: ``class,n,ciou,auc,pia_<neg>...`` (full precision, floats as ``repr``;
+    a class name holding a comma, quote or line break is quoted by :func:`vssleval.report.text.csv_text`)."""
+    if not classes:
+        return ""
+    keys = list(classes[0])
+    return csv_text([keys, *([repr(float(v)) if isinstance(v, float) else v for v in (c[k] for k in keys)]
+                             for c in classes)])
 
 
 def _f(v: Any) -> str:
@@ -96,7 +101,7 @@ def markdown(result: Mapping[str, Any], b: Breakdowns, grid) -> list[str]:
     """The ``## Breakdowns`` section of a one-run ``report.md`` (``grid``: the Markdown table writer)."""
     lines = ["## Breakdowns", ""]
     if "size" in b.missing:
-        return lines + [f"Not computed: {b.missing['size']}.", ""]
+        return lines + [f"Not computed: {md(b.missing['size'])}.", ""]
     lines += ["### By object size", "",
               "Ground-truth area on the 224 x 224 grid, Mo & Morgado's bins: small < 32², medium < 96², "
               "large < 144² px, huge above (docs/metrics.md §11.3).", ""]
@@ -107,13 +112,13 @@ def markdown(result: Mapping[str, Any], b: Breakdowns, grid) -> list[str]:
         parts = [k[len("n_"):] for k in result if k.startswith("n_") and k[2:] in _parts_of(b, name)]
         rows = [[p, str(result.get(f"n_{p}", 0)), _f(result.get(f"ciou_{p}")), _f(result.get(f"auc_{p}"))]
                 for p in parts]
-        lines += [f"### {title[0].upper()}{title[1:]}", "", grid(["part", "n", "cIoU@0.5", "AUC"], rows)]
+        lines += [f"### {md(title[:1].upper() + title[1:])}", "", grid(["part", "n", "cIoU@0.5", "AUC"], rows)]
     for key, why in b.missing.items():
         if key.startswith("split:"):
-            lines += [f"### Split `{key[6:]}`", "", f"Not computed: {why}.", ""]
+            lines += [f"### Split {md(key[6:])}", "", f"Not computed: {md(why)}.", ""]
     lines += ["### By class", ""]
     if not b.classes:
-        lines += [f"Not computed: {b.missing.get('class', 'no classes')}.", ""]
+        lines += [f"Not computed: {md(b.missing.get('class', 'no classes'))}.", ""]
     else:
         ranked = sorted(b.classes, key=lambda r: (-np.nan_to_num(r["ciou"], nan=-1.0), r["class"]))
         negs = [k for k in b.classes[0] if k.startswith("pia_")]

@@ -8,8 +8,6 @@ compared values equal those in each run's ``metrics.json``.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Sequence
 
 import numpy as np
@@ -19,6 +17,7 @@ from vssleval.metrics import resampling
 from vssleval.metrics.protocols.base import NEGATIVES
 from vssleval.metrics.protocols.vssleval import headline_stats
 from vssleval.report.runs import RunRecord
+from vssleval.report.text import csv_text, visible
 
 #: ``(key, label)`` of the compared metrics.
 METRICS = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"),
@@ -53,6 +52,8 @@ def check_pair(a: RunRecord, b: RunRecord) -> None:
 
 
 def _ids(r: RunRecord) -> list[str]:
+    if not _seeds(r):  # a run of no samples (an empty per_sample.csv)
+        return []
     first = r.columns["seed_index"] == _seeds(r)[0]
     return [str(x) for x in r.columns["sample_id"][first]]
 
@@ -78,6 +79,9 @@ def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFA
     """One row per metric both runs have: ``{metric, label, a, b, diff, ci95_low, ci95_high, p_value,
     exact}`` (B - A)."""
     check_pair(a, b)
+    if not _seeds(a):  # nothing to pair: say so rather than fail on the first seed
+        raise VsslevalError(f"--compare needs samples: {a.path / 'per_sample.csv'} and {b.path / 'per_sample.csv'} "
+                            "hold none")
     order = _ids(a)
     recs_a, recs_b = seed_records(a, order), seed_records(b, order)
     negs = [x for x in NEGATIVES if f"conf_{x}" in recs_a[0] and f"conf_{x}" in recs_b[0]]
@@ -93,26 +97,35 @@ def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFA
 
 
 def compare_csv(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int, seed: int) -> str:
-    """``compare.csv``: ``metric,a,b,diff,ci95_low,ci95_high,p_value,test,n_samples,resamples,seed,run_a,run_b``."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value", "test", "n_samples", "resamples",
-                "seed", "run_a", "run_b"])
+    """``compare.csv``: ``metric,a,b,diff,ci95_low,ci95_high,p_value,test,n_samples,resamples,seed,run_a,run_b,
+    label_a,label_b,interval_note`` (interval bounds empty, and ``interval_note`` saying why, when
+    ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`)."""
+    lines: list[list[Any]] = [["metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value", "test", "n_samples",
+                               "resamples", "seed", "run_a", "run_b", "label_a", "label_b", "interval_note"]]
     n = len(_ids(a))
+    why = resampling.too_few_resamples(n_boot) or ""
     for r in rows:
         test = "exact permutation" if r["exact"] else f"permutation ({n_boot} random swaps)"
-        w.writerow([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff", "ci95_low", "ci95_high", "p_value")),
-                    test if n_boot else "none", n, n_boot, seed, str(a.path), str(b.path)])
-    return buf.getvalue()
+        ci = ["", ""] if why else [repr(float(r["ci95_low"])), repr(float(r["ci95_high"]))]
+        lines.append([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff")), *ci, repr(float(r["p_value"])),
+                      test if n_boot else "none", n, n_boot, seed, str(a.path), str(b.path), a.label, b.label, why])
+    return csv_text(lines)
 
 
-def console_lines(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord) -> list[str]:
-    """The comparison as printed: one line per metric."""
-    lines = [f"B - A on {len(_ids(a))} samples of {a.run.get('dataset')}: A = {a.label} ({a.path}), "
-             f"B = {b.label} ({b.path})"]
+def console_lines(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int | None = None) -> list[str]:
+    """The comparison as printed: a header, one line per metric, and one line saying why the
+    intervals are ``n/a`` when ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`."""
+    lines = [f"B - A on {len(_ids(a))} samples of {visible(a.run.get('dataset'))}: A = {visible(a.label)} "
+             f"({visible(a.path)}), B = {visible(b.label)} ({visible(b.path)})"]
     width = max(len(r["label"]) for r in rows) if rows else 8
     for r in rows:
-        ci = (f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]" if np.isfinite(r["ci95_low"]) else "[no interval]")
+        ci = (f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]" if np.isfinite(r["ci95_low"]) else "[n/a]")
         p = f"p = {r['p_value']:.4g}{' (exact)' if r['exact'] else ''}" if np.isfinite(r["p_value"]) else "p n/a"
         lines.append(f"  {r['label']:<{width}}  A {r['a']:.3f}  B {r['b']:.3f}  B-A {r['diff']:+.3f} {ci}  {p}")
+    why = resampling.too_few_resamples(n_boot) if n_boot is not None else None
+    if why:
+        line = f"  interval n/a: {why}"
+        if n_boot and rows and not any(r["exact"] for r in rows):
+            line += f"; the p-values rest on {n_boot} random swaps (none can be below {1 / (1 + n_boot):.3g})"
+        lines.append(line)
     return lines

@@ -8,6 +8,7 @@ Each figure is written as PNG and PDF, each file atomically (:func:`save_figure`
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -16,6 +17,7 @@ import numpy as np
 from vssleval.io_utils import atomic_path
 from vssleval.metrics import auroc, transfer
 from vssleval.report.runs import RunRecord
+from vssleval.report.text import figure as fig_text, visible
 
 #: Colour and display name of each audio variant (``per_sample.csv`` spelling).
 VARIANT_STYLE = {
@@ -30,6 +32,14 @@ DPI = 130
 MAX_POINTS = 300
 #: ROC curves are evaluated at no more than this many thresholds (quantiles of the pooled maxima).
 ROC_POINTS = 256
+
+
+def title_text(s: str, width: int = 48) -> str:
+    """A panel title, legend entry or tick label: plain text (:func:`vssleval.report.text.figure`)
+    wrapped at ``width`` characters, so a long run label stays beside its panel instead of
+    squeezing the axes away."""
+    lines = textwrap.wrap(visible(s), width) or [""]
+    return "\n".join(fig_text(line) for line in lines)
 
 
 def new_figure(width: float, height: float, layout: str | None = "constrained"):
@@ -135,14 +145,14 @@ def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[
         else:  # the baselines: a group of variant boxes per run, the run's name under it
             for k, run in enumerate(members):
                 _box_group(ax, run, float(k + 1), 0.8, rng)
-            ax.set_xticks(range(1, len(members) + 1), [r.label for r in members], fontsize=8)
+            ax.set_xticks(range(1, len(members) + 1), [title_text(r.label, 20) for r in members], fontsize=8)
             for v in ["positive", *members[0].negatives]:
                 ax.plot([], [], ls="none", marker="s", color=VARIANT_STYLE[v][0], label=VARIANT_STYLE[v][1])
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=7, frameon=False)
         ax.set_ylabel("max of raw map", fontsize=8)
         ax.ticklabel_format(axis="y", useOffset=False)  # near-equal maxima: plain values, not "1e-5 + 0.9999"
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title_text(title), fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Raw-map maxima per audio variant (boxes: quartiles, whiskers: 5-95 %)", fontsize=10)
@@ -187,7 +197,7 @@ def roc_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str
                 fpr, tpr = roc_points(run.maxima("positive"), run.negative_maxima())
                 auc = auroc(run.maxima("positive"), run.negative_maxima())
                 ax.plot(fpr, tpr, color=NEG_ALL_COLOR, lw=1.4, ls=_BASELINE_LINES[k % len(_BASELINE_LINES)],
-                        label=f"{run.label} vs all: AUROC {auc:.3f}")
+                        label=f"{title_text(run.label, 32)} vs all: AUROC {auc:.3f}")
         ax.plot([0, 1], [0, 1], color="black", lw=0.6, ls=":")
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
@@ -195,7 +205,7 @@ def roc_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str
         ax.set_xlabel("false positive rate (negative max > t)", fontsize=8)
         ax.set_ylabel("true positive rate (positive max > t)", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title_text(title), fontsize=9)
         ax.legend(loc="lower right", fontsize=6.5, frameon=False)
     fig.suptitle("Positive vs negative audio by raw-map maximum (ROC; o = calibrated threshold)", fontsize=10)
     return save_figure(fig, out)
@@ -236,15 +246,15 @@ def sweep_figure(panels: Sequence[Mapping[str, Any]], out: str | Path) -> list[P
         lo, hi = float(x.min()), float(x.max())
         for name, value in (p.get("configured") or {}).items():
             if lo <= value <= hi:
-                ax.axvline(value, color="black", lw=0.8, ls=":", label=f"YAML {name} = {value:.4g}")
+                ax.axvline(value, color="black", lw=0.8, ls=":", label=f"YAML {fig_text(name)} = {value:.4g}")
             else:  # drawing it would squash the curves: say where it is instead
-                ax.plot([], [], ls="none", label=f"YAML {name} = {value:.4g} (off scale)")
+                ax.plot([], [], ls="none", label=f"YAML {fig_text(name)} = {value:.4g} (off scale)")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("universal threshold (raw map scale)", fontsize=8)
         ax.set_ylabel("fraction", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        ax.set_title(p["label"] + (f"\n{p['note']}" if p.get("note") else ""), fontsize=8)
+        ax.set_title(title_text(p["label"]) + (f"\n{title_text(p['note'])}" if p.get("note") else ""), fontsize=8)
         ax.legend(loc="best", fontsize=6.5, frameon=False)
     fig.suptitle("Success rate (positive) and pIA (negatives) as functions of the threshold", fontsize=10)
     return save_figure(fig, out)

@@ -1,7 +1,8 @@
 """The leaderboard a paper can paste: ``leaderboard.md``, ``leaderboard.tex`` (booktabs) and
 ``leaderboard.csv`` from finished runs (docs/report.md, "Leaderboard").
 
-One row per model (qualified by preset / protocol when runs of a model differ in them), one column
+One row per run (labelled by :mod:`vssleval.report.labels`: the model name, qualified by what tells
+runs of one model apart), the runs of one configuration on several datasets side by side, one column
 group per dataset (runs of different datasets are never averaged together), the audio-agnostic
 baselines set apart at the bottom. The best value of each column among the models (highest, or
 lowest for pIA) is bold; a run that evaluated fewer records than its annotation file holds is
@@ -10,16 +11,17 @@ marked with a dagger and a footnote.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from vssleval.errors import VsslevalError
 from vssleval.report.completeness import of_metrics, partial_line
-from vssleval.report.runs import RunRecord
-from vssleval.report.tables import format_value, interval, markdown_grid, seed_spread
+from vssleval.report.runs import RunRecord, labels_for
+from vssleval.report.tables import format_value, interval, markdown_grid, no_interval_reason, seed_spread
+from vssleval.report import text
+from vssleval.report.text import Md, md, tex
 
 #: ``(metrics.json key, column title, higher is better)``, in column order.
 COLUMNS = (("ciou", "cIoU@0.5", True), ("auc", "AUC", True), ("ap", "AP", True), ("max_f1", "max-F1", True),
@@ -32,7 +34,7 @@ _FILES = {"md": "leaderboard.md", "latex": "leaderboard.tex", "csv": "leaderboar
 
 @dataclass
 class Row:
-    """One leaderboard row: its name, whether it is a baseline, and its run on each dataset."""
+    """One leaderboard row: its label, whether it is a baseline, and its run on each dataset."""
 
     name: str
     baseline: bool
@@ -40,17 +42,22 @@ class Row:
 
 
 def build(runs: Sequence[RunRecord]) -> tuple[list[str], list[Row]]:
-    """The datasets (column groups, first-seen order) and the rows (models first, then baselines)."""
+    """The datasets (column groups, first-seen order) and the rows (models first, then baselines).
+
+    A row is a run, or the runs of one configuration on several datasets: rows are keyed by the run
+    labels of :func:`vssleval.report.runs.labels_for` with the dataset shown by the column groups,
+    so two runs on one dataset always get two rows (docs/report.md, "Run labels")."""
     datasets: list[str] = []
     for r in runs:
         if str(r.run["dataset"]) not in datasets:
             datasets.append(str(r.run["dataset"]))
-    varying = [k for k in ("preset", "protocol") if len({str(r.run.get(k)) for r in runs}) > 1]
-    rows: dict[str, Row] = {}
-    for r in runs:
-        name = r.model + ("" if not varying else " (" + ", ".join(str(r.run.get(k)) for k in varying) + ")")
-        row = rows.setdefault(name, Row(name, r.baseline, {}))
-        row.runs.setdefault(str(r.run["dataset"]), r)
+    rows: dict[tuple[str, bool], Row] = {}
+    for r, name in zip(runs, labels_for(runs, shown=("dataset",))):
+        row = rows.setdefault((name, r.baseline), Row(name, r.baseline, {}))
+        if str(r.run["dataset"]) in row.runs:  # the labels exclude this; never keep one run silently
+            raise VsslevalError(f"two runs in one leaderboard cell ({row.runs[str(r.run['dataset'])].path} and "
+                                f"{r.path}): report them separately")
+        row.runs[str(r.run["dataset"])] = r
     ordered = [r for r in rows.values() if not r.baseline] + [r for r in rows.values() if r.baseline]
     return datasets, ordered
 
@@ -110,37 +117,42 @@ def markdown(runs: Sequence[RunRecord], style: str = "bracket") -> str:
             m = row.runs[d].metrics
             cells = []
             for key, _, _ in cols:
-                text = format_value(m, key, style)
-                cells.append(f"**{text}**" if _is_best(m, key, best, _eligible(rows, row, d)) else text)
+                value = format_value(m, key, style)
+                cells.append(Md(f"**{value}**") if _is_best(m, key, best, _eligible(rows, row, d)) else value)
             mark = " †" if (row.name, d) in partial else ""
             body.append([row.name + mark + (" (baseline)" if row.baseline else "")] + cells)
-        lines += [f"## {d}", "", markdown_grid(["model", *(t for _, t, _ in cols)], body)]
+        lines += [f"## {md(d)}", "", markdown_grid(["model", *(t for _, t, _ in cols)], body)]
     lines += _notes(rows, datasets, style, "md")
     return "\n".join(lines)
 
 
 def _notes(rows: Sequence[Row], datasets: Sequence[str], style: str, fmt: str) -> list[str]:
+    """The table's notes, ready for ``fmt`` (``md`` or ``latex``): names escaped as text there."""
+    esc = md if fmt == "md" else tex
+    static = (lambda s: s) if fmt == "md" else _tex_static
     dagger = "†" if fmt == "md" else r"$^\dagger$"
     spread = {"bracket": "value ± std over seeds (only where the metric depends on the seed) [95 % bootstrap "
                          "interval over samples]",
               "pm": "value ± half-width of the 95 % bootstrap interval over samples",
               "none": "value (mean over seeds)"}[style]
-    notes = [f"Values: {spread}. Bold: best model per column (highest; lowest for pIA; among the baselines when no "
-             "model ran on the dataset). pIA under the adaptive "
-             "threshold; AUROC max: positive vs pooled negative raw-map maxima. Baselines ignore the audio."]
-    if style != "none" and any("bootstrap" not in r.metrics for row in rows for r in row.runs.values()):
-        notes.append("Runs evaluated with --bootstrap 0 have no intervals.")
-    notes += [f"{dagger} {name} on {d}: {line}." for name, d, line in _partials(rows, datasets)]
+    notes = [static(f"Values: {spread}. Bold: best model per column (highest; lowest for pIA; among the baselines "
+                    "when no model ran on the dataset). pIA under the adaptive "
+                    "threshold; AUROC max: positive vs pooled negative raw-map maxima. Baselines ignore the audio.")]
+    if style != "none":
+        for row in rows:
+            for d in datasets:
+                why = no_interval_reason(row.runs[d].metrics) if d in row.runs else None
+                if why:
+                    notes.append(static("No intervals for ") + f"{esc(row.name)} on {esc(d)}: {esc(why)}.")
+    notes += [f"{dagger} {esc(name)} on {esc(d)}: {esc(line)}." for name, d, line in _partials(rows, datasets)]
     if fmt == "md":
         return [""] + [f"{n}\n" for n in notes]
     return notes
 
 
-def _tex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
-        s = s.replace(a, b) if a != "\\" else s.replace(a, "\x00")
-    return s.replace("\x00", r"\textbackslash{}")
+def _tex_static(text: str) -> str:
+    """This module's own note text in LaTeX: escaped, with its ± and † as math."""
+    return tex(text).replace("±", r"$\pm$").replace("†", r"$^\dagger$")
 
 
 def _tex_cell(metrics: Mapping[str, Any], key: str, bold: bool, style: str) -> str:
@@ -169,11 +181,11 @@ def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
            r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
     head, rules, start = [""], [], 2
     for d, cols in groups:
-        head.append(rf"\multicolumn{{{len(cols)}}}{{c}}{{{_tex_escape(d)}}}")
+        head.append(rf"\multicolumn{{{len(cols)}}}{{c}}{{{tex(d)}}}")
         rules.append(rf"\cmidrule(lr){{{start}-{start + len(cols) - 1}}}")
         start += len(cols)
     out += [" & ".join(head) + r" \\", " ".join(rules)]
-    out.append(" & ".join(["Model"] + [_tex_escape(t) for _, cols in groups for _, t, _ in cols]) + r" \\")
+    out.append(" & ".join(["Model"] + [tex(t) for _, cols in groups for _, t, _ in cols]) + r" \\")
     out.append(r"\midrule")
     best = {d: best_values(rows, d) for d in datasets}
     seen_baseline = False
@@ -182,7 +194,7 @@ def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
             out.append(r"\midrule")
             seen_baseline = True
         marks = any((row.name, d) in partial for d in datasets)
-        cells = [_tex_escape(row.name) + (r"$^\dagger$" if marks else "")]
+        cells = [tex(row.name) + (r"$^\dagger$" if marks else "")]
         for d, cols in groups:
             r = row.runs.get(d)
             for key, _, _ in cols:
@@ -191,38 +203,33 @@ def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
         out.append(" & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     notes = _notes(rows, datasets, style, "latex")
-    out.append(r"\caption{" + " ".join(_tex_caption(n) for n in notes) + "}")
+    out.append(r"\caption{" + " ".join(notes) + "}")
     out += [r"\end{table}", ""]
     return "\n".join(out)
 
 
-def _tex_caption(note: str) -> str:
-    keep = note.replace("±", r"$\pm$").replace("†", r"$^\dagger$")
-    parts = keep.split("$")  # escape the text, not the math
-    return "$".join(p if i % 2 else _tex_escape(p) for i, p in enumerate(parts))
-
-
 def csv_text(runs: Sequence[RunRecord]) -> str:
-    """``leaderboard.csv``: one line per (row, dataset); every column's value, interval and std at full
-    precision, and the completeness of the run."""
+    """``leaderboard.csv``: one line per (row, dataset); the row's label, the run's model name and
+    folder, every column's value, interval and std at full precision, and the completeness of the run."""
     datasets, rows = build(runs)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    header = ["model", "dataset", "baseline", "n_evaluated", "n_expected", "partial"]
+    header = ["model", "dataset", "baseline", "n_evaluated", "n_expected", "partial", "model_name", "run_dir"]
     for key, _, _ in COLUMNS:
         header += [key, f"{key}_ci95_low", f"{key}_ci95_high", f"{key}_std"]
-    w.writerow(header)
+    lines = [header]
     for row in rows:
         for d in datasets:
             if d not in row.runs:
                 continue
-            m = row.runs[d].metrics
+            run = row.runs[d]
+            m = run.metrics
             c = of_metrics(m)
-            line = [row.name, d, int(row.baseline), c["n_evaluated"], c["n_expected"], partial_line(c) or ""]
+            line = [row.name, d, int(row.baseline), c["n_evaluated"], c["n_expected"], partial_line(c) or "",
+                    run.model, str(run.path)]
             for key, _, _ in COLUMNS:
-                line += [_num(m.get(k)) for k in (key, f"{key}_ci95_low", f"{key}_ci95_high", f"{key}_std")]
-            w.writerow(line)
-    return buf.getvalue()
+                ci = interval(m, key)
+                line += [_num(m.get(key)), *(_num(v) for v in (ci or ("", ""))), _num(m.get(f"{key}_std"))]
+            lines.append(line)
+    return text.csv_text(lines)
 
 
 def _num(v: Any) -> str:

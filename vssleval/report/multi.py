@@ -17,6 +17,7 @@ from vssleval.io_utils import write_text_atomic
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report import calibration as cal
 from vssleval.report import figures, leaderboard, tables
+from vssleval.report import text as txt
 from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, differences
 
@@ -72,7 +73,7 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
     for r in runs:  # a partial run is said before any number
         line = partial_line(of_metrics(r.metrics))
         if line:
-            md += [f"**{r.label}: {line}** (marked † in the leaderboard)", ""]
+            md += [f"**{txt.md(r.label)}: {txt.md(line)}** (marked † in the leaderboard)", ""]
     md += _runs_section(runs, out)
     md += _tables_section(runs, mixed, ci_style)
     board = []
@@ -104,7 +105,8 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
     md += _sweep_section(runs, sweeps, swept)
     md += _overlay_section(runs, overlays)
     if notes or mixed:
-        md += ["## Notes", ""] + [f"- mixed runs (--allow-mixed): {n}" for n in mixed] + [f"- {n}" for n in notes] + [""]
+        md += (["## Notes", ""] + [f"- mixed runs (--allow-mixed): {txt.md(n)}" for n in mixed]
+               + [f"- {txt.md(n)}" for n in notes] + [""])
     report = out / "report.md"
     write_text_atomic(report, "\n".join(md))
     summary = out / "summary.csv"
@@ -118,8 +120,8 @@ def _runs_section(runs: Sequence[RunRecord], out: Path) -> list[str]:
         run = r.run
         seeds = run.get("seeds") or r.metrics.get("seeds") or []
         rows.append([r.label, r.model, run.get("dataset"), run.get("preset"), run.get("protocol"),
-                     r.metrics.get("n_samples", "?"), len(seeds), ", ".join(run.get("negatives") or []),
-                     f"`{r.path}`"])
+                     r.metrics.get("n_samples", "?"), len(seeds), ", ".join(map(str, run.get("negatives") or [])),
+                     str(r.path)])
     header = ["run", "model", "dataset", "preset", "protocol", "samples", "seeds", "negatives", "directory"]
     return ["## Runs", "", tables.markdown_grid(header, rows, left=5)]
 
@@ -144,14 +146,14 @@ def _spread_note(runs: Sequence[RunRecord], style: str) -> str:
     """What the ± and the brackets of the tables mean, with the runs' bootstrap settings."""
     boots = {(b.get("resamples"), b.get("seed")) for r in runs if isinstance(b := r.metrics.get("bootstrap"), dict)}
     setting = "; ".join(f"{n} resamples, seed {s}" for n, s in sorted(boots, key=str)) or "none"
-    missing = [r.label for r in runs if not isinstance(r.metrics.get("bootstrap"), dict)]
+    missing = [(r.label, why) for r in runs if (why := tables.no_interval_reason(r.metrics))]
     text = {"bracket": "Values: `value ± std over seeds [95 % bootstrap interval over samples]`; the ± only where "
                        "the metric depends on the seed.",
             "pm": "Values: `value ± half-width of the 95 % bootstrap interval over samples`.",
             "none": "Values: the mean over seeds."}[style]
     text += f" Bootstrap: {setting} (docs/metrics.md §11)."
     if missing and style != "none":
-        text += f" No intervals for {', '.join(missing)} (evaluated with --bootstrap 0)."
+        text += " No intervals for " + "; ".join(f"{txt.md(label)} ({txt.md(why)})" for label, why in missing) + "."
     return text
 
 
@@ -167,7 +169,7 @@ def _calibration_section(runs: Sequence[RunRecord], calibrations: Mapping[str, M
         rows.append([r.label, r.run.get("dataset"), "calibrated", t, _fmt(c["tpr"]), _fmt(c["fpr"]),
                      _fmt(c["balanced_accuracy"]), _fmt(c["auroc"])])
         for name, tr in cal.configured_thresholds(r).items():
-            rows.append([r.label, r.run.get("dataset"), f"model YAML `{name}`", _fmt(tr["threshold"], ".4g"),
+            rows.append([r.label, r.run.get("dataset"), f"model YAML {name}", _fmt(tr["threshold"], ".4g"),
                          _fmt(tr["tpr"]), _fmt(tr["fpr"]), _fmt(tr["balanced_accuracy"]), _fmt(tr["auroc"])])
     lines.append(tables.markdown_grid(["run", "dataset", "threshold from", "t", "TPR", "FPR", "balanced acc.",
                                        "AUROC (pooled)"], rows, left=3))
@@ -179,12 +181,12 @@ def _calibration_section(runs: Sequence[RunRecord], calibrations: Mapping[str, M
         lines += ["No model has runs on two datasets in this report, so no transfer is shown (add a run of the "
                   "same model and preset on another dataset, with --allow-mixed).", ""]
     else:
-        rows = [[m.source.model, m.source.run.get("dataset"), m.target.run.get("dataset"),
+        rows = [[m.source.label, m.source.run.get("dataset"), m.target.label, m.target.run.get("dataset"),
                  _fmt(m.applied["threshold"], ".4g"), _fmt(m.applied["tpr"]), _fmt(m.applied["fpr"]),
                  _fmt(m.applied["balanced_accuracy"]), _fmt(m.oracle["threshold"], ".4g"),
                  _fmt(m.oracle["balanced_accuracy"])] for m in moves]
-        lines += [tables.markdown_grid(["model", "calibrated on", "applied to", "threshold", "TPR", "FPR",
-                                        "balanced acc.", "target's own t", "its balanced acc."], rows, left=3),
+        lines += [tables.markdown_grid(["run", "calibrated on", "target run", "applied to", "threshold", "TPR", "FPR",
+                                        "balanced acc.", "target's own t", "its balanced acc."], rows, left=4),
                   "The gap between the last column and 'balanced acc.' is what is lost by reusing a threshold "
                   "calibrated on another dataset.", ""]
     return lines
@@ -198,11 +200,11 @@ def _sweep_section(runs: Sequence[RunRecord], sweeps: Mapping[str, Any], swept: 
                   "universal threshold): solid = fraction of positives with cIoU >= 0.5, dashed = mean pIA of "
                   "each negative variant. A useful threshold keeps the solid curve high where the dashed ones "
                   f"are near 0; identical curves (audio-agnostic maps) overlap. Also as [PDF]({Path(SWEEP_FIG).with_suffix('.pdf')}).", ""]
-        lines += [f"- {p['label']}: {p['note']}" for p in swept if p.get("note")]
+        lines += [f"- {txt.md(p['label'])}: {txt.md(p['note'])}" for p in swept if p.get("note")]
         lines.append("")
     missing = [r.label for r in runs if r.label not in sweeps]
     if missing:
-        lines += [f"Not computed for {', '.join(missing)} (needs the heatmap store; see Notes).", ""]
+        lines += [f"Not computed for {', '.join(map(txt.md, missing))} (needs the heatmap store; see Notes).", ""]
     return lines
 
 
@@ -216,8 +218,8 @@ def _overlay_section(runs: Sequence[RunRecord], overlays: Mapping[str, Path]) ->
                   "show the raw row only).", ""]
         for r in shown:
             rel = Path(overlays[r.label])
-            lines += [f"### {r.label}", "", f"![overlays {r.label}]({rel.as_posix()})", ""]
+            lines += [f"### {txt.md(r.label)}", "", f"![overlays {txt.md(r.label)}]({rel.as_posix()})", ""]
     missing = [r.label for r in runs if r.label not in overlays]
     if missing:
-        lines += [f"No overlays for {', '.join(missing)} (see Notes).", ""]
+        lines += [f"No overlays for {', '.join(map(txt.md, missing))} (see Notes).", ""]
     return lines

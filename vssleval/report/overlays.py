@@ -9,6 +9,7 @@ import numpy as np
 
 from vssleval.metrics import upsample
 from vssleval.report.figures import new_figure, save_figure
+from vssleval.report.text import figure as figure_text
 
 VARIANT_ORDER = ("positive", "silence", "noise", "offscreen")
 
@@ -45,7 +46,8 @@ def overlay_grid(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], t
         for r in range(rows_per):
             ax_row = axes[i * rows_per + r]
             ax_row[0].imshow(images[i], interpolation="nearest")
-            ax_row[0].set_title((titles[i] if titles else f"sample {i}") if r == 0 else "thresholded", fontsize=7)
+            name = figure_text(titles[i]) if titles else f"sample {i}"
+            ax_row[0].set_title(name if r == 0 else "thresholded", fontsize=7)
             for j, v in enumerate(variants, start=1):
                 m = up[v][i]
                 heat = _colour(m, lo, hi)

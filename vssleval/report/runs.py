@@ -9,6 +9,7 @@ message names the file at fault.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vssleval.errors import VsslevalError
+from vssleval.report.labels import run_labels
 from vssleval.metrics.protocols import PROTOCOLS
 
 from vssleval.vocabulary import AUDIO_VARIANTS as VARIANTS  # per_sample.csv: ``max_<variant>``
@@ -93,8 +95,12 @@ class RunRecord:
 
     @property
     def slug(self) -> str:
-        """The label as a file-name-safe string."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("_") or "run"
+        """The label as a file name: its safe characters (at most 60), and a hash of the label when
+        anything was changed or cut, so two labels never share a file and no name is too long."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("._")[:60]
+        if safe and safe == self.label:
+            return safe
+        return f"{safe or 'run'}-{hashlib.sha256(self.label.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
 
 
 def load_run(path: str | Path) -> RunRecord:
@@ -174,29 +180,17 @@ def _check_consistent(rec: RunRecord) -> None:
                             "different runs or one is truncated")
 
 
+def labels_for(runs: Sequence[RunRecord], shown: Sequence[str] = ()) -> list[str]:
+    """Each run's label by the one rule of :func:`vssleval.report.labels.run_labels` (``shown``:
+    configuration fields the table gives columns of their own, e.g. the leaderboard's dataset)."""
+    return run_labels([r.model for r in runs], [r.run for r in runs], [r.path for r in runs], shown)
+
+
 def assign_labels(runs: Sequence[RunRecord]) -> None:
-    """Give every run a unique short label: the model name, qualified by whatever tells the runs
-    of the same model apart (dataset, preset, protocol), else by the directory name."""
-    by_model: dict[str, list[RunRecord]] = {}
-    for r in runs:
-        by_model.setdefault(r.model, []).append(r)
-    for model, group in by_model.items():
-        if len(group) == 1:
-            group[0].label = model
-            continue
-        varying = [k for k in ("dataset", "preset", "protocol") if len({str(g.run.get(k)) for g in group}) > 1]
-        for g in group:
-            g.label = model + ("" if not varying else " [" + ", ".join(str(g.run.get(k)) for k in varying) + "]")
-    seen: dict[str, int] = {}
-    for r in runs:
-        seen[r.label] = seen.get(r.label, 0) + 1
-    for r in runs:
-        if seen[r.label] > 1:
-            r.label = f"{r.label} ({r.path.name})"
-    labels = [r.label for r in runs]
-    for i, r in enumerate(runs):  # same directory name twice: fall back on the position
-        if labels.count(r.label) > 1:
-            r.label = f"{r.label} #{i + 1}"
+    """Give every run its label in this set of runs (unique, whatever the order of ``runs``): the
+    model name, qualified by what tells runs of the same model apart (docs/report.md, "Run labels")."""
+    for r, label in zip(runs, labels_for(runs)):
+        r.label = label
 
 
 def differences(runs: Sequence[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:

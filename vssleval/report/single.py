@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics import Accumulator
 from vssleval.report import breakdowns
 from vssleval.report.compat import write_metrics, write_protocol_files
 from vssleval.report.completeness import completeness, partial_line
-from vssleval.report.tables import format_value, headline, markdown_grid
+from vssleval.report.tables import format_value, headline, markdown_grid, no_interval_reason
+from vssleval.report.text import md, visible
 
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
@@ -77,11 +78,10 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
         write_text_atomic(out / "per_class.csv", breakdowns.per_class_csv(parts.classes))
     write_protocol_files(acc, out, config["model_name"], config.get("testset") or config["dataset"])
     headline = headline_rows(result, acc.protocol)
-    title = (f"{config['model_name']} on {config['dataset']} | preset {config['preset']} | protocol "
-             f"{acc.protocol} | {result['n_samples']} samples x {result['n_seeds']} seeds")
+    title = _title(config, acc.protocol, result, md)
     partial = partial_line(result)
     top = ([f"{partial[0].upper()}{partial[1:]}"] if partial else []) + input_notes(config)
-    body = [f"# {title}", ""] + [f"> **{w}**\n" for w in warnings] + [f"**{line}**\n" for line in top]
+    body = [f"# {title}", ""] + [f"> **{md(w)}**\n" for w in warnings] + [f"**{md(line)}**\n" for line in top]
     # plain `---` separators (left=None): the two-column report has always been written that way
     body += [markdown_grid(("metric", "value"), headline, left=None)]
     body.append(_values_note(result))
@@ -95,21 +95,34 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
         for w in warnings:
             print(w)
         width = max(len(a) for a, _ in headline) if headline else 10
-        print(title)
+        print(_title(config, acc.protocol, result, visible))
         for line in top:
-            print(f"  {line}")
+            print(f"  {visible(line)}")
         for a, b in headline:
             print(f"  {a:<{width}}  {b}")
+        why = no_interval_reason(result)
+        if why and isinstance(result.get("bootstrap"), Mapping):  # asked for intervals, got none: say why
+            print(f"  intervals n/a: {why}")
         print(f"outputs in {out}/ (metrics.json, metrics.csv, per_sample.csv, report.md"
               f"{', per_class.csv' if parts.classes else ''})")
     return result
 
 
+def _title(config: Mapping[str, Any], protocol: str, result: Mapping[str, Any], esc: Callable[[Any], str]) -> str:
+    """The run's one-line title, its names through ``esc`` (Markdown for report.md, visible for the console)."""
+    return (f"{esc(config['model_name'])} on {esc(config['dataset'])} | preset {esc(config['preset'])} | protocol "
+            f"{esc(protocol)} | {result['n_samples']} samples x {result['n_seeds']} seeds")
+
+
 def _values_note(result: Mapping[str, Any]) -> str:
-    """How the table's values read: the interval, its resamples and seed, the seed spread."""
+    """How the table's values read: the interval, its resamples and seed, the seed spread; or why
+    there are no intervals (``--bootstrap 0``, or fewer resamples than docs/metrics.md §11.1 asks)."""
     boot = result.get("bootstrap")
-    if isinstance(boot, Mapping):
+    why = no_interval_reason(result)
+    if isinstance(boot, Mapping) and not why:
         return (f"Values: `value ± std over seeds [95 % bootstrap interval over samples]`; the ± only where "
                 f"the metric depends on the seed (noise and offscreen draws). Intervals: {boot.get('resamples')} "
                 f"resamples, seed {boot.get('seed')}, paired across seeds (docs/metrics.md §11).\n")
+    if isinstance(boot, Mapping):
+        return f"Values: `value ± std over seeds`; intervals n/a: {md(why)} (docs/metrics.md §11.1).\n"
     return "Values: `value ± std over seeds` (no bootstrap intervals: --bootstrap 0).\n"

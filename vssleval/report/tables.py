@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from vssleval.metrics import resampling
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report.runs import COMPARABLE_KEYS, RunRecord
+from vssleval.report.text import Md, csv_text, md
 
 def headline(protocol: str) -> list[tuple[str, str]]:
     """``(key, label)`` of the headline numbers of ``protocol``, in table order (its protocol object's)."""
@@ -28,14 +30,39 @@ def sections(protocol: str) -> list[tuple[str, list[tuple[str, str]]]]:
 CI_STYLES = ("bracket", "pm", "none")
 
 
+def no_interval_reason(result: Mapping[str, Any]) -> str | None:
+    """Why a run's ``metrics.json`` gives no bootstrap intervals (one line), or None when it does.
+
+    No ``bootstrap`` block: evaluated with ``--bootstrap 0``; the block's ``no_intervals``; or, for a
+    run written before the minimum existed, too few ``resamples`` (docs/metrics.md §11.1)."""
+    boot = result.get("bootstrap")
+    if not isinstance(boot, Mapping):
+        has_keys = any(str(k).endswith("_ci95_low") for k in result)
+        return None if has_keys else "evaluated with --bootstrap 0"
+    if boot.get("no_intervals"):
+        return str(boot["no_intervals"])
+    try:
+        return resampling.too_few_resamples(int(boot.get("resamples")), float(boot.get("level", resampling.LEVEL)))
+    except (TypeError, ValueError):
+        return None
+
+
 def interval(result: Mapping[str, Any], key: str) -> tuple[float, float] | None:
-    """``(low, high)`` of ``key``'s 95 % bootstrap interval when ``result`` holds a finite one."""
+    """``(low, high)`` of ``key``'s 95 % bootstrap interval when ``result`` holds a finite one made
+    of enough resamples (:func:`no_interval_reason`), widened to contain the value of ``key``
+    (a run written before intervals were made to contain their estimate may miss it)."""
     lo, hi = result.get(f"{key}_ci95_low"), result.get(f"{key}_ci95_high")
     try:
         lo, hi = float(lo), float(hi)
     except (TypeError, ValueError):
         return None
-    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or no_interval_reason(result):
+        return None
+    try:
+        v = float(result.get(key))
+    except (TypeError, ValueError):
+        return lo, hi
+    return (min(lo, v), max(hi, v)) if math.isfinite(v) else (lo, hi)
 
 
 def seed_spread(result: Mapping[str, Any], key: str) -> float | None:
@@ -48,12 +75,13 @@ def seed_spread(result: Mapping[str, Any], key: str) -> float | None:
     return std if math.isfinite(std) and std > 1e-12 else None  # rounding of identical seeds is no spread
 
 
-def format_value(result: Mapping[str, Any], key: str, style: str = "bracket", digits: int = 3) -> str:
+def format_value(result: Mapping[str, Any], key: str, style: str = "bracket", digits: int = 3) -> Md:
     """``result[key]`` with its spread, ``n/a`` if absent or not finite.
 
     ``bracket``: ``0.645 ± 0.004 [0.612, 0.679]``, the ``±`` (std over seeds) only where it is not
     zero, the brackets (95 % bootstrap interval over samples) where ``metrics.json`` has one;
     ``pm``: the interval's half-width, ``0.645 ± 0.034`` (no seed spread); ``none``: the value.
+    The text is Markdown as it is (:class:`vssleval.report.text.Md`: its brackets are no link).
 
     Examples:
     >>> r = {"ciou": 0.6451, "ciou_std": 0.0, "ciou_ci95_low": 0.6119, "ciou_ci95_high": 0.6792}
@@ -64,35 +92,34 @@ def format_value(result: Mapping[str, Any], key: str, style: str = "bracket", di
     try:
         v = float(v)
     except (TypeError, ValueError):
-        return "n/a"
+        return Md("n/a")
     if not math.isfinite(v):
-        return "n/a"
+        return Md("n/a")
     text = f"{v:.{digits}f}"
     ci = interval(result, key)
     if style == "pm":
-        return text + (f" ± {(ci[1] - ci[0]) / 2:.{digits}f}" if ci else "")
+        return Md(text + (f" ± {(ci[1] - ci[0]) / 2:.{digits}f}" if ci else ""))
     if style == "none":
-        return text
+        return Md(text)
     std = seed_spread(result, key)
     if std is not None:
         text += f" ± {std:.{digits}f}"
-    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+    return Md(text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""))
 
 
-def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], left: int | None = 1) -> str:
-    """A Markdown table (``header``: column titles; ``rows``: cells, one sequence per row; ``|``
-    in a cell is escaped). The first ``left`` columns are left-aligned (text), the others
-    right-aligned (numbers); ``left=None`` writes plain ``---`` separators (no alignment)."""
-    def esc(s: Any) -> str:
-        return str(s).replace("|", "\\|")
-
+def markdown_grid(header: Sequence[Any], rows: Sequence[Sequence[Any]], left: int | None = 1) -> str:
+    """A Markdown table (``header``: column titles; ``rows``: cells, one sequence per row). Every
+    cell is text made safe by :func:`vssleval.report.text.md` (a name with ``|``, a newline or
+    ``*`` stays one cell showing those characters), except :class:`~vssleval.report.text.Md`
+    cells, which are Markdown already. The first ``left`` columns are left-aligned (text), the
+    others right-aligned (numbers); ``left=None`` writes plain ``---`` separators (no alignment)."""
     n = len(header)
     if left is None:
         rule = ["---"] * n
     else:
         rule = [":---"] * min(left, n) + ["---:"] * max(0, n - left)
-    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "|".join(rule) + "|"]
-    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    lines = ["| " + " | ".join(md(h) for h in header) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(md(c) for c in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -117,27 +144,25 @@ def metric_table(runs: Sequence[RunRecord], columns: Sequence[tuple[str, str]],
 def summary_csv(runs: Sequence[RunRecord]) -> str:
     """Every headline number of every run as
     ``run,model,dataset,preset,protocol,key,mean,std,ci95_low,ci95_high`` (empty: no interval)."""
-    lines = ["run,model,dataset,preset,protocol,key,mean,std,ci95_low,ci95_high"]
+    lines: list[list[Any]] = [["run", "model", "dataset", "preset", "protocol", "key", "mean", "std", "ci95_low",
+                               "ci95_high"]]
     for r in runs:
         for _, cols in sections(r.protocol):
             for key, _ in cols:
                 if key not in r.metrics:
                     continue
-                mean, std = r.metrics.get(key), r.metrics.get(f"{key}_std")
-                lines.append(",".join([_cell(r.label), _cell(r.model), _cell(r.run["dataset"]), _cell(r.run["preset"]),
-                                       _cell(r.protocol), key, _num(mean), _num(std),
-                                       _num(r.metrics.get(f"{key}_ci95_low")),
-                                       _num(r.metrics.get(f"{key}_ci95_high"))]))
-    return "\n".join(lines) + "\n"
+                ci = interval(r.metrics, key)
+                lines.append([r.label, r.model, r.run["dataset"], r.run["preset"], r.protocol, key,
+                              _num(r.metrics.get(key)), _num(r.metrics.get(f"{key}_std")),
+                              *(("", "") if ci is None else (_num(ci[0]), _num(ci[1])))])
+    return csv_text(lines)
 
 
 def _num(v: Any) -> str:
-    return "" if v is None else repr(float(v))
-
-
-def _cell(s: Any) -> str:
-    s = str(s)
-    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n') else s
+    try:
+        return "" if v is None else repr(float(v))
+    except (TypeError, ValueError):
+        return ""
 
 
 def protocol_groups(runs: Sequence[RunRecord]) -> Mapping[str, list[RunRecord]]:

@@ -359,7 +359,8 @@ class CleanProtocol(Protocol):
         """Every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1;
         0.0 with one seed); for every headline key ``k`` the bootstrap interval ``k_ci95_low`` /
         ``k_ci95_high`` over samples (paired across seeds, docs/metrics.md §11), and ``bootstrap``
-        (resamples, seed, level, method)."""
+        (resamples, seed, level, method, min_resamples; ``no_intervals``: why there are no interval
+        keys, when ``bootstrap`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`)."""
         out: dict = {}
         per_seed = [seed_metrics(s.records, list(setup.thresholds), s.groups) for s in seeds]
         for k in per_seed[0]:
@@ -367,15 +368,20 @@ class CleanProtocol(Protocol):
             out[k] = float(np.mean(vals))
             out[f"{k}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
         if bootstrap:
-            negs = [x for x in NEGATIVES if f"conf_{x}" in seeds[0].records]
-            records = [s.records for s in seeds]
-            with tqdm(total=bootstrap, desc="bootstrap", unit="resample", leave=False) as bar:
-                ci = rs.bootstrap_intervals(headline_stats(negs), records, bootstrap, seed=rs.DEFAULT_SEED,
-                                            progress=bar.update)
-            for name, (lo, hi) in ci.items():
-                out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
             out["bootstrap"] = {"resamples": int(bootstrap), "seed": rs.DEFAULT_SEED, "level": rs.LEVEL,
-                                "method": rs.METHOD}
+                                "method": rs.METHOD, "min_resamples": rs.MIN_RESAMPLES}
+            why = rs.too_few_resamples(bootstrap)
+            if why:  # no interval keys: a table prints the value alone and this line (docs/metrics.md §11.1)
+                out["bootstrap"]["no_intervals"] = why
+            else:
+                negs = [x for x in NEGATIVES if f"conf_{x}" in seeds[0].records]
+                records = [s.records for s in seeds]
+                stats = headline_stats(negs)
+                with tqdm(total=bootstrap, desc="bootstrap", unit="resample", leave=False) as bar:
+                    ci = rs.bootstrap_intervals(stats, records, bootstrap, seed=rs.DEFAULT_SEED, progress=bar.update,
+                                                estimates={k: out[k] for k in stats if k in out})
+                for name, (lo, hi) in ci.items():
+                    out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
         out["thresholds"] = dict(setup.thresholds)
         out["upsample"] = setup.ops
         return out
