@@ -1,0 +1,225 @@
+"""Issue 19, S1 and its mechanism: ``prepare`` writes only fresh regular files inside ``--out``
+(docs/datasets.md §10, placement). Sources hold symlinks of every kind — relative, absolute, to a
+file beside the output tree, dangling, a loop, to a folder, a symlinked folder and a folder loop,
+symlinked metadata — and a FIFO; nothing outside ``--out`` may change (mode, content, mtime, inode,
+link count), every output is a regular file with one link, and each unusable source is a named
+row of ``bad.csv``, never a traceback or a temporary file left behind."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from data_helpers import write_jpg, write_json, write_wav
+from vssleval import cli
+from vssleval.data import load_dataset
+
+#: Files that exist twice: under deep/b (the real files the source's relative links reach) and under
+#: deep/a, beside the output folder deep/a/OUT, where the same link text lands from inside --out.
+CANARIES = ("canary.jpg", "canary.wav", "canary.json", "canary.xml", "canary_dict.json")
+
+
+def _xml(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    boxes = "".join(f"<object><bbox><name>x</name><xmin>{a}</xmin><ymin>{a}</ymin><xmax>{a + 100}</xmax>"
+                    f"<ymax>{a + 100}</ymax></bbox></object>" for a in (0, 20, 40))
+    path.write_text(f"<annotation>{boxes}</annotation>")
+    return path
+
+
+def _canaries(tmp: Path, annotation: object, class_dict: object) -> None:
+    """The same five files under deep/a and deep/b; deep/a's are mode 600 (the finding: a chmod to
+    644 went through a hard-linked symlink)."""
+    for side in ("a", "b"):
+        d = tmp / "deep" / side
+        write_jpg(d / "canary.jpg", 224, 224)
+        write_wav(d / "canary.wav")
+        write_json(d / "canary.json", annotation)
+        _xml(d / "canary.xml")
+        write_json(d / "canary_dict.json", class_dict)
+        if side == "a":
+            for name in CANARIES:
+                os.chmod(d / name, 0o600)
+
+
+def _hostile_links(folder: Path, ext: str, ids: dict[str, str], tmp: Path) -> None:
+    """One bad source of each kind, named ``<id><ext>`` in ``folder``: ``dangling``, ``loop``,
+    ``dirlink`` (a link to a folder), ``fifo``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (tmp / "somefolder").mkdir(exist_ok=True)
+    os.symlink(tmp / "nowhere" / "gone.bin", folder / f"{ids['dangling']}{ext}")
+    os.symlink(f"{ids['loop']}{ext}", folder / f"{ids['loop']}{ext}")
+    os.symlink(tmp / "somefolder", folder / f"{ids['dirlink']}{ext}")
+    os.mkfifo(folder / f"{ids['fifo']}{ext}")
+
+
+def _snapshot(root: Path, skip: Path) -> dict[str, tuple]:
+    """Everything under ``root`` except ``skip``: type, mode, inode, link count, mtime and content
+    (link text for links); folders by mode and inode (their mtime changes when --out is made)."""
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if Path(dirpath, d) != skip]
+        for name in dirnames + filenames:
+            p = Path(dirpath, name)
+            st = os.lstat(p)
+            entry: tuple = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_ino)
+            if stat.S_ISREG(st.st_mode):
+                entry += (st.st_nlink, st.st_mtime_ns, p.read_bytes())
+            elif stat.S_ISLNK(st.st_mode):
+                entry += (os.readlink(p),)
+            seen[str(p)] = entry
+    return seen
+
+
+def _assert_fresh_outputs(out: Path) -> None:
+    """Every entry under ``out`` is a real folder or a regular file with one link; no temp file."""
+    for p in out.rglob("*"):
+        st = os.lstat(p)
+        assert stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1), (p, oct(st.st_mode))
+        assert not p.name.endswith(".tmp"), p
+
+
+def _bad_kinds(out: Path) -> dict[str, str]:
+    with open(out / "bad.csv", newline="") as fh:
+        return {row["id"]: row["kind"] for row in csv.DictReader(fh)}
+
+
+BAD_IDS = {"dangling": "dangling", "loop": "loop", "dirlink": "dirlink", "fifo": "fifo"}
+BAD_KINDS = {"dangling": "dangling_link", "loop": "link_loop", "dirlink": "not_a_file", "fifo": "not_a_file"}
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    code = cli.main(argv + ["--no-progress"])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out
+
+
+# -- IS3 --------------------------------------------------------------------------------------------
+def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
+    names = ["rel", "abs", "canarylink", "viafolder", *BAD_IDS]
+    ann = [{"image": f"/x/visual_frames/{n}.jpg", "audio": f"/x/audio_wav/{n}.wav", "gt_box": [1, 2, 100, 120],
+            "class": "c"} for n in names]
+    _canaries(tmp_path, ann, {"c": names})
+    src = tmp_path / "deep" / "b" / "IS3"
+    frames, sounds = src / "visual_frames", tmp_path / "store" / "audio"
+    write_jpg(tmp_path / "store" / "abs.jpg", 224, 224)
+    write_jpg(tmp_path / "store2" / "viafolder.jpg", 224, 224)
+    frames.mkdir(parents=True)
+    os.symlink("../../canary.jpg", frames / "rel.jpg")  # the finding: ../../outside.jpg
+    os.symlink(tmp_path / "store" / "abs.jpg", frames / "abs.jpg")
+    os.symlink(tmp_path / "deep" / "a" / "canary.jpg", frames / "canarylink.jpg")  # the canary itself
+    os.symlink(tmp_path / "store2", src / "linked_folder")  # found through a symlinked folder
+    os.symlink("..", src / "loop_folder")  # a folder loop: the search must end
+    _hostile_links(frames, ".jpg", BAD_IDS, tmp_path)
+    for n in names:
+        write_wav(sounds / f"{n}.wav")
+    os.symlink(sounds, src / "audio_wav")  # the sounds folder is a link
+    os.symlink("../canary.json", src / "IS3_annotation.json")  # relative metadata links
+    os.symlink("../canary_dict.json", src / "class_files_dict.json")
+    os.symlink(tmp_path / "deep" / "b" / "canary.json", src / "synthetic3240_bbox.json")  # absolute
+    out = tmp_path / "deep" / "a" / "OUT"
+    (out / "images").mkdir(parents=True)
+    os.symlink(tmp_path / "deep" / "a" / "canary.jpg", out / "images" / "abs.jpg")  # an output that is a link
+    before = _snapshot(tmp_path, out)
+
+    code, text = _run(["prepare", "is3", "--src", str(src), "--out", str(out)], capsys)
+
+    assert code == 1, text
+    assert _snapshot(tmp_path, out) == before
+    _assert_fresh_outputs(out)
+    assert _bad_kinds(out) == {BAD_IDS[k]: BAD_KINDS[k] for k in BAD_IDS}
+    assert (out / "images" / "rel.jpg").read_bytes() == (tmp_path / "deep" / "b" / "canary.jpg").read_bytes()
+    assert (out / "images" / "abs.jpg").read_bytes() == (tmp_path / "store" / "abs.jpg").read_bytes()
+    ds = load_dataset("is3", out, skip_bad=True)
+    assert [s.id for s in ds] == ["rel", "abs", "canarylink", "viafolder"]
+    assert ds.class_files == {"c": names[:4]}  # the dict was placed; clips without media leave the pool
+
+
+# -- Flickr-SoundNet --------------------------------------------------------------------------------
+def test_flickr_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
+    ids = ["1001", "1002", "1003", "1004", *BAD_IDS.values()]
+    _canaries(tmp_path, [], {})
+    archive = tmp_path / "deep" / "b" / "archive"
+    data = archive / "Data" / "0"
+    for sid in ids:
+        _xml(archive / "Annotations" / f"{sid}.xml")
+        write_wav(data / f"{sid}.wav")
+    (archive / "Annotations" / "1001.xml").unlink()
+    os.symlink("../../canary.xml", archive / "Annotations" / "1001.xml")  # -> deep/b/canary.xml
+    os.symlink("../../../canary.jpg", data / "1001.jpg")  # -> deep/b/canary.jpg
+    (data / "1002.wav").unlink()
+    os.symlink("../../../canary.wav", data / "1002.wav")
+    write_jpg(data / "1002.jpg", 256, 256)
+    os.symlink(tmp_path / "deep" / "a" / "canary.jpg", data / "1003.jpg")  # the canary itself
+    write_jpg(tmp_path / "store" / "1004.jpg", 256, 256)
+    os.symlink(tmp_path / "store", archive / "Data" / "linked")  # a symlinked folder
+    os.symlink("../..", archive / "Data" / "cycle")  # a folder loop (up to deep/b)
+    _hostile_links(data, ".jpg", BAD_IDS, tmp_path)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "test_list.txt").write_text("".join(f"{i}.png\n" for i in ids))
+    os.symlink(tmp_path / "lists" / "test_list.txt", archive / "test_list.txt")
+    out = tmp_path / "deep" / "a" / "OUT"
+    (out / "audio").mkdir(parents=True)
+    os.symlink(tmp_path / "deep" / "a" / "canary.wav", out / "audio" / "1001.wav")  # an output that is a link
+    before = _snapshot(tmp_path, out)
+
+    code, text = _run(["prepare", "flickr", "--archive", str(archive), "--out", str(out)], capsys)
+
+    assert code == 1, text
+    assert _snapshot(tmp_path, out) == before
+    _assert_fresh_outputs(out)
+    assert _bad_kinds(out) == {BAD_IDS[k]: BAD_KINDS[k] for k in BAD_IDS}
+    assert (out / "Annotations" / "1001.xml").read_bytes() == (tmp_path / "deep" / "b" / "canary.xml").read_bytes()
+    assert (out / "audio" / "1001.wav").read_bytes() == (data / "1001.wav").read_bytes()
+    ds = load_dataset("flickr249", out, skip_bad=True)
+    assert [s.id for s in ds] == ids[:4]
+
+
+# -- VGG-SS -----------------------------------------------------------------------------------------
+def test_vggss_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
+    pytest.importorskip("av", reason="PyAV is not installed: pip install 'vssleval[video]'")
+    from vssleval.data.synthetic import synth
+
+    made = synth("vggss", 2, 0, tmp_path / "made", as_videos=True, container="mkv")
+    records = json.loads((made / "vggss.json").read_text())
+    clips = sorted(made.glob("*.mkv"))
+    ids = {"rel": "relclipAAAA_000001", "abs": "absclipBBBB_000002", "folder": "fldclipCCCC_000003",
+           "canary": "canaryDDDDD_000004", **{k: f"{k}XXXXXXXXXX_0000{i}" for i, k in enumerate(BAD_IDS, 5)}}
+    ann = [{**records[0], "file": i} for i in ids.values()]
+    _canaries(tmp_path, ann, {"x": list(ids.values())})
+    videos = tmp_path / "deep" / "b" / "videos"
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copy(clips[0], tmp_path / "deep" / "b" / "clip.mkv")
+    shutil.copy(clips[1], store / f"{ids['abs']}.mkv")
+    (tmp_path / "store2").mkdir()
+    shutil.copy(clips[0], tmp_path / "store2" / f"{ids['folder']}.mkv")
+    (videos / "class1").mkdir(parents=True)
+    os.symlink("../../clip.mkv", videos / "class1" / f"{ids['rel']}.mkv")  # relative, from a class folder
+    os.symlink(store / f"{ids['abs']}.mkv", videos / f"{ids['abs']}.mkv")  # absolute
+    os.symlink(tmp_path / "store2", videos / "class2")  # a symlinked class folder
+    os.symlink("..", videos / "class1" / "loop")  # a folder loop
+    os.symlink(tmp_path / "deep" / "a" / "canary.jpg", videos / f"{ids['canary']}.mkv")  # not a video
+    _hostile_links(videos, ".mkv", {k: ids[k] for k in BAD_IDS}, tmp_path)
+    os.symlink("../canary.json", videos / "vggss.json")  # the finding: a relative annotation link
+    os.symlink("../canary_dict.json", videos / "vggss_class_files_dict.json")
+    out = tmp_path / "deep" / "a" / "OUT"
+    before = _snapshot(tmp_path, out)
+
+    code, text = _run(["prepare", "vggss", "--videos", str(videos), "--out", str(out)], capsys)
+
+    assert code == 1, text
+    assert _snapshot(tmp_path, out) == before
+    _assert_fresh_outputs(out)
+    want = {ids[k]: BAD_KINDS[k] for k in BAD_IDS} | {ids["canary"]: "no_audio"}  # FFmpeg opens a JPEG as a one-frame video
+    assert _bad_kinds(out) == want
+    assert (out / "vggss.json").read_bytes() == (tmp_path / "deep" / "b" / "canary.json").read_bytes()
+    ds = load_dataset("vggss", out, skip_bad=True)
+    assert [s.id for s in ds] == [ids["rel"], ids["abs"], ids["folder"]]
