@@ -223,3 +223,137 @@ def test_vggss_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys
     assert (out / "vggss.json").read_bytes() == (tmp_path / "deep" / "b" / "canary.json").read_bytes()
     ds = load_dataset("vggss", out, skip_bad=True)
     assert [s.id for s in ds] == [ids["rel"], ids["abs"], ids["folder"]]
+
+
+# -- what is trusted in --out, and what is refused ---------------------------------------------------
+def _is3_release(root: Path, names: list[str]) -> Path:
+    """A small IS3 release: visual_frames/, audio_wav/, IS3_annotation.json with gt_box values."""
+    for n in names:
+        write_jpg(root / "visual_frames" / f"{n}.jpg", 224, 224)
+        write_wav(root / "audio_wav" / f"{n}.wav")
+    write_json(root / "IS3_annotation.json", [{"image": f"/x/{n}.jpg", "audio": f"/x/{n}.wav",
+                                               "gt_box": [1, 2, 100, 120], "class": "c"} for n in names])
+    return root
+
+
+def test_empty_or_linked_existing_outputs_are_prepared_again(tmp_path):
+    """The finding: an existing 0-byte frame counted as already present. Only a non-empty regular
+    file is trusted; a 0-byte file, a link or a folder-free dangling link is written afresh."""
+    from vssleval.data.prepare import prepare_is3
+
+    names = ["s_a", "s_b", "s_c", "s_d"]
+    src = _is3_release(tmp_path / "IS3", names)
+    out = tmp_path / "OUT"
+    assert prepare_is3(src, out, progress=False).counts["prepared"] == 4
+    (out / "images" / "s_a.jpg").write_bytes(b"")  # an empty frame (a disk that filled up, a crash)
+    canary = write_wav(tmp_path / "canary.wav")
+    os.chmod(canary, 0o600)
+    (out / "audio_wav" / "s_b.wav").unlink()
+    os.symlink(canary, out / "audio_wav" / "s_b.wav")  # a link where an output goes
+    (out / "images" / "s_c.jpg").unlink()
+    os.symlink(tmp_path / "nowhere.jpg", out / "images" / "s_c.jpg")  # a dangling one
+    stamp = os.stat(canary)
+    again = prepare_is3(src, out, progress=False)
+    assert again.counts == {"prepared": 3, "present": 1, "missing": 0, "bad": 0}
+    _assert_fresh_outputs(out)
+    for n in names:
+        assert (out / "images" / f"{n}.jpg").read_bytes() == (src / "visual_frames" / f"{n}.jpg").read_bytes()
+        assert (out / "audio_wav" / f"{n}.wav").read_bytes() == (src / "audio_wav" / f"{n}.wav").read_bytes()
+    after = os.stat(canary)
+    assert (after.st_mode, after.st_mtime_ns, after.st_nlink) == (stamp.st_mode, stamp.st_mtime_ns, stamp.st_nlink)
+
+
+def test_a_media_folder_that_links_outside_out_is_refused(tmp_path, capsys):
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "OUT"
+    out.mkdir()
+    os.symlink(elsewhere, out / "images")
+    assert cli.main(["prepare", "is3", "--src", str(src), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'images'} is a symlink" in err and "Traceback" not in err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_output_folder_in_the_place_of_a_file_is_a_bad_record(tmp_path):
+    """A folder where an output file goes is the user's: never removed; that record is bad, the
+    others are prepared."""
+    from vssleval.data.prepare import prepare_is3
+
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    out = tmp_path / "OUT"
+    (out / "images" / "s_a.jpg").mkdir(parents=True)
+    (out / "images" / "s_a.jpg" / "keep.txt").write_text("mine")
+    summary = prepare_is3(src, out, progress=False)
+    assert [(o.id, o.status, o.kind) for o in summary.outcomes] == [("s_a", "bad", "unwritable_output"),
+                                                                    ("s_b", "prepared", "")]
+    assert (out / "images" / "s_a.jpg" / "keep.txt").read_text() == "mine"
+    _assert_fresh_outputs(out)
+
+
+@pytest.mark.parametrize("where", ["same", "inside"])
+def test_a_source_that_is_or_lies_in_the_output_is_refused(tmp_path, capsys, where):
+    """--src == --out would overwrite the release's own annotation list; a source inside a media
+    folder of --out would have its files replaced by prepared ones."""
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    original = (src / "IS3_annotation.json").read_bytes()
+    out = src if where == "same" else tmp_path
+    if where == "inside":
+        shutil.move(str(src), str(tmp_path / "images"))
+        src = tmp_path / "images"
+    assert cli.main(["prepare", "is3", "--src", str(src), "--out", str(out), "--no-progress"]) == 2
+    assert "--src" in capsys.readouterr().err
+    assert (src / "IS3_annotation.json").read_bytes() == original
+
+
+def test_out_inside_the_source_does_not_read_its_own_outputs(tmp_path):
+    """--out inside the download: the search of the download skips the output folders, so prepared
+    frames are never taken for sources (the run is the same twice)."""
+    from vssleval.data.prepare import prepare_is3
+
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    out = src / "prepared"
+    first = prepare_is3(src, out, progress=False)
+    (src / "visual_frames" / "s_a.jpg").unlink()  # now only the prepared copy holds this picture
+    (out / "images" / "s_a.jpg").write_bytes(b"")  # and it is empty: it must not be its own source
+    second = prepare_is3(src, out, progress=False)
+    assert first.counts["prepared"] == 2
+    assert [(o.id, o.status) for o in second.outcomes] == [("s_a", "missing"), ("s_b", "present")]
+
+
+def test_full_disk_advice_names_the_prepare_command_not_resume(tmp_path):
+    """The finding: prepare's disk-full message advised --resume, which prepare lacks. A real
+    process under ``ulimit -f``: one line, the right advice, no traceback, no temp file."""
+    import resource
+    import subprocess
+    import sys
+
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    out = tmp_path / "OUT"
+    limit = 4096  # below every wav and frame of the release
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "vssleval", "prepare", "is3", "--src", str(src), "--out", str(out),
+                           "--no-progress"], capture_output=True, text=True, preexec_fn=small_files, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2],
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "file size limit" in proc.stderr
+    assert "run the same prepare command again; finished files are kept" in proc.stderr
+    assert "--resume" not in proc.stderr
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_the_no_room_error_keeps_its_advice_across_processes():
+    """``--workers N``: the error is pickled back from a worker with both of its parts."""
+    import pickle
+
+    from vssleval.data.prepare.common import PREPARE_AGAIN
+    from vssleval.io_utils import NoRoomError
+
+    err = NoRoomError("cannot write x: the disk is full.").advise(PREPARE_AGAIN)
+    back = pickle.loads(pickle.dumps(err))
+    assert isinstance(back, NoRoomError) and str(back) == str(err) and PREPARE_AGAIN in str(back)

@@ -105,20 +105,33 @@ def load_class_files(path: Path) -> dict[str, list[str]]:
     return {str(k): [str(x) for x in v] for k, v in data.items()}
 
 
+def _csv_error(path: Path, exc: Exception) -> VsslevalError:
+    """A list that is not UTF-8 CSV text (or holds a field over the csv module's size limit)."""
+    what = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "cannot be read as CSV"
+    return VsslevalError(f"{path} {what} ({exc}); save it as UTF-8 CSV (one record per line) or re-download it")
+
+
 def read_id_list(path: Path) -> list[str]:
     """Ids from the first column of a headerless CSV (CRLF or LF; blank lines ignored)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return [row[0].strip() for row in csv.reader(fh) if row and row[0].strip()]
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return [row[0].strip() for row in csv.reader(fh) if row and row[0].strip()]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _csv_error(path, exc) from exc
 
 
 def read_csv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a CSV with a header that must contain ``columns``."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise VsslevalError(f"{path}: CSV header lacks column(s) {missing}; expected header {','.join(columns)}")
-        return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise VsslevalError(f"{path}: CSV header lacks column(s) {missing}; expected header "
+                                    f"{','.join(columns)}")
+            return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _csv_error(path, exc) from exc
 
 
 def class_files_from_samples(samples: Iterable[Sample]) -> dict[str, list[str]]:
