@@ -50,13 +50,14 @@ def _canaries(tmp: Path, annotation: object, class_dict: object) -> None:
 
 def _hostile_links(folder: Path, ext: str, ids: dict[str, str], tmp: Path) -> None:
     """One bad source of each kind, named ``<id><ext>`` in ``folder``: ``dangling``, ``loop``,
-    ``dirlink`` (a link to a folder), ``fifo``."""
+    ``dirlink`` (a link to a folder), ``fifo``, ``device`` (a link to /dev/zero: endless bytes)."""
     folder.mkdir(parents=True, exist_ok=True)
     (tmp / "somefolder").mkdir(exist_ok=True)
     os.symlink(tmp / "nowhere" / "gone.bin", folder / f"{ids['dangling']}{ext}")
     os.symlink(f"{ids['loop']}{ext}", folder / f"{ids['loop']}{ext}")
     os.symlink(tmp / "somefolder", folder / f"{ids['dirlink']}{ext}")
     os.mkfifo(folder / f"{ids['fifo']}{ext}")
+    os.symlink("/dev/zero", folder / f"{ids['device']}{ext}")
 
 
 def _snapshot(root: Path, skip: Path) -> dict[str, tuple]:
@@ -90,8 +91,9 @@ def _bad_kinds(out: Path) -> dict[str, str]:
         return {row["id"]: row["kind"] for row in csv.DictReader(fh)}
 
 
-BAD_IDS = {"dangling": "dangling", "loop": "loop", "dirlink": "dirlink", "fifo": "fifo"}
-BAD_KINDS = {"dangling": "dangling_link", "loop": "link_loop", "dirlink": "not_a_file", "fifo": "not_a_file"}
+BAD_IDS = {"dangling": "dangling", "loop": "loop", "dirlink": "dirlink", "fifo": "fifo", "device": "device"}
+BAD_KINDS = {"dangling": "dangling_link", "loop": "link_loop", "dirlink": "not_a_file", "fifo": "not_a_file",
+             "device": "not_a_file"}
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:
@@ -103,7 +105,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 
 # -- IS3 --------------------------------------------------------------------------------------------
 def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
-    names = ["rel", "abs", "canarylink", "viafolder", *BAD_IDS]
+    names = ["rel", "abs", "canarylink", "viafolder", "hard", *BAD_IDS]
     ann = [{"image": f"/x/visual_frames/{n}.jpg", "audio": f"/x/audio_wav/{n}.wav", "gt_box": [1, 2, 100, 120],
             "class": "c"} for n in names]
     _canaries(tmp_path, ann, {"c": names})
@@ -115,6 +117,7 @@ def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
     os.symlink("../../canary.jpg", frames / "rel.jpg")  # the finding: ../../outside.jpg
     os.symlink(tmp_path / "store" / "abs.jpg", frames / "abs.jpg")
     os.symlink(tmp_path / "deep" / "a" / "canary.jpg", frames / "canarylink.jpg")  # the canary itself
+    os.link(tmp_path / "deep" / "a" / "canary.jpg", frames / "hard.jpg")  # a hard link: its count must stay 2
     os.symlink(tmp_path / "store2", src / "linked_folder")  # found through a symlinked folder
     os.symlink("..", src / "loop_folder")  # a folder loop: the search must end
     _hostile_links(frames, ".jpg", BAD_IDS, tmp_path)
@@ -127,6 +130,7 @@ def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
     out = tmp_path / "deep" / "a" / "OUT"
     (out / "images").mkdir(parents=True)
     os.symlink(tmp_path / "deep" / "a" / "canary.jpg", out / "images" / "abs.jpg")  # an output that is a link
+    os.symlink(tmp_path / "deep" / "a" / "canary.json", out / "bad.csv")  # a list written at the root, too
     before = _snapshot(tmp_path, out)
 
     code, text = _run(["prepare", "is3", "--src", str(src), "--out", str(out)], capsys)
@@ -138,8 +142,8 @@ def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
     assert (out / "images" / "rel.jpg").read_bytes() == (tmp_path / "deep" / "b" / "canary.jpg").read_bytes()
     assert (out / "images" / "abs.jpg").read_bytes() == (tmp_path / "store" / "abs.jpg").read_bytes()
     ds = load_dataset("is3", out, skip_bad=True)
-    assert [s.id for s in ds] == ["rel", "abs", "canarylink", "viafolder"]
-    assert ds.class_files == {"c": names[:4]}  # the dict was placed; clips without media leave the pool
+    assert [s.id for s in ds] == ["rel", "abs", "canarylink", "viafolder", "hard"]
+    assert ds.class_files == {"c": names[:5]}  # the dict was placed; clips without media leave the pool
 
 
 # -- Flickr-SoundNet --------------------------------------------------------------------------------
@@ -357,3 +361,148 @@ def test_the_no_room_error_keeps_its_advice_across_processes():
     err = NoRoomError("cannot write x: the disk is full.").advise(PREPARE_AGAIN)
     back = pickle.loads(pickle.dumps(err))
     assert isinstance(back, NoRoomError) and str(back) == str(err) and PREPARE_AGAIN in str(back)
+
+
+# -- hostile cases beyond the findings -----------------------------------------------------------------
+def test_names_one_file_system_would_merge_are_refused_there(tmp_path, monkeypatch):
+    """On a file system that ignores case and Unicode normalisation (macOS, Windows), ``Ab_c`` and
+    ``ab_c`` — or the NFC and NFD spellings of ``é`` — are one file: the second record is refused
+    instead of overwriting the first's frame. (Simulated: this machine's probe is replaced.)"""
+    import unicodedata
+
+    from vssleval.data.prepare import place, prepare_is3
+
+    nfc = unicodedata.normalize("NFC", "caf\u00e9_x")
+    names = ["Ab_c", "ab_c", nfc, unicodedata.normalize("NFD", nfc)]
+    src = _is3_release(tmp_path / "IS3", names)
+    monkeypatch.setattr(place, "fs_folding", lambda folder: (True, True))
+    summary = prepare_is3(src, tmp_path / "OUT", progress=False)
+    assert [(o.status, o.kind) for o in summary.outcomes] == [("prepared", ""), ("bad", "name_collision"),
+                                                              ("prepared", ""), ("bad", "name_collision")]
+    assert "'Ab_c'" in summary.outcomes[1].reason
+
+
+def test_the_folding_probe_tells_what_this_file_system_does_and_leaves_nothing(tmp_path):
+    from vssleval.data.checks import fs_folding
+
+    (tmp_path / "Probe").write_text("x")
+    case, _ = fs_folding.__wrapped__(str(tmp_path))
+    assert case == (tmp_path / "probe").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Probe"]
+
+
+def test_reader_refuses_two_ids_that_are_one_file(vggss_dir):
+    """The reading side of the same trap: ids differing only in case that name one file (a hard
+    link stands in for a case-insensitive volume) would score one record on the other's media."""
+    from data_helpers import VGGSS_RECORDS
+
+    from vssleval.errors import VsslevalError
+
+    first = VGGSS_RECORDS[0]["file"]
+    upper = first.upper()
+    for folder, ext in (("frames", ".jpg"), ("audio", ".wav")):
+        os.link(vggss_dir / folder / f"{first}{ext}", vggss_dir / folder / f"{upper}{ext}")
+    write_json(vggss_dir / "vggss_annotations.json", VGGSS_RECORDS + [{**VGGSS_RECORDS[0], "file": upper}])
+    with pytest.raises(VsslevalError, match=f"sample ids '{first}' and '{upper}' name the same file"):
+        load_dataset("vggss", vggss_dir)
+
+
+def test_a_source_that_vanishes_mid_run_is_a_bad_record(tmp_path, monkeypatch):
+    """The picture is removed after its checks and before its copy: a bad row, no traceback, no
+    half record (the wav alone does not make the record present: it is prepared on the next run)."""
+    from vssleval.data.prepare import is3, prepare_is3
+
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    real, vanished = is3.check_audio, []
+
+    def check_then_vanish(name, path):
+        real(name, path)
+        if name == "s_a" and not vanished:
+            (src / "visual_frames" / "s_a.jpg").rename(tmp_path / "away.jpg")
+            vanished.append(name)
+
+    monkeypatch.setattr(is3, "check_audio", check_then_vanish)
+    out = tmp_path / "OUT"
+    summary = prepare_is3(src, out, progress=False)
+    assert [(o.id, o.status, o.kind) for o in summary.outcomes] == [("s_a", "bad", "source_vanished"),
+                                                                    ("s_b", "prepared", "")]
+    _assert_fresh_outputs(out)
+    (tmp_path / "away.jpg").rename(src / "visual_frames" / "s_a.jpg")
+    assert prepare_is3(src, out, progress=False).counts == {"prepared": 1, "present": 1, "missing": 0, "bad": 0}
+
+
+def test_a_source_that_cannot_be_opened_is_a_bad_record(tmp_path, monkeypatch):
+    """Permission denied on a source wav (root reads anything, so there the refusal is simulated)."""
+    from vssleval.data.prepare import place, prepare_is3
+
+    src = _is3_release(tmp_path / "IS3", ["s_a", "s_b"])
+    locked = src / "audio_wav" / "s_a.wav"
+    os.chmod(locked, 0)
+    if os.geteuid() == 0:
+        real_open = os.open
+
+        def denied(path, flags, *args, **kwargs):
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(place.os, "open", denied)
+    summary = prepare_is3(src, tmp_path / "OUT", progress=False)
+    assert [(o.id, o.status, o.kind) for o in summary.outcomes] == [("s_a", "bad", "unreadable_source"),
+                                                                    ("s_b", "prepared", "")]
+
+
+def test_a_folder_named_like_a_temp_file_is_not_removed(tmp_path):
+    """Start-up cleanup removes an interrupted run's temporary files, never a folder of that name."""
+    from vssleval.data.prepare import prepare_is3
+
+    src = _is3_release(tmp_path / "IS3", ["s_a"])
+    keep = tmp_path / "OUT" / "images" / ".mine.jpg.abcdefgh.tmp"
+    keep.mkdir(parents=True)
+    (tmp_path / "OUT" / "images" / ".s_a.jpg.abcdefgh.tmp").write_bytes(b"half")
+    assert prepare_is3(src, tmp_path / "OUT", progress=False).counts["prepared"] == 1
+    assert keep.is_dir() and not (tmp_path / "OUT" / "images" / ".s_a.jpg.abcdefgh.tmp").exists()
+
+
+@pytest.mark.parametrize("what", ["folder", "fifo", "missing"])
+def test_an_annotation_that_is_not_a_file_is_named(tmp_path, capsys, what):
+    given = tmp_path / "vggss.json"
+    {"folder": given.mkdir, "fifo": lambda: os.mkfifo(given), "missing": lambda: None}[what]()
+    (tmp_path / "videos").mkdir()
+    argv = ["prepare", "flickr", "--archive", str(tmp_path / "videos"), "--test-list", str(given),
+            "--out", str(tmp_path / "OUT")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    want = {"folder": "a folder is where a file is expected", "fifo": "a FIFO (named pipe)", "missing": "does not exist"}
+    assert f"--test-list {given}" in err and want[what] in err
+
+
+def test_an_empty_image_name_is_a_bad_record_not_an_escape(tmp_path):
+    from vssleval.data.prepare import prepare_is3
+
+    src = _is3_release(tmp_path / "IS3", ["s_a"])
+    records = json.loads((src / "IS3_annotation.json").read_text())
+    write_json(src / "IS3_annotation.json", records + [{"image": "", "audio": "", "gt_box": [1, 2, 3, 4]}])
+    summary = prepare_is3(src, tmp_path / "OUT", progress=False)
+    assert [(o.status, o.kind) for o in summary.outcomes] == [("prepared", ""), ("bad", "bad_record")]
+
+
+def test_lists_that_are_not_utf8_csv_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "Annotations").mkdir()
+    for content in (b"\xe9\xff,0\n", b"x" * 200_000 + b",0\n"):
+        (tmp_path / "flickr_test.csv").write_bytes(content)
+        assert cli.main(["datasets", "flickr", "--data-dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert "flickr_test.csv" in err and "UTF-8 CSV" in err and "Traceback" not in err
+
+
+def test_a_dangling_clip_beside_a_real_one_does_not_hide_it(tmp_path):
+    """Same name in two class folders: the readable file is chosen, the dangling link is passed over."""
+    from vssleval.data.prepare.clips import find_clip, index_files
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    os.symlink(tmp_path / "gone.mp4", tmp_path / "a" / "abcdefghijk_000001.mp4")
+    (tmp_path / "b" / "abcdefghijk_000001.mkv").write_bytes(b"x")
+    assert find_clip(index_files(tmp_path, (".mp4", ".mkv")), "abcdefghijk_000001") == \
+        tmp_path / "b" / "abcdefghijk_000001.mkv"

@@ -15,6 +15,8 @@ import hashlib
 import io
 import os
 import struct
+import tempfile
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -205,6 +207,38 @@ def path_limit_problem(path: Path) -> tuple[str, str] | None:
         return "path_too_long", (f"the path is {full} bytes long; this file system allows paths of at most "
                                  f"{path_max - 1} bytes (PATH_MAX)")
     return None
+
+
+_PROBE = ".vssleval-probe-Ab\u00e9-"
+
+
+@functools.lru_cache(maxsize=64)
+def fs_folding(folder: str) -> tuple[bool, bool]:
+    """``(ignores_case, ignores_normalisation)`` of the file system holding the existing, writable
+    ``folder`` (macOS and Windows volumes usually ignore letter case; APFS and HFS+ also treat the
+    NFC and NFD spellings of a name as one). Probed once with a temporary file, removed at once;
+    ``(False, False)`` when the folder cannot be written (nothing is written there either)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_PROBE, dir=folder)
+    except (OSError, ValueError):  # not writable, or a file-system encoding without "é"
+        return False, False
+    os.close(fd)
+    try:
+        head, tail = os.path.split(probe)
+        rest = tail[len(_PROBE):]
+        case = os.path.lexists(os.path.join(head, _PROBE.lower() + rest))
+        nfd = unicodedata.normalize("NFD", _PROBE)
+        norm = os.path.lexists(os.path.join(head, nfd + rest))
+    finally:
+        os.unlink(probe)
+    return case, norm
+
+
+def name_key(name: str, case: bool = True, norm: bool = True) -> str:
+    """``name`` as a file system that ignores letter case (``case``) and Unicode normalisation
+    (``norm``) compares it: two names with the same key may be one file there."""
+    key = unicodedata.normalize("NFC", name) if norm else name
+    return key.lower() if case else key
 
 
 def check_path_limits(sample_id: str, path: Path, what: str) -> None:

@@ -23,7 +23,7 @@ from vssleval.data.prepare.clips import index_files
 from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, copy_file,
                                           failed, place_extra, prepare_out, refuse_overlap, rerun_advice, run_items,
                                           target, trusted_output, write_output)
-from vssleval.data.prepare.place import check_source, usable_source
+from vssleval.data.prepare.place import Claims, check_source, not_a_file_text, usable_source
 from vssleval.data.readers.common import read_id_list
 from vssleval.data.readers.flickr import DEFAULTS, parse_flickr_xml
 from vssleval.errors import BadSampleError, VsslevalError
@@ -47,7 +47,8 @@ def _strip(name: str) -> str:
 def _find_list(test_list, out: Path, archive: Path) -> Path:
     if test_list is not None:
         if not Path(test_list).is_file():
-            raise VsslevalError(f"--test-list {test_list} does not exist")
+            raise VsslevalError(f"--test-list {test_list} {not_a_file_text(Path(test_list))}; give the test id list "
+                                "(flickr_test.csv or the archive's test_list.txt)")
         return Path(test_list)
     for folder in (out, archive):
         for name in LIST_NAMES:
@@ -157,9 +158,12 @@ def prepare_flickr(archive: str | os.PathLike, out: str | os.PathLike, *, test_l
     index = _index(archive, [out_root / d for d in dirs.values()])
     outcomes: dict[str, Outcome] = {}
     jobs = []
+    claims = Claims()
     for sid in ids:
         try:
             dst = {k: target(out_root, dirs[k], sid + exts[k]) for k in dirs}
+            for path in dst.values():
+                claims.claim(sid, path)
         except PlaceError as exc:
             outcomes[sid] = failed(sid, exc)
             continue

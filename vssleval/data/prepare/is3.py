@@ -20,7 +20,7 @@ from vssleval.data.prepare.clips import index_files, walk_files
 from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, copy_file,
                                           failed, place_extra, prepare_out, refuse_overlap, rerun_advice, run_items,
                                           target, trusted_output)
-from vssleval.data.prepare.place import check_source
+from vssleval.data.prepare.place import Claims, check_source
 from vssleval.data.prepare.flickr import IMAGE_EXTS
 from vssleval.data.readers.common import as_list, load_class_files, load_json_list
 from vssleval.data.readers.is3 import DEFAULTS, _basename, _stem
@@ -123,6 +123,7 @@ def prepare_is3(src: str | os.PathLike, out: str | os.PathLike, *, workers: int 
     sounds = index_files(src, (".wav",), exclude)
     outcomes: dict[str, Outcome] = {}
     jobs, normalised, names = [], [], []
+    claims = Claims()
     for rec in records:
         if not isinstance(rec, Mapping) or "image" not in rec:
             normalised.append(rec)  # left for the reader to name as a bad record
@@ -134,6 +135,8 @@ def prepare_is3(src: str | os.PathLike, out: str | os.PathLike, *, workers: int 
         try:
             image_dst = target(out_root, DEFAULTS["image_dir"], image)
             audio_dst = target(out_root, DEFAULTS["audio_dir"], audio)
+            claims.claim(name, image_dst)
+            claims.claim(name, audio_dst)
         except PlaceError as exc:
             outcomes[name] = failed(name, exc)
             continue

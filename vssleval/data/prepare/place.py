@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from vssleval.data.checks import inside_folder, path_limit_problem
+from vssleval.data.checks import fs_folding, inside_folder, name_key, path_limit_problem
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import NoRoomError, atomic_path, ensure_output_dir
 
@@ -84,6 +84,17 @@ def open_source(path: str | os.PathLike) -> int:
         raise PlaceError("not_a_file", path, f"{what} is where a file is expected")
     os.set_blocking(fd, True)
     return fd
+
+
+def not_a_file_text(path: Path) -> str:
+    """Why ``path`` (given for a file) is not one: ``does not exist``, ``is a folder``, ...."""
+    try:
+        check_source(path)
+    except PlaceError as exc:
+        if exc.kind == "source_vanished":
+            return "does not exist"
+        return f"cannot be used: {exc.reason}"
+    return "is not a readable file"
 
 
 def check_source(path: str | os.PathLike) -> None:
@@ -223,10 +234,13 @@ def target(root: Path, folder: str, name: str) -> Path:
     """The output path ``root/folder/name`` for a name taken from an annotation file.
 
     Raises:
-        PlaceError: ``path_escape`` when the name would put the file outside ``root/folder``
-            (``../x``, an absolute path, a symlinked sub-folder); ``bad_name``, ``name_too_long`` or
-            ``path_too_long`` when the file system cannot hold the name (docs/datasets.md §8).
+        PlaceError: ``bad_record`` when the name names no file (empty, a folder); ``path_escape``
+            when it would put the file outside ``root/folder`` (``../x``, an absolute path, a
+            symlinked sub-folder); ``bad_name``, ``name_too_long`` or ``path_too_long`` when the
+            file system cannot hold it (docs/datasets.md §8).
     """
+    if not name or name.endswith(("/", "\\")) or Path(name).name in ("", ".", ".."):
+        raise PlaceError("bad_record", root / folder, f"the record names no file ({name!r})")
     path = root / folder / name
     problem = path_limit_problem(path)
     if problem is not None:
@@ -234,8 +248,35 @@ def target(root: Path, folder: str, name: str) -> Path:
     # The parent, resolved, must lie in the folder; the file itself is not resolved: a symlink
     # already at the output path is replaced by the new file, never followed.
     folder_real = Path(os.path.realpath(root / folder))
-    if (os.path.isabs(name) or path.name in ("", ".", "..")
-            or not inside_folder(path.parent, [folder_real])):
+    if os.path.isabs(name) or not inside_folder(path.parent, [folder_real]):
         raise PlaceError("path_escape", root, "the id would name a file outside the output folder; fix the "
                          "annotation file")
     return path
+
+
+class Claims:
+    """The output files the records of one run claim, so that two records never write one file.
+
+    Different ids give different names, but a file system that ignores letter case or Unicode
+    normalisation (macOS, Windows) stores ``Ab.jpg`` and ``ab.jpg``, or the NFC and NFD spellings of
+    ``é``, as one file: the second record would overwrite the first's frame with its own. Such a
+    second record is refused (``name_collision``); where the file system tells them apart
+    (:func:`~vssleval.data.checks.fs_folding`) both are prepared.
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def claim(self, record_id: str, path: Path) -> None:
+        """Record that ``record_id`` writes ``path``; raise :class:`PlaceError` when another record
+        writes a different name that is the same file here."""
+        folder = path.parent
+        probe_at = next((p for p in (folder, *folder.parents) if p.is_dir()), Path("."))
+        case, norm = fs_folding(str(probe_at))
+        key = (name_key(str(folder), case, norm), name_key(path.name, case, norm))
+        other = self._by_key.setdefault(key, (record_id, path.name))
+        if other[1] != path.name:
+            raise PlaceError("name_collision", path,
+                             f"its file name is the same file as record {other[0]!r}'s ({other[1]}) on this file "
+                             "system, which ignores letter case or Unicode normalisation in names; rename one of "
+                             "them in the annotation")

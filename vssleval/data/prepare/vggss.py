@@ -17,7 +17,7 @@ from vssleval.data.prepare.clips import (VIDEO_EXTS, ClipError, clip_names, find
 from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, failed,
                                           place_extra, place_metadata, prepare_out, refuse_overlap, rerun_advice,
                                           run_items, target, trusted_output, write_output)
-from vssleval.data.prepare.place import check_source
+from vssleval.data.prepare.place import Claims, check_source, not_a_file_text
 from vssleval.data.readers.common import find_metadata, load_json_list
 from vssleval.data.readers.vggss import DEFAULTS
 from vssleval.errors import VsslevalError
@@ -48,7 +48,8 @@ def _annotation(annotation: str | os.PathLike | None, out: Path, videos: Path) -
     if annotation is not None:
         path = Path(annotation)
         if not path.is_file():  # also refuses a FIFO, a folder, a dangling link
-            raise VsslevalError(f"--annotation {path} does not exist; give the VGG-SS annotation file (vggss.json)")
+            raise VsslevalError(f"--annotation {path} {not_a_file_text(path)}; give the VGG-SS annotation file "
+                                "(vggss.json)")
         return path
     found = find_metadata(out, DEFAULTS["annotation"], "VGG-SS annotation file", required=False)
     found = found or find_metadata(videos, DEFAULTS["annotation"], "VGG-SS annotation file", required=False)
@@ -94,11 +95,14 @@ def prepare_vggss(videos: str | os.PathLike, out: str | os.PathLike, *, annotati
     index = index_files(videos, VIDEO_EXTS, exclude=[out_root / f for f in folders])
     outcomes: dict[str, Outcome] = {}
     jobs = []
+    claims = Claims()
     ids = [r["file"] for r in records if isinstance(r, dict) and isinstance(r.get("file"), str) and r["file"]]
     for clip_id in dict.fromkeys(ids):
         try:
             frame = target(out_root, DEFAULTS["image_dir"], clip_id + DEFAULTS["image_ext"])
             wav = target(out_root, DEFAULTS["audio_dir"], clip_id + DEFAULTS["audio_ext"])
+            claims.claim(clip_id, frame)
+            claims.claim(clip_id, wav)
         except PlaceError as exc:
             outcomes[clip_id] = failed(clip_id, exc)
             continue

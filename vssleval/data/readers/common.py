@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from vssleval.data.boxes import BoxError
-from vssleval.data.checks import SkipLog, check_inside, check_sample_files, data_roots
+from vssleval.data.checks import SkipLog, check_inside, check_sample_files, data_roots, name_key
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
@@ -166,8 +167,35 @@ def admit(ctx: ReaderContext, sample: Sample, out: list[Sample]) -> None:
 
 
 def unique_ids(samples: list[Sample], source: Path) -> None:
+    """Refuse a load where two samples share an id, or where two different ids name one image file
+    (:func:`same_file_ids`)."""
     seen: set[str] = set()
     for s in samples:
         if s.id in seen:
             raise VsslevalError(f"{source}: sample id {s.id!r} appears twice; ids must be unique")
         seen.add(s.id)
+    same_file_ids(samples, source)
+
+
+def same_file_ids(samples: list[Sample], source: Path) -> None:
+    """Refuse two ids whose image names differ only in letter case or Unicode normalisation when
+    they are one file here (a macOS or Windows volume): one record would be scored on the other's
+    frame. Only such pairs are compared (``os.path.samefile``), so a folder that tells them
+    apart costs nothing."""
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(name_key(str(s.image_path)), []).append(s)
+    for group in groups.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if a.image_path == b.image_path:
+                    continue
+                try:
+                    same = os.path.samefile(a.image_path, b.image_path)
+                except OSError:
+                    same = False
+                if same:
+                    raise VsslevalError(
+                        f"{source}: sample ids {a.id!r} and {b.id!r} name the same file {a.image_path} on this "
+                        "file system, which ignores letter case or Unicode normalisation in names; rename one "
+                        "of them (and its files), or keep the dataset on a case-sensitive file system")
