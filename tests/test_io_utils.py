@@ -59,3 +59,12 @@ def test_a_temp_file_replaced_by_a_link_is_refused_and_nothing_is_chmodded(tmp_p
     after = os.stat(canary)
     assert (stat.S_IMODE(after.st_mode), after.st_nlink, after.st_mtime_ns) == (0o600, 1, before.st_mtime_ns)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_dangling_symlink_in_the_way_is_named_as_such(tmp_path):
+    """--out through a dangling link: the message says so (it used to call the link a file)."""
+    from vssleval.io_utils import ensure_output_dir
+
+    os.symlink(tmp_path / "gone" / "dir", tmp_path / "out")
+    with pytest.raises(VsslevalError, match=r"out is a symlink to .*gone/dir, which does not exist"):
+        ensure_output_dir(tmp_path / "out")

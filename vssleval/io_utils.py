@@ -30,7 +30,11 @@ def os_error_text(exc: OSError) -> str:
     """``exc`` in words for a message: 'X is a file, not a folder' where a parent path is a file."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
         path = Path(exc.filename)
-        blocker = next((p for p in (*reversed(path.parents), path) if p.exists() and not p.is_dir()), path)
+        chain = (*reversed(path.parents), path)
+        dangling = next((p for p in chain if p.is_symlink() and not p.exists()), None)
+        if dangling is not None:
+            return f"{dangling} is a symlink to {os.readlink(dangling)}, which does not exist"
+        blocker = next((p for p in chain if p.exists() and not p.is_dir()), path)
         return f"{blocker} is a file, not a folder"
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
