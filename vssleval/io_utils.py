@@ -97,12 +97,16 @@ def no_room_error(path: Path, exc: OSError, needed: int | None, written: int = 0
     return NoRoomError(f"cannot write {path}: {cause} ({exc.strerror or exc}); {need}, {free}.")
 
 
+#: Flags of a descriptor that never follows a final symlink nor blocks on a FIFO (where the system has them).
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _seal(tmp: Path, path: Path) -> None:
     """Give the finished temporary file ``tmp`` its final mode, through a descriptor opened without
     following links: ``tmp`` must still be the fresh regular file :func:`atomic_path` created (one
     link, not a symlink), so a chmod can never reach another file (docs/datasets.md §10, placement)."""
     try:
-        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(tmp, os.O_RDONLY | NO_FOLLOW)
     except OSError as exc:
         raise VsslevalError(f"cannot write {path}: its temporary file {tmp} was replaced by a link "
                             f"({exc.strerror}); nothing was written") from exc
@@ -111,7 +115,10 @@ def _seal(tmp: Path, path: Path) -> None:
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
             raise VsslevalError(f"cannot write {path}: its temporary file {tmp} is no longer a fresh regular "
                                 "file (a link to another file); nothing was written")
-        os.fchmod(fd, FILE_MODE)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)
+        else:  # no fchmod (Windows): the checks above already refused a link
+            os.chmod(tmp, FILE_MODE)
     finally:
         os.close(fd)
 

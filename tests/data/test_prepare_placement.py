@@ -222,7 +222,8 @@ def test_vggss_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys
     assert code == 1, text
     assert _snapshot(tmp_path, out) == before
     _assert_fresh_outputs(out)
-    want = {ids[k]: BAD_KINDS[k] for k in BAD_IDS} | {ids["canary"]: "no_audio"}  # FFmpeg opens a JPEG as a one-frame video
+    # FFmpeg opens the JPEG behind the canary link as a one-frame video without sound
+    want = {ids[k]: BAD_KINDS[k] for k in BAD_IDS} | {ids["canary"]: "no_audio"}
     assert _bad_kinds(out) == want
     assert (out / "vggss.json").read_bytes() == (tmp_path / "deep" / "b" / "canary.json").read_bytes()
     ds = load_dataset("vggss", out, skip_bad=True)
@@ -473,7 +474,8 @@ def test_an_annotation_that_is_not_a_file_is_named(tmp_path, capsys, what):
             "--out", str(tmp_path / "OUT")]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    want = {"folder": "a folder is where a file is expected", "fifo": "a FIFO (named pipe)", "missing": "does not exist"}
+    want = {"folder": "a folder is where a file is expected", "fifo": "a FIFO (named pipe)",
+            "missing": "does not exist"}
     assert f"--test-list {given}" in err and want[what] in err
 
 

@@ -25,9 +25,10 @@ from typing import Iterable, Sequence
 
 from vssleval.data.checks import fs_folding, inside_folder, name_key, path_limit_problem
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import NoRoomError, atomic_path, ensure_output_dir
+from vssleval.io_utils import NO_FOLLOW, NoRoomError, atomic_path, ensure_output_dir
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 #: Bytes copied per read.
 CHUNK = 1 << 20
 
@@ -71,7 +72,7 @@ def open_source(path: str | os.PathLike) -> int:
     """
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
     except OSError as exc:
         raise _source_error(path, exc) from exc
     except ValueError as exc:  # a NUL byte in the path
@@ -82,7 +83,8 @@ def open_source(path: str | os.PathLike) -> int:
         what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
                 else "a device or socket")
         raise PlaceError("not_a_file", path, f"{what} is where a file is expected")
-    os.set_blocking(fd, True)
+    if _NONBLOCK:
+        os.set_blocking(fd, True)
     return fd
 
 
@@ -123,7 +125,7 @@ def trusted_output(path: str | os.PathLike) -> bool:
     if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
         return False
     try:
-        os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC))
+        os.close(os.open(path, os.O_RDONLY | NO_FOLLOW))
     except OSError:
         return False
     return True
@@ -146,7 +148,7 @@ def copy_file(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     fd = open_source(src)
     try:
         with atomic_path(dst, size_hint=os.fstat(fd).st_size) as tmp:
-            out = os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | _CLOEXEC)
+            out = os.open(tmp, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC)
             try:
                 while True:
                     try:
