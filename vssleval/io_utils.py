@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,7 +30,11 @@ def os_error_text(exc: OSError) -> str:
     """``exc`` in words for a message: 'X is a file, not a folder' where a parent path is a file."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
         path = Path(exc.filename)
-        blocker = next((p for p in (*reversed(path.parents), path) if p.exists() and not p.is_dir()), path)
+        chain = (*reversed(path.parents), path)
+        dangling = next((p for p in chain if p.is_symlink() and not p.exists()), None)
+        if dangling is not None:
+            return f"{dangling} is a symlink to {os.readlink(dangling)}, which does not exist"
+        blocker = next((p for p in chain if p.exists() and not p.is_dir()), path)
         return f"{blocker} is a file, not a folder"
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
@@ -58,7 +63,29 @@ def _size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def no_room_error(path: Path, exc: OSError, needed: int | None, written: int = 0) -> VsslevalError:
+#: What a message about a full disk tells the user to do next, by default: the run commands
+#: (``evaluate``, ``infer``) continue an interrupted run with ``--resume``. A command with another
+#: way to continue gives its own words through :meth:`NoRoomError.advise` (``prepare``: run it again).
+AGAIN = "run the command again (a run continues with --resume)"
+
+
+class NoRoomError(VsslevalError):
+    """A write that ran out of room: ``problem`` (what, where, how much) and ``again`` (how to go on
+    once there is room), so the command that raised it can put its own ``again``."""
+
+    def __init__(self, problem: str, again: str = AGAIN):
+        self.problem, self.again = problem, again
+        super().__init__(f"{problem} Nothing was left half-written: free some space (or raise the limit) and {again}")
+
+    def __reduce__(self):  # crosses process boundaries (prepare --workers) with both parts
+        return type(self), (self.problem, self.again)
+
+    def advise(self, again: str) -> "NoRoomError":
+        """The same error with ``again`` as the advice."""
+        return NoRoomError(self.problem, again)
+
+
+def no_room_error(path: Path, exc: OSError, needed: int | None, written: int = 0) -> NoRoomError:
     """The message for a write of ``path`` that ran out of disk space or hit the file size limit."""
     try:
         free = f"{_size_text(shutil.disk_usage(path.parent).free)} free there"
@@ -67,9 +94,33 @@ def no_room_error(path: Path, exc: OSError, needed: int | None, written: int = 0
     need = (f"about {_size_text(needed)} ({needed} bytes) needed" if needed
             else f"more than {_size_text(written)} ({written} bytes) needed")
     cause = "the file size limit (ulimit -f) was reached" if exc.errno == errno.EFBIG else "the disk is full"
-    return VsslevalError(f"cannot write {path}: {cause} ({exc.strerror or exc}); {need}, {free}. Nothing was "
-                         "left half-written: free some space (or raise the limit) and run the command again "
-                         "(a run continues with --resume)")
+    return NoRoomError(f"cannot write {path}: {cause} ({exc.strerror or exc}); {need}, {free}.")
+
+
+#: Flags of a descriptor that never follows a final symlink nor blocks on a FIFO (where the system has them).
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _seal(tmp: Path, path: Path) -> None:
+    """Give the finished temporary file ``tmp`` its final mode, through a descriptor opened without
+    following links: ``tmp`` must still be the fresh regular file :func:`atomic_path` created (one
+    link, not a symlink), so a chmod can never reach another file (docs/datasets.md §10, placement)."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY | NO_FOLLOW)
+    except OSError as exc:
+        raise VsslevalError(f"cannot write {path}: its temporary file {tmp} was replaced by a link "
+                            f"({exc.strerror}); nothing was written") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise VsslevalError(f"cannot write {path}: its temporary file {tmp} is no longer a fresh regular "
+                                "file (a link to another file); nothing was written")
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)
+        else:  # no fchmod (Windows): the checks above already refused a link
+            os.chmod(tmp, FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -77,13 +128,16 @@ def atomic_path(path: str | os.PathLike, size_hint: int | None = None) -> Iterat
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     If the block raises, the temporary file is removed and ``path`` is left untouched, so readers
-    only ever see a complete old file or a complete new one. An output path that cannot be written
-    (a file where a folder is needed, a folder where the file goes, no permission) is a
-    :class:`VsslevalError` naming it; so is a full disk or the file size limit, with the bytes
-    needed (``size_hint``, the expected size of the file, when the caller knows it).
+    only ever see a complete old file or a complete new one. The block writes into the temporary
+    file (it must not replace it by a link: that is refused). The rename replaces whatever is at
+    ``path`` (a symlink there is replaced, never written through); only a real folder there is an
+    error. An output path that cannot be written (a file where a folder is needed, a folder where
+    the file goes, no permission) is a :class:`VsslevalError` naming it; so is a full disk or the
+    file size limit (a :class:`NoRoomError`), with the bytes needed (``size_hint``, the expected
+    size of the file, when the caller knows it).
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise VsslevalError(f"cannot write {path}: it is a directory; choose a file path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,15 +149,21 @@ def atomic_path(path: str | os.PathLike, size_hint: int | None = None) -> Iterat
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, FILE_MODE)
-        os.replace(tmp_path, path)
+        _seal(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as exc:
+            if exc.errno in NO_ROOM:
+                raise
+            raise VsslevalError(f"cannot write {path}: {os_error_text(exc)}; choose an output location "
+                                "in a writable folder") from exc
     except OSError as exc:
         if exc.errno not in NO_ROOM:
             raise
-        written = tmp_path.stat().st_size if tmp_path.exists() else 0
+        written = tmp_path.lstat().st_size if os.path.lexists(tmp_path) else 0
         raise no_room_error(path, exc, size_hint, written) from exc
     finally:
-        if tmp_path.exists():
+        if os.path.lexists(tmp_path):  # lexists: a link left there is removed, never followed
             tmp_path.unlink()
 
 

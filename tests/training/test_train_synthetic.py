@@ -111,3 +111,23 @@ def test_bool_option_typo_is_an_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train-synthetic", "--hflip", "flase", "--out", "/nonexistent/x.pth"])
     assert exc.value.code == 2 and "expected true/false" in capsys.readouterr().err
+
+
+def test_checkpoint_is_never_written_through_a_link(tmp_path, data):
+    """Issue 19 (nothing outside the output): links at the checkpoint's path, its old fixed temp
+    name and its sidecar are replaced by fresh files; their targets keep their bytes."""
+    import os
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    targets = {name: outside / name for name in ("a", "b", "c")}
+    for name, path in targets.items():
+        path.write_text(f"keep {name}")
+    os.symlink(targets["a"], tmp_path / "m.pth")
+    os.symlink(targets["b"], tmp_path / "m.pth.tmp")
+    os.symlink(targets["c"], tmp_path / "m.json")
+    cfg = tiny(steps=1)
+    model, summary = train(cfg, data)
+    pth, side = save_checkpoint(model, tmp_path / "m.pth", cfg, data, summary)
+    assert {n: p.read_text() for n, p in targets.items()} == {"a": "keep a", "b": "keep b", "c": "keep c"}
+    assert not pth.is_symlink() and not side.is_symlink() and set(torch.load(pth, weights_only=True)) == {"model"}

@@ -10,10 +10,13 @@ docs/datasets.md §8).
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import os
 import struct
+import tempfile
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,8 +154,110 @@ def data_roots(root: Path) -> list[Path]:
     return roots
 
 
+#: Used when the file system does not say its limits (``os.pathconf`` unsupported): Linux's values.
+FALLBACK_NAME_MAX, FALLBACK_PATH_MAX = 255, 4096
+
+
+@functools.lru_cache(maxsize=256)
+def fs_limits(folder: str) -> tuple[int, int]:
+    """``(NAME_MAX, PATH_MAX)`` in bytes of the file system holding ``folder`` (an existing folder):
+    ``os.pathconf``'s ``PC_NAME_MAX`` / ``PC_PATH_MAX``, else 255 / 4096."""
+    limits_ = []
+    for key, fallback in (("PC_NAME_MAX", FALLBACK_NAME_MAX), ("PC_PATH_MAX", FALLBACK_PATH_MAX)):
+        try:
+            value = os.pathconf(folder, key)
+        except (OSError, ValueError, AttributeError):
+            value = -1
+        limits_.append(value if value and value > 0 else fallback)
+    return limits_[0], limits_[1]
+
+
+def _existing_folder(path: Path) -> str:
+    """The nearest folder at or above ``path``'s parent that exists (where its limits are asked)."""
+    for parent in (path.parent, *path.parent.parents):
+        try:
+            if parent.is_dir():
+                return str(parent)
+        except (OSError, ValueError):
+            continue
+    return "."
+
+
+def path_limit_problem(path: Path) -> tuple[str, str] | None:
+    """``(kind, reason)`` when ``path`` cannot name a file on this system, else None: a NUL byte or a
+    character the file-system encoding cannot hold (``bad_name``), a component longer than the
+    folder's ``NAME_MAX`` bytes (``name_too_long``), or the whole path, made absolute, reaching
+    ``PATH_MAX`` bytes (``path_too_long``; docs/datasets.md §8). Nothing on disk is touched except
+    the ``pathconf`` of an existing ancestor folder."""
+    text = str(path)
+    if "\x00" in text:
+        return "bad_name", "the name holds a NUL byte, which no file name can hold"
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        return "bad_name", f"the name holds a character the file system cannot store ({exc.reason})"
+    name_max, path_max = fs_limits(_existing_folder(Path(text)))
+    for part in Path(text).parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            return "name_too_long", (f"the file name {part[:40]}... is {size} bytes long; this file system "
+                                     f"allows at most {name_max} bytes per name (NAME_MAX)")
+    full = len(os.fsencode(os.path.abspath(text))) if not os.path.isabs(text) else len(raw)
+    if full >= path_max:
+        return "path_too_long", (f"the path is {full} bytes long; this file system allows paths of at most "
+                                 f"{path_max - 1} bytes (PATH_MAX)")
+    return None
+
+
+_PROBE = ".vssleval-probe-Ab\u00e9-"
+
+
+@functools.lru_cache(maxsize=64)
+def fs_folding(folder: str) -> tuple[bool, bool]:
+    """``(ignores_case, ignores_normalisation)`` of the file system holding the existing, writable
+    ``folder`` (macOS and Windows volumes usually ignore letter case; APFS and HFS+ also treat the
+    NFC and NFD spellings of a name as one). Probed once with a temporary file, removed at once;
+    ``(False, False)`` when the folder cannot be written (nothing is written there either)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_PROBE, dir=folder)
+    except (OSError, ValueError):  # not writable, or a file-system encoding without "é"
+        return False, False
+    os.close(fd)
+    try:
+        head, tail = os.path.split(probe)
+        rest = tail[len(_PROBE):]
+        case = os.path.lexists(os.path.join(head, _PROBE.lower() + rest))
+        nfd = unicodedata.normalize("NFD", _PROBE)
+        norm = os.path.lexists(os.path.join(head, nfd + rest))
+    finally:
+        os.unlink(probe)
+    return case, norm
+
+
+def name_key(name: str, case: bool = True, norm: bool = True) -> str:
+    """``name`` as a file system that ignores letter case (``case``) and Unicode normalisation
+    (``norm``) compares it: two names with the same key may be one file there."""
+    key = unicodedata.normalize("NFC", name) if norm else name
+    return key.lower() if case else key
+
+
+def check_path_limits(sample_id: str, path: Path, what: str) -> None:
+    """Raise :class:`BadSampleError` when ``path`` (built from a record's id or file name) exceeds the
+    file system's limits (:func:`path_limit_problem`), so the record is refused by name instead of an
+    ``OSError: File name too long`` at the first access."""
+    problem = path_limit_problem(path)
+    if problem is not None:
+        kind, reason = problem
+        raise BadSampleError(sample_id, path, f"{what} path: {reason}",
+                             "Shorten or fix this id / file name in the annotation, or remove the record "
+                             "(or use --skip-bad)", kind=kind)
+
+
 def check_inside(sample_id: str, path: Path, root: Path, roots: Sequence[Path], what: str) -> None:
-    """Raise :class:`BadSampleError` when ``path`` resolves outside the data folder ``root``."""
+    """Raise :class:`BadSampleError` when ``path`` cannot name a file here (:func:`check_path_limits`)
+    or resolves outside the data folder ``root``: the one check every path built from a record
+    goes through before any file is opened."""
+    check_path_limits(sample_id, path, what)
     if not inside_folder(path, roots):
         raise BadSampleError(sample_id, path,
                              f"{what} path leaves the data folder {root} (it resolves to {os.path.realpath(path)})",

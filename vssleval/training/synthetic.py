@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from vssleval import limits
 from vssleval.errors import VsslevalError
+from vssleval.io_utils import atomic_path, write_text_atomic
 
 MODEL_NAME = "synth-ezvsl"
 
@@ -225,11 +226,9 @@ def save_checkpoint(model: torch.nn.Module, out: str | Path, cfg: TrainConfig, d
     from vssleval.models.synth_ezvsl import sha256_file
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    tmp = out.with_suffix(".pth.tmp")
-    torch.save({"model": state}, tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:  # a fresh file: never written through a link at out (or a fixed temp name)
+        torch.save({"model": state}, tmp)
     record = {
         "model": cfg.model,
         "file": out.name,
@@ -254,7 +253,7 @@ def save_checkpoint(model: torch.nn.Module, out: str | Path, cfg: TrainConfig, d
         **(extra or {}),
     }
     sidecar = out.with_suffix(".json")
-    sidecar.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(sidecar, json.dumps(record, indent=1) + "\n")
     return out, sidecar
 
 

@@ -15,15 +15,17 @@ problem; nothing is ever padded, looped or taken from another frame to fill the 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from vssleval.data.audio import resample
+from vssleval.data.prepare.place import usable_source
 from vssleval.errors import VsslevalError
 
 #: Container extensions searched for a clip, in order of preference when several exist.
@@ -74,25 +76,70 @@ def clip_names(clip_id: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def index_files(root: Path, exts: Iterable[str]) -> dict[str, list[Path]]:
-    """``{stem: [paths]}`` of every file under ``root`` (recursively; users keep clips in class
-    folders) whose extension, lower-cased, is in ``exts``. Paths are sorted, so ties break the same
-    way on every run."""
+def walk_files(root: Path, exclude: Iterable[Path] = ()) -> Iterator[Path]:
+    """Every entry under ``root`` that is not a followable folder — regular files, symlinks to files,
+    dangling links, link loops, FIFOs — in sorted order, descending into symlinked folders too
+    (users' downloads are often symlink farms) but never twice into the same folder (a link loop
+    ends) and never into an ``exclude`` folder (prepare's own outputs, when ``--out`` lies inside
+    the download). Folders whose names look like files are yielded as well as searched, so that a
+    folder where a file is expected is reported, not silently passed over. Unreadable folders are
+    skipped."""
+    skip = {os.path.realpath(p) for p in exclude}
+    seen: set[tuple[int, int]] = set()
+    stack = [Path(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen or os.path.realpath(folder) in skip:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows links; False for a dangling link or a loop
+            except OSError:
+                is_dir = False
+            path = folder / entry.name
+            if is_dir:
+                subfolders.append(path)
+                if "." in entry.name:
+                    yield path
+            else:
+                yield path
+        stack.extend(reversed(subfolders))
+
+
+def index_files(root: Path, exts: Iterable[str], exclude: Iterable[Path] = ()) -> dict[str, list[Path]]:
+    """``{stem: [paths]}`` of every entry under ``root`` (:func:`walk_files`; users keep clips in class
+    folders) whose extension, lower-cased, is in ``exts``. Within a stem, entries that can be read
+    as files come first (a dangling link or a folder of the same name is kept, last, so a record
+    that has only such an entry is reported as unreadable rather than missing); ties break by path,
+    the same way on every run."""
     exts = {e.lower() for e in exts}
     out: dict[str, list[Path]] = {}
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file()):
-        out.setdefault(path.stem, []).append(path)
-    return out
+    for path in walk_files(root, exclude):
+        if path.suffix.lower() in exts:
+            out.setdefault(path.stem, []).append(path)
+    return {stem: sorted(paths, key=lambda p: (not usable_source(p), str(p))) for stem, paths in out.items()}
 
 
 def find_clip(index: dict[str, list[Path]], clip_id: str) -> Path | None:
     """The clip of ``clip_id`` in an :func:`index_files` index: the first name of :func:`clip_names`
-    that exists, and within a name the first extension of :data:`VIDEO_EXTS`."""
+    that exists, and within a name a readable file before an unreadable entry, then the first
+    extension of :data:`VIDEO_EXTS`."""
     rank = {e: i for i, e in enumerate(VIDEO_EXTS)}
     for name in clip_names(clip_id):
         paths = index.get(name)
         if paths:
-            return min(paths, key=lambda p: (rank.get(p.suffix.lower(), len(rank)), str(p)))
+            return min(paths, key=lambda p: (not usable_source(p), rank.get(p.suffix.lower(), len(rank)), str(p)))
     return None
 
 

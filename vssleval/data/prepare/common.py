@@ -1,27 +1,36 @@
 """What every ``prepare`` converter shares: per-record outcomes, the closing summary and its CSV
-lists, the parallel loop with its progress bar, and atomic placement of files.
+lists, the parallel loop with its progress bar, and the metadata files' placement (the media
+files' placement rule is :mod:`vssleval.data.prepare.place`).
 
 Resumability comes from two rules: every output file is written atomically (a temporary name, then
-a rename), so a file that exists is complete; and a record whose output files all exist is
-"already present" and is neither read nor rewritten. An interrupted run can leave only temporary
-files behind, which the next run removes.
+a rename), so a file that exists is complete; and a record whose output files all exist as
+trusted files (non-empty regular files, :func:`trusted_output`) is "already present" and is
+neither read nor rewritten. An interrupted run can leave only temporary files behind, which the
+next run removes.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, ParamSpec, Sequence, TypeVar
 
 from tqdm import tqdm
 
-from vssleval.data.checks import Skip, inside_folder, skips_csv
+from vssleval.data.checks import Skip, skips_csv
+from vssleval.data.prepare.place import (PlaceError, copy_file, open_source, prepare_out, refuse_overlap, target,
+                                         trusted_output, write_output)
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
+from vssleval.io_utils import NoRoomError, write_text_atomic
+
+P, R = ParamSpec("P"), TypeVar("R")
+__all__ = ["BAD", "MISSING", "PREPARED", "PRESENT", "Outcome", "Summary", "copy_file", "failed", "place_extra",
+           "place_metadata", "prepare_out", "refuse_overlap", "rerun_advice", "run_items", "target",
+           "trusted_output", "write_output"]
 
 #: Outcome statuses, in summary order.
 PREPARED, PRESENT, MISSING, BAD = "prepared", "present", "missing", "bad"
@@ -125,52 +134,76 @@ def run_items(items: Sequence, work: Callable[..., Outcome], workers: int, desc:
         bar.close()
 
 
-def prepare_out(out: str | os.PathLike, folders: Iterable[str]) -> Path:
-    """Create the output folder and its media ``folders``; remove temporary files an interrupted
-    run left in them (:func:`vssleval.io_utils.atomic_path` names them ``.<name>.<random>.tmp``)."""
-    root = ensure_output_dir(out)
-    for name in folders:
-        folder = ensure_output_dir(root / name, "output folder")
-        for stale in folder.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-    return root
+def failed(record_id: str, exc: PlaceError) -> Outcome:
+    """The *unreadable input* outcome of a record whose file could not be read or written."""
+    return Outcome(record_id, BAD, exc.kind, exc.path, exc.reason)
 
 
-def safe_target(root: Path, folder: str, name: str) -> Path | None:
-    """``root/folder/name``, or None when ``name`` (an id from an annotation file) would put the file
-    outside ``root`` (``../x``, an absolute path): such a record is refused, never written."""
-    path = root / folder / name
-    if os.path.isabs(name) or not inside_folder(path, [Path(os.path.realpath(root / folder))]):
-        return None
-    return path
+#: What a full disk during ``prepare`` advises (prepare has no ``--resume``: a rerun skips what is done).
+PREPARE_AGAIN = "run the same prepare command again; finished files are kept"
 
 
-def escape_outcome(record_id: str, root: Path) -> Outcome:
-    return Outcome(record_id, BAD, "path_escape", str(root),
-                   "the id would name a file outside the output folder; fix the annotation file")
+def rerun_advice(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a converter so a full disk's message advises running the same ``prepare`` command again
+    (:class:`vssleval.io_utils.NoRoomError` names ``--resume`` by default, which prepare lacks)."""
 
-
-def place_file(src: Path, dst: Path) -> None:
-    """Put a copy of ``src`` at ``dst`` atomically: a hard link where the file system allows it (no
-    second copy on disk), else a byte copy."""
-    with atomic_path(dst, size_hint=src.stat().st_size) as tmp:
-        tmp.unlink()
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
+            return fn(*args, **kwargs)
+        except NoRoomError as exc:
+            raise exc.advise(PREPARE_AGAIN) from exc.__cause__
+
+    return wrapper
 
 
 def place_metadata(src: Path, out: Path, name: str, reader_names: Sequence[str]) -> str:
     """Put annotation file ``src`` in ``out`` under ``name`` unless the reader would already find the
-    same content there; returns a note. A *different* file where the reader looks first is an error
-    (the reader would silently keep reading the old one)."""
+    same content there in a trusted file (:func:`trusted_output`); returns a note. A *different*
+    file where the reader looks first is an error (the reader would silently keep reading the old
+    one). A link to the same content, or an empty file, there is replaced by a fresh copy."""
+    try:
+        content = read_source_bytes(src)
+    except PlaceError as exc:
+        raise VsslevalError(f"cannot read the annotation file {src}: {exc.reason}; give a readable file") from exc
     for candidate in reader_names:
         existing = out / candidate
-        if existing.is_file():
-            if existing.resolve() == src.resolve() or existing.read_bytes() == src.read_bytes():
-                return f"annotation file {existing} already in place"
+        if not os.path.isfile(existing):
+            continue  # the reader skips it too (absent, a dangling link, a folder)
+        try:
+            same = read_source_bytes(existing) == content
+        except PlaceError:
+            same = False
+        if same and trusted_output(existing):
+            return f"annotation file {existing} already in place"
+        if not same and os.path.getsize(existing) > 0:
             raise VsslevalError(f"{existing} differs from the annotation file {src}; the dataset reader would "
                                 f"read {existing}. Remove or rename it, or pass --annotation {existing}")
-    place_file(src, out / name)
+        name = candidate  # a link or an empty file where the reader looks: replaced by a fresh copy
+        break
+    try:
+        write_output(out / name, content)
+    except PlaceError as exc:
+        raise VsslevalError(f"cannot write {out / name}: {exc.reason}; remove what is in the way") from exc
     return f"annotation file copied from {src} to {out / name}"
+
+
+def place_extra(src: Path, dst: Path, what: str) -> None:
+    """Copy a metadata file (class-files dict, box file, test list) to ``dst`` as a fresh file; a
+    source or destination that fails is an error naming both (these files concern every record)."""
+    try:
+        copy_file(src, dst)
+    except PlaceError as exc:
+        raise VsslevalError(f"cannot copy the {what} {src} to {dst}: {exc.reason} ({exc.path})") from exc
+
+
+def read_source_bytes(path: Path) -> bytes:
+    """All bytes of a (small) source file, read through symlinks (:func:`open_source`)."""
+    fd = open_source(path)
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    except OSError as exc:
+        raise PlaceError("unreadable_source", path, f"the file cannot be read ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)

@@ -14,12 +14,13 @@ from pathlib import Path
 from vssleval.data.encode import jpeg_bytes, pcm16_wav_bytes
 from vssleval.data.prepare.clips import (VIDEO_EXTS, ClipError, clip_names, find_clip, index_files,
                                           read_clip, require_av)
-from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, Summary, escape_outcome,
-                                          place_file, place_metadata, prepare_out, run_items, safe_target)
+from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, failed,
+                                          place_extra, place_metadata, prepare_out, refuse_overlap, rerun_advice,
+                                          run_items, target, trusted_output, write_output)
+from vssleval.data.prepare.place import Claims, check_source, not_a_file_text
 from vssleval.data.readers.common import find_metadata, load_json_list
 from vssleval.data.readers.vggss import DEFAULTS
 from vssleval.errors import VsslevalError
-from vssleval.io_utils import write_bytes_atomic
 
 #: The audio window written (s) and its rate (Hz): what every published pipeline reads (§10.1).
 WINDOW_S, SAMPLE_RATE = 10.0, 16000
@@ -31,20 +32,24 @@ def _prepare_one(job: tuple[str, str, str, str], window_s: float, sample_rate: i
     """Decode one clip and write its frame and wav; a bad clip is an :class:`Outcome`, not an error."""
     clip_id, clip, frame_path, wav_path = job
     try:
+        check_source(clip)  # before FFmpeg opens it by name: a FIFO would block, a dangling link is named
         media = read_clip(clip, window_s=window_s, sample_rate=sample_rate)
+        # Audio first, frame last: the frame's presence is what marks the record finished.
+        write_output(wav_path, pcm16_wav_bytes(media.audio, media.sample_rate, scale=32768.0))
+        write_output(frame_path, jpeg_bytes(media.frame, JPEG_QUALITY))
     except ClipError as exc:
         return Outcome(clip_id, BAD, exc.kind, clip, exc.reason)
-    # Audio first, frame last: the frame's presence is what marks the record finished.
-    write_bytes_atomic(wav_path, pcm16_wav_bytes(media.audio, media.sample_rate, scale=32768.0))
-    write_bytes_atomic(frame_path, jpeg_bytes(media.frame, JPEG_QUALITY))
+    except PlaceError as exc:
+        return failed(clip_id, exc)
     return Outcome(clip_id, PREPARED)
 
 
 def _annotation(annotation: str | os.PathLike | None, out: Path, videos: Path) -> Path:
     if annotation is not None:
         path = Path(annotation)
-        if not path.is_file():
-            raise VsslevalError(f"--annotation {path} does not exist; give the VGG-SS annotation file (vggss.json)")
+        if not path.is_file():  # also refuses a FIFO, a folder, a dangling link
+            raise VsslevalError(f"--annotation {path} {not_a_file_text(path)}; give the VGG-SS annotation file "
+                                "(vggss.json)")
         return path
     found = find_metadata(out, DEFAULTS["annotation"], "VGG-SS annotation file", required=False)
     found = found or find_metadata(videos, DEFAULTS["annotation"], "VGG-SS annotation file", required=False)
@@ -55,6 +60,7 @@ def _annotation(annotation: str | os.PathLike | None, out: Path, videos: Path) -
     return found
 
 
+@rerun_advice
 def prepare_vggss(videos: str | os.PathLike, out: str | os.PathLike, *, annotation: str | os.PathLike | None = None,
                   workers: int = 0, progress: bool = True) -> Summary:
     """Build the VGG-SS folder ``out`` from the clips under ``videos``.
@@ -74,26 +80,33 @@ def prepare_vggss(videos: str | os.PathLike, out: str | os.PathLike, *, annotati
     videos = Path(videos)
     if not videos.is_dir():
         raise VsslevalError(f"--videos {videos} is not a folder; give the folder that holds the VGG-Sound clips")
-    out_root = prepare_out(out, (DEFAULTS["image_dir"], DEFAULTS["audio_dir"]))
+    folders = (DEFAULTS["image_dir"], DEFAULTS["audio_dir"])
+    refuse_overlap(videos, "--videos", Path(out), folders, same_ok=True)  # clips are never .jpg/.wav
+    out_root = prepare_out(out, folders)
     source = _annotation(annotation, out_root, videos)
     records = load_json_list(source, "VGG-SS annotation file", keys=("file", "bbox"))
     notes = [place_metadata(source, out_root, source.name if source.name in DEFAULTS["annotation"] else "vggss.json",
                             DEFAULTS["annotation"])]
     class_dict = find_metadata(source.parent, DEFAULTS["class_files"], "class-files dict", required=False)
-    if class_dict is not None and not find_metadata(out_root, DEFAULTS["class_files"], "", required=False):
-        place_file(class_dict, out_root / class_dict.name)
+    if class_dict is not None and not any(trusted_output(out_root / n) for n in DEFAULTS["class_files"]):
+        place_extra(class_dict, out_root / class_dict.name, "class-files dict")
         notes.append(f"class-files dict copied from {class_dict}")
 
-    index = index_files(videos, VIDEO_EXTS)
+    index = index_files(videos, VIDEO_EXTS, exclude=[out_root / f for f in folders])
     outcomes: dict[str, Outcome] = {}
     jobs = []
+    claims = Claims()
     ids = [r["file"] for r in records if isinstance(r, dict) and isinstance(r.get("file"), str) and r["file"]]
     for clip_id in dict.fromkeys(ids):
-        frame = safe_target(out_root, DEFAULTS["image_dir"], clip_id + DEFAULTS["image_ext"])
-        wav = safe_target(out_root, DEFAULTS["audio_dir"], clip_id + DEFAULTS["audio_ext"])
-        if frame is None or wav is None:
-            outcomes[clip_id] = escape_outcome(clip_id, out_root)
-        elif frame.is_file() and wav.is_file():
+        try:
+            frame = target(out_root, DEFAULTS["image_dir"], clip_id + DEFAULTS["image_ext"])
+            wav = target(out_root, DEFAULTS["audio_dir"], clip_id + DEFAULTS["audio_ext"])
+            claims.claim(clip_id, frame)
+            claims.claim(clip_id, wav)
+        except PlaceError as exc:
+            outcomes[clip_id] = failed(clip_id, exc)
+            continue
+        if trusted_output(frame) and trusted_output(wav):
             outcomes[clip_id] = Outcome(clip_id, PRESENT)
         elif (clip := find_clip(index, clip_id)) is None:
             looked = ", ".join(n + "." + "|".join(e[1:] for e in VIDEO_EXTS) for n in clip_names(clip_id))

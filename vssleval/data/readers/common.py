@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from vssleval.data.boxes import BoxError
-from vssleval.data.checks import SkipLog, check_inside, check_sample_files, data_roots
+from vssleval.data.checks import SkipLog, check_inside, check_sample_files, data_roots, name_key
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
@@ -105,20 +106,33 @@ def load_class_files(path: Path) -> dict[str, list[str]]:
     return {str(k): [str(x) for x in v] for k, v in data.items()}
 
 
+def _csv_error(path: Path, exc: Exception) -> VsslevalError:
+    """A list that is not UTF-8 CSV text (or holds a field over the csv module's size limit)."""
+    what = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "cannot be read as CSV"
+    return VsslevalError(f"{path} {what} ({exc}); save it as UTF-8 CSV (one record per line) or re-download it")
+
+
 def read_id_list(path: Path) -> list[str]:
     """Ids from the first column of a headerless CSV (CRLF or LF; blank lines ignored)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return [row[0].strip() for row in csv.reader(fh) if row and row[0].strip()]
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return [row[0].strip() for row in csv.reader(fh) if row and row[0].strip()]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _csv_error(path, exc) from exc
 
 
 def read_csv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a CSV with a header that must contain ``columns``."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise VsslevalError(f"{path}: CSV header lacks column(s) {missing}; expected header {','.join(columns)}")
-        return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise VsslevalError(f"{path}: CSV header lacks column(s) {missing}; expected header "
+                                    f"{','.join(columns)}")
+            return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _csv_error(path, exc) from exc
 
 
 def class_files_from_samples(samples: Iterable[Sample]) -> dict[str, list[str]]:
@@ -153,8 +167,35 @@ def admit(ctx: ReaderContext, sample: Sample, out: list[Sample]) -> None:
 
 
 def unique_ids(samples: list[Sample], source: Path) -> None:
+    """Refuse a load where two samples share an id, or where two different ids name one image file
+    (:func:`same_file_ids`)."""
     seen: set[str] = set()
     for s in samples:
         if s.id in seen:
             raise VsslevalError(f"{source}: sample id {s.id!r} appears twice; ids must be unique")
         seen.add(s.id)
+    same_file_ids(samples, source)
+
+
+def same_file_ids(samples: list[Sample], source: Path) -> None:
+    """Refuse two ids whose image names differ only in letter case or Unicode normalisation when
+    they are one file here (a macOS or Windows volume): one record would be scored on the other's
+    frame. Only such pairs are compared (``os.path.samefile``), so a folder that tells them
+    apart costs nothing."""
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(name_key(str(s.image_path)), []).append(s)
+    for group in groups.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if a.image_path == b.image_path:
+                    continue
+                try:
+                    same = os.path.samefile(a.image_path, b.image_path)
+                except OSError:
+                    same = False
+                if same:
+                    raise VsslevalError(
+                        f"{source}: sample ids {a.id!r} and {b.id!r} name the same file {a.image_path} on this "
+                        "file system, which ignores letter case or Unicode normalisation in names; rename one "
+                        "of them (and its files), or keep the dataset on a case-sensitive file system")
