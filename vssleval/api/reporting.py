@@ -32,7 +32,7 @@ from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
 from vssleval.report.tables import CI_STYLES
 from vssleval.report.overlays import overlay_grid, separating_threshold
-from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
+from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
 from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
 
@@ -48,7 +48,8 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     Args:
         runs: one run folder or several (written by ``evaluate``).
         out: the report folder (never one of the runs' folders).
-        allow_mixed: put runs of different protocols, datasets, presets or data folders together.
+        allow_mixed: put runs of different protocols, datasets, presets or data together (the
+            same data: equal fingerprints, docs/report.md "Fingerprint of the inputs").
         maps: draw the threshold sweep and overlays from the heatmap stores (``False``: only
             ``metrics.json`` / ``per_sample.csv`` are read).
         overlays: overlay grid of the first K samples (0: none).
@@ -79,7 +80,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     _check_report_folder(out)
     ensure_output_dir(out)  # the runs are comparable: an unusable --out stops before any figure is drawn
     calibrations = calibrate_all(records)
-    notes: list[str] = []
+    notes: list[str] = [n for n in (data_note(records),) if n]
     sweeps: dict[str, Any] = {}
     overlay_files: dict[str, Path] = {}
     if not maps:
@@ -103,20 +104,24 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
 
 def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap: int = 1000,
-            verbose: bool = True) -> Path:
+            allow_mixed: bool = False, verbose: bool = True) -> Path:
     """Paired comparison of two runs on the same samples (B - A for cIoU@0.5, AUC, AP and pIA per
     negative, paired bootstrap interval, paired permutation p-value); writes ``compare.csv`` in
-    ``out`` and returns its path. Runs of different datasets or samples are refused."""
+    ``out`` and returns its path. Runs of different datasets or samples are refused, and so are runs
+    on different data (the same decision as :func:`report`'s) unless ``allow_mixed``."""
     bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
     a, b = load_run(run_a), load_run(run_b)
     assign_labels([a, b])
-    check_pair(a, b)  # before any folder is made
+    check_pair(a, b, allow_mixed)  # before any folder is made
     _check_report_folder(Path(out))
     ensure_output_dir(out)
-    rows = compare_runs(a, b, bootstrap)
+    rows = compare_runs(a, b, bootstrap, allow_mixed=allow_mixed)
     path = Path(out) / "compare.csv"
     write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED))
     if verbose:
+        mixed = data_difference([a, b])
+        for line in ([f"mixed runs (--allow-mixed): {mixed}"] if mixed else []) + [n for n in (data_note([a, b]),) if n]:
+            print(line)
         print("\n".join(console_lines(rows, a, b)))
         print(f"compare: {path}")
     return path
@@ -152,6 +157,9 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
     notes = _previous_notes(run_dir / "metrics.json", protocol)
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
+    notes.append(ground_truth_note(config))
+    if verbose:
+        print(notes[-1])
     out = Path(out)
     metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings,
                                 splits=run_splits(acc, config))
@@ -164,6 +172,15 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
 
 
+def ground_truth_note(config: dict[str, Any]) -> str:
+    """What a rescore scores against: the ground truth stored with the maps, not today's data folder."""
+    digest = (config.get("fingerprint") or {}).get("digest") if isinstance(config.get("fingerprint"), dict) else None
+    read = (f"the inputs fingerprinted {str(digest)[:12]} when the maps were computed" if isinstance(digest, str)
+            else "the inputs of the original run (recorded by an older vssleval, without a fingerprint)")
+    return (f"scored against the ground truth stored with the maps, i.e. {read}; the data folder "
+            f"{config.get('data_root')} is not read again except for the published split lists of the breakdowns")
+
+
 def _previous_notes(path: Path, protocol: str) -> list[str]:
     """The engine's notes of the original run (kept when the protocol is the same)."""
     try:
@@ -172,7 +189,8 @@ def _previous_notes(path: Path, protocol: str) -> list[str]:
         return []
     if not isinstance(old, dict) or old.get("protocol") != protocol:
         return []
-    return [str(n) for n in old.get("notes") or [] if "recomputed from the heatmap store" not in str(n)]
+    return [str(n) for n in old.get("notes") or []
+            if "recomputed from the heatmap store" not in str(n) and "ground truth stored with the maps" not in str(n)]
 
 
 def _check_report_folder(out: Path) -> None:
