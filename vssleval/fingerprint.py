@@ -8,19 +8,23 @@ it reads, the store compares fingerprints before ``--resume`` adds a shard, and 
 Two records:
 
 * the **summary** (``config["fingerprint"]`` in ``store/config.json``, ``metrics.json["fingerprint"]``):
-  one short ``digest`` over every part, a ``data`` digest over the parts that describe the data
-  (:data:`DATA_PARTS`), and per part its own ``digest`` plus a few words for people (file names,
-  counts). Every digest is a SHA-256 of file *contents* and parsed records, never of paths outside
-  the data folder or of modification times, so a data folder that is moved, copied or touched keeps
-  its fingerprint;
+  one ``digest`` over every part, a ``data`` digest over the parts that describe the dataset as
+  read (:data:`DATA_PARTS`), and per part its own ``digest`` plus a few words for people (file
+  names, counts). Every digest is a SHA-256 of file *contents* and parsed records, never of paths
+  outside the data folder or of modification times, so a data folder that is moved, copied or
+  touched keeps its fingerprint;
 * the **detail** (``store/inputs.json``, :data:`INPUTS_FILE`): every file the run read, with its
-  size, modification time and SHA-256, and every evaluated record's ground-truth digest, so a
-  refusal can name the first record or file that changed.
+  size, modification time and SHA-256, and every record's ground-truth digest, so a refusal can
+  name the first record or file that changed.
+
+The data parts describe every record the dataset reader loaded, not only the ones evaluated: a
+``--limit`` run reads the same data as a full one (the report marks it partial), and the reader
+checks every record's media anyway, so hashing them costs one more pass over bytes already read.
 
 What is hashed (measured in docs/report.md): every metadata file the dataset reader read (the
-annotation file, box file, class-files dict, test list, negatives CSV), every evaluated record's
-image and audio file and every offscreen clip drawn, in full; the checkpoint's and the OGL
-weights' files in full; the resolved preset block and the protocol name.
+annotation file, box file, class-files dict, test list, negatives CSV), every loaded record's image
+and audio file and every offscreen clip drawn, in full; the checkpoint's and the OGL weights'
+files in full; the resolved preset block and the protocol name.
 """
 
 from __future__ import annotations
@@ -38,10 +42,11 @@ from vssleval.errors import VsslevalError
 FORMAT = 1
 #: The detail file, in the heatmap store beside ``config.json``.
 INPUTS_FILE = "inputs.json"
-#: The parts that say which data a run read: equal parts mean the same records, ground truth and media.
+#: The parts that say which data a run read: equal parts mean the same metadata files, records,
+#: ground truth and media bytes (of every record the reader loaded).
 DATA_PARTS = ("metadata", "records", "media")
 #: Every part, in the order a change is reported (the weights first: they change every map).
-PARTS = ("checkpoint", "ogl", "preset", "protocol", "metadata", "records", "media", "offscreen")
+PARTS = ("checkpoint", "ogl", "preset", "protocol", "metadata", "records", "media", "evaluated", "offscreen")
 #: Hex digits of a digest shown in messages.
 SHORT = 12
 
@@ -92,7 +97,7 @@ def _plain(value: Any) -> Any:
 
 
 def record_digest(sample: Any) -> str:
-    """SHA-256 of one evaluated record as the reader parsed it: id, boxes (224-px grid and frame
+    """SHA-256 of one record as the reader parsed it: id, boxes (224-px grid and frame
     fractions), ground-truth rule, annotators, label, group, negative flag and visible labels.
 
     ``sample`` is a :class:`vssleval.data.types.Sample` (read by attribute, so this module imports
@@ -117,17 +122,18 @@ def relative(path: str | os.PathLike, root: str | os.PathLike) -> str:
 
 # -- computing -------------------------------------------------------------------------------------
 def compute(root: str | os.PathLike, metadata: Iterable[tuple[str | os.PathLike, str]], samples: Sequence[Any],
-            offscreen: Iterable[str | os.PathLike] = (), *, checkpoint: tuple[str | None, Any] = (None, None),
-            ogl: tuple[str | None, Any] = (None, None), preset: tuple[str, Any] = ("", None),
-            protocol: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+            evaluated: Sequence[str], offscreen: Iterable[str | os.PathLike] = (), *,
+            checkpoint: tuple[str | None, Any] = (None, None), ogl: tuple[str | None, Any] = (None, None),
+            preset: tuple[str, Any] = ("", None), protocol: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``(summary, detail)`` fingerprint of a run's inputs.
 
     Args:
         root: the data folder (paths are recorded relative to it).
         metadata: ``(path, role)`` of every metadata file the dataset reader read, e.g.
-            ``(D/vggss.json, "annotation file")``.
-        samples: the evaluated records, in evaluation order (their ``image_path``, ``audio_path``
-            and ground truth, :func:`record_digest`).
+            ``(D/vggss.json, "VGG-SS annotation file")``.
+        samples: every record the reader loaded, in dataset order (their ``image_path``,
+            ``audio_path`` and ground truth, :func:`record_digest`).
+        evaluated: the ids of the records the run evaluates (``--limit``: the first K), in order.
         offscreen: the offscreen clips the run's draws use (duplicates are fine).
         checkpoint: ``(file, sha256)`` of the model's weights: a sha256 string, a ``{file: sha256}``
             dict for a multi-file checkpoint, or for in-memory weights the state-dict digest; ``(None,
@@ -158,13 +164,15 @@ def compute(root: str | os.PathLike, metadata: Iterable[tuple[str | os.PathLike,
         records.append([str(s.id), rd, image, audio])
         media.append([str(s.id), image, image_sha, audio, audio_sha])
     clips = sorted({ident(p)[0] for p in offscreen})
-    media_bytes = sum(files[r]["bytes"] for r in {m for row in media for m in (row[1], row[3])})
+    evaluated = [str(i) for i in evaluated]
+    media_files = {m for row in media for m in (row[1], row[3])}
     parts = {
         "metadata": {"digest": digest_of({r: files[r]["sha256"] for r in roles}),
                      "files": {r: files[r]["sha256"] for r in sorted(roles)}},
         "records": {"digest": digest_of([[r[0], r[1]] for r in records]), "count": len(records)},
-        "media": {"digest": digest_of(media), "files": len({m for row in media for m in (row[1], row[3])}),
-                  "bytes": media_bytes},
+        "media": {"digest": digest_of(media), "files": len(media_files),
+                  "bytes": sum(files[r]["bytes"] for r in media_files)},
+        "evaluated": {"digest": digest_of(evaluated), "count": len(evaluated)},
         "offscreen": {"digest": digest_of([[c, files[c]["sha256"]] for c in clips]), "files": len(clips)},
         "checkpoint": {"digest": digest_of(checkpoint[1]), "file": checkpoint[0], "sha256": checkpoint[1]},
         "ogl": {"digest": digest_of(ogl[1]), "file": ogl[0], "sha256": ogl[1]},
@@ -173,8 +181,8 @@ def compute(root: str | os.PathLike, metadata: Iterable[tuple[str | os.PathLike,
     }
     summary = {"format": FORMAT, "digest": digest_of({k: p["digest"] for k, p in parts.items()}),
                "data": data_digest(parts), "parts": parts}
-    detail = {"format": FORMAT, "root": str(root), "metadata": roles, "records": records, "offscreen": clips,
-              "files": files}
+    detail = {"format": FORMAT, "root": str(root), "metadata": roles, "records": records, "evaluated": evaluated,
+              "offscreen": clips, "files": files}
     return summary, detail
 
 
@@ -226,9 +234,9 @@ def describe_change(old: Mapping[str, Any], new: Mapping[str, Any], old_detail: 
 
 
 def _detail_ok(detail: Any) -> bool:
+    kinds = (("files", Mapping), ("records", list), ("metadata", Mapping), ("evaluated", list), ("offscreen", list))
     return (isinstance(detail, Mapping) and detail.get("format") == FORMAT
-            and all(isinstance(detail.get(k), t) for k, t in (("files", Mapping), ("records", list),
-                                                            ("metadata", Mapping), ("offscreen", list))))
+            and all(isinstance(detail.get(k), t) for k, t in kinds))
 
 
 def _weights(what: str):
@@ -289,11 +297,11 @@ def _records_change(old, new) -> str | None:
         parts.append(f"{_records_of(len(differ))} ground truth differ{'s' if len(differ) == 1 else ''}, "
                      f"first: id {differ[0]}")
     if removed:
-        parts.append(f"{_n(len(removed), 'record')} no longer evaluated, first: id {removed[0]}")
+        parts.append(f"{_n(len(removed), 'record')} no longer read, first: id {removed[0]}")
     if added:
         parts.append(f"{_n(len(added), 'record')} added, first: id {added[0]}")
     if not parts and list(ra) != list(rb):
-        parts.append("the records are evaluated in another order")
+        parts.append("the records are read in another order")
     return "; ".join(parts) or None
 
 
@@ -309,8 +317,17 @@ def _records_of(k: int) -> str:
 def _records(a, b, old, new, _root) -> str:
     change = _records_change(old, new)
     if change:
-        return f"the evaluated records changed since this run started: {change}"
-    return f"the evaluated records changed since this run started ({a.get('count')} -> {b.get('count')} records)"
+        return f"the dataset's records changed since this run started: {change}"
+    return f"the dataset's records changed since this run started ({a.get('count')} -> {b.get('count')} records)"
+
+
+def _evaluated(a, b, old, new, _root) -> str:
+    if old is not None and new is not None:
+        gone = [i for i in old["evaluated"] if i not in set(new["evaluated"])]
+        if gone:
+            return (f"the records this run evaluates changed since it started ({a.get('count')} -> {b.get('count')}; "
+                    f"first no longer evaluated: id {gone[0]})")
+    return f"the records this run evaluates changed since it started ({a.get('count')} -> {b.get('count')} records)"
 
 
 def _media(a, b, old, new, root) -> str:
@@ -333,8 +350,8 @@ def _media(a, b, old, new, root) -> str:
                     f"{root / rel} (sha256 {short(sa)} -> {short(sb)})")
         change = _records_change(old, new)
         if change:
-            return f"the evaluated records changed since this run started: {change}"
-    return (f"the evaluated records' media changed since this run started (media digest {short(a.get('digest'))} "
+            return f"the dataset's records changed since this run started: {change}"
+    return (f"the records' media changed since this run started (media digest {short(a.get('digest'))} "
             f"-> {short(b.get('digest'))})")
 
 
@@ -356,7 +373,7 @@ def _offscreen(a, b, old, new, root) -> str:
 
 _DESCRIBERS = {"checkpoint": _weights("checkpoint"), "ogl": _weights("OGL weights"), "preset": _preset,
                "protocol": _protocol, "metadata": _metadata, "records": _records, "media": _media,
-               "offscreen": _offscreen}
+               "evaluated": _evaluated, "offscreen": _offscreen}
 
 
 # -- same data ---------------------------------------------------------------------------------------

@@ -150,11 +150,12 @@ def test_metrics_json_carries_the_fingerprint(capsys, tmp_path, data):
     fp = metrics["fingerprint"]
     assert fp == config["fingerprint"] and len(fp["digest"]) == 64 and len(fp["data"]) == 64
     parts = fp["parts"]
-    assert set(parts) == {"metadata", "records", "media", "offscreen", "checkpoint", "ogl", "preset", "protocol"}
+    assert set(parts) == {"metadata", "records", "media", "evaluated", "offscreen", "checkpoint", "ogl", "preset",
+                          "protocol"}
     assert parts["metadata"]["files"] == {
         "vggss_annotations.json": file_sha256(annotation(data)),
         "vggss_class_files_dict.json": file_sha256(data / "vggss_class_files_dict.json")}
-    assert parts["records"]["count"] == N and parts["media"]["files"] == 2 * N
+    assert parts["records"]["count"] == parts["evaluated"]["count"] == N and parts["media"]["files"] == 2 * N
     assert parts["preset"]["name"] == "juanola2025" and parts["protocol"]["name"] == "vssleval"
     detail = json.loads((out / "store" / "inputs.json").read_text())
     wav = f"audio/{records(data)[0]['file']}.wav"

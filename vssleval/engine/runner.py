@@ -249,9 +249,10 @@ class Engine:
 
     def fingerprint(self, cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The ``(summary, detail)`` fingerprint of what this run reads (vssleval/fingerprint.py):
-        the dataset's metadata files, every evaluated record and its media, the offscreen clips
-        drawn, the weights (the checkpoint's sha256 already in ``cfg``, the OGL file's), the
-        resolved preset and the protocol. Every file is hashed in full (docs/report.md)."""
+        the dataset's metadata files, every record the reader loaded and its media (``--limit``
+        runs read the same data as full ones), the ids evaluated, the offscreen clips drawn, the
+        weights (the checkpoint's sha256 already in ``cfg``, the OGL file's), the resolved preset
+        and the protocol. Every file is hashed in full (docs/report.md)."""
         if self.in_memory:
             weights = ("in-memory weights (state dict)", cfg.get("weights_sha256"))
         else:
@@ -264,7 +265,8 @@ class Engine:
         clips = ({d.offscreen_path for row in self.offscreen_draws for d in row}
                  if self.offscreen_draws is not None else set())
         return fingerprint.compute(
-            self.dataset.root, self.dataset.metadata_files, self.samples, sorted(clips), checkpoint=weights, ogl=ogl,
+            self.dataset.root, self.dataset.metadata_files, self.dataset.samples, [s.id for s in self.samples],
+            sorted(clips), checkpoint=weights, ogl=ogl,
             preset=(self.spec.preset, preset_block(self.model.config, self.spec.preset, self.model.name)),
             protocol=self.spec.protocol)
 
