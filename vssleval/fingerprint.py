@@ -230,7 +230,8 @@ def describe_change(old: Mapping[str, Any], new: Mapping[str, Any], old_detail: 
         a, b = old["parts"][part], new["parts"][part]
         if a.get("digest") != b.get("digest"):
             return _DESCRIBERS[part](a, b, *details, root)
-    return f"the inputs changed since this run started (fingerprint {short(old.get('digest'))} -> {short(new.get('digest'))})"
+    return (f"the inputs changed since this run started (fingerprint {short(old.get('digest'))} -> "
+            f"{short(new.get('digest'))})")
 
 
 def _detail_ok(detail: Any) -> bool:

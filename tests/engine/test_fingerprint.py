@@ -50,7 +50,7 @@ def refused(capsys, data: Path, out: Path, *extra: str, model: str = "center") -
     assert "Traceback" not in text and "already done" not in text
     error = [line for line in text.splitlines() if "error:" in line]
     assert len(error) == 1, text
-    assert "start over with a new --out, or pass --overwrite" in error[0]
+    assert "cannot be resumed" in error[0] and "start over with a new --out, or pass --overwrite" in error[0]
     assert (out / "metrics.json").read_bytes() == before
     return error[0]
 
@@ -114,7 +114,8 @@ def test_resume_refuses_a_changed_checkpoint(capsys, tmp_path, data):
     state["model"][first] = state["model"][first] + 0.5  # same file, other weights
     torch.save(state, ckpt)
     line = refused(capsys, data, out, "--checkpoint", str(ckpt), "--neg", "silence", model="synth-ezvsl")
-    assert f"the checkpoint {ckpt} changed since this run started (sha256 {old[:12]}… -> {file_sha256(ckpt)[:12]}…)" in line
+    new = file_sha256(ckpt)
+    assert f"the checkpoint {ckpt} changed since this run started (sha256 {old[:12]}… -> {new[:12]}…)" in line
 
 
 def test_api_resume_refuses_changed_media(tmp_path, data):
@@ -161,3 +162,60 @@ def test_metrics_json_carries_the_fingerprint(capsys, tmp_path, data):
     wav = f"audio/{records(data)[0]['file']}.wav"
     assert detail["files"][wav]["sha256"] == file_sha256(data / wav)
     assert detail["files"][wav]["bytes"] == (data / wav).stat().st_size
+
+
+# -- hostile cases ------------------------------------------------------------------------------------
+def test_resume_refuses_a_removed_record_naming_it(capsys, tmp_path, data):
+    out = tmp_path / "R"
+    assert run(capsys, data, out)[0] == 0
+    recs = records(data)
+    gone = recs.pop(1)
+    annotation(data).write_text(json.dumps(recs))
+    line = refused(capsys, data, out)  # not "another run (offscreen_reuse: ...)": the data changed
+    assert f"1 record no longer read, first: id {gone['file']}" in line
+
+
+@pytest.mark.parametrize("fingerprint", [None, "garbage", "parts"])
+def test_resume_refuses_a_run_without_a_readable_fingerprint(capsys, tmp_path, data, fingerprint):
+    out = tmp_path / "R"
+    assert run(capsys, data, out)[0] == 0
+    path = out / "store" / "config.json"
+    config = json.loads(path.read_text())
+    if fingerprint is None:  # a run of an older vssleval
+        config.pop("fingerprint")
+    elif fingerprint == "parts":
+        config["fingerprint"]["parts"]["media"] = "x"
+    else:
+        config["fingerprint"] = fingerprint
+    path.write_text(json.dumps(config))
+    line = refused(capsys, data, out)
+    assert ("recorded no fingerprint" if fingerprint is None else f"recorded in {path} is not readable") in line
+    assert run(capsys, data, out, "--overwrite")[0] == 0  # the way out works
+
+
+def test_other_settings_are_still_named_and_unchanged_reruns_reuse(capsys, tmp_path, data):
+    out = tmp_path / "R"
+    assert run(capsys, data, out)[0] == 0
+    rc, text = run(capsys, data, out, "--resume", "--seeds", "2")
+    assert rc == 2 and "seeds: [1234] -> [1234, 2345]" in text and "fingerprint" not in text
+    recs = records(data)
+    recs[0]["bbox"] = [[0.0, 0.0, 0.5, 0.5]]
+    annotation(data).write_text(json.dumps(recs))
+    rc, text = run(capsys, data, out)  # no --resume: the data line, not "pass --resume"
+    assert rc == 2 and "cannot be reused: the VGG-SS annotation file" in text and "pass --resume" not in text
+
+
+def test_rescore_says_it_uses_the_stored_ground_truth(capsys, tmp_path, data):
+    out = tmp_path / "R"
+    assert run(capsys, data, out)[0] == 0
+    before = json.loads((out / "metrics.json").read_text())
+    recs = records(data)
+    for r in recs:
+        r["bbox"] = [[0.0, 0.0, 0.05, 0.05]]
+    annotation(data).write_text(json.dumps(recs))
+    capsys.readouterr()
+    assert main(["report", "--from-store", str(out), "--out", str(out), "--bootstrap", "0"]) == 0
+    assert "scored against the ground truth stored with the maps" in capsys.readouterr().out
+    after = json.loads((out / "metrics.json").read_text())
+    assert after["ciou"] == before["ciou"] and after["fingerprint"] == before["fingerprint"]
+    assert any("ground truth stored with the maps" in n for n in after["notes"])

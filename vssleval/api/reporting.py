@@ -120,7 +120,8 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED))
     if verbose:
         mixed = data_difference([a, b])
-        for line in ([f"mixed runs (--allow-mixed): {mixed}"] if mixed else []) + [n for n in (data_note([a, b]),) if n]:
+        lines = [f"mixed runs (--allow-mixed): {mixed}"] if mixed else []
+        for line in lines + [n for n in (data_note([a, b]),) if n]:
             print(line)
         print("\n".join(console_lines(rows, a, b)))
         print(f"compare: {path}")

@@ -254,7 +254,7 @@ class Engine:
         weights (the checkpoint's sha256 already in ``cfg``, the OGL file's), the resolved preset
         and the protocol. Every file is hashed in full (docs/report.md)."""
         if self.in_memory:
-            weights = ("in-memory weights (state dict)", cfg.get("weights_sha256"))
+            weights = ("of the in-memory model (its state dict)", cfg.get("weights_sha256"))
         else:
             weights = (cfg.get("checkpoint"), cfg.get("checkpoint_sha256"))
         ogl = (None, None)

@@ -111,8 +111,9 @@ VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "comm
 #: fingerprint, the fingerprint's content digests stand for them, so a data folder that is moved or
 #: copied with the same content is the same run (docs/report.md, "Fingerprint of the inputs").
 DERIVED_FROM_INPUTS = frozenset({"data_dir", "data_root", "n_samples", "skipped", "audio_rates"})
-#: Keys that record what a run read: compared through the fingerprint, which names what changed.
-INPUT_KEYS = DERIVED_FROM_INPUTS | {"fingerprint", "checkpoint_sha256", "weights_sha256"}
+#: Keys that record what a run read, or follow from it (``offscreen_reuse``: whether every offscreen
+#: clip drawn is an evaluated positive): compared through the fingerprint, which names what changed.
+INPUT_KEYS = DERIVED_FROM_INPUTS | {"fingerprint", "checkpoint_sha256", "weights_sha256", "offscreen_reuse"}
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
@@ -310,7 +311,7 @@ def _read_inputs(root: Path) -> dict[str, Any] | None:
 
 
 def refuse_changed_inputs(store_root: str | Path, config: dict[str, Any], inputs: dict[str, Any] | None = None,
-                          overwrite: bool = False) -> None:
+                          overwrite: bool = False, resume: bool = True) -> None:
     """Raise, in one line naming what changed and how to start over, when the run in ``store_root``
     read other inputs than ``config`` describes (:func:`changed_inputs`); ``overwrite`` replaces it."""
     if overwrite:
@@ -318,9 +319,9 @@ def refuse_changed_inputs(store_root: str | Path, config: dict[str, Any], inputs
     reason = changed_inputs(store_root, config, inputs)
     if reason:
         run_dir = Path(store_root).parent if Path(store_root).name == "store" else Path(store_root)
-        raise VsslevalError(f"the run in {run_dir} cannot be resumed: {reason}; its maps belong to the old "
-                            f"inputs: start over with a new --out, or pass --overwrite to replace the run "
-                            f"(or remove {run_dir})")
+        raise VsslevalError(f"the run in {run_dir} cannot be {'resumed' if resume else 'reused'}: {reason}; its "
+                            "maps belong to the old inputs: start over with a new --out, or pass --overwrite to "
+                            f"replace the run (or remove {run_dir})")
 
 
 def claim_run_folder(folder: str | Path, config: dict[str, Any]) -> None:
@@ -455,7 +456,7 @@ class HeatmapStore:
         run with these settings there read the same inputs (:func:`refuse_changed_inputs`).
         ``inputs``: the detail of ``config``'s fingerprint, written to ``store/inputs.json``."""
         run_dir = Path(run_dir)
-        refuse_changed_inputs(run_dir / "store", config, inputs, overwrite)  # the data changed: say so first
+        refuse_changed_inputs(run_dir / "store", config, inputs, overwrite, resume)  # the data changed: say so first
         check_run_folder(run_dir, config, overwrite=overwrite,
                          fix="choose another --out, or pass --overwrite to replace that run")
         owner = run_folder_owner(run_dir)  # before create() clears a replaced store
@@ -479,7 +480,7 @@ class HeatmapStore:
         """
         store = cls(root)
         cfg_path = store.root / CONFIG_FILE
-        refuse_changed_inputs(store.root, config, inputs, overwrite)
+        refuse_changed_inputs(store.root, config, inputs, overwrite, resume)
         if cfg_path.exists() and store.holds_maps():
             old = store.config
             same = _identity(old) == _identity(json.loads(json.dumps(config)))

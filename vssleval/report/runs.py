@@ -235,8 +235,8 @@ def data_note(runs: Sequence[RunRecord]) -> str | None:
     if not old or len(runs) < 2:
         return None
     return (f"{', '.join(f'{r.label} ({r.path})' for r in old)} carr{'ies' if len(old) == 1 else 'y'} no "
-            "fingerprint of its inputs (written by an older vssleval): whether the runs read the same data was "
-            "decided by their data folders alone")
+            "readable fingerprint of its inputs (written by an older vssleval, or edited): whether the runs read "
+            "the same data was decided by their data folders alone")
 
 
 def same_data(a: RunRecord, b: RunRecord) -> bool:
