@@ -101,3 +101,11 @@ def test_runs_without_fingerprint_fall_back_on_the_folder_and_say_so(three, tmp_
     rc, text = _cli(capsys, "report", str(old_a), str(three["B"]), "--compare", "--bootstrap", "0",
                     "--out", str(tmp_path / "c"))
     assert rc == 2 and f"data differs: {three['D']}" in text and str(three["D2"]) in text, text
+
+
+def test_a_store_from_a_run_on_other_data_is_refused(three, tmp_path, capsys):
+    hybrid = Path(shutil.copytree(three["C"], tmp_path / "hybrid"))
+    shutil.rmtree(hybrid / "store")
+    shutil.copytree(three["B"] / "store", hybrid / "store")  # same model, dataset and preset; other data
+    rc, text = _cli(capsys, "report", str(hybrid), "--out", str(tmp_path / "r"), "--overlays", "0")
+    assert rc == 2 and "describe different runs (fingerprint: " in text, text

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from vssleval import limits
+from vssleval import fingerprint, limits
 from vssleval.api.evaluation import Results, run_splits
 from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
@@ -224,10 +224,15 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
         config = store.config
     except (OSError, ValueError) as exc:
         raise VsslevalError(f"cannot read {store.root / CONFIG_FILE}: {exc}") from exc
-    differ = [k for k in _STORE_MATCH if str(config.get(k)) != str(run.run.get(k))]
+    differ = [f"{k}: {config.get(k)!r} vs {run.run.get(k)!r}" for k in _STORE_MATCH
+              if str(config.get(k)) != str(run.run.get(k))]
+    ours, theirs = config.get("fingerprint"), run.metrics.get("fingerprint")
+    if fingerprint.is_valid(ours) and fingerprint.is_valid(theirs) and ours["digest"] != theirs["digest"]:
+        # the maps were computed from other inputs than the metrics were (a store from another run)
+        differ.append(f"fingerprint: {fingerprint.short(ours['digest'])} vs {fingerprint.short(theirs['digest'])}")
     if differ:
         raise VsslevalError(f"{store.root / CONFIG_FILE} and {run.path / 'metrics.json'} describe different runs "
-                            f"({', '.join(f'{k}: {config.get(k)!r} vs {run.run.get(k)!r}' for k in differ)}); "
+                            f"({', '.join(differ)}); "
                             "rebuild the metrics with `vssleval report --from-store`")
     return store
 
