@@ -286,7 +286,8 @@ def _metadata(a, b, old, new, root) -> str:
 
 
 def _records_change(old, new) -> str | None:
-    """``"2 records' ground truth differ, first: id X; 1 record removed, first: Y"`` or None."""
+    """``"2 records' annotations differ (boxes, label, ...), first: id X; 1 record no longer read, first: id Y"``
+    or None."""
     if old is None or new is None:
         return None
     ra = {r[0]: r[1] for r in old["records"]}
@@ -295,8 +296,8 @@ def _records_change(old, new) -> str | None:
     removed, added = [i for i in ra if i not in rb], [i for i in rb if i not in ra]
     parts = []
     if differ:
-        parts.append(f"{_records_of(len(differ))} ground truth differ{'s' if len(differ) == 1 else ''}, "
-                     f"first: id {differ[0]}")
+        parts.append(f"{_records_of(len(differ))} {'annotation differs' if len(differ) == 1 else 'annotations differ'}"
+                     f" (boxes, label, ...), first: id {differ[0]}")
     if removed:
         parts.append(f"{_n(len(removed), 'record')} no longer read, first: id {removed[0]}")
     if added:

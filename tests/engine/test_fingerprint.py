@@ -75,7 +75,7 @@ def test_resume_refuses_an_edited_annotation(capsys, tmp_path, data):
     line = refused(capsys, data, out)
     assert f"the VGG-SS annotation file {annotation(data)} changed since this run started" in line
     assert f"sha256 {old[:12]}… -> {file_sha256(annotation(data))[:12]}…" in line
-    assert f"{N} records' ground truth differ, first: id {recs[0]['file']}" in line
+    assert f"{N} records' annotations differ (boxes, label, ...), first: id {recs[0]['file']}" in line
     # a fresh run on the edited data gives the edited answer
     assert run(capsys, data, tmp_path / "fresh")[0] == 0
     fresh = json.loads((tmp_path / "fresh" / "metrics.json").read_text())
@@ -219,3 +219,22 @@ def test_rescore_says_it_uses_the_stored_ground_truth(capsys, tmp_path, data):
     after = json.loads((out / "metrics.json").read_text())
     assert after["ciou"] == before["ciou"] and after["fingerprint"] == before["fingerprint"]
     assert any("ground truth stored with the maps" in n for n in after["notes"])
+
+
+def test_resume_refuses_changed_ogl_weights(capsys, tmp_path, data):
+    from vssleval.models import build_model
+
+    weights = tmp_path / "ogl.pth"  # a stand-in ResNet-18 file: only its bytes matter here
+    torch.save(build_model("ogl", random_init=True).net.state_dict(), weights)
+    args = ("--protocol", "juanola2025", "--ogl-weights", str(weights))
+    out = tmp_path / "R"
+    assert run(capsys, data, out, *args)[0] == 0
+    parts = json.loads((out / "metrics.json").read_text())["fingerprint"]["parts"]
+    old = file_sha256(weights)
+    assert parts["ogl"]["sha256"] == old and parts["protocol"]["name"] == "juanola2025"
+    state = torch.load(weights, weights_only=True)
+    key = next(iter(state))
+    state[key] = state[key] + 1.0
+    torch.save(state, weights)
+    line = refused(capsys, data, out, *args)
+    assert f"the OGL weights {weights} changed since this run started (sha256 {old[:12]}…" in line
