@@ -109,3 +109,11 @@ def test_a_store_from_a_run_on_other_data_is_refused(three, tmp_path, capsys):
     shutil.copytree(three["B"] / "store", hybrid / "store")  # same model, dataset and preset; other data
     rc, text = _cli(capsys, "report", str(hybrid), "--out", str(tmp_path / "r"), "--overlays", "0")
     assert rc == 2 and "describe different runs (fingerprint: " in text, text
+
+
+def test_fingerprinted_runs_of_one_folder_stay_apart_beside_an_old_run(three, tmp_path, capsys):
+    old_a = _without_fingerprint(three["A"], tmp_path / "oldA")
+    rc, text = _cli(capsys, "report", str(three["A"]), str(three["C"]), str(old_a), "--out", str(tmp_path / "r"),
+                    "--no-maps")
+    assert rc == 2, text  # A and C read different data from one folder: a folder name cannot join them
+    assert f"{three['D']} (data {_data(three['A'])})" in text and f"{three['D']} (data {_data(three['C'])})" in text

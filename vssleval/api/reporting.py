@@ -175,9 +175,9 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
 
 def ground_truth_note(config: dict[str, Any]) -> str:
     """What a rescore scores against: the ground truth stored with the maps, not today's data folder."""
-    digest = (config.get("fingerprint") or {}).get("digest") if isinstance(config.get("fingerprint"), dict) else None
-    read = (f"the inputs fingerprinted {str(digest)[:12]} when the maps were computed" if isinstance(digest, str)
-            else "the inputs of the original run (recorded by an older vssleval, without a fingerprint)")
+    summary = config.get("fingerprint")
+    read = (f"the inputs fingerprinted {fingerprint.short(summary['digest'])} when the maps were computed"
+            if fingerprint.is_valid(summary) else "the inputs of the original run (which recorded no fingerprint)")
     return (f"scored against the ground truth stored with the maps, i.e. {read}; the data folder "
             f"{config.get('data_root')} is not read again except for the published split lists of the breakdowns")
 

@@ -6,8 +6,8 @@ Format (one directory per run, ``RUN/store/``)::
                            dataset, seeds, noise bank, batch size, versions, ...), with the
                            ``fingerprint`` of its inputs (vssleval/fingerprint.py)
     inputs.json            every file the run read (size, modification time, sha256) and every
-                           evaluated record's ground-truth digest: what a refused ``--resume``
-                           names when the inputs changed (docs/report.md)
+                           record's digest: what a refused ``--resume`` names when the inputs
+                           changed (docs/report.md)
     shard-000000.npz       one per batch of samples, written atomically (temp file + rename):
         index          int64  [n]            dataset positions of the samples
         ids            str    [n]            sample ids

@@ -211,22 +211,41 @@ def data_groups(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
 
     The one decision of "same data" for ``report`` and ``report --compare``: when every run carries
     a fingerprint (``metrics.json["fingerprint"]``, vssleval/fingerprint.py), runs are grouped by
-    its data digest (the same metadata files, evaluated records, ground truth and media bytes),
-    whichever folder they read them from; when any run lacks one (written by an older vssleval),
-    every run is grouped by its data folder, as before fingerprints existed (:func:`data_note`).
+    its data digest (the same metadata files, records, ground truth and media bytes), whichever
+    folder they read them from. When some run lacks one (written by an older vssleval), runs are
+    grouped by their data folder, as before fingerprints existed (:func:`data_note` says so), except
+    that fingerprinted runs of one folder whose digests differ stay apart (and a run without a
+    fingerprint in that folder joins none of them: nothing says which data it read).
     """
     keys = {id(r): fp.data_key(_fingerprint(r)) for r in runs}
-    legacy = any(k is None for k in keys.values())
-    by_key: dict[str, list[RunRecord]] = {}
+    names = _names_by_fingerprint(runs, keys) if all(keys.values()) else _names_by_folder(runs, keys)
+    groups: dict[str, list[RunRecord]] = {}
     for r in runs:
-        by_key.setdefault(str(r.run.get("data_root")) if legacy else str(keys[id(r)]), []).append(r)
-    if legacy:
-        return by_key
-    named = {}
-    for key, group in by_key.items():
-        roots = sorted({str(r.run.get("data_root")) for r in group})
-        named[f"{', '.join(roots)} (data {key[:fp.SHORT]})"] = group
-    return named
+        groups.setdefault(names[id(r)], []).append(r)
+    return groups
+
+
+def _root(run: RunRecord) -> str:
+    return str(run.run.get("data_root"))
+
+
+def _names_by_fingerprint(runs: Sequence[RunRecord], keys: dict[int, str | None]) -> dict[int, str]:
+    """Each run's group name: the folders its data was read from, and the data digest."""
+    folders: dict[str | None, set[str]] = {}
+    for r in runs:
+        folders.setdefault(keys[id(r)], set()).add(_root(r))
+    return {id(r): f"{', '.join(sorted(folders[keys[id(r)]]))} (data {str(keys[id(r)])[:fp.SHORT]})" for r in runs}
+
+
+def _names_by_folder(runs: Sequence[RunRecord], keys: dict[int, str | None]) -> dict[int, str]:
+    """Each run's group name when some run has no fingerprint: its data folder, plus the data digest
+    where fingerprinted runs of that folder read different data."""
+    digests: dict[str, set[str]] = {}
+    for r in runs:
+        if keys[id(r)]:
+            digests.setdefault(_root(r), set()).add(str(keys[id(r)]))
+    return {id(r): (f"{_root(r)} (data {str(keys[id(r)])[:fp.SHORT]})"
+                    if keys[id(r)] and len(digests[_root(r)]) > 1 else _root(r)) for r in runs}
 
 
 def data_note(runs: Sequence[RunRecord]) -> str | None:
