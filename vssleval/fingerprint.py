@@ -81,7 +81,7 @@ def file_identity(path: str | os.PathLike) -> dict[str, Any]:
 
 def digest_of(value: Any) -> str:
     """Hex SHA-256 of a JSON value in canonical form (sorted keys, no spaces)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)  # ASCII: any str encodes
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
