@@ -123,7 +123,7 @@ def test_killed_run_resumes_to_the_identical_result(capsys, tmp_path, ezvsl_args
     store = HeatmapStore.open(out)
     assert store.shard_numbers() == [0] and not store.is_complete()
     # no temp file, no COMPLETE, no metrics
-    assert _files(out) == ["offscreen_draws.csv", "store/config.json", "store/shard-000000.npz"]
+    assert _files(out) == ["offscreen_draws.csv", "store/config.json", "store/inputs.json", "store/shard-000000.npz"]
     store.read_shard(0)  # what is there is readable
     code, err = _cli(capsys, "--workers", "0", *ezvsl_args(out))  # not without --resume
     assert code == 2 and "unfinished run" in err and "--resume" in err

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from vssleval import limits
+from vssleval import fingerprint, limits
 from vssleval.api.evaluation import Results, run_splits
 from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
@@ -33,7 +33,7 @@ from vssleval.report.multi import calibrate_all, write_report
 from vssleval.report.tables import CI_STYLES
 from vssleval.report.overlays import overlay_grid, separating_threshold
 from vssleval.report.labels import check_distinct
-from vssleval.report.runs import RunRecord, assign_labels, check_comparable, load_run
+from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
 from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
 
@@ -49,7 +49,8 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     Args:
         runs: one run folder or several (written by ``evaluate``).
         out: the report folder (never one of the runs' folders).
-        allow_mixed: put runs of different protocols, datasets, presets or data folders together.
+        allow_mixed: put runs of different protocols, datasets, presets or data together (the
+            same data: equal fingerprints, docs/report.md "Fingerprint of the inputs").
         maps: draw the threshold sweep and overlays from the heatmap stores (``False``: only
             ``metrics.json`` / ``per_sample.csv`` are read).
         overlays: overlay grid of the first K samples (0: none).
@@ -81,7 +82,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     _check_report_folder(out)
     ensure_output_dir(out)  # the runs are comparable: an unusable --out stops before any figure is drawn
     calibrations = calibrate_all(records)
-    notes: list[str] = []
+    notes: list[str] = [n for n in (data_note(records),) if n]
     sweeps: dict[str, Any] = {}
     overlay_files: dict[str, Path] = {}
     if not maps:
@@ -105,21 +106,26 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
 
 def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap: int = 1000,
-            verbose: bool = True) -> Path:
+            allow_mixed: bool = False, verbose: bool = True) -> Path:
     """Paired comparison of two runs on the same samples (B - A for cIoU@0.5, AUC, AP and pIA per
     negative, paired bootstrap interval, paired permutation p-value); writes ``compare.csv`` in
-    ``out`` and returns its path. Runs of different datasets or samples are refused."""
+    ``out`` and returns its path. Runs of different datasets or samples are refused, and so are runs
+    on different data (the same decision as :func:`report`'s) unless ``allow_mixed``."""
     bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
     check_distinct([run_a, run_b])  # a run against itself: one run in both columns
     a, b = load_run(run_a), load_run(run_b)
     assign_labels([a, b])
-    check_pair(a, b)  # before any folder is made
+    check_pair(a, b, allow_mixed)  # before any folder is made
     _check_report_folder(Path(out))
     ensure_output_dir(out)
-    rows = compare_runs(a, b, bootstrap)
+    rows = compare_runs(a, b, bootstrap, allow_mixed=allow_mixed)
     path = Path(out) / "compare.csv"
     write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED))
     if verbose:
+        mixed = data_difference([a, b])
+        lines = [f"mixed runs (--allow-mixed): {mixed}"] if mixed else []
+        for line in lines + [n for n in (data_note([a, b]),) if n]:
+            print(line)
         print("\n".join(console_lines(rows, a, b, bootstrap)))
         print(f"compare: {path}")
     return path
@@ -155,6 +161,9 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
     notes = _previous_notes(run_dir / "metrics.json", protocol)
     notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
+    notes.append(ground_truth_note(config))
+    if verbose:
+        print(notes[-1])
     out = Path(out)
     metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings,
                                 splits=run_splits(acc, config))
@@ -167,6 +176,15 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
 
 
+def ground_truth_note(config: dict[str, Any]) -> str:
+    """What a rescore scores against: the ground truth stored with the maps, not today's data folder."""
+    summary = config.get("fingerprint")
+    read = (f"the inputs fingerprinted {fingerprint.short(summary['digest'])} when the maps were computed"
+            if fingerprint.is_valid(summary) else "the inputs of the original run (which recorded no fingerprint)")
+    return (f"scored against the ground truth stored with the maps, i.e. {read}; the data folder "
+            f"{config.get('data_root')} is not read again except for the published split lists of the breakdowns")
+
+
 def _previous_notes(path: Path, protocol: str) -> list[str]:
     """The engine's notes of the original run (kept when the protocol is the same)."""
     try:
@@ -175,7 +193,8 @@ def _previous_notes(path: Path, protocol: str) -> list[str]:
         return []
     if not isinstance(old, dict) or old.get("protocol") != protocol:
         return []
-    return [str(n) for n in old.get("notes") or [] if "recomputed from the heatmap store" not in str(n)]
+    return [str(n) for n in old.get("notes") or []
+            if "recomputed from the heatmap store" not in str(n) and "ground truth stored with the maps" not in str(n)]
 
 
 def _check_report_folder(out: Path) -> None:
@@ -208,10 +227,15 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
         config = store.config
     except (OSError, ValueError) as exc:
         raise VsslevalError(f"cannot read {store.root / CONFIG_FILE}: {exc}") from exc
-    differ = [k for k in _STORE_MATCH if str(config.get(k)) != str(run.run.get(k))]
+    differ = [f"{k}: {config.get(k)!r} vs {run.run.get(k)!r}" for k in _STORE_MATCH
+              if str(config.get(k)) != str(run.run.get(k))]
+    ours, theirs = config.get("fingerprint"), run.metrics.get("fingerprint")
+    if fingerprint.is_valid(ours) and fingerprint.is_valid(theirs) and ours["digest"] != theirs["digest"]:
+        # the maps were computed from other inputs than the metrics were (a store from another run)
+        differ.append(f"fingerprint: {fingerprint.short(ours['digest'])} vs {fingerprint.short(theirs['digest'])}")
     if differ:
         raise VsslevalError(f"{store.root / CONFIG_FILE} and {run.path / 'metrics.json'} describe different runs "
-                            f"({', '.join(f'{k}: {config.get(k)!r} vs {run.run.get(k)!r}' for k in differ)}); "
+                            f"({', '.join(differ)}); "
                             "rebuild the metrics with `vssleval report --from-store`")
     return store
 

@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run directories written by `vssleval evaluate`")
     p.add_argument("--out", required=True, help="output directory for report.md, figures and summary.csv")
     p.add_argument("--allow-mixed", action="store_true",
-                   help="put runs with different protocols, datasets, presets or data folders in one report")
+                   help="put runs with different protocols, datasets, presets or data in one report "
+                        "(or compare two runs on different data with --compare)")
     t = p.add_argument_group("tables")
     t.add_argument("--format", default="md,latex,csv", metavar="LIST",
                    help="leaderboard files to write: comma list of md, latex, csv (default all; 'none': no leaderboard)")
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if len(args.runs) != 2:
             raise VsslevalError(f"--compare takes exactly two runs A B (got {len(args.runs)}): "
                                 "vssleval report RUN_A RUN_B --compare --out DIR")
-        compare(args.runs[0], args.runs[1], args.out, bootstrap=args.bootstrap)
+        compare(args.runs[0], args.runs[1], args.out, bootstrap=args.bootstrap, allow_mixed=args.allow_mixed)
         return 0
     if args.protocol:
         raise VsslevalError("--protocol only applies with --from-store (a report shows each run's own protocol)")

@@ -95,6 +95,9 @@ class Dataset:
     audio_ext: str = ".wav"
     skips: list[Skip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ``(path, what)`` of every metadata file the reader read (annotation, box file, class-files
+    #: dict, test list, negatives CSV): what a run's fingerprint hashes besides the media
+    metadata_files: list[tuple[Path, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -167,7 +170,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: 
     opts = dict(cfg.get("options") or {})
     opts.update(options or {})
     log = SkipLog(skip_bad=skip_bad)
-    result = read_layout(cfg["layout"], ReaderContext(root, check_files, log), opts)
+    ctx = ReaderContext(root, check_files, log)
+    result = read_layout(cfg["layout"], ctx, opts)
     base_layout = opts.get("base_layout", cfg["layout"])
     defaults = BASE_LAYOUTS[base_layout][1]
     audio_dir = root / opts.get("audio_dir", defaults["audio_dir"])
@@ -178,7 +182,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, check_files: 
         check_skip_fraction(log.skips, len(result.samples), max_skip_fraction, f"dataset {name!r} at {root}")
     return Dataset(name=name, layout=cfg["layout"], root=root, samples=result.samples,
                    class_files=class_files, audio_dir=audio_dir, audio_ext=audio_ext, skips=log.skips,
-                   notes=result.notes)
+                   notes=result.notes, metadata_files=list(ctx.metadata))
 
 
 def _check_offscreen_pool(class_files: dict[str, list[str]], root: Path, audio_dir: Path, audio_ext: str,

@@ -48,6 +48,7 @@ from vssleval.engine.offscreen import (OffscreenDigests, OffscreenInputs, Offscr
 from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
 from vssleval.errors import VsslevalError
+from vssleval import fingerprint
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
 from vssleval.limits import check_run_memory
@@ -243,7 +244,31 @@ class Engine:
         cfg["audio_rates"] = self.audio_rates
         if self.in_memory:  # no file names these weights: identify them by their bytes
             cfg["weights_sha256"] = weights_sha256(self.model)
+        cfg["fingerprint"], self.inputs = self.fingerprint(cfg)
         return cfg
+
+    def fingerprint(self, cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ``(summary, detail)`` fingerprint of what this run reads (vssleval/fingerprint.py):
+        the dataset's metadata files, every record the reader loaded and its media (``--limit``
+        runs read the same data as full ones), the ids evaluated, the offscreen clips drawn, the
+        weights (the checkpoint's sha256 already in ``cfg``, the OGL file's), the resolved preset
+        and the protocol. Every file is hashed in full (docs/report.md)."""
+        if self.in_memory:
+            weights = ("of the in-memory model (its state dict)", cfg.get("weights_sha256"))
+        else:
+            weights = (cfg.get("checkpoint"), cfg.get("checkpoint_sha256"))
+        ogl = (None, None)
+        if self.ogl is not None:
+            path = self.spec.ogl_weights or getattr(self.ogl, "checkpoint_source", None)
+            if isinstance(path, (str, Path)) and Path(path).is_file():
+                ogl = (str(path), fingerprint.file_identity(path)["sha256"])
+        clips = ({d.offscreen_path for row in self.offscreen_draws for d in row}
+                 if self.offscreen_draws is not None else set())
+        return fingerprint.compute(
+            self.dataset.root, self.dataset.metadata_files, self.dataset.samples, [s.id for s in self.samples],
+            sorted(clips), checkpoint=weights, ogl=ogl,
+            preset=(self.spec.preset, preset_block(self.model.config, self.spec.preset, self.model.name)),
+            protocol=self.spec.protocol)
 
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
@@ -328,9 +353,10 @@ class Engine:
     def run(self, out_dir: Path, resume: bool = False, overwrite: bool = False) -> RunOutcome:
         t0 = time.perf_counter()
         store_dir = Path(out_dir) / "store"
-        config = self.config()
-        if self.dist.is_main:
-            store = HeatmapStore.create_in_run(out_dir, config, resume=resume, overwrite=overwrite)
+        if self.dist.is_main:  # the fingerprint hashes every input once, on one rank
+            config = self.config()
+            store = HeatmapStore.create_in_run(out_dir, config, resume=resume, overwrite=overwrite,
+                                               inputs=self.inputs)
             self._write_draws(Path(out_dir))
             self._write_skips(Path(out_dir))
         dist_utils.barrier(self.dist)

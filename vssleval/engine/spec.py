@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION, validate_max_skip_fraction
 from vssleval.errors import VsslevalError
+from vssleval.fingerprint import file_sha256  # the one file-hashing helper (re-exported here)
 from vssleval.metrics.protocols import PROTOCOLS
 from vssleval.vocabulary import NEGATIVES
 
@@ -40,14 +40,6 @@ def parse_negatives(value: str) -> tuple[str, ...]:
     if bad or not parts:
         raise VsslevalError(f"--neg {value!r}: use one of {', '.join(NEGATIVES)}, a comma-separated list, all or none")
     return tuple(n for n in NEGATIVES if n in parts)
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def checkpoint_files(checkpoint: str | None) -> list[Path]:

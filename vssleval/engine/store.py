@@ -3,7 +3,11 @@
 Format (one directory per run, ``RUN/store/``)::
 
     config.json            the run configuration (model, checkpoint sha256, preset, protocol,
-                           dataset, seeds, noise bank, batch size, versions, ...)
+                           dataset, seeds, noise bank, batch size, versions, ...), with the
+                           ``fingerprint`` of its inputs (vssleval/fingerprint.py)
+    inputs.json            every file the run read (size, modification time, sha256) and every
+                           record's digest: what a refused ``--resume`` names when the inputs
+                           changed (docs/report.md)
     shard-000000.npz       one per batch of samples, written atomically (temp file + rename):
         index          int64  [n]            dataset positions of the samples
         ids            str    [n]            sample ids
@@ -65,6 +69,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from vssleval.errors import VsslevalError
+from vssleval import fingerprint as fp
+from vssleval.fingerprint import file_sha256
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
@@ -101,10 +107,23 @@ def pad_boxes(boxes: list[np.ndarray], k: int) -> np.ndarray:
 #: Configuration keys that do not change the maps: they are recorded, but a resumed run may differ.
 VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "command", "amp_note", "world_size",
                            "allow_nonfinite"})
+#: Keys that follow from the data read (its folder, counts, rates): in a configuration with a
+#: fingerprint, the fingerprint's content digests stand for them, so a data folder that is moved or
+#: copied with the same content is the same run (docs/report.md, "Fingerprint of the inputs").
+DERIVED_FROM_INPUTS = frozenset({"data_dir", "data_root", "n_samples", "skipped", "audio_rates"})
+#: Keys that record what a run read, or follow from it (``offscreen_reuse``: whether every offscreen
+#: clip drawn is an evaluated positive): compared through the fingerprint, which names what changed.
+INPUT_KEYS = DERIVED_FROM_INPUTS | {"fingerprint", "checkpoint_sha256", "weights_sha256", "offscreen_reuse"}
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in VOLATILE_KEYS}
+    drop = VOLATILE_KEYS | (DERIVED_FROM_INPUTS if isinstance(config.get("fingerprint"), dict) else frozenset())
+    return {k: v for k, v in config.items() if k not in drop}
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What the user asked for (model, preset, protocol, seeds, ...): the identity less the inputs."""
+    return {k: v for k, v in json.loads(json.dumps(config)).items() if k not in VOLATILE_KEYS | INPUT_KEYS}
 
 
 def _short(value: Any) -> str:
@@ -116,7 +135,7 @@ def _short(value: Any) -> str:
 _TELLING_KEYS = ("model_name", "model", "dataset", "preset", "protocol", "checkpoint_sha256", "weights_sha256",
                  "seeds", "negatives", "n_samples", "limit", "batch_size", "noise_bank", "data_dir")
 #: Keys derived from others (named only when nothing else differs).
-_DERIVED_KEYS = ("model_config", "data_root", "testset", "skipped_samples", "model_file")
+_DERIVED_KEYS = ("model_config", "data_root", "testset", "skipped_samples", "model_file", "fingerprint")
 
 
 def _run_difference(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> str:
@@ -256,6 +275,55 @@ def check_run_folder(folder: str | Path, config: dict[str, Any], *, overwrite: b
                         f"write {what} there, which would mix the two runs ({differ}): {fix}")
 
 
+def changed_inputs(store_root: str | Path, config: dict[str, Any], inputs: dict[str, Any] | None = None) -> str | None:
+    """Why the run held in ``store_root`` cannot go on with the inputs of ``config``, or None.
+
+    Only a run with the same settings is checked (another run is told apart by
+    :func:`check_run_folder`): its recorded fingerprint must equal ``config``'s. The answer names the
+    first part that changed (weights, preset, metadata file, records, media, offscreen clips) and,
+    from ``inputs`` and the store's ``inputs.json``, the first record or file. A run recorded
+    without a fingerprint (an older vssleval), or with one that cannot be read, cannot be checked.
+    ``config`` without a fingerprint (a store written directly, not by the engine) is not checked.
+    """
+    root = Path(store_root)
+    new = config.get("fingerprint")
+    if new is None or not ((root / CONFIG_FILE).is_file() and HeatmapStore(root).holds_maps()):
+        return None
+    old_config = _read_json(root / CONFIG_FILE)
+    if not isinstance(old_config, dict) or _settings(old_config) != _settings(config):
+        return None
+    old = old_config.get("fingerprint")
+    if old is None:
+        return ("it was started by an older vssleval, which recorded no fingerprint of what it read, so it cannot "
+                "be checked that its inputs are unchanged")
+    if not fp.is_valid(old):
+        return f"the fingerprint of its inputs recorded in {root / CONFIG_FILE} is not readable (edited or damaged)"
+    return fp.describe_change(old, new, _read_inputs(root), inputs)
+
+
+def _read_inputs(root: Path) -> dict[str, Any] | None:
+    """The store's ``inputs.json`` (the detail of its fingerprint), or None when absent or unreadable."""
+    try:
+        detail = json.loads((root / fp.INPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return detail if isinstance(detail, dict) else None
+
+
+def refuse_changed_inputs(store_root: str | Path, config: dict[str, Any], inputs: dict[str, Any] | None = None,
+                          overwrite: bool = False, resume: bool = True) -> None:
+    """Raise, in one line naming what changed and how to start over, when the run in ``store_root``
+    read other inputs than ``config`` describes (:func:`changed_inputs`); ``overwrite`` replaces it."""
+    if overwrite:
+        return
+    reason = changed_inputs(store_root, config, inputs)
+    if reason:
+        run_dir = Path(store_root).parent if Path(store_root).name == "store" else Path(store_root)
+        raise VsslevalError(f"the run in {run_dir} cannot be {'resumed' if resume else 'reused'}: {reason}; its "
+                            "maps belong to the old inputs: start over with a new --out, or pass --overwrite to "
+                            f"replace the run (or remove {run_dir})")
+
+
 def claim_run_folder(folder: str | Path, config: dict[str, Any]) -> None:
     """Record in ``folder`` that it holds the results of the run ``config`` (its owner marker)."""
     record = {"config_hash": config_hash(config),
@@ -363,11 +431,7 @@ def _logical_arrays(raw: dict[str, tuple[str, tuple[int, ...]]]) -> dict[str, tu
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def _n_batches(config: dict[str, Any]) -> int | None:
@@ -386,32 +450,37 @@ class HeatmapStore:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def create_in_run(cls, run_dir: str | Path, config: dict[str, Any], resume: bool = False,
-                      overwrite: bool = False) -> "HeatmapStore":
+                      overwrite: bool = False, inputs: dict[str, Any] | None = None) -> "HeatmapStore":
         """Open ``run_dir/store`` for writing a run with ``config``, after checking that ``run_dir``
-        holds no other run (:func:`check_run_folder`; ``overwrite`` replaces that run)."""
+        holds no other run (:func:`check_run_folder`; ``overwrite`` replaces that run) and that a
+        run with these settings there read the same inputs (:func:`refuse_changed_inputs`).
+        ``inputs``: the detail of ``config``'s fingerprint, written to ``store/inputs.json``."""
         run_dir = Path(run_dir)
+        refuse_changed_inputs(run_dir / "store", config, inputs, overwrite, resume)  # the data changed: say so first
         check_run_folder(run_dir, config, overwrite=overwrite,
                          fix="choose another --out, or pass --overwrite to replace that run")
         owner = run_folder_owner(run_dir)  # before create() clears a replaced store
-        store = cls.create(run_dir / "store", config, resume=resume, overwrite=overwrite)
+        store = cls.create(run_dir / "store", config, resume=resume, overwrite=overwrite, inputs=inputs)
         if overwrite and owner is not None and owner[0] != config_hash(config):
             release_run_folder(run_dir)  # the marker of the replaced run
         return store
 
     @classmethod
     def create(cls, root: str | Path, config: dict[str, Any], resume: bool = False,
-               overwrite: bool = False) -> "HeatmapStore":
-        """Open ``root`` for writing a run with ``config``.
+               overwrite: bool = False, inputs: dict[str, Any] | None = None) -> "HeatmapStore":
+        """Open ``root`` for writing a run with ``config`` (``inputs``: its fingerprint's detail).
 
         An existing store with the same configuration is resumed only with ``resume=True`` (after
         checking that the shards already there are this run's); with another configuration it is
         refused unless ``overwrite=True`` (which deletes its shards). Both flags together mean
         "make this folder hold this run": resume it when the configuration is the same, replace it
         when not (what a re-run of a whole job wants). A store holding no shard (a start that
-        failed before its first batch) holds no run: it is started afresh.
+        failed before its first batch) holds no run: it is started afresh. A run with the same
+        settings whose inputs changed (its fingerprint) is refused unless ``overwrite``.
         """
         store = cls(root)
         cfg_path = store.root / CONFIG_FILE
+        refuse_changed_inputs(store.root, config, inputs, overwrite, resume)
         if cfg_path.exists() and store.holds_maps():
             old = store.config
             same = _identity(old) == _identity(json.loads(json.dumps(config)))
@@ -435,6 +504,10 @@ class HeatmapStore:
         ensure_output_dir(store.root, what="run folder")
         store._remove_stale_temp_files()
         write_json_atomic(cfg_path, config)
+        if inputs is not None:
+            write_json_atomic(store.root / fp.INPUTS_FILE, inputs, indent=None)
+        else:  # a run that fingerprints nothing keeps no detail of another
+            (store.root / fp.INPUTS_FILE).unlink(missing_ok=True)
         return store
 
     def holds_maps(self) -> bool:
@@ -463,7 +536,7 @@ class HeatmapStore:
     def _clear(self) -> None:
         for path in self.root.glob("shard-*.npz"):
             path.unlink()
-        for name in (COMPLETE_FILE, CONFIG_FILE):
+        for name in (COMPLETE_FILE, CONFIG_FILE, fp.INPUTS_FILE):
             (self.root / name).unlink(missing_ok=True)
 
     # -- contents --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from vssleval.metrics import calibrate_threshold, transfer
-from vssleval.report.runs import RunRecord
+from vssleval.report.runs import RunRecord, same_data
 
 RULE = "youden"
 
@@ -55,7 +55,7 @@ def transfers(runs: Sequence[RunRecord], calibrations: dict[str, dict[str, Any]]
         for b in runs:
             if a is b or a.model != b.model or a.run.get("preset") != b.run.get("preset"):
                 continue
-            if a.run.get("dataset") == b.run.get("dataset") and a.run.get("data_root") == b.run.get("data_root"):
+            if a.run.get("dataset") == b.run.get("dataset") and same_data(a, b):
                 continue
             if not b.negatives:
                 continue

@@ -16,7 +16,7 @@ from vssleval.errors import VsslevalError
 from vssleval.metrics import resampling
 from vssleval.metrics.protocols.base import NEGATIVES
 from vssleval.metrics.protocols.vssleval import headline_stats
-from vssleval.report.runs import RunRecord
+from vssleval.report.runs import RunRecord, data_difference
 from vssleval.report.text import csv_text, visible
 
 #: ``(key, label)`` of the compared metrics.
@@ -25,12 +25,17 @@ METRICS = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"),
 _NEEDED = ("iou_med", "conf_positive", "max_positive")
 
 
-def check_pair(a: RunRecord, b: RunRecord) -> None:
-    """Refuse two runs that are not the same samples of the same dataset (naming the difference)."""
+def check_pair(a: RunRecord, b: RunRecord, allow_mixed: bool = False) -> None:
+    """Refuse two runs that are not the same samples of the same dataset, or (unless ``allow_mixed``)
+    that read different data, decided as ``report`` decides it (naming the difference)."""
     for key in ("dataset",):
         if str(a.run.get(key)) != str(b.run.get(key)):
             raise VsslevalError(f"--compare needs runs of the same dataset: {a.path} is on {a.run.get(key)!r}, "
                                 f"{b.path} on {b.run.get(key)!r}")
+    mixed = data_difference([a, b])
+    if mixed and not allow_mixed:
+        raise VsslevalError(f"--compare needs two runs on the same data: {mixed}; evaluate both on the same data, "
+                            "or pass --allow-mixed to compare them anyway")
     ids_a, ids_b = _ids(a), _ids(b)
     if ids_a != ids_b:
         only_a, only_b = sorted(set(ids_a) - set(ids_b)), sorted(set(ids_b) - set(ids_a))
@@ -75,10 +80,11 @@ def seed_records(r: RunRecord, order: Sequence[str]) -> list[dict[str, np.ndarra
     return out
 
 
-def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFAULT_SEED) -> list[dict[str, Any]]:
+def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFAULT_SEED,
+            allow_mixed: bool = False) -> list[dict[str, Any]]:
     """One row per metric both runs have: ``{metric, label, a, b, diff, ci95_low, ci95_high, p_value,
     exact}`` (B - A)."""
-    check_pair(a, b)
+    check_pair(a, b, allow_mixed)
     if not _seeds(a):  # nothing to pair: say so rather than fail on the first seed
         raise VsslevalError(f"--compare needs samples: {a.path / 'per_sample.csv'} and {b.path / 'per_sample.csv'} "
                             "hold none")

@@ -18,15 +18,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vssleval import fingerprint as fp
 from vssleval.errors import VsslevalError
 from vssleval.report.labels import run_labels
 from vssleval.metrics.protocols import PROTOCOLS
 
 from vssleval.vocabulary import AUDIO_VARIANTS as VARIANTS  # per_sample.csv: ``max_<variant>``
 from vssleval.vocabulary import NEGATIVES
-#: Run-configuration keys that must agree for runs to share one table (key, words for messages).
+#: Run-configuration keys that must agree for runs to share one table (key, words for messages);
+#: whether runs read the same data is decided by their fingerprints (:func:`data_groups`), not by
+#: the name of their data folder.
 COMPARABLE_KEYS = (("protocol", "protocol"), ("dataset", "dataset"), ("preset", "preset"),
-                   ("data_root", "data folder"))
+                   ("data_root", "data"))
 _RUN_REQUIRED = ("model_name", "dataset", "preset", "protocol")
 #: ``per_sample.csv`` columns that hold text, not numbers.
 TEXT_COLUMNS = ("sample_id", "label")
@@ -193,27 +196,105 @@ def assign_labels(runs: Sequence[RunRecord]) -> None:
         r.label = label
 
 
+def _fingerprint(run: RunRecord) -> Any:
+    return run.metrics.get("fingerprint")
+
+
+def data_groups(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
+    """The runs grouped by the data they read, each group named for messages.
+
+    The one decision of "same data" for ``report`` and ``report --compare``: when every run carries
+    a fingerprint (``metrics.json["fingerprint"]``, vssleval/fingerprint.py), runs are grouped by
+    its data digest (the same metadata files, records, ground truth and media bytes), whichever
+    folder they read them from. When some run lacks one (written by an older vssleval), runs are
+    grouped by their data folder, as before fingerprints existed (:func:`data_note` says so), except
+    that fingerprinted runs of one folder whose digests differ stay apart (and a run without a
+    fingerprint in that folder joins none of them: nothing says which data it read).
+    """
+    keys = {id(r): fp.data_key(_fingerprint(r)) for r in runs}
+    names = _names_by_fingerprint(runs, keys) if all(keys.values()) else _names_by_folder(runs, keys)
+    groups: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        groups.setdefault(names[id(r)], []).append(r)
+    return groups
+
+
+def _root(run: RunRecord) -> str:
+    return str(run.run.get("data_root"))
+
+
+def _names_by_fingerprint(runs: Sequence[RunRecord], keys: dict[int, str | None]) -> dict[int, str]:
+    """Each run's group name: the folders its data was read from, and the data digest."""
+    folders: dict[str | None, set[str]] = {}
+    for r in runs:
+        folders.setdefault(keys[id(r)], set()).add(_root(r))
+    return {id(r): f"{', '.join(sorted(folders[keys[id(r)]]))} (data {str(keys[id(r)])[:fp.SHORT]})" for r in runs}
+
+
+def _names_by_folder(runs: Sequence[RunRecord], keys: dict[int, str | None]) -> dict[int, str]:
+    """Each run's group name when some run has no fingerprint: its data folder, plus the data digest
+    where fingerprinted runs of that folder read different data."""
+    digests: dict[str, set[str]] = {}
+    for r in runs:
+        if keys[id(r)]:
+            digests.setdefault(_root(r), set()).add(str(keys[id(r)]))
+    return {id(r): (f"{_root(r)} (data {str(keys[id(r)])[:fp.SHORT]})"
+                    if keys[id(r)] and len(digests[_root(r)]) > 1 else _root(r)) for r in runs}
+
+
+def data_note(runs: Sequence[RunRecord]) -> str | None:
+    """The line saying that "same data" was decided by folder names, when some run has no fingerprint."""
+    old = [r for r in runs if fp.data_key(_fingerprint(r)) is None]
+    if not old or len(runs) < 2:
+        return None
+    return (f"{', '.join(f'{r.label} ({r.path})' for r in old)} carr{'ies' if len(old) == 1 else 'y'} no "
+            "readable fingerprint of its inputs (written by an older vssleval, or edited): whether the runs read "
+            "the same data was decided by their data folders alone")
+
+
+def same_data(a: RunRecord, b: RunRecord) -> bool:
+    """Whether two runs read the same data (:func:`data_groups`)."""
+    return len(data_groups([a, b])) == 1
+
+
+def data_difference(runs: Sequence[RunRecord]) -> str | None:
+    """``"data differs: <data> (<runs>); <data> (<runs>)"`` when the runs read different data, else None."""
+    groups = data_groups(runs)
+    if len(groups) < 2:
+        return None
+    return f"{dict(COMPARABLE_KEYS)['data_root']} differs: " + _groups_text(groups)
+
+
+def _groups_text(groups: dict[str, list[RunRecord]]) -> str:
+    return "; ".join(f"{value} ({', '.join(f'{r.label}: {r.path}' for r in rs)})" for value, rs in groups.items())
+
+
 def differences(runs: Sequence[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:
-    """``{key: {value: [runs]}}`` for every comparable key on which the runs disagree."""
+    """``{key: {value: [runs]}}`` for every comparable key on which the runs disagree (the data:
+    :func:`data_groups`)."""
     out: dict[str, dict[str, list[RunRecord]]] = {}
     for key, _ in COMPARABLE_KEYS:
         groups: dict[str, list[RunRecord]] = {}
-        for r in runs:
-            groups.setdefault(str(r.run.get(key)), []).append(r)
+        if key == "data_root":
+            groups = data_groups(runs)
+        else:
+            for r in runs:
+                groups.setdefault(str(r.run.get(key)), []).append(r)
         if len(groups) > 1:
             out[key] = groups
     if "data_root" in out and "dataset" in out:
         # different datasets live in different folders: only worth saying within one dataset
-        roots: dict[str, set[str]] = {}
+        owner = {id(r): value for value, rs in out["data_root"].items() for r in rs}
+        data: dict[str, set[str]] = {}
         for r in runs:
-            roots.setdefault(str(r.run.get("dataset")), set()).add(str(r.run.get("data_root")))
-        if all(len(v) == 1 for v in roots.values()):
+            data.setdefault(str(r.run.get("dataset")), set()).add(owner[id(r)])
+        if all(len(v) == 1 for v in data.values()):
             del out["data_root"]
     return out
 
 
 def check_comparable(runs: Sequence[RunRecord], allow_mixed: bool = False) -> list[str]:
-    """Refuse runs that differ in protocol, dataset, preset or data folder unless ``allow_mixed``.
+    """Refuse runs that differ in protocol, dataset, preset or data (:func:`data_groups`) unless ``allow_mixed``.
 
     Returns the lines describing the differences (empty when the runs agree), for the report;
     raises :class:`VsslevalError` listing which run differs in what otherwise.
@@ -222,8 +303,7 @@ def check_comparable(runs: Sequence[RunRecord], allow_mixed: bool = False) -> li
     words = dict(COMPARABLE_KEYS)
     lines = []
     for key, groups in diffs.items():
-        parts = [f"{value} ({', '.join(f'{r.label}: {r.path}' for r in rs)})" for value, rs in groups.items()]
-        lines.append(f"{words[key]} differs: " + "; ".join(parts))
+        lines.append(f"{words[key]} differs: " + _groups_text(groups))
     if lines and not allow_mixed:
         raise VsslevalError("these runs are not comparable in one table:\n  " + "\n  ".join(lines)
                             + "\nreport them separately, or pass --allow-mixed to put them side by side "

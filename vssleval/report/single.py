@@ -67,6 +67,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
     # an audio-agnostic reference (the YAML's ``baseline: true``): reports set it apart
     result["run"]["baseline"] = bool((config.get("model_config") or {}).get("baseline"))
+    # what the run read (vssleval/fingerprint.py): a reader tells runs on different data apart by it
+    result["fingerprint"] = config.get("fingerprint")
     result["notes"] = list(notes)
     rows = acc.per_sample_rows()
     n = len(seeds[0].ids)

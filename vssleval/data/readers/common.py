@@ -23,7 +23,17 @@ class ReaderContext:
     root: Path
     check_files: bool = True
     log: SkipLog = field(default_factory=SkipLog)
+    #: ``(path, what)`` of every metadata file the reader found, in the order read: the run's
+    #: fingerprint hashes them (vssleval/fingerprint.py; docs/report.md)
+    metadata: list[tuple[Path, str]] = field(default_factory=list)
     _roots: list[Path] | None = field(default=None, repr=False)
+
+    def find_metadata(self, names: str | Iterable[str], what: str, required: bool = True) -> Path | None:
+        """:func:`find_metadata` under the data folder, remembering the file found in :attr:`metadata`."""
+        path = find_metadata(self.root, names, what, required)
+        if path is not None:
+            self.metadata.append((path, what))
+        return path
 
     def check_inside(self, sample_id: str, path: Path, what: str) -> None:
         """Raise :class:`BadSampleError` unless ``path`` resolves inside the data folder (symlinked

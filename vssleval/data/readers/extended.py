@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, find_metadata, read_csv_rows,
+from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, read_csv_rows,
                                           unique_ids)
 from vssleval.data.types import Sample
 
@@ -32,7 +32,7 @@ def read_extended(ctx: ReaderContext, cfg: Mapping[str, Any],
     """
     base = base_reader(ctx, cfg)
     opts = {**base_defaults, **{k: v for k, v in cfg.items() if v is not None}}
-    source = find_metadata(ctx.root, cfg.get("negatives"), "extended-set negatives CSV")
+    source = ctx.find_metadata(cfg.get("negatives"), "extended-set negatives CSV")
     samples = list(base.samples)
     labels = {s.id: s.visible_labels for s in base.samples}
     ignored = 0

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from vssleval.data.boxes import BoxError, frame_fractions, frame_to_grid
-from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, find_metadata,
+from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure,
                                           read_id_list, unique_ids)
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError
@@ -69,7 +69,7 @@ def parse_flickr_xml(path: Path, sample_id: str = "") -> tuple[np.ndarray, np.nd
 def read_flickr(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
     """Read a Flickr-SoundNet-layout dataset rooted at ``ctx.root`` (options in ``DEFAULTS``)."""
     cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
-    source = find_metadata(ctx.root, cfg["test_list"], "Flickr-SoundNet test list")
+    source = ctx.find_metadata(cfg["test_list"], "Flickr-SoundNet test list")
     ann_dir = ctx.root / cfg["annotation_dir"]
     samples: list[Sample] = []
     for sid in read_id_list(source):

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from vssleval.data.boxes import BoxError, frame_fractions, pixels_to_grid
 from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, class_files_from_samples,
-                                          find_metadata, load_class_files, load_json_list, unique_ids)
+                                          load_class_files, load_json_list, unique_ids)
 from vssleval.data.types import GT_SIZE, Sample
 from vssleval.errors import BadSampleError, VsslevalError
 
@@ -50,19 +50,19 @@ def _class_lookup(class_files: Mapping[str, list[str]]) -> dict[str, str]:
 def read_is3(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
     """Read an IS3-layout dataset rooted at ``ctx.root`` (see module doc; options in ``DEFAULTS``)."""
     cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
-    source = find_metadata(ctx.root, cfg["annotation"], "IS3 annotation file")
+    source = ctx.find_metadata(cfg["annotation"], "IS3 annotation file")
     records = load_json_list(source, "IS3 annotation file", keys=("image",))
 
     box_by_stem: dict[str, Any] | None = None
     if cfg.get("box_file"):
-        box_path = find_metadata(ctx.root, cfg["box_file"], "IS3 box file")
+        box_path = ctx.find_metadata(cfg["box_file"], "IS3 box file")
         box_by_stem = {}
         for rec in load_json_list(box_path, "IS3 box file"):
             if not isinstance(rec, Mapping) or "image" not in rec or "gt_box" not in rec:
                 raise VsslevalError(f"{box_path}: every record needs 'image' and 'gt_box', got {rec!r}")
             box_by_stem[_stem(str(rec["image"]))] = rec["gt_box"]
 
-    dict_path = find_metadata(ctx.root, cfg["class_files"], "class-files dict", required=False)
+    dict_path = ctx.find_metadata(cfg["class_files"], "class-files dict", required=False)
     class_files = load_class_files(dict_path) if dict_path is not None else None
     lookup = _class_lookup(class_files or {})
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from vssleval.data.boxes import BoxError, frame_fractions, normalized_to_grid
 from vssleval.data.readers.common import (LayoutResult, ReaderContext, admit, box_failure, class_files_from_samples,
-                                          find_metadata, load_class_files, load_json_list, unique_ids)
+                                          load_class_files, load_json_list, unique_ids)
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError
 
@@ -62,7 +62,7 @@ def read_vggss(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
             used —, class-files dict name, media folders and extensions.
     """
     cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
-    source = find_metadata(ctx.root, cfg["annotation"], "VGG-SS annotation file")
+    source = ctx.find_metadata(cfg["annotation"], "VGG-SS annotation file")
     samples: list[Sample] = []
     for record in load_json_list(source, "VGG-SS annotation file", keys=("file", "bbox")):
         try:
@@ -73,7 +73,7 @@ def read_vggss(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
         admit(ctx, sample, samples)
     unique_ids(samples, source)
     notes = [f"annotation: {source}"]
-    dict_path = find_metadata(ctx.root, cfg["class_files"], "class-files dict", required=False)
+    dict_path = ctx.find_metadata(cfg["class_files"], "class-files dict", required=False)
     if dict_path is not None:
         class_files = load_class_files(dict_path)
     else:
