@@ -13,8 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vssleval import resources
 from vssleval.data.checks import (OFFSCREEN_KIND, Skip, SkipLog, check_audio, check_inside, check_skip_fraction,
                                   data_roots, skip_summary, validate_max_skip_fraction)
@@ -22,6 +20,7 @@ from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError, did_you_mean
+from vssleval.yaml_io import read_yaml_mapping
 
 
 #: Skip kinds that mean "the media file is not there" (as opposed to there but bad).
@@ -38,10 +37,7 @@ def config_dir() -> Path:
 def _raw_configs(directory: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(directory).glob("*.yaml")):
-        with open(path, encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh) or {}
-        if not isinstance(cfg, dict):
-            raise VsslevalError(f"dataset config {path} must be a YAML mapping")
+        cfg = read_yaml_mapping(path, "dataset config")
         cfg.setdefault("name", path.stem)
         cfg["_path"] = str(path)
         out[cfg["name"]] = cfg
