@@ -161,11 +161,14 @@ class Engine:
     def _object_prior(self):
         """The OGL object prior, for a protocol that blends maps with it (juanola2025's 164 keys)."""
         try:
-            return build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
+            ogl = build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
         except VsslevalError as exc:
             hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
             raise VsslevalError(f"--protocol {self.spec.protocol} reports the OGL (object-guided) metrics: "
                                 f"{exc}{hint}") from exc
+        for line in getattr(ogl, "checkpoint_notes", []):  # e.g. weights that are not torchvision's file
+            self.note(f"object prior (OGL): {line}")
+        return ogl
 
     def _audio_rates(self) -> dict[str, Any] | None:
         """Native rates of the evaluated clips, and what the preset does with the off-rate ones.
@@ -243,7 +246,18 @@ class Engine:
         cfg["audio_rates"] = self.audio_rates
         if self.in_memory:  # no file names these weights: identify them by their bytes
             cfg["weights_sha256"] = weights_sha256(self.model)
+        cfg.update(self._ogl_record())
         return cfg
+
+    def _ogl_record(self) -> dict[str, Any]:
+        """The object prior's weights as read: ``ogl_weights`` (the file, also when the default
+        look-up found it) and ``ogl_weights_sha256``, beside the checkpoint's; nothing for a
+        protocol without the prior."""
+        files = getattr(self.ogl, "checkpoint_files", None) if self.ogl is not None else None
+        if not files:
+            return {}
+        return {"ogl_weights": files[0]["path"] if len(files) == 1 else [f["path"] for f in files],
+                "ogl_weights_sha256": self.ogl.checkpoint_sha256}
 
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
