@@ -76,16 +76,16 @@ def test_preset_blocks_of_the_wrong_type_are_one_clear_error(tmp_path, preset, m
     _refused(tmp_path, match, model=CenterPrior(), preset=preset)
 
 
-@pytest.mark.parametrize("cli, api", [
-    (["--seeds", "1234,1234"], dict(seeds=[1234, 1234])),
-    (["--seeds", "1234,-1"], dict(seeds=[1234, -1])),
-    (["--seeds", "1,x"], dict(seeds="1,x")),
-    (["--neg", "all,silence"], dict(neg="all,silence")),
-    (["--neg", "none,noise"], dict(neg="none,noise")),
-    (["--device", "cuda:x"], dict(device="cuda:x")),
+@pytest.mark.parametrize("cli, api, match", [
+    (["--seeds", "1234,1234"], dict(seeds=[1234, 1234]), "--seeds lists seed 1234 more than once"),
+    (["--seeds", "1234,-1"], dict(seeds=[1234, -1]), "each value of --seeds must be >= 0, got -1"),
+    (["--seeds", "1,x"], dict(seeds="1,x"), "--seeds must be a count K"),
+    (["--neg", "all,silence"], dict(neg="all,silence"), "'all' stands alone (it means every negative)"),
+    (["--neg", "none,noise"], dict(neg="none,noise"), "'none' stands alone (it means no negative)"),
+    (["--device", "cuda:x"], dict(device="cuda:x"), "unknown device 'cuda:x'"),
 ])
-def test_cli_and_api_give_the_same_message(tmp_path, capsys, cli, api):
-    message = _refused(tmp_path, "", **api)
+def test_cli_and_api_give_the_same_message(tmp_path, capsys, cli, api, match):
+    message = _refused(tmp_path, match, **api)
     assert main([*CLI, *cli, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert f"vssleval: error: {message}\n" == err, (message, err)

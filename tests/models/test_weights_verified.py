@@ -8,6 +8,7 @@ The weights here are a randomly initialised torchvision ResNet-18 saved in tmp_p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -18,11 +19,14 @@ import torchvision
 from vssleval.cli import main
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
-from vssleval.models.checkpoint import file_sha256
 
 OFFICIAL = "resnet18-f37072fd.pth"
 RUN = ["evaluate", "--model", "center", "--protocol", "juanola2025", "--limit", "2", "--seeds", "1",
        "--bootstrap", "0", "--device", "cpu"]
+
+
+def file_sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
