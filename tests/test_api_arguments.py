@@ -38,6 +38,7 @@ def _refused(tmp_path, match: str, model="center", **kwargs) -> str:
     (dict(seeds=np.array([1234, 2345, 1234])), "--seeds lists seed 1234 more than once"),
     (dict(seeds=np.array([[1, 2]])), "--seeds must be a count K (the first K protocol seeds) or distinct seed values"),
     (dict(seeds={1, 2}), "--seeds must be a count K"),
+    (dict(seeds=[2 ** 63]), "each value of --seeds must be >= 0 and <= 9223372036854775807"),  # the store's int64
     (dict(skip_bad="no"), "--skip-bad is a switch: pass True or False, got str 'no'"),
     (dict(allow_nonfinite=1), "--allow-nonfinite is a switch: pass True or False, got int 1"),
     (dict(out=5), "--out must be a path (a str or pathlib.Path), got int 5"),
@@ -78,7 +79,7 @@ def test_preset_blocks_of_the_wrong_type_are_one_clear_error(tmp_path, preset, m
 
 @pytest.mark.parametrize("cli, api, match", [
     (["--seeds", "1234,1234"], dict(seeds=[1234, 1234]), "--seeds lists seed 1234 more than once"),
-    (["--seeds", "1234,-1"], dict(seeds=[1234, -1]), "each value of --seeds must be >= 0, got -1"),
+    (["--seeds", "1234,-1"], dict(seeds=[1234, -1]), "each value of --seeds must be >= 0 and <= 9223372036854775807, got -1"),
     (["--seeds", "1,x"], dict(seeds="1,x"), "--seeds must be a count K"),
     (["--neg", "all,silence"], dict(neg="all,silence"), "'all' stands alone (it means every negative)"),
     (["--neg", "none,noise"], dict(neg="none,noise"), "'none' stands alone (it means no negative)"),

@@ -41,6 +41,12 @@ BAD_YAMLS = {
     "repeated_key": (GOOD_YAML.encode() + b"presets: {}\n", "line 8, column 1: key 'presets' is given twice"),
     "preset_block_not_a_mapping": (GOOD_YAML.replace("audio: {}", "audio: 5").encode(),
                                    "preset 'juanola2025': `audio` must be a mapping"),
+    "threshold_not_a_number": (GOOD_YAML.replace("checkpoint: {}", "checkpoint: {}\nthresholds: {max: abc}").encode(),
+                               "`thresholds: max` must be a finite number, got str 'abc'"),
+    "checkpoint_parts_not_a_mapping": (GOOD_YAML.replace("checkpoint: {}", "checkpoint: {parts: 5}").encode(),
+                                       "`checkpoint: parts` must map module prefixes to file names, got int 5"),
+    "native_evaluator_not_a_name": (GOOD_YAML.replace("checkpoint: {}", "checkpoint: {}\nnative_evaluator: [1]").encode(),
+                                    "`native_evaluator:` must be an evaluator's name, got list [1]"),
     "model_section_not_a_mapping": (GOOD_YAML.replace("model: {size: 7}", "model: [7]").encode(),
                                     "`model:` must be a mapping (the model's constructor arguments), got list [7]"),
 }
@@ -81,6 +87,23 @@ def test_dataset_configs_go_through_the_same_loader(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert f"cannot read dataset config {configs / 'evil.yaml'}, line 1, column 9: the tag !!python/name:os.system" in err
+
+
+def test_dataset_config_sections_of_the_wrong_type(tmp_path, monkeypatch, capsys):
+    configs = tmp_path / "datasets"
+    shutil.copytree(dataset_config_dir(), configs)
+    (configs / "odd.yaml").write_text("layout: vggss\nextends: [vggss]\n")
+    monkeypatch.setenv("VSSLEVAL_DATASET_CONFIGS", str(configs))
+    from vssleval.data import registry
+
+    registry._raw_configs.cache_clear()
+    try:
+        assert main(["datasets"]) == 2
+    finally:
+        registry._raw_configs.cache_clear()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"dataset config {configs / 'odd.yaml'}: `extends:` must be text, got list ['vggss']" in err
 
 
 def test_every_shipped_yaml_reads_under_the_strict_loader():

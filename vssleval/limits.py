@@ -79,8 +79,8 @@ LIMITS: tuple[Limit, ...] = (
     # -- evaluate / infer (vssleval.api.evaluate, infer; RunSpec) --------------------------------
     Limit("seeds", "seeds", 1, MEMORY, "seed repetitions: every noise and offscreen map is stored and "
           "scored S times; the memory estimate bounds S x N"),
-    Limit("seed_values", "int", 0, None, "each explicit seed drives a numpy SeedSequence, which takes "
-          "integers >= 0", label="each value of --seeds"),
+    Limit("seed_values", "int", 0, 2 ** 63 - 1, "each explicit seed drives a numpy SeedSequence, which takes "
+          "integers >= 0, and the heatmap store keeps the seeds as int64", label="each value of --seeds"),
     Limit("batch_size", "int", 1, MEMORY, "samples per batch; a batch holds S noise and offscreen inputs "
           "per sample"),
     Limit("noise_bank", "int", 0, MEMORY, "noise clips per seed (0: independent noise); each clip's "

@@ -92,6 +92,16 @@ class Sparse(_Spoilt):
         return maps.to_sparse()
 
 
+class Raising(CenterPrior):
+    def localize(self, visual, audio):
+        raise RuntimeError("out of memory (simulated)")
+
+
+class InitRaising(CenterPrior):
+    def __init__(self, size=7, sigma=0.25):
+        raise ValueError("no such backbone")
+
+
 class LaterBatch(TooFew):
     after = 2  # batch 0 (positive + silence) is fine, batch 1 returns one map too few
 
@@ -231,3 +241,17 @@ def test_map_size_floor_is_one_pixel():
             check_output(torch.zeros(shape), model="m", method="localize", batch=2)
     with pytest.raises(VsslevalError, match=r"encode_image returned a torch.float32 tensor of shape \[2, 0, 7\]"):
         check_output(torch.zeros(2, 0, 7), model="ogl", method="encode_image", batch=2, is_map=True)
+
+
+@pytest.mark.parametrize("cls, message", [
+    ("Raising", "model 'raising': localize raised RuntimeError: out of memory (simulated) ({file}, line "),
+    ("InitRaising", "model 'initraising' (file {file}): building it raised ValueError: no such backbone ({file}, line "),
+])
+def test_a_plugin_that_raises_is_one_line_naming_its_own_line(plugins, capsys, tmp_path, cls, message):
+    """A plug-in's own exception (at build time or in a call) used to end in a raw traceback."""
+    spec = plugins(cls)
+    code, err = _run(capsys, "evaluate", spec, tmp_path / "run")
+    assert code == 2
+    line = next(l for l in err.splitlines() if "vssleval: error:" in l)
+    assert message.format(file=spec.rsplit(":", 1)[0]) in line, line
+    assert not list((tmp_path / "run" / "store").glob("shard-*.npz"))

@@ -103,3 +103,20 @@ def test_a_changed_ogl_file_is_another_run(random_resnet18, tmp_path, capsys):
     assert main([*RUN, "--ogl-weights", str(weights), "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "ogl_weights_sha256" in err and "Traceback" not in err
+
+
+def test_weights_paths_that_cannot_be_opened_say_why(random_resnet18, tmp_path, capsys):
+    """A symlink loop, a dangling link and a folder under the official name: one line each that
+    says what the path is (before: "does not exist" / "not found")."""
+    (tmp_path / "loop.pth").symlink_to(tmp_path / "loop.pth")
+    (tmp_path / "dangling.pth").symlink_to(tmp_path / "gone.pth")
+    (tmp_path / "folder" / OFFICIAL).mkdir(parents=True)
+    expected = {"loop.pth": "--ogl-weights {p} is a symbolic link that loops back on itself",
+                "dangling.pth": f"--ogl-weights {{p}} is a symbolic link to {tmp_path / 'gone.pth'}, which does not exist",
+                "folder": f"checkpoint {tmp_path / 'folder' / OFFICIAL} is a directory, not a weights file"}
+    for name, message in expected.items():
+        path = tmp_path / name
+        assert main([*RUN, "--ogl-weights", str(path), "--out", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and message.format(p=path) in err, err
+    assert not (tmp_path / "run").exists()

@@ -37,11 +37,28 @@ def config_dir() -> Path:
 def _raw_configs(directory: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(directory).glob("*.yaml")):
-        cfg = read_yaml_mapping(path, "dataset config")
+        cfg = check_dataset_config(read_yaml_mapping(path, "dataset config"), path)
         cfg.setdefault("name", path.stem)
         cfg["_path"] = str(path)
         out[cfg["name"]] = cfg
     return out
+
+
+#: Sections of a dataset config and the type each must have (docs/datasets.md §7).
+_DATASET_SECTIONS = {"name": str, "description": str, "layout": str, "extends": str, "options": dict,
+                     "synthetic": dict, "splits": dict, "metadata": list}
+
+
+def check_dataset_config(cfg: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``cfg`` when each known section has its type (a name where a name goes, a mapping where a
+    mapping goes, ...); else one :class:`VsslevalError` naming the file and the section."""
+    for key, kind in _DATASET_SECTIONS.items():
+        value = cfg.get(key)
+        if value is not None and not isinstance(value, kind):
+            what = {str: "text", dict: "a mapping", list: "a list"}[kind]
+            raise VsslevalError(f"dataset config {path}: `{key}:` must be {what}, got {type(value).__name__} "
+                                f"{value!r:.60}")
+    return cfg
 
 
 def _resolve(raw: dict[str, dict[str, Any]], name: str, chain: tuple[str, ...]) -> dict[str, Any]:

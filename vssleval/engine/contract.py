@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from vssleval.errors import VsslevalError
+from vssleval.errors import VsslevalError, describe_raise
 
 def describe(value: Any) -> str:
     """What a model returned, in words: ``a torch.float32 tensor of shape [8, 7, 7]``, ``a list of 8 items``
@@ -115,26 +115,40 @@ class CheckedModel:
         self.model = model
         self.name = name or str(getattr(model, "name", type(model).__name__))
         self.map_size: tuple[int, int] | None = None
+        # vssleval's own models let their exceptions through (a bug here wants its traceback); a
+        # plug-in's or an in-memory model's become one line naming the method and its own line
+        self.user_code = not type(model).__module__.startswith("vssleval.")
+
+    def _call(self, method: str, *args: torch.Tensor) -> Any:
+        try:
+            return getattr(self.model, method)(*args)
+        except VsslevalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code failed: say where, once
+            if not self.user_code:
+                raise
+            raise VsslevalError(f"model {self.name!r}: {method} raised {describe_raise(exc)}; the run stopped "
+                                "before storing this batch. Fix the model's code (or its inputs: the preset)") from exc
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        return check_output(self.model.encode_image(images), model=self.name, method="encode_image",
+        return check_output(self._call("encode_image", images), model=self.name, method="encode_image",
                             batch=len(images))
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        return check_output(self.model.encode_audio(audio), model=self.name, method="encode_audio",
+        return check_output(self._call("encode_audio", audio), model=self.name, method="encode_audio",
                             batch=len(audio))
 
     def localize(self, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """Maps for the larger of the two batches (a batch of 1 on either side is broadcast)."""
         batch = max(len(visual), len(audio))
-        maps = check_output(self.model.localize(visual, audio), model=self.name, method="localize",
+        maps = check_output(self._call("localize", visual, audio), model=self.name, method="localize",
                             batch=batch, map_size=self.map_size)
         self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
         return maps
 
     def object_map(self, images: torch.Tensor) -> torch.Tensor:
         """The object prior's map: its ``encode_image``, held to the map contract ``[B, h, w]``."""
-        maps = check_output(self.model.encode_image(images), model=self.name, method="encode_image",
+        maps = check_output(self._call("encode_image", images), model=self.name, method="encode_image",
                             batch=len(images), is_map=True, map_size=self.map_size)
         self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
         return maps

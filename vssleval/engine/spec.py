@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,22 @@ def parse_negatives(value: Any) -> tuple[str, ...]:
     if bad or not parts:
         raise VsslevalError(f"--neg {value!r}: {usage}")
     return tuple(n for n in NEGATIVES if n in parts)
+
+
+def missing_path_reason(path: str | Path) -> str:
+    """Why ``path`` cannot be opened, in words: ``does not exist``, or, for a symbolic link that
+    resolves to nothing, which link and why (a dangling target or a loop)."""
+    path = Path(path)
+    if not path.is_symlink():
+        return "does not exist"
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 raises RuntimeError for a loop
+        return "is a symbolic link that loops back on itself"
+    except OSError as exc:
+        if "loop" in str(exc).lower() or getattr(exc, "errno", None) == 40:  # ELOOP
+            return "is a symbolic link that loops back on itself"
+    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -152,7 +169,7 @@ class RunSpec:
         for label, path in ([("--checkpoint", c) for c in checkpoints] + [("--data-dir", self.data_dir),
                             ("--ogl-weights", self.ogl_weights)]):
             if path is not None and not Path(path).exists():
-                raise VsslevalError(f"{label} {path} does not exist")
+                raise VsslevalError(f"{label} {path} {missing_path_reason(path)}")
         if self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise VsslevalError(f"--data-dir {self.data_dir} is a file, not a folder: pass the dataset's folder "
                                 f"(the one that holds the media and annotation files)")

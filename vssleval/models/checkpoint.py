@@ -160,6 +160,8 @@ def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
     path = Path(path)
+    if path.is_dir():
+        raise VsslevalError(f"checkpoint {path} is a directory, not a weights file: pass the file itself")
     if not path.is_file():
         raise VsslevalError(f"checkpoint not found: {path}")
     if trust:

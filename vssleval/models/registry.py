@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from vssleval.errors import VsslevalError, did_you_mean
+from vssleval.errors import VsslevalError, describe_raise, did_you_mean
 from vssleval.models.base import check_model_interface
 from vssleval.models.checkpoint import load_into
 from vssleval.models.maps import MapRule
@@ -164,7 +164,34 @@ def check_config_sections(cfg: dict[str, Any], where: str) -> dict[str, Any]:
             raise VsslevalError(f"{where}: `{key}:` must be a mapping ({what}), got {_kind(value)}")
     for preset, block in (cfg.get("presets") or {}).items():
         check_preset_block(block, f"{where}: preset {preset!r}")
+    for key in ("thresholds", "compat_thresholds"):  # read as floats when the run is scored, hours later
+        for name, value in (cfg.get(key) or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+                    or value in (float("inf"), float("-inf")):
+                raise VsslevalError(f"{where}: `{key}: {name}` must be a finite number, got {_kind(value)}")
+    _check_checkpoint_block(dict(cfg.get("checkpoint") or {}), where)
+    if cfg.get("native_evaluator") is not None and not isinstance(cfg["native_evaluator"], str):
+        raise VsslevalError(f"{where}: `native_evaluator:` must be an evaluator's name, got "
+                            f"{_kind(cfg['native_evaluator'])}")
     return cfg
+
+
+def _check_checkpoint_block(block: dict[str, Any], where: str) -> None:
+    """The types of a ``checkpoint:`` block (docs/models.md §2.7): file names are text, ``parts`` maps
+    module prefixes to file names, ``ignore_keys`` is a list of patterns."""
+    for key in ("file", "container_key", "official_release"):
+        if block.get(key) is not None and not isinstance(block[key], str):
+            raise VsslevalError(f"{where}: `checkpoint: {key}` must be text, got {_kind(block[key])}")
+    parts = block.get("parts")
+    if parts is not None and (not isinstance(parts, Mapping)
+                              or not all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items())):
+        raise VsslevalError(f"{where}: `checkpoint: parts` must map module prefixes to file names, got {_kind(parts)}")
+    ignore = block.get("ignore_keys")
+    if ignore is not None and (not isinstance(ignore, list) or not all(isinstance(k, str) for k in ignore)):
+        raise VsslevalError(f"{where}: `checkpoint: ignore_keys` must be a list of key patterns, got {_kind(ignore)}")
+    for key in ("shipped", "sha256_in_name"):
+        if block.get(key) is not None and not isinstance(block[key], bool):
+            raise VsslevalError(f"{where}: `checkpoint: {key}` must be true or false, got {_kind(block[key])}")
 
 
 def check_preset_block(block: Any, where: str) -> dict[str, Any]:
@@ -203,6 +230,13 @@ def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
         model = factory(**kwargs)
     except TypeError as exc:
         raise VsslevalError(f"model {entry.name!r}: bad 'model:' options {sorted(kwargs)}: {exc}") from exc
+    except VsslevalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plug-in's constructor failed: one line, with its own line
+        if entry.source == "builtin":
+            raise
+        raise VsslevalError(f"model {entry.name!r} ({entry.source}): building it raised {describe_raise(exc)}; "
+                            "fix its constructor or the YAML's `model:` options") from exc
     if not isinstance(model, nn.Module):
         raise VsslevalError(f"model {entry.name!r} ({entry.source}) did not return a torch.nn.Module")
     check_model_interface(model, entry.source)
