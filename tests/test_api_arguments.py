@@ -79,7 +79,8 @@ def test_preset_blocks_of_the_wrong_type_are_one_clear_error(tmp_path, preset, m
 
 @pytest.mark.parametrize("cli, api, match", [
     (["--seeds", "1234,1234"], dict(seeds=[1234, 1234]), "--seeds lists seed 1234 more than once"),
-    (["--seeds", "1234,-1"], dict(seeds=[1234, -1]), "each value of --seeds must be >= 0 and <= 9223372036854775807, got -1"),
+    (["--seeds", "1234,-1"], dict(seeds=[1234, -1]),
+     "each value of --seeds must be >= 0 and <= 9223372036854775807, got -1"),
     (["--seeds", "1,x"], dict(seeds="1,x"), "--seeds must be a count K"),
     (["--neg", "all,silence"], dict(neg="all,silence"), "'all' stands alone (it means every negative)"),
     (["--neg", "none,noise"], dict(neg="none,noise"), "'none' stands alone (it means no negative)"),

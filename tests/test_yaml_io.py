@@ -45,7 +45,8 @@ BAD_YAMLS = {
                                "`thresholds: max` must be a finite number, got str 'abc'"),
     "checkpoint_parts_not_a_mapping": (GOOD_YAML.replace("checkpoint: {}", "checkpoint: {parts: 5}").encode(),
                                        "`checkpoint: parts` must map module prefixes to file names, got int 5"),
-    "native_evaluator_not_a_name": (GOOD_YAML.replace("checkpoint: {}", "checkpoint: {}\nnative_evaluator: [1]").encode(),
+    "native_evaluator_not_a_name": (GOOD_YAML.replace("checkpoint: {}",
+                                                      "checkpoint: {}\nnative_evaluator: [1]").encode(),
                                     "`native_evaluator:` must be an evaluator's name, got list [1]"),
     "model_section_not_a_mapping": (GOOD_YAML.replace("model: {size: 7}", "model: [7]").encode(),
                                     "`model:` must be a mapping (the model's constructor arguments), got list [7]"),
@@ -86,7 +87,8 @@ def test_dataset_configs_go_through_the_same_loader(tmp_path, monkeypatch, capsy
         registry._raw_configs.cache_clear()
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert f"cannot read dataset config {configs / 'evil.yaml'}, line 1, column 9: the tag !!python/name:os.system" in err
+    assert f"cannot read dataset config {configs / 'evil.yaml'}, line 1, column 9: the tag " \
+           "!!python/name:os.system" in err
 
 
 def test_dataset_config_sections_of_the_wrong_type(tmp_path, monkeypatch, capsys):

@@ -245,7 +245,8 @@ def test_map_size_floor_is_one_pixel():
 
 @pytest.mark.parametrize("cls, message", [
     ("Raising", "model 'raising': localize raised RuntimeError: out of memory (simulated) ({file}, line "),
-    ("InitRaising", "model 'initraising' (file {file}): building it raised ValueError: no such backbone ({file}, line "),
+    ("InitRaising",
+     "model 'initraising' (file {file}): building it raised ValueError: no such backbone ({file}, line "),
 ])
 def test_a_plugin_that_raises_is_one_line_naming_its_own_line(plugins, capsys, tmp_path, cls, message):
     """A plug-in's own exception (at build time or in a call) used to end in a raw traceback."""

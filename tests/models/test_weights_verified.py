@@ -112,7 +112,8 @@ def test_weights_paths_that_cannot_be_opened_say_why(random_resnet18, tmp_path, 
     (tmp_path / "dangling.pth").symlink_to(tmp_path / "gone.pth")
     (tmp_path / "folder" / OFFICIAL).mkdir(parents=True)
     expected = {"loop.pth": "--ogl-weights {p} is a symbolic link that loops back on itself",
-                "dangling.pth": f"--ogl-weights {{p}} is a symbolic link to {tmp_path / 'gone.pth'}, which does not exist",
+                "dangling.pth": f"--ogl-weights {{p}} is a symbolic link to {tmp_path / 'gone.pth'}, "
+                                "which does not exist",
                 "folder": f"checkpoint {tmp_path / 'folder' / OFFICIAL} is a directory, not a weights file"}
     for name, message in expected.items():
         path = tmp_path / name

@@ -72,7 +72,8 @@ class MapRule:
     @classmethod
     def from_config(cls, block: dict[str, Any] | None) -> "MapRule":
         if block is not None and not isinstance(block, Mapping):
-            raise VsslevalError(f"a preset map block must be a mapping of raw, tau, upsample, normalize; got {block!r:.60}")
+            raise VsslevalError(f"a preset map block must be a mapping of raw, tau, upsample, normalize; "
+                                f"got {block!r:.60}")
         block = dict(block or {})
         unknown = set(block) - {"raw", "tau", "upsample", "normalize"}
         if unknown:
