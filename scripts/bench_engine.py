@@ -109,7 +109,7 @@ def ezvsl_checkpoint(folder: Path) -> Path:
 def ogl_checkpoint(folder: Path) -> Path:
     """The object prior's stand-in: rule weights under torchvision's bare ResNet-18 keys."""
     keys = build_model("ogl", random_init=True).net.state_dict()
-    path = folder / "resnet18-f37072fd.pth"
+    path = folder / "ogl_resnet18_rule.pth"  # not torchvision's name: its bytes are not that file's
     torch.save({k: rule_tensor(k, tuple(v.shape), v.dtype) for k, v in keys.items()}, path)
     return path
 

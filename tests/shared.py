@@ -32,8 +32,8 @@ METADATA = Path(os.environ.get("VSSLEVAL_METADATA") or SHARED / "metadata").reso
 
 #: the full set counts as present when its checksum list is there (a folder of that name alone is not enough)
 HAVE_FULL = (FULL_ROOT / "SHA256SUMS").is_file()
-NO_FULL_REASON = (f"needs the full fixture set (not found at {FULL_ROOT}); set VSSLEVAL_FIXTURES=DIR "
-                  "or place shared/fixtures beside the checkout")
+NO_FULL_REASON = (f"needs the full fixture set (not found at {FULL_ROOT}); set VSSLEVAL_FIXTURES=DIR, the "
+                  "folder holding its SHA256SUMS (docs/testing.md)")
 
 
 @dataclass(frozen=True)

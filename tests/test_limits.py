@@ -87,7 +87,7 @@ def _bad_values(row: limits.Limit) -> list:
     if row.kind == "size":
         return ["1K", "lots"]
     if row.least is not None:
-        step = 1 if row.kind == "int" else 0.5
+        step = 1 if row.kind in ("int", "seeds") else 0.5
         out.append(row.least if row.strict else row.least - step)
     high = row.upper()
     if high is not None:
@@ -128,7 +128,7 @@ def test_audit_every_numeric_cli_option_has_a_row():
     seen = set()
     for command, p in sub.choices.items():
         for action in p._actions:
-            if action.type in (int, float) or action.dest == "max_memory":
+            if action.type in (int, float) or action.dest in ("max_memory", "seeds"):
                 assert limits.limit_for(action.dest, command) is not None, (command, action.dest)
                 seen.add(action.dest)
     assert {"seeds", "bootstrap", "overlays", "threshold", "n", "timeout", "lr", "sweep_points"} <= seen
@@ -158,9 +158,9 @@ def test_one_check_valid_values_pass_and_sizes_parse():
     assert limits.check("batch_size", 2, "train-synthetic") == 2
     with pytest.raises(VsslevalError, match="--batch-size must be >= 2"):
         limits.check("batch_size", 1, "train-synthetic")
-    with pytest.raises(VsslevalError, match="--seeds must be an integer, got 2.5"):
+    with pytest.raises(VsslevalError, match=r"--seeds must be a count K .*, got 2.5"):
         limits.check("seeds", 2.5)
-    with pytest.raises(VsslevalError, match="--seeds must be an integer"):
+    with pytest.raises(VsslevalError, match="--seeds must be a count K .*, got True"):
         limits.check("seeds", True)
 
 

@@ -37,3 +37,14 @@ def did_you_mean(name: str, choices) -> str:
     by_lower = {str(c).lower(): str(c) for c in choices}
     close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
     return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+
+
+def describe_raise(exc: BaseException) -> str:
+    """An exception raised by a user's code (a plug-in model), in one line with the innermost frame:
+    ``RuntimeError: out of memory (my_model.py, line 9)``, so the message names the line to fix."""
+    import traceback
+
+    text = str(exc).strip().splitlines()
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ is not None else None
+    at = f" ({where.filename}, line {where.lineno})" if where is not None else ""
+    return f"{type(exc).__name__}{': ' + text[0] if text else ''}{at}"

@@ -52,7 +52,7 @@ class Limit:
     """
 
     name: str
-    kind: str  # "int", "float" or "size" (bytes: an int or "512M", "8G", ...)
+    kind: str  # "int", "float", "size" (bytes: an int or "512M", "8G", ...) or "seeds" (check_seeds)
     least: float | None
     most: float | str | Callable[[], float] | None
     reason: str
@@ -77,10 +77,10 @@ def _max_workers() -> int:
 #: name, kind, least, most, reason (and scope / strictness). Keep one row per option.
 LIMITS: tuple[Limit, ...] = (
     # -- evaluate / infer (vssleval.api.evaluate, infer; RunSpec) --------------------------------
-    Limit("seeds", "int", 1, MEMORY, "seed repetitions: every noise and offscreen map is stored and "
+    Limit("seeds", "seeds", 1, MEMORY, "seed repetitions: every noise and offscreen map is stored and "
           "scored S times; the memory estimate bounds S x N"),
-    Limit("seed_values", "int", 0, None, "each explicit seed drives a numpy SeedSequence, which takes "
-          "integers >= 0", label="each value of seeds="),
+    Limit("seed_values", "int", 0, 2 ** 63 - 1, "each explicit seed drives a numpy SeedSequence, which takes "
+          "integers >= 0, and the heatmap store keeps the seeds as int64", label="each value of --seeds"),
     Limit("batch_size", "int", 1, MEMORY, "samples per batch; a batch holds S noise and offscreen inputs "
           "per sample"),
     Limit("noise_bank", "int", 0, MEMORY, "noise clips per seed (0: independent noise); each clip's "
@@ -159,6 +159,8 @@ def check(name: str, value: Any, scope: str | None = None) -> Any:
         if row.optional:
             return None
         raise VsslevalError(f"{row.flag} needs a value")
+    if row.kind == "seeds":
+        return check_seeds(value, row)
     if row.kind == "size":
         value = parse_size(value, row.flag)
     elif row.kind == "int":
@@ -171,6 +173,11 @@ def check(name: str, value: Any, scope: str | None = None) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise VsslevalError(f"{row.flag} must be a finite number, got {value} ({row.reason})")
+    return _in_bounds(row, value)
+
+
+def _in_bounds(row: Limit, value: Any) -> Any:
+    """``value`` when it lies within ``row``'s bounds, else the limits' message."""
     low, high = row.least, row.upper()
     too_low = low is not None and (value <= low if row.strict else value < low)
     too_high = high is not None and value > high
@@ -182,6 +189,48 @@ def check(name: str, value: Any, scope: str | None = None) -> Any:
             parts.append(f"<= {_number_text(high)}")
         raise VsslevalError(f"{row.flag} must be {' and '.join(parts)}, got {_number_text(value)} ({row.reason})")
     return value
+
+
+_SEEDS_FORM = ("a count K (the first K protocol seeds) or distinct seed values (a list, or a comma-separated "
+               "text such as 1234,2345)")
+
+
+def _seed_sequence(value: Any) -> list[Any] | None:
+    """``value`` as a list when it is a list-like of seed values (list, tuple, range, 1-D numpy array)."""
+    try:
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            return list(value) if value.ndim == 1 else None
+    except ImportError:  # pragma: no cover
+        pass
+    return list(value) if isinstance(value, (list, tuple, range)) else None
+
+
+def check_seeds(value: Any, row: Limit | None = None) -> int | list[int]:
+    """``--seeds`` / ``seeds=``: a count K (an int or its text; the first K protocol seeds) or explicit
+    seed values (a sequence, or a comma-separated text), each an integer >= 0, no value twice: every
+    seed is one independent draw, and a repeated one would count twice in the ± over seeds. Returns
+    the count or the list of ints; the CLI and the API both call it (through :func:`check`)."""
+    row = row or limit_for("seeds")
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
+            raise VsslevalError(f"{row.flag} must be {_SEEDS_FORM}, got {value!r}")
+        value = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
+    values = _seed_sequence(value)
+    if values is None:
+        if isinstance(value, bool) or not _is_integer(value):
+            raise VsslevalError(f"{row.flag} must be {_SEEDS_FORM}, got {value!r}")
+        return _in_bounds(row, int(value))
+    if not values:
+        raise VsslevalError(f"{row.flag} must name at least one seed ({_SEEDS_FORM}), got {value!r}")
+    checked = [check("seed_values", v) for v in values]
+    twice = next((v for i, v in enumerate(checked) if v in checked[:i]), None)
+    if twice is not None:
+        raise VsslevalError(f"{row.flag} lists seed {twice} more than once ({checked}): each seed is one independent "
+                            "draw, and a repeated one would count twice in the ± over seeds; give distinct values")
+    return checked
 
 
 def _is_integer(value: Any) -> bool:

@@ -196,3 +196,55 @@ def test_default_dir_is_generated_once(tmp_path):
     assert default_synthetic_dir("vggss", n=2, seed=5, root=tmp_path) == p
     assert (p / "synthetic_info.json").stat().st_mtime_ns == stamp
     assert default_synthetic_dir("vggss", n=2, seed=5, split="train", root=tmp_path).name == "vggss-train-n2-s5-v2"
+
+
+# -- a cache that cannot hold the benchmark (issue 19) -----------------------------------------------
+def _evaluate_default_benchmark(capsys, tmp_path) -> str:
+    """``vssleval evaluate`` on the embedded benchmark (no --data-dir, no --out blame possible)."""
+    from vssleval.cli import main
+
+    out = tmp_path / "run"
+    assert main(["evaluate", "--model", "center", "--dataset", "synthetic-is3", "--limit", "2", "--seeds", "1",
+                 "--device", "cpu", "--bootstrap", "0", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not out.exists()
+    [line] = [l for l in err.splitlines() if l.startswith("vssleval: error:")]
+    assert "--out" not in line.split("Fix:")[0] and "--n" not in line  # options the user never passed
+    return line
+
+
+def test_cache_that_is_a_file_names_vssleval_cache(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("VSSLEVAL_CACHE", str(tmp_path / "cache"))
+    line = _evaluate_default_benchmark(capsys, tmp_path)
+    assert f"in the cache folder $VSSLEVAL_CACHE={tmp_path / 'cache'}: {tmp_path / 'cache'} is a file, not a " \
+           "folder. Fix: set VSSLEVAL_CACHE to a writable folder" in line
+
+
+def test_cache_on_a_small_disk_names_vssleval_cache(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 20, 1 << 20, 4096))  # a 1 MiB mount, full
+    monkeypatch.setenv("VSSLEVAL_CACHE", str(tmp_path / "cache"))
+    line = _evaluate_default_benchmark(capsys, tmp_path)
+    assert "$VSSLEVAL_CACHE" in line and "its disk has 4.0 KiB free and the benchmark needs about" in line
+    assert not list((tmp_path / "cache").rglob("*.wav"))
+
+
+def test_cache_on_a_read_only_mount_names_vssleval_cache(tmp_path, monkeypatch, capsys):
+    """A read-only mount refuses the first write (simulated: the test may run as root, whom a chmod'ed
+    folder does not stop)."""
+    import errno
+
+    from vssleval.data.synthetic import cache
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "cache" / "synthetic" / "x"))
+
+    monkeypatch.setattr(cache, "synth", read_only)
+    monkeypatch.setenv("VSSLEVAL_CACHE", str(tmp_path / "cache"))
+    line = _evaluate_default_benchmark(capsys, tmp_path)
+    assert f"$VSSLEVAL_CACHE={tmp_path / 'cache'}: Read-only file system" in line
+    assert "VSSLEVAL_CACHE to a writable" in line

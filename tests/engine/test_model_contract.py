@@ -72,6 +72,36 @@ class AsList(_Spoilt):
         return list(maps)
 
 
+class Empty(_Spoilt):
+    def spoil(self, maps):
+        return maps[:, :0, :0]
+
+
+class NoWidth(_Spoilt):
+    def spoil(self, maps):
+        return maps[:, :, :0]
+
+
+class OnMeta(_Spoilt):
+    def spoil(self, maps):
+        return maps.to("meta")
+
+
+class Sparse(_Spoilt):
+    def spoil(self, maps):
+        return maps.to_sparse()
+
+
+class Raising(CenterPrior):
+    def localize(self, visual, audio):
+        raise RuntimeError("out of memory (simulated)")
+
+
+class InitRaising(CenterPrior):
+    def __init__(self, size=7, sigma=0.25):
+        raise ValueError("no such backbone")
+
+
 class LaterBatch(TooFew):
     after = 2  # batch 0 (positive + silence) is fine, batch 1 returns one map too few
 
@@ -180,3 +210,49 @@ def test_integer_maps_and_scalars_are_refused():
     feats = torch.zeros(2, dtype=torch.int64)
     assert check_output(feats, model="m", method="encode_image", batch=2) is feats
     np.testing.assert_array_equal(check_output(torch.ones(3, 2, 5), model="m", method="encode_audio", batch=3), 1)
+
+
+# -- degenerate maps (issue 19): refused before anything is stored ---------------------------------
+@pytest.mark.parametrize("cls, received", [
+    ("Empty", "a torch.float32 tensor of shape [8, 0, 0]"),
+    ("NoWidth", "a torch.float32 tensor of shape [8, 7, 0]"),
+    ("OnMeta", "a torch.float32 tensor on the meta device of shape [8, 7, 7]"),
+    ("Sparse", "a torch.float32 tensor with layout torch.sparse_coo of shape [8, 7, 7]"),
+])
+def test_degenerate_maps_stop_the_run_before_any_shard(plugins, capsys, tmp_path, cls, received):
+    """A [B, 0, 0] map used to pass the contract: the store was marked COMPLETE and scoring then
+    failed with a traceback. Maps without pixels or without values are refused on the first call."""
+    code, err = _run(capsys, "evaluate", plugins(cls), tmp_path / "run")
+    assert code == 2
+    line = next(l for l in err.splitlines() if "vssleval: error:" in l)
+    assert f"model '{cls.lower()}': localize returned {received}; expected a floating-point torch.Tensor " \
+           "[B, h, w] with B = 8 and h, w >= 1" in line
+    assert not list((tmp_path / "run" / "store").glob("shard-*.npz"))
+    assert not (tmp_path / "run" / "store" / COMPLETE_FILE).exists()
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_map_size_floor_is_one_pixel():
+    """h, w >= 1: a 1 x 1 map is a legal (uninformative) map, upsampled to a constant; 0 is not."""
+    one = torch.zeros(2, 1, 1)
+    assert check_output(one, model="m", method="localize", batch=2) is one
+    for shape in ((2, 0, 0), (2, 1, 0), (2, 0, 7)):
+        with pytest.raises(VsslevalError, match=r"h, w >= 1"):
+            check_output(torch.zeros(shape), model="m", method="localize", batch=2)
+    with pytest.raises(VsslevalError, match=r"encode_image returned a torch.float32 tensor of shape \[2, 0, 7\]"):
+        check_output(torch.zeros(2, 0, 7), model="ogl", method="encode_image", batch=2, is_map=True)
+
+
+@pytest.mark.parametrize("cls, message", [
+    ("Raising", "model 'raising': localize raised RuntimeError: out of memory (simulated) ({file}, line "),
+    ("InitRaising",
+     "model 'initraising' (file {file}): building it raised ValueError: no such backbone ({file}, line "),
+])
+def test_a_plugin_that_raises_is_one_line_naming_its_own_line(plugins, capsys, tmp_path, cls, message):
+    """A plug-in's own exception (at build time or in a call) used to end in a raw traceback."""
+    spec = plugins(cls)
+    code, err = _run(capsys, "evaluate", spec, tmp_path / "run")
+    assert code == 2
+    line = next(l for l in err.splitlines() if "vssleval: error:" in l)
+    assert message.format(file=spec.rsplit(":", 1)[0]) in line, line
+    assert not list((tmp_path / "run" / "store").glob("shard-*.npz"))

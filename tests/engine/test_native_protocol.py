@@ -212,3 +212,31 @@ def test_native_runs_compute_no_negatives_unless_asked(tmp_path):
     assert negatives("native") == ()
     assert negatives("vssleval") == ("silence", "noise", "offscreen")
     assert negatives("native", neg="silence") == ("silence",)
+
+
+NO_NATIVE_PLUGIN = '''
+from vssleval.models.baselines import CenterPrior
+
+
+class OnlyCompat(CenterPrior):
+    pass
+'''
+
+
+def test_a_model_without_a_native_preset_is_not_told_to_use_one(tmp_path, capsys):
+    """Issue 19: the refusal used to suggest --preset native, which is then refused for a model whose
+    YAML has no such preset. It now names only what works."""
+    (tmp_path / "onlycompat.py").write_text(NO_NATIVE_PLUGIN)
+    (tmp_path / "onlycompat.yaml").write_text(
+        "model: {size: 7}\nnative_evaluator: ezvsl\npresets:\n  juanola2025:\n    audio: {}\n    image: {}\n"
+        "    map: {raw: identity, upsample: {positive: bilinear}, normalize: none}\n")
+    from vssleval.cli import main
+
+    argv = ["evaluate", "--model-file", f"{tmp_path / 'onlycompat.py'}:OnlyCompat", "--protocol", "native",
+            "--limit", "2", "--seeds", "1", "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--preset native" not in err
+    assert "has none (presets: juanola2025). Add a `native` preset" in err
+    assert "evaluate it under --protocol vssleval" in err
+    assert main([*argv[:-2], "--protocol", "vssleval", "--out", str(tmp_path / "run")]) == 0  # the advice works

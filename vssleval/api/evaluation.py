@@ -20,11 +20,12 @@ import numpy as np
 from torch import nn
 
 from vssleval import limits
+from vssleval.api.arguments import check_run_arguments
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.data.registry import get_config as get_dataset_config
 from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, protocol_of, score_run
-from vssleval.engine.spec import RunSpec, parse_negatives, seed_list
+from vssleval.engine.spec import RunSpec, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
@@ -212,22 +213,17 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
               bootstrap=0, max_memory=None, max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION,
               allow_nonfinite=False) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
     """The run's :class:`RunSpec`, for an in-memory model the prepared module, and the memory check
-    the engine runs once it knows the number of samples (``vssleval.limits``)."""
+    the engine runs once it knows the number of samples (``vssleval.limits``). The arguments are those
+    :func:`vssleval.api.arguments.check_run_arguments` returned (checked, seeds a count or a list,
+    negatives a tuple or None)."""
     batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-    checked = limits.validate(batch_size=batch_size, limit=limit, noise_bank=noise_bank, workers=workers,
-                              bootstrap=bootstrap, max_memory=max_memory)
-    explicit = None if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__") else list(seeds)
-    if explicit is not None and not explicit:
-        raise VsslevalError("seeds must name at least one seed (an int K takes the first K protocol seeds)")
-    n_seeds = limits.check("seeds", seeds if explicit is None else len(explicit))  # K, or a list of K seeds
+    n_seeds = len(seeds) if isinstance(seeds, list) else seeds  # a count K, or the distinct seed values
     memory = functools.partial(limits.check_run_memory, seeds=n_seeds, batch_size=batch_size, noise_bank=noise_bank,
-                               bootstrap=bootstrap, max_memory=checked["max_memory"])
+                               bootstrap=bootstrap, max_memory=max_memory)
     memory(1, lower_bound=True)  # before the seed list or the dataset exists; the engine checks with N samples
-    if neg is None:  # the protocol's default: all three, or none for a protocol that scores none
-        negatives = tuple(protocol_of(protocol).default_negatives)
-    else:
-        negatives = parse_negatives(neg) if isinstance(neg, str) else parse_negatives(",".join(neg))
-    seed_values = seed_list(n_seeds) if explicit is None else [limits.check("seed_values", s) for s in explicit]
+    # neg None: the protocol's default, all three negatives or none for a protocol that scores none
+    negatives = tuple(protocol_of(protocol).default_negatives) if neg is None else neg
+    seed_values = seeds if isinstance(seeds, list) else seed_list(n_seeds)
     module = None
     if isinstance(model, str):
         if _is_model_file(model):
@@ -314,14 +310,15 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
     :class:`vssleval.VsslevalError` with the CLI's messages; every number is checked by
     :mod:`vssleval.limits` before any work.
     """
-    spec, module, memory = _run_spec(**_run_spec_args(locals()))
+    args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
+    spec, module, memory = _run_spec(**_run_spec_args(args))
     # before hours of inference, not after: the protocol can score these negatives and this model
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
     check_run_scorable({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
                         "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]},
                        spec.protocol)
-    outdir = _out_dir(out)
+    outdir = _out_dir(args["out"])
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)
     if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
@@ -356,9 +353,10 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
     """
     from vssleval.api.reporting import write_overlays
 
-    overlays, threshold = limits.validate(overlays=overlays, threshold=threshold).values()
-    spec, module, memory = _run_spec(**_run_spec_args(locals()))
-    outdir = _out_dir(out)
+    args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
+    overlays, threshold = args["overlays"], args["threshold"]
+    spec, module, memory = _run_spec(**_run_spec_args(args))
+    outdir = _out_dir(args["out"])
     log = _logger(verbose)
     outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,
                                         preflight=memory)

@@ -33,7 +33,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--neg", default=None,
                    help="negatives: silence, noise, offscreen, a comma list, all or none (positive audio only); "
                         "default: all, or none under --protocol native (which scores no negative)")
-    d.add_argument("--seeds", type=int, default=10, help="number of seed repetitions (default 10)")
+    d.add_argument("--seeds", default=10, metavar="K|S1,S2,...",
+                   help="number of seed repetitions K (the first K protocol seeds; default 10), or distinct "
+                        "seed values as a comma-separated list")
     d.add_argument("--noise-bank", type=int, default=0, metavar="K",
                    help="K noise clips per seed shared by all samples (0 = independent noise, default)")
     d.add_argument("--limit", type=int, help="evaluate only the first N samples")

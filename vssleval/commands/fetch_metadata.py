@@ -7,12 +7,23 @@ import argparse
 from vssleval.data.fetch import MetadataFile, fetch_metadata
 from vssleval.data.registry import get_config, list_datasets
 from vssleval.data.splits import split_metadata
+from vssleval.errors import VsslevalError
 
 HELP = "download public metadata (annotation JSON/CSV) of a dataset into its data folder; needs internet"
 
 
+def _dataset_names() -> str:
+    """The registered names for the help text; the parser of every command is built from this
+    module, so an unreadable dataset config must not stop them all here (the command that reads
+    the configs reports it)."""
+    try:
+        return ", ".join(list_datasets())
+    except VsslevalError:
+        return "see `vssleval datasets`"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help=f"dataset name ({', '.join(list_datasets())}), or DATASET-SPLIT for a "
+    parser.add_argument("dataset", help=f"dataset name ({_dataset_names()}), or DATASET-SPLIT for a "
                         "split's id lists (e.g. vggss-heard: EZ-VSL's heard / unheard test lists)")
     parser.add_argument("--dest", required=True, help="the dataset root (where the reader looks for metadata)")
     parser.add_argument("--force", action="store_true", help="download again even if a file is already there")

@@ -13,8 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vssleval import resources
 from vssleval.data.checks import (OFFSCREEN_KIND, Skip, SkipLog, check_audio, check_inside, check_skip_fraction,
                                   data_roots, skip_summary, validate_max_skip_fraction)
@@ -22,6 +20,7 @@ from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
 from vssleval.data.types import Sample
 from vssleval.errors import BadSampleError, VsslevalError, did_you_mean
+from vssleval.yaml_io import read_yaml_mapping
 
 
 #: Skip kinds that mean "the media file is not there" (as opposed to there but bad).
@@ -38,14 +37,28 @@ def config_dir() -> Path:
 def _raw_configs(directory: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(directory).glob("*.yaml")):
-        with open(path, encoding="utf-8") as fh:
-            cfg = yaml.safe_load(fh) or {}
-        if not isinstance(cfg, dict):
-            raise VsslevalError(f"dataset config {path} must be a YAML mapping")
+        cfg = check_dataset_config(read_yaml_mapping(path, "dataset config"), path)
         cfg.setdefault("name", path.stem)
         cfg["_path"] = str(path)
         out[cfg["name"]] = cfg
     return out
+
+
+#: Sections of a dataset config and the type each must have (docs/datasets.md §7).
+_DATASET_SECTIONS = {"name": str, "description": str, "layout": str, "extends": str, "options": dict,
+                     "synthetic": dict, "splits": dict, "metadata": list}
+
+
+def check_dataset_config(cfg: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``cfg`` when each known section has its type (a name where a name goes, a mapping where a
+    mapping goes, ...); else one :class:`VsslevalError` naming the file and the section."""
+    for key, kind in _DATASET_SECTIONS.items():
+        value = cfg.get(key)
+        if value is not None and not isinstance(value, kind):
+            what = {str: "text", dict: "a mapping", list: "a list"}[kind]
+            raise VsslevalError(f"dataset config {path}: `{key}:` must be {what}, got {type(value).__name__} "
+                                f"{value!r:.60}")
+    return cfg
 
 
 def _resolve(raw: dict[str, dict[str, Any]], name: str, chain: tuple[str, ...]) -> dict[str, Any]:

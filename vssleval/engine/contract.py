@@ -4,8 +4,14 @@ The contract (stated in :mod:`vssleval.models` and docs/api.md §2):
 
 * ``encode_image(images)`` and ``encode_audio(audio)`` return a ``torch.Tensor`` whose first axis
   is the batch size B of their input;
-* ``localize(visual, audio)`` returns a floating-point ``torch.Tensor`` ``[B, h, w]``, B the batch
-  it was asked for, and one ``(h, w)`` for every map of a run.
+* ``localize(visual, audio)`` returns a real floating-point ``torch.Tensor`` ``[B, h, w]`` (float16,
+  bfloat16, float32 or float64; stored as float32), B the batch it was asked for, ``h, w >= 1``, and
+  one ``(h, w)`` for every map of a run. A ``1 x 1`` map is accepted: it is a legal, if uninformative,
+  map (upsampled, it is constant over the frame, and the metrics score it as such). An empty map
+  (``h`` or ``w`` = 0) is not: it has no pixel to score, and storing it would mark a store complete
+  that no protocol can read.
+* every output is a dense (strided) tensor holding values: a sparse tensor or one on the ``meta``
+  device cannot be stored or compared. An output that still tracks gradients is detached.
 
 A plug-in that breaks it is stopped before the batch's shard is written, with a
 :class:`~vssleval.errors.VsslevalError` naming the model, the method, what was expected and what
@@ -18,12 +24,18 @@ from typing import Any
 
 import torch
 
-from vssleval.errors import VsslevalError
+from vssleval.errors import VsslevalError, describe_raise
 
 def describe(value: Any) -> str:
-    """What a model returned, in words: ``a torch.float32 tensor of shape [8, 7, 7]``, ``a list of 8 items``."""
+    """What a model returned, in words: ``a torch.float32 tensor of shape [8, 7, 7]``, ``a list of 8 items``
+    (a tensor that holds no values says so: ``a torch.float32 tensor on the meta device ...``)."""
     if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {list(value.shape)}"
+        where = ""
+        if value.layout != torch.strided:
+            where = f" with layout {value.layout}"
+        elif value.device.type == "meta":
+            where = " on the meta device"
+        return f"a {value.dtype} tensor{where} of shape {list(value.shape)}"
     kind = type(value)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     if hasattr(value, "shape"):
@@ -47,20 +59,16 @@ def check_output(value: Any, *, model: str, method: str, batch: int, is_map: boo
     """
     is_map = method == "localize" if is_map is None else is_map
     if is_map:
-        expected = f"a floating-point torch.Tensor [B, h, w] with B = {batch}"
+        expected = f"a floating-point torch.Tensor [B, h, w] with B = {batch} and h, w >= 1"
         if map_size is not None:
             expected = (f"a floating-point torch.Tensor [{batch}, {map_size[0]}, {map_size[1]}] (B = {batch}; "
                         f"every map of a run has the size of the first, {map_size[0]} x {map_size[1]})")
     else:
         expected = f"a torch.Tensor whose first axis is the batch size B = {batch}"
     if isinstance(value, torch.Tensor):
-        ok = value.dim() >= 1 and value.shape[0] == batch
-        if is_map:
-            ok = ok and value.is_floating_point() and value.dim() == 3
-            ok = ok and (map_size is None or tuple(value.shape[1:]) == tuple(map_size))
-        if ok:
-            return value
-        hint = ""
+        if _holds_values(value) and _fits(value, batch, is_map, map_size):
+            return value.detach() if value.requires_grad else value
+        hint = _tensor_hint(value)
     elif type(value).__module__.split(".")[0] == "numpy":
         hint = "; convert it with torch.from_numpy(...)"
     elif isinstance(value, (list, tuple)):
@@ -69,6 +77,31 @@ def check_output(value: Any, *, model: str, method: str, batch: int, is_map: boo
         hint = ""
     raise VsslevalError(f"model {model!r}: {method} returned {describe(value)}; expected {expected}{hint} "
                         "(the model contract: docs/api.md §2). The run stopped before storing this batch.")
+
+
+def _holds_values(value: torch.Tensor) -> bool:
+    """A dense tensor with real storage (not sparse, not on the ``meta`` device)."""
+    return value.layout == torch.strided and value.device.type != "meta"
+
+
+def _fits(value: torch.Tensor, batch: int, is_map: bool, map_size: tuple[int, int] | None) -> bool:
+    """The shape / dtype part of the contract (see the module docstring)."""
+    if value.dim() < 1 or value.shape[0] != batch:
+        return False
+    if not is_map:
+        return True
+    if not value.is_floating_point() or value.dim() != 3 or min(value.shape[1:]) < 1:
+        return False  # is_floating_point() is False for complex, integer and bool tensors
+    return map_size is None or tuple(value.shape[1:]) == tuple(map_size)
+
+
+def _tensor_hint(value: torch.Tensor) -> str:
+    """The fix for the commonest tensor mistakes, or nothing."""
+    if not _holds_values(value):
+        return "; return a dense tensor with values (e.g. .to_dense(), or compute it on a real device)"
+    if value.is_complex():
+        return "; return a real map (e.g. its magnitude, .abs())"
+    return ""
 
 
 class CheckedModel:
@@ -82,26 +115,40 @@ class CheckedModel:
         self.model = model
         self.name = name or str(getattr(model, "name", type(model).__name__))
         self.map_size: tuple[int, int] | None = None
+        # vssleval's own models let their exceptions through (a bug here wants its traceback); a
+        # plug-in's or an in-memory model's become one line naming the method and its own line
+        self.user_code = not type(model).__module__.startswith("vssleval.")
+
+    def _call(self, method: str, *args: torch.Tensor) -> Any:
+        try:
+            return getattr(self.model, method)(*args)
+        except VsslevalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code failed: say where, once
+            if not self.user_code:
+                raise
+            raise VsslevalError(f"model {self.name!r}: {method} raised {describe_raise(exc)}; the run stopped "
+                                "before storing this batch. Fix the model's code (or its inputs: the preset)") from exc
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        return check_output(self.model.encode_image(images), model=self.name, method="encode_image",
+        return check_output(self._call("encode_image", images), model=self.name, method="encode_image",
                             batch=len(images))
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        return check_output(self.model.encode_audio(audio), model=self.name, method="encode_audio",
+        return check_output(self._call("encode_audio", audio), model=self.name, method="encode_audio",
                             batch=len(audio))
 
     def localize(self, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """Maps for the larger of the two batches (a batch of 1 on either side is broadcast)."""
         batch = max(len(visual), len(audio))
-        maps = check_output(self.model.localize(visual, audio), model=self.name, method="localize",
+        maps = check_output(self._call("localize", visual, audio), model=self.name, method="localize",
                             batch=batch, map_size=self.map_size)
         self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
         return maps
 
     def object_map(self, images: torch.Tensor) -> torch.Tensor:
         """The object prior's map: its ``encode_image``, held to the map contract ``[B, h, w]``."""
-        maps = check_output(self.model.encode_image(images), model=self.name, method="encode_image",
+        maps = check_output(self._call("encode_image", images), model=self.name, method="encode_image",
                             batch=len(images), is_map=True, map_size=self.map_size)
         self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
         return maps

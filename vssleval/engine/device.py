@@ -36,12 +36,18 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda"):
+        index = name[len("cuda"):]
+        if index and not (index[0] == ":" and index[1:].isdigit()):
+            raise VsslevalError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
         if not torch.cuda.is_available():
             raise VsslevalError(
                 f"--device {name} was requested but this PyTorch build sees no CUDA device "
                 f"(torch {torch.__version__}, cuda build: {torch.version.cuda}). "
                 "Use --device cpu or --device auto, or install a CUDA build of torch."
             )
+        if index and int(index[1:]) >= torch.cuda.device_count():
+            raise VsslevalError(f"--device {name} was requested but this machine has {torch.cuda.device_count()} "
+                                f"CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
         return torch.device(name)
     if name == "mps":
         if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():

@@ -162,11 +162,14 @@ class Engine:
     def _object_prior(self):
         """The OGL object prior, for a protocol that blends maps with it (juanola2025's 164 keys)."""
         try:
-            return build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
+            ogl = build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
         except VsslevalError as exc:
             hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
             raise VsslevalError(f"--protocol {self.spec.protocol} reports the OGL (object-guided) metrics: "
                                 f"{exc}{hint}") from exc
+        for line in getattr(ogl, "checkpoint_notes", []):  # e.g. weights that are not torchvision's file
+            self.note(f"object prior (OGL): {line}")
+        return ogl
 
     def _audio_rates(self) -> dict[str, Any] | None:
         """Native rates of the evaluated clips, and what the preset does with the off-rate ones.
@@ -244,6 +247,7 @@ class Engine:
         cfg["audio_rates"] = self.audio_rates
         if self.in_memory:  # no file names these weights: identify them by their bytes
             cfg["weights_sha256"] = weights_sha256(self.model)
+        cfg.update(self._ogl_record())
         cfg["fingerprint"], self.inputs = self.fingerprint(cfg)
         return cfg
 
@@ -257,11 +261,8 @@ class Engine:
             weights = ("of the in-memory model (its state dict)", cfg.get("weights_sha256"))
         else:
             weights = (cfg.get("checkpoint"), cfg.get("checkpoint_sha256"))
-        ogl = (None, None)
-        if self.ogl is not None:
-            path = self.spec.ogl_weights or getattr(self.ogl, "checkpoint_source", None)
-            if isinstance(path, (str, Path)) and Path(path).is_file():
-                ogl = (str(path), fingerprint.file_identity(path)["sha256"])
+        ogl_path = cfg.get("ogl_weights")  # hashed once, on load (_ogl_record)
+        ogl = (",".join(ogl_path) if isinstance(ogl_path, list) else ogl_path, cfg.get("ogl_weights_sha256"))
         clips = ({d.offscreen_path for row in self.offscreen_draws for d in row}
                  if self.offscreen_draws is not None else set())
         return fingerprint.compute(
@@ -269,6 +270,16 @@ class Engine:
             sorted(clips), checkpoint=weights, ogl=ogl,
             preset=(self.spec.preset, preset_block(self.model.config, self.spec.preset, self.model.name)),
             protocol=self.spec.protocol)
+
+    def _ogl_record(self) -> dict[str, Any]:
+        """The object prior's weights as read: ``ogl_weights`` (the file, also when the default
+        look-up found it) and ``ogl_weights_sha256``, beside the checkpoint's; nothing for a
+        protocol without the prior."""
+        files = getattr(self.ogl, "checkpoint_files", None) if self.ogl is not None else None
+        if not files:
+            return {}
+        return {"ogl_weights": files[0]["path"] if len(files) == 1 else [f["path"] for f in files],
+                "ogl_weights_sha256": self.ogl.checkpoint_sha256}
 
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -28,18 +29,49 @@ def seed_list(k: int) -> list[int]:
     return list(PROTOCOL_SEEDS[:k]) + extra
 
 
-def parse_negatives(value: str) -> tuple[str, ...]:
-    """``--neg silence|noise|offscreen|all|none`` (comma-separated lists allowed) -> ordered tuple
-    (``none``: the positive audio only, e.g. for ``--protocol native``)."""
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    if parts == ["all"]:
-        return NEGATIVES
-    if parts == ["none"]:
-        return ()
+def parse_negatives(value: Any) -> tuple[str, ...]:
+    """``--neg silence|noise|offscreen|all|none`` (comma-separated lists allowed; the API also takes a
+    list or tuple of these names) -> ordered tuple (``none``: the positive audio only, e.g. for
+    ``--protocol native``). Anything else -- a name that is no negative, a value that is not text,
+    ``all`` or ``none`` beside other names -- is one :class:`VsslevalError`, the same for the CLI and
+    the API."""
+    usage = f"use one of {', '.join(NEGATIVES)}, a comma-separated list, all or none"
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = [part for item in value for part in (item.split(",") if isinstance(item, str) else [item])]
+    else:
+        raise VsslevalError(f"--neg {value!r}: {usage} (a text, or a list of names)")
+    if not all(isinstance(p, str) for p in items):
+        odd = next(p for p in items if not isinstance(p, str))
+        raise VsslevalError(f"--neg {value!r}: {odd!r} is not a name; {usage}")
+    parts = [p.strip() for p in items if p.strip()]
+    if parts in (["all"], ["none"]):
+        return NEGATIVES if parts == ["all"] else ()
+    alone = [p for p in parts if p in ("all", "none")]
+    if alone:
+        raise VsslevalError(f"--neg {value!r}: {alone[0]!r} stands alone (it means "
+                            f"{'every negative' if alone[0] == 'all' else 'no negative'}); {usage}")
     bad = [p for p in parts if p not in NEGATIVES]
     if bad or not parts:
-        raise VsslevalError(f"--neg {value!r}: use one of {', '.join(NEGATIVES)}, a comma-separated list, all or none")
+        raise VsslevalError(f"--neg {value!r}: {usage}")
     return tuple(n for n in NEGATIVES if n in parts)
+
+
+def missing_path_reason(path: str | Path) -> str:
+    """Why ``path`` cannot be opened, in words: ``does not exist``, or, for a symbolic link that
+    resolves to nothing, which link and why (a dangling target or a loop)."""
+    path = Path(path)
+    if not path.is_symlink():
+        return "does not exist"
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 raises RuntimeError for a loop
+        return "is a symbolic link that loops back on itself"
+    except OSError as exc:
+        if "loop" in str(exc).lower() or getattr(exc, "errno", None) == 40:  # ELOOP
+            return "is a symbolic link that loops back on itself"
+    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
 
 
 def checkpoint_files(checkpoint: str | None) -> list[Path]:
@@ -129,7 +161,7 @@ class RunSpec:
         for label, path in ([("--checkpoint", c) for c in checkpoints] + [("--data-dir", self.data_dir),
                             ("--ogl-weights", self.ogl_weights)]):
             if path is not None and not Path(path).exists():
-                raise VsslevalError(f"{label} {path} does not exist")
+                raise VsslevalError(f"{label} {path} {missing_path_reason(path)}")
         if self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise VsslevalError(f"--data-dir {self.data_dir} is a file, not a folder: pass the dataset's folder "
                                 f"(the one that holds the media and annotation files)")

@@ -60,6 +60,9 @@ def _merge(base: Mapping, over: Mapping) -> dict:
 
 
 def _check_keys(block: Mapping, allowed: set[str], where: str) -> None:
+    if not isinstance(block, Mapping):  # e.g. `read: 5` in a YAML or a preset dict
+        raise VsslevalError(f"preset {where} must be a mapping of {sorted(allowed)}, got {type(block).__name__} "
+                            f"{block!r:.60}")
     unknown = set(block) - allowed
     if unknown:
         raise VsslevalError(f"unknown key(s) {sorted(unknown)} in preset {where}; allowed: {sorted(allowed)}")
@@ -340,10 +343,13 @@ class ImagePipeline:
         cfg = dict(cfg or {})
         _check_keys(cfg, {"ops"}, "image")
         ops = cfg.get("ops")
-        if not ops:
-            raise VsslevalError("preset image block needs a non-empty 'ops' list")
+        if not ops or not isinstance(ops, list):
+            raise VsslevalError(f"preset image block needs a non-empty 'ops' list, got {ops!r:.60}")
         self.ops: list[tuple[str, Any]] = []
         for op in ops:
+            if not isinstance(op, str) and not (isinstance(op, Mapping) and len(op) == 1):
+                raise VsslevalError(f"preset image op {op!r:.60} must be a name or a one-key mapping "
+                                    "{name: argument} (docs/models.md §4)")
             name, arg = (op, None) if isinstance(op, str) else next(iter(dict(op).items()))
             if name not in _IMAGE_OPS:
                 raise VsslevalError(f"unknown image op {name!r}; allowed: {sorted(_IMAGE_OPS)}")

@@ -11,6 +11,14 @@ files also hold numpy float64 best-metric scalars, so exactly the globals needed
 scalars are allow-listed (``SAFE_NUMPY_GLOBALS``); nothing else. ``trust=True`` unpickles
 arbitrary objects, with a warning, for files whose source the user trusts.
 
+Identity: every file read is hashed (sha256), and the model remembers ``checkpoint_files`` (part,
+path, sha256) and ``checkpoint_sha256`` so a run records exactly which bytes it used. A YAML block
+with ``sha256_in_name: true`` (torchvision's files, e.g. the OGL prior's ``resnet18-f37072fd.pth``)
+declares that each official file name carries the start of the file's sha256 after its last dash:
+a file under that name whose sha256 does not start so is refused, whoever found it (the default
+look-up or the user), and a file under another name is used with a one-line note that it is not
+the official file (:func:`verify_name_hash`; docs/models.md §12).
+
 Strictness: the key set after unwrapping must equal the model's, with equal shapes. Otherwise a
 :class:`VsslevalError` lists missing / unexpected / mis-shaped keys and names the registered model
 whose key set the file matches best. Known training-only keys are dropped only when the YAML
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import logging
 import pickle
 import re
@@ -86,9 +95,73 @@ def _refused_global(message: str) -> str | None:
     return None
 
 
+#: torchvision's file names, ``<name>-<first hex digits of the file's sha256>.<extension>``; torch.hub's
+#: own hash check reads the same part of the name.
+_NAME_HASH = re.compile(r"-([0-9a-f]{6,64})\.[A-Za-z0-9]+$")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks of ``chunk`` bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def name_sha256_prefix(name: str) -> str | None:
+    """The sha256 prefix a torchvision-style file name carries (``resnet18-f37072fd.pth`` ->
+    ``f37072fd``), or None."""
+    m = _NAME_HASH.search(name)
+    return m.group(1) if m else None
+
+
+def _official_names(ckpt_cfg: Mapping[str, Any]) -> list[str]:
+    if ckpt_cfg.get("file"):
+        return [str(ckpt_cfg["file"])]
+    return [str(f) for f in (ckpt_cfg.get("parts") or {}).values()]
+
+
+def _where_official(ckpt_cfg: Mapping[str, Any]) -> str:
+    """Where the official file comes from: the URL that opens the YAML's ``official_release``."""
+    release = str(ckpt_cfg.get("official_release") or "").strip()
+    return release.split()[0] if release else "the model's YAML (checkpoint.official_release)"
+
+
+def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model_name: str) -> str | None:
+    """Check a weights file against the hash its official name carries (YAML ``sha256_in_name``).
+
+    Returns None when there is nothing to say, a one-line note for a file under another name whose
+    bytes are not the official file's; raises :class:`VsslevalError` for a file under an official
+    name whose sha256 does not start with that name's prefix. Such a file is refused even when the
+    user names it: the name claims the official weights, and a run would record it as such while
+    its numbers come from other bytes (a truncated download, a re-saved or retrained file); renaming
+    it is the way to evaluate other weights on purpose.
+    """
+    if not ckpt_cfg.get("sha256_in_name"):
+        return None
+    official = _official_names(ckpt_cfg)
+    prefixes = [p for p in map(name_sha256_prefix, official) if p]
+    expected = name_sha256_prefix(path.name) if path.name in official else None
+    if expected is not None:
+        if not sha256.startswith(expected):
+            raise VsslevalError(
+                f"{path} is named as {model_name}'s official weights file but is not it: its sha256 starts "
+                f"{sha256[:len(expected)]}, the name says {expected}. Get the official file from "
+                f"{_where_official(ckpt_cfg)}, or, to use other weights on purpose, give the file another "
+                "name and pass it explicitly")
+        return None
+    if any(sha256.startswith(p) for p in prefixes):
+        return None  # the official bytes under another name
+    return (f"{path} is not the official weights file of {model_name} ({', '.join(official)}, from "
+            f"{_where_official(ckpt_cfg)}): used as given, its sha256 {sha256} is recorded in the run")
+
+
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
     path = Path(path)
+    if path.is_dir():
+        raise VsslevalError(f"checkpoint {path} is a directory, not a weights file: pass the file itself")
     if not path.is_file():
         raise VsslevalError(f"checkpoint not found: {path}")
     if trust:
@@ -221,11 +294,25 @@ def load_into(
 
     ``guess(state_dict)`` returns a sentence naming the registered model a mismatching file most
     likely belongs to (see :func:`vssleval.models.registry.guess_model`).
+
+    Sets on ``model``: ``checkpoint_files`` (``[{"part", "path", "sha256"}]``, one per file read),
+    ``checkpoint_sha256`` (the one file's sha256, or ``{file name: sha256}`` for several) and
+    ``checkpoint_notes`` (lines to show the user, e.g. "not the official file").
     """
     expected = model.state_dict()
     merged: dict[str, torch.Tensor] = {}
-    files = []
+    files, records, notes = [], [], []
     for prefix, path in resolve_parts(checkpoint, ckpt_cfg, model_name):
+        if not path.is_file():  # before hashing: the same message read_checkpoint gives
+            read_checkpoint(path, trust)
+        try:
+            sha256 = file_sha256(path)
+        except OSError as exc:
+            raise VsslevalError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+        note = verify_name_hash(path, sha256, ckpt_cfg, model_name)
+        if note:
+            notes.append(note)
+        records.append({"part": prefix, "path": str(path), "sha256": sha256})
         sd = extract_state_dict(read_checkpoint(path, trust), path, ckpt_cfg.get("container_key"))
         part = {(f"{prefix}." if prefix else "") + k: v for k, v in sd.items()}
         kept, missing, unexpected, mis_shaped, _ = match_state_dict(
@@ -253,4 +340,8 @@ def load_into(
         raise VsslevalError(f"checkpoint for {model_name!r} leaves keys unset: {_describe(left)}")
     # every key matched above, so a strict load cannot leave any tensor at its random init
     model.load_state_dict(merged, strict=True)
+    model.checkpoint_files = records
+    model.checkpoint_sha256 = (records[0]["sha256"] if len(records) == 1
+                               else {Path(r["path"]).name: r["sha256"] for r in records})
+    model.checkpoint_notes = notes
     return files

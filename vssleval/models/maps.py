@@ -32,7 +32,7 @@ Facts behind each rule: docs/models.md §2.4-§2.6.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -71,11 +71,23 @@ class MapRule:
 
     @classmethod
     def from_config(cls, block: dict[str, Any] | None) -> "MapRule":
+        if block is not None and not isinstance(block, Mapping):
+            raise VsslevalError(f"a preset map block must be a mapping of raw, tau, upsample, normalize; "
+                                f"got {block!r:.60}")
         block = dict(block or {})
         unknown = set(block) - {"raw", "tau", "upsample", "normalize"}
         if unknown:
             raise VsslevalError(f"unknown keys in a preset map block: {sorted(unknown)}")
-        rule = cls(raw=block.get("raw", "cosine"), tau=float(block.get("tau", 0.03)),
+        tau = block.get("tau", 0.03)
+        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 < tau < float("inf"):
+            raise VsslevalError(f"map.tau must be a positive number (the contrastive temperature), got {tau!r:.60}")
+        if block.get("upsample") is not None and not isinstance(block["upsample"], Mapping):
+            raise VsslevalError(f"map.upsample must map variants to ops ({{positive: bilinear, ...}}), "
+                                f"got {block['upsample']!r:.60}")
+        for key in ("raw", "normalize"):
+            if key in block and not isinstance(block[key], str):
+                raise VsslevalError(f"map.{key} must be a name, got {block[key]!r:.60}")
+        rule = cls(raw=block.get("raw", "cosine"), tau=float(tau),
                    upsample=dict(block.get("upsample") or {}), normalize=block.get("normalize", "none"))
         if rule.raw not in RAW_RULES:
             raise VsslevalError(f"map.raw {rule.raw!r} is not one of {RAW_RULES}")
@@ -86,7 +98,7 @@ class MapRule:
                 hint = " (the OGL prior's key is 'ogl')" if variant == "object" else ""
                 raise VsslevalError(f"map.upsample names unknown variant {variant!r}{hint}; variants: {VARIANTS}")
             for name in (op.values() if isinstance(op, dict) else [op]):
-                if name not in UPSAMPLE_OPS:
+                if not isinstance(name, str) or name not in UPSAMPLE_OPS:
                     raise VsslevalError(f"map.upsample.{variant}: unknown op {name!r}; known: {sorted(UPSAMPLE_OPS)}")
         return rule
 

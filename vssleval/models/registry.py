@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
-import yaml
 from torch import nn
 
-from vssleval.errors import VsslevalError, did_you_mean
+from vssleval.errors import VsslevalError, describe_raise, did_you_mean
 from vssleval.models.base import check_model_interface
 from vssleval.models.checkpoint import load_into
 from vssleval.models.maps import MapRule
 from vssleval.resources import find_checkpoint, missing_resource
 from vssleval.resources import model_config_dir as _packaged_model_config_dir
+from vssleval.yaml_io import read_yaml_mapping
 
 from vssleval.vocabulary import DEFAULT_PRESET, PRESETS  # noqa: F401  (re-exported)
 
@@ -119,28 +119,95 @@ def get_entry(name: str) -> ModelEntry:
 def load_model_config(name_or_path: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """A model's config dict (``model``, ``checkpoint``, ``thresholds``, ``presets``).
 
-    Accepts a registered name, a YAML path or an already-parsed mapping.
+    Accepts a registered name, a YAML path or an already-parsed mapping. Every YAML is read by
+    :func:`vssleval.yaml_io.read_yaml_mapping` (safe, one-line errors) and every config's sections
+    are checked for their types (:func:`check_config_sections`) before anything uses them.
     """
     if isinstance(name_or_path, Mapping):
-        return dict(name_or_path)
+        return check_config_sections(dict(name_or_path), "the model config given")
     path = Path(name_or_path)
     builtin = False
     if path.suffix not in (".yaml", ".yml"):
         entry = get_entry(str(name_or_path))
         entry.resolve()
         if entry.config_path is None:
-            return dict(entry.default_config or {"name": entry.name})
+            return check_config_sections(dict(entry.default_config or {"name": entry.name}),
+                                         f"the default config of model {entry.name!r}")
         path = entry.config_path
         builtin = entry.source == "builtin"
     if not path.is_file():
         if builtin:  # package data: say which file and how vssleval was installed
             raise missing_resource(path.name, "model_configs", f"the config of built-in model {name_or_path!r}")
         raise VsslevalError(f"model config not found: {path}")
-    with open(path, encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh) or {}
-    if not isinstance(cfg, dict):
-        raise VsslevalError(f"model config {path} must be a YAML mapping")
+    return check_config_sections(read_yaml_mapping(path, "model config"), f"model config {path}")
+
+
+#: The sections of a model config that hold a mapping (or nothing), and what each is for.
+MAPPING_SECTIONS = {"model": "the model's constructor arguments", "checkpoint": "its weights files",
+                    "thresholds": "its universal thresholds", "presets": "its preprocessing presets by name"}
+#: The blocks of one preset that hold a mapping (or nothing): docs/models.md §2-§4.
+PRESET_BLOCKS = ("audio", "image", "map")
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}" if len(repr(value)) <= 40 else type(value).__name__
+
+
+def check_config_sections(cfg: dict[str, Any], where: str) -> dict[str, Any]:
+    """``cfg`` when each section that must be a mapping is one (or empty), and each preset is a
+    mapping of ``audio`` / ``image`` / ``map`` blocks; else a :class:`VsslevalError` naming the
+    section, ``where`` the config came from and what was found (a YAML typo such as ``model: 5``
+    would otherwise surface as a TypeError deep inside the model or the pipelines)."""
+    for key, what in MAPPING_SECTIONS.items():
+        value = cfg.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise VsslevalError(f"{where}: `{key}:` must be a mapping ({what}), got {_kind(value)}")
+    for preset, block in (cfg.get("presets") or {}).items():
+        check_preset_block(block, f"{where}: preset {preset!r}")
+    for key in ("thresholds", "compat_thresholds"):  # read as floats when the run is scored, hours later
+        for name, value in (cfg.get(key) or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+                    or value in (float("inf"), float("-inf")):
+                raise VsslevalError(f"{where}: `{key}: {name}` must be a finite number, got {_kind(value)}")
+    _check_checkpoint_block(dict(cfg.get("checkpoint") or {}), where)
+    if cfg.get("native_evaluator") is not None and not isinstance(cfg["native_evaluator"], str):
+        raise VsslevalError(f"{where}: `native_evaluator:` must be an evaluator's name, got "
+                            f"{_kind(cfg['native_evaluator'])}")
     return cfg
+
+
+def _check_checkpoint_block(block: dict[str, Any], where: str) -> None:
+    """The types of a ``checkpoint:`` block (docs/models.md §2.7): file names are text, ``parts`` maps
+    module prefixes to file names, ``ignore_keys`` is a list of patterns."""
+    for key in ("file", "container_key", "official_release"):
+        if block.get(key) is not None and not isinstance(block[key], str):
+            raise VsslevalError(f"{where}: `checkpoint: {key}` must be text, got {_kind(block[key])}")
+    parts = block.get("parts")
+    if parts is not None and (not isinstance(parts, Mapping)
+                              or not all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items())):
+        raise VsslevalError(f"{where}: `checkpoint: parts` must map module prefixes to file names, got {_kind(parts)}")
+    ignore = block.get("ignore_keys")
+    if ignore is not None and (not isinstance(ignore, list) or not all(isinstance(k, str) for k in ignore)):
+        raise VsslevalError(f"{where}: `checkpoint: ignore_keys` must be a list of key patterns, got {_kind(ignore)}")
+    for key in ("shipped", "sha256_in_name"):
+        if block.get(key) is not None and not isinstance(block[key], bool):
+            raise VsslevalError(f"{where}: `checkpoint: {key}` must be true or false, got {_kind(block[key])}")
+
+
+def check_preset_block(block: Any, where: str) -> dict[str, Any]:
+    """One preset (``{audio: {...}, image: {...}, map: {...}}``, each optional) as a dict, or a
+    :class:`VsslevalError` naming the block that is not a mapping."""
+    if block is None:
+        return {}
+    if not isinstance(block, Mapping):
+        raise VsslevalError(f"{where} must be a mapping of {', '.join(PRESET_BLOCKS)} blocks (as in a model "
+                            f"YAML, docs/models.md §3-§4), got {_kind(block)}")
+    for key in PRESET_BLOCKS:
+        value = block.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise VsslevalError(f"{where}: `{key}` must be a mapping (a preset block as in a model YAML, "
+                                f"docs/models.md §3-§4), got {_kind(value)}")
+    return dict(block)
 
 
 def preset_block(cfg: Mapping[str, Any], preset: str, name: str) -> dict[str, Any]:
@@ -148,9 +215,12 @@ def preset_block(cfg: Mapping[str, Any], preset: str, name: str) -> dict[str, An
     presets = cfg.get("presets")
     if not presets:
         return {}
-    if preset not in presets:
-        raise VsslevalError(f"model {name!r} has no preset {preset!r}; presets: {sorted(presets)}")
-    return dict(presets[preset] or {})
+    if not isinstance(presets, Mapping):
+        raise VsslevalError(f"model {name!r}: `presets:` must be a mapping of preset names to blocks, "
+                            f"got {_kind(presets)}")
+    if not isinstance(preset, str) or preset not in presets:
+        raise VsslevalError(f"model {name!r} has no preset {preset!r}; presets: {sorted(map(str, presets))}")
+    return check_preset_block(presets[preset], f"preset {preset!r} of model {name!r}")
 
 
 def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
@@ -160,6 +230,13 @@ def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
         model = factory(**kwargs)
     except TypeError as exc:
         raise VsslevalError(f"model {entry.name!r}: bad 'model:' options {sorted(kwargs)}: {exc}") from exc
+    except VsslevalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plug-in's constructor failed: one line, with its own line
+        if entry.source == "builtin":
+            raise
+        raise VsslevalError(f"model {entry.name!r} ({entry.source}): building it raised {describe_raise(exc)}; "
+                            "fix its constructor or the YAML's `model:` options") from exc
     if not isinstance(model, nn.Module):
         raise VsslevalError(f"model {entry.name!r} ({entry.source}) did not return a torch.nn.Module")
     check_model_interface(model, entry.source)

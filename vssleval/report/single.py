@@ -16,7 +16,8 @@ from vssleval.report.text import md, visible
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
             "testset", "negatives", "seeds", "noise_bank", "batch_size", "device", "n_samples",
-            "offscreen_reuse", "skipped", "limit", "audio_rates", "allow_nonfinite", "amp")
+            "offscreen_reuse", "skipped", "limit", "audio_rates", "allow_nonfinite", "amp", "ogl_weights",
+            "ogl_weights_sha256")
 
 
 def headline_rows(result: Mapping[str, Any], protocol: str, style: str = "bracket") -> list[tuple[str, str]]:

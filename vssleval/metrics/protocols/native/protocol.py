@@ -62,7 +62,15 @@ class NativeProtocol(Protocol):
         if name not in EVALUATORS:
             raise ProtocolRefusal(f"{model_name}'s YAML names native_evaluator {name!r}, which is not one of "
                                   f"{', '.join(EVALUATORS)}")
-        native_map = dict(((model_config.get("presets") or {}).get("native") or {}).get("map") or {})
+        presets = model_config.get("presets") or {}
+        if "native" not in presets:
+            # suggest only what can work: --preset native would be refused for want of that preset
+            raise ProtocolRefusal(f"--protocol native scores the maps of {model_name}'s own pipeline, which its "
+                                  f"YAML describes as a preset named `native`; it has none (presets: "
+                                  f"{', '.join(map(str, presets)) or 'none'}). Add a `native` preset (the audio, "
+                                  f"image and map blocks of the model's own test code; docs/models.md §3-§4), or "
+                                  f"evaluate it under --protocol vssleval")
+        native_map = dict((presets.get("native") or {}).get("map") or {})
         if dict(preset_map) != native_map:
             differ = sorted(k for k in set(native_map) | set(preset_map) if native_map.get(k) != preset_map.get(k))
             raise ProtocolRefusal(f"--protocol native scores the maps of {model_name}'s own pipeline (its YAML's "
