@@ -113,7 +113,8 @@ VOLATILE_KEYS = frozenset({"device", "num_workers", "versions", "started", "comm
 DERIVED_FROM_INPUTS = frozenset({"data_dir", "data_root", "n_samples", "skipped", "audio_rates"})
 #: Keys that record what a run read, or follow from it (``offscreen_reuse``: whether every offscreen
 #: clip drawn is an evaluated positive): compared through the fingerprint, which names what changed.
-INPUT_KEYS = DERIVED_FROM_INPUTS | {"fingerprint", "checkpoint_sha256", "weights_sha256", "offscreen_reuse"}
+INPUT_KEYS = DERIVED_FROM_INPUTS | {"fingerprint", "checkpoint_sha256", "weights_sha256", "ogl_weights_sha256",
+                                    "offscreen_reuse"}
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:
