@@ -9,7 +9,11 @@ Definitions: docs/protocols.md §3.8-§6 (vssl_eval @ e8ebbc9); the quirks by nu
 
 Flow: :func:`sample_records` turns one batch of raw maps into per-sample scalars (this is where
 all map work happens); :func:`aggregate` turns the seed-major concatenation of those scalars
-into the 164 reported values; :func:`format_text` renders the metrics file.
+into the 164 reported values; :func:`format_text` renders the metrics file; :data:`CATALOG` lists
+the reported headline numbers with their statistics over the pooled records (docs/metrics.md §12).
+
+Longer than 500 lines on purpose: every quirk is defined once, in this file, and the per-sample
+records, the aggregation and the catalog all use them (docs/protocols.md §7.2 points here).
 """
 
 from __future__ import annotations
