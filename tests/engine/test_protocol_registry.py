@@ -15,6 +15,7 @@ import vssleval
 from shared import ROOT
 from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.metrics import PROTOCOLS
+from vssleval.metrics.catalog import Metric
 from vssleval.metrics.protocols import Protocol, SeedRecords, Setup
 
 PACKAGE = ROOT / "vssleval"
@@ -69,7 +70,8 @@ class PeakInBox(Protocol):
     name = "toy-peak"
     summary = "toy-peak (test only)"
     negatives_required = ("silence",)
-    headline = (("peak_hit", "peak on the object"), ("silence_max", "mean silence max"))
+    metrics = (Metric("peak_hit", "peak on the object", "peak hit", True, "Toy"),
+               Metric("silence_max", "mean silence max", "silence max", None, "Toy"))
     report_note = "Toy protocol of the tests.\n"
 
     def model_settings(self, model_config, model_name, preset_map):

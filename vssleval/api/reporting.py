@@ -107,10 +107,12 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
 
 def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap: int = 1000,
             allow_mixed: bool = False, verbose: bool = True) -> Path:
-    """Paired comparison of two runs on the same samples (B - A for cIoU@0.5, AUC, AP and pIA per
-    negative, paired bootstrap interval, paired permutation p-value); writes ``compare.csv`` in
-    ``out`` and returns its path. Runs of different datasets or samples are refused, and so are runs
-    on different data (the same decision as :func:`report`'s) unless ``allow_mixed``."""
+    """Paired comparison of two runs on the same samples (B - A for each ``--compare`` row of their
+    protocol's metric catalog, e.g. cIoU@0.5, AUC, AP and pIA per negative under ``vssleval``; paired
+    bootstrap interval, paired permutation p-value; a metric that cannot be paired is listed as not
+    comparable, with why); writes ``compare.csv`` in ``out`` and returns its path. Runs of different
+    datasets, protocols or samples are refused, and so are runs on different data (the same
+    decision as :func:`report`'s) unless ``allow_mixed``."""
     bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
     check_distinct([run_a, run_b])  # a run against itself: one run in both columns
     a, b = load_run(run_a), load_run(run_b)

@@ -44,6 +44,13 @@ CHUNK = 64
 Records = Mapping[str, np.ndarray]
 Stat = Callable[[Records, np.ndarray], np.ndarray]
 
+#: How a statistic uses the seeds (a metric catalog row's ``seeds``): ``mean``: computed on each
+#: seed's rows, then averaged (the clean protocol); ``first``: the first seed only (maps that do
+#: not depend on the seed); ``pooled``: computed once on every seed's rows together (vssl_eval pools
+#: the seeds), the same sample draw taken in each seed. ``True`` / ``False`` mean ``first`` / ``mean``.
+SEED_MEAN, FIRST_SEED, POOLED = "mean", "first", "pooled"
+SEED_RULES = (SEED_MEAN, FIRST_SEED, POOLED)
+
 
 def min_resamples(level: float = LEVEL) -> int:
     """Fewest resamples that support a ``level`` percentile interval: :data:`TAIL_DRAWS` draws
@@ -178,9 +185,32 @@ def percentile_interval(draws: np.ndarray, level: float = LEVEL,
     return lo, hi
 
 
-def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free: bool) -> np.ndarray:
-    """The statistic averaged over seeds (only the first seed when it does not depend on the seed)."""
-    used = seeds[:1] if seed_free else seeds
+def _rule(seed_free: bool | str) -> str:
+    """The seed rule of a statistic (:data:`SEED_RULES`); a bool is the older spelling."""
+    if isinstance(seed_free, bool):
+        return FIRST_SEED if seed_free else SEED_MEAN
+    if seed_free not in SEED_RULES:
+        raise ValueError(f"unknown seed rule {seed_free!r}; expected one of {SEED_RULES}")
+    return seed_free
+
+
+def pool_seeds(seeds: Sequence[Records]) -> dict[str, np.ndarray]:
+    """Seed-major concatenation of the fields every seed holds (the input of a ``pooled`` statistic)."""
+    fields = [f for f in seeds[0] if all(f in s for s in seeds)]
+    return {f: np.concatenate([np.asarray(s[f]) for s in seeds]) for f in fields}
+
+
+def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free: bool | str,
+               pooled: Records | None = None) -> np.ndarray:
+    """The statistic over seeds by its rule (:data:`SEED_RULES`): averaged over seeds, on the first
+    seed only, or once on the rows of every seed (``pooled``: :func:`pool_seeds` of ``seeds``; the
+    row set is taken in each seed, seed-major)."""
+    rule = _rule(seed_free)
+    if rule == POOLED:
+        m = len(next(iter(seeds[0].values())))
+        every = np.concatenate([rows + s * m for s in range(len(seeds))], axis=-1)
+        return stat(pooled if pooled is not None else pool_seeds(seeds), every)
+    used = seeds[:1] if rule == FIRST_SEED else seeds
     return np.mean([stat(rec, rows) for rec in used], axis=0)
 
 
@@ -191,8 +221,9 @@ def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[
     """Percentile bootstrap interval of each seed-averaged statistic, containing its estimate.
 
     Args:
-        stats: ``{key: (stat, seed_free)}``; ``seed_free`` marks statistics of maps that do not depend
-            on the seed (positive audio), computed on the first seed only.
+        stats: ``{key: (stat, seed rule)}``; the rule (:data:`SEED_RULES`) says how the seeds enter:
+            averaged (``mean``, or False), the first seed only for maps that do not depend on the
+            seed (``first``, or True: positive audio), or pooled (``pooled``).
         seeds: per-seed records, every seed with the same ``n`` samples in the same order.
         n_boot: resamples; fewer than :func:`min_resamples` give NaN intervals and draw nothing
             (:func:`too_few_resamples` says why). seed: the draws' seed. progress: called with the
@@ -214,12 +245,13 @@ def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[
         return {k: (float("nan"), float("nan")) for k in stats}
     n = len(next(iter(seeds[0].values())))
     ident = np.arange(n)[None, :]
-    point = {k: float(_seed_mean(stat, seeds, ident, seed_free)[0]) for k, (stat, seed_free) in stats.items()}
+    pooled = pool_seeds(seeds) if any(_rule(r) == POOLED for _, r in stats.values()) else None
+    point = {k: float(_seed_mean(stat, seeds, ident, seed_free, pooled)[0]) for k, (stat, seed_free) in stats.items()}
     point.update({k: float(v) for k, v in (estimates or {}).items() if k in stats and v is not None})
     draws: dict[str, list[np.ndarray]] = {k: [] for k in stats}
     for rows in resamples(n, n_boot, seed):
         for key, (stat, seed_free) in stats.items():
-            draws[key].append(_seed_mean(stat, seeds, rows, seed_free))
+            draws[key].append(_seed_mean(stat, seeds, rows, seed_free, pooled))
         if progress is not None:
             progress(len(rows))
     return {k: percentile_interval(np.concatenate(v), level, point[k]) for k, v in draws.items()}
@@ -240,7 +272,7 @@ def swap_masks(n: int, n_perm: int, seed: int = DEFAULT_SEED) -> tuple[np.ndarra
     return rng.random((n_perm, n)) < 0.5, False
 
 
-def paired_difference(stat: Stat, seed_free: bool, runs_a: Sequence[Records], runs_b: Sequence[Records],
+def paired_difference(stat: Stat, seed_free: bool | str, runs_a: Sequence[Records], runs_b: Sequence[Records],
                       n_boot: int, seed: int = DEFAULT_SEED, level: float = LEVEL) -> dict[str, float]:
     """Run B minus run A for one statistic on the same samples (same order, same seed count).
 
@@ -258,16 +290,17 @@ def paired_difference(stat: Stat, seed_free: bool, runs_a: Sequence[Records], ru
     if len(runs_a) != len(runs_b):
         raise ValueError(f"run A has {len(runs_a)} seeds and run B {len(runs_b)}: a paired comparison needs the same")
     both = [_paired(a, b) for a, b in zip(runs_a, runs_b)]
+    pooled = pool_seeds(both) if _rule(seed_free) == POOLED else None
     n = len(next(iter(runs_a[0].values())))
     ident = np.arange(n)[None, :]
-    va = float(_seed_mean(stat, both, ident, seed_free)[0])
-    vb = float(_seed_mean(stat, both, ident + n, seed_free)[0])
+    va = float(_seed_mean(stat, both, ident, seed_free, pooled)[0])
+    vb = float(_seed_mean(stat, both, ident + n, seed_free, pooled)[0])
     out = {"a": va, "b": vb, "diff": vb - va, "ci95_low": float("nan"), "ci95_high": float("nan"),
            "p_value": float("nan"), "exact": False}
     if n_boot <= 0 or n == 0:
         return out
     if not too_few_resamples(n_boot, level):
-        diffs = [_seed_mean(stat, both, rows + n, seed_free) - _seed_mean(stat, both, rows, seed_free)
+        diffs = [_seed_mean(stat, both, rows + n, seed_free, pooled) - _seed_mean(stat, both, rows, seed_free, pooled)
                  for rows in resamples(n, n_boot, seed)]
         out["ci95_low"], out["ci95_high"] = percentile_interval(np.concatenate(diffs), level, out["diff"])
     masks, exact = swap_masks(n, n_boot, seed + 1)
@@ -278,7 +311,7 @@ def paired_difference(stat: Stat, seed_free: bool, runs_a: Sequence[Records], ru
         m = masks[start:start + CHUNK]
         rows_b = np.where(m, ident, ident + n)  # swapped samples take A's records as "B"
         rows_a = np.where(m, ident + n, ident)
-        d = _seed_mean(stat, both, rows_b, seed_free) - _seed_mean(stat, both, rows_a, seed_free)
+        d = _seed_mean(stat, both, rows_b, seed_free, pooled) - _seed_mean(stat, both, rows_a, seed_free, pooled)
         extreme += int(np.count_nonzero(np.abs(d) >= observed - tol))
     out["p_value"] = extreme / len(masks) if exact else (1 + extreme) / (1 + len(masks))
     out["exact"] = exact

@@ -1,9 +1,12 @@
 """Paired comparison of two runs on the same samples: B - A per metric, with a paired bootstrap
 interval and a two-sided paired permutation p-value (docs/metrics.md §11.2), written to ``compare.csv``.
 
-Reads only the runs' ``per_sample.csv`` (the clean protocol's per-sample scalars); the statistics
-are the clean protocol's own (:func:`vssleval.metrics.protocols.vssleval.headline_stats`), so the
-compared values equal those in each run's ``metrics.json``.
+The compared metrics are the ``compare`` rows of the runs' protocol catalog
+(:attr:`vssleval.metrics.protocols.base.Protocol.metrics`), each recomputed from the runs'
+``per_sample.csv`` by its catalog statistic, so the compared values equal those in each run's
+``metrics.json``. A compared metric that cannot be recomputed per sample (no statistic, records that
+lack a field, two native evaluators with different rules) is listed as not comparable, with the
+reason, and its two ``metrics.json`` values.
 """
 
 from __future__ import annotations
@@ -14,15 +17,10 @@ import numpy as np
 
 from vssleval.errors import VsslevalError
 from vssleval.metrics import resampling
-from vssleval.metrics.protocols.base import NEGATIVES
-from vssleval.metrics.protocols.vssleval import headline_stats
+from vssleval.metrics.catalog import StatContext, statistic
+from vssleval.metrics.protocols import get_protocol
 from vssleval.report.runs import RunRecord, data_difference
 from vssleval.report.text import csv_text, visible
-
-#: ``(key, label)`` of the compared metrics.
-METRICS = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"),
-           *((f"pia_{x}_adap", f"pIA {x}") for x in NEGATIVES))
-_NEEDED = ("iou_med", "conf_positive", "max_positive")
 
 
 def check_pair(a: RunRecord, b: RunRecord, allow_mixed: bool = False) -> None:
@@ -44,12 +42,11 @@ def check_pair(a: RunRecord, b: RunRecord, allow_mixed: bool = False) -> None:
                 f"--compare needs the same samples: {len(only_a)} sample(s) only in {a.path} (e.g. "
                 f"{', '.join(only_a[:3]) or '-'}), {len(only_b)} only in {b.path} (e.g. {', '.join(only_b[:3]) or '-'}); "
                 "evaluate both models on the same records (same --limit, --skip-bad and data folder)")
-    for r in (a, b):
-        lacking = [c for c in _NEEDED if c not in r.columns]
-        if lacking:
-            raise VsslevalError(f"{r.path / 'per_sample.csv'} lacks {lacking}: --compare reads the clean protocol's "
-                                f"per-sample scores (rescore the run with `vssleval report --from-store {r.path} "
-                                "--protocol vssleval --out DIR`)")
+    if len({a.protocol, b.protocol}) > 1:  # each protocol has its own metrics and per-sample records
+        raise VsslevalError(f"--compare pairs runs of one protocol: {a.path} is a {a.protocol!r} run, {b.path} a "
+                            f"{b.protocol!r} one (rescore one with `vssleval report --from-store RUN --protocol "
+                            f"{a.protocol} --out DIR`)")
+    get_protocol(a.protocol)  # an unknown protocol: one line naming the known ones
     na, nb = len(_seeds(a)), len(_seeds(b))
     if na != nb:
         raise VsslevalError(f"--compare pairs the runs seed by seed: {a.path} has {na} seeds, {b.path} {nb}; "
@@ -82,35 +79,58 @@ def seed_records(r: RunRecord, order: Sequence[str]) -> list[dict[str, np.ndarra
 
 def compare(a: RunRecord, b: RunRecord, n_boot: int, seed: int = resampling.DEFAULT_SEED,
             allow_mixed: bool = False) -> list[dict[str, Any]]:
-    """One row per metric both runs have: ``{metric, label, a, b, diff, ci95_low, ci95_high, p_value,
-    exact}`` (B - A)."""
+    """One row per compared catalog metric either run has: ``{metric, label, a, b, diff, ci95_low,
+    ci95_high, p_value, exact, not_comparable}`` (B - A); ``not_comparable`` is None, or why the metric
+    has no paired statistic (then ``a`` / ``b`` are the ``metrics.json`` values, no interval, no p)."""
     check_pair(a, b, allow_mixed)
     if not _seeds(a):  # nothing to pair: say so rather than fail on the first seed
         raise VsslevalError(f"--compare needs samples: {a.path / 'per_sample.csv'} and {b.path / 'per_sample.csv'} "
                             "hold none")
     order = _ids(a)
     recs_a, recs_b = seed_records(a, order), seed_records(b, order)
-    negs = [x for x in NEGATIVES if f"conf_{x}" in recs_a[0] and f"conf_{x}" in recs_b[0]]
-    stats = headline_stats(negs)
+    context = StatContext(frozenset(recs_a[0]) & frozenset(recs_b[0]), (a.metrics, b.metrics))
     rows = []
-    for key, label in METRICS:
-        if key not in stats:
-            continue
-        stat, seed_free = stats[key]
-        res = resampling.paired_difference(stat, seed_free, recs_a, recs_b, n_boot, seed=seed)
-        rows.append({"metric": key, "label": label, **res})
+    for metric in get_protocol(a.protocol).compared():
+        if metric.key not in a.metrics and metric.key not in b.metrics:
+            continue  # neither run has it (e.g. a negative neither computed): nothing to compare
+        row: dict[str, Any] = {"metric": metric.key, "label": metric.short, "not_comparable": None}
+        got = statistic(metric, context)
+        missing = [r.path for r in (a, b) if metric.key not in r.metrics]
+        if missing:
+            got = f"only one run has it ({missing[0]} has no {metric.key})"
+        if isinstance(got, str):
+            va, vb = (_number(r.metrics.get(metric.key)) for r in (a, b))
+            row.update(a=va, b=vb, diff=vb - va, ci95_low=float("nan"), ci95_high=float("nan"),
+                       p_value=float("nan"), exact=False, not_comparable=got)
+        else:
+            stat, seeds_rule = got
+            row.update(resampling.paired_difference(stat, seeds_rule, recs_a, recs_b, n_boot, seed=seed))
+        rows.append(row)
     return rows
+
+
+def _number(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def compare_csv(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int, seed: int) -> str:
     """``compare.csv``: ``metric,a,b,diff,ci95_low,ci95_high,p_value,test,n_samples,resamples,seed,run_a,run_b,
     label_a,label_b,interval_note`` (interval bounds empty, and ``interval_note`` saying why, when
-    ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`)."""
+    ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`; for a metric that is not
+    comparable, ``test`` is ``not comparable``, the bounds and p-value are empty and
+    ``interval_note`` gives the reason)."""
     lines: list[list[Any]] = [["metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value", "test", "n_samples",
                                "resamples", "seed", "run_a", "run_b", "label_a", "label_b", "interval_note"]]
     n = len(_ids(a))
     why = resampling.too_few_resamples(n_boot) or ""
     for r in rows:
+        if r.get("not_comparable"):
+            lines.append([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff")), "", "", "", "not comparable",
+                          n, n_boot, seed, str(a.path), str(b.path), a.label, b.label, r["not_comparable"]])
+            continue
         test = "exact permutation" if r["exact"] else f"permutation ({n_boot} random swaps)"
         ci = ["", ""] if why else [repr(float(r["ci95_low"])), repr(float(r["ci95_high"]))]
         lines.append([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff")), *ci, repr(float(r["p_value"])),
@@ -125,6 +145,10 @@ def console_lines(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_
              f"({visible(a.path)}), B = {visible(b.label)} ({visible(b.path)})"]
     width = max(len(r["label"]) for r in rows) if rows else 8
     for r in rows:
+        if r.get("not_comparable"):
+            lines.append(f"  {r['label']:<{width}}  A {r['a']:.3f}  B {r['b']:.3f}  not comparable: "
+                         f"{visible(r['not_comparable'])}")
+            continue
         ci = (f"[{r['ci95_low']:+.3f}, {r['ci95_high']:+.3f}]" if np.isfinite(r["ci95_low"]) else "[n/a]")
         p = f"p = {r['p_value']:.4g}{' (exact)' if r['exact'] else ''}" if np.isfinite(r["p_value"]) else "p n/a"
         lines.append(f"  {r['label']:<{width}}  A {r['a']:.3f}  B {r['b']:.3f}  B-A {r['diff']:+.3f} {ci}  {p}")

@@ -3,10 +3,12 @@
 
 One row per run (labelled by :mod:`vssleval.report.labels`: the model name, qualified by what tells
 runs of one model apart), the runs of one configuration on several datasets side by side, one column
-group per dataset (runs of different datasets are never averaged together), the audio-agnostic
-baselines set apart at the bottom. The best value of each column among the models (highest, or
-lowest for pIA) is bold; a run that evaluated fewer records than its annotation file holds is
-marked with a dagger and a footnote.
+group per (dataset, protocol) (runs of different datasets are never averaged together), the
+audio-agnostic baselines set apart at the bottom. A group's columns are the leaderboard rows of its
+protocol's metric catalog (:attr:`vssleval.metrics.protocols.base.Protocol.metrics`), so every
+protocol has its own columns and runs of two protocols never share one. The best value of each column
+among the models (highest, or lowest where the catalog says lower is better) is bold; a run that
+evaluated fewer records than its annotation file holds is marked with a dagger and a footnote.
 """
 
 from __future__ import annotations
@@ -17,71 +19,97 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vssleval.errors import VsslevalError
+from vssleval.metrics.catalog import Metric
+from vssleval.metrics.protocols import get_protocol
 from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, labels_for
 from vssleval.report.tables import format_value, interval, markdown_grid, no_interval_reason, seed_spread
 from vssleval.report import text
 from vssleval.report.text import Md, md, tex
 
-#: ``(metrics.json key, column title, higher is better)``, in column order.
-COLUMNS = (("ciou", "cIoU@0.5", True), ("auc", "AUC", True), ("ap", "AP", True), ("max_f1", "max-F1", True),
-           ("pia_silence_adap", "pIA sil.", False), ("pia_noise_adap", "pIA noise", False),
-           ("pia_offscreen_adap", "pIA off.", False), ("auroc_max_neg", "AUROC max", True))
-#: Models that ignore the audio: listed under the models, never bold.
 FORMATS = ("md", "latex", "csv")
 _FILES = {"md": "leaderboard.md", "latex": "leaderboard.tex", "csv": "leaderboard.csv"}
 
 
+@dataclass(frozen=True)
+class Group:
+    """A column group: one dataset under one protocol, whose catalog gives the columns."""
+
+    dataset: str
+    protocol: str
+    title: str
+
+    def columns(self) -> list[Metric]:
+        """The protocol's leaderboard columns (its catalog rows with ``leaderboard``)."""
+        return get_protocol(self.protocol).leaderboard_columns()
+
+
 @dataclass
 class Row:
-    """One leaderboard row: its label, whether it is a baseline, and its run on each dataset."""
+    """One leaderboard row: its label, whether it is a baseline, and its run in each group."""
 
     name: str
     baseline: bool
-    runs: dict[str, RunRecord]
+    runs: dict[Group, RunRecord]
 
 
-def build(runs: Sequence[RunRecord]) -> tuple[list[str], list[Row]]:
-    """The datasets (column groups, first-seen order) and the rows (models first, then baselines).
-
-    A row is a run, or the runs of one configuration on several datasets: rows are keyed by the run
-    labels of :func:`vssleval.report.runs.labels_for` with the dataset shown by the column groups,
-    so two runs on one dataset always get two rows (docs/report.md, "Run labels")."""
-    datasets: list[str] = []
+def _groups(runs: Sequence[RunRecord]) -> dict[tuple[str, str], Group]:
+    """``(dataset, protocol)`` -> its group, first-seen order; titled by the dataset alone when every
+    run has one protocol, else ``dataset (protocol P)``."""
+    keys: list[tuple[str, str]] = []
     for r in runs:
-        if str(r.run["dataset"]) not in datasets:
-            datasets.append(str(r.run["dataset"]))
+        key = (str(r.run["dataset"]), r.protocol)
+        if key not in keys:
+            keys.append(key)
+    several = len({p for _, p in keys}) > 1
+    return {k: Group(k[0], k[1], f"{k[0]} (protocol {k[1]})" if several else k[0]) for k in keys}
+
+
+def build(runs: Sequence[RunRecord]) -> tuple[list[Group], list[Row]]:
+    """The column groups (first-seen order) and the rows (models first, then baselines).
+
+    A row is a run, or the runs of one configuration on several datasets / protocols: rows are keyed
+    by the run labels of :func:`vssleval.report.runs.labels_for` with the dataset and the protocol
+    shown by the column groups, so two runs in one group always get two rows (docs/report.md, "Run
+    labels")."""
+    for r in runs:
+        get_protocol(r.protocol)  # an unknown protocol: one line naming the known ones
+    groups = _groups(runs)
     rows: dict[tuple[str, bool], Row] = {}
-    for r, name in zip(runs, labels_for(runs, shown=("dataset",))):
+    for r, name in zip(runs, labels_for(runs, shown=("dataset", "protocol"))):
         row = rows.setdefault((name, r.baseline), Row(name, r.baseline, {}))
-        if str(r.run["dataset"]) in row.runs:  # the labels exclude this; never keep one run silently
-            raise VsslevalError(f"two runs in one leaderboard cell ({row.runs[str(r.run['dataset'])].path} and "
+        group = groups[(str(r.run["dataset"]), r.protocol)]
+        if group in row.runs:  # the labels exclude this; never keep one run silently
+            raise VsslevalError(f"two runs in one leaderboard cell ({row.runs[group].path} and "
                                 f"{r.path}): report them separately")
-        row.runs[str(r.run["dataset"])] = r
+        row.runs[group] = r
     ordered = [r for r in rows.values() if not r.baseline] + [r for r in rows.values() if r.baseline]
-    return datasets, ordered
+    return list(groups.values()), ordered
 
 
-def _present(rows: Sequence[Row], dataset: str) -> list[tuple[str, str, bool]]:
-    return [c for c in COLUMNS if any(c[0] in r.runs[dataset].metrics for r in rows if dataset in r.runs)]
+def _present(rows: Sequence[Row], group: Group) -> list[Metric]:
+    return [c for c in group.columns() if any(c.key in r.runs[group].metrics for r in rows if group in r.runs)]
 
 
-def best_values(rows: Sequence[Row], dataset: str) -> dict[str, float]:
-    """The best value of each column among the non-baseline rows (all rows if there are only baselines)."""
-    pool = [r for r in rows if not r.baseline and dataset in r.runs] or [r for r in rows if dataset in r.runs]
+def best_values(rows: Sequence[Row], group: Group) -> dict[str, float]:
+    """The best value of each column with a direction among the non-baseline rows (all rows if there
+    are only baselines)."""
+    pool = [r for r in rows if not r.baseline and group in r.runs] or [r for r in rows if group in r.runs]
     out = {}
-    for key, _, higher in COLUMNS:
-        vals = [float(r.runs[dataset].metrics[key]) for r in pool
-                if isinstance(r.runs[dataset].metrics.get(key), (int, float))
-                and np.isfinite(float(r.runs[dataset].metrics[key]))]
+    for col in group.columns():
+        if col.higher_is_better is None:
+            continue
+        vals = [float(r.runs[group].metrics[col.key]) for r in pool
+                if isinstance(r.runs[group].metrics.get(col.key), (int, float))
+                and np.isfinite(float(r.runs[group].metrics[col.key]))]
         if vals:
-            out[key] = max(vals) if higher else min(vals)
+            out[col.key] = max(vals) if col.higher_is_better else min(vals)
     return out
 
 
-def _eligible(rows: Sequence[Row], row: Row, dataset: str) -> bool:
-    """Whether ``row`` competes for bold on ``dataset``: models do; baselines only when no model ran there."""
-    return not row.baseline or not any(not r.baseline and dataset in r.runs for r in rows)
+def _eligible(rows: Sequence[Row], row: Row, group: Group) -> bool:
+    """Whether ``row`` competes for bold in ``group``: models do; baselines only when no model ran there."""
+    return not row.baseline or not any(not r.baseline and group in r.runs for r in rows)
 
 
 def _is_best(metrics: Mapping[str, Any], key: str, best: Mapping[str, float], eligible: bool) -> bool:
@@ -90,43 +118,50 @@ def _is_best(metrics: Mapping[str, Any], key: str, best: Mapping[str, float], el
             and round(float(v), 3) == round(best[key], 3))
 
 
-def _partials(rows: Sequence[Row], datasets: Sequence[str]) -> list[tuple[str, str, str]]:
-    """``(row, dataset, partial line)`` of every partial run."""
+def _partials(rows: Sequence[Row], groups: Sequence[Group]) -> list[tuple[str, Group, str]]:
+    """``(row, group, partial line)`` of every partial run."""
     out = []
     for row in rows:
-        for d in datasets:
-            if d in row.runs:
-                line = partial_line(of_metrics(row.runs[d].metrics))
+        for g in groups:
+            if g in row.runs:
+                line = partial_line(of_metrics(row.runs[g].metrics))
                 if line:
-                    out.append((row.name, d, line))
+                    out.append((row.name, g, line))
     return out
 
 
 def markdown(runs: Sequence[RunRecord], style: str = "bracket") -> str:
-    """``leaderboard.md``: one Markdown table per dataset (a wide table would not fit a page)."""
-    datasets, rows = build(runs)
-    partial = {(n, d) for n, d, _ in _partials(rows, datasets)}
+    """``leaderboard.md``: one Markdown table per column group (a wide table would not fit a page)."""
+    groups, rows = build(runs)
+    partial = {(n, g) for n, g, _ in _partials(rows, groups)}
     lines = ["# Leaderboard", ""]
-    for d in datasets:
-        cols = _present(rows, d)
-        best = best_values(rows, d)
+    for g in groups:
+        cols = _present(rows, g)
+        best = best_values(rows, g)
         body = []
         for row in rows:
-            if d not in row.runs:
+            if g not in row.runs:
                 continue
-            m = row.runs[d].metrics
+            m = row.runs[g].metrics
             cells = []
-            for key, _, _ in cols:
-                value = format_value(m, key, style)
-                cells.append(Md(f"**{value}**") if _is_best(m, key, best, _eligible(rows, row, d)) else value)
-            mark = " †" if (row.name, d) in partial else ""
+            for col in cols:
+                value = format_value(m, col.key, style)
+                cells.append(Md(f"**{value}**") if _is_best(m, col.key, best, _eligible(rows, row, g)) else value)
+            mark = " †" if (row.name, g) in partial else ""
             body.append([row.name + mark + (" (baseline)" if row.baseline else "")] + cells)
-        lines += [f"## {md(d)}", "", markdown_grid(["model", *(t for _, t, _ in cols)], body)]
-    lines += _notes(rows, datasets, style, "md")
+        lines += [f"## {md(g.title)}", "", markdown_grid(["model", *(c.short for c in cols)], body)]
+    lines += _notes(rows, groups, style, "md")
     return "\n".join(lines)
 
 
-def _notes(rows: Sequence[Row], datasets: Sequence[str], style: str, fmt: str) -> list[str]:
+def _bold_rule(groups: Sequence[Group]) -> str:
+    """How bold is chosen, with the columns the catalogs mark lower-is-better."""
+    lower = list(dict.fromkeys(c.short for g in groups for c in g.columns() if c.higher_is_better is False))
+    return ("Bold: best model per column (highest" + (f"; lowest for {', '.join(lower)}" if lower else "")
+            + "; among the baselines when no model ran on the dataset).")
+
+
+def _notes(rows: Sequence[Row], groups: Sequence[Group], style: str, fmt: str) -> list[str]:
     """The table's notes, ready for ``fmt`` (``md`` or ``latex``): names escaped as text there."""
     esc = md if fmt == "md" else tex
     static = (lambda s: s) if fmt == "md" else _tex_static
@@ -135,16 +170,16 @@ def _notes(rows: Sequence[Row], datasets: Sequence[str], style: str, fmt: str) -
                          "interval over samples]",
               "pm": "value ± half-width of the 95 % bootstrap interval over samples",
               "none": "value (mean over seeds)"}[style]
-    notes = [static(f"Values: {spread}. Bold: best model per column (highest; lowest for pIA; among the baselines "
-                    "when no model ran on the dataset). pIA under the adaptive "
-                    "threshold; AUROC max: positive vs pooled negative raw-map maxima. Baselines ignore the audio.")]
+    protocols = list(dict.fromkeys(g.protocol for g in groups))
+    said = " ".join(n for n in (get_protocol(p).leaderboard_note for p in protocols) if n)
+    notes = [static(f"Values: {spread}. {_bold_rule(groups)} {said + ' ' if said else ''}Baselines ignore the audio.")]
     if style != "none":
         for row in rows:
-            for d in datasets:
-                why = no_interval_reason(row.runs[d].metrics) if d in row.runs else None
+            for g in groups:
+                why = no_interval_reason(row.runs[g].metrics) if g in row.runs else None
                 if why:
-                    notes.append(static("No intervals for ") + f"{esc(row.name)} on {esc(d)}: {esc(why)}.")
-    notes += [f"{dagger} {esc(name)} on {esc(d)}: {esc(line)}." for name, d, line in _partials(rows, datasets)]
+                    notes.append(static("No intervals for ") + f"{esc(row.name)} on {esc(g.title)}: {esc(why)}.")
+    notes += [f"{dagger} {esc(name)} on {esc(g.title)}: {esc(line)}." for name, g, line in _partials(rows, groups)]
     if fmt == "md":
         return [""] + [f"{n}\n" for n in notes]
     return notes
@@ -173,61 +208,68 @@ def _tex_cell(metrics: Mapping[str, Any], key: str, bold: bool, style: str) -> s
 
 def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
     """``leaderboard.tex``: a booktabs ``table`` (needs ``\\usepackage{booktabs}``), column groups per dataset."""
-    datasets, rows = build(runs)
-    groups = [(d, _present(rows, d)) for d in datasets]
-    partial = {(n, d) for n, d, _ in _partials(rows, datasets)}
-    spec = "l" + "".join("r" * len(cols) for _, cols in groups)
+    groups, rows = build(runs)
+    cols_of = {g: _present(rows, g) for g in groups}
+    partial = {(n, g) for n, g, _ in _partials(rows, groups)}
+    spec = "l" + "".join("r" * len(cols_of[g]) for g in groups)
     out = [r"% written by vssleval report; needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
            r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
     head, rules, start = [""], [], 2
-    for d, cols in groups:
-        head.append(rf"\multicolumn{{{len(cols)}}}{{c}}{{{tex(d)}}}")
-        rules.append(rf"\cmidrule(lr){{{start}-{start + len(cols) - 1}}}")
-        start += len(cols)
+    for g in groups:
+        n = len(cols_of[g])
+        head.append(rf"\multicolumn{{{n}}}{{c}}{{{tex(g.title)}}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + n - 1}}}")
+        start += n
     out += [" & ".join(head) + r" \\", " ".join(rules)]
-    out.append(" & ".join(["Model"] + [tex(t) for _, cols in groups for _, t, _ in cols]) + r" \\")
+    out.append(" & ".join(["Model"] + [tex(c.short) for g in groups for c in cols_of[g]]) + r" \\")
     out.append(r"\midrule")
-    best = {d: best_values(rows, d) for d in datasets}
+    best = {g: best_values(rows, g) for g in groups}
     seen_baseline = False
     for row in rows:
         if row.baseline and not seen_baseline:
             out.append(r"\midrule")
             seen_baseline = True
-        marks = any((row.name, d) in partial for d in datasets)
+        marks = any((row.name, g) in partial for g in groups)
         cells = [tex(row.name) + (r"$^\dagger$" if marks else "")]
-        for d, cols in groups:
-            r = row.runs.get(d)
-            for key, _, _ in cols:
-                bold = r is not None and _is_best(r.metrics, key, best[d], _eligible(rows, row, d))
-                cells.append("--" if r is None else _tex_cell(r.metrics, key, bold, style))
+        for g in groups:
+            r = row.runs.get(g)
+            for col in cols_of[g]:
+                bold = r is not None and _is_best(r.metrics, col.key, best[g], _eligible(rows, row, g))
+                cells.append("--" if r is None else _tex_cell(r.metrics, col.key, bold, style))
         out.append(" & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
-    notes = _notes(rows, datasets, style, "latex")
+    notes = _notes(rows, groups, style, "latex")
     out.append(r"\caption{" + " ".join(notes) + "}")
     out += [r"\end{table}", ""]
     return "\n".join(out)
 
 
 def csv_text(runs: Sequence[RunRecord]) -> str:
-    """``leaderboard.csv``: one line per (row, dataset); the row's label, the run's model name and
-    folder, every column's value, interval and std at full precision, and the completeness of the run."""
-    datasets, rows = build(runs)
-    header = ["model", "dataset", "baseline", "n_evaluated", "n_expected", "partial", "model_name", "run_dir"]
-    for key, _, _ in COLUMNS:
+    """``leaderboard.csv``: one line per (row, group); the row's label, the group's dataset and
+    protocol, the run's model name and folder, then for every column of every protocol in the file
+    (its catalog's leaderboard rows, first-seen order) the value, interval and std at full precision
+    (empty where the run's protocol has no such column), and the completeness of the run."""
+    groups, rows = build(runs)
+    keys = list(dict.fromkeys(c.key for g in groups for c in g.columns()))
+    header = ["model", "dataset", "protocol", "baseline", "n_evaluated", "n_expected", "partial", "model_name",
+              "run_dir"]
+    for key in keys:
         header += [key, f"{key}_ci95_low", f"{key}_ci95_high", f"{key}_std"]
     lines = [header]
     for row in rows:
-        for d in datasets:
-            if d not in row.runs:
+        for g in groups:
+            if g not in row.runs:
                 continue
-            run = row.runs[d]
+            run = row.runs[g]
             m = run.metrics
             c = of_metrics(m)
-            line = [row.name, d, int(row.baseline), c["n_evaluated"], c["n_expected"], partial_line(c) or "",
-                    run.model, str(run.path)]
-            for key, _, _ in COLUMNS:
-                ci = interval(m, key)
-                line += [_num(m.get(key)), *(_num(v) for v in (ci or ("", ""))), _num(m.get(f"{key}_std"))]
+            mine = {col.key for col in g.columns()}
+            line = [row.name, g.dataset, g.protocol, int(row.baseline), c["n_evaluated"], c["n_expected"],
+                    partial_line(c) or "", run.model, str(run.path)]
+            for key in keys:
+                ci = interval(m, key) if key in mine else None
+                line += ([_num(m.get(key)), *(_num(v) for v in (ci or ("", ""))), _num(m.get(f"{key}_std"))]
+                         if key in mine else ["", "", "", ""])
             lines.append(line)
     return text.csv_text(lines)
 

@@ -17,7 +17,8 @@ an attribute or a method of its :class:`Protocol` object, and nothing outside
 ``setup``                     validates thresholds / ops / settings once per run
 ``sample_records``            one batch of maps -> per-sample scalars (the only map work)
 ``aggregate``                 per-sample scalars of every seed -> the flat result dict
-``headline`` / ``sections``   the columns of ``report.md`` and of the comparison tables
+``metrics``                   the metric catalog (:class:`~vssleval.metrics.catalog.Metric` rows):
+                              headline, comparison tables, leaderboard columns, intervals, --compare
 ``extra_files``               files besides ``metrics.json`` (the compat text file, ...)
 ============================  =================================================================
 
@@ -34,8 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .._array import Array
+from ..catalog import Metric, StatContext, check_catalog, sections as catalog_sections, statistics
+from .. import resampling as rs
+from ..resampling import Stat
 
 from ...vocabulary import NEGATIVES  # the one spelling of the variants (a leaf module)
 
@@ -94,18 +99,72 @@ class Protocol:
     #: whether a run may compute its maps in reduced precision (``--amp bf16``); False for a
     #: protocol that reproduces fp32 reference numbers
     allows_reduced_precision: ClassVar[bool] = True
-    #: ``(key, label)`` of the one-run headline table, in order
-    headline: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: the metric catalog, declared once (docs/metrics.md §12): the headline table, the comparison
+    #: tables, the leaderboard columns, the bootstrap intervals and ``--compare`` all read it
+    metrics: ClassVar[tuple[Metric, ...]] = ()
     #: how non-finite maps are scored, for the ``--allow-nonfinite`` warning
     nonfinite_rule: ClassVar[str] = "scored under the protocol's own rule"
     #: text under the one-run headline table in ``report.md`` (None: nothing)
     report_note: ClassVar[str | None] = None
     #: text under the comparison tables of a multi-run report (None: nothing)
     table_note: ClassVar[str | None] = None
+    #: one sentence in the leaderboard's notes on what its columns mean (None: nothing)
+    leaderboard_note: ClassVar[str | None] = None
     #: record fields the breakdowns read (:mod:`vssleval.metrics.breakdown`): ``iou`` (per-sample
     #: IoU), ``area`` (ground-truth area, px on the 224 grid), ``pia`` (``{negative: field}``);
     #: None: this protocol's runs get no size / class / split breakdown
     breakdown_fields: ClassVar[Mapping[str, Any] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "headline" in cls.__dict__ or "sections" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: a protocol declares its metrics once, as `metrics = (Metric(...), ...)` "
+                            "(vssleval.metrics.catalog); `headline` and `sections` derive from it")
+        check_catalog(cls.metrics, cls.name or cls.__name__)
+
+    # -- the catalog ---------------------------------------------------------------------------
+    @property
+    def headline(self) -> tuple[tuple[str, str], ...]:
+        """``(key, label)`` of the one-run headline table, in catalog order."""
+        return tuple((m.key, m.label) for m in self.metrics if m.headline)
+
+    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The comparison tables: ``[(title, [(key, short label)])]``, the headline rows by section."""
+        return [(title, [(m.key, m.short) for m in rows]) for title, rows in catalog_sections(self.metrics)]
+
+    def leaderboard_columns(self) -> list[Metric]:
+        """The catalog rows that are leaderboard columns, in order."""
+        return [m for m in self.metrics if m.leaderboard]
+
+    def compared(self) -> list[Metric]:
+        """The catalog rows ``--compare`` reports, in order."""
+        return [m for m in self.metrics if m.compare]
+
+    def interval_stats(self, records: Mapping[str, np.ndarray], result: Mapping[str, Any]) -> dict[str, tuple[Stat, str]]:
+        """``{key: (stat, seed rule)}`` of the metrics that get bootstrap intervals, for ``records``
+        (one seed's per-sample fields) and the ``result`` so far."""
+        return statistics(self.metrics, StatContext(frozenset(records), (result,)), lambda m: m.interval)
+
+    def add_intervals(self, seeds: Sequence[SeedRecords], out: dict[str, Any], bootstrap: int) -> None:
+        """Add to ``out`` (the result so far) the bootstrap block and, for every catalog metric with
+        ``interval`` and a statistic for these records, ``<key>_ci95_low`` / ``<key>_ci95_high`` over
+        samples (paired across seeds, docs/metrics.md §11); ``bootstrap`` resamples (0: nothing;
+        below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`: the block says why there are none)."""
+        if not bootstrap:
+            return
+        out["bootstrap"] = {"resamples": int(bootstrap), "seed": rs.DEFAULT_SEED, "level": rs.LEVEL,
+                            "method": rs.METHOD, "min_resamples": rs.MIN_RESAMPLES}
+        why = rs.too_few_resamples(bootstrap)
+        if why:  # no interval keys: a table prints the value alone and this line (docs/metrics.md §11.1)
+            out["bootstrap"]["no_intervals"] = why
+            return
+        records = [s.records for s in seeds]
+        stats = {k: v for k, v in self.interval_stats(records[0], out).items() if k in out}
+        with tqdm(total=bootstrap, desc="bootstrap", unit="resample", leave=False) as bar:
+            ci = rs.bootstrap_intervals(stats, records, bootstrap, seed=rs.DEFAULT_SEED, progress=bar.update,
+                                        estimates={k: out[k] for k in stats})
+        for name, (lo, hi) in ci.items():
+            out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
 
     # -- what a run must provide -------------------------------------------------------------
     def check_negatives(self, negatives: Sequence[str]) -> None:
@@ -183,10 +242,6 @@ class Protocol:
         raise NotImplementedError
 
     # -- reporting -----------------------------------------------------------------------------
-    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """The comparison tables: ``[(title, [(key, label)])]``; default: the headline as one."""
-        return [(f"Headline ({self.name})", list(self.headline))]
-
     def results_heading(self, n_seeds: Sequence[int]) -> str:
         """The heading over this protocol's tables in a multi-run report."""
         return f"Results (protocol `{self.name}`)"

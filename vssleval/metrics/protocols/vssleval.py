@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, map_chunks, to_numpy,
                       to_numpy_if_cpu, workspace)
@@ -32,6 +31,7 @@ from ..stats import extremes, f_score, summary
 from ..thresholds import adaptive_threshold, upper_median_threshold
 from ..upsample import minmax_normalize, upsample, upsample_into
 from .. import resampling as rs
+from ..catalog import Metric, StatContext, needs
 from .base import NEGATIVES, Protocol, SeedRecords, Setup
 OGL_ALPHA = 0.4
 
@@ -293,24 +293,60 @@ def _detection_rows(negatives: Sequence[str]):
     return both
 
 
-def headline_stats(negatives: Sequence[str]) -> dict[str, tuple[rs.Stat, bool]]:
-    """``{headline key: (statistic over sample rows, seed_free)}`` for the bootstrap intervals
-    (:func:`vssleval.metrics.resampling.bootstrap_intervals`); definitions as :func:`seed_metrics`."""
-    stats: dict[str, tuple[rs.Stat, bool]] = {}
-    for rule, tag in (("med", ""), ("adap", "_adap")):
-        stats[f"ciou{tag}"] = (rs.success_of(f"iou_{rule}"), True)
-        stats[f"auc{tag}"] = (rs.auc_of(f"iou_{rule}"), True)
-    if negatives:
-        detection = _detection_rows(negatives)
-        stats["ap"] = (lambda rec, rows: detection(rec, rows)[0], False)
-        stats["max_f1"] = (lambda rec, rows: detection(rec, rows)[1], False)
-        stats["auroc_max_neg"] = (lambda rec, rows: auroc_rows(
-            rec["max_positive"][rows], np.concatenate([rec[f"max_{x}"][rows] for x in negatives], axis=1)), False)
-    for x in negatives:
-        stats[f"pia_{x}_adap"] = (rs.mean_of(f"pia_{x}_adap"), x in _SEED_FREE_VARIANTS)
-    for v in ("positive", *negatives):
-        stats[f"max_{v}_median"] = (rs.median_of(f"max_{v}"), v in _SEED_FREE_VARIANTS)
-    return stats
+def _negatives(context: StatContext) -> list[str]:
+    """The negatives whose per-sample records the context holds (their ``conf_<x>``), in order."""
+    return [x for x in NEGATIVES if f"conf_{x}" in context.fields]
+
+
+def _detection(which: int):
+    """Builder of AP (``which`` 0) or max-F1 (1) over every negative the records hold; the two share
+    one :func:`_detection_rows` per context, so each row set is scored once for both."""
+    def build(context: StatContext) -> rs.Stat | str:
+        negs = _negatives(context)
+        if not negs or "iou_med" not in context.fields:
+            return "the per-sample records hold no negative audio (or no iou_med)"
+        both = context.shared("detection", lambda: _detection_rows(negs))
+        return lambda rec, rows: both(rec, rows)[which]
+    return build
+
+
+def _auroc_pooled(context: StatContext) -> rs.Stat | str:
+    """AUROC of the positive maxima against the pooled maxima of every negative the records hold."""
+    negs = _negatives(context)
+    if not negs or "max_positive" not in context.fields:
+        return "the per-sample records hold no negative audio (or no max_positive)"
+    return lambda rec, rows: auroc_rows(rec["max_positive"][rows],
+                                        np.concatenate([rec[f"max_{x}"][rows] for x in negs], axis=1))
+
+
+def _seed_rule(variant: str) -> str:
+    return rs.FIRST_SEED if variant in _SEED_FREE_VARIANTS else rs.SEED_MEAN
+
+
+_LOC = "Localization under positive audio"
+_NEG = "Negative audio (silence, noise, offscreen)"
+
+#: the clean protocol's catalog (docs/metrics.md §12): definitions as :func:`seed_metrics`
+CATALOG = (
+    Metric("ciou", "cIoU@0.5", "cIoU@0.5", True, _LOC, needs(["iou_med"], lambda: rs.success_of("iou_med")),
+           rs.FIRST_SEED, leaderboard=True, compare=True),
+    Metric("auc", "AUC", "AUC", True, _LOC, needs(["iou_med"], lambda: rs.auc_of("iou_med")), rs.FIRST_SEED,
+           leaderboard=True, compare=True),
+    Metric("ciou_adap", "cIoU_adap", "cIoU_adap", True, _LOC,
+           needs(["iou_adap"], lambda: rs.success_of("iou_adap")), rs.FIRST_SEED),
+    Metric("auc_adap", "AUC_adap", "AUC_adap", True, _LOC, needs(["iou_adap"], lambda: rs.auc_of("iou_adap")),
+           rs.FIRST_SEED),
+    Metric("ap", "AP", "AP", True, _LOC, _detection(0), leaderboard=True, compare=True),
+    Metric("max_f1", "max-F1", "max-F1", True, _LOC, _detection(1), leaderboard=True),
+    *(Metric(f"pia_{x}_adap", f"pIA {x}", f"pIA {x}", False, _NEG,
+             needs([f"pia_{x}_adap"], lambda x=x: rs.mean_of(f"pia_{x}_adap")), _seed_rule(x),
+             leaderboard=True, compare=True) for x in NEGATIVES),
+    Metric("auroc_max_neg", "AUROC max (positive vs negative)", "AUROC max", True, _NEG, _auroc_pooled,
+           leaderboard=True),
+    *(Metric(f"max_{v}_median", f"median max {v}", f"med. max {v}", None, _NEG,
+             needs([f"max_{v}"], lambda v=v: rs.median_of(f"max_{v}")), _seed_rule(v))
+      for v in ("positive", *NEGATIVES)),
+)
 
 
 class CleanProtocol(Protocol):
@@ -321,26 +357,8 @@ class CleanProtocol(Protocol):
     rank = 0
     clean_negative_audio = True
     nonfinite_rule = "each scored as the worst case"
-    headline = (
-        ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
-        ("ap", "AP"), ("max_f1", "max-F1"), ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
-        ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max (positive vs negative)"),
-        ("max_positive_median", "median max positive"), ("max_silence_median", "median max silence"),
-        ("max_noise_median", "median max noise"), ("max_offscreen_median", "median max offscreen"),
-    )
-    #: the headline split into two tables that fit a page
-    table_sections = (
-        ("Localization under positive audio", (
-            ("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ciou_adap", "cIoU_adap"), ("auc_adap", "AUC_adap"),
-            ("ap", "AP"), ("max_f1", "max-F1"),
-        )),
-        ("Negative audio (silence, noise, offscreen)", (
-            ("pia_silence_adap", "pIA silence"), ("pia_noise_adap", "pIA noise"),
-            ("pia_offscreen_adap", "pIA offscreen"), ("auroc_max_neg", "AUROC max"),
-            ("max_positive_median", "med. max positive"), ("max_silence_median", "med. max silence"),
-            ("max_noise_median", "med. max noise"), ("max_offscreen_median", "med. max offscreen"),
-        )),
-    )
+    metrics = CATALOG
+    leaderboard_note = "pIA under the adaptive threshold; AUROC max: positive vs pooled negative raw-map maxima."
     breakdown_fields = {"iou": "iou_med", "area": "area",
                         "pia": {x: f"pia_{x}_adap" for x in NEGATIVES}}
     report_note = ("Success rates and AUCs in [0, 1]; pIA is the fraction of the image above the positive's "
@@ -367,27 +385,10 @@ class CleanProtocol(Protocol):
             vals = np.array([m.get(k, np.nan) for m in per_seed], dtype=np.float64)
             out[k] = float(np.mean(vals))
             out[f"{k}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-        if bootstrap:
-            out["bootstrap"] = {"resamples": int(bootstrap), "seed": rs.DEFAULT_SEED, "level": rs.LEVEL,
-                                "method": rs.METHOD, "min_resamples": rs.MIN_RESAMPLES}
-            why = rs.too_few_resamples(bootstrap)
-            if why:  # no interval keys: a table prints the value alone and this line (docs/metrics.md §11.1)
-                out["bootstrap"]["no_intervals"] = why
-            else:
-                negs = [x for x in NEGATIVES if f"conf_{x}" in seeds[0].records]
-                records = [s.records for s in seeds]
-                stats = headline_stats(negs)
-                with tqdm(total=bootstrap, desc="bootstrap", unit="resample", leave=False) as bar:
-                    ci = rs.bootstrap_intervals(stats, records, bootstrap, seed=rs.DEFAULT_SEED, progress=bar.update,
-                                                estimates={k: out[k] for k in stats if k in out})
-                for name, (lo, hi) in ci.items():
-                    out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
+        self.add_intervals(seeds, out, bootstrap)
         out["thresholds"] = dict(setup.thresholds)
         out["upsample"] = setup.ops
         return out
-
-    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        return [(title, list(cols)) for title, cols in self.table_sections]
 
     def results_heading(self, n_seeds: Sequence[int]) -> str:
         return f"Results (clean protocol `vssleval`, mean ± std over {'/'.join(map(str, n_seeds))} seeds)"

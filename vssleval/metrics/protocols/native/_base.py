@@ -7,7 +7,13 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ... import resampling as rs
 from ._common import as_maps, check_gt, gt_maps
+
+#: the statistics of the evaluators whose ``ciou`` / ``auc`` are the success rate at 0.5 and the
+#: 21-point AUC of the per-sample ``ciou`` column (NaN fails): one object each, shared, so two runs
+#: scored by such evaluators are paired under the same rule
+RATE_STATISTICS: Mapping[str, rs.Stat] = {"ciou": rs.success_of("ciou"), "auc": rs.auc_of("ciou")}
 
 #: headline keys every evaluator's dataset result carries (``ap`` / ``max_f1`` only where the
 #: evaluator computes them): ``ciou`` = its success rate at IoU 0.5, ``auc`` = its 21-point AUC
@@ -43,6 +49,9 @@ class NativeEvaluator:
             (what its grouped metrics read); identity by default.
         labels: names -> string columns the dataset numbers read (SSL-Align's iIoU groups); kept
             apart from the numeric per-sample columns.
+        statistics: headline key -> its statistic over the per-sample columns
+            (:mod:`vssleval.metrics.resampling`), equal to ``dataset(columns)[key]`` on any row set;
+            the bootstrap intervals and ``--compare`` of the ``native`` protocol use it.
     """
 
     name: str
@@ -55,6 +64,7 @@ class NativeEvaluator:
     upsample: str = ""
     sample_name: Callable[[str], str] = str
     labels: Callable[[Sequence[str]], dict] | None = None
+    statistics: Mapping[str, rs.Stat] = field(default_factory=lambda: RATE_STATISTICS)
 
     def gt(self, boxes: Sequence[Sequence]) -> np.ndarray:
         """GT maps by this repository's conversion of normalised boxes (one list per sample)."""

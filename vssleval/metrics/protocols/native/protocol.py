@@ -25,10 +25,33 @@ import numpy as np
 
 from ..._array import to_numpy
 from ...stats import extremes
+from ... import resampling as rs
+from ...catalog import Metric, StatContext
 from ..base import Protocol, ProtocolRefusal, SeedRecords, Setup
 from . import EVALUATORS
 from ._base import HEADLINE, NativeEvaluator
 from ._common import unpad_boxes
+
+
+def _evaluator_statistic(key: str):
+    """Builder of ``key``'s statistic: the one of the evaluator that scored the runs
+    (``native_evaluator`` in their ``metrics.json``; :attr:`NativeEvaluator.statistics`). Runs
+    scored under different rules for ``key`` have no common statistic (a paired difference needs one)."""
+    def build(context: StatContext) -> rs.Stat | str:
+        names = [str(r.get("native_evaluator")) for r in context.results]
+        unknown = sorted({n for n in names if n not in EVALUATORS})
+        if not names or unknown:
+            return f"no known native_evaluator in metrics.json ({', '.join(unknown) or 'none'})"
+        stats = {id(EVALUATORS[n].statistics.get(key)): EVALUATORS[n].statistics.get(key) for n in names}
+        if len(stats) > 1:
+            return f"the runs are scored by evaluators {' and '.join(sorted(set(names)))}, whose {key} rules differ"
+        stat = next(iter(stats.values()))
+        if stat is None:
+            return f"evaluator {names[0]} computes no {key}"
+        missing = sorted({"ciou", "conf", "n_boxes"} - context.fields) if key in ("ap", "max_f1") else (
+            [] if "ciou" in context.fields else ["ciou"])
+        return f"the per-sample records lack {', '.join(missing)}" if missing else stat
+    return build
 
 
 class NativeProtocol(Protocol):
@@ -41,10 +64,13 @@ class NativeProtocol(Protocol):
     default_negatives = ()  # no repository scores negative audio: computing it would be wasted
     allows_reduced_precision = False  # reproduces each repository's fp32 evaluation
     nonfinite_rule = "scored as the model's own evaluator scores them (NaN propagates where its code lets it)"
-    headline = (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"), ("max_f1", "max-F1"))
+    metrics = tuple(Metric(key, label, label, True, "Headline (native)", _evaluator_statistic(key), rs.FIRST_SEED,
+                           leaderboard=True, compare=True)
+                    for key, label in (("ciou", "cIoU@0.5"), ("auc", "AUC"), ("ap", "AP"), ("max_f1", "max-F1")))
     report_note = ("Each model is scored by its own repository's evaluator (docs/protocols.md §11): its "
                    "upsampling, normalisation, threshold rule and box conversion. `ap` / `max_f1` only "
                    "where that evaluator computes them.\n")
+    leaderboard_note = "Protocol native: every row is scored by its own model's repository evaluator."
     table_note = "Protocol `native`: every row uses its own model's evaluator, so rows follow different rules.\n"
 
     def thresholds(self, model_config: Mapping[str, Any], model_name: str) -> dict[str, Any]:
@@ -122,6 +148,7 @@ class NativeProtocol(Protocol):
         out.update({"native_evaluator": ev.name, "native_repository": ev.repository, "native_rule": ev.rule})
         out.update({k: v for k, v in numbers.items()
                     if k not in out and k != "n_samples" and not isinstance(v, dict)})
+        self.add_intervals(seeds[:1], out, bootstrap)
         return out
 
 

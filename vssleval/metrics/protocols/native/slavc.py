@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import resampling as rs
 from ...curves import auc as auc_21
 from ...detection import SIZE_BINS, precision_recall
 from ._base import Inputs, NativeEvaluator
@@ -125,13 +126,32 @@ def dataset(cols) -> dict:
     return out
 
 
+def _visible_share(share):
+    """Mean of ``share(ciou)`` over the visible rows (``n_boxes > 0``) of each row set (NaN for none)."""
+    def stat(rec, rows):
+        vis = (np.asarray(rec["n_boxes"]) > 0)[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (share(np.asarray(rec["ciou"], np.float64))[rows] * vis).sum(axis=-1) / vis.sum(axis=-1)
+    return stat
+
+
+def _all_at_50(fn):
+    """``fn(conf, ciou, visible, 0.5)`` on each row set (subset ``all``, IoU threshold 0.5)."""
+    return rs.looped(lambda c: fn(c["conf"], c["ciou"], c["n_boxes"] > 0, 0.5), ("conf", "ciou", "n_boxes"))
+
+
+#: the headline statistics of :func:`dataset`: Precision-visible@50, AUC-visible@50, AP-all@50, maxF1-all@50
+STATISTICS = {"ciou": _visible_share(lambda c: (c >= 0.5).astype(np.float64)), "auc": _visible_share(rs.sample_auc),
+              "ap": _all_at_50(average_precision),
+              "max_f1": _all_at_50(lambda *a: float(np.max(f1_list(*a))))}
+
 _OWN = tuple(f"{k}-{s}@{t}" for t in (50, 75) for s in SUBSETS for k in ("Precision", "F1", "AP", "AUC", "maxF1")) \
     + ("precision_at_50",)
 SLAVC = NativeEvaluator(
     "slavc", "stoneMo/SLAVC@05b429c (default, pred_thr 0.5)", "clip",
     "torch bicubic align_corners=True; (x + 1/tau)/(2/tau); >= 0.5", _per_sample(False), dataset, _OWN,
-    upsample="bicubic_ac")
+    upsample="bicubic_ac", statistics=STATISTICS)
 SLAVC_RELATIVE = NativeEvaluator(
     "slavc_relative", "stoneMo/SLAVC@05b429c (--relative_prediction)", "clip",
     "torch bicubic align_corners=True; (x + 1/tau)/(2/tau); min-max; >= upper median",
-    _per_sample(True), dataset, _OWN, upsample="bicubic_ac")
+    _per_sample(True), dataset, _OWN, upsample="bicubic_ac", statistics=STATISTICS)
