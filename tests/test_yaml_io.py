@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -73,10 +74,12 @@ def test_bad_plugin_yaml_is_one_line_naming_file_and_line(plugin, case, capsys):
     assert not (plugin / "CANARY").exists() and not (plugin / "run").exists()
 
 
-def test_dataset_configs_go_through_the_same_loader(tmp_path, monkeypatch, capsys):
+def _datasets_with_config(tmp_path, monkeypatch, capsys, name: str, text: str) -> tuple[Path, str]:
+    """``vssleval datasets`` with the shipped dataset configs plus ``name`` holding ``text``: it must
+    exit 2 without a traceback; returns the added file and stderr."""
     configs = tmp_path / "datasets"
     shutil.copytree(dataset_config_dir(), configs)
-    (configs / "evil.yaml").write_text("layout: !!python/name:os.system\n")
+    (configs / name).write_text(text)
     monkeypatch.setenv("VSSLEVAL_DATASET_CONFIGS", str(configs))
     from vssleval.data import registry
 
@@ -87,25 +90,17 @@ def test_dataset_configs_go_through_the_same_loader(tmp_path, monkeypatch, capsy
         registry._raw_configs.cache_clear()
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert f"cannot read dataset config {configs / 'evil.yaml'}, line 1, column 9: the tag " \
-           "!!python/name:os.system" in err
+    return configs / name, err
+
+
+def test_dataset_configs_go_through_the_same_loader(tmp_path, monkeypatch, capsys):
+    path, err = _datasets_with_config(tmp_path, monkeypatch, capsys, "evil.yaml", "layout: !!python/name:os.system\n")
+    assert f"cannot read dataset config {path}, line 1, column 9: the tag !!python/name:os.system" in err
 
 
 def test_dataset_config_sections_of_the_wrong_type(tmp_path, monkeypatch, capsys):
-    configs = tmp_path / "datasets"
-    shutil.copytree(dataset_config_dir(), configs)
-    (configs / "odd.yaml").write_text("layout: vggss\nextends: [vggss]\n")
-    monkeypatch.setenv("VSSLEVAL_DATASET_CONFIGS", str(configs))
-    from vssleval.data import registry
-
-    registry._raw_configs.cache_clear()
-    try:
-        assert main(["datasets"]) == 2
-    finally:
-        registry._raw_configs.cache_clear()
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert f"dataset config {configs / 'odd.yaml'}: `extends:` must be text, got list ['vggss']" in err
+    path, err = _datasets_with_config(tmp_path, monkeypatch, capsys, "odd.yaml", "layout: vggss\nextends: [vggss]\n")
+    assert f"dataset config {path}: `extends:` must be text, got list ['vggss']" in err
 
 
 def test_every_shipped_yaml_reads_under_the_strict_loader():

@@ -22,7 +22,7 @@ from vssleval.data.image import load_rgb
 from vssleval.data.prepare.clips import index_files
 from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, copy_file,
                                           failed, place_extra, prepare_out, refuse_overlap, rerun_advice, run_items,
-                                          target, trusted_output, write_output)
+                                          trusted_output, write_output)
 from vssleval.data.prepare.place import Claims, check_source, not_a_file_text, usable_source
 from vssleval.data.readers.common import read_id_list
 from vssleval.data.readers.flickr import DEFAULTS, parse_flickr_xml
@@ -161,9 +161,7 @@ def prepare_flickr(archive: str | os.PathLike, out: str | os.PathLike, *, test_l
     claims = Claims()
     for sid in ids:
         try:
-            dst = {k: target(out_root, dirs[k], sid + exts[k]) for k in dirs}
-            for path in dst.values():
-                claims.claim(sid, path)
+            dst = dict(zip(dirs, claims.targets(out_root, sid, *((dirs[k], sid + exts[k]) for k in dirs))))
         except PlaceError as exc:
             outcomes[sid] = failed(sid, exc)
             continue

@@ -19,7 +19,7 @@ from vssleval.data.checks import check_audio, check_image
 from vssleval.data.prepare.clips import index_files, walk_files
 from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, copy_file,
                                           failed, place_extra, prepare_out, refuse_overlap, rerun_advice, run_items,
-                                          target, trusted_output)
+                                          trusted_output)
 from vssleval.data.prepare.place import Claims, check_source
 from vssleval.data.prepare.flickr import IMAGE_EXTS
 from vssleval.data.readers.common import as_list, load_class_files, load_json_list
@@ -133,10 +133,8 @@ def prepare_is3(src: str | os.PathLike, out: str | os.PathLike, *, workers: int 
         normalised.append(_relative(rec, image, audio))
         names.append(name)
         try:
-            image_dst = target(out_root, DEFAULTS["image_dir"], image)
-            audio_dst = target(out_root, DEFAULTS["audio_dir"], audio)
-            claims.claim(name, image_dst)
-            claims.claim(name, audio_dst)
+            image_dst, audio_dst = claims.targets(out_root, name, (DEFAULTS["image_dir"], image),
+                                                  (DEFAULTS["audio_dir"], audio))
         except PlaceError as exc:
             outcomes[name] = failed(name, exc)
             continue

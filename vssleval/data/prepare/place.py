@@ -269,6 +269,14 @@ class Claims:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], tuple[str, str]] = {}
 
+    def targets(self, root: Path, record_id: str, *names: tuple[str, str]) -> list[Path]:
+        """The output paths ``root/folder/name`` of one record's ``(folder, name)`` files
+        (:func:`target`), each claimed for ``record_id``; raises :class:`PlaceError` as they do."""
+        paths = [target(root, folder, name) for folder, name in names]
+        for path in paths:
+            self.claim(record_id, path)
+        return paths
+
     def claim(self, record_id: str, path: Path) -> None:
         """Record that ``record_id`` writes ``path``; raise :class:`PlaceError` when another record
         writes a different name that is the same file here."""

@@ -16,7 +16,7 @@ from vssleval.data.prepare.clips import (VIDEO_EXTS, ClipError, clip_names, find
                                           read_clip, require_av)
 from vssleval.data.prepare.common import (BAD, MISSING, PREPARED, PRESENT, Outcome, PlaceError, Summary, failed,
                                           place_extra, place_metadata, prepare_out, refuse_overlap, rerun_advice,
-                                          run_items, target, trusted_output, write_output)
+                                          run_items, trusted_output, write_output)
 from vssleval.data.prepare.place import Claims, check_source, not_a_file_text
 from vssleval.data.readers.common import find_metadata, load_json_list
 from vssleval.data.readers.vggss import DEFAULTS
@@ -99,10 +99,8 @@ def prepare_vggss(videos: str | os.PathLike, out: str | os.PathLike, *, annotati
     ids = [r["file"] for r in records if isinstance(r, dict) and isinstance(r.get("file"), str) and r["file"]]
     for clip_id in dict.fromkeys(ids):
         try:
-            frame = target(out_root, DEFAULTS["image_dir"], clip_id + DEFAULTS["image_ext"])
-            wav = target(out_root, DEFAULTS["audio_dir"], clip_id + DEFAULTS["audio_ext"])
-            claims.claim(clip_id, frame)
-            claims.claim(clip_id, wav)
+            frame, wav = claims.targets(out_root, clip_id, (DEFAULTS["image_dir"], clip_id + DEFAULTS["image_ext"]),
+                                        (DEFAULTS["audio_dir"], clip_id + DEFAULTS["audio_ext"]))
         except PlaceError as exc:
             outcomes[clip_id] = failed(clip_id, exc)
             continue
