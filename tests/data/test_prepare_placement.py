@@ -103,6 +103,16 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
     return code, captured.out
 
 
+def _prepare_touching_nothing_outside(tmp_path: Path, out: Path, argv: list[str], capsys) -> None:
+    """Run ``argv`` (a prepare over sources holding bad records: exit 1) and check that nothing
+    outside ``out`` changed and that every output is a fresh regular file."""
+    before = _snapshot(tmp_path, out)
+    code, text = _run(argv, capsys)
+    assert code == 1, text
+    assert _snapshot(tmp_path, out) == before
+    _assert_fresh_outputs(out)
+
+
 # -- IS3 --------------------------------------------------------------------------------------------
 def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
     names = ["rel", "abs", "canarylink", "viafolder", "hard", *BAD_IDS]
@@ -131,13 +141,7 @@ def test_is3_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
     (out / "images").mkdir(parents=True)
     os.symlink(tmp_path / "deep" / "a" / "canary.jpg", out / "images" / "abs.jpg")  # an output that is a link
     os.symlink(tmp_path / "deep" / "a" / "canary.json", out / "bad.csv")  # a list written at the root, too
-    before = _snapshot(tmp_path, out)
-
-    code, text = _run(["prepare", "is3", "--src", str(src), "--out", str(out)], capsys)
-
-    assert code == 1, text
-    assert _snapshot(tmp_path, out) == before
-    _assert_fresh_outputs(out)
+    _prepare_touching_nothing_outside(tmp_path, out, ["prepare", "is3", "--src", str(src), "--out", str(out)], capsys)
     assert _bad_kinds(out) == {BAD_IDS[k]: BAD_KINDS[k] for k in BAD_IDS}
     assert (out / "images" / "rel.jpg").read_bytes() == (tmp_path / "deep" / "b" / "canary.jpg").read_bytes()
     assert (out / "images" / "abs.jpg").read_bytes() == (tmp_path / "store" / "abs.jpg").read_bytes()
@@ -172,13 +176,7 @@ def test_flickr_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsy
     out = tmp_path / "deep" / "a" / "OUT"
     (out / "audio").mkdir(parents=True)
     os.symlink(tmp_path / "deep" / "a" / "canary.wav", out / "audio" / "1001.wav")  # an output that is a link
-    before = _snapshot(tmp_path, out)
-
-    code, text = _run(["prepare", "flickr", "--archive", str(archive), "--out", str(out)], capsys)
-
-    assert code == 1, text
-    assert _snapshot(tmp_path, out) == before
-    _assert_fresh_outputs(out)
+    _prepare_touching_nothing_outside(tmp_path, out, ["prepare", "flickr", "--archive", str(archive), "--out", str(out)], capsys)
     assert _bad_kinds(out) == {BAD_IDS[k]: BAD_KINDS[k] for k in BAD_IDS}
     assert (out / "Annotations" / "1001.xml").read_bytes() == (tmp_path / "deep" / "b" / "canary.xml").read_bytes()
     assert (out / "audio" / "1001.wav").read_bytes() == (data / "1001.wav").read_bytes()
@@ -215,13 +213,7 @@ def test_vggss_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys
     os.symlink("../canary.json", videos / "vggss.json")  # the finding: a relative annotation link
     os.symlink("../canary_dict.json", videos / "vggss_class_files_dict.json")
     out = tmp_path / "deep" / "a" / "OUT"
-    before = _snapshot(tmp_path, out)
-
-    code, text = _run(["prepare", "vggss", "--videos", str(videos), "--out", str(out)], capsys)
-
-    assert code == 1, text
-    assert _snapshot(tmp_path, out) == before
-    _assert_fresh_outputs(out)
+    _prepare_touching_nothing_outside(tmp_path, out, ["prepare", "vggss", "--videos", str(videos), "--out", str(out)], capsys)
     # FFmpeg opens the JPEG behind the canary link as a one-frame video without sound
     want = {ids[k]: BAD_KINDS[k] for k in BAD_IDS} | {ids["canary"]: "no_audio"}
     assert _bad_kinds(out) == want
