@@ -55,10 +55,12 @@ def test_a_rescored_folder_belongs_to_its_run(runs, tmp_path, capsys):
     err = _refused(capsys, "report", "--from-store", str(runs["full"]), "--out", str(out))
     assert "full on synthetic-is3" in err and "center on synthetic-is3" in err
     assert _snapshot(out) == before
-    # a folder written before the owner marker existed: its metrics.json says whose it is
+    # results that no owner marker names (a removed marker) may be any run's: refused, never overwritten
     (out / ".vssleval-run.json").unlink()
+    before = _snapshot(out)
     err = _refused(capsys, "report", "--from-store", str(runs["full"]), "--out", str(out))
-    assert "center on synthetic-is3" in err and str(out / "metrics.json") in err
+    assert str(out / "metrics.json") in err and "no owner marker (.vssleval-run.json) names" in err
+    assert _snapshot(out) == before
 
 
 @pytest.mark.parametrize("command", ["evaluate", "infer"])
