@@ -158,6 +158,19 @@ def test_same_shapes_other_bytes_fail_the_hash(tmp_path, capsys):
     assert str(store.shard_path(2)) in err and "has changed since its run completed" in err and "sha256" in err
 
 
+@pytest.mark.parametrize("member", ["index", "gt", "groups", "boxes", "labels"])
+def test_a_store_without_a_member_of_the_format_is_never_completed(tmp_path, member):
+    """Every shard holds the members of the format, whatever the run: a store whose shards all lack
+    one (as stores written before ``boxes`` and ``labels`` existed) is not one this vssleval wrote,
+    so readers need no branch for it."""
+    store = HeatmapStore.create(tmp_path / "run" / "store", CONFIG)
+    for k, start in enumerate((0, 2, 4)):
+        store.write_shard(k, {a: v for a, v in _shard(start, n=2 if start < 4 else 1).items() if a != member})
+    with pytest.raises(VsslevalError, match=rf"shard-000000\.npz has no {member!r} array"):
+        store.mark_complete(3)
+    assert not store.is_complete()
+
+
 def test_duplicate_ids_refused_before_completion(tmp_path, capsys):
     """Before the manifest is written: a shard replaced by a copy of another shows as repeated ids."""
     store = _complete(tmp_path)
@@ -209,6 +222,8 @@ def _set_format(store: HeatmapStore, where: str, record) -> None:
     ("config", {"version": 2, "vssleval": "0.3.0"}, "vssleval 0.3.0"),
     ("config", {"version": 0}, "vssleval 0.0.9"),
     ("config", 1, "vssleval 0.0.9"),  # the number alone is not this format's record
+    ("config", {"version": True}, "vssleval 0.0.9"),  # True == 1 and 1.0 == 1 in Python: not the int 1
+    ("config", {"version": 1.0}, "vssleval 0.0.9"),
     ("complete", 2, "this one"),  # the manifest names the vssleval that completed the store
     ("complete", None, "this one"),
 ])

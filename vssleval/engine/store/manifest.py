@@ -59,8 +59,8 @@ def check_format(record: Any, path: Path, versions: Any = None) -> None:
     """Refuse, in one line, a store whose ``store_format`` record (from ``path``) is not this
     vssleval's :data:`STORE_FORMAT`. ``versions``: the run's recorded package versions, which name
     the writer when the record does not."""
-    if isinstance(record, dict) and record.get("version") == STORE_FORMAT and not isinstance(record["version"], bool):
-        return
+    if isinstance(record, dict) and type(record.get("version")) is int and record["version"] == STORE_FORMAT:
+        return  # exactly the int: True and 1.0 are not this format's record
     writer = record.get("vssleval") if isinstance(record, dict) else None
     writer = writer or (versions.get("vssleval") if isinstance(versions, dict) else None)
     made = f"vssleval {writer}" if isinstance(writer, str) else "an earlier vssleval"
