@@ -46,7 +46,6 @@ from vssleval.engine.store.ownership import (
 from vssleval.engine.store.shards import (
     PER_SEED,
     read_shard_file,
-    shard_headers,
     shard_name,
     shard_numbers_in,
     write_shard_file,
@@ -201,12 +200,6 @@ class HeatmapStore:
         numbers = self.verify() if self.is_complete() else self.shard_numbers()
         for number in numbers:
             yield self.read_shard(number)
-
-    def members(self) -> set[str]:
-        """The array names of the store's shards (read from the first shard's header; every shard
-        of a complete store has the same ones)."""
-        numbers = self.shard_numbers()
-        return set(shard_headers(self.shard_path(numbers[0]))) if numbers else set()
 
     # -- completion and verification ---------------------------------------------------------------
     def mark_complete(self, n_shards: int) -> None:
