@@ -248,6 +248,15 @@ def test_store_of_another_format_is_refused_in_one_line(tmp_path, capsys, where,
         HeatmapStore(store.root).maps("positive")
 
 
+def test_the_documented_refusal_is_the_one_written():
+    """docs/report.md "One store format" quotes the refusal of a store with no format record."""
+    from vssleval.engine.store.manifest import check_format
+    with pytest.raises(VsslevalError) as info:
+        check_format(None, Path("R/store/config.json"), {"vssleval": "0.0.9"})
+    docs = (REPO / "docs" / "report.md").read_text(encoding="utf-8")
+    assert f"    {info.value}\n" in docs
+
+
 def test_resume_of_another_format_is_refused_and_overwrite_replaces(tmp_path):
     store = _complete(tmp_path)
     _set_format(store, "config", None)
