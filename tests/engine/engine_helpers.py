@@ -8,7 +8,7 @@ import numpy as np
 
 from vssleval.engine.runner import run_inference
 from vssleval.engine.spec import RunSpec
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,6 +123,10 @@ def fake_shard(start: int, n: int = 2, S: int = 2, h: int = 7) -> dict[str, np.n
         "noise": rng.random((S, n, h, h), dtype=np.float32),
         "offscreen": rng.random((S, n, h, h), dtype=np.float32),
         "offscreen_ids": np.array([[f"o{s}{i}" for i in range(n)] for s in range(S)]),
+        "gt": pack_gt(np.zeros((n, 224, 224), np.float32)),
+        "groups": np.array([f"s{i}" for i in range(start, start + n)]),
+        "boxes": pad_boxes([np.array([[0.1, 0.1, 0.5, 0.5]])] * n, 1),
+        "labels": np.array([""] * n),
     }
 
 

@@ -181,7 +181,7 @@ def test_resume_refuses_a_run_without_a_readable_fingerprint(capsys, tmp_path, d
     assert run(capsys, data, out)[0] == 0
     path = out / "store" / "config.json"
     config = json.loads(path.read_text())
-    if fingerprint is None:  # a run of an older vssleval
+    if fingerprint is None:  # an edited record: nothing says what the run read
         config.pop("fingerprint")
     elif fingerprint == "parts":
         config["fingerprint"]["parts"]["media"] = "x"
@@ -189,7 +189,7 @@ def test_resume_refuses_a_run_without_a_readable_fingerprint(capsys, tmp_path, d
         config["fingerprint"] = fingerprint
     path.write_text(json.dumps(config))
     line = refused(capsys, data, out)
-    assert ("recorded no fingerprint" if fingerprint is None else f"recorded in {path} is not readable") in line
+    assert (f"{path} records no fingerprint" if fingerprint is None else f"recorded in {path} is not readable") in line
     assert run(capsys, data, out, "--overwrite")[0] == 0  # the way out works
 
 

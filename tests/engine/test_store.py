@@ -145,7 +145,7 @@ def test_gt_bit_planes_round_trip():
 
 def test_negative_maps_equal_to_the_positive_are_stored_once(tmp_path):
     """An audio-agnostic model's negatives are the positive map bit for bit: the shard holds them
-    once and every reader still gets the full arrays (docs: the store format in engine/store.py)."""
+    once and every reader still gets the full arrays (docs: the shard format in engine/store/shards.py)."""
     shard = _shard(0, n=3, S=2)
     shard["silence"] = shard["positive"].copy()
     shard["noise"] = np.stack([shard["positive"]] * 2)

@@ -32,16 +32,30 @@ CONFIG = {"model": "center", "dataset": "synthetic-vggss", "seeds": [1, 2], "bat
 _shard = fake_shard
 
 
-def _complete(tmp_path, legacy=False) -> HeatmapStore:
-    """A complete run of 5 samples in 3 shards of batch size 2; ``legacy``: the marker an older
-    vssleval wrote (only the shard count)."""
+def _complete(tmp_path) -> HeatmapStore:
+    """A complete run of 5 samples in 3 shards of batch size 2."""
     store = HeatmapStore.create(tmp_path / "run" / "store", CONFIG)
     for k, start in enumerate((0, 2, 4)):
         store.write_shard(k, _shard(start, n=2 if start < 4 else 1))
     store.mark_complete(3)
-    if legacy:
-        (store.root / "COMPLETE").write_text("3\n")
     return store
+
+
+#: Who catches a changed shard: the manifest when the store is read (``export``), or the checks of
+#: the shards themselves when an unfinished store is completed (no manifest to compare with yet).
+CHECKED_BY = ["manifest", "completion"]
+
+
+def _refusal(capsys, tmp_path, store: HeatmapStore, checked_by: str, change) -> str:
+    """The error for a store whose shards ``change`` altered, as ``checked_by`` reports it."""
+    if checked_by == "completion":
+        (store.root / "COMPLETE").unlink()
+    change(store)
+    if checked_by == "manifest":
+        return _export_error(capsys, store, tmp_path / "x.npz")
+    with pytest.raises(VsslevalError) as info:
+        store.mark_complete(3)
+    return str(info.value)
 
 
 def _export_error(capsys, store: HeatmapStore, out: Path) -> str:
@@ -64,15 +78,17 @@ def test_complete_marks_a_manifest_of_every_shard(tmp_path):
     assert store.maps("noise").shape == (2, 5, 7, 7)
 
 
-@pytest.mark.parametrize("legacy", [False, True])
-def test_copied_shard_beyond_the_count_is_refused(tmp_path, capsys, legacy):
+def test_copied_shard_beyond_the_count_is_refused(tmp_path, capsys):
     """D10: a copy of shard 1 as shard 3 was read as 2 more samples (ids twice)."""
-    store = _complete(tmp_path, legacy)
+    store = _complete(tmp_path)
     store.shard_path(3).write_bytes(store.shard_path(1).read_bytes())
     err = _export_error(capsys, store, tmp_path / "x.npz")
     assert "shard-000003.npz is not one of them" in err and "marked complete with 3 shards" in err
     with pytest.raises(VsslevalError, match="shard-000003.npz"):
         store.maps("positive")
+    (store.root / "COMPLETE").unlink()  # an unfinished store being completed: the same shard is refused
+    with pytest.raises(VsslevalError, match=r"shard-000003\.npz is not a shard of this run \(3 batches\)"):
+        store.mark_complete(3)
 
 
 def test_export_into_the_store_is_refused(tmp_path, capsys):
@@ -86,49 +102,51 @@ def test_export_into_the_store_is_refused(tmp_path, capsys):
     assert store.shard_path(1).read_bytes() == before and not (store.root / "new.npz").exists()
 
 
-@pytest.mark.parametrize("legacy", [False, True])
-def test_shard_missing_an_array_is_named(tmp_path, capsys, legacy):
-    """D11: a shard without 'silence' was a KeyError traceback."""
-    store = _complete(tmp_path, legacy)
-    arrays = store.read_shard(1)
-    del arrays["silence"]
-    store.write_shard(1, arrays)
-    err = _export_error(capsys, store, tmp_path / "x.npz")
-    assert str(store.shard_path(1)) in err and "no 'silence' array" in err and "--resume" in err
+@pytest.mark.parametrize("checked_by", CHECKED_BY)
+@pytest.mark.parametrize("member", ["silence", "boxes", "labels", "index"])
+def test_shard_missing_an_array_is_named(tmp_path, capsys, checked_by, member):
+    """D11: a shard without 'silence' was a KeyError traceback; every member of the format is
+    required (a shard without boxes or labels is not one this vssleval wrote)."""
+    store = _complete(tmp_path)
+
+    def drop(store):
+        arrays = store.read_shard(1)
+        del arrays[member]
+        store.write_shard(1, arrays)
+    err = _refusal(capsys, tmp_path, store, checked_by, drop)
+    assert str(store.shard_path(1)) in err and f"no {member!r} array" in err and "--resume" in err
 
 
-@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize("checked_by", CHECKED_BY)
 @pytest.mark.parametrize("change, message", [
     (lambda a: {**a, "positive": a["positive"][:1]}, "'positive' holds 1 samples, 'ids' holds 2"),
     (lambda a: {**a, "noise": a["noise"][:1]}, "'noise' holds 1 seeds, the run has 2"),
     (lambda a: {k: v[:1] if k not in ("noise", "offscreen", "offscreen_ids") else v[:, :1] for k, v in a.items()},
      "holds 1 samples; batch 1 of this run holds 2"),
 ])
-def test_shard_with_fewer_rows_or_seeds_is_named(tmp_path, capsys, legacy, change, message):
+def test_shard_with_fewer_rows_or_seeds_is_named(tmp_path, capsys, checked_by, change, message):
     """D12: fewer rows or seeds in one shard: a traceback in report, an inconsistent export."""
-    store = _complete(tmp_path, legacy)
-    store.write_shard(1, change(store.read_shard(1)))
-    err = _export_error(capsys, store, tmp_path / "x.npz")
+    store = _complete(tmp_path)
+    err = _refusal(capsys, tmp_path, store, checked_by, lambda st: st.write_shard(1, change(st.read_shard(1))))
     assert str(store.shard_path(1)) in err
-    if legacy:  # no manifest to compare with: the shapes must fit the run
+    if checked_by == "completion":  # no manifest to compare with: the shapes must fit the run
         assert message in err
     else:  # the manifest names what changed
         assert "the manifest in COMPLETE records" in err
 
 
-@pytest.mark.parametrize("legacy", [False, True])
-def test_maps_of_another_size_are_refused(tmp_path, capsys, legacy):
+@pytest.mark.parametrize("checked_by", CHECKED_BY)
+def test_maps_of_another_size_are_refused(tmp_path, capsys, checked_by):
     """D13: a shard of 5x5 maps beside 7x7 ones was scored silently."""
-    store = _complete(tmp_path, legacy)
-    store.write_shard(1, _shard(2, h=5))
-    err = _export_error(capsys, store, tmp_path / "x.npz")
+    store = _complete(tmp_path)
+    err = _refusal(capsys, tmp_path, store, checked_by, lambda st: st.write_shard(1, _shard(2, h=5)))
     assert str(store.shard_path(1)) in err
-    if legacy:
+    if checked_by == "completion":
         assert "maps are 5x5" in err and "are 7x7" in err
     else:
         assert "float32 [2, 5, 5]" in err and "records float32 [2, 7, 7]" in err
-    with pytest.raises(VsslevalError, match="shard-000001.npz"):
-        store.maps("positive")
+        with pytest.raises(VsslevalError, match="shard-000001.npz"):
+            store.maps("positive")
 
 
 def test_same_shapes_other_bytes_fail_the_hash(tmp_path, capsys):
@@ -140,22 +158,24 @@ def test_same_shapes_other_bytes_fail_the_hash(tmp_path, capsys):
     assert str(store.shard_path(2)) in err and "has changed since its run completed" in err and "sha256" in err
 
 
-def test_legacy_store_duplicate_ids_refused(tmp_path, capsys):
-    """An older store (no hashes): a shard replaced by a copy of another shows as repeated ids."""
-    store = _complete(tmp_path, legacy=True)
-    store.write_shard(1, _shard(0))  # batch 1 now holds s0, s1 again
-    err = _export_error(capsys, store, tmp_path / "x.npz")
+@pytest.mark.parametrize("member", ["index", "gt", "groups", "boxes", "labels"])
+def test_a_store_without_a_member_of_the_format_is_never_completed(tmp_path, member):
+    """Every shard holds the members of the format, whatever the run: a store whose shards all lack
+    one (as stores written before ``boxes`` and ``labels`` existed) is not one this vssleval wrote,
+    so readers need no branch for it."""
+    store = HeatmapStore.create(tmp_path / "run" / "store", CONFIG)
+    for k, start in enumerate((0, 2, 4)):
+        store.write_shard(k, {a: v for a, v in _shard(start, n=2 if start < 4 else 1).items() if a != member})
+    with pytest.raises(VsslevalError, match=rf"shard-000000\.npz has no {member!r} array"):
+        store.mark_complete(3)
+    assert not store.is_complete()
+
+
+def test_duplicate_ids_refused_before_completion(tmp_path, capsys):
+    """Before the manifest is written: a shard replaced by a copy of another shows as repeated ids."""
+    store = _complete(tmp_path)
+    err = _refusal(capsys, tmp_path, store, "completion", lambda st: st.write_shard(1, _shard(0)))
     assert "sample 's0'" in err and "shard-000000.npz too" in err
-
-
-def test_legacy_store_is_read_and_upgraded_by_resume(tmp_path):
-    store = _complete(tmp_path, legacy=True)
-    expected = store.maps("positive")
-    np.testing.assert_array_equal(HeatmapStore(store.root).maps("positive"), expected)  # still readable
-    resumed = HeatmapStore.create(store.root, CONFIG, resume=True)
-    resumed.mark_complete(3)  # what a resumed run with nothing left to compute does
-    assert json.loads((store.root / "COMPLETE").read_text())["format"] == 2
-    np.testing.assert_array_equal(resumed.maps("positive"), expected)
 
 
 def test_resume_checks_the_shards_it_keeps(tmp_path):
@@ -179,9 +199,79 @@ def test_resume_checks_the_shards_it_keeps(tmp_path):
 
 def test_unreadable_or_foreign_manifest(tmp_path, capsys):
     store = _complete(tmp_path)
-    (store.root / "COMPLETE").write_text('{"format": 2, "shards": "all of them"}')
+    manifest = json.loads((store.root / "COMPLETE").read_text())
+    (store.root / "COMPLETE").write_text(json.dumps({**manifest, "shards": "all of them"}))
     err = _export_error(capsys, store, tmp_path / "x.npz")
     assert str(store.root / "COMPLETE") in err and "does not hold a shard manifest" in err
+
+
+# -- one store format ------------------------------------------------------------------------
+def _set_format(store: HeatmapStore, where: str, record) -> None:
+    """Write ``record`` as the ``store_format`` of the store's ``config.json`` or ``COMPLETE``
+    (``None``: no record at all, as every store written before the format was recorded)."""
+    path = store.root / ("config.json" if where == "config" else "COMPLETE")
+    data = json.loads(path.read_text())
+    data.pop("store_format")
+    if record is not None:
+        data["store_format"] = record
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("where, record, writer", [
+    ("config", None, "vssleval 0.0.9"),  # no format: the writer named by the recorded versions
+    ("config", {"version": 2, "vssleval": "0.3.0"}, "vssleval 0.3.0"),
+    ("config", {"version": 0}, "vssleval 0.0.9"),
+    ("config", 1, "vssleval 0.0.9"),  # the number alone is not this format's record
+    ("config", {"version": True}, "vssleval 0.0.9"),  # True == 1 and 1.0 == 1 in Python: not the int 1
+    ("config", {"version": 1.0}, "vssleval 0.0.9"),
+    ("complete", 2, "this one"),  # the manifest names the vssleval that completed the store
+    ("complete", None, "this one"),
+])
+def test_store_of_another_format_is_refused_in_one_line(tmp_path, capsys, where, record, writer):
+    """A store whose ``store_format`` is not this vssleval's is never read: one line names the
+    vssleval that wrote it and says to evaluate again (issue 20: no compatibility branches)."""
+    store = _complete(tmp_path)
+    config = json.loads((store.root / "config.json").read_text())
+    (store.root / "config.json").write_text(json.dumps({**config, "versions": {"vssleval": "0.0.9"}}))
+    _set_format(store, where, record)
+    writer = f"vssleval {vssleval.__version__}" if writer == "this one" else writer
+    for command in (["export", str(store.root.parent), str(tmp_path / "x.npz")],
+                    ["report", "--from-store", str(store.root.parent), "--out", str(tmp_path / "rescored")]):
+        capsys.readouterr()
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"was written by {writer}" in err and f"vssleval {vssleval.__version__} reads store format 1 only" in err
+        assert "evaluate the model again with this version" in err
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "rescored" / "metrics.json").exists()
+    with pytest.raises(VsslevalError, match="reads store format 1 only"):
+        HeatmapStore(store.root).maps("positive")
+
+
+def test_the_documented_refusal_is_the_one_written():
+    """docs/report.md "One store format" quotes the refusal of a store with no format record."""
+    from vssleval.engine.store.manifest import check_format
+    with pytest.raises(VsslevalError) as info:
+        check_format(None, Path("R/store/config.json"), {"vssleval": "0.0.9"})
+    docs = (REPO / "docs" / "report.md").read_text(encoding="utf-8")
+    assert f"    {info.value}\n" in docs
+
+
+def test_resume_of_another_format_is_refused_and_overwrite_replaces(tmp_path):
+    store = _complete(tmp_path)
+    _set_format(store, "config", None)
+    with pytest.raises(VsslevalError, match="reads store format 1 only"):
+        HeatmapStore.create(store.root, CONFIG, resume=True)
+    fresh = HeatmapStore.create(store.root, CONFIG, overwrite=True)  # the way out the line gives
+    assert fresh.shard_numbers() == [] and fresh.config["store_format"]["version"] == 1
+
+
+def test_the_format_is_recorded_in_the_config_and_the_manifest(tmp_path):
+    store = _complete(tmp_path)
+    config = json.loads((store.root / "config.json").read_text())
+    manifest = json.loads((store.root / "COMPLETE").read_text())
+    assert config["store_format"] == {"version": 1, "vssleval": vssleval.__version__}
+    assert manifest["store_format"] == 1 and manifest["vssleval"] == vssleval.__version__
 
 
 # -- D14: a full disk --------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from vssleval.cli import main
+from vssleval.engine.store import check_run_folder
+from vssleval.errors import VsslevalError
 
 
 def _copy_run(src: Path, dst: Path) -> Path:
@@ -55,10 +57,12 @@ def test_a_rescored_folder_belongs_to_its_run(runs, tmp_path, capsys):
     err = _refused(capsys, "report", "--from-store", str(runs["full"]), "--out", str(out))
     assert "full on synthetic-is3" in err and "center on synthetic-is3" in err
     assert _snapshot(out) == before
-    # a folder written before the owner marker existed: its metrics.json says whose it is
+    # results that no owner marker names (a removed marker) may be any run's: refused, never overwritten
     (out / ".vssleval-run.json").unlink()
+    before = _snapshot(out)
     err = _refused(capsys, "report", "--from-store", str(runs["full"]), "--out", str(out))
-    assert "center on synthetic-is3" in err and str(out / "metrics.json") in err
+    assert str(out / "metrics.json") in err and "no owner marker (.vssleval-run.json) names" in err
+    assert _snapshot(out) == before
 
 
 @pytest.mark.parametrize("command", ["evaluate", "infer"])
@@ -133,3 +137,12 @@ def test_overwrite_removes_the_replaced_runs_results(tmp_path, capsys):
     import json
 
     assert json.loads((out / "metrics.json").read_text())["run"]["model_name"] == "full"
+
+
+@pytest.mark.parametrize("marker", [{"run": {"model": "center"}}, {"config_hash": 3, "run": {"model": "center"}},
+                                    {"config_hash": "ab12", "run": "center"}, ["center"]])
+def test_a_marker_that_names_no_run_is_refused(tmp_path, marker):
+    """An edited owner marker (no hash, or no run record) names no run: refused, not taken as free."""
+    (tmp_path / ".vssleval-run.json").write_text(json.dumps(marker))
+    with pytest.raises(VsslevalError, match=r"\.vssleval-run\.json does not name a run"):
+        check_run_folder(tmp_path, {"model": "center", "dataset": "synthetic-is3"})

@@ -325,9 +325,9 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
         return Results(out=outdir, metrics=None, config=outcome.store.config)
     acc, warnings = score_run(outcome.store, bootstrap=bootstrap, allow_nonfinite=spec.allow_nonfinite)
     config = outcome.store.config
+    claim_run_folder(outdir, config)  # before the results: a folder's results always name their run
     metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=verbose, warnings=warnings,
                                 splits=run_splits(acc, config))
-    claim_run_folder(outdir, config)
     return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
 
 

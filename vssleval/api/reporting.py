@@ -167,9 +167,11 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     if verbose:
         print(notes[-1])
     out = Path(out)
+    # the results of the store's run, whatever the protocol; claimed before they are written, so that
+    # a write killed half-way leaves a folder this run may write again (docs/report.md)
+    claim_run_folder(out, store.config)
     metrics = write_run_outputs(acc, config, out, notes=notes, echo=verbose, warnings=warnings,
                                 splits=run_splits(acc, config))
-    claim_run_folder(out, store.config)  # the results of the store's run, whatever the protocol
     for name in ("offscreen_draws.csv", "skipped.csv"):  # the run's records travel with its metrics
         draws = run_dir / name
         if draws.is_file() and draws.resolve() != (out / draws.name).resolve():

@@ -108,14 +108,12 @@ def check_run_scorable(config: dict[str, Any], protocol: str) -> dict[str, Any]:
 
 def check_store_scorable(store: HeatmapStore, protocol: str) -> dict[str, Any]:
     """:func:`check_run_scorable` of a stored run, then the refusal of a store that lacks what
-    ``protocol`` reads (the OGL maps, the boxes); returns the same Accumulator arguments."""
+    ``protocol`` reads (the OGL maps; every store holds the boxes); returns the same Accumulator arguments."""
     config = store.config
     scoring = check_run_scorable(config, protocol)
     written_by = config.get("protocol")
     has_prior = written_by in PROTOCOLS and PROTOCOLS[written_by].needs_ogl
-    has_boxes = "boxes" in store.members()
-    _refusals(lambda: protocol_of(protocol).check_store(has_prior, str(written_by), str(store.root),
-                                                        store_has_boxes=has_boxes))
+    _refusals(lambda: protocol_of(protocol).check_store(has_prior, str(written_by), str(store.root)))
     return scoring
 
 
@@ -198,12 +196,12 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
         gt = unpack_gt(shard["gt"])
         ids = [str(x) for x in shard["ids"]]
         groups = [str(x) for x in shard["groups"]]
-        labels = [str(x) for x in shard["labels"]] if "labels" in shard else None  # older stores: none
+        labels = [str(x) for x in shard["labels"]]
         for s in range(len(config["seeds"])):
             acc.update(s, ids, shard["positive"],
                        silence=shard["silence"] if "silence" in negatives else None,
                        noise=shard["noise"][s] if "noise" in negatives else None,
                        offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
                        gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
-                       boxes=shard.get("boxes"))
+                       boxes=shard["boxes"])
     return acc

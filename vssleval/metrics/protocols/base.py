@@ -176,13 +176,9 @@ class Protocol:
             raise ProtocolRefusal(f"--protocol {self.name} scores {needs}; this run lacks {', '.join(missing)} "
                                   "(use --neg all, or `vssleval infer` to store maps only)")
 
-    def check_store(self, store_has_ogl: bool, store_protocol: str, store_root: str,
-                    store_has_boxes: bool = True) -> None:
-        """Refuse a stored run that lacks what this protocol needs (the OGL maps, the boxes)."""
-        if self.needs_boxes and not store_has_boxes:
-            raise ProtocolRefusal(
-                f"protocol {self.name} reads the annotation's boxes, which the store {store_root} does not "
-                f"hold (written by an older vssleval): evaluate the model again to score it with --protocol {self.name}")
+    def check_store(self, store_has_ogl: bool, store_protocol: str, store_root: str) -> None:
+        """Refuse a stored run that lacks what this protocol needs (the OGL maps: every store holds
+        the boxes, docs/report.md "Run folders and heatmap stores")."""
         if self.needs_ogl and not store_has_ogl:
             raise ProtocolRefusal(
                 f"protocol {self.name} blends every map with the OGL object prior, which only a --protocol "

@@ -1,0 +1,206 @@
+"""The shard format: what one ``shard-NNNNNN.npz`` of a heatmap store holds, and reading and writing it.
+
+One job: the bytes of one shard. Its members (docs/report.md, "Run folders and heatmap stores")::
+
+    index          int64   [n]          dataset positions of the samples
+    ids            str     [n]          sample ids
+    positive       float32 [n,h,w]      raw map under the positive audio
+    silence        float32 [n,h,w]      raw map under digital silence
+    noise          float32 [S,n,h,w]    raw map under the noise draw of each seed
+    offscreen      float32 [S,n,h,w]    raw map under the offscreen clip of each seed
+    offscreen_ids  str     [S,n]        which clip was used as offscreen audio
+    ogl            float32 [n,7,7]      object prior (only when the run computes it)
+    gt             uint8   [n,2,6272]   ground-truth maps as two bit planes (:func:`pack_gt`)
+    groups         str     [n]          scene group of each sample (the sample id when it has none)
+    boxes          float64 [n,K,4]      the annotation's boxes as fractions of the frame, NaN rows after
+                                        a sample's last box (:func:`pad_boxes`)
+    labels         str     [n]          class label of each sample ("" when the dataset has none)
+
+A negative map that is bit-for-bit the positive one for every sample and seed (an audio-agnostic
+baseline) is stored once: its member is an empty ``<name>=positive`` array of shape ``[..., 0]``, and
+:func:`read_shard_file` gives the full array back (NumPy readers: ``np.broadcast_to(positive, shape)``).
+
+A shard is written with one atomic rename, so a killed run leaves whole shards only. Whether the
+shards of a run fit together is :mod:`vssleval.engine.store.manifest`'s job.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from vssleval.errors import VsslevalError
+from vssleval.io_utils import atomic_path
+
+SHARD_RE = re.compile(r"^shard-(\d{6})\.npz$")
+#: Members with the seed axis first (samples on axis 1); every other member has samples on axis 0.
+PER_SEED = ("noise", "offscreen", "offscreen_ids")
+#: Members holding low-resolution maps: one float ``h, w`` for the whole run.
+MAP_MEMBERS = ("positive", "silence", "noise", "offscreen")
+#: Members every shard of a run has, whatever its negatives (``runner.py`` writes them all).
+ALWAYS = ("index", "ids", "positive", "gt", "groups", "boxes", "labels")
+#: The way out of a shard that is not what its run wrote.
+SHARD_FIX = "delete it and rerun with --resume (the run computes it again)"
+#: Map members that may be stored as "the same as ``positive``" (see :func:`share_with_positive`).
+SHAREABLE = ("silence", "noise", "offscreen")
+#: Member-name suffix of a shared map: ``noise=positive`` is an empty array whose shape is the
+#: logical shape without ``h, w`` (e.g. float32 ``[S, n, 0]``).
+SHARED_SUFFIX = "=positive"
+
+#: ``{array: (dtype string, shape)}``: a shard's members as its headers describe them.
+Headers = dict[str, tuple[str, tuple[int, ...]]]
+
+
+def shard_name(number: int) -> str:
+    """The file name of shard ``number`` (its batch position), e.g. ``shard-000003.npz``."""
+    return f"shard-{number:06d}.npz"
+
+
+def shard_numbers_in(folder: Path) -> list[int]:
+    """The numbers of the shard files in ``folder``, in order (temp files never match)."""
+    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := SHARD_RE.match(p.name)))
+
+
+def has_shards(folder: Path) -> bool:
+    """Whether ``folder`` holds any shard file (False when it cannot be listed)."""
+    try:
+        return any(SHARD_RE.match(p.name) for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def pack_gt(gt: np.ndarray) -> np.ndarray:
+    """``[n,224,224]`` maps with values in {0, 0.5, 1} -> uint8 bit planes ``[n, 2, 6272]`` (the
+    shard's ``gt``): plane 0 marks pixels >= 0.5, plane 1 pixels == 1."""
+    half = np.packbits((gt >= 0.5).reshape(len(gt), -1), axis=1)
+    full = np.packbits((gt >= 1.0).reshape(len(gt), -1), axis=1)
+    return np.stack([half, full], axis=1)
+
+
+def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
+    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``."""
+    n = len(packed)
+    half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
+    full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
+    return (0.5 * half + 0.5 * full).astype(np.float32)
+
+
+def pad_boxes(boxes: list[np.ndarray], k: int) -> np.ndarray:
+    """Box lists (float64 ``[K_i, 4]`` each) -> the shard's ``boxes`` ``[n, k, 4]``, NaN-padded."""
+    out = np.full((len(boxes), max(int(k), 1), 4), np.nan, dtype=np.float64)
+    for i, b in enumerate(boxes):
+        out[i, :len(b)] = b
+    return out
+
+
+def _npz_headers(path: Path) -> Headers:
+    """The members of an ``.npz`` file as stored, from the array headers only (no data read)."""
+    arrays: Headers = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not a NumPy array")
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                else:
+                    raise ValueError(f"member {info.filename!r} has .npy format {version}, not 1.0 or 2.0")
+            arrays[info.filename[:-4]] = (dtype.str, tuple(int(d) for d in shape))
+    return arrays
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """The array's bytes as unsigned integers of the same width (bitwise comparison: -0.0 is not
+    0.0 and a NaN equals the same NaN)."""
+    return np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}")
+
+
+def share_with_positive(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Replace each negative map member that is bit-for-bit the positive map of its sample (for
+    every seed) by an empty placeholder ``<name>=positive`` of shape ``[*prefix, 0]``.
+
+    Audio-agnostic maps (the ``center``/``full``/``random`` baselines, or a model that ignores its
+    audio) are the same under every audio, and storing them 2 + 2S times made a 200-clip run of a
+    224x224 baseline take 845 MB. :func:`read_shard_file` gives the full array back.
+    """
+    positive = arrays.get("positive")
+    if positive is None or positive.ndim != 3 or positive.dtype.kind != "f":
+        return arrays
+    out = dict(arrays)
+    for name in SHAREABLE:
+        a = arrays.get(name)
+        if (a is None or a.dtype != positive.dtype or a.ndim < 3 or a.shape[-3:] != positive.shape
+                or a.size == 0):
+            continue
+        if np.array_equal(_bits(a), np.broadcast_to(_bits(positive), a.shape)):
+            del out[name]
+            out[name + SHARED_SUFFIX] = np.zeros(a.shape[:-2] + (0,), dtype=a.dtype)
+    return out
+
+
+def logical_headers(raw: Headers) -> Headers:
+    """Headers as stored -> the arrays a reader gets (a shared member takes ``positive``'s ``h, w``)."""
+    out: Headers = {}
+    for key, (dtype, shape) in raw.items():
+        name = key[:-len(SHARED_SUFFIX)] if key.endswith(SHARED_SUFFIX) else None
+        if name is None:
+            out[key] = (dtype, shape)
+        elif name in SHAREABLE and "positive" in raw and shape and shape[-1] == 0:
+            out[name] = (dtype, shape[:-1] + raw["positive"][1][1:])
+        else:
+            raise ValueError(f"member {key!r} is not a shared map this version reads")
+    return out
+
+
+def _unreadable(path: Path, exc: Exception) -> VsslevalError:
+    return VsslevalError(f"cannot read heatmap shard {path}: {exc}; delete it and rerun with --resume")
+
+
+def shard_headers(path: Path) -> Headers:
+    """The arrays a reader of the shard at ``path`` gets, as ``{name: (dtype string, shape)}``,
+    from its headers only; a shard that cannot be read is a :class:`VsslevalError` naming it."""
+    try:
+        return logical_headers(_npz_headers(path))
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def write_shard_file(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write one shard atomically; a kill leaves either the whole shard or nothing (and a full
+    disk a :class:`VsslevalError` naming the shard and the bytes it needs)."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    pickled = [k for k, v in arrays.items() if v.dtype == object]
+    if pickled:  # stores must stay readable with allow_pickle=False
+        raise TypeError(f"shard arrays {pickled} have dtype object; store numbers or fixed-width strings")
+    arrays = share_with_positive(arrays)
+    size = sum(v.nbytes + 256 for v in arrays.values()) + 22  # .npy headers and zip records
+    with atomic_path(path, size_hint=size) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def read_shard_file(path: Path) -> dict[str, np.ndarray]:
+    """The shard's arrays; a map stored as shared with ``positive`` comes back as the array that
+    was written (a copy: readers may change what they get, as with any other member)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            raw = {k: z[k] for k in z.files}
+        shapes = logical_headers({k: (v.dtype.str, v.shape) for k, v in raw.items()})
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # corrupted despite atomic writes
+        raise _unreadable(path, exc) from exc
+    return {k: raw[k] if k in raw else np.broadcast_to(raw["positive"], shape).copy()
+            for k, (_, shape) in shapes.items()}
+
+
+def read_ids(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids [n], index [n])`` of the shard at ``path`` (only those two members are read)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["ids"], z["index"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, exc) from exc
