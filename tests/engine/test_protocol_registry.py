@@ -44,10 +44,15 @@ def test_no_protocol_name_branches_outside_the_protocols():
 
 
 def test_metrics_imports_nothing_else_of_vssleval():
-    """Only the leaf ``vssleval.vocabulary`` (the names of variants and presets), which itself
-    imports nothing at all."""
+    """Only the leaves ``vssleval.vocabulary`` (the names of variants and presets), which itself
+    imports nothing at all, and ``vssleval.errors`` (a refusal is a ``VsslevalError``), which
+    imports nothing of vssleval (ARCHITECTURE: metrics may import the leaf modules)."""
+    leaves = ("vocabulary", "errors")
     vocabulary = ast.parse((PACKAGE / "vocabulary.py").read_text(encoding="utf-8"))
     assert not [n for n in ast.walk(vocabulary) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    errors = ast.parse((PACKAGE / "errors.py").read_text(encoding="utf-8"))
+    assert not [n for n in ast.walk(errors) if isinstance(n, ast.ImportFrom)
+                or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "vssleval" for a in n.names))]
     bad = []
     for path in (PACKAGE / "metrics").rglob("*.py"):
         depth = len(path.relative_to(PACKAGE / "metrics").parts) - 1  # 0 for metrics/x.py
@@ -56,9 +61,10 @@ def test_metrics_imports_nothing_else_of_vssleval():
                 bad += [f"{path.name}: import {a.name}" for a in node.names if a.name.split(".")[0] == "vssleval"]
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
-                absolute = node.level == 0 and module.split(".")[0] == "vssleval" and module != "vssleval.vocabulary"
-                # a relative import above vssleval/metrics (other than the vocabulary leaf)
-                escapes = node.level > depth + 1 and not (node.level == depth + 2 and module == "vocabulary")
+                absolute = (node.level == 0 and module.split(".")[0] == "vssleval"
+                            and module not in {f"vssleval.{leaf}" for leaf in leaves})
+                # a relative import above vssleval/metrics (other than a leaf module)
+                escapes = node.level > depth + 1 and not (node.level == depth + 2 and module in leaves)
                 if absolute or escapes:
                     bad.append(f"{path.relative_to(PACKAGE)}: from {'.' * node.level}{node.module or ''}")
     assert bad == []

@@ -19,7 +19,7 @@ from PIL import Image
 
 from vssleval import fingerprint, limits
 from vssleval.api.evaluation import Results, run_splits
-from vssleval.engine.scoring import score_run, upsample_plan
+from vssleval.engine.scoring import prepare_run, score_run
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
@@ -253,7 +253,7 @@ def _first_seed_batches(store: HeatmapStore) -> Iterator[tuple[np.ndarray, np.nd
 def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, max_samples: int,
                  points: int) -> dict[str, Any]:
     config = store.config
-    return sweep_panel(run, _first_seed_batches(store), upsample_plan(config, "vssleval"), config["seeds"][0],
+    return sweep_panel(run, _first_seed_batches(store), prepare_run(config, "vssleval").ops, config["seeds"][0],
                        calibrated, max_samples, points)
 
 
@@ -298,7 +298,7 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     for v in ("noise", "offscreen"):
         if v in negatives:
             maps[v] = shard[v][0, :k]
-    overlay_grid(images, maps, threshold, path, titles=ids, op=upsample_plan(config, "vssleval"))
+    overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops)
     return True
 
 
