@@ -149,3 +149,23 @@ def test_a_toy_protocol_defined_in_a_test_scores_through_the_public_path(toy, tm
     assert again.metrics["peak_hit"] == metrics["peak_hit"]
     clean = vssleval.rescore(tmp_path / "run", tmp_path / "clean", protocol="vssleval", bootstrap=0, verbose=False)
     assert clean.metrics["protocol"] == "vssleval" and "ciou" in clean.metrics and "peak_hit" not in clean.metrics
+
+
+def test_a_refusal_while_scoring_is_the_one_line_error(toy, tmp_path, monkeypatch, capsys):
+    """A protocol that finds, while scoring, maps it cannot score (native's Flickr consensus maps)
+    raises ProtocolRefusal: a VsslevalError, so the CLI prints it as one line, never a traceback."""
+    from vssleval.cli import main
+    from vssleval.metrics.protocols import ProtocolRefusal
+
+    def refuse(maps, gt, ogl, setup):
+        raise ProtocolRefusal("toy-peak scores binary ground truth only")
+
+    monkeypatch.setattr(toy, "sample_records", refuse)
+    with pytest.raises(vssleval.VsslevalError, match="^toy-peak scores binary ground truth only$"):
+        vssleval.evaluate("random", "synthetic-vggss", neg="silence", seeds=1, limit=2, protocol="toy-peak",
+                          bootstrap=0, out=tmp_path / "api", verbose=False)
+    capsys.readouterr()
+    code = main(["report", "--from-store", str(tmp_path / "api"), "--out", str(tmp_path / "cli")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == "vssleval: error: toy-peak scores binary ground truth only"
+    assert not [line for line in err if "Traceback" in line]
