@@ -169,3 +169,11 @@ def test_a_refusal_while_scoring_is_the_one_line_error(toy, tmp_path, monkeypatc
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1] == "vssleval: error: toy-peak scores binary ground truth only"
     assert not [line for line in err if "Traceback" in line]
+
+
+def test_a_store_the_protocol_refuses_leaves_no_output_folder(tmp_path):
+    """Rescoring a clean run under juanola2025 (no OGL maps in its store) is refused before --out exists."""
+    vssleval.infer("random", "synthetic-vggss", seeds=1, limit=2, overlays=0, out=tmp_path / "run", verbose=False)
+    with pytest.raises(vssleval.VsslevalError, match="was written by a vssleval run"):
+        vssleval.rescore(tmp_path / "run", tmp_path / "out", protocol="juanola2025", verbose=False)
+    assert not (tmp_path / "out").exists()

@@ -156,8 +156,9 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
                             int(config.get("batch_size") or 1), bootstrap=bootstrap, max_memory=max_memory)
     check_run_folder(out, config, source=store.root,
                      fix="choose another --out (a new folder, or this run's own folder)")
-    ensure_output_dir(out)  # before the store is scored
     protocol = protocol or config["protocol"]
+    prepare_run(config, protocol, store)  # a store the protocol cannot score is refused before --out is made
+    ensure_output_dir(out)  # before the store is scored
     run_dir = store.root.parent if store.root.name == "store" else store.root
     acc, warnings = score_run(store, protocol=protocol, bootstrap=bootstrap, allow_nonfinite=allow_nonfinite)
     config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
