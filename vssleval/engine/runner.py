@@ -16,6 +16,10 @@ Per run (model, preset, dataset, seeds S, negatives):
 
 Each batch becomes one atomic shard of the heatmap store, so a killed run resumes where it
 stopped; under ``torchrun`` batches are dealt round-robin to ranks.
+
+A little over 500 lines on purpose: :class:`Engine` is one object whose set-up, feature caches and
+batch loop share its state; the parts that stand alone live beside it (``inputs``, ``offscreen``,
+``contract``, ``device``, ``distributed``).
 """
 
 from __future__ import annotations
