@@ -177,3 +177,20 @@ def test_a_store_the_protocol_refuses_leaves_no_output_folder(tmp_path):
     with pytest.raises(vssleval.VsslevalError, match="was written by a vssleval run"):
         vssleval.rescore(tmp_path / "run", tmp_path / "out", protocol="juanola2025", verbose=False)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edit", ["del", "not-names"])
+def test_a_damaged_run_configuration_is_named_not_a_traceback(tmp_path, edit):
+    """The entries the protocol's set-up reads from a stored run's config.json (model, preset,
+    negatives): one missing or of another type is a one-line error naming the file and the entry."""
+    vssleval.infer("random", "synthetic-vggss", seeds=1, limit=2, overlays=0, out=tmp_path / "run", verbose=False)
+    path = tmp_path / "run" / "store" / "config.json"
+    config = json.loads(path.read_text())
+    if edit == "del":
+        del config["negatives"]
+    else:
+        config["negatives"] = [1]
+    path.write_text(json.dumps(config))
+    with pytest.raises(vssleval.VsslevalError, match=r"config\.json: `negatives` must be a list of variant names"):
+        vssleval.rescore(tmp_path / "run", tmp_path / "out", verbose=False)
+    assert not (tmp_path / "out").exists()

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vssleval import vocabulary
-from vssleval.engine.store import HeatmapStore, unpack_gt
+from vssleval.engine.store import CONFIG_FILE, HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
 from vssleval.metrics.protocols import Protocol, RunFacts, Setup, StoreFacts, get_protocol
@@ -31,6 +31,7 @@ def run_facts(config: Mapping[str, Any], store: HeatmapStore | None = None) -> R
     dataset layout the preset's per-dataset ops are keyed by; None takes each op's ``default``), as
     a stored run's configuration has them; ``store``: the stored run being scored, if any.
     """
+    _check_run_config(config, store)
     block = preset_block(config["model_config"], config["preset"], config["model_name"])
     rule = MapRule.from_config(block.get("map"))
     testset = config.get("testset")
@@ -46,6 +47,24 @@ def run_facts(config: Mapping[str, Any], store: HeatmapStore | None = None) -> R
     return RunFacts(model_name=config["model_name"], preset=config["preset"], model_config=config["model_config"],
                     preset_map=dict(block.get("map") or {}), negatives=tuple(config["negatives"]), op=op,
                     store=facts)
+
+
+#: the run configuration's entries a protocol's set-up reads, and what each must be
+_RUN_KEYS = {"model_config": (dict, "a mapping"), "model_name": (str, "a name"), "preset": (str, "a name"),
+             "negatives": ((list, tuple), "a list of variant names")}
+
+
+def _check_run_config(config: Mapping[str, Any], store: HeatmapStore | None) -> None:
+    """A :class:`VsslevalError` naming the entry, for a stored run whose configuration lacks one
+    :func:`run_facts` reads or holds it in another form (an edited or damaged ``config.json``)."""
+    for key, (kind, what) in _RUN_KEYS.items():
+        value = config.get(key)
+        if isinstance(value, kind) and (key != "negatives" or all(isinstance(v, str) for v in value)):
+            continue
+        where = f"{store.root / CONFIG_FILE}" if store is not None else "the run configuration"
+        found = "has none" if key not in config else f"holds {type(value).__name__} {str(value)[:60]!r}"
+        raise VsslevalError(f"{where}: `{key}` must be {what} and {found} (edited or damaged?); "
+                            "evaluate the model again to rebuild the run")
 
 
 def prepare_run(config: Mapping[str, Any], protocol: str | Protocol,
