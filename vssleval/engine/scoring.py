@@ -1,7 +1,9 @@
 """Score a heatmap store: stream its shards into the metrics accumulator (no model runs).
 
 This is what ``vssleval evaluate`` does after inference and what ``vssleval report --from-store``
-does on an existing run, so both give identical numbers.
+does on an existing run, so both give identical numbers. What a run is scored with is the
+protocol's :meth:`~vssleval.metrics.protocols.Protocol.prepare`: :func:`run_facts` describes the
+run to it, :func:`prepare_run` is the one call (also the API's check before any model runs).
 """
 
 from __future__ import annotations

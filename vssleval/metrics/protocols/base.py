@@ -94,7 +94,8 @@ class RunFacts:
 
 @dataclass(frozen=True)
 class Setup:
-    """What one run is scored with, as :meth:`Protocol.setup` validated it.
+    """What one run is scored with: what :meth:`Protocol.prepare` returns (validated by
+    :meth:`Protocol.setup`).
 
     ``thresholds``: universal thresholds (raw map scale), in the protocol's own type;
     ``ops``: the upsampling plan (:meth:`Protocol.upsample_plan`); ``settings``: per-model
