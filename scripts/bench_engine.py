@@ -173,7 +173,7 @@ def run_reference(spec: RunSpec, bank_noise_only: bool = False):
     t0, c0 = time.perf_counter(), time.process_time()
     model = build_model(spec.model, spec.checkpoint, preset=spec.preset)
     block = preset_block(model.config, spec.preset, model.name)
-    audio = AudioPipeline({k: v for k, v in block["audio"].items() if k not in ("variants", "noise_draws")})
+    audio = AudioPipeline(clean.PROTOCOL.audio_block(block["audio"]))  # negatives through the positive's front-end
     image = ImagePipeline(block["image"])
     dataset = load_dataset(spec.dataset, spec.data_dir)
     samples, pool = dataset.samples, dataset.offscreen_pool()

@@ -1,5 +1,8 @@
 """User-facing errors.
 
+A leaf module: it imports nothing of vssleval, so every package may raise these (``metrics``
+included: a protocol's refusal, :class:`vssleval.metrics.protocols.ProtocolRefusal`, is one).
+
 Anything raised as :class:`VsslevalError` is a problem with the user's input (a missing file, a bad
 annotation, an unknown model) rather than a bug: the CLI prints its message, without a stack trace,
 and exits with status 2. Messages name the offending file or value and say how to fix it.

@@ -64,23 +64,22 @@ def reference_maps(spec: RunSpec) -> dict[str, np.ndarray]:
     full ``model(image, audio)`` forward on inputs built from scratch (batch of one, nothing
     cached or shared), with the draws of the data layer's sampler as functions of (seed, index).
 
-    Mirrors the protocol's only choice about preprocessing: ``vssleval`` feeds every negative
-    through the positive's front-end (the preset's quirk keys ``variants``/``noise_draws`` dropped),
-    ``juanola2025`` keeps vssl_eval's per-variant quirks.
+    The audio front-end is built from the protocol's ``audio_block`` of the preset, as the engine's:
+    ``vssleval`` feeds every negative through the positive's front-end, ``juanola2025`` keeps
+    vssl_eval's per-variant quirks (pinned by tests/metrics/test_protocol_prepare.py).
     """
     import torch
 
     from vssleval.data import load_dataset
     from vssleval.data.negatives import bank_noise, noise, noise_bank_slot
     from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
+    from vssleval.metrics.protocols import get_protocol
     from vssleval.models import build_model
     from vssleval.models.registry import preset_block
 
     model = build_model(spec.model, spec.checkpoint, preset=spec.preset)
     block = preset_block(model.config, spec.preset, model.name)
-    audio_block = dict(block["audio"])
-    if spec.protocol == "vssleval":
-        audio_block = {k: v for k, v in audio_block.items() if k not in ("variants", "noise_draws")}
+    audio_block = get_protocol(spec.protocol).audio_block(block["audio"])
     audio, image = AudioPipeline(audio_block), ImagePipeline(block["image"])
     dataset = load_dataset(spec.dataset, spec.data_dir)
     samples = dataset.samples[: spec.limit] if spec.limit else dataset.samples

@@ -29,7 +29,7 @@ import pytest
 
 import shared
 from engine_helpers import order_by_ids, rel_l2, rel_max, run, store_arrays
-from vssleval.engine.scoring import upsample_plan
+from vssleval.engine.scoring import upsample_plan_for
 from vssleval.engine.spec import RunSpec
 from vssleval.metrics.upsample import minmax_normalize, upsample
 from vssleval.models.maps import MapRule
@@ -72,7 +72,8 @@ def test_juanola2025_raw_files_through_engine(name, dataset, fx, tmp_path, offic
     order = np.array([list(map(str, golden_ids)).index(str(i)) for i in ours["ids"]])
     config = outcome.store.config
     assert config["testset"] == dataset and config["checkpoint_sha256"]
-    plan = upsample_plan(config, "juanola2025")
+    # the compat plan of the run's preset (the run computes silence only: its plan, not its scoring)
+    plan = upsample_plan_for(name, dataset, "juanola2025", config["preset"])
 
     errors = {}
     for variant, (suffix, plan_key) in JUANOLA_VARIANTS.items():

@@ -162,7 +162,7 @@ def test_consensus_ground_truth_is_refused():
     gt = np.zeros((1, 224, 224), np.float32)
     gt[0, :10, :10] = 0.5  # one annotator's box only: Flickr's consensus map
     boxes = np.array([[[0.0, 0.0, 0.1, 0.1]]])
-    with pytest.raises(ValueError, match="consensus"):
+    with pytest.raises(VsslevalError, match="consensus"):  # a refusal: the CLI's one-line error
         acc.update(0, ["a"], np.zeros((1, 14, 14), np.float32), gt=gt, boxes=boxes)
     with pytest.raises(ValueError, match="needs boxes"):
         acc.update(0, ["a"], np.zeros((1, 14, 14), np.float32), gt=np.zeros((1, 224, 224), np.float32))
@@ -180,7 +180,7 @@ def test_every_yaml_evaluator_agrees_with_its_native_preset():
     """Each zoo YAML's ``native`` map block (the record of the model's own pipeline) upsamples VGG-SS
     maps with the op its evaluator's code uses, so ``--preset native --protocol native`` is accepted;
     the evaluator's own box rule and upsampling are then the ones the parity tests pin down."""
-    from vssleval.engine.scoring import check_run_scorable
+    from vssleval.engine.scoring import prepare_run
     from vssleval.models.registry import get_entry, list_models, load_model_config
 
     named = {}
@@ -190,15 +190,15 @@ def test_every_yaml_evaluator_agrees_with_its_native_preset():
         config = load_model_config(name)
         if config.get("native_evaluator"):
             named[name] = config["native_evaluator"]
-            check_run_scorable({"model_config": config, "model_name": name, "preset": "native", "negatives": (),
-                                "testset": "vggss"}, "native")
+            prepare_run({"model_config": config, "model_name": name, "preset": "native", "negatives": (),
+                         "testset": "vggss"}, "native")
     assert named == {"ezvsl": "ezvsl", "fnac": "fnac", "slavc": "slavc", "lvs": "lvs", "ssltie": "ssltie",
                      "sslalign": "sslalign", "sacl": "sacl"}
     # the check can fail: FNAC's validate2 (bicubic) against the YAML's record of validate (bilinear)
     config = {**load_model_config("fnac"), "native_evaluator": "fnac_bicubic"}
     with pytest.raises(VsslevalError, match="upsamples with bicubic"):
-        check_run_scorable({"model_config": config, "model_name": "fnac", "preset": "native", "negatives": (),
-                            "testset": "vggss"}, "native")
+        prepare_run({"model_config": config, "model_name": "fnac", "preset": "native", "negatives": (),
+                     "testset": "vggss"}, "native")
 
 
 def test_native_runs_compute_no_negatives_unless_asked(tmp_path):

@@ -44,10 +44,15 @@ def test_no_protocol_name_branches_outside_the_protocols():
 
 
 def test_metrics_imports_nothing_else_of_vssleval():
-    """Only the leaf ``vssleval.vocabulary`` (the names of variants and presets), which itself
-    imports nothing at all."""
+    """Only the leaves ``vssleval.vocabulary`` (the names of variants and presets), which itself
+    imports nothing at all, and ``vssleval.errors`` (a refusal is a ``VsslevalError``), which
+    imports nothing of vssleval (ARCHITECTURE: metrics may import the leaf modules)."""
+    leaves = ("vocabulary", "errors")
     vocabulary = ast.parse((PACKAGE / "vocabulary.py").read_text(encoding="utf-8"))
     assert not [n for n in ast.walk(vocabulary) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    errors = ast.parse((PACKAGE / "errors.py").read_text(encoding="utf-8"))
+    assert not [n for n in ast.walk(errors) if isinstance(n, ast.ImportFrom)
+                or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "vssleval" for a in n.names))]
     bad = []
     for path in (PACKAGE / "metrics").rglob("*.py"):
         depth = len(path.relative_to(PACKAGE / "metrics").parts) - 1  # 0 for metrics/x.py
@@ -56,9 +61,10 @@ def test_metrics_imports_nothing_else_of_vssleval():
                 bad += [f"{path.name}: import {a.name}" for a in node.names if a.name.split(".")[0] == "vssleval"]
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
-                absolute = node.level == 0 and module.split(".")[0] == "vssleval" and module != "vssleval.vocabulary"
-                # a relative import above vssleval/metrics (other than the vocabulary leaf)
-                escapes = node.level > depth + 1 and not (node.level == depth + 2 and module == "vocabulary")
+                absolute = (node.level == 0 and module.split(".")[0] == "vssleval"
+                            and module not in {f"vssleval.{leaf}" for leaf in leaves})
+                # a relative import above vssleval/metrics (other than a leaf module)
+                escapes = node.level > depth + 1 and not (node.level == depth + 2 and module in leaves)
                 if absolute or escapes:
                     bad.append(f"{path.relative_to(PACKAGE)}: from {'.' * node.level}{node.module or ''}")
     assert bad == []
@@ -143,3 +149,48 @@ def test_a_toy_protocol_defined_in_a_test_scores_through_the_public_path(toy, tm
     assert again.metrics["peak_hit"] == metrics["peak_hit"]
     clean = vssleval.rescore(tmp_path / "run", tmp_path / "clean", protocol="vssleval", bootstrap=0, verbose=False)
     assert clean.metrics["protocol"] == "vssleval" and "ciou" in clean.metrics and "peak_hit" not in clean.metrics
+
+
+def test_a_refusal_while_scoring_is_the_one_line_error(toy, tmp_path, monkeypatch, capsys):
+    """A protocol that finds, while scoring, maps it cannot score (native's Flickr consensus maps)
+    raises ProtocolRefusal: a VsslevalError, so the CLI prints it as one line, never a traceback."""
+    from vssleval.cli import main
+    from vssleval.metrics.protocols import ProtocolRefusal
+
+    def refuse(maps, gt, ogl, setup):
+        raise ProtocolRefusal("toy-peak scores binary ground truth only")
+
+    monkeypatch.setattr(toy, "sample_records", refuse)
+    with pytest.raises(vssleval.VsslevalError, match="^toy-peak scores binary ground truth only$"):
+        vssleval.evaluate("random", "synthetic-vggss", neg="silence", seeds=1, limit=2, protocol="toy-peak",
+                          bootstrap=0, out=tmp_path / "api", verbose=False)
+    capsys.readouterr()
+    code = main(["report", "--from-store", str(tmp_path / "api"), "--out", str(tmp_path / "cli")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == "vssleval: error: toy-peak scores binary ground truth only"
+    assert not [line for line in err if "Traceback" in line]
+
+
+def test_a_store_the_protocol_refuses_leaves_no_output_folder(tmp_path):
+    """Rescoring a clean run under juanola2025 (no OGL maps in its store) is refused before --out exists."""
+    vssleval.infer("random", "synthetic-vggss", seeds=1, limit=2, overlays=0, out=tmp_path / "run", verbose=False)
+    with pytest.raises(vssleval.VsslevalError, match="was written by a vssleval run"):
+        vssleval.rescore(tmp_path / "run", tmp_path / "out", protocol="juanola2025", verbose=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edit", ["del", "not-names"])
+def test_a_damaged_run_configuration_is_named_not_a_traceback(tmp_path, edit):
+    """The entries the protocol's set-up reads from a stored run's config.json (model, preset,
+    negatives): one missing or of another type is a one-line error naming the file and the entry."""
+    vssleval.infer("random", "synthetic-vggss", seeds=1, limit=2, overlays=0, out=tmp_path / "run", verbose=False)
+    path = tmp_path / "run" / "store" / "config.json"
+    config = json.loads(path.read_text())
+    if edit == "del":
+        del config["negatives"]
+    else:
+        config["negatives"] = [1]
+    path.write_text(json.dumps(config))
+    with pytest.raises(vssleval.VsslevalError, match=r"config\.json: `negatives` must be a list of variant names"):
+        vssleval.rescore(tmp_path / "run", tmp_path / "out", verbose=False)
+    assert not (tmp_path / "out").exists()

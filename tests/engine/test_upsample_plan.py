@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from vssleval.engine.scoring import upsample_plan, upsample_plan_for
+from vssleval.engine.scoring import prepare_run, upsample_plan_for
 from vssleval.errors import VsslevalError
 from vssleval.models.registry import load_model_config
 
@@ -22,7 +22,8 @@ def test_per_dataset_keys_and_clean_protocol():
 def test_negatives_with_different_ops_are_refused():
     cfg = copy.deepcopy(load_model_config("ezvsl"))
     cfg["presets"]["juanola2025"]["map"]["upsample"]["noise"] = "bilinear_ac"
-    config = {"model_config": cfg, "preset": "juanola2025", "model_name": "ezvsl", "testset": "vggss"}
+    config = {"model_config": cfg, "preset": "juanola2025", "model_name": "ezvsl", "testset": "vggss",
+              "negatives": ("silence", "noise", "offscreen")}
     with pytest.raises(VsslevalError, match="different ops"):
-        upsample_plan(config, "juanola2025")
-    assert upsample_plan(config, "vssleval") == "bilinear_ac"  # the clean protocol uses the positive's op
+        prepare_run(config, "juanola2025")
+    assert prepare_run(config, "vssleval").ops == "bilinear_ac"  # the clean protocol uses the positive's op

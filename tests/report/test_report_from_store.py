@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vssleval.cli import main
-from vssleval.engine.scoring import score_store, upsample_plan
+from vssleval.engine.scoring import prepare_run, score_store
 from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import Accumulator
@@ -64,7 +64,7 @@ def test_sweep_equals_the_accumulator_at_a_universal_threshold(runs):
     """At any threshold of the grid the sweep gives the clean protocol's ciou_<u> and pia_<neg>_<u>."""
     store = HeatmapStore.open(runs["random"])
     config = store.config
-    op = upsample_plan(config, "vssleval")
+    op = prepare_run(config, "vssleval").ops
     shard = store.read_shard(0)
     gt = unpack_gt(shard["gt"])
     grid = threshold_grid(0.0, 1.0, 9)

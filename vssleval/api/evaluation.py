@@ -24,7 +24,7 @@ from vssleval.api.arguments import check_run_arguments
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.data.registry import get_config as get_dataset_config
-from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, protocol_of, score_run
+from vssleval.engine.scoring import count_nonfinite, describe_nonfinite, prepare_run, protocol_of, score_run
 from vssleval.engine.spec import RunSpec, seed_list
 from vssleval.engine.store import HeatmapStore, claim_run_folder
 from vssleval.errors import VsslevalError
@@ -315,9 +315,8 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
     # before hours of inference, not after: the protocol can score these negatives and this model
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
-    check_run_scorable({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
-                        "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]},
-                       spec.protocol)
+    prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
+                 "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
     outdir = _out_dir(args["out"])
     outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
                             preflight=memory)

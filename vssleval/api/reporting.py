@@ -19,7 +19,7 @@ from PIL import Image
 
 from vssleval import fingerprint, limits
 from vssleval.api.evaluation import Results, run_splits
-from vssleval.engine.scoring import score_run, upsample_plan
+from vssleval.engine.scoring import prepare_run, score_run
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
@@ -156,8 +156,9 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
                             int(config.get("batch_size") or 1), bootstrap=bootstrap, max_memory=max_memory)
     check_run_folder(out, config, source=store.root,
                      fix="choose another --out (a new folder, or this run's own folder)")
-    ensure_output_dir(out)  # before the store is scored
     protocol = protocol or config["protocol"]
+    prepare_run(config, protocol, store)  # a store the protocol cannot score is refused before --out is made
+    ensure_output_dir(out)  # before the store is scored
     run_dir = store.root.parent if store.root.name == "store" else store.root
     acc, warnings = score_run(store, protocol=protocol, bootstrap=bootstrap, allow_nonfinite=allow_nonfinite)
     config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
@@ -255,7 +256,7 @@ def _first_seed_batches(store: HeatmapStore) -> Iterator[tuple[np.ndarray, np.nd
 def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, max_samples: int,
                  points: int) -> dict[str, Any]:
     config = store.config
-    return sweep_panel(run, _first_seed_batches(store), upsample_plan(config, "vssleval"), config["seeds"][0],
+    return sweep_panel(run, _first_seed_batches(store), prepare_run(config, "vssleval").ops, config["seeds"][0],
                        calibrated, max_samples, points)
 
 
@@ -300,7 +301,7 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     for v in ("noise", "offscreen"):
         if v in negatives:
             maps[v] = shard[v][0, :k]
-    overlay_grid(images, maps, threshold, path, titles=ids, op=upsample_plan(config, "vssleval"))
+    overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops)
     return True
 
 

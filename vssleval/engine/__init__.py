@@ -7,7 +7,8 @@ Entry points::
         -> (Accumulator, warnings)   non-finite maps refused unless allowed, then score_store
     score_store(store: HeatmapStore, protocol=None, bootstrap=200) -> Accumulator       # scoring
     HeatmapStore.open(run_dir_or_store)                                                  # store
-    upsample_plan(config, protocol), upsample_plan_for(model, testset, protocol, preset)  # scoring
+    prepare_run(config, protocol, store=None) -> Setup   # the protocol's set-up, or its refusal  # scoring
+    upsample_plan_for(model, testset, protocol, preset)  # a registered model's upsampling plan    # scoring
 
 A run (:class:`~vssleval.engine.spec.RunSpec`: model, preset, protocol, dataset, negatives, seeds)
 writes every raw low-resolution map of every sample x audio variant x seed to ``out_dir/store``

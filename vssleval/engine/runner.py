@@ -16,11 +16,14 @@ Per run (model, preset, dataset, seeds S, negatives):
 
 Each batch becomes one atomic shard of the heatmap store, so a killed run resumes where it
 stopped; under ``torchrun`` batches are dealt round-robin to ranks.
+
+A little over 500 lines on purpose: :class:`Engine` is one object whose set-up, feature caches and
+batch loop share its state; the parts that stand alone live beside it (``inputs``, ``offscreen``,
+``contract``, ``device``, ``distributed``).
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import dataclasses
 import hashlib
@@ -57,9 +60,6 @@ from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_parts
 from vssleval.models.registry import preset_block
 
-#: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks; the clean
-#: protocol drops them so silence, noise and offscreen audio go through the positive's front-end.
-QUIRK_NEGATIVE_AUDIO_KEYS = ("variants", "noise_draws")
 #: The list of records ``--skip-bad`` left out, in the run folder (docs/datasets.md §8).
 SKIPPED_CSV = "skipped.csv"
 
@@ -67,11 +67,6 @@ SKIPPED_CSV = "skipped.csv"
 def limits_check(spec: RunSpec) -> Callable[[int], None]:
     """The default pre-flight: the memory estimate of ``spec`` for N samples (no bootstrap)."""
     return lambda n: check_run_memory(n, len(spec.seeds), spec.batch_size, spec.noise_bank)
-
-
-def clean_negative_audio(audio_block: dict[str, Any]) -> dict[str, Any]:
-    """The clean protocol's audio block: every variant uses the positive's preprocessing."""
-    return {k: v for k, v in copy.deepcopy(audio_block).items() if k not in QUIRK_NEGATIVE_AUDIO_KEYS}
 
 
 @dataclass
@@ -138,9 +133,8 @@ class Engine:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         block = preset_block(self.model.config, spec.preset, self.model.name)
-        audio_block = dict(block.get("audio") or {})
-        if self.rules.clean_negative_audio and audio_block:
-            audio_block = clean_negative_audio(audio_block)
+        # which preprocessing the negatives get is the protocol's (Protocol.audio_block)
+        audio_block = self.rules.audio_block(block.get("audio") or {})
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
         self.audio_rates = self._audio_rates()

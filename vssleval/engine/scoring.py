@@ -1,21 +1,23 @@
 """Score a heatmap store: stream its shards into the metrics accumulator (no model runs).
 
 This is what ``vssleval evaluate`` does after inference and what ``vssleval report --from-store``
-does on an existing run, so both give identical numbers.
+does on an existing run, so both give identical numbers. What a run is scored with is the
+protocol's :meth:`~vssleval.metrics.protocols.Protocol.prepare`: :func:`run_facts` describes the
+run to it, :func:`prepare_run` is the one call (also the API's check before any model runs).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Mapping
 
 import numpy as np
 from tqdm import tqdm
 
 from vssleval import vocabulary
-from vssleval.engine.store import HeatmapStore, unpack_gt
+from vssleval.engine.store import CONFIG_FILE, HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
-from vssleval.metrics.protocols import Protocol, ProtocolRefusal, get_protocol
+from vssleval.metrics.protocols import Protocol, RunFacts, Setup, StoreFacts, get_protocol
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import DEFAULT_PRESET, load_model_config, preset_block
 
@@ -24,11 +26,15 @@ from vssleval.models.registry import DEFAULT_PRESET, load_model_config, preset_b
 _OP_ALIASES = {"none": "bilinear"}
 
 
-def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
-    """The upsampling the metrics apply: the protocol's plan (:meth:`Protocol.upsample_plan`) from
-    the run's model preset (``map.upsample``, per variant and test set)."""
-    model_cfg = config["model_config"]
-    block = preset_block(model_cfg, config["preset"], config["model_name"])
+def run_facts(config: Mapping[str, Any], store: HeatmapStore | None = None) -> RunFacts:
+    """What a protocol is told about a run (:class:`~vssleval.metrics.protocols.RunFacts`).
+
+    ``config`` needs ``model_config``, ``model_name``, ``preset``, ``negatives`` and ``testset`` (the
+    dataset layout the preset's per-dataset ops are keyed by; None takes each op's ``default``), as
+    a stored run's configuration has them; ``store``: the stored run being scored, if any.
+    """
+    _check_run_config(config, store)
+    block = preset_block(config["model_config"], config["preset"], config["model_name"])
     rule = MapRule.from_config(block.get("map"))
     testset = config.get("testset")
 
@@ -36,12 +42,46 @@ def upsample_plan(config: dict[str, Any], protocol: str) -> Any:
         name = rule.upsample_op(variant, testset)
         return _OP_ALIASES.get(name, name)
 
-    return _refusals(lambda: protocol_of(protocol).upsample_plan(op, config["model_name"], config["preset"]))
+    facts = None
+    if store is not None:
+        facts = StoreFacts(root=str(store.root), written_by=str(store.config.get("protocol")),
+                           members=frozenset(store.members()))
+    return RunFacts(model_name=config["model_name"], preset=config["preset"], model_config=config["model_config"],
+                    preset_map=dict(block.get("map") or {}), negatives=tuple(config["negatives"]), op=op,
+                    store=facts)
+
+
+#: the run configuration's entries a protocol's set-up reads, and what each must be
+_RUN_KEYS = {"model_config": (dict, "a mapping"), "model_name": (str, "a name"), "preset": (str, "a name"),
+             "negatives": ((list, tuple), "a list of variant names")}
+
+
+def _check_run_config(config: Mapping[str, Any], store: HeatmapStore | None) -> None:
+    """A :class:`VsslevalError` naming the entry, for a stored run whose configuration lacks one
+    :func:`run_facts` reads or holds it in another form (an edited or damaged ``config.json``)."""
+    for key, (kind, what) in _RUN_KEYS.items():
+        value = config.get(key)
+        if isinstance(value, kind) and (key != "negatives" or all(isinstance(v, str) for v in value)):
+            continue
+        where = f"{store.root / CONFIG_FILE}" if store is not None else "the run configuration"
+        found = "has none" if key not in config else f"holds {type(value).__name__} {str(value)[:60]!r}"
+        raise VsslevalError(f"{where}: `{key}` must be {what} and {found} (edited or damaged?); "
+                            "evaluate the model again to rebuild the run")
+
+
+def prepare_run(config: Mapping[str, Any], protocol: str | Protocol,
+                store: HeatmapStore | None = None) -> Setup:
+    """What ``protocol`` scores the run of ``config`` (and, when given, its ``store``) with
+    (:meth:`Protocol.prepare <vssleval.metrics.protocols.Protocol.prepare>`): called before any
+    model runs, so a run the protocol cannot score is refused first, and before a store is scored.
+    A refusal is a :class:`~vssleval.metrics.protocols.ProtocolRefusal` (a :class:`VsslevalError`)."""
+    return protocol_of(protocol).prepare(run_facts(config, store))
 
 
 def upsample_plan_for(model: str, testset: str | None, protocol: str = "juanola2025",
                       preset: str = DEFAULT_PRESET) -> Any:
-    """:func:`upsample_plan` for a model named outside a run (tests, benchmarks, notebooks).
+    """The upsampling plan (:attr:`Setup.ops <vssleval.metrics.protocols.Setup>`) of a model named
+    outside a run (tests, benchmarks, notebooks), with the protocol's default negatives.
 
     Args:
         model: a registered model name (its ``configs/models/<model>.yaml`` is read).
@@ -52,69 +92,16 @@ def upsample_plan_for(model: str, testset: str | None, protocol: str = "juanola2
     """
     # a minimal run config: the same lookup a stored run goes through, so there is one code path
     config = {"model_config": load_model_config(model), "preset": preset, "model_name": model,
-              "testset": testset}
-    return upsample_plan(config, protocol)
+              "testset": testset, "negatives": protocol_of(protocol).default_negatives}
+    return prepare_run(config, protocol).ops
 
 
-def protocol_of(name: str) -> Protocol:
+def protocol_of(name: str | Protocol) -> Protocol:
     """The registered protocol ``name`` (a :class:`VsslevalError` naming the known ones otherwise)."""
     try:
         return get_protocol(name)
     except ValueError as exc:
         raise VsslevalError(f"unknown --protocol {name!r}; use {' or '.join(PROTOCOLS)}") from exc
-
-
-def _refusals(call: Callable[[], Any]) -> Any:
-    """``call()``, with a protocol's refusal raised as the user-facing :class:`VsslevalError`."""
-    try:
-        return call()
-    except ProtocolRefusal as exc:
-        raise VsslevalError(str(exc)) from exc
-
-
-def check_scorable(protocol: str, negatives) -> None:
-    """Refuse, before any model runs, a run whose maps the protocol cannot score (a negative
-    variant it scores is missing; e.g. ``juanola2025``'s 164 keys mix the positive with all three)."""
-    _refusals(lambda: protocol_of(protocol).check_negatives(list(negatives)))
-
-
-def protocol_thresholds(model_config: dict[str, Any], model_name: str, protocol: str) -> dict[str, Any]:
-    """The universal thresholds ``protocol`` scores ``model_config``'s maps with; a model the
-    protocol cannot score is refused (before any model runs, when the caller asks first)."""
-    return _refusals(lambda: protocol_of(protocol).thresholds(model_config, model_name))
-
-
-def protocol_settings(model_config: dict[str, Any], model_name: str, protocol: str, preset: str) -> dict[str, Any]:
-    """The per-model evaluator settings ``protocol`` reads from the model YAML and the preset's
-    ``map:`` block (:meth:`Protocol.model_settings`); a model it cannot score is refused."""
-    preset_map = dict(preset_block(model_config, preset, model_name).get("map") or {})
-    return _refusals(lambda: protocol_of(protocol).model_settings(model_config, model_name, preset_map))
-
-
-def check_run_scorable(config: dict[str, Any], protocol: str) -> dict[str, Any]:
-    """Refuse, before any model runs, a run ``protocol`` cannot score: its negatives, the model's
-    thresholds and evaluator settings, and the upsampling plan validated by :meth:`Protocol.setup`.
-
-    ``config`` needs ``model_config``, ``model_name``, ``preset``, ``negatives`` and ``testset`` (the
-    dataset layout), as a stored run's configuration has them. Returns the checked
-    :class:`~vssleval.metrics.Accumulator` arguments ``{thresholds, upsample, settings}``."""
-    check_scorable(protocol, config["negatives"])
-    thresholds = protocol_thresholds(config["model_config"], config["model_name"], protocol)
-    settings = protocol_settings(config["model_config"], config["model_name"], protocol, config["preset"])
-    plan = upsample_plan(config, protocol)
-    _refusals(lambda: protocol_of(protocol).setup(thresholds, plan, settings))
-    return {"thresholds": thresholds, "upsample": plan, "settings": settings}
-
-
-def check_store_scorable(store: HeatmapStore, protocol: str) -> dict[str, Any]:
-    """:func:`check_run_scorable` of a stored run, then the refusal of a store that lacks what
-    ``protocol`` reads (the OGL maps; every store holds the boxes); returns the same Accumulator arguments."""
-    config = store.config
-    scoring = check_run_scorable(config, protocol)
-    written_by = config.get("protocol")
-    has_prior = written_by in PROTOCOLS and PROTOCOLS[written_by].needs_ogl
-    _refusals(lambda: protocol_of(protocol).check_store(has_prior, str(written_by), str(store.root)))
-    return scoring
 
 
 #: Map members of a store shard, in the order the counts are reported.
@@ -173,23 +160,25 @@ def score_run(store: HeatmapStore, protocol: str | None = None, bootstrap: int =
     :func:`score_store`. Returns the accumulator and the warnings for the console and ``report.md``."""
     store.require_complete()
     protocol = protocol or store.config["protocol"]
-    check_store_scorable(store, protocol)  # a store the protocol cannot score is refused first
+    setup = prepare_run(store.config, protocol, store)  # a store the protocol cannot score is refused first
     warning = check_nonfinite(store, allow_nonfinite, protocol)
-    acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress)
+    acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress, setup=setup)
     return acc, [warning] if warning else []
 
 
 def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
-                progress: bool = True) -> Accumulator:
+                progress: bool = True, setup: Setup | None = None) -> Accumulator:
     """Accumulate every (seed, sample) of a complete store under ``protocol`` (default: the run's).
 
-    Non-finite maps are scored under the protocol's rule without a question; :func:`score_run`
+    ``setup``: what :func:`prepare_run` returned for this store and protocol (prepared here when
+    None). Non-finite maps are scored under the protocol's rule without a question; :func:`score_run`
     is the entry point that refuses them unless asked."""
     store.require_complete()
     config = store.config
     protocol = protocol or config["protocol"]
-    acc = Accumulator(protocol=protocol, seeds=config["seeds"], bootstrap=bootstrap,
-                      **check_store_scorable(store, protocol))
+    setup = setup if setup is not None else prepare_run(config, protocol, store)
+    acc = Accumulator(protocol=protocol, seeds=config["seeds"], bootstrap=bootstrap, thresholds=setup.thresholds,
+                      upsample=setup.ops, settings=setup.settings)
     negatives = set(config["negatives"])
     for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
                       disable=not progress, leave=False):

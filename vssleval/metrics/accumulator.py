@@ -39,7 +39,7 @@ class Accumulator:
         upsample: ``vssleval``: one op name for every variant (default ``"bilinear"``);
             ``juanola2025``: a ``{positive, ogl, neg}`` mapping of op names (required). Which ops
             vssl_eval used depends on the model and test set, a fact of the model's YAML, so
-            the caller passes them (``vssleval.engine.scoring.upsample_plan_for``).
+            the caller passes them (``Protocol.prepare``; ``vssleval.engine.scoring.upsample_plan_for``).
         seeds: optional seed values (reported; index i of ``update`` means ``seeds[i]``).
         bootstrap: number of bootstrap resamples for the CIs (0 disables).
         settings: per-model evaluator settings (:meth:`Protocol.model_settings`); none for the

@@ -16,7 +16,8 @@ records cannot give the metric (e.g. a negative the run did not compute). A row 
 ``statistic`` is None is a number the protocol cannot resample at all; ``no_statistic`` says why.
 ``--compare`` prints either reason instead of a difference.
 
-Like the rest of :mod:`vssleval.metrics` this module imports nothing else of vssleval.
+Like the rest of :mod:`vssleval.metrics` this module imports nothing else of vssleval (the
+package may use the leaf modules ``vocabulary`` and ``errors`` only).
 """
 
 from __future__ import annotations

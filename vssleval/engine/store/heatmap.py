@@ -46,6 +46,7 @@ from vssleval.engine.store.ownership import (
 from vssleval.engine.store.shards import (
     PER_SEED,
     read_shard_file,
+    shard_headers,
     shard_name,
     shard_numbers_in,
     write_shard_file,
@@ -185,6 +186,12 @@ class HeatmapStore:
 
     def shard_numbers(self) -> list[int]:
         return shard_numbers_in(self.root)
+
+    def members(self) -> set[str]:
+        """The array names of the store's shards (the first shard's header; every shard of a
+        complete store has the same ones, :func:`.manifest.check_structure`)."""
+        numbers = self.shard_numbers()
+        return set(shard_headers(self.shard_path(numbers[0]))) if numbers else set()
 
     def write_shard(self, number: int, arrays: dict[str, np.ndarray]) -> None:
         """Write one shard atomically (:func:`.shards.write_shard_file`)."""

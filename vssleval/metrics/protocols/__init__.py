@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import NEGATIVES, Protocol, ProtocolRefusal, SeedRecords, Setup
+from .base import NEGATIVES, Protocol, ProtocolRefusal, RunFacts, SeedRecords, Setup, StoreFacts
 
 #: name -> protocol, in ``rank`` order (the clean default first)
 PROTOCOLS: dict[str, Protocol] = {}
@@ -51,5 +51,5 @@ def _discover() -> None:
 
 _discover()
 
-__all__ = ["NEGATIVES", "PROTOCOLS", "Protocol", "ProtocolRefusal", "SeedRecords", "Setup", "get_protocol",
-           "register"]
+__all__ = ["NEGATIVES", "PROTOCOLS", "Protocol", "ProtocolRefusal", "RunFacts", "SeedRecords", "Setup", "StoreFacts",
+           "get_protocol", "register"]

@@ -8,13 +8,19 @@ an attribute or a method of its :class:`Protocol` object, and nothing outside
 ``negatives_required``        negative variants every sample must have (the rest may be absent)
 ``default_negatives``         the negatives a run computes when the user names none
 ``needs_ogl``                 whether the run must also compute the OGL object-prior maps
-``clean_negative_audio``      whether negatives go through the positive's audio front-end
 ``allows_reduced_precision``  whether maps may be computed in bf16 (``--amp bf16``)
 ``needs_boxes``               whether scoring reads the annotation's boxes (``boxes`` keyword)
-``thresholds``                which universal thresholds of the model YAML it scores (or refuses)
-``model_settings``            per-model evaluator settings read from the model YAML (a hook)
-``upsample_plan``             which upsampling op each map variant gets
-``setup``                     validates thresholds / ops / settings once per run
+``audio_block``               the preset's audio block as the run's front-end reads it (whether
+                              negatives keep the preset's quirk keys or use the positive's)
+``prepare``                   a run's facts (:class:`RunFacts`) -> the :class:`Setup` it is scored
+                              with, or a :class:`ProtocolRefusal`; the one call of the engine and
+                              the API, made of the hooks below (each may be overridden):
+``check_negatives``           - refuses a run without a negative variant it scores
+``thresholds``                - which universal thresholds of the model YAML it scores (or refuses)
+``model_settings``            - per-model evaluator settings read from the model YAML
+``upsample_plan``             - which upsampling op each map variant gets
+``setup``                     - validates thresholds / ops / settings (also :class:`Accumulator`'s)
+``check_store``               - refuses a stored run that lacks the maps or boxes it reads
 ``sample_records``            one batch of maps -> per-sample scalars (the only map work)
 ``aggregate``                 per-sample scalars of every seed -> the flat result dict
 ``metrics``                   the metric catalog (:class:`~vssleval.metrics.catalog.Metric` rows):
@@ -24,13 +30,15 @@ an attribute or a method of its :class:`Protocol` object, and nothing outside
 
 Adding a protocol is one new module in this package that defines ``PROTOCOL = MyProtocol()``
 (the registry, :data:`vssleval.metrics.protocols.PROTOCOLS`, finds it), plus its tests.
-Like the rest of :mod:`vssleval.metrics` this module imports nothing else of vssleval: a protocol
-that cannot score a run raises :class:`ProtocolRefusal` (a ``ValueError``), which the engine
-turns into the user-facing error.
+Like the rest of :mod:`vssleval.metrics` this module imports nothing else of vssleval but the leaf
+modules ``vocabulary`` and ``errors``: a protocol that cannot score a run raises
+:class:`ProtocolRefusal`, a :class:`~vssleval.errors.VsslevalError`, so the CLI prints its message
+as the one-line error it is, whoever calls the protocol (docs/protocols.md §10).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
@@ -42,16 +50,52 @@ from ..catalog import Metric, StatContext, check_catalog, sections as catalog_se
 from .. import resampling as rs
 from ..resampling import Stat
 
-from ...vocabulary import NEGATIVES  # the one spelling of the variants (a leaf module)
+from ...errors import VsslevalError  # leaf modules: the user-facing error, the variants' spelling
+from ...vocabulary import NEGATIVES
 
 
-class ProtocolRefusal(ValueError):
-    """A run (model, store, negatives) that a protocol cannot score; the message says why."""
+class ProtocolRefusal(VsslevalError):
+    """A run (model, store, negatives) that a protocol cannot score; the message says why and how
+    to fix it. A :class:`~vssleval.errors.VsslevalError`: nobody converts it."""
+
+
+@dataclass(frozen=True)
+class StoreFacts:
+    """What :meth:`Protocol.check_store` is told about a heatmap store being scored.
+
+    ``root``: the store folder (for messages); ``written_by``: the protocol of the run that wrote
+    it; ``members``: the array names of its shards (``positive``, ``ogl``, ``boxes``, ...).
+    """
+
+    root: str
+    written_by: str
+    members: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What :meth:`Protocol.prepare` is told about a run: the facts its scoring depends on.
+
+    ``model_config``: the whole model YAML; ``preset_map``: the run preset's ``map:`` block
+    (``raw``, ``tau``, ``upsample``, ``normalize``); ``negatives``: the negative variants the run
+    computes; ``op(variant)``: the preset's upsampling op name for that map variant on the run's
+    test set (``positive``, ``silence``, ``noise``, ``offscreen``, ``ogl``); ``store``: the stored
+    run being scored, or None before any model runs.
+    """
+
+    model_name: str
+    preset: str
+    model_config: Mapping[str, Any]
+    preset_map: Mapping[str, Any]
+    negatives: tuple[str, ...]
+    op: Callable[[str], str]
+    store: StoreFacts | None = None
 
 
 @dataclass(frozen=True)
 class Setup:
-    """What one run is scored with, as :meth:`Protocol.setup` validated it.
+    """What one run is scored with: what :meth:`Protocol.prepare` returns (validated by
+    :meth:`Protocol.setup`).
 
     ``thresholds``: universal thresholds (raw map scale), in the protocol's own type;
     ``ops``: the upsampling plan (:meth:`Protocol.upsample_plan`); ``settings``: per-model
@@ -94,8 +138,6 @@ class Protocol:
     #: whether :meth:`sample_records` also receives ``boxes``: the annotation's boxes as fractions
     #: of the frame, float64 ``[B, K, 4]`` NaN-padded (the store's ``boxes`` array)
     needs_boxes: ClassVar[bool] = False
-    #: whether negatives use the positive's audio preprocessing (the preset's quirk keys dropped)
-    clean_negative_audio: ClassVar[bool] = False
     #: whether a run may compute its maps in reduced precision (``--amp bf16``); False for a
     #: protocol that reproduces fp32 reference numbers
     allows_reduced_precision: ClassVar[bool] = True
@@ -166,7 +208,29 @@ class Protocol:
         for name, (lo, hi) in ci.items():
             out[f"{name}_ci95_low"], out[f"{name}_ci95_high"] = lo, hi
 
-    # -- what a run must provide -------------------------------------------------------------
+    # -- what a run is computed and scored with ----------------------------------------------
+    def audio_block(self, preset_audio: Mapping[str, Any]) -> dict[str, Any]:
+        """The preset's ``audio:`` block as this protocol's runs feed it to the audio front-end (a
+        copy; ``{}`` for a model without audio). Default: as the preset writes it, per-variant
+        quirk keys included, so each negative gets the preprocessing the preset records for it."""
+        return copy.deepcopy(dict(preset_audio or {}))
+
+    def prepare(self, run: RunFacts) -> Setup:
+        """What ``run`` is scored with, or a :class:`ProtocolRefusal` saying why it cannot be:
+        the negatives (:meth:`check_negatives`), the model's thresholds (:meth:`thresholds`) and
+        evaluator settings (:meth:`model_settings`), the upsampling plan (:meth:`upsample_plan`),
+        validated together (:meth:`setup`), then, for a stored run, the store (:meth:`check_store`).
+        Called once before any model runs and once before a store is scored; the checks run in
+        this order, so the first refusal a user sees does not depend on the caller."""
+        self.check_negatives(run.negatives)
+        thresholds = self.thresholds(run.model_config, run.model_name)
+        settings = self.model_settings(run.model_config, run.model_name, run.preset_map)
+        ops = self.upsample_plan(run.op, run.model_name, run.preset)
+        setup = self.setup(thresholds, ops, settings)
+        if run.store is not None:
+            self.check_store(run.store)
+        return setup
+
     def check_negatives(self, negatives: Sequence[str]) -> None:
         """Refuse, before any model runs, a run without a negative variant this protocol scores."""
         missing = [n for n in self.negatives_required if n not in set(negatives)]
@@ -176,13 +240,13 @@ class Protocol:
             raise ProtocolRefusal(f"--protocol {self.name} scores {needs}; this run lacks {', '.join(missing)} "
                                   "(use --neg all, or `vssleval infer` to store maps only)")
 
-    def check_store(self, store_has_ogl: bool, store_protocol: str, store_root: str) -> None:
+    def check_store(self, store: StoreFacts) -> None:
         """Refuse a stored run that lacks what this protocol needs (the OGL maps: every store holds
         the boxes, docs/report.md "Run folders and heatmap stores")."""
-        if self.needs_ogl and not store_has_ogl:
+        if self.needs_ogl and "ogl" not in store.members:
             raise ProtocolRefusal(
                 f"protocol {self.name} blends every map with the OGL object prior, which only a --protocol "
-                f"{self.name} run computes; the store {store_root} was written by a {store_protocol} run: "
+                f"{self.name} run computes; the store {store.root} was written by a {store.written_by} run: "
                 f"evaluate the model again with --protocol {self.name}")
 
     def thresholds(self, model_config: Mapping[str, Any], model_name: str) -> dict[str, Any]:

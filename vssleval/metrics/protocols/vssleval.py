@@ -17,7 +17,7 @@ NaN rules (one each, documented in docs/metrics.md §7.5):
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -34,6 +34,10 @@ from .. import resampling as rs
 from ..catalog import Metric, StatContext, needs
 from .base import NEGATIVES, Protocol, SeedRecords, Setup
 OGL_ALPHA = 0.4
+#: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks (``variants``:
+#: per-variant front-end overrides, ``noise_draws``: FNAC's double draw); this protocol drops them
+#: so silence, noise and offscreen audio go through the positive's front-end (docs/protocols.md §2.5).
+QUIRK_NEGATIVE_AUDIO_KEYS = ("variants", "noise_draws")
 
 
 def _np(x) -> np.ndarray:
@@ -355,7 +359,6 @@ class CleanProtocol(Protocol):
     name = "vssleval"
     summary = "vssleval (clean, default)"
     rank = 0
-    clean_negative_audio = True
     nonfinite_rule = "each scored as the worst case"
     metrics = CATALOG
     leaderboard_note = "pIA under the adaptive threshold; AUROC max: positive vs pooled negative raw-map maxima."
@@ -368,6 +371,12 @@ class CleanProtocol(Protocol):
                   "AUROC max = positive vs pooled negative maxima (0.5: the map ignores the audio); "
                   "med. max = median raw-map maximum (model's own scale). Every number is in "
                   "`summary.csv` and each run's `metrics.json`.")
+
+    def audio_block(self, preset_audio: Mapping[str, Any]) -> dict[str, Any]:
+        """The preset's audio block without :data:`QUIRK_NEGATIVE_AUDIO_KEYS`: every negative goes
+        through the positive's front-end (docs/protocols.md §2.5)."""
+        block = super().audio_block(preset_audio)
+        return {k: v for k, v in block.items() if k not in QUIRK_NEGATIVE_AUDIO_KEYS}
 
     def sample_records(self, maps: Mapping[str, Array | None], gt: Array, ogl: Array | None,
                        setup: Setup) -> dict[str, np.ndarray]:
