@@ -241,8 +241,12 @@ class Protocol:
                                   "(use --neg all, or `vssleval infer` to store maps only)")
 
     def check_store(self, store: StoreFacts) -> None:
-        """Refuse a stored run that lacks what this protocol needs (the OGL maps: every store holds
-        the boxes, docs/report.md "Run folders and heatmap stores")."""
+        """Refuse a stored run that lacks what this protocol needs (the OGL maps, the boxes), read
+        from the arrays the store holds."""
+        if self.needs_boxes and "boxes" not in store.members:
+            raise ProtocolRefusal(
+                f"protocol {self.name} reads the annotation's boxes, which the store {store.root} does not "
+                f"hold: evaluate the model again to score it with --protocol {self.name}")
         if self.needs_ogl and "ogl" not in store.members:
             raise ProtocolRefusal(
                 f"protocol {self.name} blends every map with the OGL object prior, which only a --protocol "
