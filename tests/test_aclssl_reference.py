@@ -48,6 +48,21 @@ def test_rule_reproduces_manifest_sha256(part, count):
         assert W.sha256(value) == t["sha256"], t["key"]
 
 
+def test_verify_names_a_tampered_tensor(tmp_path):
+    for part in W.PARTS:
+        shutil.copy(MANIFESTS / f"{part}.json", tmp_path / f"{part}.json")
+    m = json.loads((tmp_path / "param_best.json").read_text())
+    m["tensors"][-1]["sha256"] = "0" * 64
+    (tmp_path / "param_best.json").write_text(json.dumps(m))
+    assert W.verify("param_best", tmp_path) == [m["tensors"][-1]["key"]]
+
+
+def test_cli_refuses_a_missing_manifest_folder_in_one_line(tmp_path, capsys):
+    assert W.main(["--verify", "--manifests", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no manifest for param_best, beats, clipseg" in err and "\n" not in err
+
+
 def test_generic_cases_equal_the_fixtures_rule():
     """Outside its documented additions, the ACL rule is tests/weight_rule.py's rule."""
     for key, shape in [("decoder.reduces.0.weight", (64, 768)), ("fc1.bias", (2304,)),

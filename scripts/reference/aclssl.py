@@ -66,6 +66,7 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 import aclssl_weights as W  # noqa: E402
 
@@ -77,9 +78,6 @@ THRESHOLDS = [0.05, 0.1, 0.15, 0.2, 0.25, 0.30, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6,
 BEATS_ROWS = [0, 1, 247, 495]       # BEATs tokens kept whole in the compact goldens (of 496)
 VIT_ROWS = [0, 1, 242, 484]         # ViT tokens kept whole (of 485; 0 = CLS)
 LOGIT_STRIDE = 4                    # the 352 logits are kept every 4th row/column (88 x 88)
-DEFAULT_IDS = ["1CUmegCuWZ1_000097", "3y2h79MvNPw_000284", "9Ag4gv_J7iS_000031",
-               "AECz4F-i9Pl_000128", "E1w5a1ylbKh_000015", "ab_cdEFGh-1_000270"]
-
 
 def sha(a: np.ndarray) -> str:
     """sha256 of an array's C-order bytes."""
@@ -140,6 +138,33 @@ def apply_patches(src: Path, clipseg_dir: Path) -> None:
     ve.Evaluator.__init__ = recording_init
 
 
+# Not a patch, a fact checked when the environment was built: torchaudio 2.11.0's
+# torchaudio/compliance/kaldi.py (the fbank BEATs calls) is byte-identical to that of torchaudio
+# 0.13.1, the release's pin, so the fbank code is the pinned one, running on torch 2.14.1.
+KALDI_NOTE = ("torchaudio 2.11.0 was installed with --no-deps (no torchaudio release matches torch 2.14.1); "
+              "its compliance/kaldi.py is byte-identical to torchaudio 0.13.1's (the release's pin), "
+              "and it is the only part of torchaudio the test path uses besides load (patched).")
+
+
+class HarnessError(SystemExit):
+    """A one-line error about the harness's inputs."""
+
+
+def check_inputs(src: Path, weights: Path, data: Path) -> None:
+    """Refuse, in one line each, a --src, --weights or --data that cannot be what the run needs."""
+    if not (src / "modules" / "models.py").is_file() or not (src / "Eval.py").is_file():
+        raise HarnessError(f"--src {src}: not a checkout of swimmiing/ACL-SSL (no modules/models.py or Eval.py)")
+    for part, name in W.FILES.items():
+        p = weights / name / "config.json" if part == "clipseg" else weights / name
+        if not p.is_file():
+            raise HarnessError(f"--weights {weights}: {p.relative_to(weights)} is missing; write the substitute "
+                               "weights with scripts/reference/aclssl_weights.py --out DIR")
+    for rel in ("vggss.json", "frames", "audio"):
+        if not (data / rel).exists():
+            raise HarnessError(f"--data {data}: {rel} is missing (VGG-SS layout: frames/<id>.jpg, "
+                               "audio/<id>.wav, vggss.json)")
+
+
 # --------------------------------------------------------------------------- the run folder
 def make_run_dir(run: Path, src: Path, weights: Path, data: Path, ids: list[str] | None) -> list[str]:
     """Lay out ``run`` as the official code expects its working directory; returns the clip ids."""
@@ -148,7 +173,10 @@ def make_run_dir(run: Path, src: Path, weights: Path, data: Path, ids: list[str]
     ids = sorted(ids or by_id)
     missing = [i for i in ids if i not in by_id]
     if missing:
-        raise SystemExit(f"{data / 'vggss.json'} has no entry for {missing}")
+        raise HarnessError(f"{data / 'vggss.json'} has no entry for {missing}")
+    absent = [i for i in ids if not (data / "frames" / f"{i}.jpg").is_file() or not (data / "audio" / f"{i}.wav").is_file()]
+    if absent:
+        raise HarnessError(f"{data}: frames/<id>.jpg or audio/<id>.wav missing for {absent}")
     (run / "VGGSS" / "metadata").mkdir(parents=True)
     (run / "VGGSS" / "metadata" / "vggss.json").write_text(json.dumps([by_id[i] for i in ids]))
     (run / "VGGSS" / "metadata" / "vggss_test.csv").write_text("".join(f"{i},{by_id[i]['class']}\n" for i in ids))
@@ -209,6 +237,7 @@ class Capture:
 def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
     """Run the official VGG-SS test path; returns (ids, stages, evaluator records, gt maps, rst text)."""
     src, weights, data = src.resolve(), weights.resolve(), data.resolve()
+    check_inputs(src, weights, data)
     ids = make_run_dir(workdir, src, weights, data, ids)
     apply_patches(src, weights / W.FILES["clipseg"])
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -226,7 +255,8 @@ def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
         model.load(str(weights / W.FILES["param_best"]))
         dataset = VGGSSDataset(str(data), "vggss_test", is_train=False, input_resolution=352)
         if dataset.file_list != ids:
-            raise SystemExit(f"the official file list {dataset.file_list} differs from the chosen ids {ids}")
+            raise HarnessError(f"the official file list {dataset.file_list} differs from the chosen ids {ids}: "
+                               f"some clip lacks frames/<id>.jpg or audio/<id>.wav in {data}")
         loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False, num_workers=1,
                                              pin_memory=False, drop_last=False)
         cap = Capture(model)
@@ -237,7 +267,7 @@ def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
         evaluators = EVALUATORS[-len(THRESHOLDS):]
         ciou = np.array([[float(c) for c in e.ciou] for e in evaluators])  # [19, N]
         finals = [e.finalize()[1] for e in evaluators]
-        wb = (float(model.masker_i.w), float(model.masker_i.b))
+        wb = (float(model.masker_i.w.detach()), float(model.masker_i.b.detach()))
     finally:
         os.chdir(old)
     evals = {"ciou": ciou, "ap50": np.array([f["cIoU"] for f in finals], dtype=np.float64),
@@ -313,7 +343,13 @@ def versions() -> dict:
     return v
 
 
-def write_goldens(out: Path, ids, st, ev, gt, rst, src: Path, weights: Path) -> None:
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (no machine-specific prefix)."""
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+
+
+def write_goldens(out: Path, ids, st, ev, gt, rst, src: Path, weights: Path, data: Path) -> None:
     """Write golden.npz, evaluator.json and a README.md with provenance and every file's sha256."""
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "golden.npz", **compact(ids, st, ev, gt))
@@ -334,7 +370,7 @@ def write_goldens(out: Path, ids, st, ev, gt, rst, src: Path, weights: Path) -> 
     (out / "README.md").write_text(f"""# ACL-SSL goldens (written by scripts/reference/aclssl.py)
 
 Reference outputs of the **official ACL-SSL test code** (`swimmiing/ACL-SSL`, commit {src_commit or COMMIT},
-run unmodified) on {len(ids)} clips of the synthetic VGG-SS-layout fixture set, with the substitute weights
+run unmodified) on {len(ids)} clips of the synthetic VGG-SS-layout fixture data (`{_shown(data)}`), with the substitute weights
 of `scripts/reference/aclssl_weights.py` (rule `{W.RULE_VERSION}`, manifests in `manifests/`, masker
 w = {ev['masker_w_b'][0]}, b = {ev['masker_w_b'][1]}). CPU, float32. The numbers are meaningless as
 localisation scores; they exist to be reproduced.
@@ -362,6 +398,8 @@ Clips (the official sorted order): {', '.join(ids)}.
 {patches}
 
 ## Software
+
+{KALDI_NOTE}
 
 | package | version |
 |---|---|
@@ -470,7 +508,7 @@ def main(argv=None) -> int:
     if a.out:
         if (a.out / "manifests").is_dir() is False and W.MANIFEST_DIR.is_dir() and a.out.resolve() != W.MANIFEST_DIR.parent:
             shutil.copytree(W.MANIFEST_DIR, a.out / "manifests")
-        write_goldens(a.out, ids, st, ev, gt, rst, a.src, a.weights)
+        write_goldens(a.out, ids, st, ev, gt, rst, a.src, a.weights, a.data)
     return 0
 
 

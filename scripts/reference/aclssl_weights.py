@@ -270,6 +270,14 @@ def main(argv=None) -> int:
     ap.add_argument("--verify", action="store_true", help="check every tensor's sha256 against the manifests")
     ap.add_argument("--manifests", type=Path, default=MANIFEST_DIR, help="manifest folder (default: %(default)s)")
     a = ap.parse_args(argv)
+    missing = [p for p in PARTS if not (a.manifests / f"{p}.json").is_file()]
+    if missing:
+        print(f"{a.manifests}: no manifest for {', '.join(missing)} (expected <part>.json; the repository "
+              "keeps them in tests/fixtures/aclssl/manifests/)", file=sys.stderr)
+        return 2
+    if a.out and a.out.exists() and not a.out.is_dir():
+        print(f"--out {a.out}: exists and is not a folder", file=sys.stderr)
+        return 2
     status = 0
     if a.verify:
         for part in PARTS:
