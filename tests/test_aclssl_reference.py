@@ -146,3 +146,30 @@ def test_fixture_check_covers_the_separate_aclssl_folder(tmp_path):
     assert "sha256 differs from aclssl/SHA256SUMS: aclssl/evaluator.json" in out.stdout
     assert "not in aclssl/SHA256SUMS: aclssl/stray.txt" in out.stdout
     assert "not in MANIFEST.json" not in out.stdout
+
+
+def test_adversarial_cases_follow_the_evaluator_rule():
+    """The official evaluator's answers on the crafted maps equal the rule written out here: mask =
+    map >= float32(thr) (the threshold meets the float32 map in float32: a value stored exactly at a
+    threshold counts), cIoU in float64 without epsilon (0/0 = NaN, failing every cIoU threshold)."""
+    ref = json.loads((GOLDEN / "adversarial.json").read_text())
+    with np.load(GOLDEN / "adversarial.npz") as z:
+        maps = dict(zip(z["map_names"], z["maps"]))
+        gts = dict(zip(z["gt_names"], z["gt_maps"].astype(np.float64)))
+    assert len(ref["cases"]) == len(maps) * len(gts) == 48
+    for k, thr in enumerate(ref["thresholds"]):
+        row = ref["per_threshold"][k]
+        ours = []
+        for case in ref["cases"]:
+            m, g = case.split("__")
+            mask = (maps[m] >= np.float32(thr)).astype(np.float64)
+            gt = gts[g]
+            with np.errstate(invalid="ignore"):
+                ours.append((mask * gt).sum() / (gt.sum() + (mask * (gt == 0)).sum()))
+        expected = np.array([np.nan if c is None else c for c in row["ciou"]])
+        np.testing.assert_array_equal(np.array(ours), expected)
+        assert abs(100 * np.mean(np.array(ours) >= 0.5) - row["ap50"]) < 1e-12
+    # a value stored exactly at a threshold's float32 is inside the mask at that threshold
+    at = ref["per_threshold"][ref["thresholds"].index(0.7)]["ciou"][ref["cases"].index("at_thresholds__whole")]
+    below = ref["per_threshold"][ref["thresholds"].index(0.7)]["ciou"][ref["cases"].index("one_ulp_below__whole")]
+    assert at > below

@@ -41,6 +41,15 @@ PATCHES = [
      "channels first."),
     ("device 'cpu' (ACL(..., 'cpu'), as Test_PTModels.py falls back to when CUDA is absent)",
      "goldens are CPU float32; CUDA_VISIBLE_DEVICES is emptied so no GPU kernel is used."),
+    ("Test_PTModels.main's VGG-SS steps are performed by the harness, line for line (ACL, train(False), "
+     "load, VGGSSDataset at 352, DataLoader(batch_size=1, shuffle=False, num_workers=1, pin_memory=True, "
+     "drop_last=False), eval_vggss_agg with tensorboard_path), with Param_best.pth read from WEIGHTS",
+     "main() also runs the extended sets, Flickr and AVSBench, whose data do not exist here, and reads "
+     "Param_best.pth from SAVE/Train_record/ACL_ViT16_aclifa_2gpu/; nothing else differs."),
+    ("working directory: a scratch folder with config -> SRC/config, pretrain/<BEATs file> -> WEIGHTS, and "
+     "VGGSS/metadata/{vggss_test.csv, vggss.json} written for the chosen clips from DATA/vggss.json",
+     "the official code opens these relative to the working directory; its own metadata list the real "
+     "VGG-SS ids, which the synthetic data do not have. The official sources are imported from SRC."),
     ("VGGSS.eval_utils.Evaluator.__init__ -> the official __init__, then the instance is remembered",
      "to record the per-sample cIoU of each of the 19 evaluators at full precision; evaluate_batch, "
      "cal_CIOU and finalize are the official methods, untouched."),
@@ -258,7 +267,7 @@ def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
             raise HarnessError(f"the official file list {dataset.file_list} differs from the chosen ids {ids}: "
                                f"some clip lacks frames/<id>.jpg or audio/<id>.wav in {data}")
         loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False, num_workers=1,
-                                             pin_memory=False, drop_last=False)
+                                             pin_memory=True, drop_last=False)
         cap = Capture(model)
         result_dir = workdir / "Visual_results" / "vggss"
         best = eval_vggss_agg(model, loader, str(result_dir), tensorboard_path=str(workdir / "Train_record"))
@@ -268,12 +277,89 @@ def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
         ciou = np.array([[float(c) for c in e.ciou] for e in evaluators])  # [19, N]
         finals = [e.finalize()[1] for e in evaluators]
         wb = (float(model.masker_i.w.detach()), float(model.masker_i.b.detach()))
+        adversarial = run_adversarial(workdir)
     finally:
         os.chdir(old)
     evals = {"ciou": ciou, "ap50": np.array([f["cIoU"] for f in finals], dtype=np.float64),
              "auc": np.array([f["AUC"] for f in finals], dtype=np.float64),
-             "best_auc": float(best["best_AUC"]), "masker_w_b": wb}
+             "best_auc": float(best["best_AUC"]), "masker_w_b": wb, "adversarial": adversarial}
     return ids, cap.stacked(), evals, gt, rst
+
+
+# --------------------------------------------------------------------------- adversarial evaluator cases
+ADV_BOXES = {  # normalised [x1, y1, x2, y2] lists, read by the official load_all_bboxes rules
+    "box": [[0.25, 0.25, 0.75, 0.75]],
+    "whole": [[0.0, 0.0, 1.0, 1.0]],
+    "empty": [],                                     # all-zero GT: the official cIoU is 0/0 = NaN
+    "twoboxes": [[0.1, 0.1, 0.5, 0.6], [0.4, 0.3, 0.9, 0.8]],   # overlapping: the union counts once
+    "tiny": [[0.5, 0.5, 0.505, 0.505]],              # one pixel after truncation
+    "clipped": [[-0.1, 0.6, 1.04, 1.2]],             # clipped to [0, 1] before scaling
+}
+
+
+def adversarial_maps() -> dict[str, np.ndarray]:
+    """Float32 224x224 test maps that stress the `>=` rule and the float32 comparison: values exactly
+    at each threshold's float32, one ulp below, constants, a ramp, two levels and uniform noise."""
+    t32 = np.array(THRESHOLDS, dtype=np.float32)
+    col = np.arange(224) % len(THRESHOLDS)
+    at = np.broadcast_to(t32[col], (224, 224)).copy()
+    below = np.broadcast_to(np.nextafter(t32, np.float32(-1))[col], (224, 224)).copy()
+    ramp = np.broadcast_to(np.linspace(0, 1, 224, dtype=np.float32), (224, 224)).copy()
+    two = np.full((224, 224), 0.2, np.float32)
+    two[40:160, 60:200] = 0.8
+    rng = np.random.default_rng(20240121)
+    return {"at_thresholds": at, "one_ulp_below": below, "const0": np.zeros((224, 224), np.float32),
+            "const1": np.ones((224, 224), np.float32), "const_half": np.full((224, 224), 0.5, np.float32),
+            "ramp": ramp, "twolevel": two, "uniform": rng.random((224, 224), dtype=np.float32)}
+
+
+def run_adversarial(workdir: Path) -> dict:
+    """The official VGG-SS evaluator (19 thresholds, as Eval.py calls it, batch 1) on every map x GT,
+    the GTs built by the official load_all_bboxes + bbox2gtmap. Needs apply_patches() first."""
+    from VGGSS.VGGSS_Dataset import bbox2gtmap, load_all_bboxes
+    import VGGSS.eval_utils as ve
+    from torchvision import transforms as vt
+
+    ann = workdir / "adversarial_boxes.json"
+    ann.write_text(json.dumps([{"file": k, "bbox": v} for k, v in ADV_BOXES.items()]))
+    boxes = load_all_bboxes(str(ann))
+    gts = {k: vt.ToTensor()(bbox2gtmap(boxes[k])) for k in ADV_BOXES}        # float64 [1,224,224]
+    maps = adversarial_maps()
+    cases = [(m, g) for m in maps for g in gts]
+    per_thr = []
+    for thr in THRESHOLDS:
+        e = ve.Evaluator()
+        for m, g in cases:
+            e.evaluate_batch(torch.from_numpy(maps[m])[None, None], gts[g][None], thr)
+        ap50, auc = e.finalize()[1].values()
+        ok = [i for i, (m, g) in enumerate(cases) if g != "empty"]
+        f = ve.Evaluator()
+        f.ciou = [e.ciou[i] for i in ok]
+        ap50_ne, auc_ne = f.finalize()[1].values()
+        per_thr.append({"ciou": [float(c) for c in e.ciou], "ap50": float(ap50), "auc": float(auc),
+                        "ap50_without_empty_gt": float(ap50_ne), "auc_without_empty_gt": float(auc_ne)})
+    return {"maps": maps, "gts": {k: v[0].numpy().astype(np.uint8) for k, v in gts.items()},
+            "cases": cases, "per_threshold": per_thr}
+
+
+def write_adversarial(out: Path, adv: dict) -> None:
+    """adversarial.npz (maps float32, GTs uint8) + adversarial.json (expected values, NaN as null)."""
+    names_m, names_g = list(adv["maps"]), list(adv["gts"])
+    np.savez_compressed(out / "adversarial.npz", map_names=np.array(names_m), gt_names=np.array(names_g),
+                        maps=np.stack([adv["maps"][k] for k in names_m]),
+                        gt_maps=np.stack([adv["gts"][k] for k in names_g]),
+                        thresholds=np.array(THRESHOLDS, dtype=np.float64))
+    nan = lambda x: None if x != x else x  # noqa: E731
+    doc = {"evaluator": f"swimmiing/ACL-SSL@{COMMIT} VGGSS/eval_utils.py::Evaluator, one per threshold, "
+                        "evaluate_batch per case (batch 1, as Eval.py), finalize() = 100*AP50, 100*AUC",
+           "inputs": "adversarial.npz: maps [M,224,224] float32 (the heatmap), gt_maps [G,224,224] uint8 "
+                     "(official load_all_bboxes + bbox2gtmap of the boxes below; fed as float64 like the "
+                     "dataset's ToTensor); cases = every map x every GT, map-major, in the order below",
+           "boxes": ADV_BOXES, "cases": [f"{m}__{g}" for m, g in adv["cases"]], "thresholds": THRESHOLDS,
+           "nan": "cIoU of an all-zero GT is 0/0 = NaN in the official code (null here); NaN counts as "
+                  "failing every cIoU threshold in AP50/AUC (numpy comparison)",
+           "per_threshold": [{**r, "ciou": [nan(c) for c in r["ciou"]]} for r in adv["per_threshold"]]}
+    (out / "adversarial.json").write_text(json.dumps(doc, indent=1) + "\n")
 
 
 # --------------------------------------------------------------------------- goldens
@@ -353,6 +439,7 @@ def write_goldens(out: Path, ids, st, ev, gt, rst, src: Path, weights: Path, dat
     """Write golden.npz, evaluator.json and a README.md with provenance and every file's sha256."""
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "golden.npz", **compact(ids, st, ev, gt))
+    write_adversarial(out, ev["adversarial"])
     rows = parse_rst(rst)
     evaluator = {"ids": list(ids), "thresholds": THRESHOLDS,
                  "ap50": ev["ap50"].tolist(), "auc": ev["auc"].tolist(), "best_auc": ev["best_auc"],
@@ -391,6 +478,10 @@ Clips (the official sorted order): {', '.join(ids)}.
   `test_rst.txt` as printed, per-sample cIoU, and diagnostics (logit range, fraction of pixels at or
   above each threshold, each map's smallest distance to a threshold).
 * `test_rst.txt` — the official `Eval.eval_vggss_agg` output file, verbatim.
+* `adversarial.npz` / `adversarial.json` — the official evaluator (`VGGSS/eval_utils.py`) at the 19
+  thresholds on {len(ev['adversarial']['maps'])} crafted maps x {len(ev['adversarial']['gts'])} GTs (values exactly at each threshold's float32
+  and one ulp below, constants 0 / 0.5 / 1, a ramp, two levels, uniform noise; box, whole image, empty
+  GT giving NaN, two overlapping boxes, a 1-pixel box, a clipped box): per-case cIoU and AP50/AUC.
 * `manifests/{{param_best,beats,clipseg}}.json` — key, shape, dtype, rule case and sha256 of every tensor.
 
 ## Patches of the run (all of them)
