@@ -44,6 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "tests" / "fixtures"
 DEFAULT_SOURCE = ROOT.parent / "shared" / "fixtures"
 KEEP_FILES = ("MANIFEST.json", "README.md")  # not derived: the record itself and its prose
+#: Sub-folders not derived from the full set: written by their own reference harness (``aclssl/``:
+#: scripts/reference/aclssl.py), each with a SHA256SUMS of its files. They are checked against that
+#: list instead of MANIFEST.json, and carried unchanged across a regeneration of the bundle.
+SEPARATE_DIRS = ("aclssl",)
 
 MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
 SETS = ("vggss", "is3")
@@ -282,6 +286,23 @@ class Builder:
         (self.out / "MANIFEST.json").write_bytes(json_bytes(record))
 
 
+def check_separate(folder: Path, name: str) -> list[str]:
+    """Problems with a separately written sub-folder: every file listed in its SHA256SUMS, with that
+    sha256 (its README.md and the list itself excepted)."""
+    if not folder.is_dir():
+        return []
+    sums = folder / "SHA256SUMS"
+    if not sums.is_file():
+        return [f"missing: {name}/SHA256SUMS"]
+    listed = dict(reversed(line.split("  ", 1)) for line in sums.read_text().splitlines() if line.strip())
+    problems = [f"sha256 differs from {name}/SHA256SUMS: {name}/{rel}" for rel, digest in listed.items()
+                if not (folder / rel).is_file() or sha256_file(folder / rel) != digest]
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    problems += [f"not in {name}/SHA256SUMS: {name}/{rel}"
+                 for rel in sorted(present - set(listed) - {"SHA256SUMS", "README.md"})]
+    return problems
+
+
 def check(bundle: Path, source: Path | None) -> list[str]:
     """Problems with the committed bundle (empty = fine): sha256 of every file against MANIFEST.json,
     no unlisted file, and, when a full set is at ``source``, the recorded source sha256 against it."""
@@ -293,7 +314,10 @@ def check(bundle: Path, source: Path | None) -> list[str]:
             problems.append(f"missing: {rel}")
         elif sha256_file(path) != entry["sha256"]:
             problems.append(f"sha256 differs from MANIFEST.json: {rel}")
-    present = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    present = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()
+               and p.relative_to(bundle).parts[0] not in SEPARATE_DIRS}
+    for sub in SEPARATE_DIRS:
+        problems += check_separate(bundle / sub, sub)
     problems += [f"not in MANIFEST.json: {rel}" for rel in sorted(present - set(record) - set(KEEP_FILES))]
     if source is not None and (source / "SHA256SUMS").is_file():
         for rel, entry in record.items():
@@ -323,6 +347,9 @@ def main(argv=None) -> int:
         for keep in KEEP_FILES[1:]:
             if (a.out / keep).is_file():
                 shutil.copy2(a.out / keep, Path(tmp) / keep)
+        for sub in SEPARATE_DIRS:
+            if (a.out / sub).is_dir():
+                shutil.copytree(a.out / sub, Path(tmp) / sub)
         if a.out.exists():
             shutil.rmtree(a.out)
         shutil.copytree(tmp, a.out)
