@@ -42,7 +42,7 @@ preset raw-map rule for free), then either ``load_model_file("my_model.py:MyMode
 group ``vssleval.models``.
 """
 
-from vssleval.models import baselines, ezvsl, fnac, lvs, ogl, sacl, slavc, sslalign, ssltie, synth_ezvsl  # noqa: F401  (registration)
+from vssleval.models import aclssl, baselines, ezvsl, fnac, lvs, ogl, sacl, slavc, sslalign, ssltie, synth_ezvsl  # noqa: F401  (registration)
 from vssleval.models.base import VsslModel
 from vssleval.models.checkpoint import read_checkpoint
 from vssleval.models.maps import MapRule

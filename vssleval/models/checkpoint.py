@@ -157,13 +157,31 @@ def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model
             f"{_where_official(ckpt_cfg)}): used as given, its sha256 {sha256} is recorded in the run")
 
 
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A ``.safetensors`` file as a state dict (needs the optional extra ``vssleval[aclssl]``)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise VsslevalError(f"{path} is a .safetensors file, which needs the package safetensors: "
+                            "pip install 'vssleval[aclssl]' (or pip install safetensors)") from None
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - the library raises its own error types for bad bytes
+        raise VsslevalError(f"cannot read checkpoint {path}: not a valid safetensors file "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                            "Download it again.") from exc
+
+
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
-    """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
+    """``torch.load`` one file on the CPU, safely unless ``trust`` (``.safetensors`` files through
+    :func:`read_safetensors`, which runs no code); errors become VsslevalError."""
     path = Path(path)
     if path.is_dir():
         raise VsslevalError(f"checkpoint {path} is a directory, not a weights file: pass the file itself")
     if not path.is_file():
         raise VsslevalError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)
     if trust:
         warnings.warn(f"loading {path} with full unpickling (trust_checkpoint=True): this can run "
                       "arbitrary code; do it only for files from a source you trust", stacklevel=2)
@@ -205,6 +223,10 @@ def extract_state_dict(obj: Any, path: str | Path, preferred: str | None = None)
         keys = [preferred] if preferred else []
         keys += [k for k in CONTAINER_KEYS if k != preferred]
         inner = next((obj[k] for k in keys if isinstance(obj, Mapping) and k in obj), None)
+        if inner is None and isinstance(obj, Mapping) and obj and all(_is_state_dict(v) for v in obj.values()):
+            # one state dict per sub-module, keyed by its name (ACL-SSL's Param_best.pth:
+            # {'audio_proj': ..., 'masker_i': ...}): the keys become '<name>.<key>'
+            inner = {f"{name}.{k}": v for name, sd in obj.items() for k, v in sd.items()}
         if not _is_state_dict(inner):
             found = sorted(map(str, obj))[:12] if isinstance(obj, Mapping) else type(obj).__name__
             raise VsslevalError(f"checkpoint {path} holds no state dict: expected a dict of tensors or a "
@@ -216,6 +238,40 @@ def extract_state_dict(obj: Any, path: str | Path, preferred: str | None = None)
             key = key[len("module."):]
         out[key] = value
     return out
+
+
+def _where_part(ckpt_cfg: Mapping[str, Any], prefix: str) -> str:
+    """Where one part's official file is published: ``part_releases.<prefix>``, else the model's release."""
+    release = str((ckpt_cfg.get("part_releases") or {}).get(prefix) or "").strip()
+    return release or _where_official(ckpt_cfg)
+
+
+def resolve_hf_folder(prefix: str, path: Path, ckpt_cfg: Mapping[str, Any], model_name: str) -> Path:
+    """The weights file of a part published as a Hugging Face model folder (YAML ``hf_folders``).
+
+    ``path`` may be that folder (its first ``weights`` file present is used) or a weights file. When
+    the folder does not exist, the local Hugging Face cache of ``repo_id`` is searched
+    (:func:`vssleval.resources.hf_snapshot`); nothing is downloaded. Other parts pass through.
+    """
+    spec = (ckpt_cfg.get("hf_folders") or {}).get(prefix)
+    if not spec or path.is_file():
+        return path
+    weights = [str(w) for w in spec.get("weights") or ()]
+    folder, looked = path, [path]
+    if not path.is_dir():
+        from vssleval.resources import hf_snapshot
+
+        folder, cache = hf_snapshot(str(spec["repo_id"]), weights)
+        looked += cache
+        if folder is None:
+            raise VsslevalError(f"{model_name}: its part {prefix!r} ({spec['repo_id']}, a folder with config.json "
+                                f"and {' or '.join(weights)}) was not found (looked in {', '.join(map(str, looked))}); "
+                                f"get it from {_where_part(ckpt_cfg, prefix)}")
+    found = next((folder / w for w in weights if (folder / w).is_file()), None)
+    if found is None:
+        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} holds none of {weights}; "
+                            f"get the files from {_where_part(ckpt_cfg, prefix)}")
+    return found
 
 
 def resolve_parts(checkpoint: Any, ckpt_cfg: Mapping[str, Any], model_name: str) -> list[tuple[str, Path]]:
@@ -303,6 +359,10 @@ def load_into(
     merged: dict[str, torch.Tensor] = {}
     files, records, notes = [], [], []
     for prefix, path in resolve_parts(checkpoint, ckpt_cfg, model_name):
+        path = resolve_hf_folder(prefix, path, ckpt_cfg, model_name)
+        if not path.exists() and prefix:
+            raise VsslevalError(f"{model_name}: its part {prefix!r} is missing: {path} does not exist; "
+                                f"get it from {_where_part(ckpt_cfg, prefix)}")
         if not path.is_file():  # before hashing: the same message read_checkpoint gives
             read_checkpoint(path, trust)
         try:
@@ -329,6 +389,8 @@ def load_into(
                 lines.append(f"  wrong shapes ({len(mis_shaped)}): {_describe(mis_shaped)}")
             if guess is not None:
                 lines.append("  " + guess(sd))
+            if prefix and (ckpt_cfg.get("part_releases") or {}).get(prefix):
+                lines.append(f"  the official {prefix!r} part: {_where_part(ckpt_cfg, prefix)}")
             raise VsslevalError("\n".join(lines))
         dropped = len(part) - len(kept)
         if dropped:
