@@ -358,11 +358,22 @@ def load_into(
     expected = model.state_dict()
     merged: dict[str, torch.Tensor] = {}
     files, records, notes = [], [], []
+    # every part is located before any is read: a missing one is named at once, not after
+    # minutes of reading the others
+    located, absent = [], []
     for prefix, path in resolve_parts(checkpoint, ckpt_cfg, model_name):
-        path = resolve_hf_folder(prefix, path, ckpt_cfg, model_name)
+        try:
+            path = resolve_hf_folder(prefix, path, ckpt_cfg, model_name)
+        except VsslevalError as exc:
+            absent.append(str(exc).removeprefix(f"{model_name}: "))
+            continue
         if not path.exists() and prefix:
-            raise VsslevalError(f"{model_name}: its part {prefix!r} is missing: {path} does not exist; "
-                                f"get it from {_where_part(ckpt_cfg, prefix)}")
+            absent.append(f"its part {prefix!r} is missing: {path} does not exist; get it from "
+                          f"{_where_part(ckpt_cfg, prefix)}")
+        located.append((prefix, path))
+    if absent:  # every missing part, in one line
+        raise VsslevalError(f"{model_name}: " + "; ".join(absent))
+    for prefix, path in located:
         if not path.is_file():  # before hashing: the same message read_checkpoint gives
             read_checkpoint(path, trust)
         try:
