@@ -13,7 +13,9 @@ is covered too).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -147,8 +149,22 @@ def test_a_missing_part_is_named_with_its_release(tmp_path, monkeypatch):
     assert "'clipseg'" in str(err.value) and "huggingface.co/CIDAS/clipseg-rd64-refined" in str(err.value)
     (tmp_path / "clipseg-rd64-refined").mkdir()
     (tmp_path / "clipseg-rd64-refined" / "pytorch_model.bin").write_bytes(b"")
+    _config_json(tmp_path / "clipseg-rd64-refined")
     with pytest.raises(VsslevalError, match="Param_best.pth: the file is truncated"):
         build_model("aclssl", checkpoint=str(tmp_path), preset="native")
+
+
+def _config_json(folder: Path, **changes) -> None:
+    """A config.json with the values the YAML expects (dotted keys nested), ``changes`` applied."""
+    expected = load_model_config("aclssl")["checkpoint"]["hf_folders"]["clipseg"]["expect_config"]
+    config: dict = {"architectures": ["CLIPSegForImageSegmentation"]}
+    for key, value in {**expected, **changes}.items():
+        *path, last = key.split(".")
+        node = config
+        for step in path:
+            node = node.setdefault(step, {})
+        node[last] = value
+    (folder / "config.json").write_text(json.dumps(config))
 
 
 def test_the_clipseg_part_is_looked_up_in_the_folder_then_the_hf_cache(tmp_path, monkeypatch):
@@ -162,13 +178,36 @@ def test_the_clipseg_part_is_looked_up_in_the_folder_then_the_hf_cache(tmp_path,
     with pytest.raises(VsslevalError, match="holds none of"):
         resolve_hf_folder("clipseg", tmp_path / "clipseg-rd64-refined", cfg, "aclssl")
     (tmp_path / "clipseg-rd64-refined" / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(VsslevalError, match="has no config.json"):
+        resolve_hf_folder("clipseg", tmp_path / "clipseg-rd64-refined", cfg, "aclssl")
+    _config_json(tmp_path / "clipseg-rd64-refined")
     assert resolve_hf_folder("clipseg", tmp_path / "clipseg-rd64-refined", cfg, "aclssl").name == "model.safetensors"
     (tmp_path / "clipseg-rd64-refined" / "pytorch_model.bin").write_bytes(b"x")  # preferred when both
     assert resolve_hf_folder("clipseg", tmp_path / "clipseg-rd64-refined", cfg, "aclssl").name == "pytorch_model.bin"
     snap = tmp_path / "hub" / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "abc"
     snap.mkdir(parents=True)
     (snap / "model.safetensors").write_bytes(b"x")
+    _config_json(snap)
     assert resolve_hf_folder("clipseg", tmp_path / "nowhere", cfg, "aclssl") == snap / "model.safetensors"
+
+
+@pytest.mark.parametrize("changes,named", [
+    ({"extract_layers": [2, 5, 8]}, "extract_layers = [2, 5, 8], expected [3, 6, 9]"),
+    ({"conditional_layer": 1}, "conditional_layer = 1"),
+    ({"vision_config.patch_size": 32}, "vision_config.patch_size = 32"),
+])
+def test_a_clipseg_folder_of_another_configuration_is_refused(tmp_path, changes, named):
+    """Settings that change the network but no weight's shape: the strict key check cannot see them."""
+    from vssleval.models.checkpoint import resolve_hf_folder
+
+    cfg = load_model_config("aclssl")["checkpoint"]
+    (tmp_path / "pytorch_model.bin").write_bytes(b"x")
+    _config_json(tmp_path, **changes)
+    with pytest.raises(VsslevalError, match=re.escape(named)):
+        resolve_hf_folder("clipseg", tmp_path, cfg, "aclssl")
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(VsslevalError, match="cannot read"):
+        resolve_hf_folder("clipseg", tmp_path, cfg, "aclssl")
 
 
 def test_a_safetensors_file_without_the_extra_gives_an_install_hint(tmp_path, monkeypatch):
@@ -187,6 +226,7 @@ def test_a_part_in_the_wrong_slot_is_refused_naming_the_part(tmp_path):
     torch.save({"cfg": {}, "model": sd}, tmp_path / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt")
     (tmp_path / "clipseg-rd64-refined").mkdir()
     (tmp_path / "clipseg-rd64-refined" / "pytorch_model.bin").write_bytes(b"")
+    _config_json(tmp_path / "clipseg-rd64-refined")
     with pytest.raises(VsslevalError) as err:
         build_model("aclssl", checkpoint=str(tmp_path), preset="native")
     assert "part 'acl'" in str(err.value) and "missing keys" in str(err.value)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import logging
 import pickle
 import re
@@ -271,7 +272,40 @@ def resolve_hf_folder(prefix: str, path: Path, ckpt_cfg: Mapping[str, Any], mode
     if found is None:
         raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} holds none of {weights}; "
                             f"get the files from {_where_part(ckpt_cfg, prefix)}")
+    check_hf_config(folder, spec.get("expect_config") or {}, prefix, ckpt_cfg, model_name)
     return found
+
+
+def check_hf_config(folder: Path, expected: Mapping[str, Any], prefix: str, ckpt_cfg: Mapping[str, Any],
+                    model_name: str) -> None:
+    """Refuse a Hugging Face folder whose ``config.json`` differs from ``expected`` (YAML
+    ``hf_folders.<part>.expect_config``; dotted keys reach nested entries, e.g.
+    ``vision_config.patch_size``): settings such as the decoder's extract layers change the network
+    without changing any weight's shape, so the strict key check alone would not notice them."""
+    if not expected:
+        return
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} has no config.json; get the "
+                            f"whole folder from {_where_part(ckpt_cfg, prefix)}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VsslevalError(f"{model_name}: cannot read {path} ({type(exc).__name__}: {exc}); get the whole "
+                            f"folder again from {_where_part(ckpt_cfg, prefix)}") from exc
+    wrong = []
+    for key, want in expected.items():
+        value: Any = config
+        for step in str(key).split("."):
+            value = value.get(step, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+        if value != want:
+            wrong.append(f"{key} = {'(absent)' if value is _ABSENT else json.dumps(value)}, expected {json.dumps(want)}")
+    if wrong:
+        raise VsslevalError(f"{model_name}: {path} is not the configuration this model is built for "
+                            f"({'; '.join(wrong)}); the official folder is {_where_part(ckpt_cfg, prefix)}")
+
+
+_ABSENT = object()
 
 
 def resolve_parts(checkpoint: Any, ckpt_cfg: Mapping[str, Any], model_name: str) -> list[tuple[str, Path]]:
