@@ -221,7 +221,10 @@ def hf_snapshot(repo_id: str, weights: Sequence[str]) -> tuple[Path | None, list
             continue
         ref = repo / "refs" / "main"
         main = ref.read_text().strip() if ref.is_file() else None
-        cands = [d for d in snaps.iterdir() if d.is_dir() and any((d / w).is_file() for w in weights)]
+        try:
+            cands = [d for d in snaps.iterdir() if d.is_dir() and any((d / w).is_file() for w in weights)]
+        except OSError:  # an unreadable cache is a cache without the model
+            continue
         if not cands:
             continue
         chosen = next((d for d in cands if d.name == main), None)
