@@ -194,6 +194,56 @@ class CheckpointLookup:
         return ", ".join(str(p) for p in self.looked) or "(nowhere: the model has no official file name)"
 
 
+def hf_cache_dirs() -> list[Path]:
+    """Hugging Face hub caches, in the order ``huggingface_hub`` uses: ``$HF_HUB_CACHE``, then
+    ``$HF_HOME/hub``, then ``$XDG_CACHE_HOME/huggingface/hub``, then ``~/.cache/huggingface/hub``."""
+    out = []
+    if os.environ.get("HF_HUB_CACHE"):
+        out.append(Path(os.environ["HF_HUB_CACHE"]).expanduser())
+    if os.environ.get("HF_HOME"):
+        out.append(Path(os.environ["HF_HOME"]).expanduser() / "hub")
+    if os.environ.get("XDG_CACHE_HOME"):
+        out.append(Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "hub")
+    out.append(Path.home() / ".cache" / "huggingface" / "hub")
+    return list(dict.fromkeys(out))
+
+
+def hf_snapshot(repo_id: str, weights: Sequence[str]) -> tuple[Path | None, list[Path]]:
+    """The snapshot folder of ``repo_id`` (``owner/name``) in a local Hugging Face cache that holds
+    one of ``weights``: the one ``refs/main`` names, else the most recently modified. Returns
+    ``(folder or None, the repository folders looked in)``; nothing is downloaded."""
+    looked = []
+    for cache in hf_cache_dirs():
+        repo = cache / ("models--" + repo_id.replace("/", "--"))
+        looked.append(repo)
+        snaps = repo / "snapshots"
+        if not snaps.is_dir():
+            continue
+        ref = repo / "refs" / "main"
+        main = ref.read_text().strip() if ref.is_file() else None
+        try:
+            cands = [d for d in snaps.iterdir() if d.is_dir() and any((d / w).is_file() for w in weights)]
+        except OSError:  # an unreadable cache is a cache without the model
+            continue
+        if not cands:
+            continue
+        chosen = next((d for d in cands if d.name == main), None)
+        return chosen or max(cands, key=lambda d: d.stat().st_mtime), looked
+    return None, looked
+
+
+def _part_present(folder: Path, prefix: str, name: str, ckpt_cfg: Mapping[str, Any]) -> bool:
+    """A part is present in ``folder`` as a file, as a folder (Hugging Face parts), or, for a part
+    declared under ``hf_folders``, in the local Hugging Face cache."""
+    path = folder / name
+    if path.is_file():
+        return True
+    spec = (ckpt_cfg.get("hf_folders") or {}).get(prefix)
+    if not spec:
+        return False
+    return path.is_dir() or hf_snapshot(spec["repo_id"], spec.get("weights") or ())[0] is not None
+
+
 def official_files(ckpt_cfg: Mapping[str, Any]) -> list[str]:
     """The official file name(s) of a YAML ``checkpoint:`` block (``file``, or ``parts``' values)."""
     if ckpt_cfg.get("file"):
@@ -220,10 +270,11 @@ def find_checkpoint(ckpt_cfg: Mapping[str, Any], given: Any = None,
         places = [(str(d), Path(d)) for d in dirs]
     else:
         places = checkpoint_search_dirs()
+    parts = dict(ckpt_cfg.get("parts") or {}) or {"": names[0]}
     for label, folder in places:
         paths = [folder / n for n in names]
         look.looked.extend(paths)
-        if all(p.is_file() for p in paths):
+        if all(_part_present(folder, prefix, name, ckpt_cfg) for prefix, name in parts.items()):
             look.files, look.source = paths, label
             look.checkpoint = str(paths[0] if ckpt_cfg.get("file") else folder)
             return look

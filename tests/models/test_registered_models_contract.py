@@ -15,10 +15,23 @@ from vssleval.models.registry import get_entry, preset_block
 CASES = [(name, preset) for name in list_models() for preset in load_model_config(name)["presets"]]
 
 
+def _input_size(block) -> int:
+    """The side of the square images the preset's image ops produce (the last resize; 224 when the
+    preset takes no image): ACL-SSL reads 352 x 352 images, the ResNet zoo 224 x 224."""
+    size = 224
+    for op in (block.get("image") or {}).get("ops", []):
+        if isinstance(op, dict) and "resize_pil" in op:
+            size = int(op["resize_pil"][0])
+        elif isinstance(op, dict) and "resize_tensor" in op:
+            size = int(op["resize_tensor"]["size"][0])
+    return size
+
+
 def test_the_registry_lists_the_zoo_and_the_baselines():
     # the models vssleval ships (plug-ins that other test modules register are not its to check)
     names = {n for n in list_models() if get_entry(n).source == "builtin"}
-    assert {"ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "sacl", "center", "full", "random", "ogl"} <= names
+    assert {"ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "sacl", "aclssl", "center", "full", "random",
+            "ogl"} <= names
     # both presets `--preset` offers, for every model
     assert {n: sorted(load_model_config(n)["presets"]) for n in names} == {n: ["juanola2025", "native"] for n in names}
 
@@ -35,7 +48,8 @@ def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
     if block.get("image"):
         ImagePipeline(block["image"])
     model = CheckedModel(build_model(name, preset=preset, random_init=True).eval(), name)
-    images = torch.rand(2, 3, 224, 224)
+    side = _input_size(block)
+    images = torch.rand(2, 3, side, side)
     with torch.no_grad():
         if name == "ogl":  # the object prior: its map is its image encoding
             maps = model.object_map(images)
@@ -44,12 +58,12 @@ def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
             maps = model.localize(model.encode_image(images), model.encode_audio(torch.stack([one, one])))
     b, h, w = maps.shape
     assert b == 2 and h == w and torch.isfinite(maps).all()
-    # a map already on the 224 grid is declared with upsampling ``none``; a low-resolution one
-    # (7 x 7 or 14 x 14 for the zoo) with a real op
+    # a map already on the 224 grid is declared with upsampling ``none``; any other (7 x 7 or
+    # 14 x 14 for the ResNet zoo, the input's 352 x 352 for ACL-SSL) with a real op
     if rule.upsample_op("positive") == "none":
         assert h == 224
     else:
-        assert h in (7, 14), f"{name}/{preset}: {h} x {w} map"
+        assert h in (7, 14, side) and h != 224, f"{name}/{preset}: {h} x {w} map"
 
 
 def _audio_pair(block, seed: int) -> torch.Tensor:
@@ -71,7 +85,8 @@ def test_forward_is_localize_of_the_encodings_and_batch_one_broadcasts(name, pre
     torch.manual_seed(0)
     block = preset_block(load_model_config(name), preset, name)
     model = build_model(name, preset=preset, random_init=True).eval()
-    images = torch.rand(2, 3, 224, 224)
+    side = _input_size(block)
+    images = torch.rand(2, 3, side, side)
     audio = _audio_pair(block, seed=1)
     with torch.no_grad():
         visual, aud = model.encode_image(images), model.encode_audio(audio)

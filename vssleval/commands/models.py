@@ -8,6 +8,7 @@ import argparse
 
 from vssleval.errors import VsslevalError
 from vssleval.models import list_models, load_model_config
+from vssleval.models.checkpoint import resolve_hf_folder
 from vssleval.models.synth_ezvsl import sha256_file
 from vssleval.resources import checkpoint_search_dirs, find_checkpoint
 
@@ -29,11 +30,16 @@ def checkpoint_lines(ckpt_cfg: dict) -> list[str]:
     lines = []
     if look.found:
         lines.append(f"{INDENT}present ({look.source}):")
-        lines += [f"{INDENT}  {path}  sha256 {sha256_file(path)}" for path in look.files]
+        prefixes = {name: prefix for prefix, name in (ckpt_cfg.get("parts") or {}).items()}
+        for path in look.files:  # a Hugging Face part: its weights file, in the folder or the HF cache
+            path = resolve_hf_folder(prefixes.get(path.name, ""), path, ckpt_cfg, "the model")
+            lines.append(f"{INDENT}  {path}  sha256 {sha256_file(path)}")
     else:
         lines.append(f"{INDENT}not present; looked for {look.describe_looked()}")
     release = ckpt_cfg.get("official_release")
     lines.append(f"{INDENT}official release: {release or 'not stated in its YAML'}")
+    for prefix, where in (ckpt_cfg.get("part_releases") or {}).items():
+        lines.append(f"{INDENT}  part {prefix}: {where}")
     return lines
 
 

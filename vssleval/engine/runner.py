@@ -57,7 +57,7 @@ from vssleval.io_utils import write_text_atomic
 from vssleval.limits import check_run_memory
 from vssleval.metrics.protocols import get_protocol
 from vssleval.models import build_model
-from vssleval.models.checkpoint import resolve_parts
+from vssleval.models.checkpoint import resolve_hf_folder, resolve_parts
 from vssleval.models.registry import preset_block
 
 #: The list of records ``--skip-bad`` left out, in the run folder (docs/datasets.md §8).
@@ -225,8 +225,10 @@ class Engine:
             spec = dataclasses.replace(spec, checkpoint=str(source))
         parts = None
         if spec.checkpoint and (self.model.config.get("checkpoint") or {}).get("parts"):
-            parts = [path for _, path in resolve_parts(spec.checkpoint, self.model.config["checkpoint"],
-                                                       self.model.name)]
+            ckpt_cfg = self.model.config["checkpoint"]
+            # a Hugging Face part (ACL-SSL's CLIPSeg folder) is recorded by its weights file
+            parts = [resolve_hf_folder(prefix, path, ckpt_cfg, self.model.name)
+                     for prefix, path in resolve_parts(spec.checkpoint, ckpt_cfg, self.model.name)]
         cfg = spec.to_config(parts)
         cfg["data_root"] = str(self.dataset.root)
         cfg["testset"] = self.dataset.layout  # vssl_eval's --testset (selects its upsampling quirks)

@@ -6,7 +6,7 @@ branches. Objects are small, picklable and stateless, so DataLoader workers can 
 
 Audio chain (each step optional, in this fixed order)::
 
-    read -> clip_on_read -> tile -> center_roll -> center_window -> crop -> clip_after_crop
+    read -> clip_on_read -> tile | pad -> center_roll -> center_window -> crop -> clip_after_crop
          -> waveform_norm -> front-end (spectrogram | mel | vggish) -> log/dB -> frame crop -> divide
 
 Silence (zeros) and noise waveforms enter after the step named by ``negatives_enter_after`` (``tile``,
@@ -30,6 +30,7 @@ import torch
 from vssleval.data import audio as aio
 from vssleval.errors import VsslevalError
 from vssleval.frontends import image as imt
+from vssleval.frontends.fbank import kaldi_fbank
 from vssleval.frontends.mel import amplitude_to_db, mel_spectrogram
 from vssleval.frontends.spectrogram import num_frames, scipy_spectrogram
 from vssleval.frontends.vggish import vggish_examples
@@ -39,13 +40,14 @@ VARIANTS = AUDIO_VARIANTS
 
 _AUDIO_KEYS = {
     "read", "clip_on_read", "tile_s", "tile_truncate", "tile_repeat_from_positive", "center_roll",
-    "center_window_s", "crop_s", "crop_rate", "clip_after_crop", "waveform_norm", "frontend",
+    "center_window_s", "crop_s", "crop_rate", "clip_after_crop", "waveform_norm", "frontend", "pad_s",
     "negatives_enter_after", "noise_draws", "variants",
 }
 _READ_KEYS = {"scale", "channels", "dtype", "sample_rate", "model_rate", "start", "duration_s"}
 _FRONTEND_KEYS = {
     "type", "nperseg", "noverlap", "window_alpha", "log", "log_offset", "n_fft", "hop_length",
     "n_mels", "normalized", "power", "db", "divide", "center_crop_frames", "add_channel_dim",
+    "input_scale", "num_mel_bins", "mean", "std",
 }
 _NEG_STAGES = ("tile", "center_window", "crop")
 # keys that do not change the tensor computed from a given waveform (used by shares_preprocessing)
@@ -146,9 +148,9 @@ class AudioPipeline:
             return int(rate * b) - int(rate * a)
         if stage == "center_window" and c.get("center_window_s"):
             return int(round(c["center_window_s"] * sr))
-        if c.get("tile_s") is None:
-            raise VsslevalError("audio preset needs tile_s (or a crop/center window) to size negatives")
-        return int(sr * c["tile_s"])
+        if c.get("tile_s") is None and c.get("pad_s") is None:
+            raise VsslevalError("audio preset needs tile_s or pad_s (or a crop/center window) to size negatives")
+        return int(sr * (c["tile_s"] if c.get("tile_s") is not None else c["pad_s"]))
 
     def output_sr(self, file_sr: int) -> int:
         """Rate the front-end sees for a file at ``file_sr`` Hz (the preset's rate, or native)."""
@@ -213,6 +215,9 @@ class AudioPipeline:
             if c.get("tile_repeat_from_positive"):
                 ref = positive_info.length
             x = aio.tile(x, int(sr * c["tile_s"]), ref_length=ref, truncate=c.get("tile_truncate", True))
+            info = PositiveInfo(length=len(x), sr=sr)
+        elif c.get("pad_s") is not None:  # ACL-SSL: the first pad_s seconds, zeros appended when shorter
+            x = pad_end(x, int(sr * c["pad_s"]))
             info = PositiveInfo(length=len(x), sr=sr)
         if c.get("center_roll"):
             x = aio.center_roll(x, sr, c["tile_s"], clip.duration)
@@ -282,13 +287,24 @@ class AudioPipeline:
             s = s.unsqueeze(-3)
         elif kind == "vggish":
             s = vggish_examples(wave).unsqueeze(-3)  # [..., E, 1, 96, 64]
+        elif kind == "kaldi_fbank":  # BEATs: fbank of the waveform x input_scale, then (x - mean) / std
+            s = kaldi_fbank(wave * f.get("input_scale", 1.0), sample_rate=sr,
+                            num_mel_bins=int(f.get("num_mel_bins", 128)))
+            s = (s - f.get("mean", 0.0)) / f.get("std", 1.0)
         else:
-            raise VsslevalError(f"unknown audio.frontend.type {kind!r}; expected spectrogram, mel or vggish")
+            raise VsslevalError(f"unknown audio.frontend.type {kind!r}; expected spectrogram, mel, vggish or kaldi_fbank")
         if f.get("center_crop_frames"):
             s = center_crop_frames(s, int(f["center_crop_frames"]))
         if f.get("divide"):
             s = s / f["divide"]
         return s.to(torch.float32)
+
+
+def pad_end(x: np.ndarray, length: int) -> np.ndarray:
+    """The first ``length`` samples of ``x``, zero-padded at the end when shorter."""
+    if len(x) >= length:
+        return x[:length]
+    return np.concatenate([x, np.zeros(length - len(x), dtype=x.dtype)])
 
 
 def _frames_window(wave: torch.Tensor, nperseg: int, noverlap: int, frames: int) -> torch.Tensor:

@@ -5,9 +5,11 @@ Contract (what the engine calls)
 A model is a ``torch.nn.Module`` in eval mode with
 
 ``encode_image(images) -> visual``
-    ``images``: float ``[B, 3, 224, 224]``, ImageNet-normalised (the preset's image front-end).
+    ``images``: float ``[B, 3, 224, 224]``, ImageNet-normalised (the preset's image front-end;
+    ACL-SSL: ``[B, 3, 352, 352]``, CLIP-normalised).
     ``visual``: a tensor whose first axis is B (zoo models: ``[B, K, D, h, w]``, L2-normalised
-    per location, K projection heads; the OGL prior: ``[B, 7, 7]``).
+    per location, K projection heads; the OGL prior: ``[B, 7, 7]``; ACL-SSL: the ViT hidden states
+    ``[B, 3, 485, 768]``).
 ``encode_audio(audio) -> aud``
     ``audio``: the preset's audio front-end output with batch first (``[B, 1, 257, T]``
     spectrograms; SACL: ``[B, E, 1, 96, 64]`` VGGish examples). ``aud``: first axis B
@@ -42,7 +44,7 @@ preset raw-map rule for free), then either ``load_model_file("my_model.py:MyMode
 group ``vssleval.models``.
 """
 
-from vssleval.models import baselines, ezvsl, fnac, lvs, ogl, sacl, slavc, sslalign, ssltie, synth_ezvsl  # noqa: F401  (registration)
+from vssleval.models import aclssl, baselines, ezvsl, fnac, lvs, ogl, sacl, slavc, sslalign, ssltie, synth_ezvsl  # noqa: F401  (registration)
 from vssleval.models.base import VsslModel
 from vssleval.models.checkpoint import read_checkpoint
 from vssleval.models.maps import MapRule

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import logging
 import pickle
 import re
@@ -157,13 +158,31 @@ def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model
             f"{_where_official(ckpt_cfg)}): used as given, its sha256 {sha256} is recorded in the run")
 
 
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A ``.safetensors`` file as a state dict (needs the optional extra ``vssleval[aclssl]``)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise VsslevalError(f"{path} is a .safetensors file, which needs the package safetensors: "
+                            "pip install 'vssleval[aclssl]' (or pip install safetensors)") from None
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - the library raises its own error types for bad bytes
+        raise VsslevalError(f"cannot read checkpoint {path}: not a valid safetensors file "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                            "Download it again.") from exc
+
+
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
-    """``torch.load`` one file on the CPU, safely unless ``trust``; errors become VsslevalError."""
+    """``torch.load`` one file on the CPU, safely unless ``trust`` (``.safetensors`` files through
+    :func:`read_safetensors`, which runs no code); errors become VsslevalError."""
     path = Path(path)
     if path.is_dir():
         raise VsslevalError(f"checkpoint {path} is a directory, not a weights file: pass the file itself")
     if not path.is_file():
         raise VsslevalError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)
     if trust:
         warnings.warn(f"loading {path} with full unpickling (trust_checkpoint=True): this can run "
                       "arbitrary code; do it only for files from a source you trust", stacklevel=2)
@@ -205,6 +224,10 @@ def extract_state_dict(obj: Any, path: str | Path, preferred: str | None = None)
         keys = [preferred] if preferred else []
         keys += [k for k in CONTAINER_KEYS if k != preferred]
         inner = next((obj[k] for k in keys if isinstance(obj, Mapping) and k in obj), None)
+        if inner is None and isinstance(obj, Mapping) and obj and all(_is_state_dict(v) for v in obj.values()):
+            # one state dict per sub-module, keyed by its name (ACL-SSL's Param_best.pth:
+            # {'audio_proj': ..., 'masker_i': ...}): the keys become '<name>.<key>'
+            inner = {f"{name}.{k}": v for name, sd in obj.items() for k, v in sd.items()}
         if not _is_state_dict(inner):
             found = sorted(map(str, obj))[:12] if isinstance(obj, Mapping) else type(obj).__name__
             raise VsslevalError(f"checkpoint {path} holds no state dict: expected a dict of tensors or a "
@@ -216,6 +239,73 @@ def extract_state_dict(obj: Any, path: str | Path, preferred: str | None = None)
             key = key[len("module."):]
         out[key] = value
     return out
+
+
+def _where_part(ckpt_cfg: Mapping[str, Any], prefix: str) -> str:
+    """Where one part's official file is published: ``part_releases.<prefix>``, else the model's release."""
+    release = str((ckpt_cfg.get("part_releases") or {}).get(prefix) or "").strip()
+    return release or _where_official(ckpt_cfg)
+
+
+def resolve_hf_folder(prefix: str, path: Path, ckpt_cfg: Mapping[str, Any], model_name: str) -> Path:
+    """The weights file of a part published as a Hugging Face model folder (YAML ``hf_folders``).
+
+    ``path`` may be that folder (its first ``weights`` file present is used) or a weights file. When
+    the folder does not exist, the local Hugging Face cache of ``repo_id`` is searched
+    (:func:`vssleval.resources.hf_snapshot`); nothing is downloaded. Other parts pass through.
+    """
+    spec = (ckpt_cfg.get("hf_folders") or {}).get(prefix)
+    if not spec or path.is_file():
+        return path
+    weights = [str(w) for w in spec.get("weights") or ()]
+    folder, looked = path, [path]
+    if not path.is_dir():
+        from vssleval.resources import hf_snapshot
+
+        folder, cache = hf_snapshot(str(spec["repo_id"]), weights)
+        looked += cache
+        if folder is None:
+            raise VsslevalError(f"{model_name}: its part {prefix!r} ({spec['repo_id']}, a folder with config.json "
+                                f"and {' or '.join(weights)}) was not found (looked in {', '.join(map(str, looked))}); "
+                                f"get it from {_where_part(ckpt_cfg, prefix)}")
+    found = next((folder / w for w in weights if (folder / w).is_file()), None)
+    if found is None:
+        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} holds none of {weights}; "
+                            f"get the files from {_where_part(ckpt_cfg, prefix)}")
+    check_hf_config(folder, spec.get("expect_config") or {}, prefix, ckpt_cfg, model_name)
+    return found
+
+
+def check_hf_config(folder: Path, expected: Mapping[str, Any], prefix: str, ckpt_cfg: Mapping[str, Any],
+                    model_name: str) -> None:
+    """Refuse a Hugging Face folder whose ``config.json`` differs from ``expected`` (YAML
+    ``hf_folders.<part>.expect_config``; dotted keys reach nested entries, e.g.
+    ``vision_config.patch_size``): settings such as the decoder's extract layers change the network
+    without changing any weight's shape, so the strict key check alone would not notice them."""
+    if not expected:
+        return
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} has no config.json; get the "
+                            f"whole folder from {_where_part(ckpt_cfg, prefix)}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VsslevalError(f"{model_name}: cannot read {path} ({type(exc).__name__}: {exc}); get the whole "
+                            f"folder again from {_where_part(ckpt_cfg, prefix)}") from exc
+    wrong = []
+    for key, want in expected.items():
+        value: Any = config
+        for step in str(key).split("."):
+            value = value.get(step, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+        if value != want:
+            wrong.append(f"{key} = {'(absent)' if value is _ABSENT else json.dumps(value)}, expected {json.dumps(want)}")
+    if wrong:
+        raise VsslevalError(f"{model_name}: {path} is not the configuration this model is built for "
+                            f"({'; '.join(wrong)}); the official folder is {_where_part(ckpt_cfg, prefix)}")
+
+
+_ABSENT = object()
 
 
 def resolve_parts(checkpoint: Any, ckpt_cfg: Mapping[str, Any], model_name: str) -> list[tuple[str, Path]]:
@@ -302,7 +392,22 @@ def load_into(
     expected = model.state_dict()
     merged: dict[str, torch.Tensor] = {}
     files, records, notes = [], [], []
+    # every part is located before any is read: a missing one is named at once, not after
+    # minutes of reading the others
+    located, absent = [], []
     for prefix, path in resolve_parts(checkpoint, ckpt_cfg, model_name):
+        try:
+            path = resolve_hf_folder(prefix, path, ckpt_cfg, model_name)
+        except VsslevalError as exc:
+            absent.append(str(exc).removeprefix(f"{model_name}: "))
+            continue
+        if not path.exists() and prefix:
+            absent.append(f"its part {prefix!r} is missing: {path} does not exist; get it from "
+                          f"{_where_part(ckpt_cfg, prefix)}")
+        located.append((prefix, path))
+    if absent:  # every missing part, in one line
+        raise VsslevalError(f"{model_name}: " + "; ".join(absent))
+    for prefix, path in located:
         if not path.is_file():  # before hashing: the same message read_checkpoint gives
             read_checkpoint(path, trust)
         try:
@@ -329,6 +434,8 @@ def load_into(
                 lines.append(f"  wrong shapes ({len(mis_shaped)}): {_describe(mis_shaped)}")
             if guess is not None:
                 lines.append("  " + guess(sd))
+            if prefix and (ckpt_cfg.get("part_releases") or {}).get(prefix):
+                lines.append(f"  the official {prefix!r} part: {_where_part(ckpt_cfg, prefix)}")
             raise VsslevalError("\n".join(lines))
         dropped = len(part) - len(kept)
         if dropped:

@@ -20,7 +20,8 @@ and normalisation names are declared for the metric protocols, which implement t
     ``default`` entry, for the pipelines that upsample differently per test set.
 ``normalize``
     what follows the upsampling, per image: ``none``, ``minmax`` ((x-min)/(max-min), unchanged
-    when max == min), or ``fixed_range`` ((x + 1/tau) / (2/tau), SLAVC's own test). A record of
+    when max == min), or ``fixed_range`` ((x + 1/tau) / (2/tau), SLAVC's own test), or ``sigmoid`` (1 / (1 + e^-x): ACL-SSL,
+    whose raw map is the heatmap's logit, docs/models.md §17.5). A record of
     the model's own evaluation code: the built-in protocols do not apply it (their median and
     adaptive thresholds are ranks, unchanged by a per-image monotone map, and their universal
     thresholds are on the raw scale); a protocol that scores as the model's code does receives
@@ -55,7 +56,7 @@ UPSAMPLE_OPS = {
 }
 
 #: per-image normalisations after upsampling.
-NORMALIZE_OPS = ("none", "minmax", "fixed_range")
+NORMALIZE_OPS = ("none", "minmax", "fixed_range", "sigmoid")
 
 RAW_RULES = ("cosine", "identity", "cos_over_tau", "unit_range")
 

@@ -186,6 +186,16 @@ def _check_checkpoint_block(block: dict[str, Any], where: str) -> None:
     if parts is not None and (not isinstance(parts, Mapping)
                               or not all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items())):
         raise VsslevalError(f"{where}: `checkpoint: parts` must map module prefixes to file names, got {_kind(parts)}")
+    for key in ("hf_folders", "part_releases"):
+        value = block.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise VsslevalError(f"{where}: `checkpoint: {key}` must map part prefixes to entries, got {_kind(value)}")
+    for prefix, spec in (block.get("hf_folders") or {}).items():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("repo_id"), str) \
+                or not isinstance(spec.get("weights"), list) \
+                or not isinstance(spec.get("expect_config") or {}, Mapping):
+            raise VsslevalError(f"{where}: `checkpoint: hf_folders: {prefix}` must be {{repo_id: owner/name, "
+                                f"weights: [file names], expect_config: {{key: value}} (optional)}}, got {_kind(spec)}")
     ignore = block.get("ignore_keys")
     if ignore is not None and (not isinstance(ignore, list) or not all(isinstance(k, str) for k in ignore)):
         raise VsslevalError(f"{where}: `checkpoint: ignore_keys` must be a list of key patterns, got {_kind(ignore)}")
