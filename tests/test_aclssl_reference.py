@@ -1,5 +1,5 @@
 """ACL-SSL's reference side: the substitute-weight rule, its manifests, and the goldens the official
-code produced (docs/models.md, "ACL-SSL: reference harness"). These check the fixtures themselves;
+code produced (docs/models.md §18). These check the fixtures themselves;
 the model's parity with them is tested with the model."""
 
 from __future__ import annotations

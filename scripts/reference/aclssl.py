@@ -1,6 +1,6 @@
 """Reference harness for ACL-SSL: runs the OFFICIAL test code of swimmiing/ACL-SSL (commit 57f4a6c)
 unmodified, on a VGG-SS-layout folder, with the substitute weights of aclssl_weights.py, and records
-what every stage produced (docs/models.md, "ACL-SSL: reference harness").
+what every stage produced (docs/models.md §18).
 
 Nothing of the official code is in this repository: ``--src`` names a checkout of it. Run this with a
 side environment that has transformers 4.25.1 (the release's pin), torch, torchvision, torchaudio (only
