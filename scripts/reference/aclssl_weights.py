@@ -1,5 +1,4 @@
-"""Deterministic substitute weights for ACL-SSL's three released parts (docs/models.md, "ACL-SSL:
-reference harness").
+"""Deterministic substitute weights for ACL-SSL's three released parts (docs/models.md §18).
 
 ACL-SSL ships no single checkpoint: a run needs the CLIPSeg weights of ``CIDAS/clipseg-rd64-refined``
 (a Hugging Face folder), the BEATs iter3+ AS2M checkpoint (``{'cfg', 'model'}``) and the authors'
