@@ -161,7 +161,7 @@ class Results:
                 metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise VsslevalError(f"{metrics_file} is not valid JSON ({exc}); rebuild it with "
-                                    f"`vssleval report --from-store {out} --out {out}`") from exc
+                                    f"`vssleval rescore {out} --out {out}`") from exc
         return cls(out=out, metrics=metrics, config=store.config, store_dir=store.root)
 
     @property

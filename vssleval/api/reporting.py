@@ -238,7 +238,7 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
     if differ:
         raise VsslevalError(f"{store.root / CONFIG_FILE} and {run.path / 'metrics.json'} describe different runs "
                             f"({', '.join(differ)}); "
-                            "rebuild the metrics with `vssleval report --from-store`")
+                            "rebuild the metrics with `vssleval rescore`")
     return store
 
 
