@@ -6,41 +6,37 @@ arguments and calls these functions) and behind notebooks (``docs/api.md``).
 
 from __future__ import annotations
 
-import csv
 import functools
 import inspect
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from torch import nn
 
 from vssleval import limits
 from vssleval.api.arguments import check_run_arguments
+from vssleval.api.reporting import write_overlays
+from vssleval.api.results import Results, run_splits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.data.registry import get_config as get_dataset_config
 from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, protocol_of, score_run
 from vssleval.engine.spec import RunSpec, seed_list
-from vssleval.engine.store import HeatmapStore, claim_run_folder
+from vssleval.engine.store import claim_run_folder
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
 from vssleval.models.base import check_model_interface
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_config, load_model_file, preset_block,
                                       split_model_file)
-from vssleval.data.splits import resolve_splits
 from vssleval.report.single import write_run_outputs
-from vssleval.vocabulary import MAP_VARIANTS
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
 CUSTOM_PRESET = "custom"
 DEFAULT_BATCH_SIZE = 32
-VARIANTS = MAP_VARIANTS
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -128,85 +124,6 @@ def _registered_config(name: str, cls: type) -> dict[str, Any] | None:
     return load_model_config(name) if entry.resolve() is cls else None
 
 
-# -- results -----------------------------------------------------------------------------------
-@dataclass
-class Results:
-    """A finished run folder, opened for analysis.
-
-    Attributes:
-        out: the run folder (``metrics.json``, ``per_sample.csv``, ``report.md``, ``store/``).
-        metrics: the flat dict of ``metrics.json`` (docs/metrics.md); ``None`` for an ``infer`` run.
-        config: the run configuration recorded in the heatmap store.
-        store_dir: the heatmap store holding the maps (default ``out/store``; a rescored run's
-            outputs live apart from the store they were computed from).
-    """
-
-    out: Path
-    metrics: dict[str, Any] | None
-    config: dict[str, Any] = field(repr=False)
-    store_dir: Path | None = None
-    _per_sample: list[dict[str, Any]] | None = field(default=None, repr=False)
-
-    @classmethod
-    def open(cls, run_dir: str | Path) -> "Results":
-        """Open a run folder written by ``evaluate`` / ``infer`` (CLI or API)."""
-        out = Path(run_dir)
-        store = HeatmapStore.open(out)  # the run folder or its store/
-        if store.root.resolve() == out.resolve():
-            out = out.parent
-        metrics_file = out / "metrics.json"
-        metrics = None
-        if metrics_file.is_file():
-            try:
-                metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise VsslevalError(f"{metrics_file} is not valid JSON ({exc}); rebuild it with "
-                                    f"`vssleval rescore {out} --out {out}`") from exc
-        return cls(out=out, metrics=metrics, config=store.config, store_dir=store.root)
-
-    @property
-    def store(self) -> HeatmapStore:
-        return HeatmapStore(self.store_dir or self.out / "store")
-
-    @property
-    def per_sample(self) -> list[dict[str, Any]]:
-        """The rows of ``per_sample.csv`` as dicts (numbers parsed; empty for an ``infer`` run)."""
-        if self._per_sample is None:
-            path = self.out / "per_sample.csv"
-            if not path.is_file():
-                self._per_sample = []
-            else:
-                with open(path, newline="", encoding="utf-8") as fh:
-                    self._per_sample = [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-        return self._per_sample
-
-    def maps(self, variant: str) -> np.ndarray:
-        """The raw low-resolution maps of one variant, float32, in dataset order.
-
-        ``positive`` / ``silence``: ``[N, h, w]``; ``noise`` / ``offscreen``: ``[S, N, h, w]``
-        (S seeds); ``ogl`` (object prior, compat runs): ``[N, 7, 7]``.
-        """
-        if variant not in VARIANTS:
-            raise VsslevalError(f"unknown map variant {variant!r}; use one of {', '.join(VARIANTS)}")
-        return self.store.maps(variant)
-
-    @property
-    def ids(self) -> list[str]:
-        """Sample ids in dataset order (the rows of :meth:`maps`)."""
-        return [str(i) for i in self.store.maps("ids")]
-
-
-def _parse_cell(value: str | None) -> Any:
-    if value is None or value == "":
-        return value
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            continue
-    return value
-
-
 # -- runs --------------------------------------------------------------------------------------
 def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
               batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
@@ -253,13 +170,6 @@ def _run_spec_args(scope: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments of :func:`_run_spec` taken from an API function's ``locals()``: ``evaluate``
     and ``infer`` share them by name, so each is listed once (in ``_run_spec``'s signature)."""
     return {k: scope[k] for k in inspect.signature(_run_spec).parameters if k in scope}
-
-
-def run_splits(acc: Any, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The dataset's published splits (heard / unheard, ...) for the run's samples, read from its data
-    folder (:func:`vssleval.data.splits.resolve_splits`), for the report's breakdowns."""
-    first = acc.seed_records()[0]
-    return resolve_splits(str(config["dataset"]), config.get("data_root"), first.ids, first.labels)
 
 
 def _out_dir(out: str | Path | None) -> Path:
@@ -351,8 +261,6 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
 
     Returns :class:`Results` with ``metrics=None``; ``maps(variant)`` holds the heatmaps.
     """
-    from vssleval.api.reporting import write_overlays
-
     args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
     overlays, threshold = args["overlays"], args["threshold"]
     spec, module, memory = _run_spec(**_run_spec_args(args))

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from vssleval import fingerprint, limits
-from vssleval.api.evaluation import Results, run_splits
+from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import score_run, upsample_plan
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing, unpack_gt)

@@ -14,25 +14,7 @@ maps); numpy in, numbers out. One module per evaluator family:
 """
 
 from ._base import HEADLINE, Inputs, NativeEvaluator
-from .ezvsl import EZVSL, FNAC, FNAC_BICUBIC
-from .lvs import LVS, SSLTIE
-from .sacl import SACL
-from .slavc import SLAVC, SLAVC_RELATIVE
-from .sslalign import SSLALIGN
-
-EVALUATORS: dict[str, NativeEvaluator] = {e.name: e for e in (
-    EZVSL, FNAC, FNAC_BICUBIC, SLAVC, SLAVC_RELATIVE, LVS, SSLTIE, SSLALIGN, SACL)}
-
-
-def get(name: str) -> NativeEvaluator:
-    """The evaluator of that name; ``ValueError`` listing the known ones otherwise."""
-    try:
-        return EVALUATORS[name]
-    except KeyError:
-        raise ValueError(f"unknown native evaluator {name!r}; known: {sorted(EVALUATORS)}") from None
-
-
-# the protocol object last: it reads EVALUATORS (the registry finds it as this package's PROTOCOL)
-from .protocol import PROTOCOL, NativeProtocol  # noqa: E402
+from .evaluators import EVALUATORS, get
+from .protocol import PROTOCOL, NativeProtocol  # the registry finds it as this package's PROTOCOL
 
 __all__ = ["EVALUATORS", "HEADLINE", "Inputs", "NativeEvaluator", "NativeProtocol", "PROTOCOL", "get"]

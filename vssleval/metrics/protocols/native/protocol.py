@@ -28,7 +28,7 @@ from ...stats import extremes
 from ... import resampling as rs
 from ...catalog import Metric, StatContext
 from ..base import Protocol, ProtocolRefusal, SeedRecords, Setup
-from . import EVALUATORS
+from .evaluators import EVALUATORS
 from ._base import HEADLINE, NativeEvaluator
 from ._common import unpad_boxes
 
