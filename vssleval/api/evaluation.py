@@ -7,7 +7,6 @@ arguments and calls these functions) and behind notebooks (``docs/api.md``).
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -17,10 +16,9 @@ from typing import Any, Callable
 from torch import nn
 
 from vssleval import limits
-from vssleval.api.arguments import check_run_arguments
+from vssleval.api.options import takes_run_options
 from vssleval.api.reporting import write_overlays
 from vssleval.api.results import Results, run_splits
-from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.data.registry import get_config as get_dataset_config
 from vssleval.engine.scoring import check_run_scorable, count_nonfinite, describe_nonfinite, protocol_of, score_run
@@ -36,7 +34,6 @@ from vssleval.report.single import write_run_outputs
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
 CUSTOM_PRESET = "custom"
-DEFAULT_BATCH_SIZE = 32
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -125,21 +122,19 @@ def _registered_config(name: str, cls: type) -> dict[str, Any] | None:
 
 
 # -- runs --------------------------------------------------------------------------------------
-def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
-              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
-              bootstrap=0, max_memory=None, max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION,
-              allow_nonfinite=False) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+def _run_spec(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
     """The run's :class:`RunSpec`, for an in-memory model the prepared module, and the memory check
-    the engine runs once it knows the number of samples (``vssleval.limits``). The arguments are those
-    :func:`vssleval.api.arguments.check_run_arguments` returned (checked, seeds a count or a list,
-    negatives a tuple or None)."""
-    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    the engine runs once it knows the number of samples (``vssleval.limits``). ``o``: the options
+    :func:`vssleval.api.options.resolve` returned (checked, seeds a count or a list, negatives a tuple
+    or None); each lands in the ``RunSpec`` field its row's ``record`` names."""
+    model, neg, seeds, preset, checkpoint = o["model"], o["neg"], o["seeds"], o["preset"], o["checkpoint"]
+    batch_size, noise_bank = o["batch_size"], o["noise_bank"]
     n_seeds = len(seeds) if isinstance(seeds, list) else seeds  # a count K, or the distinct seed values
     memory = functools.partial(limits.check_run_memory, seeds=n_seeds, batch_size=batch_size, noise_bank=noise_bank,
-                               bootstrap=bootstrap, max_memory=max_memory)
+                               bootstrap=o.get("bootstrap", 0), max_memory=o["max_memory"])
     memory(1, lower_bound=True)  # before the seed list or the dataset exists; the engine checks with N samples
     # neg None: the protocol's default, all three negatives or none for a protocol that scores none
-    negatives = tuple(protocol_of(protocol).default_negatives) if neg is None else neg
+    negatives = tuple(protocol_of(o["protocol"]).default_negatives) if neg is None else neg
     seed_values = seeds if isinstance(seeds, list) else seed_list(n_seeds)
     module = None
     if isinstance(model, str):
@@ -155,21 +150,13 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
                                 "weights (vssleval.load_model(name, checkpoint=...))")
         module, preset_name = prepare_model(model, preset)
         name, model_file, checkpoint = module.name, None, getattr(module, "checkpoint", None)
-    spec = RunSpec(model=name, model_file=model_file, dataset=dataset,
-                   data_dir=None if data_dir is None else str(data_dir),
+    spec = RunSpec(model=name, model_file=model_file, dataset=o["dataset"], data_dir=o["data_dir"],
                    checkpoint=None if checkpoint is None else _checkpoint_arg(checkpoint), preset=preset_name,
-                   protocol=protocol, negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
-                   batch_size=batch_size, num_workers=workers,
-                   device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
-                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit,
-                   max_skip_fraction=max_skip_fraction, allow_nonfinite=bool(allow_nonfinite))
+                   protocol=o["protocol"], negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
+                   batch_size=batch_size, num_workers=o["workers"], device=o["device"], amp=o["amp"],
+                   skip_bad=o["skip_bad"], trust_checkpoint=o["trust_checkpoint"], ogl_weights=o["ogl_weights"],
+                   limit=o["limit"], max_skip_fraction=o["max_skip_fraction"], allow_nonfinite=o["allow_nonfinite"])
     return spec, module, memory
-
-
-def _run_spec_args(scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments of :func:`_run_spec` taken from an API function's ``locals()``: ``evaluate``
-    and ``infer`` share them by name, so each is listed once (in ``_run_spec``'s signature)."""
-    return {k: scope[k] for k in inspect.signature(_run_spec).parameters if k in scope}
 
 
 def _out_dir(out: str | Path | None) -> Path:
@@ -177,15 +164,8 @@ def _out_dir(out: str | Path | None) -> Path:
     return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
 
 
-def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
-             neg: str | Sequence[str] | None = None, seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
-             preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
-             batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
-             noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
-             ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 1000,
-             resume: bool = False, overwrite: bool = False, max_memory: int | str | None = None,
-             max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, allow_nonfinite: bool = False,
-             verbose: bool = True) -> Results:
+@takes_run_options("evaluate")
+def evaluate(o: dict[str, Any]) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
 
     Args:
@@ -216,40 +196,32 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
             variant and its count; the store stays for inspection, ``rescore`` can score it later).
         verbose: print the engine's log and the headline table (progress bars are always shown).
 
-    The other arguments are those of ``vssleval evaluate`` (``--help``). Errors are
-    :class:`vssleval.VsslevalError` with the CLI's messages; every number is checked by
-    :mod:`vssleval.limits` before any work.
+    The other options are those of ``vssleval evaluate`` (``--help``), under the same names; the
+    signature lists them all (:data:`vssleval.api.options.RUN_OPTIONS`). An unknown keyword, or any
+    bad value, is a :class:`vssleval.VsslevalError` with the CLI's message before any work.
     """
-    args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
-    spec, module, memory = _run_spec(**_run_spec_args(args))
+    spec, module, memory = _run_spec(o)
     # before hours of inference, not after: the protocol can score these negatives and this model
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
     check_run_scorable({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
                         "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]},
                        spec.protocol)
-    outdir = _out_dir(args["out"])
-    outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
-                            preflight=memory)
+    outdir = _out_dir(o["out"])
+    outcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=_logger(o["verbose"]),
+                            model=module, preflight=memory)
     if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
         return Results(out=outdir, metrics=None, config=outcome.store.config)
-    acc, warnings = score_run(outcome.store, bootstrap=bootstrap, allow_nonfinite=spec.allow_nonfinite)
+    acc, warnings = score_run(outcome.store, bootstrap=o["bootstrap"], allow_nonfinite=spec.allow_nonfinite)
     config = outcome.store.config
-    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=verbose, warnings=warnings,
+    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=o["verbose"], warnings=warnings,
                                 splits=run_splits(acc, config))
     claim_run_folder(outdir, config)
     return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
 
 
-def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
-          neg: str | Sequence[str] | None = None, seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
-          preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
-          batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
-          noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
-          ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
-          overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
-          max_memory: int | str | None = None, max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
-          allow_nonfinite: bool = False, verbose: bool = True) -> Results:
+@takes_run_options("infer")
+def infer(o: dict[str, Any]) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
 
     Args:
@@ -261,13 +233,12 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
 
     Returns :class:`Results` with ``metrics=None``; ``maps(variant)`` holds the heatmaps.
     """
-    args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
-    overlays, threshold = args["overlays"], args["threshold"]
-    spec, module, memory = _run_spec(**_run_spec_args(args))
-    outdir = _out_dir(args["out"])
-    log = _logger(verbose)
-    outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,
-                                        preflight=memory)
+    overlays, threshold = o["overlays"], o["threshold"]
+    spec, module, memory = _run_spec(o)
+    outdir = _out_dir(o["out"])
+    log = _logger(o["verbose"])
+    outcome: RunOutcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
+                                        model=module, preflight=memory)
     if outcome.is_main:
         log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
             f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")
