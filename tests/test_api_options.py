@@ -101,3 +101,13 @@ def test_docs_state_the_signature_of_evaluate():
     assert set(documented) == set(params) - {"model"}
     for name, default in documented.items():
         assert ast.literal_eval(default) == params[name].default, name
+
+
+def test_runspec_defaults_are_the_declared_ones():
+    """The engine's RunSpec (which must not import the API) keeps defaults for direct use; they are the
+    options' defaults wherever the option is recorded as-is."""
+    runspec = {f.name: f.default for f in dataclasses.fields(RunSpec) if f.default is not dataclasses.MISSING}
+    same = {o.record: o.default for o in RUN_OPTIONS if o.record in runspec and o.default is not None}
+    assert same.keys() >= {"protocol", "noise_bank", "batch_size", "num_workers", "device", "max_skip_fraction",
+                           "skip_bad", "trust_checkpoint", "allow_nonfinite"}
+    assert {k: runspec[k] for k in same} == same
