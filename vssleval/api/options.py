@@ -26,9 +26,9 @@ import argparse
 import difflib
 import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from vssleval import limits
 from vssleval.api import arguments as a
