@@ -111,3 +111,15 @@ def test_runspec_defaults_are_the_declared_ones():
     assert same.keys() >= {"protocol", "noise_bank", "batch_size", "num_workers", "device", "max_skip_fraction",
                            "skip_bad", "trust_checkpoint", "allow_nonfinite"}
     assert {k: runspec[k] for k in same} == same
+
+
+def test_empty_out_refused_by_cli_as_by_api(tmp_path, capsys, monkeypatch):
+    """``--out ''`` once fell back to runs/<name>/ silently; the option's check refuses it either way."""
+    from vssleval.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(vssleval.VsslevalError) as info:
+        vssleval.evaluate("center", out="", seeds=1, limit=2)
+    assert main(["evaluate", "--model", "center", "--seeds", "1", "--limit", "2", "--out", ""]) == 2
+    assert capsys.readouterr().err == f"vssleval: error: {info.value}\n"
+    assert list(tmp_path.iterdir()) == []

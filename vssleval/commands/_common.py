@@ -32,9 +32,10 @@ def run_kwargs(args: argparse.Namespace, command: str) -> dict[str, Any]:
     return {**cli_values(args, command), "model": args.model or args.model_file, "out": default_out(args)}
 
 
-def default_out(args: argparse.Namespace) -> Path:
-    """``--out``, else ``runs/<model>-<dataset>-<preset>-<protocol>``."""
-    if args.out:
-        return Path(args.out)
+def default_out(args: argparse.Namespace) -> Path | str:
+    """``--out``, else ``runs/<model>-<dataset>-<preset>-<protocol>``. An empty ``--out ''`` is passed on
+    (and refused by the option's check, as in the API), not taken as "not given"."""
+    if args.out is not None:
+        return args.out
     name = args.model_file.rsplit(":", 1)[-1].lower() if args.model_file else args.model
     return Path("runs") / f"{name}-{args.dataset}-{args.preset or DEFAULT_PRESET}-{args.protocol}"
