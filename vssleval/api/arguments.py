@@ -22,7 +22,6 @@ from torch import nn
 
 from vssleval.engine.spec import parse_negatives
 from vssleval.errors import VsslevalError
-from vssleval.metrics.protocols import PROTOCOLS
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?", re.IGNORECASE)
 
@@ -88,13 +87,6 @@ def check_model(model: Any) -> Any:
         raise VsslevalError(f"model must be a registered name (`vssleval models`), 'path.py:ClassName' or a "
                             f"torch.nn.Module, got {_kind(model)}")
     return model
-
-
-def check_protocol(value: Any) -> str:
-    """One of :data:`vssleval.metrics.PROTOCOLS` (the message :class:`~vssleval.engine.spec.RunSpec` gives)."""
-    if not isinstance(value, str) or value not in PROTOCOLS:
-        raise VsslevalError(f"unknown --protocol {value!r}; use {' or '.join(PROTOCOLS)}")
-    return value
 
 
 def check_preset(value: Any) -> Any:

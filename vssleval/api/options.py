@@ -33,6 +33,7 @@ from typing import Any
 from vssleval import limits
 from vssleval.api import arguments as a
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
+from vssleval.engine.spec import check_protocol
 from vssleval.errors import VsslevalError
 from vssleval.metrics.protocols import PROTOCOLS
 from vssleval.vocabulary import PRESETS
@@ -113,7 +114,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
            _switch("--trust-checkpoint"), "bool", "what to run", cli=_SWITCH, record="trust_checkpoint"),
     Option("preset", None, "preprocessing preset (default: the model's own, else juanola2025)", a.check_preset,
            "str | Mapping[str, Any] | None", "what to run", cli={"choices": list(PRESETS)}, record="preset"),
-    Option("protocol", "vssleval", f"metric protocol: {_PROTOCOLS}", a.check_protocol, "str", "what to run",
+    Option("protocol", "vssleval", f"metric protocol: {_PROTOCOLS}", check_protocol, "str", "what to run",
            cli={"choices": list(PROTOCOLS)}, record="protocol"),
     # -- data ----------------------------------------------------------------------------------------
     Option("dataset", DEFAULT_DATASET, f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})",
