@@ -123,3 +123,19 @@ def test_empty_out_refused_by_cli_as_by_api(tmp_path, capsys, monkeypatch):
     assert main(["evaluate", "--model", "center", "--seeds", "1", "--limit", "2", "--out", ""]) == 2
     assert capsys.readouterr().err == f"vssleval: error: {info.value}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: vssleval.report("r", out="o", allow_mix=True), "vssleval.report() has no option 'allow_mix' "
+     "(did you mean 'allow_mixed'?); its options are: runs, out, allow_mixed,"),
+    (lambda: vssleval.rescore("r", "o", bootstraps=3), "vssleval.rescore() has no option 'bootstraps' "
+     "(did you mean 'bootstrap'?)"),
+    (lambda: vssleval.compare("a", "b", "o", seed=1), "vssleval.compare() has no option 'seed'; its options are: "
+     "run_a, run_b, out, bootstrap, allow_mixed, verbose"),
+    (lambda: vssleval.load_model("center", devices="cpu"), "vssleval.load_model() has no option 'devices' "
+     "(did you mean 'device'?)"),
+])
+def test_the_other_api_functions_refuse_an_unknown_keyword_alike(call, message):
+    with pytest.raises(vssleval.VsslevalError) as info:
+        call()
+    assert str(info.value).startswith(message)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from torch import nn
 
 from vssleval import limits
-from vssleval.api.options import takes_run_options
+from vssleval.api.options import checks_keywords, takes_run_options
 from vssleval.api.reporting import write_overlays
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.runner import RunOutcome, run_inference
@@ -37,6 +37,7 @@ CUSTOM_PRESET = "custom"
 
 
 # -- models ------------------------------------------------------------------------------------
+@checks_keywords
 def load_model(name: str, checkpoint: str | Path | Sequence[str] | Mapping[str, str] | None = None,
                preset: str | None = None, *, device: str = "cpu", trust_checkpoint: bool = False) -> nn.Module:
     """Build a registered model (zoo, baseline, plug-in or ``"path.py:Class"``) with its weights.

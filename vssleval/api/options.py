@@ -192,17 +192,39 @@ def signature(command: str, returns: str = "Results") -> inspect.Signature:
     return inspect.Signature(params, return_annotation=returns)
 
 
+def unknown_keyword(function: str, name: str, valid: list[str], hint: str | None = None) -> VsslevalError:
+    """The message for keyword ``name`` that ``vssleval.<function>()`` does not take: ``hint`` or a close
+    match among ``valid``, then every valid name."""
+    guess = next(iter(difflib.get_close_matches(name, valid, n=1)), None)
+    hint = hint or (f"did you mean {guess!r}?" if guess else None)
+    return VsslevalError(f"vssleval.{function}() has no option {name!r}{f' ({hint})' if hint else ''}; "
+                         f"its options are: {', '.join(valid)}")
+
+
 def _unknown(command: str, name: str) -> VsslevalError:
-    """The message for a keyword that is no option of ``command``: a close match (or the option a
-    recorded-config key belongs to, ``negatives`` -> ``neg``) and every valid name."""
-    valid = [o.name for o in options_for(command)]
+    """:func:`unknown_keyword` for a run option: the option a recorded-config key belongs to
+    (``negatives`` -> ``neg``), or the other command that takes ``name``."""
     recorded = {o.record: o.name for o in options_for(command) if o.record and o.record != o.name}
-    guess = recorded.get(name) or next(iter(difflib.get_close_matches(name, valid, n=1)), None)
-    hint = f" (did you mean {guess!r}?)" if guess else ""
     elsewhere = [c for c in COMMANDS if c != command and any(o.name == name for o in options_for(c))]
-    if elsewhere:
-        hint = f" (it is an option of vssleval.{elsewhere[0]}() only)"
-    return VsslevalError(f"vssleval.{command}() has no option {name!r}{hint}; its options are: {', '.join(valid)}")
+    hint = (f"it is an option of vssleval.{elsewhere[0]}() only" if elsewhere
+            else f"did you mean {recorded[name]!r}?" if name in recorded else None)
+    return unknown_keyword(command, name, [o.name for o in options_for(command)], hint)
+
+
+def checks_keywords(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give an API function with an explicit signature (``report``, ``rescore``, ``compare``,
+    ``load_model``) the run options' refusal of an unknown keyword, instead of Python's TypeError."""
+    valid = [p.name for p in inspect.signature(fn).parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    @functools.wraps(fn)
+    def api(*args: Any, **kwargs: Any) -> Any:
+        for name in kwargs:
+            if name not in valid:
+                raise unknown_keyword(fn.__name__, name, valid)
+        return fn(*args, **kwargs)
+
+    return api
 
 
 def resolve(command: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
