@@ -129,11 +129,14 @@ def test_report_and_rescore(api_run, tmp_path):
 
 
 def test_module_names_do_not_hide_the_functions():
-    import vssleval.evaluate  # noqa: F401  (binds vssleval.evaluate to the module)
+    import vssleval.evaluate  # noqa: F401  (Python would bind vssleval.evaluate to the module)
     import vssleval.infer  # noqa: F401
+    import vssleval.report.tables  # noqa: F401
+    from vssleval import api
+    from vssleval.report import tables
 
-    for name in ("evaluate", "infer", "report"):
-        assert callable(getattr(vssleval, name)), name
+    assert (vssleval.evaluate, vssleval.infer, vssleval.report) == (api.evaluate, api.infer, api.report)
+    assert tables.CI_STYLES  # the report package's modules are imported as usual
 
 
 # -- bad input -----------------------------------------------------------------------------------

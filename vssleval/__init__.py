@@ -14,11 +14,20 @@ For notebooks (``docs/api.md``)::
 
 The API names are imported on first use, so ``import vssleval`` (and ``vssleval --help``) stays
 light until a model or a run is needed.
+
+Three API names are also module names: the ``vssleval.report`` package (tables and figures) and the
+``python -m vssleval.evaluate`` / ``python -m vssleval.infer`` entry modules. Importing a submodule
+makes Python bind it on its parent package, which would hide the function; the package therefore
+refuses that one binding (:class:`_Package`), so ``vssleval.report(...)`` is the function whatever
+was imported before, while ``from vssleval.report.tables import ...`` works as usual (submodules are
+found through ``sys.modules``).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from vssleval.errors import BadSampleError, VsslevalError
@@ -45,3 +54,15 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
+
+
+class _Package(types.ModuleType):
+    """The ``vssleval`` module: a submodule named like an API function is not bound over it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return  # the import system binding vssleval.report / .evaluate / .infer: keep the function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,8 +1,7 @@
-"""``python -m vssleval.evaluate`` = ``vssleval evaluate``.
+"""``python -m vssleval.evaluate`` = ``vssleval evaluate`` (the spelling of the design card).
 
-``vssleval.evaluate`` is also the API function (:func:`vssleval.api.evaluate`). Importing this
-module by name binds ``vssleval.evaluate`` to the module, so the module forwards calls to that
-function (:mod:`vssleval._callable`): ``vssleval.evaluate(model, dataset, ...)`` works either way.
+Only an entry point: ``vssleval.evaluate`` is the API function :func:`vssleval.api.evaluate`, which
+importing this module does not hide (``vssleval/__init__.py``).
 """
 
 import sys
@@ -11,7 +10,3 @@ if __name__ == "__main__":
     from vssleval.cli import run_command
 
     sys.exit(run_command("vssleval.commands.evaluate", prog="python -m vssleval.evaluate"))
-else:
-    from vssleval._callable import forward_calls
-
-    forward_calls(__name__, "evaluate")

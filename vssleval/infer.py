@@ -1,7 +1,7 @@
 """``python -m vssleval.infer`` = ``vssleval infer``.
 
-``vssleval.infer`` is also the API function (:func:`vssleval.api.infer`); like
-``vssleval/evaluate.py``, this module forwards calls to it when imported by name.
+Only an entry point: ``vssleval.infer`` is the API function :func:`vssleval.api.infer`, which
+importing this module does not hide (``vssleval/__init__.py``).
 """
 
 import sys
@@ -10,7 +10,3 @@ if __name__ == "__main__":
     from vssleval.cli import run_command
 
     sys.exit(run_command("vssleval.commands.infer", prog="python -m vssleval.infer"))
-else:
-    from vssleval._callable import forward_calls
-
-    forward_calls(__name__, "infer")

@@ -110,7 +110,7 @@ def test_from_store_argument_errors(runs, tmp_path, capsys):
     err = report_error(capsys, "--from-store", str(tmp_path / "none"), "--out", str(tmp_path / "x"))
     assert "no heatmap store" in err
     err = report_error(capsys, str(runs["center"]), "--protocol", "juanola2025", "--out", str(tmp_path / "x"))
-    assert "--from-store" in err
+    assert "`vssleval rescore`" in err
 
 
 def test_deleted_or_truncated_shard_named(runs, tmp_path, capsys):

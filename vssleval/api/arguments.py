@@ -1,9 +1,9 @@
-"""The arguments of :func:`vssleval.evaluate` and :func:`vssleval.infer`, checked in one place before
-any work (docs/api.md, "Arguments are checked first").
+"""The checks of the run options of :func:`vssleval.evaluate` and :func:`vssleval.infer` (docs/api.md,
+"Arguments are checked first"); :data:`vssleval.api.options.RUN_OPTIONS` names the check of each.
 
 The CLI hands these functions the values it parsed, so every check here also guards ``vssleval
 evaluate`` / ``infer``; where both can make the same mistake they get the same message, naming the
-CLI flag (``--seeds``, ``--neg``, ``--batch-size``, ...). Numbers go through :mod:`vssleval.limits`,
+CLI flag (``--seeds``, ``--neg``, ``--batch-size``, ...), which each check is given. Numbers go through :mod:`vssleval.limits`,
 negatives through :func:`vssleval.engine.spec.parse_negatives`, seeds through
 :func:`vssleval.limits.check_seeds`. Each check refuses the wrong *type* as well as the wrong value:
 ``batch_size=True`` (a bool is an int in Python), ``neg=['silence', 3]``, ``skip_bad="no"`` (a
@@ -20,19 +20,9 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from vssleval import limits
 from vssleval.engine.spec import parse_negatives
 from vssleval.errors import VsslevalError
-from vssleval.metrics.protocols import PROTOCOLS
 
-#: Keyword -> CLI flag, for the arguments whose message names the flag.
-FLAGS = {"data_dir": "--data-dir", "out": "--out", "ogl_weights": "--ogl-weights", "checkpoint": "--checkpoint",
-         "skip_bad": "--skip-bad", "trust_checkpoint": "--trust-checkpoint", "resume": "--resume",
-         "overwrite": "--overwrite", "allow_nonfinite": "--allow-nonfinite", "verbose": "verbose="}
-#: Arguments that are switches: True or False, nothing else.
-SWITCHES = ("skip_bad", "trust_checkpoint", "resume", "overwrite", "allow_nonfinite", "verbose")
-#: Arguments that name one file or folder (or nothing).
-PATHS = ("data_dir", "out", "ogl_weights")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?", re.IGNORECASE)
 
 
@@ -41,26 +31,26 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {text}" if len(text) <= 60 else type(value).__name__
 
 
-def check_switch(name: str, value: Any) -> bool:
+def check_switch(flag: str, value: Any) -> bool:
     """``value`` as a bool when it is one (numpy's included); a text such as ``"no"`` is refused, not
-    taken as true."""
+    taken as true. ``flag`` names the option in the message (``--skip-bad``)."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise VsslevalError(f"{FLAGS.get(name, name)} is a switch: pass True or False, got {_kind(value)}")
+    raise VsslevalError(f"{flag} is a switch: pass True or False, got {_kind(value)}")
 
 
-def check_path(name: str, value: Any) -> str | None:
+def check_path(flag: str, value: Any) -> str | None:
     """A path argument as text (None stays None); a non-path or an empty text is refused (``""`` would
     mean the current folder)."""
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise VsslevalError(f"{FLAGS.get(name, name)} must be a path (a str or pathlib.Path), got {_kind(value)}")
+        raise VsslevalError(f"{flag} must be a path (a str or pathlib.Path), got {_kind(value)}")
     text = os.fspath(value)
     if isinstance(text, bytes) or not str(text).strip():
-        raise VsslevalError(f"{FLAGS.get(name, name)} must be a non-empty path, got {value!r}")
+        raise VsslevalError(f"{flag} must be a non-empty path, got {value!r}")
     if "\0" in text:
-        raise VsslevalError(f"{FLAGS.get(name, name)} {text!r} holds a NUL character, which no file name can")
+        raise VsslevalError(f"{flag} {text!r} holds a NUL character, which no file name can")
     return str(text)
 
 
@@ -73,13 +63,13 @@ def check_checkpoint(value: Any) -> Any:
         for part, path in value.items():
             if not isinstance(part, str):
                 raise VsslevalError(f"--checkpoint as a mapping takes {{part name: path}}, got the key {_kind(part)}")
-            check_path("checkpoint", path)
+            check_path("--checkpoint", path)
         return value
     if isinstance(value, (list, tuple)):
         if not value:
             raise VsslevalError("--checkpoint as a list must name at least one file")
-        return [check_path("checkpoint", v) for v in value]
-    return check_path("checkpoint", value)
+        return [check_path("--checkpoint", v) for v in value]
+    return check_path("--checkpoint", value)
 
 
 def check_name(what: str, value: Any, listing: str) -> str:
@@ -97,13 +87,6 @@ def check_model(model: Any) -> Any:
         raise VsslevalError(f"model must be a registered name (`vssleval models`), 'path.py:ClassName' or a "
                             f"torch.nn.Module, got {_kind(model)}")
     return model
-
-
-def check_protocol(value: Any) -> str:
-    """One of :data:`vssleval.metrics.PROTOCOLS` (the message :class:`~vssleval.engine.spec.RunSpec` gives)."""
-    if not isinstance(value, str) or value not in PROTOCOLS:
-        raise VsslevalError(f"unknown --protocol {value!r}; use {' or '.join(PROTOCOLS)}")
-    return value
 
 
 def check_preset(value: Any) -> Any:
@@ -137,39 +120,3 @@ def check_neg(value: Any) -> tuple[str, ...] | None:
     """``neg=``: None (the protocol's default), a text (``"silence,noise"``, ``"all"``, ``"none"``) or a
     sequence of negative names, parsed by the CLI's :func:`~vssleval.engine.spec.parse_negatives`."""
     return None if value is None else parse_negatives(value)
-
-
-def check_run_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Check every argument of ``evaluate`` / ``infer`` present in ``args`` (their keyword names);
-    returns the checked values, normalised (paths as text, seeds as a count or a list of ints,
-    negatives as a tuple or None). Raises :class:`VsslevalError` at the first bad one, before any
-    file is read or written."""
-    out: dict[str, Any] = dict(args)
-    checks = {
-        "model": check_model,
-        "dataset": lambda v: check_name("dataset", v, "`vssleval datasets`"),
-        "protocol": check_protocol,
-        "preset": check_preset,
-        "checkpoint": check_checkpoint,
-        "device": check_device,
-        "amp": check_amp,
-        "neg": check_neg,
-        "seeds": lambda v: limits.check("seeds", v),
-    }
-    for name, check in checks.items():
-        if name in args:
-            out[name] = check(args[name])
-    for name in PATHS:
-        if name in args:
-            out[name] = check_path(name, args[name])
-    for name in SWITCHES:
-        if name in args:
-            out[name] = check_switch(name, args[name])
-    if args.get("batch_size") is not None:
-        out["batch_size"] = limits.check("batch_size", args["batch_size"])
-    numbers = {k: args[k] for k in ("limit", "noise_bank", "workers", "bootstrap", "max_memory",
-                                    "max_skip_fraction", "overlays", "threshold") if k in args}
-    out.update(limits.validate(**numbers))
-    if args.get("resume") is True and args.get("out") is None:
-        raise VsslevalError("--resume continues the run in --out: pass out= (the folder of the interrupted run)")
-    return out

@@ -6,44 +6,38 @@ arguments and calls these functions) and behind notebooks (``docs/api.md``).
 
 from __future__ import annotations
 
-import csv
 import functools
-import inspect
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from torch import nn
 
 from vssleval import limits
-from vssleval.api.arguments import check_run_arguments
-from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
+from vssleval.api.options import checks_keywords, takes_run_options
+from vssleval.api.reporting import write_overlays
+from vssleval.api.results import Results, run_splits
 from vssleval.engine.runner import RunOutcome, run_inference
 from vssleval.data.registry import get_config as get_dataset_config
 from vssleval.engine.scoring import count_nonfinite, describe_nonfinite, prepare_run, protocol_of, score_run
 from vssleval.engine.spec import RunSpec, seed_list
-from vssleval.engine.store import HeatmapStore, claim_run_folder
+from vssleval.engine.store import claim_run_folder
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
 from vssleval.models.base import check_model_interface
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_config, load_model_file, preset_block,
                                       split_model_file)
-from vssleval.data.splits import resolve_splits
 from vssleval.report.single import write_run_outputs
-from vssleval.vocabulary import MAP_VARIANTS
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
 CUSTOM_PRESET = "custom"
-DEFAULT_BATCH_SIZE = 32
-VARIANTS = MAP_VARIANTS
 
 
 # -- models ------------------------------------------------------------------------------------
+@checks_keywords
 def load_model(name: str, checkpoint: str | Path | Sequence[str] | Mapping[str, str] | None = None,
                preset: str | None = None, *, device: str = "cpu", trust_checkpoint: bool = False) -> nn.Module:
     """Build a registered model (zoo, baseline, plug-in or ``"path.py:Class"``) with its weights.
@@ -128,101 +122,20 @@ def _registered_config(name: str, cls: type) -> dict[str, Any] | None:
     return load_model_config(name) if entry.resolve() is cls else None
 
 
-# -- results -----------------------------------------------------------------------------------
-@dataclass
-class Results:
-    """A finished run folder, opened for analysis.
-
-    Attributes:
-        out: the run folder (``metrics.json``, ``per_sample.csv``, ``report.md``, ``store/``).
-        metrics: the flat dict of ``metrics.json`` (docs/metrics.md); ``None`` for an ``infer`` run.
-        config: the run configuration recorded in the heatmap store.
-        store_dir: the heatmap store holding the maps (default ``out/store``; a rescored run's
-            outputs live apart from the store they were computed from).
-    """
-
-    out: Path
-    metrics: dict[str, Any] | None
-    config: dict[str, Any] = field(repr=False)
-    store_dir: Path | None = None
-    _per_sample: list[dict[str, Any]] | None = field(default=None, repr=False)
-
-    @classmethod
-    def open(cls, run_dir: str | Path) -> "Results":
-        """Open a run folder written by ``evaluate`` / ``infer`` (CLI or API)."""
-        out = Path(run_dir)
-        store = HeatmapStore.open(out)  # the run folder or its store/
-        if store.root.resolve() == out.resolve():
-            out = out.parent
-        metrics_file = out / "metrics.json"
-        metrics = None
-        if metrics_file.is_file():
-            try:
-                metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise VsslevalError(f"{metrics_file} is not valid JSON ({exc}); rebuild it with "
-                                    f"`vssleval report --from-store {out} --out {out}`") from exc
-        return cls(out=out, metrics=metrics, config=store.config, store_dir=store.root)
-
-    @property
-    def store(self) -> HeatmapStore:
-        return HeatmapStore(self.store_dir or self.out / "store")
-
-    @property
-    def per_sample(self) -> list[dict[str, Any]]:
-        """The rows of ``per_sample.csv`` as dicts (numbers parsed; empty for an ``infer`` run)."""
-        if self._per_sample is None:
-            path = self.out / "per_sample.csv"
-            if not path.is_file():
-                self._per_sample = []
-            else:
-                with open(path, newline="", encoding="utf-8") as fh:
-                    self._per_sample = [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-        return self._per_sample
-
-    def maps(self, variant: str) -> np.ndarray:
-        """The raw low-resolution maps of one variant, float32, in dataset order.
-
-        ``positive`` / ``silence``: ``[N, h, w]``; ``noise`` / ``offscreen``: ``[S, N, h, w]``
-        (S seeds); ``ogl`` (object prior, compat runs): ``[N, 7, 7]``.
-        """
-        if variant not in VARIANTS:
-            raise VsslevalError(f"unknown map variant {variant!r}; use one of {', '.join(VARIANTS)}")
-        return self.store.maps(variant)
-
-    @property
-    def ids(self) -> list[str]:
-        """Sample ids in dataset order (the rows of :meth:`maps`)."""
-        return [str(i) for i in self.store.maps("ids")]
-
-
-def _parse_cell(value: str | None) -> Any:
-    if value is None or value == "":
-        return value
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            continue
-    return value
-
-
 # -- runs --------------------------------------------------------------------------------------
-def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, preset, checkpoint, device,
-              batch_size, limit, noise_bank, workers, amp, skip_bad, ogl_weights, trust_checkpoint,
-              bootstrap=0, max_memory=None, max_skip_fraction=DEFAULT_MAX_SKIP_FRACTION,
-              allow_nonfinite=False) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+def _run_spec(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
     """The run's :class:`RunSpec`, for an in-memory model the prepared module, and the memory check
-    the engine runs once it knows the number of samples (``vssleval.limits``). The arguments are those
-    :func:`vssleval.api.arguments.check_run_arguments` returned (checked, seeds a count or a list,
-    negatives a tuple or None)."""
-    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    the engine runs once it knows the number of samples (``vssleval.limits``). ``o``: the options
+    :func:`vssleval.api.options.resolve` returned (checked, seeds a count or a list, negatives a tuple
+    or None); each lands in the ``RunSpec`` field its row's ``record`` names."""
+    model, neg, seeds, preset, checkpoint = o["model"], o["neg"], o["seeds"], o["preset"], o["checkpoint"]
+    batch_size, noise_bank = o["batch_size"], o["noise_bank"]
     n_seeds = len(seeds) if isinstance(seeds, list) else seeds  # a count K, or the distinct seed values
     memory = functools.partial(limits.check_run_memory, seeds=n_seeds, batch_size=batch_size, noise_bank=noise_bank,
-                               bootstrap=bootstrap, max_memory=max_memory)
+                               bootstrap=o.get("bootstrap", 0), max_memory=o["max_memory"])
     memory(1, lower_bound=True)  # before the seed list or the dataset exists; the engine checks with N samples
     # neg None: the protocol's default, all three negatives or none for a protocol that scores none
-    negatives = tuple(protocol_of(protocol).default_negatives) if neg is None else neg
+    negatives = tuple(protocol_of(o["protocol"]).default_negatives) if neg is None else neg
     seed_values = seeds if isinstance(seeds, list) else seed_list(n_seeds)
     module = None
     if isinstance(model, str):
@@ -238,28 +151,13 @@ def _run_spec(model: Any, dataset: str, *, data_dir, neg, seeds, protocol, prese
                                 "weights (vssleval.load_model(name, checkpoint=...))")
         module, preset_name = prepare_model(model, preset)
         name, model_file, checkpoint = module.name, None, getattr(module, "checkpoint", None)
-    spec = RunSpec(model=name, model_file=model_file, dataset=dataset,
-                   data_dir=None if data_dir is None else str(data_dir),
+    spec = RunSpec(model=name, model_file=model_file, dataset=o["dataset"], data_dir=o["data_dir"],
                    checkpoint=None if checkpoint is None else _checkpoint_arg(checkpoint), preset=preset_name,
-                   protocol=protocol, negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
-                   batch_size=batch_size, num_workers=workers,
-                   device=device, amp=amp, skip_bad=skip_bad, trust_checkpoint=trust_checkpoint,
-                   ogl_weights=None if ogl_weights is None else str(ogl_weights), limit=limit,
-                   max_skip_fraction=max_skip_fraction, allow_nonfinite=bool(allow_nonfinite))
+                   protocol=o["protocol"], negatives=negatives, seeds=seed_values, noise_bank=noise_bank,
+                   batch_size=batch_size, num_workers=o["workers"], device=o["device"], amp=o["amp"],
+                   skip_bad=o["skip_bad"], trust_checkpoint=o["trust_checkpoint"], ogl_weights=o["ogl_weights"],
+                   limit=o["limit"], max_skip_fraction=o["max_skip_fraction"], allow_nonfinite=o["allow_nonfinite"])
     return spec, module, memory
-
-
-def _run_spec_args(scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments of :func:`_run_spec` taken from an API function's ``locals()``: ``evaluate``
-    and ``infer`` share them by name, so each is listed once (in ``_run_spec``'s signature)."""
-    return {k: scope[k] for k in inspect.signature(_run_spec).parameters if k in scope}
-
-
-def run_splits(acc: Any, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The dataset's published splits (heard / unheard, ...) for the run's samples, read from its data
-    folder (:func:`vssleval.data.splits.resolve_splits`), for the report's breakdowns."""
-    first = acc.seed_records()[0]
-    return resolve_splits(str(config["dataset"]), config.get("data_root"), first.ids, first.labels)
 
 
 def _out_dir(out: str | Path | None) -> Path:
@@ -267,15 +165,8 @@ def _out_dir(out: str | Path | None) -> Path:
     return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
 
 
-def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
-             neg: str | Sequence[str] | None = None, seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
-             preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
-             batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
-             noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
-             ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, bootstrap: int = 1000,
-             resume: bool = False, overwrite: bool = False, max_memory: int | str | None = None,
-             max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, allow_nonfinite: bool = False,
-             verbose: bool = True) -> Results:
+@takes_run_options("evaluate")
+def evaluate(o: dict[str, Any]) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
 
     Args:
@@ -306,39 +197,31 @@ def evaluate(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_d
             variant and its count; the store stays for inspection, ``rescore`` can score it later).
         verbose: print the engine's log and the headline table (progress bars are always shown).
 
-    The other arguments are those of ``vssleval evaluate`` (``--help``). Errors are
-    :class:`vssleval.VsslevalError` with the CLI's messages; every number is checked by
-    :mod:`vssleval.limits` before any work.
+    The other options are those of ``vssleval evaluate`` (``--help``), under the same names; the
+    signature lists them all (:data:`vssleval.api.options.RUN_OPTIONS`). An unknown keyword, or any
+    bad value, is a :class:`vssleval.VsslevalError` with the CLI's message before any work.
     """
-    args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
-    spec, module, memory = _run_spec(**_run_spec_args(args))
+    spec, module, memory = _run_spec(o)
     # before hours of inference, not after: the protocol can score these negatives and this model
     model_config = module.config if module is not None else load_model_config(
         load_model_file(spec.model_file) if spec.model_file else spec.model)
     prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
                  "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
-    outdir = _out_dir(args["out"])
-    outcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=_logger(verbose), model=module,
-                            preflight=memory)
+    outdir = _out_dir(o["out"])
+    outcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=_logger(o["verbose"]),
+                            model=module, preflight=memory)
     if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
         return Results(out=outdir, metrics=None, config=outcome.store.config)
-    acc, warnings = score_run(outcome.store, bootstrap=bootstrap, allow_nonfinite=spec.allow_nonfinite)
+    acc, warnings = score_run(outcome.store, bootstrap=o["bootstrap"], allow_nonfinite=spec.allow_nonfinite)
     config = outcome.store.config
     claim_run_folder(outdir, config)  # before the results: a folder's results always name their run
-    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=verbose, warnings=warnings,
+    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=o["verbose"], warnings=warnings,
                                 splits=run_splits(acc, config))
     return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
 
 
-def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir: str | Path | None = None,
-          neg: str | Sequence[str] | None = None, seeds: int | Sequence[int] = 10, protocol: str = "vssleval",
-          preset: str | Mapping[str, Any] | None = None, checkpoint: Any = None, device: str = "auto",
-          batch_size: int | None = None, limit: int | None = None, out: str | Path | None = None,
-          noise_bank: int = 0, workers: int = 0, amp: str | None = None, skip_bad: bool = False,
-          ogl_weights: str | Path | None = None, trust_checkpoint: bool = False, resume: bool = False,
-          overwrite: bool = False, overlays: int = 0, threshold: float | None = None,
-          max_memory: int | str | None = None, max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
-          allow_nonfinite: bool = False, verbose: bool = True) -> Results:
+@takes_run_options("infer")
+def infer(o: dict[str, Any]) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
 
     Args:
@@ -350,15 +233,12 @@ def infer(model: str | nn.Module, dataset: str = "synthetic-vggss", *, data_dir:
 
     Returns :class:`Results` with ``metrics=None``; ``maps(variant)`` holds the heatmaps.
     """
-    from vssleval.api.reporting import write_overlays
-
-    args = check_run_arguments(locals())  # every argument, before any work (docs/api.md)
-    overlays, threshold = args["overlays"], args["threshold"]
-    spec, module, memory = _run_spec(**_run_spec_args(args))
-    outdir = _out_dir(args["out"])
-    log = _logger(verbose)
-    outcome: RunOutcome = run_inference(spec, outdir, resume=resume, overwrite=overwrite, log=log, model=module,
-                                        preflight=memory)
+    overlays, threshold = o["overlays"], o["threshold"]
+    spec, module, memory = _run_spec(o)
+    outdir = _out_dir(o["out"])
+    log = _logger(o["verbose"])
+    outcome: RunOutcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
+                                        model=module, preflight=memory)
     if outcome.is_main:
         log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
             f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")

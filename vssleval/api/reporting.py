@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from vssleval import fingerprint, limits
-from vssleval.api.evaluation import Results, run_splits
+from vssleval.api.options import checks_keywords
+from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
 from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
                                    run_folder_owner, run_label, store_containing, unpack_gt)
@@ -41,6 +42,7 @@ from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
 _STORE_MATCH = ("model_name", "dataset", "preset")
 
 
+@checks_keywords
 def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mixed: bool = False,
            maps: bool = True, overlays: int = 4, sweep_samples: int = 1000, sweep_points: int = DEFAULT_POINTS,
            formats: Sequence[str] = FORMATS, ci_style: str = "bracket", verbose: bool = True) -> Path:
@@ -105,6 +107,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     return Path(res["report"])
 
 
+@checks_keywords
 def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap: int = 1000,
             allow_mixed: bool = False, verbose: bool = True) -> Path:
     """Paired comparison of two runs on the same samples (B - A for each ``--compare`` row of their
@@ -133,6 +136,7 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     return path
 
 
+@checks_keywords
 def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 1000,
             max_memory: int | str | None = None, allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
@@ -241,7 +245,7 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
     if differ:
         raise VsslevalError(f"{store.root / CONFIG_FILE} and {run.path / 'metrics.json'} describe different runs "
                             f"({', '.join(differ)}); "
-                            "rebuild the metrics with `vssleval report --from-store`")
+                            "rebuild the metrics with `vssleval rescore`")
     return store
 
 

@@ -11,11 +11,9 @@ HELP = "evaluate a model under positive and negative audio (maps -> metrics.json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_run_arguments(p)
-    p.add_argument("--bootstrap", type=int, default=1000,
-                   help="bootstrap resamples for the 95%% intervals of every headline metric (default 1000; 0: none)")
+    add_run_arguments(p, "evaluate")
 
 
 def run(args: argparse.Namespace) -> int:
-    evaluate(**run_kwargs(args), bootstrap=args.bootstrap)
+    evaluate(**run_kwargs(args, "evaluate"))
     return 0

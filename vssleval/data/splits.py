@@ -65,8 +65,8 @@ def resolve_splits(dataset: str, data_root: str | Path | None, ids: Sequence[str
             where = root if root is not None else "the dataset folder"
             out[name] = {"title": title, "missing": (
                 f"{', '.join(absent)} not found in {where}; get them with `vssleval fetch-metadata "
-                f"{cfg['name']}-{name} --dest {where}` and rebuild the run's outputs with `vssleval report "
-                f"--from-store RUN --out RUN`")}
+                f"{cfg['name']}-{name} --dest {where}` and rebuild the run's outputs with `vssleval "
+                f"rescore RUN --out RUN`")}
             continue
         sid = [str(i) for i in ids]
         out[name] = {"title": title,

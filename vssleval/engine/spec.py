@@ -58,6 +58,14 @@ def parse_negatives(value: Any) -> tuple[str, ...]:
     return tuple(n for n in NEGATIVES if n in parts)
 
 
+def check_protocol(value: Any) -> str:
+    """``value`` when it names a protocol of :data:`vssleval.metrics.PROTOCOLS` (the ``--protocol``
+    option of the CLI and the API, and ``RunSpec.protocol``), else one :class:`VsslevalError`."""
+    if not isinstance(value, str) or value not in PROTOCOLS:
+        raise VsslevalError(f"unknown --protocol {value!r}; use {' or '.join(PROTOCOLS)}")
+    return value
+
+
 def missing_path_reason(path: str | Path) -> str:
     """Why ``path`` cannot be opened, in words: ``does not exist``, or, for a symbolic link that
     resolves to nothing, which link and why (a dangling target or a loop)."""
@@ -150,8 +158,7 @@ class RunSpec:
     allow_nonfinite: bool = False
 
     def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise VsslevalError(f"unknown --protocol {self.protocol!r}; use {' or '.join(PROTOCOLS)}")
+        check_protocol(self.protocol)
         limits.validate(batch_size=self.batch_size, noise_bank=self.noise_bank, workers=self.num_workers,
                         limit=self.limit, seeds=len(self.seeds))
         for seed in self.seeds:

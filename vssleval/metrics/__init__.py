@@ -4,7 +4,7 @@ Imports nothing else from vssleval (tensors/arrays in, numbers out). Batch funct
 arrays or torch tensors (CPU or CUDA) ``[B, h, w]`` for maps and ``[B, 224, 224]`` for ground
 truth, and return float64 numpy ``[B]`` per-sample values or plain floats.
 
-Engine / report API (what ``vssleval evaluate`` and ``vssleval report --from-store`` call)::
+Engine / report API (what ``vssleval evaluate`` and ``vssleval rescore`` call)::
 
     from vssleval.metrics import Accumulator
     acc = Accumulator(protocol="vssleval",            # or "juanola2025"

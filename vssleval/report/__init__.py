@@ -8,13 +8,6 @@
 Imports only :mod:`vssleval.metrics` (and the small ``errors`` / ``io_utils`` helpers); heatmap
 stores and dataset images are opened by :mod:`vssleval.api.reporting` and handed over as arrays.
 
-``vssleval.report`` is also the name of the API function :func:`vssleval.api.report` (docs/api.md).
-Python binds a package's attribute to its subpackage once the subpackage is imported, so this
-package forwards calls to that function: ``vssleval.report(runs, out=...)`` works either way. The
-function is imported only when called (:mod:`vssleval._callable`), so nothing here depends on the
-API at import time.
+``vssleval.report`` is also the name of the API function :func:`vssleval.api.report` (docs/api.md);
+the ``vssleval`` package keeps that name bound to the function (``vssleval/__init__.py``).
 """
-
-from vssleval._callable import forward_calls
-
-forward_calls(__name__, "report")

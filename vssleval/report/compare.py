@@ -44,7 +44,7 @@ def check_pair(a: RunRecord, b: RunRecord, allow_mixed: bool = False) -> None:
                 "evaluate both models on the same records (same --limit, --skip-bad and data folder)")
     if len({a.protocol, b.protocol}) > 1:  # each protocol has its own metrics and per-sample records
         raise VsslevalError(f"--compare pairs runs of one protocol: {a.path} is a {a.protocol!r} run, {b.path} a "
-                            f"{b.protocol!r} one (rescore one with `vssleval report --from-store RUN --protocol "
+                            f"{b.protocol!r} one (rescore one with `vssleval rescore RUN --protocol "
                             f"{a.protocol} --out DIR`)")
     get_protocol(a.protocol)  # an unknown protocol: one line naming the known ones
     na, nb = len(_seeds(a)), len(_seeds(b))

@@ -114,13 +114,13 @@ def load_run(path: str | Path) -> RunRecord:
     mpath = root / "metrics.json"
     if not mpath.is_file():
         raise VsslevalError(f"{mpath} is missing: {root} is not a finished run (run `vssleval evaluate "
-                            f"... --out {root}`, or `vssleval report --from-store {root} --out {root}` "
+                            f"... --out {root}`, or `vssleval rescore {root} --out {root}` "
                             "if only the heatmap store is there)")
     try:
         metrics = json.loads(mpath.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VsslevalError(f"{mpath} is not valid JSON ({exc}); the run may have been interrupted: "
-                            "rerun it, or rebuild it with `vssleval report --from-store`") from exc
+                            "rerun it, or rebuild it with `vssleval rescore`") from exc
     if isinstance(metrics, dict):
         metrics = {current_name(k): v for k, v in metrics.items()}
     if not isinstance(metrics, dict) or not isinstance(metrics.get("run"), dict):
@@ -140,7 +140,7 @@ def load_run(path: str | Path) -> RunRecord:
 def _read_per_sample(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise VsslevalError(f"{path} is missing: the run is incomplete (rerun `vssleval evaluate`, or "
-                            "rebuild its outputs with `vssleval report --from-store`)")
+                            "rebuild its outputs with `vssleval rescore`)")
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
