@@ -236,7 +236,7 @@ def test_store_of_another_format_is_refused_in_one_line(tmp_path, capsys, where,
     _set_format(store, where, record)
     writer = f"vssleval {vssleval.__version__}" if writer == "this one" else writer
     for command in (["export", str(store.root.parent), str(tmp_path / "x.npz")],
-                    ["report", "--from-store", str(store.root.parent), "--out", str(tmp_path / "rescored")]):
+                    ["rescore", str(store.root.parent), "--out", str(tmp_path / "rescored")]):
         capsys.readouterr()
         assert main(command) == 2
         err = capsys.readouterr().err

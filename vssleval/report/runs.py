@@ -23,7 +23,6 @@ from vssleval.errors import VsslevalError
 from vssleval.report.labels import run_labels
 from vssleval.metrics.protocols import PROTOCOLS
 
-from vssleval.vocabulary import AUDIO_VARIANTS as VARIANTS  # per_sample.csv: ``max_<variant>``
 from vssleval.vocabulary import NEGATIVES
 #: Run-configuration keys that must agree for runs to share one table (key, words for messages);
 #: whether runs read the same data is decided by their fingerprints (:func:`data_groups`), not by
