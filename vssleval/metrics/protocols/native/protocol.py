@@ -102,6 +102,12 @@ class NativeProtocol(Protocol):
             raise ProtocolRefusal(f"--protocol native scores the maps of {model_name}'s own pipeline (its YAML's "
                                   f"`native` preset); this run's preset differs in map.{', map.'.join(differ)}: "
                                   f"evaluate with --preset native")
+        ev = EVALUATORS[name]
+        if ev.normalize and native_map.get("normalize") != ev.normalize:
+            raise ProtocolRefusal(f"{model_name}'s native preset normalises its maps with map.normalize "
+                                  f"{native_map.get('normalize')!r}, but evaluator {ev.name} ({ev.repository}) "
+                                  f"applies {ev.normalize!r}: the YAML's record of the model's own pipeline "
+                                  f"and the evaluator disagree (docs/protocols.md §11)")
         return {"evaluator": name, "map": dict(preset_map)}
 
     def setup(self, thresholds: Any, ops: Any, settings: Mapping[str, Any] | None = None) -> Setup:
