@@ -110,5 +110,6 @@ def test_best_over_thresholds_is_labelled_and_skips_nan():
     assert data[f"best_AP50(cIoU)_{SELECTED}"] == 1.0
     assert data[f"best_AP50(cIoU)_threshold_{SELECTED}"] == 0.7
     assert data["ciou"] == 0.0 and data[f"best_AUC_threshold_{SELECTED}"] == 0.7
-    empty = dataset({**{column(t): np.zeros(0) for t in THRESHOLDS}, "ciou": np.zeros(0)})
+    cols, empty = EV.evaluate(np.zeros((0, 352, 352), np.float32), [])  # an empty batch: empty columns
+    assert len(cols["ciou_t95"]) == 0 and empty["n_samples"] == 0
     assert np.isnan(empty["ciou"]) and np.isnan(empty[f"best_AUC_{SELECTED}"])
