@@ -50,13 +50,10 @@ def sweep(heat: np.ndarray, gt: np.ndarray) -> dict:
     binary GT ``[B, 224, 224]``: ``ciou_tXX`` for each threshold, and ``ciou`` / ``inter`` /
     ``union`` / ``threshold`` of the headline threshold."""
     heat = np.asarray(heat, np.float32)
-    out: dict = {}
-    for t in THRESHOLDS:
-        counts = ciou_counts(heat >= np.float32(t), gt)
-        out[column(t)] = counts["ciou"]
-        if t == HEADLINE_THRESHOLD:
-            out.update(counts)
+    out = ciou_counts(heat >= np.float32(HEADLINE_THRESHOLD), gt)
     out["threshold"] = np.full(len(heat), HEADLINE_THRESHOLD)
+    for t in THRESHOLDS:
+        out[column(t)] = out["ciou"] if t == HEADLINE_THRESHOLD else ciou_counts(heat >= np.float32(t), gt)["ciou"]
     return out
 
 
