@@ -14,6 +14,10 @@ Dataset numbers, per sweep threshold ``t`` (as fractions; the repository prints 
 a threshold fixed before seeing the data. The repository's ``best_AUC`` (the maximum over the 19
 thresholds, which chose the released checkpoint) is kept apart under keys that say it was
 selected on the test set, with the threshold that gives it.
+
+The repository scores the extended sets with other code (AP / max-F1 with a CLIP confidence),
+which is not reproduced, so this evaluator declares the layouts it covers and the protocol refuses
+the others.
 """
 
 from __future__ import annotations
@@ -92,4 +96,5 @@ _OWN = tuple(f"{k}@{t:g}" for t in THRESHOLDS for k in ("AP50(cIoU)", "AUC")) + 
 ACLSSL = NativeEvaluator(
     "aclssl", "swimmiing/ACL-SSL@57f4a6c (Eval.py, VGGSS/eval_utils.py)", "clip",
     "torch bicubic align_corners=False on the logits; sigmoid; >= each of 0.05..0.95 (headline 0.5)",
-    per_sample, dataset, _OWN, upsample="bicubic", normalize="sigmoid")
+    per_sample, dataset, _OWN, upsample="bicubic", normalize="sigmoid",
+    layouts=("vggss", "flickr"))  # the extended sets have their own evaluator (extend_eval_utils.py)
