@@ -1,4 +1,4 @@
-"""ACL-SSL's evaluator for VGG-SS (``Eval.py`` + ``VGGSS/eval_utils.py``; docs/protocols.md §11.1).
+"""ACL-SSL's evaluator for VGG-SS (``Eval.py`` + ``VGGSS/eval_utils.py``; docs/protocols.md §11.4).
 
 The raw map the model stores is the heatmap's logit at 352 px (decoder logits + ``b / w``,
 docs/models.md §17). The evaluator's map is ``sigmoid(bicubic_224(raw))`` (torch bicubic,
