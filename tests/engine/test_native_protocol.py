@@ -193,7 +193,7 @@ def test_every_yaml_evaluator_agrees_with_its_native_preset():
             prepare_run({"model_config": config, "model_name": name, "preset": "native", "negatives": (),
                          "testset": "vggss"}, "native")
     assert named == {"ezvsl": "ezvsl", "fnac": "fnac", "slavc": "slavc", "lvs": "lvs", "ssltie": "ssltie",
-                     "sslalign": "sslalign", "sacl": "sacl"}
+                     "sslalign": "sslalign", "sacl": "sacl", "aclssl": "aclssl"}
     # the check can fail: FNAC's validate2 (bicubic) against the YAML's record of validate (bilinear)
     config = {**load_model_config("fnac"), "native_evaluator": "fnac_bicubic"}
     with pytest.raises(VsslevalError, match="upsamples with bicubic"):

@@ -252,4 +252,4 @@ def test_model_yamls_name_their_native_evaluator():
             assert cfg["native_evaluator"] in EVALUATORS, path
             named[cfg["name"]] = cfg["native_evaluator"]
     assert named == {"ezvsl": "ezvsl", "fnac": "fnac", "slavc": "slavc", "lvs": "lvs", "ssltie": "ssltie",
-                     "sslalign": "sslalign", "sacl": "sacl"}
+                     "sslalign": "sslalign", "sacl": "sacl", "aclssl": "aclssl"}

@@ -48,7 +48,7 @@ def run_facts(config: Mapping[str, Any], store: HeatmapStore | None = None) -> R
                            members=frozenset(store.members()))
     return RunFacts(model_name=config["model_name"], preset=config["preset"], model_config=config["model_config"],
                     preset_map=dict(block.get("map") or {}), negatives=tuple(config["negatives"]), op=op,
-                    store=facts)
+                    store=facts, testset=testset)
 
 
 #: the run configuration's entries a protocol's set-up reads, and what each must be

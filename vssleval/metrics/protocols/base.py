@@ -80,7 +80,8 @@ class RunFacts:
     (``raw``, ``tau``, ``upsample``, ``normalize``); ``negatives``: the negative variants the run
     computes; ``op(variant)``: the preset's upsampling op name for that map variant on the run's
     test set (``positive``, ``silence``, ``noise``, ``offscreen``, ``ogl``); ``store``: the stored
-    run being scored, or None before any model runs.
+    run being scored, or None before any model runs; ``testset``: the run's dataset layout
+    (``vggss``, ``is3``, ``extended``, ...), None where unknown.
     """
 
     model_name: str
@@ -90,6 +91,7 @@ class RunFacts:
     negatives: tuple[str, ...]
     op: Callable[[str], str]
     store: StoreFacts | None = None
+    testset: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ maps); numpy in, numbers out. One module per evaluator family:
 * :mod:`.lvs`: ``lvs``, ``ssltie``
 * :mod:`.sslalign`: ``sslalign``
 * :mod:`.sacl`: ``sacl``
+* :mod:`.aclssl`: ``aclssl`` (ACL-SSL's threshold sweep on its sigmoid map)
 
 :mod:`.registry` holds them by name; :mod:`.protocol` is the ``native`` protocol that runs them.
 

@@ -45,6 +45,11 @@ class NativeEvaluator:
         own_keys: the evaluator's own names of its dataset numbers.
         upsample: the op its code upsamples raw maps with (``vssleval.metrics.upsample`` names);
             the ``native`` protocol checks it against the model YAML's native preset.
+        normalize: the normalisation its code applies to the upsampled map, which the model YAML's
+            native preset must record as ``map.normalize`` (the ``native`` protocol checks it);
+            empty: not checked.
+        layouts: the test-set layouts (``vggss``, ``flickr``, ``is3``, ``extended``) its repository
+            scores with this code; empty: any. The ``native`` protocol refuses a run on another.
         sample_name: vssleval sample id -> the name the repository's data loader gives the sample
             (what its grouped metrics read); identity by default.
         labels: names -> string columns the dataset numbers read (SSL-Align's iIoU groups); kept
@@ -62,6 +67,8 @@ class NativeEvaluator:
     dataset: Callable[[Mapping[str, np.ndarray]], dict]
     own_keys: tuple[str, ...] = field(default=())
     upsample: str = ""
+    normalize: str = ""
+    layouts: tuple[str, ...] = ()
     sample_name: Callable[[str], str] = str
     labels: Callable[[Sequence[str]], dict] | None = None
     statistics: Mapping[str, rs.Stat] = field(default_factory=lambda: RATE_STATISTICS)

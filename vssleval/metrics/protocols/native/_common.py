@@ -125,8 +125,9 @@ def unpad_boxes(boxes: np.ndarray, n_boxes: Sequence[int]) -> list[np.ndarray]:
 def ciou_counts(mask: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
     """``inter = sum(mask * gt)``, ``union = sum(gt) + sum(mask * (gt == 0))``, ``ciou = inter /
     union`` (float64; 0/0 is NaN) per sample, for a binary GT."""
-    m = mask.reshape(len(mask), -1)
-    g = np.asarray(gt).reshape(len(gt), -1) != 0
+    # explicit pixel count: reshape(0, -1) is ambiguous, and an empty batch must give empty columns
+    m = mask.reshape(len(mask), int(np.prod(mask.shape[1:])))
+    g = np.asarray(gt).reshape(len(mask), int(np.prod(mask.shape[1:]))) != 0
     inter = np.count_nonzero(m & g, axis=1).astype(np.float64)
     union = np.count_nonzero(g, axis=1) + np.count_nonzero(m & ~g, axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -27,7 +27,7 @@ from ..._array import to_numpy
 from ...stats import extremes
 from ... import resampling as rs
 from ...catalog import Metric, StatContext
-from ..base import Protocol, ProtocolRefusal, SeedRecords, Setup
+from ..base import Protocol, ProtocolRefusal, RunFacts, SeedRecords, Setup
 from .registry import EVALUATORS
 from ._base import HEADLINE, NativeEvaluator
 from ._common import unpad_boxes
@@ -102,7 +102,24 @@ class NativeProtocol(Protocol):
             raise ProtocolRefusal(f"--protocol native scores the maps of {model_name}'s own pipeline (its YAML's "
                                   f"`native` preset); this run's preset differs in map.{', map.'.join(differ)}: "
                                   f"evaluate with --preset native")
+        ev = EVALUATORS[name]
+        if ev.normalize and native_map.get("normalize") != ev.normalize:
+            raise ProtocolRefusal(f"{model_name}'s native preset normalises its maps with map.normalize "
+                                  f"{native_map.get('normalize')!r}, but evaluator {ev.name} ({ev.repository}) "
+                                  f"applies {ev.normalize!r}: the YAML's record of the model's own pipeline "
+                                  f"and the evaluator disagree (docs/protocols.md §11)")
         return {"evaluator": name, "map": dict(preset_map)}
+
+    def prepare(self, run: RunFacts) -> Setup:
+        """The common checks, then the test set: an evaluator whose repository scores only some
+        layouts with this code (``NativeEvaluator.layouts``) refuses the others."""
+        setup = super().prepare(run)
+        ev = self.evaluator(setup)
+        if ev.layouts and run.testset is not None and run.testset not in ev.layouts:
+            raise ProtocolRefusal(f"evaluator {ev.name} ({ev.repository}) is its repository's code for "
+                                  f"{', '.join(ev.layouts)}; it scores {run.testset} test sets with other code, "
+                                  f"which vssleval does not reproduce (docs/protocols.md §11.4)")
+        return setup
 
     def setup(self, thresholds: Any, ops: Any, settings: Mapping[str, Any] | None = None) -> Setup:
         """Check that the evaluator upsamples as the preset says for this test set (``ops``: the

@@ -7,6 +7,7 @@ Its own module so that :mod:`.protocol` (which reads the registry) and the packa
 from __future__ import annotations
 
 from ._base import NativeEvaluator
+from .aclssl import ACLSSL
 from .ezvsl import EZVSL, FNAC, FNAC_BICUBIC
 from .lvs import LVS, SSLTIE
 from .sacl import SACL
@@ -15,7 +16,7 @@ from .sslalign import SSLALIGN
 
 #: evaluator name (a model YAML's ``native_evaluator``) -> evaluator
 EVALUATORS: dict[str, NativeEvaluator] = {e.name: e for e in (
-    EZVSL, FNAC, FNAC_BICUBIC, SLAVC, SLAVC_RELATIVE, LVS, SSLTIE, SSLALIGN, SACL)}
+    EZVSL, FNAC, FNAC_BICUBIC, SLAVC, SLAVC_RELATIVE, LVS, SSLTIE, SSLALIGN, SACL, ACLSSL)}
 
 
 def get(name: str) -> NativeEvaluator:
