@@ -24,17 +24,18 @@ def _hashes(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    """The two default (n=200) datasets, generated once into a private cache, with their timings."""
+    """The two default (n=200) datasets, generated once into a private cache, with the CPU seconds
+    each took (process time, not wall time: other jobs on a loaded machine must not fail the test)."""
     root = tmp_path_factory.mktemp("cache")
     times = {}
     for layout in ("vggss", "is3"):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         default_synthetic_dir(layout, root=root)
-        times[layout] = time.perf_counter() - t0
+        times[layout] = time.process_time() - t0
     return root, times
 
 
-def test_200_samples_in_under_30_seconds(cache):
+def test_200_samples_in_under_30_cpu_seconds(cache):
     _, times = cache
     assert times["vggss"] < 30 and times["is3"] < 30, times
 

@@ -137,7 +137,7 @@ def test_no_checkpoint_is_an_error_not_random_weights():
 def test_unknown_model_lists_registered_names():
     with pytest.raises(VsslevalError) as info:
         build_model("ezvls")
-    for name in ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "sacl", "center", "full", "random"):
+    for name in (*shared.juanola_models(), *shared.native_models(), "center", "full", "random"):
         assert name in str(info.value)
 
 
