@@ -33,6 +33,12 @@ from hypothesis import HealthCheck, settings
 import shared
 
 STRICT_ENV = "VSSLEVAL_REQUIRE_FULL_FIXTURES"
+#: Fixtures that build whole evaluation runs, data sets of video clips or generated data sets of
+#: hundreds of samples: a test that needs one (directly or through another fixture) is marked
+#: ``slow``, so the fast loop ``-m "not slow and not parity"`` stays well under a minute without a
+#: hand-kept list of tests (docs/testing.md, "The fast loop").
+SLOW_FIXTURES = frozenset({"runs", "api_run", "three", "small_is3", "originals", "folders", "cache",
+                           "random_resnet18", "nan_run", "baseline"})
 HYPOTHESIS_ENV = "VSSLEVAL_HYPOTHESIS"
 BUNDLE_ONLY_MARK = "bundle_only"
 
@@ -107,7 +113,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """With the full set present, drop the ``bundle_only`` checks (a full-set test covers them)."""
+    """Mark the tests needing a ``SLOW_FIXTURES`` fixture ``slow``; with the full set present, drop
+    the ``bundle_only`` checks (a full-set test covers them)."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     if not shared.HAVE_FULL:
         return
     covered = [item for item in items if item.get_closest_marker(BUNDLE_ONLY_MARK)]

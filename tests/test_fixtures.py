@@ -108,12 +108,14 @@ def _probe(tmp_path: Path, extra: str = "", **env: str) -> subprocess.CompletedP
                           capture_output=True, text=True, cwd=tmp_path, env=environ)
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_hook_lets_skips_pass_by_default(tmp_path):
     out = _probe(tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 passed, 3 skipped" in out.stdout
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
     # stand-ins that satisfy the start-up check (a checksum list, one public file)
     (tmp_path / "full").mkdir()
@@ -130,6 +132,7 @@ def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
     assert "metadata test skipped under VSSLEVAL_REQUIRE_FULL_FIXTURES=1" in out.stdout
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_hook_refuses_ci_mode_without_the_full_set(tmp_path):
     out = _probe(tmp_path, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "nothing"),
                  VSSLEVAL_METADATA=str(tmp_path / "nothing"))
@@ -138,6 +141,7 @@ def test_hook_refuses_ci_mode_without_the_full_set(tmp_path):
     assert "the public annotation files" in out.stdout + out.stderr
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_bundle_only_checks_are_deselected_with_the_full_set(tmp_path):
     """A ``bundle_only`` parity check runs on a bare clone and is deselected (never skipped) when the
     full set is present: the full set replaces the bundle (docs/testing.md)."""

@@ -328,6 +328,7 @@ def test_out_inside_the_source_does_not_read_its_own_outputs(tmp_path):
     assert [(o.id, o.status) for o in second.outcomes] == [("s_a", "missing"), ("s_b", "present")]
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_full_disk_advice_names_the_prepare_command_not_resume(tmp_path):
     """The finding: prepare's disk-full message advised --resume, which prepare lacks. A real
     process under ``ulimit -f``: one line, the right advice, no traceback, no temp file."""

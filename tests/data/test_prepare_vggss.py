@@ -233,6 +233,7 @@ def test_clip_spellings_and_preference(tmp_path):
     assert find_clip(index, "MKC9LvRivTM_000030") is None
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
     videos = synth("vggss", 8, 3, tmp_path / "videos", as_videos=True, container="mkv")
     out = tmp_path / "data"
@@ -260,6 +261,7 @@ def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
     assert load_dataset("vggss", out).coverage() == {"records": 8, "with_media": 8, "usable": 8}
 
 
+@pytest.mark.slow  # worker processes
 def test_parallel_workers_give_the_same_files(tmp_path, originals):
     videos = synth("vggss", N, 0, tmp_path / "videos", as_videos=True, container="mkv")
     one = prepare_vggss(videos, tmp_path / "one", progress=False)

@@ -35,6 +35,7 @@ def cache(tmp_path_factory):
     return root, times
 
 
+@pytest.mark.slow  # the two default 200-sample sets (module fixture)
 def test_200_samples_in_under_30_cpu_seconds(cache):
     _, times = cache
     assert times["vggss"] < 30 and times["is3"] < 30, times
@@ -49,6 +50,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, layout):
     assert not set(a.values()) & set(train.values())  # the train split shares no file with the test split
 
 
+@pytest.mark.slow  # the two default 200-sample sets (module fixture)
 def test_vggss_layout_reads_back_with_all_size_bins(cache, monkeypatch):
     root, _ = cache
     monkeypatch.setenv("VSSLEVAL_CACHE", str(root))
@@ -104,6 +106,7 @@ def _box_features(img: np.ndarray, box) -> dict[str, float]:
             "contrast": float(np.abs(patch.mean(0) - img.reshape(-1, 3).mean(0)).sum())}
 
 
+@pytest.mark.slow  # the two default 200-sample sets (module fixture)
 def test_is3_audio_agnostic_predictors_score_chance(cache):
     """Pick-one-object rules that ignore audio (bigger, left-most, upper, more saturated, more contrasting)
     are right on exactly half the records: both records of a scene carry the same picture."""
