@@ -112,6 +112,7 @@ def pytest_configure(config):
         raise pytest.UsageError(f"{STRICT_ENV}=1 but missing: " + "; ".join(missing))
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the marks given here
 def pytest_collection_modifyitems(config, items):
     """Mark the tests needing a ``SLOW_FIXTURES`` fixture ``slow``; with the full set present, drop
     the ``bundle_only`` checks (a full-set test covers them)."""
