@@ -5,19 +5,50 @@ public annotation files. On a bare clone the ones that need the full fixture set
 saying why. With ``VSSLEVAL_REQUIRE_FULL_FIXTURES=1`` (set by ``.ci/run``, not by
 ``scripts/test.sh``) the session refuses to start without the full set and the public files, and a
 skipped ``parity`` or ``metadata`` test counts as a failure: CI may not silently lose coverage.
+
+With the full set present, a parity check marked ``bundle_only`` is deselected (counted in pytest's
+"deselected" total, never a skip): a full-set test compares the same golden values, from all the
+samples or end to end from raw files (docs/testing.md, "What runs where").
+
+Hypothesis runs derandomized, without an example database and without deadlines or the too-slow
+health check: the same examples on every run and every machine, whatever the load, so CI cannot
+flake on a draw or a timing. ``VSSLEVAL_HYPOTHESIS=explore`` draws fresh examples on each run
+for a local hunt (docs/testing.md).
+
+Every test starts from the same global random state (Python's, NumPy's and torch's generators
+seeded to 0): a test that draws from them without a seed of its own (``torch.randn``) sees the same
+numbers whichever tests ran before it, in whatever order.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import shared
 
 STRICT_ENV = "VSSLEVAL_REQUIRE_FULL_FIXTURES"
+#: Fixtures that build whole evaluation runs, data sets of video clips or generated data sets of
+#: hundreds of samples: a test that needs one (directly or through another fixture) is marked
+#: ``slow``, so the fast loop ``-m "not slow and not parity"`` stays well under a minute without a
+#: hand-kept list of tests (docs/testing.md, "The fast loop").
+SLOW_FIXTURES = frozenset({"runs", "api_run", "three", "small_is3", "originals", "folders", "cache",
+                           "random_resnet18", "nan_run", "baseline"})
+HYPOTHESIS_ENV = "VSSLEVAL_HYPOTHESIS"
+BUNDLE_ONLY_MARK = "bundle_only"
+
+# Registered at import, before any test module builds its own ``settings(...)`` on top of the
+# loaded profile. Timing (deadline, too_slow) is no property of the code under test: a loaded
+# machine must not turn it into a failure.
+_TIMING_FREE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("vssleval", derandomize=True, database=None, print_blob=True, **_TIMING_FREE)
+settings.register_profile("explore", derandomize=False, database=None, **_TIMING_FREE)
+settings.load_profile(os.environ.get(HYPOTHESIS_ENV) or "vssleval")
 MUST_RUN = ("parity", "metadata")
 
 
@@ -42,6 +73,18 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(autouse=True)
+def _same_global_random_state():
+    """Seed the global generators before each test: its draws do not depend on the tests before it
+    (``tests/frontends/test_parity_juanola2025.py`` reseeds NumPy's, as vssl_eval does)."""
+    import numpy as np
+    import torch
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_model_registry():
     """Each test sees the registry as the package left it: a plug-in a test registers from a file in
     its tmp_path is gone afterwards (pytest deletes a passed test's tmp_path; a later test listing
@@ -50,8 +93,11 @@ def _isolated_model_registry():
 
     saved = dict(registry._REGISTRY)
     yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
+    if registry._REGISTRY != saved:
+        registry._REGISTRY.clear()
+        registry._REGISTRY.update(saved)
+        # the key layouts are cached by model name: a later plug-in of the same name may differ
+        registry._expected_shapes.cache_clear()
 
 
 def pytest_configure(config):
@@ -64,6 +110,21 @@ def pytest_configure(config):
         missing.append(f"the public annotation files ({shared.METADATA}; set VSSLEVAL_METADATA=DIR)")
     if missing:
         raise pytest.UsageError(f"{STRICT_ENV}=1 but missing: " + "; ".join(missing))
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the marks given here
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests needing a ``SLOW_FIXTURES`` fixture ``slow``; with the full set present, drop
+    the ``bundle_only`` checks (a full-set test covers them)."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    if not shared.HAVE_FULL:
+        return
+    covered = [item for item in items if item.get_closest_marker(BUNDLE_ONLY_MARK)]
+    if covered:
+        config.hook.pytest_deselected(items=covered)
+        items[:] = [item for item in items if not item.get_closest_marker(BUNDLE_ONLY_MARK)]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -100,3 +100,16 @@ def native_inputs(fx: Fixtures, model: str) -> dict[str, np.ndarray]:
     assert len(good) >= len(keep) - (model == "sacl"), f"{model}: native front-end inputs differ from the golden ones"
     return {"ids": np.array([keep[k] for k in good]), "rows": np.array([ids.index(keep[k]) for k in good]),
             "image_input": np.stack([image[k] for k in good]), "audio_input": np.stack([audio[k] for k in good])}
+
+
+def native_map224(raw: np.ndarray, rule, testset: str) -> np.ndarray:
+    """The native preset's 224 map of raw maps ``[n, h, w]``: ``map.upsample.positive`` (per test
+    set) then ``map.normalize``, as ``rule`` (a :class:`vssleval.models.maps.MapRule`) says; ``[n, 224, 224]``."""
+    from vssleval.metrics.upsample import minmax_normalize, upsample
+
+    up = upsample(raw, rule.upsample_op("positive", testset))
+    if rule.normalize == "minmax":
+        return minmax_normalize(up)
+    if rule.normalize == "fixed_range":  # SLAVC's own test: (x + 1/tau) / (2/tau)
+        return (up + 1 / rule.tau) / (2 / rule.tau)
+    return up

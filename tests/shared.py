@@ -6,8 +6,14 @@ Two fixture roots with the same layout (``data/``, ``models/``, ``metrics/``, ``
   ``scripts/make_test_fixtures.py``): always present, so a bare clone runs a parity test for every
   model x test set x preset;
 * the **full set**: ``$VSSLEVAL_FIXTURES``, else ``$VSSLEVAL_SHARED/fixtures``, else
-  ``<repo>/../shared/fixtures``. Tests that need it skip on a bare clone, saying so; in CI
-  (``VSSLEVAL_REQUIRE_FULL_FIXTURES=1``, see ``tests/conftest.py``) such a skip is a failure.
+  ``<repo>/../shared/fixtures``. When present it *replaces* the bundle (:data:`FX`): the bundle is
+  a subset of it (``tests/test_fixtures.py`` regenerates it byte for byte), so running the bundle
+  too would compare the same golden values twice. Tests that need it (the end-to-end engine
+  parity) skip on a bare clone, saying so; in CI (``VSSLEVAL_REQUIRE_FULL_FIXTURES=1``, see
+  ``tests/conftest.py``) such a skip is a failure.
+
+The models under test are read from the root's goldens and manifests (:func:`juanola_models`,
+:func:`native_models`), never listed by hand.
 
 The real public annotation files (vggss.json, the Flickr lists, the ``*_plus_silent.csv`` lists) are
 never copied into the tree: ``$VSSLEVAL_METADATA``, else ``$VSSLEVAL_SHARED/metadata``, else
@@ -86,17 +92,53 @@ class Fixtures:
 
 BUNDLE = Fixtures("bundle", BUNDLE_ROOT, full=False)
 FULL = Fixtures("full", FULL_ROOT, full=True)
-#: the manifests (weight layouts) are the same in both roots: read the full ones when present
-BEST = FULL if HAVE_FULL else BUNDLE
+#: the root the parity tests run on: the full set when present, else the bundle (never both)
+FX = FULL if HAVE_FULL else BUNDLE
+#: the manifests (weight layouts) are the same in both roots (older name of :data:`FX`)
+BEST = FX
 
 requires_full = pytest.mark.skipif(not HAVE_FULL, reason=NO_FULL_REASON)
 
 
 def sources(full_only: bool = False) -> list:
-    """``pytest.param`` list for ``@pytest.mark.parametrize("fx", sources())``: the bundle (always) and
-    the full set (skipped, with the reason, when absent)."""
-    params = [] if full_only else [pytest.param(BUNDLE, id="bundle")]
-    return params + [pytest.param(FULL, id="full", marks=requires_full)]
+    """``pytest.param`` list for ``@pytest.mark.parametrize("fx", sources())``: one root, the full
+    set when present, else the bundle. ``full_only``: the full set, skipped with the reason when
+    absent (the end-to-end level, docs/testing.md)."""
+    if full_only:
+        return [pytest.param(FULL, id="full", marks=requires_full)]
+    return [pytest.param(FX, id=FX.name)]
+
+
+#: marks a parity check (or one parametrization of it) whose golden values a full-set test compares:
+#: a check of the bundle's own files (the full-set twin compares every sample), or a lower level
+#: that the end-to-end engine test (``tests/engine/test_engine_parity.py``) covers. ``tests/conftest.py``
+#: deselects it when the full set is present; a bare clone runs it (docs/testing.md)
+bundle_only = pytest.mark.bundle_only
+
+
+# -- the models under test, from the fixtures (one list, docs/testing.md) ---------------------------
+def juanola_models(fx: Fixtures | None = None) -> tuple[str, ...]:
+    """The models of the ``juanola2025`` golden runs: every weight manifest ``manifests/<m>.json``
+    with golden maps ``models/<m>_vggss.npz`` (the OGL prior's weights have a manifest, no maps)."""
+    fx = fx or FX
+    names = sorted(p.stem for p in fx.manifests.glob("*.json") if (fx.models / f"{p.stem}_vggss.npz").is_file())
+    assert names, f"no juanola2025 golden runs under {fx.root} (broken checkout?)"
+    return tuple(names)
+
+
+def native_models(fx: Fixtures | None = None) -> tuple[str, ...]:
+    """The models of the ``native`` golden runs: every ``native/<m>.npz`` (SACL's two weight
+    manifests, ``sacl_frame``/``sacl_sound``, belong to one run)."""
+    fx = fx or FX
+    names = sorted(p.stem for p in fx.native.glob("*.npz"))
+    assert names, f"no native golden runs under {fx.root} (broken checkout?)"
+    return tuple(names)
+
+
+def manifest_files(fx: Fixtures | None = None) -> list[str]:
+    """Every weight manifest of a root, relative to it (``manifests/``, then ``native/manifests/``)."""
+    fx = fx or FX
+    return [str(p.relative_to(fx.root)) for d in (fx.manifests, fx.native_manifests) for p in sorted(d.glob("*.json"))]
 
 
 def require(path: Path) -> Path:
@@ -115,6 +157,11 @@ def metadata(name: str) -> Path:
         pytest.skip(f"needs the public annotation file {name} (not found in {METADATA}): run "
                     "`vssleval fetch-metadata <dataset> --dest DIR` and set VSSLEVAL_METADATA=DIR")
     return path
+
+
+#: Wall-clock limit, in seconds, of a subprocess or a wait in a test: a guard against a hang, never
+#: a speed check (docs/testing.md, "Determinism"), so far above what any of them needs on a loaded machine
+HANG_S = 900
 
 
 # -- the weight rule ---------------------------------------------------------------------------------

@@ -15,8 +15,7 @@ import shared
 import weight_rule
 
 SCRIPT = shared.ROOT / "scripts" / "make_test_fixtures.py"
-MANIFEST_FILES = [f"manifests/{n}.json" for n in ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "ogl_resnet18")] + [
-    f"native/manifests/{n}.json" for n in ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl_frame", "sacl_sound")]
+MANIFEST_FILES = shared.manifest_files()
 
 
 def _script(*args: str) -> subprocess.CompletedProcess:
@@ -98,23 +97,25 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def _probe(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    """Run a tiny test file under this suite's root conftest (copied beside it)."""
+def _probe(tmp_path: Path, extra: str = "", **env: str) -> subprocess.CompletedProcess:
+    """Run a tiny test file (``PROBE`` + ``extra``) under this suite's root conftest (copied beside it)."""
     (tmp_path / "conftest.py").write_text((shared.ROOT / "tests" / "conftest.py").read_text())
-    (tmp_path / "test_probe.py").write_text(PROBE)
+    (tmp_path / "test_probe.py").write_text(PROBE + extra)
     environ = {k: v for k, v in os.environ.items() if not k.startswith("VSSLEVAL_")}
-    environ.update(env, PYTHONPATH=str(shared.ROOT / "tests"))
+    environ.update(env, PYTHONPATH=os.pathsep.join([str(shared.ROOT / "tests"), str(shared.ROOT)]))
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "-o",
-                           "markers=parity\nmetadata", str(tmp_path)],
+                           "markers=parity\nmetadata\nbundle_only", str(tmp_path)],
                           capture_output=True, text=True, cwd=tmp_path, env=environ)
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_hook_lets_skips_pass_by_default(tmp_path):
     out = _probe(tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 passed, 3 skipped" in out.stdout
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
     # stand-ins that satisfy the start-up check (a checksum list, one public file)
     (tmp_path / "full").mkdir()
@@ -131,9 +132,68 @@ def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
     assert "metadata test skipped under VSSLEVAL_REQUIRE_FULL_FIXTURES=1" in out.stdout
 
 
+@pytest.mark.slow  # a pytest subprocess
 def test_hook_refuses_ci_mode_without_the_full_set(tmp_path):
     out = _probe(tmp_path, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "nothing"),
                  VSSLEVAL_METADATA=str(tmp_path / "nothing"))
     assert out.returncode != 0
     assert "VSSLEVAL_REQUIRE_FULL_FIXTURES=1 but missing: the full fixture set" in out.stdout + out.stderr
     assert "the public annotation files" in out.stdout + out.stderr
+
+
+@pytest.mark.slow  # a pytest subprocess
+def test_bundle_only_checks_are_deselected_with_the_full_set(tmp_path):
+    """A ``bundle_only`` parity check runs on a bare clone and is deselected (never skipped) when the
+    full set is present: the full set replaces the bundle (docs/testing.md)."""
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "SHA256SUMS").write_text("")
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "vggss.json").write_text("[]")
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    extra = ("\n@pytest.mark.parity\n@pytest.mark.bundle_only\ndef test_bundle_twin():\n    assert True\n")
+    bare = _probe(probe, extra=extra, VSSLEVAL_FIXTURES=str(tmp_path / "nothing"))
+    assert "2 passed, 3 skipped" in bare.stdout, bare.stdout + bare.stderr
+    full = _probe(probe, extra=extra, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
+                  VSSLEVAL_METADATA=str(tmp_path / "meta"))
+    assert "2 failed, 1 passed, 1 skipped, 1 deselected" in full.stdout, full.stdout + full.stderr
+
+
+def test_model_lists_are_read_from_the_fixtures():
+    """The one model list of the parity tests is the fixtures' (no hand-written list to keep)."""
+    for fx in (shared.BUNDLE, shared.FX):
+        metrics = {p.stem.removeprefix("metrics_").rsplit("_", 1)[0] for p in fx.metrics.glob("metrics_*_vggss.json")}
+        assert set(shared.juanola_models(fx)) == metrics and len(metrics) >= 6
+        assert set(shared.native_models(fx)) == {p.stem.removesuffix("_vggss") for p in fx.native_metrics.glob("*_vggss.json")}
+        assert "ogl_resnet18" not in shared.juanola_models(fx)  # the OGL prior's weights: a manifest, no run
+    assert len(shared.manifest_files(shared.BUNDLE)) == len(shared.manifest_files()) == 14
+
+
+# -- what the suite's determinism rests on (tests/conftest.py) --------------------------------------
+def test_hypothesis_is_derandomized_and_timing_free():
+    """Fixed examples, no example database, no deadline, no too-slow health check: a property test
+    gives the same verdict on every run, however loaded the machine (docs/testing.md)."""
+    from hypothesis import HealthCheck, settings
+
+    profile = settings.default
+    if os.environ.get("VSSLEVAL_HYPOTHESIS"):
+        pytest.skip("a Hypothesis profile was chosen by VSSLEVAL_HYPOTHESIS")
+    assert profile.derandomize and profile.database is None and profile.deadline is None
+    assert HealthCheck.too_slow in profile.suppress_health_check
+
+
+@pytest.mark.parametrize("draw_first", [False, True])
+def test_each_test_starts_from_the_same_global_random_state(draw_first):
+    """Whatever ran before (here: the first case draws, the second must not see it), a test's
+    unseeded draws are those of seed 0."""
+    import random
+
+    import numpy as np
+    import torch
+
+    assert random.random() == random.Random(0).random()
+    assert np.random.random() == np.random.RandomState(0).random_sample()
+    assert torch.equal(torch.rand(3), torch.rand(3, generator=torch.Generator().manual_seed(0)))
+    if draw_first:
+        np.random.seed(1)
+        torch.rand(100)

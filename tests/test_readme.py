@@ -4,6 +4,8 @@ import json
 import re
 import tempfile
 
+import pytest
+
 from shared import ROOT
 
 from vssleval.cli import main
@@ -38,6 +40,7 @@ def test_own_model_example_runs(tmp_path, capsys):
     assert 0.0 <= result["ciou"] <= 1.0
 
 
+@pytest.mark.slow  # a whole evaluation and report
 def test_notebook_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the example writes my-report/ in the working directory
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and its run (out=None) in a new temp folder

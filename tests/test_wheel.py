@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import shared
 from shared import ROOT
 
 pytestmark = pytest.mark.slow
@@ -83,7 +84,7 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=shared.HANG_S)
     assert proc.returncode == expect, f"{cmd} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout + proc.stderr
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import shared
 from data_helpers import write_jpg, write_json, write_wav
 from vssleval import cli
 from vssleval.data import load_dataset
@@ -319,6 +320,7 @@ def test_out_inside_the_source_does_not_read_its_own_outputs(tmp_path):
     assert [(o.id, o.status) for o in second.outcomes] == [("s_a", "missing"), ("s_b", "present")]
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_full_disk_advice_names_the_prepare_command_not_resume(tmp_path):
     """The finding: prepare's disk-full message advised --resume, which prepare lacks. A real
     process under ``ulimit -f``: one line, the right advice, no traceback, no temp file."""
@@ -334,7 +336,7 @@ def test_full_disk_advice_names_the_prepare_command_not_resume(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     proc = subprocess.run([sys.executable, "-m", "vssleval", "prepare", "is3", "--src", str(src), "--out", str(out),
-                           "--no-progress"], capture_output=True, text=True, preexec_fn=small_files, timeout=300,
+                           "--no-progress"], capture_output=True, text=True, preexec_fn=small_files, timeout=shared.HANG_S,
                           cwd=Path(__file__).resolve().parents[2],
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 2, proc.stderr

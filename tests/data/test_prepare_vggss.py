@@ -19,6 +19,7 @@ from PIL import Image
 
 av = pytest.importorskip("av", reason="PyAV is not installed: pip install 'vssleval[video]' (or pip install av)")
 
+import shared  # noqa: E402
 from vssleval import cli  # noqa: E402
 from vssleval.data import load_dataset  # noqa: E402
 from vssleval.data.prepare import prepare_vggss  # noqa: E402
@@ -232,6 +233,7 @@ def test_clip_spellings_and_preference(tmp_path):
     assert find_clip(index, "MKC9LvRivTM_000030") is None
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
     videos = synth("vggss", 8, 3, tmp_path / "videos", as_videos=True, container="mkv")
     out = tmp_path / "data"
@@ -239,7 +241,7 @@ def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
            "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + shared.HANG_S  # a hang guard: the first record's time is no verdict
     while time.monotonic() < deadline and proc.poll() is None and not list((out / "frames").glob("*.jpg")):
         time.sleep(0.02)
     if proc.poll() is None:
@@ -259,6 +261,7 @@ def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
     assert load_dataset("vggss", out).coverage() == {"records": 8, "with_media": 8, "usable": 8}
 
 
+@pytest.mark.slow  # worker processes
 def test_parallel_workers_give_the_same_files(tmp_path, originals):
     videos = synth("vggss", N, 0, tmp_path / "videos", as_videos=True, container="mkv")
     one = prepare_vggss(videos, tmp_path / "one", progress=False)

@@ -32,7 +32,8 @@ def prior_weights(request):
     return request.getfixturevalue("ogl_weights")
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", [pytest.param(p, marks=pytest.mark.slow) if p == "juanola2025" else p
+                                      for p in PROTOCOLS])  # juanola2025: the OGL prior's ResNet-18 on every sample
 @pytest.mark.parametrize("baseline", BASELINES)
 def test_baseline_runs_under_every_protocol(baseline, protocol, request, tmp_path, capsys):
     out = tmp_path / "run"

@@ -17,6 +17,7 @@ import sys
 import pytest
 import torch
 
+import shared
 from engine_helpers import ROOT, store_arrays
 from vssleval.cli import main
 from vssleval.engine.store import HeatmapStore
@@ -40,7 +41,7 @@ def test_torchrun_two_cpu_ranks_equal_single_process(extra, reuse, shards, tmp_p
     env.pop("WORLD_SIZE", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "vssleval.evaluate", *_args(data_dir, ezvsl_checkpoint, tmp_path / "dist", extra)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=shared.HANG_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     torch.set_num_threads(1)  # as each torchrun rank

@@ -15,9 +15,13 @@ reuse and the store are all on the path (fixtures README §2, §3, §6, §7).
   VGG-SS runs all 24 samples (20 frames are resized: the image path's hard part); IS3 runs its
   first 12 (IS3 frames are 224x224 and never resized, so what IS3 adds -- its reader, its ids, its
   per-test-set upsampling ops -- is covered by 12; all 24 are checked from the stored inputs in
-  ``tests/models``). This keeps the module near 90 s on two shared cores.
+  ``tests/models``).
 * ``native`` (6 models incl. SACL's two files, 8 VGG-SS samples, positive audio): ``raw_map``
   (``max|a-b|/max|b| <= 1e-4``) and ``map224`` = preset upsampling + normalisation.
+
+This is the end-to-end parity level, so it runs on the full set only (docs/testing.md, "What runs
+where"): on a bare clone it skips and the lower levels (front-ends, model raw maps, metrics from the
+golden maps) compare every golden value of the bundle instead.
 """
 
 from __future__ import annotations
@@ -29,19 +33,20 @@ import pytest
 
 import shared
 from engine_helpers import order_by_ids, rel_l2, rel_max, run, store_arrays
+from golden_inputs import native_map224
 from vssleval.engine.scoring import upsample_plan_for
 from vssleval.engine.spec import RunSpec
-from vssleval.metrics.upsample import minmax_normalize, upsample
+from vssleval.metrics.upsample import upsample
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import preset_block
 
 TORCH_THREADS = 2  # read by conftest; the 24-sample batches are the whole test
 TOL = 1e-4
-MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
+MODELS = shared.juanola_models()
 SETS = ("is3", "vggss")
-SAMPLES = {"vggss": 24, "is3": 12}  # full set, see the module docstring (the bundle runs all its samples)
+SAMPLES = {"vggss": 24, "is3": 12}  # see the module docstring
 pytestmark = pytest.mark.parity
-NATIVE_MODELS = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl")
+NATIVE_MODELS = shared.native_models()
 NATIVE_N = 8
 
 #: store variant -> (golden suffix, key of the juanola2025 upsampling plan)
@@ -53,12 +58,12 @@ def _sha256(a: np.ndarray) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fx", shared.sources())
+@pytest.mark.parametrize("fx", shared.sources(full_only=True))
 @pytest.mark.parametrize("dataset", SETS)
 @pytest.mark.parametrize("name", MODELS)
 def test_juanola2025_raw_files_through_engine(name, dataset, fx, tmp_path, official_checkpoint, ogl_weights):
     ckpt = official_checkpoint(shared.BEST.manifests / f"{name}.json")
-    n = SAMPLES[dataset] if fx.full else None
+    n = SAMPLES[dataset]
     spec = RunSpec(model=name, checkpoint=str(ckpt), dataset=dataset, data_dir=str(shared.require(fx.data(dataset))),
                    preset="juanola2025", protocol="juanola2025", negatives=("silence",), seeds=[1234],
                    ogl_weights=str(ogl_weights), batch_size=24, limit=n)
@@ -66,7 +71,6 @@ def test_juanola2025_raw_files_through_engine(name, dataset, fx, tmp_path, offic
     ours = store_arrays(outcome.store)
     with np.load(shared.require(fx.models / f"{name}_{dataset}.npz")) as z:
         golden = {k: z[k] for k in z.files}
-    n = n or 4
     golden_ids = golden["files"]
     assert len(ours["ids"]) == n and set(map(str, ours["ids"])) <= set(map(str, golden_ids))
     order = np.array([list(map(str, golden_ids)).index(str(i)) for i in ours["ids"]])
@@ -90,18 +94,8 @@ def test_juanola2025_raw_files_through_engine(name, dataset, fx, tmp_path, offic
     assert all(e <= TOL for e in errors.values()), errors
 
 
-def _native_map224(raw: np.ndarray, rule: MapRule, testset: str) -> np.ndarray:
-    """The native preset's 224 map: ``map.upsample.positive`` (per test set) then ``map.normalize``."""
-    up = upsample(raw, rule.upsample_op("positive", testset))
-    if rule.normalize == "minmax":
-        return minmax_normalize(up)
-    if rule.normalize == "fixed_range":  # SLAVC's own test: (x + 1/tau) / (2/tau)
-        return (up + 1 / rule.tau) / (2 / rule.tau)
-    return up
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("fx", shared.sources())
+@pytest.mark.parametrize("fx", shared.sources(full_only=True))
 @pytest.mark.parametrize("name", NATIVE_MODELS)
 def test_native_raw_files_through_engine(name, fx, tmp_path, official_checkpoint):
     manifests = shared.BEST.native_manifests
@@ -112,25 +106,19 @@ def test_native_raw_files_through_engine(name, fx, tmp_path, official_checkpoint
         ckpt = official_checkpoint(manifests / f"{name}.json", folder=f"native-{name}")
     spec = RunSpec(model=name, checkpoint=str(ckpt), dataset="vggss", data_dir=str(shared.require(fx.data_vggss)),
                    preset="native", protocol="vssleval", negatives=(), seeds=[1234], batch_size=24,
-                   limit=NATIVE_N if fx.full else None)
+                   limit=NATIVE_N)
     outcome = run(spec, tmp_path / "run")
     ours = store_arrays(outcome.store)
     with np.load(shared.require(fx.native / f"{name}.npz")) as z:
         golden = {k: z[k] for k in z.files}
-    if fx.full:  # the fixture's 8 clips are the first 8 annotations
-        order = order_by_ids(ours["ids"], golden["ids"])
-        map_rows, gold_map224 = np.arange(len(order)), golden["map224"][order]
-    else:  # the bundle's 4 clips are among them; its one 224 map belongs to ``map224_ids``
-        ids = [str(i) for i in golden["ids"]]
-        order = np.array([ids.index(str(i)) for i in ours["ids"]])
-        assert len(order) == 4
-        map_rows = np.array([list(map(str, ours["ids"])).index(str(i)) for i in golden["map224_ids"]])
-        gold_map224 = golden["map224"]
+    # the fixture's 8 clips are the first 8 annotations
+    order = order_by_ids(ours["ids"], golden["ids"])
+    map_rows, gold_map224 = np.arange(len(order)), golden["map224"][order]
     config = outcome.store.config
     if name == "sacl":
         assert sorted(config["checkpoint_sha256"]) == ["frame_best.pth", "sound_best.pth"]
     rule = MapRule.from_config(preset_block(config["model_config"], "native", name).get("map"))
     errors = {"positive": rel_max(ours["positive"], golden["raw_map"][order]),
-              "map224": float(np.abs(_native_map224(ours["positive"][map_rows], rule, config["testset"]) - gold_map224).max())}
+              "map224": float(np.abs(native_map224(ours["positive"][map_rows], rule, config["testset"]) - gold_map224).max())}
     print(f"\nPARITY native {name:8s} vggss {fx} " + " ".join(f"{k}={v:.2e}" for k, v in errors.items()))
     assert all(e <= TOL for e in errors.values()), errors

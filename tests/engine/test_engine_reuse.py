@@ -130,6 +130,7 @@ def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
     return encoded, len(keys)
 
 
+@pytest.mark.slow
 def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights):
     """Offscreen via reuse: the map of sample i with drawn clip j is localize(visual_i, audio_j),
     i.e. sample j's own positive audio features paired with image i (identity of the cache)."""

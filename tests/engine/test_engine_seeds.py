@@ -49,6 +49,7 @@ def test_maps_do_not_depend_on_batch_size_or_workers(baseline, make_spec, tmp_pa
     np.testing.assert_array_equal(other["ids"], base["ids"])
 
 
+@pytest.mark.slow
 def test_a_seed_subset_reproduces_those_seeds(baseline, make_spec, tmp_path):
     _, _, base = baseline
     second = store_arrays(run(make_spec(seeds=SEEDS[1:]), tmp_path / "second").store)

@@ -35,8 +35,7 @@ pytestmark = pytest.mark.parity
 FX = shared.BEST
 TOL = 1e-9
 #: evaluator name -> model (the YAML's native_evaluator); FNAC has no native golden
-MODELS = {"ezvsl": "ezvsl", "slavc": "slavc", "lvs": "lvs", "ssltie": "ssltie", "sslalign": "sslalign",
-          "sacl": "sacl"}
+MODELS = {m: m for m in shared.native_models()}
 #: per-sample columns of the fixtures compared besides ciou (where the fixture has them)
 COLUMNS = ("inter", "union", "threshold", "ciou_adap", "inter_adap", "union_adap", "threshold_adap", "conf",
            "area")

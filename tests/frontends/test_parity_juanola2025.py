@@ -2,7 +2,8 @@
 
 Full set: all 24 samples per test set, every variant (the stored sha256 of the whole stacks, noise
 and offscreen included). Bundle: its samples' image, positive and silence inputs against the
-per-row sha256 (noise and offscreen need all 24 rows and the offscreen clips: full set only).
+per-row sha256 (noise and offscreen need all 24 rows and the offscreen clips: full set only); with
+the full set the bundle's check is deselected (``shared.bundle_only``).
 """
 
 import numpy as np
@@ -17,13 +18,14 @@ from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 pytestmark = pytest.mark.parity
 PIPELINES = {"p10s": "ezvsl", "pfnac3s": "fnac", "plvs": "lvs", "pssltie": "ssltie"}
 LAYOUT = {"vggss": ("audio", "frames"), "is3": ("audio_wav", "images")}
-MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
+MODELS = shared.juanola_models()
 
 
 def _models_of(pipe: str) -> list:
     return [PIPELINES[pipe]] + (["slavc"] if pipe == "p10s" else []) + (["sslalign"] if pipe == "plvs" else [])
 
 
+@shared.bundle_only  # the full set's tests below compare all 24 rows of the same inputs
 @pytest.mark.parametrize("st", ["vggss", "is3"])
 def test_bundle_inputs_bit_exact(st):
     """Every juanola2025 front-end rebuilds the bundle's rows of the golden inputs bit for bit

@@ -1,7 +1,8 @@
 """native presets: raw fixture files -> the inputs of each model's own repository test pipeline.
 
 Full set: the 8 stored input arrays per model. Bundle: its VGG-SS samples against the per-row sha256
-(``golden_inputs.native_inputs`` keeps only rows that match bit for bit and allows SACL one miss).
+(``golden_inputs.native_inputs`` keeps only rows that match bit for bit and allows SACL one miss),
+deselected when the full set is present (``shared.bundle_only``).
 """
 
 import numpy as np
@@ -14,9 +15,10 @@ from shared import require
 from vssleval.frontends.pipeline import from_preset
 
 pytestmark = pytest.mark.parity
-NATIVE = ["ezvsl", "slavc", "lvs", "sslalign", "ssltie", "sacl"]
+NATIVE = shared.native_models()
 
 
+@shared.bundle_only  # test_native_inputs compares the 8 clips of the full set
 @pytest.mark.parametrize("model", NATIVE)
 def test_bundle_native_inputs(model):
     x = native_inputs(shared.BUNDLE, model)
@@ -24,6 +26,7 @@ def test_bundle_native_inputs(model):
     assert x["audio_input"].dtype == x["image_input"].dtype == np.float32
 
 
+@shared.bundle_only  # test_sacl_waveform_matches_h5_rows compares the 8 clips of the full set
 def test_bundle_sacl_waveform():
     z = np.load(require(shared.BUNDLE.native / "sacl.npz"))
     ap, _ = from_preset(preset("sacl", "native"))

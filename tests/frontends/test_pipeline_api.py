@@ -8,6 +8,7 @@ import soundfile as sf
 import torch
 from frontend_helpers import preset
 
+import shared
 from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline, center_crop_frames
 
@@ -18,7 +19,8 @@ def wav(path, n, sr=16000, channels=1, seed=0):
     return path
 
 
-MODELS = ["ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "sacl"]
+#: every model of the golden runs (both presets), read from the fixtures
+MODELS = sorted(set(shared.juanola_models()) | set(shared.native_models()))
 SHAPES = {("ezvsl", "juanola2025"): (1, 257, 200), ("fnac", "juanola2025"): (1, 257, 200),
           ("lvs", "juanola2025"): (1, 257, 299), ("ssltie", "juanola2025"): (1, 257, 670),
           ("ezvsl", "native"): (1, 257, 200), ("lvs", "native"): (1, 257, 671),

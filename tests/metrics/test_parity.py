@@ -6,8 +6,10 @@ file (byte for byte), the 8 max/min dumps, and ``metrics_<model>_<set>.json`` ``
 Thresholds and the upsampling ops come from ``configs/models/<model>.yaml`` (so the config is
 under test too: :func:`test_golden_raw_mode` checks the YAML's ops against the official run's).
 
-Each test runs on the committed bundle (``tests/fixtures``: the golden raw maps of all 12 model x set
-pairs, the 10-seed run of six of them) and, when present, on the full set (docs/testing.md).
+Each test runs on one fixture root (``shared.FX``, docs/testing.md): the full set when present (the
+10-seed run of all 12 model x set pairs), else the committed bundle (the golden raw maps of all 12
+pairs, the 10-seed run of six of them). The engine's end-to-end parity test compares maps, not
+metrics, so this level runs in CI too.
 """
 
 from __future__ import annotations
@@ -25,22 +27,23 @@ from vssleval.engine.scoring import upsample_plan_for
 from vssleval.metrics import Accumulator, upsample
 from vssleval.metrics.protocols import juanola2025 as J
 
-MODELS = ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie")
+MODELS = shared.juanola_models()
 SETS = ("vggss", "is3")  # the fixtures' test-set names are the dataset layout names the YAML keys by
 CASES = [(m, s) for m in MODELS for s in SETS]
 pytestmark = pytest.mark.parity
 
 
 def captured_cases() -> list:
-    """The 10-seed run: the bundle's six pairs, and all 12 from the full set."""
-    bundled = [(m, s) for m, s in CASES if (shared.BUNDLE.metrics / f"{m}_{s}" / "captured_raw.npz").is_file()]
-    return ([pytest.param(shared.BUNDLE, m, s, id=f"bundle-{m}-{s}") for m, s in bundled]
-            + [pytest.param(shared.FULL, m, s, id=f"full-{m}-{s}", marks=shared.requires_full) for m, s in CASES])
+    """The 10-seed run: all 12 pairs from the full set, the bundle's six on a bare clone."""
+    fx = shared.FX
+    pairs = [(m, s) for m, s in CASES if fx.full or (fx.metrics / f"{m}_{s}" / "captured_raw.npz").is_file()]
+    return [pytest.param(fx, m, s, id=f"{fx.name}-{m}-{s}") for m, s in pairs]
 
 
 def golden_cases() -> list:
-    return [pytest.param(fx, m, s, id=f"{fx.name}-{m}-{s}", marks=marks)
-            for fx, marks in ((shared.BUNDLE, ()), (shared.FULL, shared.requires_full)) for m, s in CASES]
+    return [pytest.param(shared.FX, m, s, id=f"{shared.FX.name}-{m}-{s}") for m, s in CASES]
+
+
 # how the golden files name the ops (meta.upsample) -> our op names
 GOLDEN_OP = {"torch.nn.functional.interpolate": "bilinear_ac", "cv2.resize": "cv2_linear"}
 

@@ -137,7 +137,7 @@ def test_no_checkpoint_is_an_error_not_random_weights():
 def test_unknown_model_lists_registered_names():
     with pytest.raises(VsslevalError) as info:
         build_model("ezvls")
-    for name in ("ezvsl", "slavc", "fnac", "lvs", "sslalign", "ssltie", "sacl", "center", "full", "random"):
+    for name in (*shared.juanola_models(), *shared.native_models(), "center", "full", "random"):
         assert name in str(info.value)
 
 
@@ -148,6 +148,7 @@ def test_unknown_preset_lists_presets():
 
 # -- real layouts (rule weights in official containers) --------------------------------------
 
+@pytest.mark.slow  # full-size checkpoints
 def test_other_models_checkpoint_names_it(official_checkpoint):
     lvs_file = official_checkpoint(shared.BEST.manifests / "lvs.json")
     with pytest.raises(VsslevalError) as info:
@@ -162,12 +163,14 @@ def test_other_models_checkpoint_names_it(official_checkpoint):
         build_model("slavc", checkpoint=ez_file)
 
 
+@pytest.mark.slow  # full-size checkpoints
 def test_sacl_part_given_to_another_model_is_recognised(official_checkpoint):
     sound = official_checkpoint(NATIVE_MANIFESTS / "sacl_sound.json")
     with pytest.raises(VsslevalError, match=r"'sacl \(its sound_best.pth\)'"):
         build_model("lvs", checkpoint=sound)
 
 
+@pytest.mark.slow  # full-size checkpoints
 def test_sacl_checkpoint_forms(tmp_path, official_checkpoint, rule_state_dict):
     frame = official_checkpoint(NATIVE_MANIFESTS / "sacl_frame.json")
     sound = official_checkpoint(NATIVE_MANIFESTS / "sacl_sound.json")
@@ -185,6 +188,7 @@ def test_sacl_checkpoint_forms(tmp_path, official_checkpoint, rule_state_dict):
         build_model("sacl", checkpoint=[sound, frame])
 
 
+@pytest.mark.slow  # full-size checkpoints
 def test_sslalign_strict_despite_official_strict_false(tmp_path, rule_state_dict):
     """Known training-only extras are dropped; a missing AVENet key is an error."""
     sd = dict(rule_state_dict(shared.BEST.manifests / "sslalign.json"))

@@ -5,6 +5,12 @@ Per model x set: the rule weights are saved in the official container, loaded th
 ``||a-b||/||b|| <= 1e-4``. Full set: the 24 stored inputs per set, so only the models are tested.
 Bundle: the inputs of its samples rebuilt by the front-ends and checked row by row against the
 golden sha256 (``golden_inputs``), then compared with the same rows of the golden maps.
+
+With the full set, the end-to-end engine test compares the positive, silence and OGL maps of all
+24 VGG-SS samples and the first 12 IS3 ones from raw files; what it does not compare stays here
+(docs/testing.md): the offscreen maps (LVS, SSL-Align, SSL-TIE) and IS3's other 12 samples. So
+the VGG-SS cases of the models without an offscreen map, and the VGG-SS OGL prior, are marked
+``bundle_only`` (deselected when the full set is present, see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +28,17 @@ SETS = ("vggss", "is3")
 pytestmark = pytest.mark.parity
 
 
+def _raw_map_cases() -> list:
+    """(model, set) pairs; those the end-to-end level covers whole carry ``bundle_only``."""
+    offscreen = {"plvs", "pssltie"}  # the pipelines whose offscreen input is a shuffled positive
+    return [pytest.param(name, dataset, id=f"{name}-{dataset}",
+                         marks=shared.bundle_only if dataset == "vggss" and PIPELINES[name] not in offscreen else ())
+            for name in shared.juanola_models() for dataset in SETS]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fx", shared.sources())
-@pytest.mark.parametrize("dataset", SETS)
-@pytest.mark.parametrize("name", sorted(PIPELINES))
+@pytest.mark.parametrize("name,dataset", _raw_map_cases())
 def test_raw_maps_match_golden(name, dataset, fx, official_checkpoint):
     model = build_model(name, checkpoint=official_checkpoint(MANIFESTS / f"{name}.json"), preset="juanola2025")
     inputs = juanola_inputs(fx, dataset)
@@ -59,7 +72,7 @@ def test_raw_maps_match_golden(name, dataset, fx, official_checkpoint):
 
 
 @pytest.mark.parametrize("fx", shared.sources())
-@pytest.mark.parametrize("dataset", SETS)
+@pytest.mark.parametrize("dataset", [pytest.param("vggss", marks=shared.bundle_only), "is3"])
 def test_ogl_prior_matches_golden(dataset, fx, official_checkpoint):
     """The object prior with the substitute ImageNet weights (fixtures manifest ``ogl_resnet18``)."""
     ckpt = official_checkpoint(MANIFESTS / "ogl_resnet18.json")

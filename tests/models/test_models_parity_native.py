@@ -6,6 +6,10 @@ rebuilt and checked row by row, see ``golden_inputs``); the raw map must match
 unit differs from ``juanola2025`` only through the preset's ``map.raw`` (EZ-VSL/SLAVC: cos/0.03).
 FNAC has no native fixture: it is checked against the specs' definition (models_a.md §1.1, §4),
 computed here from plain torchvision modules, independent of the zoo code (specs of the fixture set).
+
+With the full set, the end-to-end engine test compares the raw and 224 maps of all 8 clips of every
+native golden run from raw files, so the raw-map and 224-map checks here are ``bundle_only``
+(deselected then, see ``tests/conftest.py``); FNAC's, which the engine test has no golden for, stays.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import torch.nn.functional as F
 import torchvision
 
 import shared
-from golden_inputs import juanola_inputs, native_inputs
+from golden_inputs import juanola_inputs, native_inputs, native_map224
 from vssleval.models import build_model
+from vssleval.models.maps import MapRule
+from vssleval.models.registry import load_model_config, preset_block
 from zoo_helpers import MANIFESTS, NATIVE_MANIFESTS, TOL, load_npz, rel_l2, rel_max
 
-SINGLE_FILE = ("ezvsl", "slavc", "lvs", "sslalign", "ssltie")
+#: the native golden runs of one-file checkpoints (SACL has two files: its own test below)
+SINGLE_FILE = tuple(m for m in shared.native_models() if m != "sacl")
 pytestmark = pytest.mark.parity
 
 
@@ -36,6 +43,7 @@ def _native_check(model, name, fx):
     assert err <= TOL, f"{name} native raw map: rel err {err:.3g}"
 
 
+@shared.bundle_only
 @pytest.mark.parametrize("fx", shared.sources())
 @pytest.mark.parametrize("name", SINGLE_FILE)
 def test_native_raw_map(name, fx, official_checkpoint):
@@ -43,11 +51,27 @@ def test_native_raw_map(name, fx, official_checkpoint):
     _native_check(build_model(name, checkpoint=ckpt, preset="native"), name, fx)
 
 
+@shared.bundle_only
 @pytest.mark.parametrize("fx", shared.sources())
 def test_native_sacl_two_files(fx, official_checkpoint):
     frame = official_checkpoint(NATIVE_MANIFESTS / "sacl_frame.json")
     sound = official_checkpoint(NATIVE_MANIFESTS / "sacl_sound.json")
     _native_check(build_model("sacl", checkpoint=[frame, sound], preset="native"), "sacl", fx)
+
+
+@shared.bundle_only
+@pytest.mark.parametrize("fx", shared.sources())
+@pytest.mark.parametrize("name", shared.native_models())
+def test_native_map224_from_golden_raw_map(name, fx):
+    """The golden 224 map(s) of a native run (the bundle keeps one clip's, ``map224_ids``) are the
+    preset's upsampling and normalisation of the golden raw map: the map rule of the model's YAML."""
+    golden = load_npz(str(fx.native / f"{name}.npz"))
+    ids = [str(i) for i in golden["ids"]]
+    rows = [ids.index(str(i)) for i in golden["map224_ids"]] if "map224_ids" in golden else list(range(len(ids)))
+    rule = MapRule.from_config(preset_block(load_model_config(name), "native", name).get("map"))
+    ours = native_map224(golden["raw_map"][rows], rule, "vggss")
+    assert ours.shape == golden["map224"].shape and len(ours) >= 1
+    assert float(np.abs(ours - golden["map224"]).max()) <= TOL
 
 
 def _spec_fnac_reference(sd: dict, images: torch.Tensor, specs: torch.Tensor, tau: float = 0.03):

@@ -36,6 +36,7 @@ def test_the_registry_lists_the_zoo_and_the_baselines():
     assert {n: sorted(load_model_config(n)["presets"]) for n in names} == {n: ["juanola2025", "native"] for n in names}
 
 
+@pytest.mark.slow  # a full-size model per case
 @pytest.mark.parametrize("name,preset", CASES)
 def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
     torch.manual_seed(0)
@@ -77,6 +78,7 @@ def _audio_pair(block, seed: int) -> torch.Tensor:
 AUDIO_CASES = [(n, p) for n, p in CASES if n != "ogl" and preset_block(load_model_config(n), p, n).get("audio")]
 
 
+@pytest.mark.slow  # a full-size model per case
 @pytest.mark.parametrize("name,preset", AUDIO_CASES)
 def test_forward_is_localize_of_the_encodings_and_batch_one_broadcasts(name, preset):
     """The promises of ``vssleval.models``' docstring, for every registered model: ``forward`` is

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import shared
 from vssleval.cli import main
 from vssleval.metrics import auc, auroc, average_precision, max_f1
 from vssleval.metrics import resampling as rs
@@ -214,7 +215,7 @@ def test_pdflatex_compiles_the_leaderboard(runs, tmp_path):
     doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\\input{leaderboard.tex}"
                    "\\end{document}\n")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=out,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=shared.HANG_S)
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
