@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import doctest
 import json
+import re
 import shutil
 
 import numpy as np
@@ -19,8 +20,7 @@ from vssleval.metrics import PROTOCOLS
 from vssleval.metrics import resampling as rs
 from vssleval.metrics.catalog import Metric
 from vssleval.metrics.protocols import Protocol, register
-from vssleval.models import list_models
-from vssleval.models.registry import load_model_file
+from vssleval.models import list_models, load_model_file
 
 MODEL_PY = '''
 import torch
@@ -63,12 +63,15 @@ presets:
     map: {raw: cosine, upsample: {positive: bilinear}}
 '''
 
-DATASET_YAML = '''
-name: mydata
-description: a VGG-SS-layout set whose frames sit in pictures/
-layout: vggss
-options: {image_dir: pictures}
-'''
+DOC = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+
+
+def _doc_block(lang: str, section: str) -> str:
+    """The first ``lang`` code block of docs/extending.md after the heading ``section``."""
+    return re.search(rf"{re.escape(section)}.*?```{lang}\n(.*?)```", DOC, re.DOTALL).group(1)
+
+
+DATASET_YAML = _doc_block("yaml", "## 2. A dataset")  # the doc's own example, run as written
 
 
 def peak_in_box(maps: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -140,6 +143,23 @@ def test_the_new_metric_function_passes_its_doctest():
     (test,) = doctest.DocTestFinder().find(peak_in_box, globs={"np": np, "peak_in_box": peak_in_box})
     result = doctest.DocTestRunner().run(test)
     assert result.attempted == 3 and result.failed == 0
+
+
+def test_the_docs_protocol_block_scores_and_rescores_a_run(tmp_path):
+    block = _doc_block("python", "## 3. A protocol")
+    namespace: dict = {}
+    exec(compile(block, "docs/extending.md", "exec"), namespace)  # noqa: S102 - the doc's own block
+    try:
+        assert isinstance(PROTOCOLS["peak-demo"], namespace["PeakProtocol"])
+        run = vssleval.evaluate("random", "synthetic-vggss", protocol="peak-demo", seeds=1, limit=4, bootstrap=0,
+                                out=tmp_path / "run", verbose=False)
+        with open(tmp_path / "run" / "per_sample.csv", newline="") as fh:
+            peaks = [float(row["max_positive"]) for row in csv.DictReader(fh)]
+        assert len(peaks) == 4 and run.metrics["max_positive"] == pytest.approx(np.mean(peaks))
+        again = vssleval.rescore(tmp_path / "run", tmp_path / "again", verbose=False)
+        assert again.metrics["max_positive"] == run.metrics["max_positive"]
+    finally:
+        PROTOCOLS.pop("peak-demo", None)
 
 
 def test_a_model_from_a_file_is_registered_with_its_yaml(model):
