@@ -115,15 +115,21 @@ def test_hook_lets_skips_pass_by_default(tmp_path):
     assert "1 passed, 3 skipped" in out.stdout
 
 
-@pytest.mark.slow  # a pytest subprocess
-def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
-    # stand-ins that satisfy the start-up check (a checksum list, one public file)
+def _stand_ins(tmp_path):
+    """A full set and public files that satisfy the start-up check (a checksum list, one public
+    file) under ``tmp_path/full`` and ``tmp_path/meta``; returns the empty probe folder."""
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "SHA256SUMS").write_text("")
     (tmp_path / "meta").mkdir()
     (tmp_path / "meta" / "vggss.json").write_text("[]")
     probe = tmp_path / "probe"
     probe.mkdir()
+    return probe
+
+
+@pytest.mark.slow  # a pytest subprocess
+def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
+    probe = _stand_ins(tmp_path)
     out = _probe(probe, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
                  VSSLEVAL_METADATA=str(tmp_path / "meta"))
     assert out.returncode == 1, out.stdout + out.stderr
@@ -145,12 +151,7 @@ def test_hook_refuses_ci_mode_without_the_full_set(tmp_path):
 def test_bundle_only_checks_are_deselected_with_the_full_set(tmp_path):
     """A ``bundle_only`` parity check runs on a bare clone and is deselected (never skipped) when the
     full set is present: the full set replaces the bundle (docs/testing.md)."""
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "SHA256SUMS").write_text("")
-    (tmp_path / "meta").mkdir()
-    (tmp_path / "meta" / "vggss.json").write_text("[]")
-    probe = tmp_path / "probe"
-    probe.mkdir()
+    probe = _stand_ins(tmp_path)
     extra = ("\n@pytest.mark.parity\n@pytest.mark.bundle_only\ndef test_bundle_twin():\n    assert True\n")
     bare = _probe(probe, extra=extra, VSSLEVAL_FIXTURES=str(tmp_path / "nothing"))
     assert "2 passed, 3 skipped" in bare.stdout, bare.stdout + bare.stderr
