@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hashlib
 import json
 import logging
 import pickle
@@ -45,6 +44,7 @@ import numpy as np
 import torch
 
 from vssleval.errors import VsslevalError
+from vssleval.fingerprint import file_sha256  # the one file-hashing helper
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +99,6 @@ def _refused_global(message: str) -> str | None:
 #: torchvision's file names, ``<name>-<first hex digits of the file's sha256>.<extension>``; torch.hub's
 #: own hash check reads the same part of the name.
 _NAME_HASH = re.compile(r"-([0-9a-f]{6,64})\.[A-Za-z0-9]+$")
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, read in chunks of ``chunk`` bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def name_sha256_prefix(name: str) -> str | None:

@@ -9,13 +9,13 @@ Facts: docs/models.md §14.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from vssleval import resources
 from vssleval.errors import VsslevalError
+from vssleval.fingerprint import file_sha256
 from vssleval.models.registry import register_model
 from vssleval.models.twotower import TwoTowerCosine
 
@@ -28,12 +28,8 @@ def shipped_checkpoint_dir() -> Path:
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Hex SHA-256 of a file's bytes (:func:`vssleval.fingerprint.file_sha256`)."""
+    return file_sha256(path)
 
 
 def verified_checkpoint(pth: Path, sidecar: Path) -> Path:
