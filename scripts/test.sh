@@ -3,4 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh
-exec "$VSSLEVAL_PY" -m pytest "$@"
+# -n auto: one pytest-xdist worker per core (at most 4, tests/conftest.py), a test module per
+# worker at a time (its module fixtures are built once); pass -n 0 to run in
+# one process (e.g. with -s or a debugger)
+exec "$VSSLEVAL_PY" -m pytest -n auto --dist loadfile "$@"

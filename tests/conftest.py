@@ -100,7 +100,32 @@ def _isolated_model_registry():
         registry._expected_shapes.cache_clear()
 
 
+#: The most workers ``-n auto`` starts (``bash scripts/test.sh`` passes it; pytest-xdist): each worker
+#: imports torch and builds the session fixtures again (about 1.5 GB resident each), so a
+#: many-core machine would gain little past this and could run out of memory.
+MAX_AUTO_WORKERS = 4
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def pytest_xdist_auto_num_workers(config):
+    return max(1, min(MAX_AUTO_WORKERS, _usable_cores()))
+
+
+def _share_the_cores() -> None:
+    """In an xdist worker, give torch the worker's share of the cores: two workers on two cores,
+    each with torch's default of two threads, would oversubscribe the machine."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, _usable_cores() // workers))
+
+
 def pytest_configure(config):
+    _share_the_cores()
     if not strict():
         return
     missing = []

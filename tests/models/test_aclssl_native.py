@@ -23,7 +23,7 @@ from vssleval.errors import VsslevalError
 from vssleval.metrics.protocols.native import EVALUATORS
 from vssleval.metrics.protocols.native.aclssl import SELECTED, THRESHOLDS, column, heatmap
 from vssleval.metrics.protocols.native.protocol import unpad_boxes_of
-from test_aclssl_parity import DATA, release  # noqa: F401  (the release fixture: the weights as users get them)
+from test_aclssl_parity import DATA
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 GOLDEN = shared.BUNDLE_ROOT / "aclssl"
@@ -32,7 +32,7 @@ MARGIN = 2e-5  # the map parity on these clips (2.4e-6 measured; the model tests
 
 
 @pytest.fixture(scope="module")
-def native_run(release, tmp_path_factory):  # noqa: F811
+def native_run(release, tmp_path_factory):
     """The first 2 clips of the fixture VGG-SS, scored natively (CLIPSeg found in the HF cache)."""
     out = tmp_path_factory.mktemp("aclssl-native") / "run"
     mp = pytest.MonkeyPatch()

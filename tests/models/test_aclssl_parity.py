@@ -12,7 +12,6 @@ is covered too).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -32,33 +31,7 @@ from vssleval.models.checkpoint import read_checkpoint
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("aclssl_stages_golden.npz")
 DATA = ROOT / "tests" / "fixtures" / "data" / "vggss"
-RULE = Path(os.environ.get("VSSLEVAL_ACLSSL_WEIGHT_RULE") or ROOT / "scripts" / "reference" / "aclssl_weights.py")
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # ACL-SSL's evaluator sweep
-
-
-def _weight_rule():
-    if not RULE.is_file():
-        pytest.skip(f"needs the ACL-SSL weight rule {RULE} (scripts/reference/aclssl_weights.py)")
-    spec = importlib.util.spec_from_file_location("aclssl_weights_rule", RULE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    """The three parts in their release containers: DIR (Param_best.pth, BEATs .pt) and a Hugging
-    Face cache holding CIDAS/clipseg-rd64-refined (DIR has no clipseg-rd64-refined/ folder)."""
-    rule = _weight_rule()
-    root = tmp_path_factory.mktemp("aclssl")
-    rule.write_checkpoint_dir(root / "ckpt")
-    snap = root / "hf" / "hub" / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "0123abcd"
-    snap.parent.mkdir(parents=True)
-    (root / "ckpt" / "clipseg-rd64-refined").rename(snap)
-    (snap.parents[1] / "refs").mkdir()
-    (snap.parents[1] / "refs" / "main").write_text("0123abcd")
-    return root
 
 
 @pytest.fixture(scope="module")
