@@ -151,21 +151,25 @@ def stale(root: Path = ROOT) -> dict[str, tuple[str, str]]:
     return out
 
 
+def rewrite(root: Path = ROOT) -> list[str]:
+    """Write every stale block under ``root`` with the code's text; returns the names rewritten."""
+    found = stale(root)
+    for name, (_, want) in found.items():
+        path = root / BLOCKS[name][0]
+        text = path.read_text(encoding="utf-8")
+        start, end = shown(text, name)
+        path.write_text(text[:start] + want + text[end:], encoding="utf-8")
+    return list(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only list the stale tables (exit 1 if any)")
     args = parser.parse_args(argv)
-    found = stale()
-    for name, (_, want) in found.items():
-        page = BLOCKS[name][0]
-        if args.check:
-            print(f"{page}: the {name} table is stale")
-            continue
-        text = (ROOT / page).read_text(encoding="utf-8")
-        start, end = shown(text, name)
-        (ROOT / page).write_text(text[:start] + want + text[end:], encoding="utf-8")
-        print(f"{page}: rewrote the {name} table")
-    return 1 if args.check and found else 0
+    names = list(stale()) if args.check else rewrite()
+    for name in names:
+        print(f"{BLOCKS[name][0]}: the {name} table {'is stale' if args.check else 'was rewritten'}")
+    return 1 if args.check and names else 0
 
 
 if __name__ == "__main__":
