@@ -24,6 +24,7 @@ import ast
 import csv
 import importlib.util
 import inspect
+import json
 import math
 import re
 import tomllib
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from pathlib import Path
 from shared import ROOT
 
 import vssleval
@@ -167,6 +169,21 @@ def test_every_stated_choice_list_is_the_parsers():
             except vssleval.VsslevalError as e:
                 wrong.append(f"{name}: --{flag} {value}: {e}")
     assert wrong == []
+
+
+def test_every_named_extra_and_environment_variable_exists():
+    """``pip install 'vssleval[X]'``: X is an extra of pyproject.toml; ``VSSLEVAL_NAME``: some code,
+    script or test reads it (``VSSLEVAL_DATA_VGGSS`` stands for the prefix ``VSSLEVAL_DATA_``)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    named = {m for name in PAGES for m in re.findall(r"vssleval\[(\w+)\]", flat(name))}
+    assert named and named <= set(extras), named - set(extras)
+    sources = [p for folder in ("vssleval", "scripts", "tests", ".ci") for p in (ROOT / folder).rglob("*")
+               if p.is_file() and p.suffix in ("", ".py", ".sh") and p.name != Path(__file__).name]
+    code = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sources + list(ROOT.glob("*.sh")))
+    variables = {v for name in PAGES for v in re.findall(r"VSSLEVAL_[A-Z0-9_]*[A-Z0-9]", flat(name))}
+    assert len(variables) >= 8
+    unread = [v for v in variables if v not in code and v.rsplit("_", 1)[0] + "_" not in code]
+    assert unread == []
 
 
 # -- 3. API signatures -----------------------------------------------------------------------------
@@ -609,6 +626,10 @@ _M = "vssleval.metrics"
 FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     # README.md
     ("readme-torch-pin", "README.md", r"`pip install torch==(\S+) torchvision==(\S+)`", _torch_pin),
+    ("readme-python", "README.md", r"On a fresh machine with only Python ≥ (\d+(?:\.\d+)?):",
+     lambda: (tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"].lstrip(">="),)),
+    ("readme-bundle-size", "README.md", r"a compact fixture bundle committed under `tests/fixtures/` \((\d+(?:\.\d+)?) MB, "
+     r"rebuilt by `scripts/make_test_fixtures\.py`", lambda: (round(_bundle_bytes() / 1e6, 1),)),
     ("readme-benchmark-size", "README.md", r"generates the embedded benchmark \((\d+) synthetic samples in the "
      r"VGG-SS layout and (\d+) in the IS3 layout, (\d+) sound/object classes",
      lambda: (_dataset("synthetic-vggss")["synthetic"]["n"], _dataset("synthetic-is3")["synthetic"]["n"],
@@ -634,6 +655,9 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("readme-compat-lines", "README.md", r"`metrics/<model>_<testset>\.txt` \((\d+) lines\)",
      lambda: (len(_is(f"{_M}.protocols.juanola2025", "metric_keys")()()),)),
     # docs/api.md
+    ("api-recorded-names", "docs/api.md", r"keeps two older names: `neg` is recorded as `(\w+)`, `workers` as "
+     r"`(\w+)`", lambda: (_option("neg").record, _option("workers").record)),
+    ("api-default-out", "docs/api.md", r"`out` defaults to `([^`]+)` on the command line", lambda: (_default_out(),)),
     ("api-batch-size", "docs/api.md", r"`batch_size=None` is (\d+)", lambda: (run_options.DEFAULT_BATCH_SIZE,)),
     ("api-overlays", "docs/api.md", r"`infer --overlays` draws (\d+) figures on the command line, (none) in the API",
      lambda: (_option("overlays").cli_default, {0: "none"}.get(_option("overlays").default))),
@@ -676,6 +700,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"(\d+(?:\.\d+)?)", lambda: (_curve("auc", 0), _curve("aoc", 0), _curve("aoc", 1))),
     ("metrics-confidence", "docs/metrics.md", r"the HW // 4 = ([\d ]+) largest of ([\d ]+),",
      lambda: (_confidence_top(), _hw())),
+    ("metrics-iou-thresholds", "docs/metrics.md", r"θ ∈ \{(\d+(?:\.\d+)?), (\d+(?:\.\d+)?)\}; both are reported",
+     lambda: inspect.signature(_is(f"{_M}.detection", "extended_metrics")()).parameters["thetas"].default),
     ("metrics-ap-stride", "docs/metrics.md", r"k = max\(1, ⌊n / (\d+)⌋\)", lambda: (_is(f"{_M}.detection", "AP_STEP")(),)),
     ("metrics-f1-stride", "docs/metrics.md", r"m = max\(1, ⌊n / (\d+)⌋\)", lambda: (_is(f"{_M}.detection", "F1_STEP")(),)),
     ("metrics-size-bins", "docs/metrics.md", r"small \[0, 32²\) = \[0, ([\d ]+)\); medium \[([\d ]+), 96²\) = "
@@ -773,6 +799,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("models-default-preset", "docs/models.md", r"The default preset is `(\w+)` "
      r"\(`vssleval\.models\.registry\.DEFAULT_PRESET`\)",
      lambda: (_is("vssleval.models.registry", "DEFAULT_PRESET")(),)),
+    ("models-synth-tau", "docs/models.md", r"\(data seed, split, steps, learning rate, \*\*τ = (\d+(?:\.\d+)?)\*\*, …\)",
+     lambda: (json.loads((ROOT / "checkpoints" / "synth-ezvsl.json").read_text())["config"]["tau"],)),
     ("models-imagenet", "docs/models.md", r"ImageNet values \*\*mean \[([\d., ]+)\], std \[([\d., ]+)\]\*\*",
      lambda: tuple(", ".join(map(str, _is("vssleval.frontends.image", n)())) for n in ("IMAGENET_MEAN", "IMAGENET_STD"))),
     ("models-mel-frames", "docs/models.md", r"output `\[1, 257, T\]` with \*\*T = 1 \+ N // (\d+)\*\*, i\.e\. (\d+) for "
@@ -835,6 +863,10 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_is("vssleval.data.checks", "FALLBACK_NAME_MAX")(), _is("vssleval.data.checks", "FALLBACK_PATH_MAX")())),
     ("datasets-csv-limit", "docs/datasets.md", r"a field over the `csv` module's (\d+) KiB limit",
      lambda: (csv.field_size_limit() // 1024,)),
+    ("datasets-skipped-columns", "docs/datasets.md", r"the full list goes to `skipped\.csv` in the run folder "
+     r"\(`([\w,]+)`\)", lambda: (",".join(_is("vssleval.data.checks", "SKIP_COLUMNS")()),)),
+    ("datasets-prepare-columns", "docs/datasets.md", r"`missing\.csv` and `bad\.csv` \(columns `([\w,]+)`, the "
+     r"`skipped\.csv` format of §8\)", lambda: (",".join(_is("vssleval.data.checks", "SKIP_COLUMNS")()),)),
     ("datasets-prepare-summary", "docs/datasets.md", r"names the first (\w+) unreadable ones",
      lambda: (_is("vssleval.data.prepare.common", "SHOWN_BAD")(),)),
     ("datasets-prepare-frame", "docs/datasets.md", r"\*\*(\d+(?:\.\d+)?) s after the first video frame\*\*",
@@ -862,6 +894,14 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"\(the frame at (\d+) s\)", lambda: (_is("vssleval.data.synthetic.video", "SHIFT_PX")(),
                                            _is("vssleval.data.synthetic.video", "FPS")() * _half_clip(), _half_clip())),
     # docs/report.md
+    ("report-summary-columns", "docs/report.md", r"\| `summary\.csv` \| `([\w,]+)` for every number",
+     lambda: (",".join(_is("vssleval.report.tables", "SUMMARY_COLUMNS")()),)),
+    ("report-compare-columns", "docs/report.md", r"written to `DIR/compare\.csv` \(`([\w, ]+)`; the labels",
+     lambda: (",".join(_is("vssleval.report.compare", "COMPARE_COLUMNS")()),)),
+    ("report-format", "docs/report.md", r"`--format ([\w,]+)` \(leaderboard files; `none` for no leaderboard\)",
+     lambda: (cli_flags()["--format"]["report"].default,)),
+    ("report-owner-file", "docs/report.md", r"else the run named in `([\w.-]+)` \(written by `evaluate` and",
+     lambda: (_is("vssleval.engine.store.ownership", "OWNER_FILE")(),)),
     ("report-slug", "docs/report.md", r"its safe characters, at most (\d+), and a hash of the label",
      lambda: (_is("vssleval.report.runs", "SLUG_CHARS")(),)),
     ("report-label-sha", "docs/report.md", r"`checkpoint sha256` \(its first (\d+) hex digits, when two checkpoints",
@@ -886,6 +926,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("performance-batch", "docs/performance.md", r"\*\*Default: (\d+) on every device\*\* \(`--batch-size`, "
      r"`RunSpec\.batch_size`\)", lambda: (_option("batch_size").default,)),
     ("performance-torch", "docs/performance.md", r"torch (\S+) CPU, one thread per side", lambda: _torch_pin()[:1]),
+    ("testing-bundle-size", "docs/testing.md", r"\*\*Bundle\*\* — `tests/fixtures/`, committed \(about (\d+) MB\)",
+     lambda: (round(_bundle_bytes() / 1e6),)),
     ("testing-durations", "docs/testing.md", r"`--durations=(\d+)` is on by default \(`pyproject\.toml`\), so each run "
      r"ends with its (\d+) slowest tests", lambda: (_durations(),) * 2),
     ("testing-retention", "docs/testing.md", r'\(`tmp_path_retention_policy = "(\w+)"` in `pyproject\.toml`\)',
@@ -914,6 +956,14 @@ def _vggish_frames() -> tuple:
             round(v.HOP_S * 1000))
 
 
+def _bundle_bytes() -> int:
+    """The bytes of the bundle scripts/make_test_fixtures.py writes: tests/fixtures/ less the folders it
+    carries unchanged (``SEPARATE_DIRS``)."""
+    separate = _script("make_test_fixtures").SEPARATE_DIRS
+    root = ROOT / "tests" / "fixtures"
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in separate)
+
+
 def _half_clip() -> float:
     """The middle of a synthetic clip, where ``prepare`` takes its frame (s)."""
     return _is("vssleval.data.synthetic.sound", "DURATION_S")() / 2
@@ -929,8 +979,8 @@ def _durations() -> int:
 
 def same(stated: str, code: Any) -> bool:
     """A stated value (the doc's text) against the code's: text as text, numbers as numbers."""
-    if isinstance(code, str):
-        return stated.strip() == code
+    if isinstance(code, str):  # white space aside: a code span may wrap at a line end
+        return "".join(stated.split()) == "".join(code.split())
     if isinstance(code, bool) or code is None:
         return False
     try:
