@@ -441,6 +441,25 @@ def test_registered_datasets_table_in_datasets_md():
             assert scenes is None or int(scenes.group(1)) * 2 == cfg["synthetic"]["n"], name
 
 
+@pytest.mark.parametrize("name, sentence", [
+    ("docs/metrics.md", r"`<k>_ci95_high` for every headline key `k` \(([^)]*)\)"),
+    ("README.md", r"headline (.*?), each the mean over seeds with `_std` and a 95 % bootstrap interval"),
+])
+def test_interval_keys_listed_in_the_docs(name, sentence):
+    """The keys that get ``_ci95_*`` intervals (``<neg>`` and ``<variant>`` standing for each negative
+    and each audio variant) are the clean catalog's ``interval`` rows."""
+    from vssleval.metrics.protocols import PROTOCOLS
+    from vssleval.vocabulary import AUDIO_VARIANTS, NEGATIVES
+
+    listed = re.search(sentence, flat(name)).group(1)
+    expand = {"<neg>": NEGATIVES, "<variant>": AUDIO_VARIANTS}
+    keys = set()
+    for key in re.findall(r"`([^`]+)`", listed):
+        holder = next((h for h in expand if h in key), None)
+        keys |= {key.replace(holder, v) for v in expand[holder]} if holder else {key}
+    assert keys == {m.key for m in PROTOCOLS["vssleval"].metrics if m.interval}
+
+
 def test_spectrogram_frame_counts_in_models_md():
     """§3.4: hop and frame count of each row, and the other rates, from the front-end's own count."""
     from vssleval.frontends.spectrogram import num_frames
@@ -630,6 +649,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"].lstrip(">="),)),
     ("readme-bundle-size", "README.md", r"a compact fixture bundle committed under `tests/fixtures/` \((\d+(?:\.\d+)?) MB, "
      r"rebuilt by `scripts/make_test_fixtures\.py`", lambda: (round(_bundle_bytes() / 1e6, 1),)),
+    ("readme-protocol-default", "README.md", r"`--protocol (\w+)\|juanola2025\|native`: clean metrics \(default\)",
+     lambda: (_option("protocol").default,)),
     ("readme-benchmark-size", "README.md", r"generates the embedded benchmark \((\d+) synthetic samples in the "
      r"VGG-SS layout and (\d+) in the IS3 layout, (\d+) sound/object classes",
      lambda: (_dataset("synthetic-vggss")["synthetic"]["n"], _dataset("synthetic-is3")["synthetic"]["n"],
@@ -737,6 +758,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("metrics-size-breakdown", "docs/metrics.md", r"small < (\d+)², medium \d+²–(\d+)², large \d+²–(\d+)², huge",
      lambda: tuple(_bin_sides())),
     # docs/protocols.md
+    ("protocols-default", "docs/protocols.md", r"\* \*\*`(\w+)`\*\* \(default\): every metric has one rule",
+     lambda: (_option("protocol").default,)),
     ("protocols-compat-files", "docs/protocols.md", r"writing the same `metrics/<model>_<testset>\.txt` \((\d+) "
      r"`Key: value` lines, 2 decimals, ×100 except Max/Min\) and (\d+) `metrics/max_min/\*\.npy` dumps",
      lambda: (len(_is(f"{_M}.protocols.juanola2025", "metric_keys")()()),
@@ -926,6 +949,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("performance-batch", "docs/performance.md", r"\*\*Default: (\d+) on every device\*\* \(`--batch-size`, "
      r"`RunSpec\.batch_size`\)", lambda: (_option("batch_size").default,)),
     ("performance-torch", "docs/performance.md", r"torch (\S+) CPU, one thread per side", lambda: _torch_pin()[:1]),
+    ("extending-headline", "docs/extending.md", r"`headline` \(report tables, (on) by default\)",
+     lambda: ({True: "on", False: "off"}[_field_default(_is(f"{_M}.catalog", "Metric")(), "headline")],)),
     ("testing-bundle-size", "docs/testing.md", r"\*\*Bundle\*\* — `tests/fixtures/`, committed \(about (\d+) MB\)",
      lambda: (round(_bundle_bytes() / 1e6),)),
     ("testing-durations", "docs/testing.md", r"`--durations=(\d+)` is on by default \(`pyproject\.toml`\), so each run "
@@ -954,6 +979,12 @@ def _vggish_frames() -> tuple:
     v = importlib.import_module("vssleval.frontends.vggish")
     return (round(v.WINDOW_S * v.SAMPLE_RATE), round(v.WINDOW_S * 1000), round(v.HOP_S * v.SAMPLE_RATE),
             round(v.HOP_S * 1000))
+
+
+def _field_default(cls: type, name: str) -> Any:
+    import dataclasses
+
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
 
 
 def _bundle_bytes() -> int:
