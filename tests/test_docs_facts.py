@@ -824,6 +824,9 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_is("vssleval.models.registry", "DEFAULT_PRESET")(),)),
     ("models-synth-tau", "docs/models.md", r"\(data seed, split, steps, learning rate, \*\*τ = (\d+(?:\.\d+)?)\*\*, …\)",
      lambda: (json.loads((ROOT / "checkpoints" / "synth-ezvsl.json").read_text())["config"]["tau"],)),
+    ("models-tower-keys", "docs/models.md", r"Each tower contributes \*\*(\d+) state-dict keys\*\*.* That is \*\*(\d+) "
+     r"keys per tower\*\*.* its image tower has \*\*exactly torchvision's (\d+) keys\*\*",
+     lambda: (_key_counts("ezvsl")[1]["imgnet"], _key_counts("lvs")[1]["imgnet"], _key_counts("sacl")[1]["imgnet"])),
     ("models-imagenet", "docs/models.md", r"ImageNet values \*\*mean \[([\d., ]+)\], std \[([\d., ]+)\]\*\*",
      lambda: tuple(", ".join(map(str, _is("vssleval.frontends.image", n)())) for n in ("IMAGENET_MEAN", "IMAGENET_STD"))),
     ("models-mel-frames", "docs/models.md", r"output `\[1, 257, T\]` with \*\*T = 1 \+ N // (\d+)\*\*, i\.e\. (\d+) for "
