@@ -632,6 +632,11 @@ def _aclssl_part_keys() -> dict[str, int]:
     return {p: sum(k.startswith(p) for k in keys) for p in ("acl.audio_proj.", "acl.masker_i.", "beats.", "clipseg.")}
 
 
+def _one(module: str, attr: str, times: int = 1) -> Callable[[], tuple]:
+    """The code's value for a fact stating one constant (``times`` times)."""
+    return lambda: (getattr(importlib.import_module(module), attr),) * times
+
+
 def _is(module: str, attr: str) -> Callable[[], Any]:
     def value() -> Any:
         return getattr(importlib.import_module(module), attr)
@@ -656,7 +661,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_dataset("synthetic-vggss")["synthetic"]["n"], _dataset("synthetic-is3")["synthetic"]["n"],
               len(_is("vssleval.data.synthetic.classes", "CLASSES")()))),
     ("readme-cache-env", "README.md", r"cached under `~/\.cache/vssleval/`; `\$(\w+)` overrides",
-     lambda: (_is("vssleval.data.synthetic.cache", "CACHE_ENV")(),)),
+     _one("vssleval.data.synthetic.cache", "CACHE_ENV")),
     ("readme-main-job-seeds", "README.md", r"with all three negatives and (\d+) seeds, and writes",
      lambda: (int(re.search(r'"--seeds", type=int, default=(\d+)', (ROOT / "scripts" / "main_job.py").read_text())
                   .group(1)),)),
@@ -671,7 +676,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("readme-min-audio", "README.md", r"too short \(< (\d+(?:\.\d+)?) s\)", lambda: (_is("vssleval.data.checks",
                                                                                "MIN_AUDIO_SECONDS")(),)),
     ("readme-min-resamples", "README.md", r"A bootstrap interval is printed only from at least (\d+) resamples",
-     lambda: (_is(f"{_M}.resampling", "MIN_RESAMPLES")(),)),
+     _one(f"{_M}.resampling", "MIN_RESAMPLES")),
     ("readme-default-out", "README.md", r"`--out DIR` \(default `([^`]+)`\)", lambda: (_default_out(),)),
     ("readme-compat-lines", "README.md", r"`metrics/<model>_<testset>\.txt` \((\d+) lines\)",
      lambda: (len(_is(f"{_M}.protocols.juanola2025", "metric_keys")()()),)),
@@ -683,7 +688,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("api-overlays", "docs/api.md", r"`infer --overlays` draws (\d+) figures on the command line, (none) in the API",
      lambda: (_option("overlays").cli_default, {0: "none"}.get(_option("overlays").default))),
     ("api-preset", "docs/api.md", r'`preset`: `"(\w+)"` \(default\)',
-     lambda: (_is("vssleval.vocabulary", "DEFAULT_PRESET")(),)),
+     _one("vssleval.vocabulary", "DEFAULT_PRESET")),
     ("api-negatives", "docs/api.md", r"\(default: the protocol's, i\.e\. (all three), or (none) under `native`\)",
      lambda: (_negatives_word("vssleval"), _negatives_word("native"))),
     ("api-memory-scores", "docs/api.md", r"\| scores, ids and per-sample rows \| S x N x (\d+) KiB \|",
@@ -708,7 +713,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("metrics-median-rule", "docs/metrics.md", r"\| LVS `test\.py` \| OpenCV bilinear \(`INTER_LINEAR`\) \| "
      r"per-image min-max \| value at ascending sorted index ([\d ]+) = HW/2 \| `>` \| ([\d ]+) \|", _median_rule),
     ("metrics-ogl-alpha", "docs/metrics.md", r"blend α·AV \+ \(1 − α\)·OBJ with α = (\d+(?:\.\d+)?) and min-max the result",
-     lambda: (_is(f"{_M}.protocols.vssleval", "OGL_ALPHA")(),)),
+     _one(f"{_M}.protocols.vssleval", "OGL_ALPHA")),
     ("metrics-auc-grid", "docs/metrics.md", r"at the (\d+) thresholds t_i = (\d+(?:\.\d+)?) · i, i = 0 … (\d+)",
      lambda: (len(_is(f"{_M}.curves", "GRID")()), _is(f"{_M}.curves", "GRID")()[1],
               len(_is(f"{_M}.curves", "GRID")()) - 1)),
@@ -723,15 +728,15 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_confidence_top(), _hw())),
     ("metrics-iou-thresholds", "docs/metrics.md", r"θ ∈ \{(\d+(?:\.\d+)?), (\d+(?:\.\d+)?)\}; both are reported",
      lambda: inspect.signature(_is(f"{_M}.detection", "extended_metrics")()).parameters["thetas"].default),
-    ("metrics-ap-stride", "docs/metrics.md", r"k = max\(1, ⌊n / (\d+)⌋\)", lambda: (_is(f"{_M}.detection", "AP_STEP")(),)),
-    ("metrics-f1-stride", "docs/metrics.md", r"m = max\(1, ⌊n / (\d+)⌋\)", lambda: (_is(f"{_M}.detection", "F1_STEP")(),)),
+    ("metrics-ap-stride", "docs/metrics.md", r"k = max\(1, ⌊n / (\d+)⌋\)", _one(f"{_M}.detection", "AP_STEP")),
+    ("metrics-f1-stride", "docs/metrics.md", r"m = max\(1, ⌊n / (\d+)⌋\)", _one(f"{_M}.detection", "F1_STEP")),
     ("metrics-size-bins", "docs/metrics.md", r"small \[0, 32²\) = \[0, ([\d ]+)\); medium \[([\d ]+), 96²\) = "
      r"\[([\d ]+), ([\d ]+)\); large \[([\d ]+), 144²\) = \[([\d ]+), ([\d ]+)\); huge \[([\d ]+), 10 000²\)",
      lambda: tuple(_size_bins())),
     ("metrics-size-bins-data", "docs/metrics.md", r"\(`vssleval\.data\.SIZE_BINS` uses (\+∞) as the upper end of `huge`",
      lambda: ({math.inf: "+∞"}.get(_is("vssleval.data", "SIZE_BINS")()["huge"][1]),)),
     ("metrics-calibration", "docs/metrics.md", r"plus one point (\d+(?:\.\d+)?) below the smallest and one (\d+(?:\.\d+)?) above the "
-     r"largest", lambda: (_is(f"{_M}.calibration", "OUTER_MARGIN")(),) * 2),
+     r"largest", _one(f"{_M}.calibration", "OUTER_MARGIN", times=2)),
     ("metrics-calibration-rule", "docs/metrics.md", r"Rule `(\w+)` \(default\) maximises TPR − FPR",
      lambda: (inspect.signature(_is(f"{_M}.calibration", "calibrate_threshold")()).parameters["rule"].default,)),
     ("metrics-accumulator", "docs/metrics.md", r'acc = Accumulator\(protocol="(\w+)", thresholds=\{\.\.\.\}, '
@@ -741,16 +746,16 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("metrics-accumulator-upsample", "docs/metrics.md", r"`vssleval` takes one op for every variant \(default "
      r"`(\w+)`\)", lambda: (_accumulator_upsample(),)),
     ("metrics-schema", "docs/metrics.md", r"`schema_version` \((\d+)\)",
-     lambda: (_is(f"{_M}.accumulator", "SCHEMA_VERSION")(),)),
+     _one(f"{_M}.accumulator", "SCHEMA_VERSION")),
     ("metrics-bootstrap-keys", "docs/metrics.md", r"`--bootstrap` resamples, default (\d+); 0 = keys and block absent; "
      r"1 to (\d+) = keys absent", lambda: (_option("bootstrap").default, _is(f"{_M}.resampling", "MIN_RESAMPLES")() - 1)),
     ("metrics-compat-keys", "docs/metrics.md", r"the (\d+) keys of vssl_eval's text file .* the text file and the "
      r"(\d+) `\.npy` dumps go under `metrics/`", lambda: (len(_is(f"{_M}.protocols.juanola2025", "metric_keys")()()),
                                                           len(_is(f"{_M}.protocols.juanola2025", "MAX_MIN_FILES")()))),
     ("metrics-bootstrap-rng", "docs/metrics.md", r"with replacement from `numpy\.random\.default_rng\((\d+)\)`",
-     lambda: (_is(f"{_M}.resampling", "DEFAULT_SEED")(),)),
+     _one(f"{_M}.resampling", "DEFAULT_SEED")),
     ("metrics-fewest-resamples", "docs/metrics.md", r"\*\*Fewest resamples: (\d+)\.\*\*",
-     lambda: (_is(f"{_M}.resampling", "MIN_RESAMPLES")(),)),
+     _one(f"{_M}.resampling", "MIN_RESAMPLES")),
     ("metrics-tail-rule", "docs/metrics.md", r"asks for at least (\d+) draws beyond each end.* B >= (\d+) / (\d+(?:\.\d+)?) = "
      r"(\d+) \(`vssleval\.metrics\.resampling\.MIN_RESAMPLES`",
      lambda: (_is(f"{_M}.resampling", "TAIL_DRAWS")(), _is(f"{_M}.resampling", "TAIL_DRAWS")(),
@@ -775,11 +780,11 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: tuple(_is("vssleval.data.negatives", n)() for n in ("NOISE_STREAM", "OFFSCREEN_STREAM",
                                                                  "BANK_ASSIGN_STREAM", "BANK_NOISE_STREAM"))),
     ("protocols-compat-alpha", "docs/protocols.md", r"Bₓ = α·Nₓ \+ \(1 − α\)·O, α = (\d+(?:\.\d+)?), on raw scales",
-     lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),)),
+     _one(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")),
     ("protocols-median-index", "docs/protocols.md", r"t_med\(M\) = sort\(M\)\[([\d ]+)\], ([\d ]+) = int\(([\d ]+) / 2\)",
      lambda: (_hw() // 2, _hw() // 2, _hw())),
     ("protocols-fixed-threshold", "docs/protocols.md", r"\*\*Fixed\*\*: `--threshold` = (\d+(?:\.\d+)?), used for",
-     lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_FIXED_THRESHOLD")(),)),
+     _one(f"{_M}.protocols.juanola2025", "QUIRK_FIXED_THRESHOLD")),
     ("protocols-auc-zero", "docs/protocols.md", r"all-zero IoUs give (\d+(?:\.\d+)?) \((\d+(?:\.\d+)?) after ×100\)",
      lambda: (_curve("auc", 0), 100 * _curve("auc", 0))),
     ("protocols-quirk-11", "docs/protocols.md", r"\*\*OGL unnormalised\*\*: (\d+(?:\.\d+)?)·raw AV \+ (\d+(?:\.\d+)?)·raw "
@@ -787,13 +792,13 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),
               1 - _is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(), _is(f"{_M}.protocols.vssleval", "OGL_ALPHA")())),
     ("protocols-quirk-12", "docs/protocols.md", r"\*\*Fixed (\d+(?:\.\d+)?) means different things per family\*\*",
-     lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_FIXED_THRESHOLD")(),)),
+     _one(f"{_M}.protocols.juanola2025", "QUIRK_FIXED_THRESHOLD")),
     ("protocols-quirk-table-ogl", "docs/protocols.md", r"\| `(\d+(?:\.\d+)?)·AV \+ (\d+(?:\.\d+)?)·OBJ` on raw scales \(float32\), "
      r"thresholds compared on that blend \| min-max each map, blend with α = (\d+(?:\.\d+)?), min-max again",
      lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),
               1 - _is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(), _is(f"{_M}.protocols.vssleval", "OGL_ALPHA")())),
     ("protocols-clean-ogl", "docs/protocols.md", r"\*\*OGL\*\*: min-max normalise the upsampled AV and object maps, "
-     r"blend with α = (\d+(?:\.\d+)?), min-max again", lambda: (_is(f"{_M}.protocols.vssleval", "OGL_ALPHA")(),)),
+     r"blend with α = (\d+(?:\.\d+)?), min-max again", _one(f"{_M}.protocols.vssleval", "OGL_ALPHA")),
     ("protocols-accumulator-op", "docs/protocols.md", r"`Accumulator` defaults to `(\w+)`",
      lambda: (_accumulator_upsample(),)),
     ("protocols-aggregation", "docs/protocols.md", r"for every headline metric the catalog marks `interval` "
@@ -807,21 +812,21 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
                                       _option("noise_bank").default, _option("batch_size").default,
                                       _option("workers").default, _option("device").default, _option("dataset").default)),
     ("protocols-slavc-tau", "docs/protocols.md", r"\| `slavc` \| torch bicubic, align_corners=True \| fixed range "
-     r"\(x \+ 1/τ\)/\(2/τ\), τ = (\d+(?:\.\d+)?);", lambda: (_is(f"{_M}.protocols.native.slavc", "TAU")(),)),
+     r"\(x \+ 1/τ\)/\(2/τ\), τ = (\d+(?:\.\d+)?);", _one(f"{_M}.protocols.native.slavc", "TAU")),
     ("protocols-sacl-threshold", "docs/protocols.md", r"\| `sacl` \| OpenCV linear \| \(x − min\)/ptp\(x\), no flat "
      r"guard \(flat → NaN\) \| `>= (\d+(?:\.\d+)?)` on the normalised map",
-     lambda: (_is(f"{_M}.protocols.native.sacl", "THRESHOLD")(),)),
+     _one(f"{_M}.protocols.native.sacl", "THRESHOLD")),
     ("protocols-aclssl-table", "docs/protocols.md", r"\| sigmoid; no min-max \| `>=` each of (\d+(?:\.\d+)?), (\d+(?:\.\d+)?), …, "
      r"(\d+(?:\.\d+)?) \(headline (\d+(?:\.\d+)?)\)", lambda: _aclssl_thresholds()[:3] + _aclssl_thresholds()[4:]),
     ("protocols-aclssl-sweep", "docs/protocols.md", r"one evaluator for each of (\d+) absolute values (\d+(?:\.\d+)?), "
      r"(\d+(?:\.\d+)?), …, (\d+(?:\.\d+)?) and prints", lambda: (len(_is(f"{_M}.protocols.native.aclssl", "THRESHOLDS")()),)
      + _aclssl_thresholds()[:3]),
     ("protocols-aclssl-headline", "docs/protocols.md", r"The headline `ciou` / `auc` are the values at `t = (\d+(?:\.\d+)?)`",
-     lambda: (_is(f"{_M}.protocols.native.aclssl", "HEADLINE_THRESHOLD")(),)),
+     _one(f"{_M}.protocols.native.aclssl", "HEADLINE_THRESHOLD")),
     # docs/models.md
     ("models-default-preset", "docs/models.md", r"The default preset is `(\w+)` "
      r"\(`vssleval\.models\.registry\.DEFAULT_PRESET`\)",
-     lambda: (_is("vssleval.models.registry", "DEFAULT_PRESET")(),)),
+     _one("vssleval.models.registry", "DEFAULT_PRESET")),
     ("models-synth-tau", "docs/models.md", r"\(data seed, split, steps, learning rate, \*\*τ = (\d+(?:\.\d+)?)\*\*, …\)",
      lambda: (json.loads((ROOT / "checkpoints" / "synth-ezvsl.json").read_text())["config"]["tau"],)),
     ("models-tower-keys", "docs/models.md", r"Each tower contributes \*\*(\d+) state-dict keys\*\*.* That is \*\*(\d+) "
@@ -858,14 +863,14 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_aclssl_frontend()["input_scale"],)),
     # docs/datasets.md
     ("datasets-grid", "docs/datasets.md", r"the \*\*(\d+) × (\d+)\*\* evaluation grid \(`GT_SIZE = (\d+)`\)",
-     lambda: (_is("vssleval.data.types", "GT_SIZE")(),) * 3),
+     _one("vssleval.data.types", "GT_SIZE", times=3)),
     ("datasets-synthetic", "docs/datasets.md", r"(\d+) records each, seed (\d+), split `(\w+)` \(`synthetic: \{layout, "
      r"n: (\d+), seed: (\d+)\}` in the YAML\)",
      lambda: (_is("vssleval.data.synthetic.cache", "DEFAULT_N")(), _is("vssleval.data.synthetic.cache",
                                                                           "DEFAULT_TEST_SEED")(), "test",
               _dataset("synthetic-vggss")["synthetic"]["n"], _dataset("synthetic-vggss")["synthetic"]["seed"])),
     ("datasets-synthetic-version", "docs/datasets.md", r"-v<generator version>` \(version (\d+)\)",
-     lambda: (_is("vssleval.data.synthetic.generate", "GENERATOR_VERSION")(),)),
+     _one("vssleval.data.synthetic.generate", "GENERATOR_VERSION")),
     ("datasets-synthetic-disk", "docs/datasets.md", r"a disk with less free space than n × (\d+) kB",
      lambda: (_is("vssleval.limits", "SYNTH_RECORD_DISK")() / 1000,)),
     ("datasets-synthetic-media", "docs/datasets.md", r"(\d+) classes, each a distinct shape/texture and a distinct "
@@ -884,7 +889,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
          _is("vssleval.data.synthetic.generate", "IS3_GAP")(), _is("vssleval.data.synthetic.generate",
                                                                    "IS3_SCENE_BASE")())),
     ("datasets-min-audio", "docs/datasets.md", r"hold at least \*\*(\d+(?:\.\d+)?) s\*\* \(`MIN_AUDIO_SECONDS`",
-     lambda: (_is("vssleval.data.checks", "MIN_AUDIO_SECONDS")(),)),
+     _one("vssleval.data.checks", "MIN_AUDIO_SECONDS")),
     ("datasets-name-limits", "docs/datasets.md", r"(\d+) and (\d+) where the system does not say",
      lambda: (_is("vssleval.data.checks", "FALLBACK_NAME_MAX")(), _is("vssleval.data.checks", "FALLBACK_PATH_MAX")())),
     ("datasets-csv-limit", "docs/datasets.md", r"a field over the `csv` module's (\d+) KiB limit",
@@ -894,11 +899,11 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("datasets-prepare-columns", "docs/datasets.md", r"`missing\.csv` and `bad\.csv` \(columns `([\w,]+)`, the "
      r"`skipped\.csv` format of §8\)", lambda: (",".join(_is("vssleval.data.checks", "SKIP_COLUMNS")()),)),
     ("datasets-prepare-summary", "docs/datasets.md", r"names the first (\w+) unreadable ones",
-     lambda: (_is("vssleval.data.prepare.common", "SHOWN_BAD")(),)),
+     _one("vssleval.data.prepare.common", "SHOWN_BAD")),
     ("datasets-prepare-frame", "docs/datasets.md", r"\*\*(\d+(?:\.\d+)?) s after the first video frame\*\*",
      lambda: (_is("vssleval.data.prepare.vggss", "WINDOW_S")() / 2,)),
     ("datasets-prepare-jpeg", "docs/datasets.md", r"written at its own size as a JPEG of quality (\d+) \(Pillow",
-     lambda: (_is("vssleval.data.prepare.vggss", "JPEG_QUALITY")(),)),
+     _one("vssleval.data.prepare.vggss", "JPEG_QUALITY")),
     ("datasets-prepare-audio", "docs/datasets.md", r"\*\*The audio: the first (\d+) s, (\d+) kHz, mono\.\*\*.* so the "
      r"wav is written at \*\*(\d+) kHz\*\*",
      lambda: (_is("vssleval.data.prepare.vggss", "WINDOW_S")(),) + (_is("vssleval.data.prepare.vggss",
@@ -910,9 +915,9 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"the median\)", lambda: (_is("vssleval.data.prepare.clips", "VFR_TICKS")(),
                                 100 * _is("vssleval.data.prepare.clips", "VFR_FRACTION")())),
     ("datasets-channels", "docs/datasets.md", r"\| `multichannel_audio` \| more than (\d+) channels",
-     lambda: (_is("vssleval.data.prepare.clips", "MAX_CHANNELS")(),)),
+     _one("vssleval.data.prepare.clips", "MAX_CHANNELS")),
     ("datasets-flickr-jpeg", "docs/datasets.md", r"A picture that is not a JPEG is re-encoded at quality (\d+)",
-     lambda: (_is("vssleval.data.prepare.flickr", "JPEG_QUALITY")(),)),
+     _one("vssleval.data.prepare.flickr", "JPEG_QUALITY")),
     ("datasets-video", "docs/datasets.md", r"\(H\.264 `crf (\d+)`, 4:2:0, (\d+) fps, and AAC at (\d+) kHz mono\)",
      lambda: (_is("vssleval.data.synthetic.video", "CRF")(), _is("vssleval.data.synthetic.video", "FPS")(),
               _is("vssleval.data.synthetic.sound", "SR")() / 1000)),
@@ -927,27 +932,27 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("report-format", "docs/report.md", r"`--format ([\w,]+)` \(leaderboard files; `none` for no leaderboard\)",
      lambda: (cli_flags()["--format"]["report"].default,)),
     ("report-owner-file", "docs/report.md", r"else the run named in `([\w.-]+)` \(written by `evaluate` and",
-     lambda: (_is("vssleval.engine.store.ownership", "OWNER_FILE")(),)),
+     _one("vssleval.engine.store.ownership", "OWNER_FILE")),
     ("report-slug", "docs/report.md", r"its safe characters, at most (\d+), and a hash of the label",
-     lambda: (_is("vssleval.report.runs", "SLUG_CHARS")(),)),
+     _one("vssleval.report.runs", "SLUG_CHARS")),
     ("report-label-sha", "docs/report.md", r"`checkpoint sha256` \(its first (\d+) hex digits, when two checkpoints",
-     lambda: (_is("vssleval.report.labels", "SHA_DIGITS")(),)),
+     _one("vssleval.report.labels", "SHA_DIGITS")),
     ("report-data-digest", "docs/report.md", r"the first (\d+) hex digits of its data digest",
-     lambda: (_is("vssleval.fingerprint", "SHORT")(),)),
+     _one("vssleval.fingerprint", "SHORT")),
     ("report-classes", "docs/report.md", r"the report shows the (\d+) best and (\d+) worst by cIoU@0\.5",
-     lambda: (_is("vssleval.report.breakdowns", "SHOWN_CLASSES")(),) * 2),
+     _one("vssleval.report.breakdowns", "SHOWN_CLASSES", times=2)),
     ("report-few-resamples", "docs/report.md", r"or with fewer than (\d+) resamples \(too few for a 95 % interval",
-     lambda: (_is(f"{_M}.resampling", "MIN_RESAMPLES")(),)),
+     _one(f"{_M}.resampling", "MIN_RESAMPLES")),
     ("report-compare-few", "docs/report.md", r"Below (\d+) resamples no interval is given",
-     lambda: (_is(f"{_M}.resampling", "MIN_RESAMPLES")(),)),
+     _one(f"{_M}.resampling", "MIN_RESAMPLES")),
     ("report-store-format", "docs/report.md", r'`config\.json` records `store_format` as `\{"version": (\d+), '
      r'"vssleval": .*? and `COMPLETE` records `store_format` \((\d+)\).*? reads store format (\d+) only',
-     lambda: (_is("vssleval.engine.store.manifest", "STORE_FORMAT")(),) * 3),
+     _one("vssleval.engine.store.manifest", "STORE_FORMAT", times=3)),
     ("report-shard-name", "docs/report.md", r"one `shard-(N+)\.npz` per batch",
      lambda: ("N" * int(re.search(r"\\d\{(\d+)\}", _is("vssleval.engine.store.shards", "SHARD_RE")().pattern)
                        .group(1)),)),
     ("report-fingerprint-format", "docs/report.md", r"hold the summary as `fingerprint`: `format` \((\d+)\)",
-     lambda: (_is("vssleval.fingerprint", "FORMAT")(),)),
+     _one("vssleval.fingerprint", "FORMAT")),
     # docs/performance.md, docs/testing.md
     ("performance-batch", "docs/performance.md", r"\*\*Default: (\d+) on every device\*\* \(`--batch-size`, "
      r"`RunSpec\.batch_size`\)", lambda: (_option("batch_size").default,)),
