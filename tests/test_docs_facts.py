@@ -69,10 +69,11 @@ DOCS_TABLES = _script("docs_tables")
 
 @pytest.mark.parametrize("name", sorted(DOCS_TABLES.BLOCKS))
 def test_generated_table_is_what_the_code_gives(name):
-    path, build = DOCS_TABLES.BLOCKS[name]
+    path = DOCS_TABLES.BLOCKS[name][0]
     text = page(path)
     start, end = DOCS_TABLES.shown(text, name)
-    assert text[start:end] == build(), f"{path}: the {name} table is stale: run python scripts/docs_tables.py"
+    assert text[start:end] == DOCS_TABLES.built(name), (
+        f"{path}: the {name} table is stale: run python scripts/docs_tables.py")
 
 
 def test_a_stale_table_is_found_and_rewritten(tmp_path):
@@ -83,9 +84,10 @@ def test_a_stale_table_is_found_and_rewritten(tmp_path):
         (tmp_path / path).write_text(page(path), encoding="utf-8")
     DOCS_TABLES.rewrite(tmp_path)
     assert DOCS_TABLES.stale(tmp_path) == {}
-    path, build = DOCS_TABLES.BLOCKS["limits"]
+    path = DOCS_TABLES.BLOCKS["limits"][0]
     fresh = (tmp_path / path).read_text(encoding="utf-8")
-    (tmp_path / path).write_text(fresh.replace(build().splitlines()[-1] + "\n", "", 1), encoding="utf-8")
+    (tmp_path / path).write_text(fresh.replace(DOCS_TABLES.built("limits").splitlines()[-1] + "\n", "", 1),
+                                 encoding="utf-8")
     assert list(DOCS_TABLES.stale(tmp_path)) == ["limits"]
     assert DOCS_TABLES.rewrite(tmp_path) == ["limits"]
     assert (tmp_path / path).read_text(encoding="utf-8") == fresh
@@ -217,7 +219,8 @@ def documented_signatures() -> list[tuple[str, dict[str, str | None], bool]]:
         for item in _split_top(" ".join(m.group(2).split())):
             if item.startswith("<the same, without "):  # infer: evaluate's keywords less those named
                 skip = item[len("<the same, without "):-1].split(", ")
-                params.update({k: v for k, v in found[-1][1].items() if k not in skip and k not in ("model", "dataset")})
+                params.update({k: v for k, v in found[-1][1].items()
+                               if k not in skip and k not in ("model", "dataset")})
             elif item not in ("*", "...", "…"):
                 name, _, default = item.partition("=")
                 params[name.strip()] = default.strip() or None
@@ -645,14 +648,14 @@ def _is(module: str, attr: str) -> Callable[[], Any]:
 
 
 _M = "vssleval.metrics"
-#: (id, page, pattern with one group per stated value, the code's values). Each pattern is anchored
-#: on the sentence that states the value, so a reworded sentence fails here and is updated with it.
+#: (id, page, pattern with one group per stated value (``NUM``: a number), the code's values). Each pattern
+#: is anchored on the sentence that states the value, so a reworded sentence fails here and is updated with it.
 FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     # README.md
     ("readme-torch-pin", "README.md", r"`pip install torch==(\S+) torchvision==(\S+)`", _torch_pin),
-    ("readme-python", "README.md", r"On a fresh machine with only Python ≥ (\d+(?:\.\d+)?):",
+    ("readme-python", "README.md", r"On a fresh machine with only Python ≥ NUM:",
      lambda: (tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"].lstrip(">="),)),
-    ("readme-bundle-size", "README.md", r"a compact fixture bundle committed under `tests/fixtures/` \((\d+(?:\.\d+)?) MB, "
+    ("readme-bundle-size", "README.md", r"a compact fixture bundle committed under `tests/fixtures/` \(NUM MB, "
      r"rebuilt by `scripts/make_test_fixtures\.py`", lambda: (round(_bundle_bytes() / 1e6, 1),)),
     ("readme-protocol-default", "README.md", r"`--protocol (\w+)\|juanola2025\|native`: clean metrics \(default\)",
      lambda: (_option("protocol").default,)),
@@ -673,7 +676,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"`frames/<id>\.jpg`, and the clip's first (\d+) s of audio as a (\d+)-kHz mono wav",
      lambda: (_is("vssleval.data.prepare.vggss", "WINDOW_S")() / 2, _is("vssleval.data.prepare.vggss", "WINDOW_S")(),
               _is("vssleval.data.prepare.vggss", "SAMPLE_RATE")() / 1000)),
-    ("readme-min-audio", "README.md", r"too short \(< (\d+(?:\.\d+)?) s\)", lambda: (_is("vssleval.data.checks",
+    ("readme-min-audio", "README.md", r"too short \(< NUM s\)", lambda: (_is("vssleval.data.checks",
                                                                                "MIN_AUDIO_SECONDS")(),)),
     ("readme-min-resamples", "README.md", r"A bootstrap interval is printed only from at least (\d+) resamples",
      _one(f"{_M}.resampling", "MIN_RESAMPLES")),
@@ -700,9 +703,11 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("api-memory-bootstrap", "docs/api.md", r"\| bootstrap \| R x \((\d+) B x N \+ (\d+) B x S\) \|",
      lambda: tuple(sum(_is("vssleval.limits", "bootstrap_bytes")()(n, s, 1).values()) for n, s in ((1, 0), (0, 1)))),
     ("api-memory-synth", "docs/api.md", r"\| `synth --n` \| n x (\d+) KiB of memory, n x (\d+) kB of disk",
-     lambda: (_is("vssleval.limits", "PER_SYNTH_RECORD")() // 1024, _is("vssleval.limits", "SYNTH_RECORD_DISK")() / 1000)),
+     lambda: (_is("vssleval.limits", "PER_SYNTH_RECORD")() // 1024,
+              _is("vssleval.limits", "SYNTH_RECORD_DISK")() / 1000)),
     ("api-memory-training", "docs/api.md", r"\| training data \| (\d+) KiB per picture \+ (\d+) KiB per record \|",
-     lambda: (_is("vssleval.limits", "PER_TRAIN_PICTURE")() / 1024, _is("vssleval.limits", "PER_TRAIN_RECORD")() / 1024)),
+     lambda: (_is("vssleval.limits", "PER_TRAIN_PICTURE")() / 1024,
+              _is("vssleval.limits", "PER_TRAIN_RECORD")() / 1024)),
     ("api-limit-message", "docs/api.md", r"\(`(--overlays must be >= 0 and <= 100, got -1) \(\.\.\.\)`\)",
      lambda: (_limit_message("overlays", -1).split(" (")[0],)),
     ("api-limit-message-2", "docs/api.md", r"\(`(--limit must be >= 1) \.\.\.`\)",
@@ -712,30 +717,31 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      lambda: (_is("vssleval.data.types", "GT_SIZE")(), _is("vssleval.data.types", "GT_SIZE")(), _hw())),
     ("metrics-median-rule", "docs/metrics.md", r"\| LVS `test\.py` \| OpenCV bilinear \(`INTER_LINEAR`\) \| "
      r"per-image min-max \| value at ascending sorted index ([\d ]+) = HW/2 \| `>` \| ([\d ]+) \|", _median_rule),
-    ("metrics-ogl-alpha", "docs/metrics.md", r"blend α·AV \+ \(1 − α\)·OBJ with α = (\d+(?:\.\d+)?) and min-max the result",
+    ("metrics-ogl-alpha", "docs/metrics.md", r"blend α·AV \+ \(1 − α\)·OBJ with α = NUM and min-max the result",
      _one(f"{_M}.protocols.vssleval", "OGL_ALPHA")),
-    ("metrics-auc-grid", "docs/metrics.md", r"at the (\d+) thresholds t_i = (\d+(?:\.\d+)?) · i, i = 0 … (\d+)",
+    ("metrics-auc-grid", "docs/metrics.md", r"at the (\d+) thresholds t_i = NUM · i, i = 0 … (\d+)",
      lambda: (len(_is(f"{_M}.curves", "GRID")()), _is(f"{_M}.curves", "GRID")()[1],
               len(_is(f"{_M}.curves", "GRID")()) - 1)),
-    ("metrics-grid-float", "docs/metrics.md", r"For i ∈ \{([\d, ]+)\} the two differ: 0\.05 · 3 = (\d+(?:\.\d+)?),",
+    ("metrics-grid-float", "docs/metrics.md", r"For i ∈ \{([\d, ]+)\} the two differ: 0\.05 · 3 = NUM,",
      lambda: (_grid_differs(), repr(float(_is(f"{_M}.curves", "GRID")()[3])))),
-    ("metrics-auc-zero", "docs/metrics.md", r"Special values: all cIoUs 0 → AUC = (\d+(?:\.\d+)?)", lambda: (_curve("auc", 0),)),
-    ("metrics-aoc-ends", "docs/metrics.md", r"all pIA = 0 gives (\d+) and all pIA = 1 gives (\d+(?:\.\d+)?)",
+    ("metrics-auc-zero", "docs/metrics.md", r"Special values: all cIoUs 0 → AUC = NUM", lambda: (_curve("auc", 0),)),
+    ("metrics-aoc-ends", "docs/metrics.md", r"all pIA = 0 gives (\d+) and all pIA = 1 gives NUM",
      lambda: (_curve("aoc", 0), _curve("aoc", 1))),
-    ("metrics-test-vectors", "docs/metrics.md", r"All cIoUs 0 → AUC (\d+(?:\.\d+)?); all pIA 0 → AOC (\d+); all pIA 1 → AOC "
-     r"(\d+(?:\.\d+)?)", lambda: (_curve("auc", 0), _curve("aoc", 0), _curve("aoc", 1))),
+    ("metrics-test-vectors", "docs/metrics.md", r"All cIoUs 0 → AUC NUM; all pIA 0 → AOC (\d+); all pIA 1 → AOC "
+     r"NUM", lambda: (_curve("auc", 0), _curve("aoc", 0), _curve("aoc", 1))),
     ("metrics-confidence", "docs/metrics.md", r"the HW // 4 = ([\d ]+) largest of ([\d ]+),",
      lambda: (_confidence_top(), _hw())),
-    ("metrics-iou-thresholds", "docs/metrics.md", r"θ ∈ \{(\d+(?:\.\d+)?), (\d+(?:\.\d+)?)\}; both are reported",
+    ("metrics-iou-thresholds", "docs/metrics.md", r"θ ∈ \{NUM, NUM\}; both are reported",
      lambda: inspect.signature(_is(f"{_M}.detection", "extended_metrics")()).parameters["thetas"].default),
     ("metrics-ap-stride", "docs/metrics.md", r"k = max\(1, ⌊n / (\d+)⌋\)", _one(f"{_M}.detection", "AP_STEP")),
     ("metrics-f1-stride", "docs/metrics.md", r"m = max\(1, ⌊n / (\d+)⌋\)", _one(f"{_M}.detection", "F1_STEP")),
     ("metrics-size-bins", "docs/metrics.md", r"small \[0, 32²\) = \[0, ([\d ]+)\); medium \[([\d ]+), 96²\) = "
      r"\[([\d ]+), ([\d ]+)\); large \[([\d ]+), 144²\) = \[([\d ]+), ([\d ]+)\); huge \[([\d ]+), 10 000²\)",
      lambda: tuple(_size_bins())),
-    ("metrics-size-bins-data", "docs/metrics.md", r"\(`vssleval\.data\.SIZE_BINS` uses (\+∞) as the upper end of `huge`",
+    ("metrics-size-bins-data", "docs/metrics.md",
+     r"\(`vssleval\.data\.SIZE_BINS` uses (\+∞) as the upper end of `huge`",
      lambda: ({math.inf: "+∞"}.get(_is("vssleval.data", "SIZE_BINS")()["huge"][1]),)),
-    ("metrics-calibration", "docs/metrics.md", r"plus one point (\d+(?:\.\d+)?) below the smallest and one (\d+(?:\.\d+)?) above the "
+    ("metrics-calibration", "docs/metrics.md", r"plus one point NUM below the smallest and one NUM above the "
      r"largest", _one(f"{_M}.calibration", "OUTER_MARGIN", times=2)),
     ("metrics-calibration-rule", "docs/metrics.md", r"Rule `(\w+)` \(default\) maximises TPR − FPR",
      lambda: (inspect.signature(_is(f"{_M}.calibration", "calibrate_threshold")()).parameters["rule"].default,)),
@@ -748,7 +754,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("metrics-schema", "docs/metrics.md", r"`schema_version` \((\d+)\)",
      _one(f"{_M}.accumulator", "SCHEMA_VERSION")),
     ("metrics-bootstrap-keys", "docs/metrics.md", r"`--bootstrap` resamples, default (\d+); 0 = keys and block absent; "
-     r"1 to (\d+) = keys absent", lambda: (_option("bootstrap").default, _is(f"{_M}.resampling", "MIN_RESAMPLES")() - 1)),
+     r"1 to (\d+) = keys absent",
+     lambda: (_option("bootstrap").default, _is(f"{_M}.resampling", "MIN_RESAMPLES")() - 1)),
     ("metrics-compat-keys", "docs/metrics.md", r"the (\d+) keys of vssl_eval's text file .* the text file and the "
      r"(\d+) `\.npy` dumps go under `metrics/`", lambda: (len(_is(f"{_M}.protocols.juanola2025", "metric_keys")()()),
                                                           len(_is(f"{_M}.protocols.juanola2025", "MAX_MIN_FILES")()))),
@@ -756,11 +763,12 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      _one(f"{_M}.resampling", "DEFAULT_SEED")),
     ("metrics-fewest-resamples", "docs/metrics.md", r"\*\*Fewest resamples: (\d+)\.\*\*",
      _one(f"{_M}.resampling", "MIN_RESAMPLES")),
-    ("metrics-tail-rule", "docs/metrics.md", r"asks for at least (\d+) draws beyond each end.* B >= (\d+) / (\d+(?:\.\d+)?) = "
+    ("metrics-tail-rule", "docs/metrics.md", r"asks for at least (\d+) draws beyond each end.* B >= (\d+) / NUM = "
      r"(\d+) \(`vssleval\.metrics\.resampling\.MIN_RESAMPLES`",
      lambda: (_is(f"{_M}.resampling", "TAIL_DRAWS")(), _is(f"{_M}.resampling", "TAIL_DRAWS")(),
               (1 - _is(f"{_M}.resampling", "LEVEL")()) / 2, _is(f"{_M}.resampling", "MIN_RESAMPLES")())),
-    ("metrics-size-breakdown", "docs/metrics.md", r"small < (\d+)², medium \d+²–(\d+)², large \d+²–(\d+)², huge",
+    ("metrics-size-breakdown", "docs/metrics.md",
+     r"small < (\d+)², medium \d+²–(\d+)², large \d+²–(\d+)², huge",
      lambda: tuple(_bin_sides())),
     # docs/protocols.md
     ("protocols-default", "docs/protocols.md", r"\* \*\*`(\w+)`\*\* \(default\): every metric has one rule",
@@ -779,26 +787,29 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"(\d+) = which noise-bank slot it hears, (\d+) = the noise-bank clips",
      lambda: tuple(_is("vssleval.data.negatives", n)() for n in ("NOISE_STREAM", "OFFSCREEN_STREAM",
                                                                  "BANK_ASSIGN_STREAM", "BANK_NOISE_STREAM"))),
-    ("protocols-compat-alpha", "docs/protocols.md", r"Bₓ = α·Nₓ \+ \(1 − α\)·O, α = (\d+(?:\.\d+)?), on raw scales",
+    ("protocols-compat-alpha", "docs/protocols.md", r"Bₓ = α·Nₓ \+ \(1 − α\)·O, α = NUM, on raw scales",
      _one(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")),
-    ("protocols-median-index", "docs/protocols.md", r"t_med\(M\) = sort\(M\)\[([\d ]+)\], ([\d ]+) = int\(([\d ]+) / 2\)",
+    ("protocols-median-index", "docs/protocols.md",
+     r"t_med\(M\) = sort\(M\)\[([\d ]+)\], ([\d ]+) = int\(([\d ]+) / 2\)",
      lambda: (_hw() // 2, _hw() // 2, _hw())),
-    ("protocols-fixed-threshold", "docs/protocols.md", r"\*\*Fixed\*\*: `--threshold` = (\d+(?:\.\d+)?), used for",
+    ("protocols-fixed-threshold", "docs/protocols.md", r"\*\*Fixed\*\*: `--threshold` = NUM, used for",
      _one(f"{_M}.protocols.juanola2025", "QUIRK_FIXED_THRESHOLD")),
-    ("protocols-auc-zero", "docs/protocols.md", r"all-zero IoUs give (\d+(?:\.\d+)?) \((\d+(?:\.\d+)?) after ×100\)",
+    ("protocols-auc-zero", "docs/protocols.md", r"all-zero IoUs give NUM \(NUM after ×100\)",
      lambda: (_curve("auc", 0), 100 * _curve("auc", 0))),
-    ("protocols-quirk-11", "docs/protocols.md", r"\*\*OGL unnormalised\*\*: (\d+(?:\.\d+)?)·raw AV \+ (\d+(?:\.\d+)?)·raw "
-     r"mean\|feature\|.* Clean: min-max each map, blend with α = (\d+(?:\.\d+)?), min-max again; only rank",
+    ("protocols-quirk-11", "docs/protocols.md", r"\*\*OGL unnormalised\*\*: NUM·raw AV \+ NUM·raw "
+     r"mean\|feature\|.* Clean: min-max each map, blend with α = NUM, min-max again; only rank",
      lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),
-              1 - _is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(), _is(f"{_M}.protocols.vssleval", "OGL_ALPHA")())),
-    ("protocols-quirk-12", "docs/protocols.md", r"\*\*Fixed (\d+(?:\.\d+)?) means different things per family\*\*",
+              1 - _is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),
+              _is(f"{_M}.protocols.vssleval", "OGL_ALPHA")())),
+    ("protocols-quirk-12", "docs/protocols.md", r"\*\*Fixed NUM means different things per family\*\*",
      _one(f"{_M}.protocols.juanola2025", "QUIRK_FIXED_THRESHOLD")),
-    ("protocols-quirk-table-ogl", "docs/protocols.md", r"\| `(\d+(?:\.\d+)?)·AV \+ (\d+(?:\.\d+)?)·OBJ` on raw scales \(float32\), "
-     r"thresholds compared on that blend \| min-max each map, blend with α = (\d+(?:\.\d+)?), min-max again",
+    ("protocols-quirk-table-ogl", "docs/protocols.md", r"\| `NUM·AV \+ NUM·OBJ` on raw scales \(float32\), "
+     r"thresholds compared on that blend \| min-max each map, blend with α = NUM, min-max again",
      lambda: (_is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),
-              1 - _is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(), _is(f"{_M}.protocols.vssleval", "OGL_ALPHA")())),
+              1 - _is(f"{_M}.protocols.juanola2025", "QUIRK_OGL_ALPHA")(),
+              _is(f"{_M}.protocols.vssleval", "OGL_ALPHA")())),
     ("protocols-clean-ogl", "docs/protocols.md", r"\*\*OGL\*\*: min-max normalise the upsampled AV and object maps, "
-     r"blend with α = (\d+(?:\.\d+)?), min-max again", _one(f"{_M}.protocols.vssleval", "OGL_ALPHA")),
+     r"blend with α = NUM, min-max again", _one(f"{_M}.protocols.vssleval", "OGL_ALPHA")),
     ("protocols-accumulator-op", "docs/protocols.md", r"`Accumulator` defaults to `(\w+)`",
      lambda: (_accumulator_upsample(),)),
     ("protocols-aggregation", "docs/protocols.md", r"for every headline metric the catalog marks `interval` "
@@ -810,41 +821,45 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"embedded `([\w-]+)`", lambda: (_is("vssleval.vocabulary", "DEFAULT_PRESET")(), _option("protocol").default,
                                       _negatives_word(_option("protocol").default), _option("seeds").default,
                                       _option("noise_bank").default, _option("batch_size").default,
-                                      _option("workers").default, _option("device").default, _option("dataset").default)),
+                                      _option("workers").default, _option("device").default,
+                                      _option("dataset").default)),
     ("protocols-slavc-tau", "docs/protocols.md", r"\| `slavc` \| torch bicubic, align_corners=True \| fixed range "
-     r"\(x \+ 1/τ\)/\(2/τ\), τ = (\d+(?:\.\d+)?);", _one(f"{_M}.protocols.native.slavc", "TAU")),
+     r"\(x \+ 1/τ\)/\(2/τ\), τ = NUM;", _one(f"{_M}.protocols.native.slavc", "TAU")),
     ("protocols-sacl-threshold", "docs/protocols.md", r"\| `sacl` \| OpenCV linear \| \(x − min\)/ptp\(x\), no flat "
-     r"guard \(flat → NaN\) \| `>= (\d+(?:\.\d+)?)` on the normalised map",
+     r"guard \(flat → NaN\) \| `>= NUM` on the normalised map",
      _one(f"{_M}.protocols.native.sacl", "THRESHOLD")),
-    ("protocols-aclssl-table", "docs/protocols.md", r"\| sigmoid; no min-max \| `>=` each of (\d+(?:\.\d+)?), (\d+(?:\.\d+)?), …, "
-     r"(\d+(?:\.\d+)?) \(headline (\d+(?:\.\d+)?)\)", lambda: _aclssl_thresholds()[:3] + _aclssl_thresholds()[4:]),
-    ("protocols-aclssl-sweep", "docs/protocols.md", r"one evaluator for each of (\d+) absolute values (\d+(?:\.\d+)?), "
-     r"(\d+(?:\.\d+)?), …, (\d+(?:\.\d+)?) and prints", lambda: (len(_is(f"{_M}.protocols.native.aclssl", "THRESHOLDS")()),)
+    ("protocols-aclssl-table", "docs/protocols.md", r"\| sigmoid; no min-max \| `>=` each of NUM, NUM, …, "
+     r"NUM \(headline NUM\)", lambda: _aclssl_thresholds()[:3] + _aclssl_thresholds()[4:]),
+    ("protocols-aclssl-sweep", "docs/protocols.md", r"one evaluator for each of (\d+) absolute values NUM, "
+     r"NUM, …, NUM and prints", lambda: (len(_is(f"{_M}.protocols.native.aclssl", "THRESHOLDS")()),)
      + _aclssl_thresholds()[:3]),
-    ("protocols-aclssl-headline", "docs/protocols.md", r"The headline `ciou` / `auc` are the values at `t = (\d+(?:\.\d+)?)`",
+    ("protocols-aclssl-headline", "docs/protocols.md", r"The headline `ciou` / `auc` are the values at `t = NUM`",
      _one(f"{_M}.protocols.native.aclssl", "HEADLINE_THRESHOLD")),
     # docs/models.md
     ("models-default-preset", "docs/models.md", r"The default preset is `(\w+)` "
      r"\(`vssleval\.models\.registry\.DEFAULT_PRESET`\)",
      _one("vssleval.models.registry", "DEFAULT_PRESET")),
-    ("models-synth-tau", "docs/models.md", r"\(data seed, split, steps, learning rate, \*\*τ = (\d+(?:\.\d+)?)\*\*, …\)",
+    ("models-synth-tau", "docs/models.md", r"\(data seed, split, steps, learning rate, \*\*τ = NUM\*\*, …\)",
      lambda: (json.loads((ROOT / "checkpoints" / "synth-ezvsl.json").read_text())["config"]["tau"],)),
     ("models-tower-keys", "docs/models.md", r"Each tower contributes \*\*(\d+) state-dict keys\*\*.* That is \*\*(\d+) "
      r"keys per tower\*\*.* its image tower has \*\*exactly torchvision's (\d+) keys\*\*",
      lambda: (_key_counts("ezvsl")[1]["imgnet"], _key_counts("lvs")[1]["imgnet"], _key_counts("sacl")[1]["imgnet"])),
     ("models-imagenet", "docs/models.md", r"ImageNet values \*\*mean \[([\d., ]+)\], std \[([\d., ]+)\]\*\*",
-     lambda: tuple(", ".join(map(str, _is("vssleval.frontends.image", n)())) for n in ("IMAGENET_MEAN", "IMAGENET_STD"))),
-    ("models-mel-frames", "docs/models.md", r"output `\[1, 257, T\]` with \*\*T = 1 \+ N // (\d+)\*\*, i\.e\. (\d+) for "
+     lambda: tuple(", ".join(map(str, _is("vssleval.frontends.image", n)()))
+                   for n in ("IMAGENET_MEAN", "IMAGENET_STD"))),
+    ("models-mel-frames", "docs/models.md",
+     r"output `\[1, 257, T\]` with \*\*T = 1 \+ N // (\d+)\*\*, i\.e\. (\d+) for "
      r"10 s at 16 kHz \((\d+) at 22\.05 kHz\)",
      lambda: (_yaml("ssltie", "presets", "native", "audio", "frontend", "hop_length"), _mel_frames(10, 16000),
               _mel_frames(10, 22050))),
-    ("models-mel-empty-filters", "docs/models.md", r"\*\*(\d+) of the 257 filters are all zero at 16 kHz\*\* \((\d+) at "
+    ("models-mel-empty-filters", "docs/models.md",
+     r"\*\*(\d+) of the 257 filters are all zero at 16 kHz\*\* \((\d+) at "
      r"22\.05 kHz\)", lambda: (_mel_zero_filters(16000), _mel_zero_filters(22050))),
     ("models-vggish-frames", "docs/models.md", r"frames of \*\*(\d+) samples \((\d+) ms\)\*\* every \*\*(\d+) samples "
      r"\((\d+) ms\)\*\*", lambda: _vggish_frames()),
-    ("models-vggish-mel", "docs/models.md", r"\*\*(\d+) mel bands between (\d+) and (\d+) Hz\*\*.* `ln\(mel \+ (\d+(?:\.\d+)?)\)`",
+    ("models-vggish-mel", "docs/models.md", r"\*\*(\d+) mel bands between (\d+) and (\d+) Hz\*\*.* `ln\(mel \+ NUM\)`",
      lambda: tuple(_is("vssleval.frontends.vggish", n)() for n in ("NUM_MEL", "MEL_LO_HZ", "MEL_HI_HZ", "LOG_OFFSET"))),
-    ("models-vggish-examples", "docs/models.md", r"non-overlapping examples of \*\*(\d+) frames \((\d+(?:\.\d+)?) s\)\*\*.* A "
+    ("models-vggish-examples", "docs/models.md", r"non-overlapping examples of \*\*(\d+) frames \(NUM s\)\*\*.* A "
      r"3-s clip gives (\d+) frames, i\.e\. `\[(\d+), (\d+), (\d+)\]`",
      lambda: (round(_is("vssleval.frontends.vggish", "EXAMPLE_S")() / _is("vssleval.frontends.vggish", "HOP_S")()),
               _is("vssleval.frontends.vggish", "EXAMPLE_S")(), 1 + (48000 - 400) // 160) + _vggish_shape()),
@@ -852,8 +867,8 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"\| .*? \| (\d+) used \+ the 2 `predictor\.\*` keys .*?\| `clipseg` \| .*? \| (\d+) \(\+ 2 `position_ids`",
      lambda: tuple(_aclssl_part_keys().values())),
     ("models-fbank", "docs/models.md", r"with (\d+) bins and otherwise default options: (\d+)-ms frames every (\d+) ms "
-     r"without padding \((\d+) frames for 10 s\), no dither, per-frame DC removal, pre-emphasis (\d+(?:\.\d+)?) \(first "
-     r"sample replicated\), the povey window \(symmetric Hann to the power (\d+(?:\.\d+)?)\)",
+     r"without padding \((\d+) frames for 10 s\), no dither, per-frame DC removal, pre-emphasis NUM \(first "
+     r"sample replicated\), the povey window \(symmetric Hann to the power NUM\)",
      lambda: (_aclssl_frontend()["num_mel_bins"], _fbank("frame_length_ms"), _fbank("frame_shift_ms"), _fbank_frames(),
               _fbank("preemphasis"), _povey_power(number(re.search(r"Hann to the power (\d+(?:\.\d+)?)",
                                                                     flat("docs/models.md")).group(1))))),
@@ -879,16 +894,17 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
                                                                               "DURATION_S")(),
               _is("vssleval.data.synthetic.sound", "SR")() / 1000, _is("vssleval.data.synthetic.render", "SIZE")(),
               _is("vssleval.data.synthetic.render", "SIZE")())),
-    ("datasets-synthetic-areas", "docs/datasets.md", r"small ([\d ]+)–([\d ]+) px², medium ([\d ]+)–([\d ]+), large "
+    ("datasets-synthetic-areas", "docs/datasets.md",
+     r"small ([\d ]+)–([\d ]+) px², medium ([\d ]+)–([\d ]+), large "
      r"([\d ]+)–([\d ]+), huge ([\d ]+)–([\d ]+),",
      lambda: tuple(v for b in ("small", "medium", "large", "huge")
                    for v in _is("vssleval.data.synthetic.generate", "AREA_RANGES")()[b])),
-    ("datasets-synthetic-is3", "docs/datasets.md", r"two objects per picture, each covering (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) of the "
+    ("datasets-synthetic-is3", "docs/datasets.md", r"two objects per picture, each covering NUM–NUM of the "
      r"image, (\d+) px apart; names `<objA>_<objB>_<(\d+) \+ scene>_<target>`",
      lambda: _is("vssleval.data.synthetic.generate", "IS3_AREA_FRACTION")() + (
          _is("vssleval.data.synthetic.generate", "IS3_GAP")(), _is("vssleval.data.synthetic.generate",
                                                                    "IS3_SCENE_BASE")())),
-    ("datasets-min-audio", "docs/datasets.md", r"hold at least \*\*(\d+(?:\.\d+)?) s\*\* \(`MIN_AUDIO_SECONDS`",
+    ("datasets-min-audio", "docs/datasets.md", r"hold at least \*\*NUM s\*\* \(`MIN_AUDIO_SECONDS`",
      _one("vssleval.data.checks", "MIN_AUDIO_SECONDS")),
     ("datasets-name-limits", "docs/datasets.md", r"(\d+) and (\d+) where the system does not say",
      lambda: (_is("vssleval.data.checks", "FALLBACK_NAME_MAX")(), _is("vssleval.data.checks", "FALLBACK_PATH_MAX")())),
@@ -900,7 +916,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"`skipped\.csv` format of §8\)", lambda: (",".join(_is("vssleval.data.checks", "SKIP_COLUMNS")()),)),
     ("datasets-prepare-summary", "docs/datasets.md", r"names the first (\w+) unreadable ones",
      _one("vssleval.data.prepare.common", "SHOWN_BAD")),
-    ("datasets-prepare-frame", "docs/datasets.md", r"\*\*(\d+(?:\.\d+)?) s after the first video frame\*\*",
+    ("datasets-prepare-frame", "docs/datasets.md", r"\*\*NUM s after the first video frame\*\*",
      lambda: (_is("vssleval.data.prepare.vggss", "WINDOW_S")() / 2,)),
     ("datasets-prepare-jpeg", "docs/datasets.md", r"written at its own size as a JPEG of quality (\d+) \(Pillow",
      _one("vssleval.data.prepare.vggss", "JPEG_QUALITY")),
@@ -908,7 +924,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"wav is written at \*\*(\d+) kHz\*\*",
      lambda: (_is("vssleval.data.prepare.vggss", "WINDOW_S")(),) + (_is("vssleval.data.prepare.vggss",
                                                                          "SAMPLE_RATE")() / 1000,) * 2),
-    ("datasets-bad-clips", "docs/datasets.md", r"covers less than (\d+) s − (\d+(?:\.\d+)?) s and the file declares",
+    ("datasets-bad-clips", "docs/datasets.md", r"covers less than (\d+) s − NUM s and the file declares",
      lambda: (_is("vssleval.data.prepare.vggss", "WINDOW_S")(), _is("vssleval.data.prepare.clips",
                                                                      "SHORT_TOLERANCE_S")())),
     ("datasets-vfr", "docs/datasets.md", r"frame durations differ by more than max\((\d+) time-base ticks, (\d+) % of "
@@ -965,7 +981,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
      r"ends with its (\d+) slowest tests", lambda: (_durations(),) * 2),
     ("testing-retention", "docs/testing.md", r'\(`tmp_path_retention_policy = "(\w+)"` in `pyproject\.toml`\)',
      lambda: (_pytest_ini()["tmp_path_retention_policy"],)),
-    ("testing-tmp-peak", "docs/testing.md", r"warns below (\d+(?:\.\d+)?) GiB \(`tests/conftest\.py::TMP_PEAK_GIB`\)",
+    ("testing-tmp-peak", "docs/testing.md", r"warns below NUM GiB \(`tests/conftest\.py::TMP_PEAK_GIB`\)",
      lambda: (float(re.search(r"^TMP_PEAK_GIB = (\d+(?:\.\d+)?)", (ROOT / "tests" / "conftest.py").read_text(), re.M)
                     .group(1)),)),
 ]
@@ -1000,7 +1016,8 @@ def _bundle_bytes() -> int:
     carries unchanged (``SEPARATE_DIRS``)."""
     separate = _script("make_test_fixtures").SEPARATE_DIRS
     root = ROOT / "tests" / "fixtures"
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in separate)
+    return sum(p.stat().st_size for p in root.rglob("*")
+               if p.is_file() and p.relative_to(root).parts[0] not in separate)
 
 
 def _half_clip() -> float:
@@ -1028,10 +1045,15 @@ def same(stated: str, code: Any) -> bool:
         return False
 
 
+def fact_pattern(pattern: str) -> str:
+    """A FACTS pattern as a regular expression: ``NUM`` is one group holding a number (``0.05``, ``1000``)."""
+    return pattern.replace("NUM", r"(\d+(?:\.\d+)?)")
+
+
 @pytest.mark.parametrize("fact", FACTS, ids=[f[0] for f in FACTS])
 def test_stated_constant_is_the_codes(fact):
     _, name, pattern, code = fact
-    found = re.findall(pattern, flat(name))
+    found = re.findall(fact_pattern(pattern), flat(name))
     assert len(found) == 1, f"{name}: {len(found)} sentences match {pattern!r} (one expected): reworded? update FACTS"
     stated = found[0] if isinstance(found[0], tuple) else (found[0],)
     values = tuple(code())
