@@ -27,7 +27,6 @@ import inspect
 import json
 import math
 import re
-import tomllib
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -54,6 +53,14 @@ def page(name: str) -> str:
 def flat(name: str) -> str:
     """The page with every run of white space made one space, so a pattern may span a line break."""
     return " ".join(page(name).split())
+
+
+def pyproject() -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the checks that read pyproject.toml need tomli
+        tomllib = pytest.importorskip("tomli")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def _script(name: str):
@@ -176,7 +183,7 @@ def test_every_stated_choice_list_is_the_parsers():
 def test_every_named_extra_and_environment_variable_exists():
     """``pip install 'vssleval[X]'``: X is an extra of pyproject.toml; ``VSSLEVAL_NAME``: some code,
     script or test reads it (``VSSLEVAL_DATA_VGGSS`` stands for the prefix ``VSSLEVAL_DATA_``)."""
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    extras = pyproject()["project"]["optional-dependencies"]
     named = {m for name in PAGES for m in re.findall(r"vssleval\[(\w+)\]", flat(name))}
     assert named and named <= set(extras), named - set(extras)
     sources = [p for folder in ("vssleval", "scripts", "tests", ".ci") for p in (ROOT / folder).rglob("*")
@@ -654,7 +661,7 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     # README.md
     ("readme-torch-pin", "README.md", r"`pip install torch==(\S+) torchvision==(\S+)`", _torch_pin),
     ("readme-python", "README.md", r"On a fresh machine with only Python ≥ NUM:",
-     lambda: (tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"].lstrip(">="),)),
+     lambda: (pyproject()["project"]["requires-python"].lstrip(">="),)),
     ("readme-bundle-size", "README.md", r"a compact fixture bundle committed under `tests/fixtures/` \(NUM MB, "
      r"rebuilt by `scripts/make_test_fixtures\.py`", lambda: (round(_bundle_bytes() / 1e6, 1),)),
     ("readme-protocol-default", "README.md", r"`--protocol (\w+)\|juanola2025\|native`: clean metrics \(default\)",
@@ -1026,7 +1033,7 @@ def _half_clip() -> float:
 
 
 def _pytest_ini() -> dict:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    return pyproject()["tool"]["pytest"]["ini_options"]
 
 
 def _durations() -> int:
