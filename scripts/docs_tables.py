@@ -95,10 +95,12 @@ def _four_places(x: float) -> str:
 
 def thresholds_table() -> str:
     """docs/models.md §15: the ``thresholds:`` block of every model YAML that has one."""
-    from vssleval.models.registry import list_models, load_model_config
+    from vssleval.models.registry import get_entry, list_models, load_model_config
 
     lines = [_cells("model", "`max`", "`max10`", "`maxq3`"), "|---|---|---|---|"]
     for name in list_models():
+        if get_entry(name).source != "builtin":  # the shipped models only, not a plug-in installed here
+            continue
         found = load_model_config(name).get("thresholds") or {}
         if found:
             lines.append(_cells(f"`{name}`", *(_four_places(found[k]) for k in ("max", "max10", "maxq3"))))

@@ -439,7 +439,7 @@ def test_registered_datasets_table_in_datasets_md():
     from vssleval.data.registry import list_datasets
 
     rows = _table_rows("docs/datasets.md", "| name | layout | ground truth |")
-    assert sorted(r[0].strip("`") for r in rows) == sorted(list_datasets())
+    assert sorted(r[0].strip("`") for r in rows) == sorted(list_datasets(ROOT / "configs" / "datasets"))
     for name, layout, _, records, config in rows:
         cfg = _dataset(name.strip("`"))
         named = re.findall(r"`(\w+)`", layout)
@@ -498,7 +498,7 @@ def _dataset(name: str) -> dict:
     """A dataset config as the registry resolves it (``extends`` applied)."""
     from vssleval.data.registry import get_config
 
-    return get_config(name)
+    return get_config(name, ROOT / "configs" / "datasets")
 
 
 def _limit_message(name: str, value: Any) -> str:
