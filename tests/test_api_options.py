@@ -88,21 +88,6 @@ def test_cli_defaults_are_the_api_defaults_but_the_declared_exceptions():
                 assert parsed[option.name] == expected, (command, option.name)
 
 
-def test_docs_state_the_signature_of_evaluate():
-    """docs/api.md §2 writes the signature out; each keyword and default there is the function's."""
-    import ast
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
-    block = re.search(r"vssleval\.evaluate\((model, dataset=.*?)\) -> Results", text, flags=re.S).group(1)
-    documented = dict(re.findall(r"(\w+)=([^,]+?)(?=,|$)", " ".join(block.split())))
-    params = inspect.signature(vssleval.evaluate).parameters
-    assert set(documented) == set(params) - {"model"}
-    for name, default in documented.items():
-        assert ast.literal_eval(default) == params[name].default, name
-
-
 def test_runspec_defaults_are_the_declared_ones():
     """The engine's RunSpec (which must not import the API) keeps defaults for direct use; they are the
     options' defaults wherever the option is recorded as-is."""

@@ -71,6 +71,7 @@ class Limit:
 
 
 def _max_workers() -> int:
+    """4 per CPU core"""
     return 4 * (os.cpu_count() or 1)
 
 

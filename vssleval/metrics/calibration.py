@@ -15,6 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 RULES = ("youden", "eer")
+#: Distance of the two outer candidate thresholds below the smallest and above the largest observed
+#: maximum (docs/metrics.md §5): no candidate is a data value, so ties cannot flip under ``>``.
+OUTER_MARGIN = 1.0
 
 
 def auroc(pos_scores, neg_scores) -> float:
@@ -89,7 +92,7 @@ def calibrate_threshold(pos_max, neg_max, rule: str = "youden") -> dict[str, flo
                 "balanced_accuracy": float("nan"), "auroc": float("nan"), "rule": rule}
     vals = np.unique(np.concatenate([pos, neg]))
     mids = (vals[:-1] + vals[1:]) / 2 if vals.size > 1 else np.empty(0)
-    cand = np.concatenate([[vals[0] - 1.0], mids, [vals[-1] + 1.0]])
+    cand = np.concatenate([[vals[0] - OUTER_MARGIN], mids, [vals[-1] + OUTER_MARGIN]])
     tpr, fpr = _rates(pos, neg, cand)
     score = (tpr - fpr) if rule == "youden" else -np.abs(fpr - (1 - tpr))
     j = int(np.argmax(score))

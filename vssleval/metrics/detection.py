@@ -14,6 +14,9 @@ import numpy as np
 from ._array import Array, as_float64, flat, is_torch, to_numpy
 from .curves import auc as auc_21
 
+#: SLAVC's threshold strides (docs/metrics.md §4.5-4.6): AP keeps every k-th confidence, k = max(1, n // AP_STEP);
+#: max-F1 every m-th, m = max(1, n // F1_STEP).
+AP_STEP, F1_STEP = 200, 10
 #: Size bins by GT area (pixels on the 224 grid), half-open, positives only (docs/metrics.md §4.9).
 SIZE_BINS = {"small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2),
              "large": (96.0 ** 2, 144.0 ** 2), "huge": (144.0 ** 2, 10000.0 ** 2)}
@@ -81,7 +84,7 @@ def average_precision(conf, ciou, positive, theta=0.5) -> float:
     n = conf.size
     if n < 2:
         return float("nan")
-    k = max(1, n // 200)
+    k = max(1, n // AP_STEP)
     thr = np.sort(conf)[:-1][::-1][::k]
     p, r = precision_recall(conf, ciou, positive, thr, theta)
     env = np.maximum.accumulate(p[::-1])[::-1]
@@ -93,7 +96,7 @@ def f1_curve(conf, ciou, positive, theta=0.5) -> np.ndarray:
     conf = np.asarray(conf, np.float64)
     if conf.size == 0:
         return np.array([np.nan])
-    m = max(1, conf.size // 10)
+    m = max(1, conf.size // F1_STEP)
     thr = np.sort(conf)[::m]
     p, r = precision_recall(conf, ciou, positive, thr, theta)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -208,12 +211,12 @@ def ap_f1_rows(conf, ciou, positive, theta=0.5) -> tuple[np.ndarray, np.ndarray]
     counts, tp_all, pos_all = _rows_counts_at(conf, good, positive)
     n_pos = positive.sum(axis=1)
     # AP thresholds: descending order from position 1 (the largest dropped), every k-th
-    q = np.arange(1, m, max(1, m // 200))
+    q = np.arange(1, m, max(1, m // AP_STEP))
     prec, rec = _rows_pr(counts[:, q], tp_all[:, q], pos_all[:, q], n_pos)
     env = np.maximum.accumulate(prec[:, ::-1], axis=1)[:, ::-1]
     ap = np.sum(env[:, :-1] * np.diff(rec, axis=1), axis=1)
     # F1 thresholds: ascending order, every step-th from the minimum = descending position m-1-i
-    q = (m - 1) - np.arange(0, m, max(1, m // 10))
+    q = (m - 1) - np.arange(0, m, max(1, m // F1_STEP))
     prec, rec = _rows_pr(counts[:, q], tp_all[:, q], pos_all[:, q], n_pos)
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(prec + rec == 0, 0.0, 2 * prec * rec / np.where(prec + rec == 0, 1.0, prec + rec))

@@ -116,14 +116,18 @@ def _number(v: Any) -> float:
         return float("nan")
 
 
+#: The header of ``compare.csv`` (docs/report.md).
+COMPARE_COLUMNS = ("metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value", "test", "n_samples", "resamples",
+                   "seed", "run_a", "run_b", "label_a", "label_b", "interval_note")
+
+
 def compare_csv(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int, seed: int) -> str:
     """``compare.csv``: ``metric,a,b,diff,ci95_low,ci95_high,p_value,test,n_samples,resamples,seed,run_a,run_b,
     label_a,label_b,interval_note`` (interval bounds empty, and ``interval_note`` saying why, when
     ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`; for a metric that is not
     comparable, ``test`` is ``not comparable``, the bounds and p-value are empty and
     ``interval_note`` gives the reason)."""
-    lines: list[list[Any]] = [["metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value", "test", "n_samples",
-                               "resamples", "seed", "run_a", "run_b", "label_a", "label_b", "interval_note"]]
+    lines: list[list[Any]] = [list(COMPARE_COLUMNS)]
     n = len(_ids(a))
     why = resampling.too_few_resamples(n_boot) or ""
     for r in rows:

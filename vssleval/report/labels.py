@@ -27,6 +27,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from vssleval.errors import VsslevalError
 
+#: Hex digits of a checkpoint's sha256 that tell two checkpoints of one file name apart (docs/report.md).
+SHA_DIGITS = 12
+
 #: ``(field, how a label names it)``, in the order they qualify a model name.
 CONFIG_FIELDS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
     ("dataset", lambda run: f"dataset {run.get('dataset')}"),
@@ -34,7 +37,7 @@ CONFIG_FIELDS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
     ("protocol", lambda run: f"protocol {run.get('protocol')}"),
     ("checkpoint", lambda run: f"checkpoint {Path(str(run['checkpoint'])).name}" if run.get("checkpoint")
      else "no checkpoint"),
-    ("checkpoint_sha256", lambda run: f"checkpoint sha256 {str(run['checkpoint_sha256'])[:12]}"
+    ("checkpoint_sha256", lambda run: f"checkpoint sha256 {str(run['checkpoint_sha256'])[:SHA_DIGITS]}"
      if run.get("checkpoint_sha256") else "checkpoint sha256 unknown"),
 )
 

@@ -31,6 +31,8 @@ COMPARABLE_KEYS = (("protocol", "protocol"), ("dataset", "dataset"), ("preset", 
                    ("data_root", "data"))
 _RUN_REQUIRED = ("model_name", "dataset", "preset", "protocol")
 #: ``per_sample.csv`` columns that hold text, not numbers.
+#: Characters of a run label kept in its file name (overlays/<slug>.png; docs/report.md).
+SLUG_CHARS = 60
 TEXT_COLUMNS = ("sample_id", "label")
 #: Columns that must be numbers (the scalars of a protocol's records); other columns that hold text
 #: are breakdown columns (``size_bin``, a split's part) and are kept as strings.
@@ -97,9 +99,9 @@ class RunRecord:
 
     @property
     def slug(self) -> str:
-        """The label as a file name: its safe characters (at most 60), and a hash of the label when
+        """The label as a file name: its safe characters (at most :data:`SLUG_CHARS`), and a hash of the label when
         anything was changed or cut, so two labels never share a file and no name is too long."""
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("._")[:60]
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("._")[:SLUG_CHARS]
         if safe and safe == self.label:
             return safe
         return f"{safe or 'run'}-{hashlib.sha256(self.label.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"

@@ -141,11 +141,14 @@ def metric_table(runs: Sequence[RunRecord], columns: Sequence[tuple[str, str]],
     return markdown_grid(header, rows, left=1 + len(mixed_keys))
 
 
+#: The header of ``summary.csv`` (docs/report.md).
+SUMMARY_COLUMNS = ("run", "model", "dataset", "preset", "protocol", "key", "mean", "std", "ci95_low", "ci95_high")
+
+
 def summary_csv(runs: Sequence[RunRecord]) -> str:
     """Every headline number of every run as
     ``run,model,dataset,preset,protocol,key,mean,std,ci95_low,ci95_high`` (empty: no interval)."""
-    lines: list[list[Any]] = [["run", "model", "dataset", "preset", "protocol", "key", "mean", "std", "ci95_low",
-                               "ci95_high"]]
+    lines: list[list[Any]] = [list(SUMMARY_COLUMNS)]
     for r in runs:
         for _, cols in sections(r.protocol):
             for key, _ in cols:

@@ -34,6 +34,8 @@ __all__ = ["BAD", "MISSING", "PREPARED", "PRESENT", "Outcome", "Summary", "copy_
 
 #: Outcome statuses, in summary order.
 PREPARED, PRESENT, MISSING, BAD = "prepared", "present", "missing", "bad"
+#: Unreadable records the summary names one by one (the rest are counted; all are in bad.csv).
+SHOWN_BAD = 10
 STATUS_WORDS = {PREPARED: "prepared", PRESENT: "already present", MISSING: "missing input", BAD: "unreadable input"}
 MISSING_CSV, BAD_CSV = "missing.csv", "bad.csv"
 
@@ -100,10 +102,10 @@ class Summary:
             if status in (MISSING, BAD) and counts[status]:
                 line += f"  -> {self.out / (MISSING_CSV if status == MISSING else BAD_CSV)}"
             lines.append(line)
-        for o in self.ids(BAD)[:10]:
+        for o in self.ids(BAD)[:SHOWN_BAD]:
             lines.append(f"    {o.id}: {o.reason} ({o.path})")
-        if counts[BAD] > 10:
-            lines.append(f"    ... {counts[BAD] - 10:,} more in {self.out / BAD_CSV}")
+        if counts[BAD] > SHOWN_BAD:
+            lines.append(f"    ... {counts[BAD] - SHOWN_BAD:,} more in {self.out / BAD_CSV}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 

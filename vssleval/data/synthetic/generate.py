@@ -44,6 +44,7 @@ BIN_ORDER = ("small", "medium", "large", "huge")
 # of the picture can never reach IoU 0.5, so small objects could only cap every model near chance.
 # The two objects therefore lean large/huge (few medium, after fitting), side by side or stacked.
 IS3_AREA_FRACTION = (0.2, 0.45)
+IS3_SCENE_BASE = 10000  # IS3 names carry scene id IS3_SCENE_BASE + scene index (docs/datasets.md §6)
 IS3_GAP = 4  # px between the two halves of an IS3 picture
 JPEG_QUALITY = 92
 ID_ALPHABET = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
@@ -173,7 +174,7 @@ def _write_is3(out: Path, n: int, seed: int, split: str) -> None:
         drawn = [_box(img_rng, cls, cell) for cls, cell in zip(objs, _halves(img_rng))]
         final = [paint(canvas, cls, b, img_rng) for cls, b in zip(objs, drawn)]
         jpg = _jpeg(canvas)
-        prefix = f"{objs[0].name}_{objs[1].name}_{10000 + s}"
+        prefix = f"{objs[0].name}_{objs[1].name}_{IS3_SCENE_BASE + s}"
         for j, cls in enumerate(objs):
             name = f"{prefix}_{cls.name}"
             (out / "images" / f"{name}.jpg").write_bytes(jpg)  # same picture for both records
