@@ -991,6 +991,9 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
     ("testing-tmp-peak", "docs/testing.md", r"warns below NUM GiB \(`tests/conftest\.py::TMP_PEAK_GIB`\)",
      lambda: (float(re.search(r"^TMP_PEAK_GIB = (\d+(?:\.\d+)?)", (ROOT / "tests" / "conftest.py").read_text(), re.M)
                     .group(1)),)),
+    ("testing-workers", "docs/testing.md", r"at most\s+`tests/conftest\.py::MAX_AUTO_WORKERS` = (\d+)",
+     lambda: (int(re.search(r"^MAX_AUTO_WORKERS = (\d+)", (ROOT / "tests" / "conftest.py").read_text(), re.M)
+                  .group(1)),)),
 ]
 
 
