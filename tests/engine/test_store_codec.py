@@ -126,3 +126,10 @@ def test_a_224_map_row_takes_336_bytes():
     packed = codec.to_bytes(x)
     assert packed.shape == (2, 224, 336) and packed.nbytes * 8 == x.size * 12
     assert np.array_equal(codec.from_bytes(packed, 224), codec.decode(codec.encode(x)))
+
+
+def test_the_module_examples_pass():
+    import doctest
+
+    result = doctest.testmod(codec, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted >= 3 and result.failed == 0

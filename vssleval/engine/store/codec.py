@@ -80,24 +80,30 @@ _DECODE = _table()
 def encode(x: np.ndarray) -> np.ndarray:
     """float32 values (any shape; other float dtypes are converted to float32 first) -> uint16
     codes of the same shape, rounded to nearest even, finite magnitudes above 255 clamped."""
-    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.int64)
-    sign = (bits >> 31) << (EXP_BITS + MAN_BITS)
-    mag = bits & 0x7FFFFFFF
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    mag = bits & np.uint32(0x7FFFFFFF)
     # normal range: drop 16 mantissa bits with round-to-nearest-even on the bits (a carry into the
-    # exponent is the correct rounding up to the next binade), then re-bias the exponent
-    normal = ((mag + ((1 << (_DROP - 1)) - 1) + ((mag >> _DROP) & 1)) >> _DROP) - _REBIAS
+    # exponent is the correct rounding up to the next binade), then re-bias the exponent; done in
+    # place on one uint32 array (no value below overflows 32 bits)
+    code = (mag >> _DROP) & np.uint32(1)
+    code += mag
+    code += np.uint32((1 << (_DROP - 1)) - 1)
+    code >>= _DROP
+    np.clip(code, _REBIAS, _REBIAS + MAX_FINITE_CODE, out=code)  # clamp large finite values
+    code -= np.uint32(_REBIAS)
     # below 2^-6: a multiple of 2^-13, np.rint rounds half to even (x * 2^13 is exact in float32);
     # 2^-6 - a half step rounds to 128, the smallest normal code, so the two ranges join up
-    is_small = mag < np.float32(MIN_NORMAL).view(np.uint32)
-    tiny = np.where(is_small, mag, 0).astype(np.uint32).view(np.float32)
-    small = np.rint(tiny * np.float32(1 / SUBNORMAL_STEP)).astype(np.int64)
-    code = np.where(is_small, small, np.minimum(normal, MAX_FINITE_CODE))
+    small = mag < np.float32(MIN_NORMAL).view(np.uint32)
+    if small.any():
+        code[small] = np.rint(mag[small].view(np.float32) * np.float32(1 / SUBNORMAL_STEP)).astype(np.uint32)
     # non-finite: inf, and NaN with the top 7 payload bits (the quiet bit if those are all zero)
-    payload = (mag >> _DROP) & 0x7F
-    nan = mag > 0x7F800000
-    code = np.where(mag == 0x7F800000, INF_CODE, code)
-    code = np.where(nan, INF_CODE | np.where(payload == 0, QUIET, payload), code)
-    return (code | sign).astype(np.uint16)
+    special = mag >= np.uint32(0x7F800000)
+    if special.any():
+        m = mag[special]
+        payload = (m >> _DROP) & np.uint32(0x7F)
+        code[special] = np.where(m == 0x7F800000, INF_CODE, INF_CODE | np.where(payload == 0, QUIET, payload))
+    code |= (bits >> np.uint32(31 - EXP_BITS - MAN_BITS)) & np.uint32(SIGN)
+    return code.astype(np.uint16)
 
 
 def decode(codes: np.ndarray) -> np.ndarray:
