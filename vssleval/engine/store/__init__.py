@@ -1,4 +1,7 @@
-"""The heatmap store: every raw low-resolution map of a run, resumable, written atomically, verified.
+"""The heatmap store: every map of a run, resumable, written atomically, verified.
+
+The maps are the raw low-resolution ones the model returned, or, where the preset's ``map.store``
+asks for it, those maps resized to 224 with 12-bit negatives (docs/models.md §2.8).
 
 Split by job (docs/report.md, "Run folders and heatmap stores"):
 
