@@ -79,7 +79,6 @@ def test_the_golden_logits_score_identically_from_the_store(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parity
 def test_a_run_fits_the_vggss_budget_and_scores_as_full_precision(release, tmp_path):
     """The model on the first 2 fixture clips, all negatives, 2 seeds: bytes per clip from the shard
     files, extrapolated to VGG-SS with 10 seeds, within 10 GB; metrics as at full precision."""
