@@ -21,7 +21,7 @@ import pytest
 import vssleval
 from engine_helpers import fake_shard
 from vssleval.cli import main
-from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store import STORE_FORMAT, HeatmapStore
 from vssleval.errors import VsslevalError
 
 REPO = Path(vssleval.__file__).resolve().parents[1]  # the checkout whose vssleval runs the tests
@@ -219,12 +219,13 @@ def _set_format(store: HeatmapStore, where: str, record) -> None:
 
 @pytest.mark.parametrize("where, record, writer", [
     ("config", None, "vssleval 0.0.9"),  # no format: the writer named by the recorded versions
-    ("config", {"version": 2, "vssleval": "0.3.0"}, "vssleval 0.3.0"),
+    ("config", {"version": STORE_FORMAT + 1, "vssleval": "0.3.0"}, "vssleval 0.3.0"),
+    ("config", {"version": 1, "vssleval": "0.1.0"}, "vssleval 0.1.0"),  # format 1: no encoded maps
     ("config", {"version": 0}, "vssleval 0.0.9"),
-    ("config", 1, "vssleval 0.0.9"),  # the number alone is not this format's record
-    ("config", {"version": True}, "vssleval 0.0.9"),  # True == 1 and 1.0 == 1 in Python: not the int 1
-    ("config", {"version": 1.0}, "vssleval 0.0.9"),
-    ("complete", 2, "this one"),  # the manifest names the vssleval that completed the store
+    ("config", STORE_FORMAT, "vssleval 0.0.9"),  # the number alone is not this format's record
+    ("config", {"version": True}, "vssleval 0.0.9"),  # a bool is not a format number
+    ("config", {"version": float(STORE_FORMAT)}, "vssleval 0.0.9"),  # 2.0 == 2 in Python: not the int
+    ("complete", STORE_FORMAT + 1, "this one"),  # the manifest names the vssleval that completed the store
     ("complete", None, "this one"),
 ])
 def test_store_of_another_format_is_refused_in_one_line(tmp_path, capsys, where, record, writer):
@@ -241,10 +242,11 @@ def test_store_of_another_format_is_refused_in_one_line(tmp_path, capsys, where,
         assert main(command) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err, err
-        assert f"was written by {writer}" in err and f"vssleval {vssleval.__version__} reads store format 1 only" in err
+        assert f"was written by {writer}" in err
+        assert f"vssleval {vssleval.__version__} reads store format {STORE_FORMAT} only" in err
         assert "evaluate the model again with this version" in err
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "rescored" / "metrics.json").exists()
-    with pytest.raises(VsslevalError, match="reads store format 1 only"):
+    with pytest.raises(VsslevalError, match=f"reads store format {STORE_FORMAT} only"):
         HeatmapStore(store.root).maps("positive")
 
 
@@ -260,18 +262,19 @@ def test_the_documented_refusal_is_the_one_written():
 def test_resume_of_another_format_is_refused_and_overwrite_replaces(tmp_path):
     store = _complete(tmp_path)
     _set_format(store, "config", None)
-    with pytest.raises(VsslevalError, match="reads store format 1 only"):
+    with pytest.raises(VsslevalError, match=f"reads store format {STORE_FORMAT} only"):
         HeatmapStore.create(store.root, CONFIG, resume=True)
     fresh = HeatmapStore.create(store.root, CONFIG, overwrite=True)  # the way out the line gives
-    assert fresh.shard_numbers() == [] and fresh.config["store_format"]["version"] == 1
+    assert fresh.shard_numbers() == [] and fresh.config["store_format"]["version"] == STORE_FORMAT
 
 
 def test_the_format_is_recorded_in_the_config_and_the_manifest(tmp_path):
     store = _complete(tmp_path)
     config = json.loads((store.root / "config.json").read_text())
     manifest = json.loads((store.root / "COMPLETE").read_text())
-    assert config["store_format"] == {"version": 1, "vssleval": vssleval.__version__}
-    assert manifest["store_format"] == 1 and manifest["vssleval"] == vssleval.__version__
+    assert STORE_FORMAT == 2  # 2: encoded maps and raw extremes (map.store, docs/models.md §2.8)
+    assert config["store_format"] == {"version": STORE_FORMAT, "vssleval": vssleval.__version__}
+    assert manifest["store_format"] == STORE_FORMAT and manifest["vssleval"] == vssleval.__version__
 
 
 # -- D14: a full disk --------------------------------------------------------------------------

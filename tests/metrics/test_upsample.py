@@ -87,3 +87,32 @@ def test_minmax_matches_its_formula_bit_for_bit():
             ref = np.where(flat_rows, x, (x - lo) / np.where(flat_rows, 1, hi - lo))
         assert got.dtype == ref.dtype and got.shape == m.shape
         assert np.array_equal(got.view(np.uint8), ref.view(np.uint8)), dtype
+
+
+@pytest.mark.parametrize("op", ["bilinear_ac", "bilinear", "cv2_linear", "bicubic_ac", "bicubic"])
+def test_every_op_is_the_identity_at_equal_size(op):
+    """A map already at the output size comes back unchanged, every bit (what makes a map stored at
+    224 final, docs/models.md §2.8). On finite values the kernels are the identity anyway (checked
+    here on the kernels themselves: torch's F.interpolate and the OpenCV emulation without the
+    shortcut); the shortcut also keeps NaN/inf in place and the sign of -0.0."""
+    from vssleval.metrics.upsample import _cv2_linear, upsample_into
+
+    rng = np.random.default_rng(3)
+    finite = (rng.standard_normal((3, 224, 224)) * 4).astype(np.float32)
+    if op == "cv2_linear":
+        kernel = _cv2_linear(finite, 224)
+    else:
+        mode = "bilinear" if op.startswith("bilinear") else "bicubic"
+        kernel = torch.nn.functional.interpolate(torch.from_numpy(finite)[:, None], size=(224, 224), mode=mode,
+                                                 align_corners=op.endswith("_ac"))[:, 0].numpy()
+    assert kernel.tobytes() == finite.tobytes()
+    special = finite.copy()
+    special[0, 5, 5], special[1, 7, 7], special[2, 9, 9] = np.nan, np.inf, -0.0
+    for maps in (special, special.astype(np.float64)):
+        out = upsample(maps, op, 224)
+        assert out.dtype == np.float32 and out.tobytes() == special.tobytes() and out is not maps
+    t = torch.from_numpy(special)
+    assert torch.equal(upsample(t, op, 224).view(torch.int32), t.view(torch.int32))
+    assert upsample(t, op, 224).data_ptr() != t.data_ptr()  # a copy: callers may write into it
+    buf = np.empty_like(special)
+    assert upsample_into(special, op, buf).tobytes() == special.tobytes()

@@ -75,7 +75,8 @@ def test_the_run_scores_the_official_evaluators_values(native_run):
     shards = list(HeatmapStore.open(out / "store").iter_shards())
     maps, boxes = (np.concatenate([s[k] for s in shards]) for k in ("positive", "boxes"))
     ids = [str(i) for s in shards for i in s["ids"]]
-    assert maps.shape[1:] == (352, 352)  # the logit map before the evaluator's resize
+    # the logit map resized by the evaluator's own bicubic when stored (map.store, docs/models.md §2.8)
+    assert maps.shape[1:] == (224, 224)
     cols, data = EVALUATORS["aclssl"].evaluate(maps, unpad_boxes_of(boxes))
     for i, sid in enumerate(ids):
         for t in THRESHOLDS:

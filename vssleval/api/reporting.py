@@ -21,8 +21,8 @@ from vssleval import fingerprint, limits
 from vssleval.api.options import checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
-from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder, claim_run_folder,
-                                   run_folder_owner, run_label, store_containing, unpack_gt)
+from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, EXTREMES_SUFFIX, HeatmapStore, check_run_folder,
+                                   claim_run_folder, run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.report.figures import separates
@@ -309,6 +309,16 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     return True
 
 
+def _raw_maxima(shard: dict[str, np.ndarray], variant: str) -> np.ndarray:
+    """The maxima of the raw maps of ``variant`` in ``shard``, flattened over seeds: the recorded
+    ones where the store keeps resized maps (``<variant>_extremes``, docs/models.md §2.8)."""
+    known = shard.get(variant + EXTREMES_SUFFIX)
+    if known is not None:
+        return known[..., 0].reshape(-1)
+    maps = shard[variant]
+    return maps.reshape(-1, maps.shape[-2] * maps.shape[-1]).max(1)
+
+
 def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | None,
                    log: Callable[[str], None] = print) -> None:
     """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` or, by default,
@@ -317,9 +327,8 @@ def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | No
     if threshold is None:
         pos, neg = [], []
         for shard in store.iter_shards():
-            pos.append(shard["positive"].reshape(len(shard["positive"]), -1).max(1))
-            neg += [shard[v].reshape(-1, shard[v].shape[-2] * shard[v].shape[-1]).max(1)
-                    for v in ("silence", "noise", "offscreen") if v in shard]
+            pos.append(_raw_maxima(shard, "positive"))
+            neg += [_raw_maxima(shard, v) for v in ("silence", "noise", "offscreen") if v in shard]
         threshold = separating_threshold(np.concatenate(pos), np.concatenate(neg) if neg else np.empty(0))
     notes: list[str] = []
     path = out / "overlays.png"

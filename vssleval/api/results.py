@@ -80,7 +80,9 @@ class Results:
         """The raw low-resolution maps of one variant, float32, in dataset order.
 
         ``positive`` / ``silence``: ``[N, h, w]``; ``noise`` / ``offscreen``: ``[S, N, h, w]``
-        (S seeds); ``ogl`` (object prior, compat runs): ``[N, 7, 7]``.
+        (S seeds); ``ogl`` (object prior, compat runs): ``[N, 7, 7]``. A model whose preset stores
+        its maps resized (``map.store``, e.g. ``aclssl``) gives them at 224 x 224, the negatives
+        decoded from their 12-bit code (docs/models.md §2.8).
         """
         if variant not in VARIANTS:
             raise VsslevalError(f"unknown map variant {variant!r}; use one of {', '.join(VARIANTS)}")

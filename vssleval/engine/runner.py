@@ -50,6 +50,7 @@ from vssleval.engine.offscreen import (OffscreenDigests, OffscreenInputs, Offscr
                                        input_digest, offscreen_keys, uses_positive_info)
 from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
+from vssleval.engine.store.reduce import StoreMaps
 from vssleval.errors import VsslevalError
 from vssleval import fingerprint
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
@@ -58,6 +59,7 @@ from vssleval.limits import check_run_memory
 from vssleval.metrics.protocols import get_protocol
 from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_hf_folder, resolve_parts
+from vssleval.models.maps import MapRule
 from vssleval.models.registry import preset_block
 
 #: The list of records ``--skip-bad`` left out, in the run folder (docs/datasets.md §8).
@@ -137,6 +139,11 @@ class Engine:
         audio_block = self.rules.audio_block(block.get("audio") or {})
         self.audio = AudioPipeline(audio_block) if audio_block else None
         self.image = ImagePipeline(block["image"]) if block.get("image") else None
+        # what the store keeps of the maps (map.store: resized, negatives encoded; docs/models.md §2.8)
+        self.store_maps = StoreMaps.of(MapRule.from_config(block.get("map")), self.dataset.layout)
+        if self.store_maps is not None:
+            self.note(f"maps stored at {self.store_maps.size} x {self.store_maps.size} ({self.store_maps.op}), "
+                      f"negatives as {self.store_maps.negatives} (map.store, docs/models.md §2.8)")
         self.audio_rates = self._audio_rates()
         # every call of a model goes through the output-contract check (engine/contract.py)
         self.net = CheckedModel(self.model)
@@ -236,6 +243,8 @@ class Engine:
         cfg["model_name"] = self.model.name
         cfg["model_config"] = self.model.config
         cfg["offscreen_reuse"] = self.reuse_offscreen
+        if self.store_maps is not None:  # it changes the stored values: part of the run's identity
+            cfg["store_maps"] = self.store_maps.record()
         cfg["device"] = str(self.device)
         cfg["world_size"] = self.dist.world_size
         # counts only: the list goes to skipped.csv (its sha256 here, so a changed list is a new run)
@@ -403,7 +412,9 @@ class Engine:
                 if pos != batches[k]:  # the loader must follow the batching of the store
                     raise RuntimeError(f"batch {k}: loader positions {pos[:3]}... differ from the plan")
                 arrays = self._maps_for_batch(batch, pos, cached, silence_cache, bank_cache, table)
-                store.write_shard(k, arrays)
+                if self.store_maps is not None:
+                    arrays = self.store_maps.reduce(arrays)
+                store.write_shard(k, arrays, self.store_maps.codes() if self.store_maps is not None else None)
                 bar.update(len(pos))
         bar.close()
         dist_utils.barrier(self.dist)

@@ -14,17 +14,12 @@ import numpy as np
 from tqdm import tqdm
 
 from vssleval import vocabulary
-from vssleval.engine.store import CONFIG_FILE, HeatmapStore, unpack_gt
+from vssleval.engine.store import CONFIG_FILE, EXTREMES_SUFFIX, PER_SEED, HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
 from vssleval.metrics.protocols import Protocol, RunFacts, Setup, StoreFacts, get_protocol
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import DEFAULT_PRESET, load_model_config, preset_block
-
-#: Map ops of the model YAML that the metrics module spells differently. ``none`` marks maps
-#: already at 224 x 224, for which bilinear (align_corners=False) resampling is the identity.
-_OP_ALIASES = {"none": "bilinear"}
-
 
 def run_facts(config: Mapping[str, Any], store: HeatmapStore | None = None) -> RunFacts:
     """What a protocol is told about a run (:class:`~vssleval.metrics.protocols.RunFacts`).
@@ -39,8 +34,7 @@ def run_facts(config: Mapping[str, Any], store: HeatmapStore | None = None) -> R
     testset = config.get("testset")
 
     def op(variant: str) -> str:
-        name = rule.upsample_op(variant, testset)
-        return _OP_ALIASES.get(name, name)
+        return rule.metric_op(variant, testset)
 
     facts = None
     if store is not None:
@@ -192,5 +186,16 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
                        noise=shard["noise"][s] if "noise" in negatives else None,
                        offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
                        gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
-                       boxes=shard["boxes"])
+                       boxes=shard["boxes"], extremes=raw_extremes(shard, s, negatives) or None)
     return acc
+
+
+def raw_extremes(shard: Mapping[str, np.ndarray], seed: int, negatives: set[str]) -> dict[str, np.ndarray]:
+    """``{variant: [n, 2]}`` the raw maps' (max, min) of seed index ``seed`` that ``shard`` records
+    (a store keeping resized maps, docs/models.md §2.8); empty for a store of raw maps."""
+    out = {}
+    for v in ("positive", *negatives):
+        known = shard.get(v + EXTREMES_SUFFIX)
+        if known is not None:
+            out[v] = known[seed] if v in PER_SEED else known
+    return out

@@ -76,7 +76,8 @@ class Accumulator:
     def update(self, seed_index: int, sample_ids: Sequence[str], positive: Array, silence: Array | None = None,
                noise: Array | None = None, offscreen: Array | None = None, gt: Array | None = None,
                groups: Sequence[str] | None = None, ogl: Array | None = None,
-               boxes: np.ndarray | None = None, labels: Sequence[str] | None = None) -> None:
+               boxes: np.ndarray | None = None, labels: Sequence[str] | None = None,
+               extremes: Mapping[str, Array] | None = None) -> None:
         """Add one batch of one seed.
 
         Args:
@@ -95,6 +96,9 @@ class Accumulator:
                 NaN rows after each sample's last box (required when the protocol ``needs_boxes``).
             labels: ``B`` class labels (per-class breakdown and the ``label`` column of
                 :meth:`per_sample_rows`); give them for every batch or for none.
+            extremes: ``{variant: [B, 2]}`` the (max, min) of the raw maps, for maps given in
+                another form than the model returned them (a store that keeps them resized,
+                docs/models.md §2.8): the raw-scale statistics and the flat-map rule use them.
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
@@ -124,6 +128,12 @@ class Accumulator:
                 raise ValueError(f"protocol {self.protocol} needs boxes [B={b}, K, 4], got "
                                  f"{None if boxes is None else np.shape(boxes)}")
             extra["boxes"] = np.asarray(boxes, dtype=np.float64)
+        if extremes:
+            for k, e in extremes.items():
+                if k not in maps or maps[k] is None or tuple(np.shape(e)) != (b, 2):
+                    raise ValueError(f"extremes[{k!r}] must be [B={b}, 2] (max, min) of a given map, got "
+                                     f"{np.shape(e)}")
+            extra["extremes"] = dict(extremes)
         rec = self.rules.sample_records(maps, gt, ogl, self.setup, **extra)
         grp = self.rules.groups(sample_ids, groups)
         self._records.setdefault(seed_index, []).append(rec)

@@ -7,17 +7,26 @@ import numpy as np
 from ._array import Array, as_float64, rows_max, rows_min, to_numpy
 
 
-def extremes(raw: Array) -> tuple[np.ndarray, np.ndarray]:
+def extremes(raw: Array | None, known: Array | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-map maximum and minimum of raw low-resolution maps ``[B, h, w]`` -> two float64 ``[B]``.
 
     Taken before any upsampling, on the model's raw scale (docs/protocols.md §4.6). NaN in a map makes
-    its max/min NaN (callers count and report non-finite maps).
+    its max/min NaN (callers count and report non-finite maps). ``known``: float ``[B, 2]``, the
+    (max, min) of the raw maps recorded where the maps at hand are not the raw maps (a store that
+    keeps them resized, docs/models.md §2.8); it is returned instead and ``raw`` is not read.
 
     Examples:
     >>> import numpy as np
     >>> extremes(np.array([[[0.1, 0.9], [0.4, 0.3]]]))
     (array([0.9]), array([0.1]))
+    >>> extremes(None, np.array([[0.9, 0.1]], np.float32))[0].tolist() == [float(np.float32(0.9))]
+    True
     """
+    if known is not None:
+        pair = np.asarray(to_numpy(known), dtype=np.float64)
+        if pair.ndim != 2 or pair.shape[1] != 2:
+            raise ValueError(f"known extremes must be [B, 2] (max, min), got shape {pair.shape}")
+        return pair[:, 0].copy(), pair[:, 1].copy()
     return to_numpy(as_float64(rows_max(raw))), to_numpy(as_float64(rows_min(raw)))
 
 

@@ -14,6 +14,13 @@ Ops (names used in configs and the protocol quirk table):
 ``bicubic``     torch bicubic, ``align_corners=False``
 =============  ==============================================================================
 
+**A map already at the output size is returned unchanged** (as float32), whatever the op: every
+op is the identity at equal size on finite values (torch's bilinear and bicubic kernels weigh the
+centre tap 1 and the others exactly 0 there, OpenCV's two taps 1 and 0; checked for every op in
+tests/metrics/test_upsample.py), and returning the map itself also keeps NaN / inf where they are
+(``0 * inf`` would spread them to the neighbours) and the sign of -0.0. This is what makes a map a
+store kept at 224 x 224 (``map.store``, docs/models.md §2.8) final.
+
 Why ``cv2_linear`` exists: vssl_eval upsamples with OpenCV, whose 32x (16x) upscale makes 16 px
 (8 px) constant bands at the borders; thresholds use a strict ``>`` on values taken from the map
 itself, so one-ulp differences change pixel counts. OpenCV computes each output as a
@@ -103,6 +110,11 @@ def _cv2_linear(maps: Array, size: int) -> Array:
     return np.ascontiguousarray(out.astype(np.float32))
 
 
+def _final(maps: Array, size: int) -> bool:
+    """Whether ``maps`` ``[B, h, w]`` are already ``size`` x ``size`` (returned as they are)."""
+    return tuple(maps.shape[-2:]) == (size, size)
+
+
 def upsample(maps: Array, op: str, size: int = 224) -> Array:
     """Upsample a batch of heatmaps.
 
@@ -112,7 +124,8 @@ def upsample(maps: Array, op: str, size: int = 224) -> Array:
         size: output side (224 for every published protocol).
     Returns:
         ``[B, size, size]`` float32 array of the same kind (numpy stays numpy, torch stays on
-        its device). Torch ops on CPU are bit-identical to ``F.interpolate`` on CPU.
+        its device). Torch ops on CPU are bit-identical to ``F.interpolate`` on CPU. Maps already
+        ``size`` x ``size`` come back as a float32 copy, every bit unchanged.
 
     Examples:
     >>> import numpy as np
@@ -120,10 +133,16 @@ def upsample(maps: Array, op: str, size: int = 224) -> Array:
     array([[[0. , 0.5, 1. ],
             [0.5, 0.5, 0.5],
             [1. , 0.5, 0. ]]], dtype=float32)
+    >>> same = np.array([[[np.nan, -0.0], [2.0, 3.0]]], dtype=np.float32)
+    >>> all(upsample(same, o, size=2).tobytes() == same.tobytes() for o in OPS)
+    True
     """
     check_maps("maps", maps)
     if op not in OPS:
         raise ValueError(f"unknown upsampling op {op!r}; expected one of {OPS}")
+    if _final(maps, size):
+        # a copy, as from any other size: callers may write into what they get
+        return maps.to(torch.float32, copy=True) if is_torch(maps) else np.array(maps, dtype=np.float32)
     if op == "cv2_linear":
         return _cv2_linear(maps, size)
     mode = "bilinear" if op.startswith("bilinear") else "bicubic"
@@ -148,6 +167,9 @@ def upsample_into(maps: np.ndarray, op: str, out: np.ndarray) -> np.ndarray:
     if out.dtype != np.float32 or not out.flags.c_contiguous or out.shape != (maps.shape[0], size, size):
         raise ValueError(f"out must be C-contiguous float32 {(maps.shape[0], size, size)}, got "
                          f"{out.dtype} {out.shape}")
+    if _final(maps, size):
+        out[...] = maps
+        return out
     if op == "cv2_linear":
         x = np.asarray(maps, dtype=np.float64)
         if not _cv2_matrix_ok(x):

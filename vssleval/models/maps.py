@@ -26,8 +26,14 @@ and normalisation names are declared for the metric protocols, which implement t
     adaptive thresholds are ranks, unchanged by a per-image monotone map, and their universal
     thresholds are on the raw scale); a protocol that scores as the model's code does receives
     the whole ``map:`` block through ``Protocol.model_settings`` (docs/protocols.md §10).
+``store``
+    optional, what the heatmap store keeps instead of the raw map (docs/models.md §2.8):
+    ``{size: 224, negatives: float12}`` stores every map resized to ``size`` x ``size`` with the
+    ``positive`` op (after the flat-map rule), the positive in float32 and the negative maps
+    (silence, noise, offscreen) in ``negatives`` (``float32`` or ``float12``,
+    :mod:`vssleval.engine.store.codec`). The engine applies it (:mod:`vssleval.engine.store.reduce`).
 
-Facts behind each rule: docs/models.md §2.4-§2.6.
+Facts behind each rule: docs/models.md §2.4-§2.8.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import Any, Mapping
 import torch
 
 from vssleval.errors import VsslevalError
-from vssleval.vocabulary import MAP_VARIANTS
+from vssleval.vocabulary import AUDIO_VARIANTS, MAP_VARIANTS
 
 #: map variants an evaluation produces per sample (``ogl``: the OGL object-prior map)
 VARIANTS = MAP_VARIANTS
@@ -55,10 +61,51 @@ UPSAMPLE_OPS = {
     "none": "the raw map is already 224x224",
 }
 
+#: op names of the YAML that ``vssleval.metrics.upsample`` spells differently: ``none`` marks maps
+#: already at 224 x 224, for which bilinear (align_corners=False) resampling is the identity
+METRIC_OP_ALIASES = {"none": "bilinear"}
+
 #: per-image normalisations after upsampling.
 NORMALIZE_OPS = ("none", "minmax", "fixed_range", "sigmoid")
 
 RAW_RULES = ("cosine", "identity", "cos_over_tau", "unit_range")
+
+#: what ``map.store.negatives`` may name: keep the negative maps as computed, or in the 12-bit code
+STORE_CODECS = ("float32", "float12")
+#: the one ``map.store.size``: the evaluation grid every protocol scores on, so that a stored map
+#: is final (resizing it again would resample twice)
+STORE_SIZE = 224
+#: the map variants a store resizes (the OGL prior is not the model's map and is kept as computed)
+STORED_VARIANTS = AUDIO_VARIANTS
+
+
+@dataclass(frozen=True)
+class StoreRule:
+    """The parsed ``map.store`` entry: maps stored at ``size`` x ``size``, negatives in ``negatives``."""
+
+    size: int = STORE_SIZE
+    negatives: str = "float32"
+
+    @classmethod
+    def from_config(cls, entry: Any) -> "StoreRule":
+        if not isinstance(entry, Mapping):
+            raise VsslevalError(f"map.store must be a mapping such as {{size: {STORE_SIZE}, negatives: float12}}, "
+                                f"got {entry!r:.60}")
+        unknown = set(entry) - {"size", "negatives"}
+        if unknown:
+            raise VsslevalError(f"unknown keys in map.store: {sorted(unknown)} (known: size, negatives)")
+        size = entry.get("size")
+        if type(size) is not int or size != STORE_SIZE:
+            raise VsslevalError(f"map.store.size must be {STORE_SIZE} (the grid every protocol scores on, where a "
+                                f"stored map is final), got {size!r:.60}")
+        negatives = entry.get("negatives", "float32")
+        if negatives not in STORE_CODECS:
+            raise VsslevalError(f"map.store.negatives must be one of {STORE_CODECS}, got {negatives!r:.60}")
+        return cls(size=STORE_SIZE, negatives=negatives)
+
+    def record(self) -> dict[str, Any]:
+        """What the run's configuration records (``store_maps``)."""
+        return {"size": self.size, "negatives": self.negatives}
 
 
 @dataclass(frozen=True)
@@ -69,6 +116,7 @@ class MapRule:
     tau: float = 0.03
     upsample: dict[str, Any] = field(default_factory=dict)
     normalize: str = "none"
+    store: StoreRule | None = None
 
     @classmethod
     def from_config(cls, block: dict[str, Any] | None) -> "MapRule":
@@ -76,7 +124,7 @@ class MapRule:
             raise VsslevalError(f"a preset map block must be a mapping of raw, tau, upsample, normalize; "
                                 f"got {block!r:.60}")
         block = dict(block or {})
-        unknown = set(block) - {"raw", "tau", "upsample", "normalize"}
+        unknown = set(block) - {"raw", "tau", "upsample", "normalize", "store"}
         if unknown:
             raise VsslevalError(f"unknown keys in a preset map block: {sorted(unknown)}")
         tau = block.get("tau", 0.03)
@@ -88,8 +136,10 @@ class MapRule:
         for key in ("raw", "normalize"):
             if key in block and not isinstance(block[key], str):
                 raise VsslevalError(f"map.{key} must be a name, got {block[key]!r:.60}")
+        store = StoreRule.from_config(block["store"]) if block.get("store") is not None else None
         rule = cls(raw=block.get("raw", "cosine"), tau=float(tau),
-                   upsample=dict(block.get("upsample") or {}), normalize=block.get("normalize", "none"))
+                   upsample=dict(block.get("upsample") or {}), normalize=block.get("normalize", "none"),
+                   store=store)
         if rule.raw not in RAW_RULES:
             raise VsslevalError(f"map.raw {rule.raw!r} is not one of {RAW_RULES}")
         if rule.normalize not in NORMALIZE_OPS:
@@ -101,7 +151,21 @@ class MapRule:
             for name in (op.values() if isinstance(op, dict) else [op]):
                 if not isinstance(name, str) or name not in UPSAMPLE_OPS:
                     raise VsslevalError(f"map.upsample.{variant}: unknown op {name!r}; known: {sorted(UPSAMPLE_OPS)}")
+        if store is not None:
+            rule._check_one_stored_op()
         return rule
+
+    def _check_one_stored_op(self) -> None:
+        """A store that keeps resized maps resizes them all with the ``positive`` op, so every stored
+        variant must name that op (else a protocol applying the variant's own op would silently get
+        the positive's)."""
+        positive = self.upsample.get("positive", "bilinear_ac")
+        for variant in STORED_VARIANTS:
+            op = self.upsample.get(variant, positive)
+            if op != positive:
+                raise VsslevalError(f"map.store resizes every map with the positive's op ({positive!r}), but "
+                                    f"map.upsample.{variant} is {op!r}; name the same op for {', '.join(STORED_VARIANTS)} "
+                                    "or drop map.store (docs/models.md §2.8)")
 
     def raw_from_cosine(self, cos: torch.Tensor) -> torch.Tensor:
         """Cosine map ``[B, h, w]`` -> the preset's raw map ``[B, h, w]`` (same dtype)."""
@@ -125,3 +189,8 @@ class MapRule:
             if op is None:
                 raise VsslevalError(f"map.upsample.{variant} has no entry for dataset {dataset!r} and no default")
         return op
+
+    def metric_op(self, variant: str, dataset: str | None = None) -> str:
+        """:meth:`upsample_op` as :mod:`vssleval.metrics.upsample` names it (:data:`METRIC_OP_ALIASES`)."""
+        name = self.upsample_op(variant, dataset)
+        return METRIC_OP_ALIASES.get(name, name)

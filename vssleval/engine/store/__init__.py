@@ -1,4 +1,7 @@
-"""The heatmap store: every raw low-resolution map of a run, resumable, written atomically, verified.
+"""The heatmap store: every map of a run, resumable, written atomically, verified.
+
+The maps are the raw low-resolution ones the model returned, or, where the preset's ``map.store``
+asks for it, those maps resized to 224 with 12-bit negatives (docs/models.md §2.8).
 
 Split by job (docs/report.md, "Run folders and heatmap stores"):
 
@@ -8,7 +11,9 @@ Split by job (docs/report.md, "Run folders and heatmap stores"):
   the verification of a store before it is read or resumed;
 * :mod:`.ownership`: which run a folder belongs to (config hash, owner marker), the refusals that
   keep two runs apart, and the fingerprint check of a resumed run;
-* :mod:`.heatmap`: :class:`HeatmapStore`, which uses the three.
+* :mod:`.heatmap`: :class:`HeatmapStore`, which uses the three;
+* :mod:`.reduce` and :mod:`.codec`: what a store keeps of the maps when the preset's ``map.store``
+  asks for resized maps and 12-bit negatives (docs/models.md §2.8).
 
 The names below are the store's public interface; callers import them from here.
 """
@@ -33,6 +38,7 @@ from vssleval.engine.store.ownership import (
                                              store_containing,
 )
 from vssleval.engine.store.shards import (
+                                             EXTREMES_SUFFIX,
                                              MAP_MEMBERS,
                                              PER_SEED,
                                              pack_gt,
@@ -44,6 +50,7 @@ __all__ = [
                                              "COMPLETE_FILE",
                                              "CONFIG_FILE",
                                              "DERIVED_FROM_INPUTS",
+                                             "EXTREMES_SUFFIX",
                                              "INPUT_KEYS",
                                              "MAP_MEMBERS",
                                              "OWNER_FILE",

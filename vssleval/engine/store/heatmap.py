@@ -44,6 +44,8 @@ from vssleval.engine.store.ownership import (
     run_label,
 )
 from vssleval.engine.store.shards import (
+    EXTREMES_SUFFIX,
+    MAP_MEMBERS,
     PER_SEED,
     read_shard_file,
     shard_headers,
@@ -193,9 +195,10 @@ class HeatmapStore:
         numbers = self.shard_numbers()
         return set(shard_headers(self.shard_path(numbers[0]))) if numbers else set()
 
-    def write_shard(self, number: int, arrays: dict[str, np.ndarray]) -> None:
-        """Write one shard atomically (:func:`.shards.write_shard_file`)."""
-        write_shard_file(self.shard_path(number), arrays)
+    def write_shard(self, number: int, arrays: dict[str, np.ndarray], codes: dict[str, str] | None = None) -> None:
+        """Write one shard atomically (:func:`.shards.write_shard_file`; ``codes``: the map members
+        stored encoded, :meth:`.reduce.StoreMaps.codes`)."""
+        write_shard_file(self.shard_path(number), arrays, codes)
 
     def read_shard(self, number: int) -> dict[str, np.ndarray]:
         """The shard's arrays, a map shared with ``positive`` as the full array (:func:`.shards.read_shard_file`)."""
@@ -262,9 +265,8 @@ class HeatmapStore:
     def arrays(self) -> dict[str, np.ndarray]:
         """Every member of the run as plain arrays (what :meth:`export_npz` writes)."""
         shards = self._shards()
-        arrays = {m: self._member(shards, m)
-                  for m in ("ids", "positive", "silence", "noise", "offscreen", "offscreen_ids")
-                  if all(m in s for s in shards)}
+        names = ("ids", *MAP_MEMBERS, "offscreen_ids", *(m + EXTREMES_SUFFIX for m in MAP_MEMBERS))
+        arrays = {m: self._member(shards, m) for m in names if all(m in s for s in shards)}
         arrays["seeds"] = np.asarray(self.config.get("seeds", []), dtype=np.int64)
         arrays["config"] = np.asarray(json.dumps(self.config))
         if all("ogl" in s for s in shards):
@@ -286,7 +288,9 @@ class HeatmapStore:
         Members: ``ids`` [N] str, ``positive`` [N,h,w] float32, ``silence`` [N,h,w] float32,
         ``noise``/``offscreen`` [S,N,h,w] float32, ``offscreen_ids`` [S,N] str, ``seeds`` [S] int64,
         ``config`` (JSON string), and ``ogl`` [N,7,7] float32 when the run has it; a negative the
-        run did not compute (``--neg``) has no member.
+        run did not compute (``--neg``) has no member. A run whose preset stores resized maps
+        (``map.store``, docs/models.md §2.8) gives them at 224 x 224 (negatives decoded) and adds
+        ``<map>_extremes`` ([N,2] or [S,N,2] float32: max and min of each raw map).
         """
         out = Path(out)
         self.check_export_target(out)

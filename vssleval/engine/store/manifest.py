@@ -40,7 +40,8 @@ CONFIG_FILE = "config.json"
 COMPLETE_FILE = "COMPLETE"
 #: The layout of the store this vssleval writes and reads (shards, ``config.json``, ``COMPLETE``); any
 #: change to it takes a new number, and a store of another number is refused, never converted.
-STORE_FORMAT = 1
+#: 2: encoded map members (``<name>~float12``) and raw extremes (``<map>_extremes``) of ``map.store``.
+STORE_FORMAT = 2
 #: The ``config.json`` key holding ``{"version": STORE_FORMAT, "vssleval": <version that wrote it>}``.
 FORMAT_KEY = "store_format"
 

@@ -20,6 +20,14 @@ A negative map that is bit-for-bit the positive one for every sample and seed (a
 baseline) is stored once: its member is an empty ``<name>=positive`` array of shape ``[..., 0]``, and
 :func:`read_shard_file` gives the full array back (NumPy readers: ``np.broadcast_to(positive, shape)``).
 
+A run whose preset has ``map.store`` (docs/models.md §2.8; :mod:`.reduce`) stores every map at
+224 x 224 and adds the raw maps' extremes (``<map>_extremes`` float32 ``[n, 2]`` or ``[S, n, 2]``:
+max and min of the map the model returned, so the raw-scale statistics stay exact). With
+``negatives: float12`` a negative map member is stored encoded, after the sharing above, as
+``<name>~float12``: uint8 ``[..., h, 3 * ceil(w / 2)]``, two 12-bit codes in three bytes
+(:mod:`.codec`); :func:`read_shard_file` decodes it to float32 ``[..., h, w]`` (``h, w`` those of
+``positive``, which is never encoded).
+
 A shard is written with one atomic rename, so a killed run leaves whole shards only. Whether the
 shards of a run fit together is :mod:`vssleval.engine.store.manifest`'s job.
 """
@@ -32,14 +40,18 @@ from pathlib import Path
 
 import numpy as np
 
+from vssleval.engine.store import codec
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path
 
 SHARD_RE = re.compile(r"^shard-(\d{6})\.npz$")
-#: Members with the seed axis first (samples on axis 1); every other member has samples on axis 0.
-PER_SEED = ("noise", "offscreen", "offscreen_ids")
 #: Members holding low-resolution maps: one float ``h, w`` for the whole run.
 MAP_MEMBERS = ("positive", "silence", "noise", "offscreen")
+#: Member-name suffix of the raw extremes of a map a store keeps resized: ``noise_extremes`` is
+#: float32 ``[S, n, 2]``, the (max, min) of each raw noise map (:mod:`.reduce`).
+EXTREMES_SUFFIX = "_extremes"
+#: Members with the seed axis first (samples on axis 1); every other member has samples on axis 0.
+PER_SEED = ("noise", "offscreen", "offscreen_ids", "noise" + EXTREMES_SUFFIX, "offscreen" + EXTREMES_SUFFIX)
 #: Members every shard of a run has, whatever its negatives (``runner.py`` writes them all).
 ALWAYS = ("index", "ids", "positive", "gt", "groups", "boxes", "labels")
 #: The way out of a shard that is not what its run wrote.
@@ -49,6 +61,10 @@ SHAREABLE = ("silence", "noise", "offscreen")
 #: Member-name suffix of a shared map: ``noise=positive`` is an empty array whose shape is the
 #: logical shape without ``h, w`` (e.g. float32 ``[S, n, 0]``).
 SHARED_SUFFIX = "=positive"
+#: Member-name separator of an encoded map: ``noise~float12`` is the packed 12-bit code of ``noise``.
+ENCODED_SEP = "~"
+#: The codes a map member may be stored in (``map.store.negatives``; float32 is stored as is).
+CODES = (codec.NAME,)
 
 #: ``{array: (dtype string, shape)}``: a shard's members as its headers describe them.
 Headers = dict[str, tuple[str, tuple[int, ...]]]
@@ -144,17 +160,50 @@ def share_with_positive(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def encode_members(arrays: dict[str, np.ndarray], codes: dict[str, str]) -> dict[str, np.ndarray]:
+    """Store each map member ``name`` that ``codes`` names (``{name: code}``, a code of
+    :data:`CODES`) as ``<name>~<code>``; members already shared with ``positive``, and ``positive``
+    itself, are kept as they are."""
+    out = dict(arrays)
+    for name, code in codes.items():
+        if code not in CODES or name not in SHAREABLE:
+            raise ValueError(f"cannot store {name!r} as {code!r}: the codes are {CODES}, for {SHAREABLE}")
+        a = out.get(name)
+        if a is None or a.dtype.kind != "f" or a.ndim < 3:
+            continue
+        del out[name]
+        out[name + ENCODED_SEP + code] = codec.to_bytes(a)
+    return out
+
+
+def _logical(key: str, shape: tuple[int, ...], raw: Headers) -> tuple[str, tuple[str, tuple[int, ...]]]:
+    """The array a reader gets for the stored member ``key`` of a shard with headers ``raw``: a
+    shared or encoded map takes ``positive``'s ``h, w`` (and an encoded one must fit them)."""
+    positive = raw.get("positive")
+    if key.endswith(SHARED_SUFFIX):
+        name = key[:-len(SHARED_SUFFIX)]
+        if name in SHAREABLE and positive is not None and shape and shape[-1] == 0:
+            return name, (raw[key][0], shape[:-1] + positive[1][1:])
+        raise ValueError(f"member {key!r} is not a shared map this version reads")
+    name, _, code = key.partition(ENCODED_SEP)
+    if (name in SHAREABLE and code in CODES and positive is not None and len(positive[1]) == 3
+            and np.dtype(raw[key][0]) == np.uint8 and len(shape) >= 3
+            and shape[-2] == positive[1][1] and shape[-1] == codec.packed_width(positive[1][2])):
+        return name, ("<f4", shape[:-1] + positive[1][2:])
+    raise ValueError(f"member {key!r} is not an encoded map this version reads (stored {raw[key][0]} "
+                     f"{list(shape)}, positive {list(positive[1]) if positive else None})")
+
+
 def logical_headers(raw: Headers) -> Headers:
-    """Headers as stored -> the arrays a reader gets (a shared member takes ``positive``'s ``h, w``)."""
+    """Headers as stored -> the arrays a reader gets (a shared or encoded member takes ``positive``'s
+    ``h, w``; an encoded one is float32)."""
     out: Headers = {}
     for key, (dtype, shape) in raw.items():
-        name = key[:-len(SHARED_SUFFIX)] if key.endswith(SHARED_SUFFIX) else None
-        if name is None:
-            out[key] = (dtype, shape)
-        elif name in SHAREABLE and "positive" in raw and shape and shape[-1] == 0:
-            out[name] = (dtype, shape[:-1] + raw["positive"][1][1:])
+        if key.endswith(SHARED_SUFFIX) or ENCODED_SEP in key:
+            name, header = _logical(key, shape, raw)
+            out[name] = header
         else:
-            raise ValueError(f"member {key!r} is not a shared map this version reads")
+            out[key] = (dtype, shape)
     return out
 
 
@@ -171,14 +220,15 @@ def shard_headers(path: Path) -> Headers:
         raise _unreadable(path, exc) from exc
 
 
-def write_shard_file(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_shard_file(path: Path, arrays: dict[str, np.ndarray], codes: dict[str, str] | None = None) -> None:
     """Write one shard atomically; a kill leaves either the whole shard or nothing (and a full
-    disk a :class:`VsslevalError` naming the shard and the bytes it needs)."""
+    disk a :class:`VsslevalError` naming the shard and the bytes it needs). ``codes``: the map
+    members to store encoded (:func:`encode_members`), after those equal to ``positive`` are shared."""
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     pickled = [k for k, v in arrays.items() if v.dtype == object]
     if pickled:  # stores must stay readable with allow_pickle=False
         raise TypeError(f"shard arrays {pickled} have dtype object; store numbers or fixed-width strings")
-    arrays = share_with_positive(arrays)
+    arrays = encode_members(share_with_positive(arrays), codes or {})
     size = sum(v.nbytes + 256 for v in arrays.values()) + 22  # .npy headers and zip records
     with atomic_path(path, size_hint=size) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -186,15 +236,25 @@ def write_shard_file(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def read_shard_file(path: Path) -> dict[str, np.ndarray]:
     """The shard's arrays; a map stored as shared with ``positive`` comes back as the array that
-    was written (a copy: readers may change what they get, as with any other member)."""
+    was written (a copy: readers may change what they get, as with any other member), an encoded
+    map as its decoded float32 values."""
     try:
         with np.load(path, allow_pickle=False) as z:
             raw = {k: z[k] for k in z.files}
-        shapes = logical_headers({k: (v.dtype.str, v.shape) for k, v in raw.items()})
+        logical_headers({k: (v.dtype.str, v.shape) for k, v in raw.items()})  # refuses what it cannot read
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # corrupted despite atomic writes
         raise _unreadable(path, exc) from exc
-    return {k: raw[k] if k in raw else np.broadcast_to(raw["positive"], shape).copy()
-            for k, (_, shape) in shapes.items()}
+    out: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        name, _, code = key.partition(ENCODED_SEP)
+        if key.endswith(SHARED_SUFFIX):
+            name = key[:-len(SHARED_SUFFIX)]
+            out[name] = np.broadcast_to(raw["positive"], value.shape[:-1] + raw["positive"].shape[1:]).copy()
+        elif code:
+            out[name] = codec.from_bytes(value, raw["positive"].shape[-1])
+        else:
+            out[key] = value
+    return out
 
 
 def read_ids(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -299,7 +299,10 @@ class Protocol:
 
         ``maps``: ``{'positive', 'silence', 'noise', 'offscreen'}`` raw maps ``[B, h, w]`` (negatives may
         be None unless required); ``gt``: ``[B, 224, 224]``; ``ogl``: raw object maps or None;
-        ``inputs``: ``boxes`` (float64 ``[B, K, 4]``) when the protocol ``needs_boxes``.
+        ``inputs``: ``boxes`` (float64 ``[B, K, 4]``) when the protocol ``needs_boxes``;
+        ``extremes`` (``{variant: [B, 2]}``, the raw maps' max and min) when the maps given are not
+        the raw maps (a store keeping them resized, docs/models.md §2.8): raw-scale statistics
+        must come from them (:func:`vssleval.metrics.stats.extremes` with ``known``).
         """
         raise NotImplementedError
 

@@ -590,9 +590,12 @@ class Juanola2025Protocol(Protocol):
     def groups(self, sample_ids, groups):
         return list(groups) if groups is not None else [QUIRK_scene_key(s) for s in sample_ids]
 
-    def sample_records(self, maps, gt, ogl, setup: Setup) -> dict[str, np.ndarray]:
-        return sample_records(maps["positive"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
-                              setup.thresholds, setup.ops)
+    def sample_records(self, maps, gt, ogl, setup: Setup, **inputs) -> dict[str, np.ndarray]:
+        rec = sample_records(maps["positive"], maps["silence"], maps["noise"], maps["offscreen"], ogl, gt,
+                             setup.thresholds, setup.ops)
+        for v, known in (inputs.get("extremes") or {}).items():  # the raw maps' own (docs/models.md §2.8)
+            rec[f"max_{v}"], rec[f"min_{v}"] = extremes(None, known)
+        return rec
 
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
         """The 164 reference keys (x100, pooled over seeds) after ``nonfinite_maps``."""

@@ -50,7 +50,8 @@ _CHUNK = 8
 
 
 def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
-                   op: str, ogl: Array | None = None, threads: int | None = None) -> dict[str, np.ndarray]:
+                   op: str, ogl: Array | None = None, threads: int | None = None,
+                   known: Mapping[str, Array] | None = None) -> dict[str, np.ndarray]:
     """Per-sample scalars of one batch of one seed.
 
     Args:
@@ -60,6 +61,9 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         ogl: optional raw object maps ``[B,h',w']``.
         threads: CPU workers over chunks of rows (default ``torch.get_num_threads()``); values
             do not depend on it (each row's numbers are computed alone).
+        known: ``{variant: [B, 2]}`` the raw maps' (max, min) where ``maps`` are not the raw maps (a
+            store keeping them resized, docs/models.md §2.8): ``max_``/``min_`` are these, and a
+            finite map is flat when its raw max equals its raw min.
     Returns:
         ``{field: float64 [B]}``: ``max_/min_/conf_/nonfinite_<variant>``, ``iou_med``,
         ``iou_adap``, ``iou_<u>``, ``pia_<neg>_<rule>``, ``mapiou_<neg>_<u>``, ``area``,
@@ -67,13 +71,14 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
     """
     arrays = [a for a in (*maps.values(), gt, ogl) if a is not None]
     n = gt.shape[0]
+    known = dict(known or {})
     if n <= _CHUNK or any(is_torch(a) and a.device.type != "cpu" for a in arrays):
-        return _chunk_records(maps, gt, thresholds, op, ogl)
+        return _chunk_records(maps, gt, thresholds, op, ogl, known)
 
     def chunk(s: int) -> dict[str, np.ndarray]:
         sl = slice(s, s + _CHUNK)
         return _chunk_records({v: (None if m is None else m[sl]) for v, m in maps.items()}, gt[sl],
-                              thresholds, op, None if ogl is None else ogl[sl])
+                              thresholds, op, None if ogl is None else ogl[sl], {v: e[sl] for v, e in known.items()})
 
     parts = map_chunks(chunk, n, _CHUNK, threads)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -112,8 +117,10 @@ def _upsampled(raw: Array, op: str, name: str) -> tuple[Array, Array]:
 
 
 def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
-                   op: str, ogl: Array | None = None) -> dict[str, np.ndarray]:
+                   op: str, ogl: Array | None = None,
+                   known: Mapping[str, Array] | None = None) -> dict[str, np.ndarray]:
     """:func:`sample_records` on one chunk of rows."""
+    known = known or {}
     rec: dict[str, np.ndarray] = {}
     gtf = GroundTruth(to_numpy_if_cpu(gt))
     rec["area"] = _np(gtf.mass)
@@ -127,10 +134,12 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         ok = _np(isfinite_rows(raw)).astype(bool)
         valid[v] = ok
         rec[f"nonfinite_{v}"] = (~ok).astype(np.float64)
-        mx, mn = extremes(raw)
+        mx, mn = extremes(raw, known.get(v))
         rec[f"max_{v}"], rec[f"min_{v}"] = np.where(ok, mx, np.nan), np.where(ok, mn, np.nan)
         clean = raw if ok.all() else _zero_nonfinite(raw)
         up[v], flat_raw[v] = _upsampled(to_numpy_if_cpu(clean), op, v)
+        if v in known:  # flat is a property of the raw map (a stored map is its resize)
+            flat_raw[v] = _known_flat(flat_raw[v], ok & (mx == mn), ok)
         conf = confidence(up[v])
         worst = -np.inf if v == "positive" else np.inf
         rec[f"conf_{v}"] = np.where(ok, conf, worst)
@@ -167,6 +176,17 @@ def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
                      ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), both_flat))):
             rec[f"iou_{r}_ogl"] = np.where(pos_ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
     return rec
+
+
+def _known_flat(flat_rows, raw_flat: np.ndarray, ok: np.ndarray):
+    """``flat_rows`` (numpy or torch ``[B]``) with the rows of finite maps (``ok``) replaced by
+    ``raw_flat``, the flatness of their raw maps (max == min)."""
+    if is_torch(flat_rows):
+        import torch
+
+        return torch.where(torch.as_tensor(ok, device=flat_rows.device),
+                           torch.as_tensor(raw_flat, device=flat_rows.device), flat_rows)
+    return np.where(ok, raw_flat, flat_rows)
 
 
 def _flat_selects_all(t, flat_rows):
@@ -379,8 +399,8 @@ class CleanProtocol(Protocol):
         return {k: v for k, v in block.items() if k not in QUIRK_NEGATIVE_AUDIO_KEYS}
 
     def sample_records(self, maps: Mapping[str, Array | None], gt: Array, ogl: Array | None,
-                       setup: Setup) -> dict[str, np.ndarray]:
-        return sample_records(maps, gt, setup.thresholds, setup.ops, ogl=ogl)
+                       setup: Setup, **inputs: Any) -> dict[str, np.ndarray]:
+        return sample_records(maps, gt, setup.thresholds, setup.ops, ogl=ogl, known=inputs.get("extremes"))
 
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
         """Every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1;

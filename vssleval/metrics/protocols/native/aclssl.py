@@ -1,8 +1,10 @@
 """ACL-SSL's evaluator for VGG-SS (``Eval.py`` + ``VGGSS/eval_utils.py``; docs/protocols.md §11.4).
 
-The raw map the model stores is the heatmap's logit at 352 px (decoder logits + ``b / w``,
-docs/models.md §17). The evaluator's map is ``sigmoid(bicubic_224(raw))`` (torch bicubic,
-align_corners=False, no antialias), float32, in absolute units: no min-max. The repository builds
+The raw map the model returns is the heatmap's logit at 352 px (decoder logits + ``b / w``,
+docs/models.md §17); the store keeps it already resized by the evaluator's own bicubic call
+(``map.store``, docs/models.md §2.8), which the resize below then leaves as it is. The evaluator's
+map is ``sigmoid(bicubic_224(raw))`` (torch bicubic, align_corners=False, no antialias), float32,
+in absolute units: no min-max. The repository builds
 one evaluator per threshold of a fixed sweep ``0.05, 0.10, ..., 0.95`` and, for each, keeps the
 pixels **>=** the threshold (the float32 value of the Python float), cIoU = inter / (sum(GT) +
 sum(mask outside GT)) in float64 with no epsilon (an empty GT and an empty mask give NaN, which

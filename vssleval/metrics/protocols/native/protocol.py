@@ -150,7 +150,7 @@ class NativeProtocol(Protocol):
         raw = np.asarray(to_numpy(maps["positive"]), dtype=np.float32)
         cols = self.evaluator(setup).samples(raw, unpad_boxes_of(inputs["boxes"]))
         out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items() if np.asarray(v).dtype.kind in "fiub"}
-        out["max_positive"], out["min_positive"] = extremes(raw)
+        out["max_positive"], out["min_positive"] = extremes(raw, (inputs.get("extremes") or {}).get("positive"))
         return out
 
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict[str, Any]:
