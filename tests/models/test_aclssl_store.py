@@ -26,12 +26,9 @@ from vssleval.engine.store.reduce import StoreMaps
 from vssleval.engine.store.shards import ENCODED_SEP
 from vssleval.models import load_model_config
 from vssleval.models.maps import MapRule
-import test_aclssl_parity
 from test_aclssl_parity import DATA
 
 GOLDEN = shared.BUNDLE_ROOT / "aclssl" / "golden.npz"
-#: the weights in their release containers (a module fixture of test_aclssl_parity)
-release = test_aclssl_parity.release
 #: VGG-SS test set and the run the budget is for (docs/models.md §17.8)
 VGGSS_CLIPS, VGGSS_SEEDS, BUDGET = 5158, 10, 10e9
 
