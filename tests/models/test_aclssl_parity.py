@@ -61,19 +61,24 @@ def release(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def outputs(release):
-    """Every stage of ``aclssl`` on the golden's clips, through the native preset's front-ends."""
-    golden = np.load(GOLDEN)
+def release_model(release: Path):
+    """``aclssl`` built from the ``release`` fixture's folder (its CLIPSeg part from the HF cache there)."""
     old = os.environ.get("HF_HOME")
     os.environ["HF_HOME"] = str(release / "hf")
     try:
-        model = build_model("aclssl", checkpoint=str(release / "ckpt"), preset="native")
+        return build_model("aclssl", checkpoint=str(release / "ckpt"), preset="native")
     finally:
         if old is None:
             os.environ.pop("HF_HOME")
         else:
             os.environ["HF_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def outputs(release):
+    """Every stage of ``aclssl`` on the golden's clips, through the native preset's front-ends."""
+    golden = np.load(GOLDEN)
+    model = release_model(release)
     audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
     clips = [str(c) for c in golden["clips"]]
     images = torch.stack([image.load(DATA / "frames" / f"{c}.jpg") for c in clips])
@@ -90,7 +95,7 @@ def outputs(release):
     heat = torch.sigmoid(upsample(raw, rule.upsample_op("positive"), 224))
     assert rule.normalize == "sigmoid"
     return {"model": model, "image": images[:, :, ::16, ::16], "fbank": fbank[:, ::25],
-            "vit": visual[:, :, golden["vit_tokens"]], "beats": feats[:, golden["beats_tokens"]],
+            "vit": visual[:, :len(model.vision_layers), golden["vit_tokens"]], "beats": feats[:, golden["beats_tokens"]],
             "token": token, "embedding": emb, "logits": logits[:, ::4, ::4], "heatmap": heat}
 
 
