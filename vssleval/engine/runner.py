@@ -443,6 +443,8 @@ class Engine:
                                       "ids": np.array([self.samples[p].id for p in pos])}
         as_np = lambda t: t.float().cpu().numpy()  # noqa: E731
         out["positive"] = as_np(model.localize(visual, a_pos))
+        if model.has_confidence:  # the model's own score of the positive pair (docs/protocols.md §11.4)
+            out["confidence"] = as_np(model.confidence(visual, a_pos))
         if "silence" in spec.negatives:
             srs = batch["sr"].tolist()
             for sr in set(srs) - set(silence_cache):  # silence features: once per run and rate

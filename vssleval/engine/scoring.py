@@ -192,5 +192,5 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
                        noise=shard["noise"][s] if "noise" in negatives else None,
                        offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
                        gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
-                       boxes=shard["boxes"])
+                       boxes=shard["boxes"], confidence=shard.get("confidence"))
     return acc

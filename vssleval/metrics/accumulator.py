@@ -76,7 +76,8 @@ class Accumulator:
     def update(self, seed_index: int, sample_ids: Sequence[str], positive: Array, silence: Array | None = None,
                noise: Array | None = None, offscreen: Array | None = None, gt: Array | None = None,
                groups: Sequence[str] | None = None, ogl: Array | None = None,
-               boxes: np.ndarray | None = None, labels: Sequence[str] | None = None) -> None:
+               boxes: np.ndarray | None = None, labels: Sequence[str] | None = None,
+               confidence: Array | None = None) -> None:
         """Add one batch of one seed.
 
         Args:
@@ -95,6 +96,8 @@ class Accumulator:
                 NaN rows after each sample's last box (required when the protocol ``needs_boxes``).
             labels: ``B`` class labels (per-class breakdown and the ``label`` column of
                 :meth:`per_sample_rows`); give them for every batch or for none.
+            confidence: the model's ``B`` per-sample scores of the positive pairs (the store's
+                ``confidence``), passed on to a protocol that ``reads_confidence``.
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
@@ -124,6 +127,11 @@ class Accumulator:
                 raise ValueError(f"protocol {self.protocol} needs boxes [B={b}, K, 4], got "
                                  f"{None if boxes is None else np.shape(boxes)}")
             extra["boxes"] = np.asarray(boxes, dtype=np.float64)
+        if self.rules.reads_confidence:
+            extra["confidence"] = None if confidence is None else np.asarray(confidence, dtype=np.float64)
+            if confidence is not None and extra["confidence"].shape != (b,):
+                raise ValueError(f"confidence has shape {extra['confidence'].shape} but positive has shape "
+                                 f"{shapes['positive']}")
         rec = self.rules.sample_records(maps, gt, ogl, self.setup, **extra)
         grp = self.rules.groups(sample_ids, groups)
         self._records.setdefault(seed_index, []).append(rec)
