@@ -80,6 +80,7 @@ PATCHES_EXTENDED = [
 # ---------------------------------------------------------------------------------------------
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
@@ -268,25 +269,37 @@ class Capture:
 
 
 # --------------------------------------------------------------------------- the official run
-def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
-    """Run the official VGG-SS test path; returns (ids, stages, evaluator records, gt maps, rst text)."""
+@contextlib.contextmanager
+def official_session(src: Path, weights: Path, data: Path, workdir: Path, lay_out):
+    """Check the inputs, lay out ``workdir`` (``lay_out(workdir, src, weights, data)``), install the
+    PATCHES, then run the body inside ``workdir`` with the model built as ``Test_PTModels.main``
+    builds it (device 'cpu', see PATCHES). Yields ``(model, what lay_out returned, data resolved)``."""
     src, weights, data = src.resolve(), weights.resolve(), data.resolve()
     check_inputs(src, weights, data)
-    ids = make_run_dir(workdir, src, weights, data, ids)
+    laid = lay_out(workdir, src, weights, data)
     apply_patches(src, weights / W.FILES["clipseg"])
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     old = os.getcwd()
     os.chdir(workdir)
     try:
         from modules.models import ACL
-        from VGGSS.VGGSS_Dataset import VGGSSDataset
-        from Eval import eval_vggss_agg
-        import VGGSS.eval_utils as ve
 
-        # Test_PTModels.main, VGG-SS branch (device 'cpu', see PATCHES).
         model = ACL("./config/model/ACL_ViT16.yaml", "cpu")
         model.train(False)
         model.load(str(weights / W.FILES["param_best"]))
+        yield model, laid, data
+    finally:
+        os.chdir(old)
+
+
+def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
+    """Run the official VGG-SS test path; returns (ids, stages, evaluator records, gt maps, rst text)."""
+    with official_session(src, weights, data, workdir,
+                          lambda run, s, w, d: make_run_dir(run, s, w, d, ids)) as (model, ids, data):
+        from VGGSS.VGGSS_Dataset import VGGSSDataset
+        from Eval import eval_vggss_agg
+
+        # Test_PTModels.main, VGG-SS branch.
         dataset = VGGSSDataset(str(data), "vggss_test", is_train=False, input_resolution=352)
         if dataset.file_list != ids:
             raise HarnessError(f"the official file list {dataset.file_list} differs from the chosen ids {ids}: "
@@ -303,8 +316,6 @@ def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
         finals = [e.finalize()[1] for e in evaluators]
         wb = (float(model.masker_i.w.detach()), float(model.masker_i.b.detach()))
         adversarial = run_adversarial(workdir)
-    finally:
-        os.chdir(old)
     evals = {"ciou": ciou, "ap50": np.array([f["cIoU"] for f in finals], dtype=np.float64),
              "auc": np.array([f["AUC"] for f in finals], dtype=np.float64),
              "best_auc": float(best["best_AUC"]), "masker_w_b": wb, "adversarial": adversarial}

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -35,7 +34,6 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import aclssl as H  # noqa: E402
-import aclssl_weights as W  # noqa: E402
 
 NEGATIVES_CSV = "vggss_test_plus_silent.csv"
 NEGATIVE_LABEL = "non-sounding"
@@ -120,23 +118,13 @@ class ExtendedCapture:
 # --------------------------------------------------------------------------- the official run
 def run_official_extended(src: Path, weights: Path, data: Path, ids, workdir: Path) -> dict:
     """Run the official extended VGG-SS test path; returns every record the goldens need."""
-    src, weights, data = src.resolve(), weights.resolve(), data.resolve()
-    H.check_inputs(src, weights, data)
-    ids, negatives = make_extended_dir(workdir, src, weights, data, ids)
-    H.apply_patches(src, weights / W.FILES["clipseg"])
-    record_evaluators()
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    old = os.getcwd()
-    os.chdir(workdir)
-    try:
-        from modules.models import ACL
+    lay_out = lambda run, s, w, d: make_extended_dir(run, s, w, d, ids)  # noqa: E731
+    with H.official_session(src, weights, data, workdir, lay_out) as (model, (ids, negatives), _):
+        record_evaluators()
         from VGGSS.VGGSS_Dataset import ExtendVGGSSDataset
         from Eval import eval_exvggss_agg
 
-        # Test_PTModels.main, extended VGG-SS branch (device 'cpu', see PATCHES).
-        model = ACL("./config/model/ACL_ViT16.yaml", "cpu")
-        model.train(False)
-        model.load(str(weights / W.FILES["param_best"]))
+        # Test_PTModels.main, extended VGG-SS branch.
         dataset = ExtendVGGSSDataset(str(workdir / "data"), input_resolution=352)
         expected = [f"{i}.jpg" for i in ids] + [f"{v}.jpg" for v, _ in negatives]
         if dataset.image_files != expected:
@@ -150,8 +138,6 @@ def run_official_extended(src: Path, weights: Path, data: Path, ids, workdir: Pa
         gt = np.stack([dataset.get_bbox(i).numpy()[0] for i in range(len(dataset))])
         evaluators = EXT_EVALUATORS[-len(H.THRESHOLDS):]
         adversarial = adversarial_cases(workdir)
-    finally:
-        os.chdir(old)
     first = evaluators[0]
     conf = np.array([float(c) for c in first.confidence_list], dtype=np.float32)
     for e in evaluators:  # one confidence per sample, the same in all 19 evaluators

@@ -81,18 +81,28 @@ def dataset(cols) -> dict:
     ap50 = {t: rate(np.asarray(cols[column(t)], np.float64)) for t in THRESHOLDS}
     area = {t: auc(np.asarray(cols[column(t)], np.float64)) for t in THRESHOLDS}
     out: dict = {"ciou": ap50[HEADLINE_THRESHOLD], "auc": area[HEADLINE_THRESHOLD]}
-    for t in THRESHOLDS:
-        out[f"AP50(cIoU)@{t:g}"] = ap50[t]
-        out[f"AUC@{t:g}"] = area[t]
-    out[f"best_AUC_{SELECTED}"], out[f"best_AUC_threshold_{SELECTED}"] = best_over_sweep(area)
-    out[f"best_AP50(cIoU)_{SELECTED}"], out[f"best_AP50(cIoU)_threshold_{SELECTED}"] = best_over_sweep(ap50)
+    out.update(sweep_numbers({"AP50(cIoU)": ap50, "AUC": area}))
     out["n_samples"] = len(np.asarray(cols["ciou"]))
     return out
 
 
-_OWN = tuple(f"{k}@{t:g}" for t in THRESHOLDS for k in ("AP50(cIoU)", "AUC")) + (
-    f"best_AUC_{SELECTED}", f"best_AUC_threshold_{SELECTED}",
-    f"best_AP50(cIoU)_{SELECTED}", f"best_AP50(cIoU)_threshold_{SELECTED}")
+def sweep_numbers(rows: dict[str, dict[float, float]]) -> dict:
+    """``<name>@<t>`` of every row ``{name: {threshold: value}}`` at each sweep threshold, then per
+    row its best over the sweep and that threshold, under keys that say they were selected on the
+    scored set (:func:`sweep_keys`)."""
+    out = {f"{name}@{t:g}": values[t] for t in THRESHOLDS for name, values in rows.items()}
+    for name, values in rows.items():
+        out[f"best_{name}_{SELECTED}"], out[f"best_{name}_threshold_{SELECTED}"] = best_over_sweep(values)
+    return out
+
+
+def sweep_keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys :func:`sweep_numbers` writes for rows ``names`` (an evaluator's own names)."""
+    return tuple(f"{name}@{t:g}" for t in THRESHOLDS for name in names) + tuple(
+        key for name in names for key in (f"best_{name}_{SELECTED}", f"best_{name}_threshold_{SELECTED}"))
+
+
+_OWN = sweep_keys(("AP50(cIoU)", "AUC"))
 
 ACLSSL = NativeEvaluator(
     "aclssl", "swimmiing/ACL-SSL@57f4a6c (Eval.py, VGGSS/eval_utils.py)", "clip",

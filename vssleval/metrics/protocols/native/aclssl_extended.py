@@ -29,7 +29,7 @@ import numpy as np
 
 from ._base import Inputs, NativeEvaluator
 from ._common import auc, ciou_counts, rate
-from .aclssl import HEADLINE_THRESHOLD, SELECTED, THRESHOLDS, best_over_sweep, column, heatmap, sweep
+from .aclssl import HEADLINE_THRESHOLD, THRESHOLDS, column, heatmap, sweep, sweep_keys, sweep_numbers
 from .slavc import STATISTICS, average_precision, f1_list
 
 #: added to the cIoU denominator by ``extend_eval_utils.Evaluator.update``
@@ -75,19 +75,13 @@ def dataset(cols) -> dict:
     seen = np.asarray(cols["ciou"], np.float64)[positive]
     out: dict = {"ap": ap[HEADLINE_THRESHOLD], "max_f1": f1[HEADLINE_THRESHOLD],
                  "ciou": rate(seen), "auc": auc(seen)}
-    for t in THRESHOLDS:
-        out[f"AP@{t:g}"] = ap[t]
-        out[f"maxF1@{t:g}"] = f1[t]
-    out[f"best_AP_{SELECTED}"], out[f"best_AP_threshold_{SELECTED}"] = best_over_sweep(ap)
-    out[f"best_maxF1_{SELECTED}"], out[f"best_maxF1_threshold_{SELECTED}"] = best_over_sweep(f1)
+    out.update(sweep_numbers({"AP": ap, "maxF1": f1}))
     out["n_positives"] = int(positive.sum())
     out["n_samples"] = len(conf)
     return out
 
 
-_OWN = tuple(f"{k}@{t:g}" for t in THRESHOLDS for k in ("AP", "maxF1")) + (
-    f"best_AP_{SELECTED}", f"best_AP_threshold_{SELECTED}",
-    f"best_maxF1_{SELECTED}", f"best_maxF1_threshold_{SELECTED}")
+_OWN = sweep_keys(("AP", "maxF1"))
 
 ACLSSL_EXTENDED = NativeEvaluator(
     "aclssl_extended", "swimmiing/ACL-SSL@57f4a6c (Eval.py eval_ex*_agg, VGGSS/extend_eval_utils.py)", "clip",
