@@ -9,6 +9,7 @@ its pure-Python ``compliance.kaldi`` is used), pyyaml, scikit-learn, opencv, tqd
     python scripts/reference/aclssl.py --src ACL-SSL --weights W --data D --out OUT [--ids ID ...]
     python scripts/reference/aclssl.py ... --full OUT2          # every stage whole, one .npz per clip
     python scripts/reference/aclssl.py --write-manifests --src ACL-SSL   # record the official key sets
+    python scripts/reference/aclssl.py --extended ... --data D2 --out OUT  # the extended-set path (below)
 
 What runs, exactly as ``Test_PTModels.main`` does for VGG-SS: ``ACL(config/model/ACL_ViT16.yaml, cpu)``,
 ``model.train(False)``, ``model.load(Param_best.pth)``, ``VGGSSDataset(D, 'vggss_test', is_train=False,
@@ -20,6 +21,10 @@ directory, so the harness runs it in a scratch folder laid out that way: the con
 ``--src``, the BEATs file linked from ``--weights``, and the two metadata files written for the
 chosen clips (ids from ``D/vggss.json``, all of them if ``--ids`` is not given). Stages are captured
 with forward hooks, which do not change any value.
+
+``--extended`` runs the official extended VGG-SS path (``ExtendVGGSSDataset`` + ``eval_exvggss_agg``)
+instead, on D2 = a VGG-SS-layout folder plus its ``vggss_test_plus_silent.csv``, and adds the
+``extended*`` goldens to OUT (scripts/reference/aclssl_extended.py; its patches: PATCHES_EXTENDED).
 """
 
 from __future__ import annotations
@@ -54,9 +59,29 @@ PATCHES = [
      "to record the per-sample cIoU of each of the 19 evaluators at full precision; evaluate_batch, "
      "cal_CIOU and finalize are the official methods, untouched."),
 ]
+#: The extended-set run (``--extended``, scripts/reference/aclssl_extended.py) has patches 1-4, 6 and
+#: 7 above (7 records nothing there) and these:
+PATCHES_EXTENDED = [
+    ("Test_PTModels.main's extended-VGG-SS steps are performed by the harness, line for line (ACL, "
+     "train(False), load, ExtendVGGSSDataset(D, input_resolution=352), DataLoader(batch_size=1, shuffle=False, "
+     "num_workers=1, pin_memory=True, drop_last=False), eval_exvggss_agg(model, loader, result_dir)), with "
+     "Param_best.pth read from WEIGHTS",
+     "main() also runs extended Flickr, Flickr, VGG-SS and AVSBench, and reads Param_best.pth from "
+     "SAVE/Train_record/...; nothing else differs."),
+    ("VGGSS.extend_eval_utils.Evaluator.__init__ -> the official __init__, then the instance is remembered",
+     "to read each evaluator's per-sample confidence, cIoU and bb lists, and to call its official "
+     "finalize_stats() and finalize() once more after the run for the unformatted AP and F1 list (both "
+     "only read the lists); update, evaluate_batch and the aggregation are the official methods, untouched."),
+    ("data placement: D/extend_frames -> DATA/frames and D/extend_audio -> DATA/audio (links), and "
+     "VGGSS/metadata/vggss_test_plus_silent.csv copied byte for byte from DATA",
+     "the official loader reads the positives and the negatives from extend_frames/ and extend_audio/ and "
+     "the negatives list from VGGSS/metadata/; the synthetic set keeps one copy of each file."),
+]
 # ---------------------------------------------------------------------------------------------
 
 import argparse
+import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -188,7 +213,8 @@ def make_run_dir(run: Path, src: Path, weights: Path, data: Path, ids: list[str]
         raise HarnessError(f"{data}: frames/<id>.jpg or audio/<id>.wav missing for {absent}")
     (run / "VGGSS" / "metadata").mkdir(parents=True)
     (run / "VGGSS" / "metadata" / "vggss.json").write_text(json.dumps([by_id[i] for i in ids]))
-    (run / "VGGSS" / "metadata" / "vggss_test.csv").write_text("".join(f"{i},{by_id[i]['class']}\n" for i in ids))
+    with open(run / "VGGSS" / "metadata" / "vggss_test.csv", "w", newline="") as fh:  # quoted as the official list
+        csv.writer(fh, lineterminator="\n").writerows([i, by_id[i]["class"]] for i in ids)
     (run / "config").symlink_to(src / "config")
     (run / "pretrain").mkdir()
     (run / "pretrain" / W.FILES["beats"]).symlink_to(weights / W.FILES["beats"])
@@ -243,25 +269,37 @@ class Capture:
 
 
 # --------------------------------------------------------------------------- the official run
-def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
-    """Run the official VGG-SS test path; returns (ids, stages, evaluator records, gt maps, rst text)."""
+@contextlib.contextmanager
+def official_session(src: Path, weights: Path, data: Path, workdir: Path, lay_out):
+    """Check the inputs, lay out ``workdir`` (``lay_out(workdir, src, weights, data)``), install the
+    PATCHES, then run the body inside ``workdir`` with the model built as ``Test_PTModels.main``
+    builds it (device 'cpu', see PATCHES). Yields ``(model, what lay_out returned, data resolved)``."""
     src, weights, data = src.resolve(), weights.resolve(), data.resolve()
     check_inputs(src, weights, data)
-    ids = make_run_dir(workdir, src, weights, data, ids)
+    laid = lay_out(workdir, src, weights, data)
     apply_patches(src, weights / W.FILES["clipseg"])
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     old = os.getcwd()
     os.chdir(workdir)
     try:
         from modules.models import ACL
-        from VGGSS.VGGSS_Dataset import VGGSSDataset
-        from Eval import eval_vggss_agg
-        import VGGSS.eval_utils as ve
 
-        # Test_PTModels.main, VGG-SS branch (device 'cpu', see PATCHES).
         model = ACL("./config/model/ACL_ViT16.yaml", "cpu")
         model.train(False)
         model.load(str(weights / W.FILES["param_best"]))
+        yield model, laid, data
+    finally:
+        os.chdir(old)
+
+
+def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
+    """Run the official VGG-SS test path; returns (ids, stages, evaluator records, gt maps, rst text)."""
+    with official_session(src, weights, data, workdir,
+                          lambda run, s, w, d: make_run_dir(run, s, w, d, ids)) as (model, ids, data):
+        from VGGSS.VGGSS_Dataset import VGGSSDataset
+        from Eval import eval_vggss_agg
+
+        # Test_PTModels.main, VGG-SS branch.
         dataset = VGGSSDataset(str(data), "vggss_test", is_train=False, input_resolution=352)
         if dataset.file_list != ids:
             raise HarnessError(f"the official file list {dataset.file_list} differs from the chosen ids {ids}: "
@@ -278,8 +316,6 @@ def run_official(src: Path, weights: Path, data: Path, ids, workdir: Path):
         finals = [e.finalize()[1] for e in evaluators]
         wb = (float(model.masker_i.w.detach()), float(model.masker_i.b.detach()))
         adversarial = run_adversarial(workdir)
-    finally:
-        os.chdir(old)
     evals = {"ciou": ciou, "ap50": np.array([f["cIoU"] for f in finals], dtype=np.float64),
              "auc": np.array([f["AUC"] for f in finals], dtype=np.float64),
              "best_auc": float(best["best_AUC"]), "masker_w_b": wb, "adversarial": adversarial}
@@ -449,6 +485,8 @@ def write_goldens(out: Path, ids, st, ev, gt, rst, src: Path, weights: Path, dat
     (out / "evaluator.json").write_text(json.dumps(evaluator, indent=1) + "\n")
     (out / "test_rst.txt").write_text(rst)
     src_commit = _git_head(src)
+    readme = out / "README.md"
+    kept = extended_section_of(readme.read_text()) if readme.is_file() else ""  # an --extended run's section
     sums = write_sums(out)
     wsums = "\n".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(weights).as_posix()}"
                       for p in sorted(weights.rglob("*")) if p.is_file())
@@ -502,12 +540,37 @@ Clips (the official sorted order): {', '.join(ids)}.
 {wsums}
 ```
 
-## sha256 of the files here (also in `SHA256SUMS`)
+{kept + chr(10) + chr(10) if kept else ""}## sha256 of the files here (also in `SHA256SUMS`)
 
 ```
 {sums}
 ```
 """)
+
+
+EXTENDED_MARK = ("<!-- extended: written by --extended -->", "<!-- /extended -->")
+SUMS_HEADING = "## sha256 of the files here (also in `SHA256SUMS`)"
+
+
+def extended_section_of(text: str) -> str:
+    """The marked extended section of a README.md text ('' when it has none)."""
+    start, end = EXTENDED_MARK
+    if start not in text or end not in text:
+        return ""
+    return text[text.index(start):text.index(end) + len(end)]
+
+
+def update_readme(out: Path, section: str | None = None) -> None:
+    """Rewrite ``out/SHA256SUMS`` and README.md's sha256 block; with ``section``, put it (marked) before
+    that block, replacing an earlier extended section."""
+    sums = write_sums(out)
+    text = (out / "README.md").read_text()
+    head = text[:text.index(SUMS_HEADING)]
+    old = extended_section_of(head)
+    if section is not None:
+        marked = f"{EXTENDED_MARK[0]}\n{section.rstrip()}\n{EXTENDED_MARK[1]}"
+        head = head.replace(old, marked) if old else f"{head.rstrip()}\n\n{marked}\n\n"
+    (out / "README.md").write_text(f"{head}{SUMS_HEADING}\n\n```\n{sums}\n```\n")
 
 
 def write_sums(out: Path) -> str:
@@ -584,12 +647,22 @@ def main(argv=None) -> int:
     ap.add_argument("--full", type=Path, help="write every stage whole here, one .npz per clip")
     ap.add_argument("--write-manifests", type=Path, nargs="?", const=W.MANIFEST_DIR, default=None,
                     help="record the official key sets into this folder (default: %(const)s) and stop")
+    ap.add_argument("--extended", action="store_true",
+                    help="run the official extended VGG-SS path instead (DATA also holds vggss_test_plus_silent.csv; "
+                         "--out gains the extended* files and README section: aclssl_extended.py)")
     a = ap.parse_args(argv)
     if a.write_manifests is not None:
         write_manifests(a.src, a.write_manifests)
         return 0
     if not (a.weights and a.data and (a.out or a.full)):
         ap.error("--weights, --data and --out or --full are required")
+    if a.extended:
+        if a.out and not (a.out / "README.md").is_file():
+            ap.error(f"--extended adds to the goldens of a VGG-SS run; {a.out} has no README.md (run without --extended first)")
+        import aclssl_extended
+
+        aclssl_extended.run(a.src, a.weights, a.data, a.ids, a.out, a.full)
+        return 0
     with tempfile.TemporaryDirectory(prefix="aclssl_ref_") as tmp:
         ids, st, ev, gt, rst = run_official(a.src, a.weights, a.data, a.ids, Path(tmp))
     print(rst)

@@ -13,8 +13,8 @@ import torch
 import vssleval
 from engine_helpers import IDENTITY_PLUGIN_YAML
 from vssleval.cli import main
-from vssleval.engine.contract import check_output
-from vssleval.engine.store import COMPLETE_FILE
+from vssleval.engine.contract import check_output, check_scores
+from vssleval.engine.store import COMPLETE_FILE, HeatmapStore
 from vssleval.errors import VsslevalError
 
 PLUGINS = '''
@@ -114,6 +114,22 @@ class ShortAudio(CenterPrior):
 class ShortImage(CenterPrior):
     def encode_image(self, images):
         return super().encode_image(images)[1:]
+
+
+class Plain(CenterPrior):
+    """No confidence hook."""
+
+
+class WithConfidence(CenterPrior):
+    """The optional hook: one score per pair (here the pair's position in its batch, / 10)."""
+
+    def confidence(self, visual, audio):
+        return torch.arange(max(len(visual), len(audio)), dtype=torch.float32) / 10
+
+
+class ConfidencePerPixel(WithConfidence):
+    def confidence(self, visual, audio):
+        return super().confidence(visual, audio)[:, None]
 '''
 
 PRESET_YAML = IDENTITY_PLUGIN_YAML
@@ -188,6 +204,40 @@ def test_in_memory_model_goes_through_the_same_check(tmp_path):
         vssleval.infer(model, "synthetic-vggss", limit=8, seeds=1, neg="silence", out=tmp_path / "run",
                        verbose=False)
     assert not list((tmp_path / "run" / "store").glob("shard-*.npz"))
+
+
+@pytest.mark.slow
+def test_the_confidence_hook_is_stored_for_the_positive_pairs(plugins, capsys, tmp_path):
+    """A model with ``confidence(visual, audio)`` gets a float32 ``confidence`` member per sample
+    (called once per batch, on the positive pairs); a model without it gets none."""
+    code, _ = _run(capsys, "infer", plugins("WithConfidence"), tmp_path / "with", "--batch-size", "5")
+    assert code == 0
+    store = HeatmapStore.open(tmp_path / "with" / "store")
+    shards = list(store.iter_shards())
+    conf = np.concatenate([s["confidence"] for s in shards])
+    assert conf.dtype == np.float32 and "confidence" in store.members()
+    np.testing.assert_array_equal(conf, np.array([0, 1, 2, 3, 4, 0, 1, 2], np.float32) / 10)
+    code, _ = _run(capsys, "infer", plugins("Plain"), tmp_path / "without")
+    assert code == 0 and "confidence" not in HeatmapStore.open(tmp_path / "without" / "store").members()
+
+
+@pytest.mark.slow
+def test_a_confidence_that_is_not_one_score_per_pair_stops_the_run(plugins, capsys, tmp_path):
+    code, err = _run(capsys, "infer", plugins("ConfidencePerPixel"), tmp_path / "run")
+    assert code == 2
+    line = next(l for l in err.splitlines() if "vssleval: error:" in l)
+    assert ("model 'confidenceperpixel': confidence returned a torch.float32 tensor of shape [8, 1]; expected a "
+            "floating-point torch.Tensor [8]") in line
+    assert not list((tmp_path / "run" / "store").glob("shard-*.npz"))
+
+
+def test_scores_check():
+    scores = torch.zeros(3, dtype=torch.float64)
+    assert check_scores(scores, model="m", method="confidence", batch=3) is scores
+    for bad in (torch.zeros(3, dtype=torch.int64), torch.zeros(2), torch.zeros(3).to("meta"), np.zeros(3)):
+        with pytest.raises(VsslevalError, match=r"model 'm': confidence returned .*expected a floating-point "
+                                                r"torch.Tensor \[3\]"):
+            check_scores(bad, model="m", method="confidence", batch=3)
 
 
 # -- the check itself ----------------------------------------------------------------------------

@@ -144,20 +144,3 @@ def test_a_yaml_whose_native_map_is_not_the_evaluators_is_refused():
         with pytest.raises(VsslevalError, match=named):
             prepare_run({"model_config": config, "model_name": "aclssl", "preset": "native", "negatives": (),
                          "testset": "vggss"}, "native")
-
-
-def test_the_extended_sets_are_refused_for_their_own_evaluator():
-    """ACL-SSL scores the extended sets with another evaluator (AP / max-F1 with a CLIP confidence),
-    which is not reproduced: a run on them is refused before any model runs, naming why; SLAVC's
-    evaluator, which its repository runs on the extended sets too, is not."""
-    from vssleval.engine.scoring import prepare_run
-    from vssleval.models.registry import load_model_config
-
-    def run(model, testset):
-        return prepare_run({"model_config": load_model_config(model), "model_name": model, "preset": "native",
-                            "negatives": (), "testset": testset}, "native")
-
-    with pytest.raises(VsslevalError, match="scores extended test sets with other code"):
-        run("aclssl", "extended")
-    assert run("aclssl", "vggss").settings["evaluator"] == "aclssl"
-    assert run("slavc", "extended").settings["evaluator"] == "slavc"

@@ -34,19 +34,24 @@ DATA = ROOT / "tests" / "fixtures" / "data" / "vggss"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # ACL-SSL's evaluator sweep
 
 
-@pytest.fixture(scope="module")
-def outputs(release):
-    """Every stage of ``aclssl`` on the golden's clips, through the native preset's front-ends."""
-    golden = np.load(GOLDEN)
+def release_model(release: Path):
+    """``aclssl`` built from the ``release`` fixture's folder (its CLIPSeg part from the HF cache there)."""
     old = os.environ.get("HF_HOME")
     os.environ["HF_HOME"] = str(release / "hf")
     try:
-        model = build_model("aclssl", checkpoint=str(release / "ckpt"), preset="native")
+        return build_model("aclssl", checkpoint=str(release / "ckpt"), preset="native")
     finally:
         if old is None:
             os.environ.pop("HF_HOME")
         else:
             os.environ["HF_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def outputs(release):
+    """Every stage of ``aclssl`` on the golden's clips, through the native preset's front-ends."""
+    golden = np.load(GOLDEN)
+    model = release_model(release)
     audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
     clips = [str(c) for c in golden["clips"]]
     images = torch.stack([image.load(DATA / "frames" / f"{c}.jpg") for c in clips])

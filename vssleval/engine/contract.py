@@ -10,6 +10,9 @@ The contract (stated in :mod:`vssleval.models` and docs/api.md §2):
   map (upsampled, it is constant over the frame, and the metrics score it as such). An empty map
   (``h`` or ``w`` = 0) is not: it has no pixel to score, and storing it would mark a store complete
   that no protocol can read.
+* the optional hook ``confidence(visual, audio)`` (a model's own score of each pair, e.g. ACL-SSL's
+  for the extended sets) returns a real floating-point ``torch.Tensor`` ``[B]``; the engine calls
+  it for the positive pairs only, when the model has it.
 * every output is a dense (strided) tensor holding values: a sparse tensor or one on the ``meta``
   device cannot be stored or compared. An output that still tracks gradients is detached.
 
@@ -79,6 +82,17 @@ def check_output(value: Any, *, model: str, method: str, batch: int, is_map: boo
                         "(the model contract: docs/api.md §2). The run stopped before storing this batch.")
 
 
+def check_scores(value: Any, *, model: str, method: str, batch: int) -> torch.Tensor:
+    """Return ``value`` when it is a real floating-point tensor ``[batch]`` holding values; else raise
+    (the same one-line error as :func:`check_output`)."""
+    if isinstance(value, torch.Tensor) and _holds_values(value) and value.is_floating_point() \
+            and tuple(value.shape) == (batch,):
+        return value.detach() if value.requires_grad else value
+    raise VsslevalError(f"model {model!r}: {method} returned {describe(value)}; expected a floating-point "
+                        f"torch.Tensor [{batch}] (one score per pair; the model contract: docs/api.md §2). The run "
+                        "stopped before storing this batch.")
+
+
 def _holds_values(value: torch.Tensor) -> bool:
     """A dense tensor with real storage (not sparse, not on the ``meta`` device)."""
     return value.layout == torch.strided and value.device.type != "meta"
@@ -145,6 +159,16 @@ class CheckedModel:
                             batch=batch, map_size=self.map_size)
         self.map_size = (int(maps.shape[1]), int(maps.shape[2]))
         return maps
+
+    @property
+    def has_confidence(self) -> bool:
+        """Whether the model has the optional ``confidence(visual, audio)`` hook."""
+        return callable(getattr(self.model, "confidence", None))
+
+    def confidence(self, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """The model's score of each (visual, audio) pair, ``[B]`` (batch-1 broadcast as ``localize``)."""
+        return check_scores(self._call("confidence", visual, audio), model=self.name, method="confidence",
+                            batch=max(len(visual), len(audio)))
 
     def object_map(self, images: torch.Tensor) -> torch.Tensor:
         """The object prior's map: its ``encode_image``, held to the map contract ``[B, h, w]``."""

@@ -57,6 +57,7 @@ from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
 from vssleval.limits import check_run_memory
 from vssleval.metrics.protocols import get_protocol
+from vssleval.metrics.protocols.native.protocol import reads_model_confidence
 from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_hf_folder, resolve_parts
 from vssleval.models.maps import MapRule
@@ -147,6 +148,9 @@ class Engine:
         self.audio_rates = self._audio_rates()
         # every call of a model goes through the output-contract check (engine/contract.py)
         self.net = CheckedModel(self.model)
+        # the model's own score of each positive pair, for the one evaluator that reads it
+        self.wants_confidence = self.net.has_confidence and reads_model_confidence(self.model.config,
+                                                                                    self.dataset.layout)
         self.ogl = self._object_prior() if self.rules.needs_ogl else None
         self.ogl_net = self.ogl_image = None
         if self.ogl is not None:
@@ -454,6 +458,8 @@ class Engine:
                                       "ids": np.array([self.samples[p].id for p in pos])}
         as_np = lambda t: t.float().cpu().numpy()  # noqa: E731
         out["positive"] = as_np(model.localize(visual, a_pos))
+        if self.wants_confidence:  # the model's own score of the positive pair (docs/protocols.md §11.4)
+            out["confidence"] = as_np(model.confidence(visual, a_pos))
         if "silence" in spec.negatives:
             srs = batch["sr"].tolist()
             for sr in set(srs) - set(silence_cache):  # silence features: once per run and rate

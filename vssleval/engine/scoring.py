@@ -186,7 +186,8 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
                        noise=shard["noise"][s] if "noise" in negatives else None,
                        offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
                        gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
-                       boxes=shard["boxes"], extremes=raw_extremes(shard, s, negatives) or None)
+                       boxes=shard["boxes"], extremes=raw_extremes(shard, s, negatives) or None,
+                       confidence=shard.get("confidence"))
     return acc
 
 

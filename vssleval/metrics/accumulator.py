@@ -77,7 +77,7 @@ class Accumulator:
                noise: Array | None = None, offscreen: Array | None = None, gt: Array | None = None,
                groups: Sequence[str] | None = None, ogl: Array | None = None,
                boxes: np.ndarray | None = None, labels: Sequence[str] | None = None,
-               extremes: Mapping[str, Array] | None = None) -> None:
+               extremes: Mapping[str, Array] | None = None, confidence: Array | None = None) -> None:
         """Add one batch of one seed.
 
         Args:
@@ -99,6 +99,8 @@ class Accumulator:
             extremes: ``{variant: [B, 2]}`` the (max, min) of the raw maps, for maps given in
                 another form than the model returned them (a store that keeps them resized,
                 docs/models.md §2.8): the raw-scale statistics and the flat-map rule use them.
+            confidence: the model's ``B`` per-sample scores of the positive pairs (the store's
+                ``confidence``), passed on to a protocol that ``reads_confidence``.
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
@@ -134,6 +136,11 @@ class Accumulator:
                     raise ValueError(f"extremes[{k!r}] must be [B={b}, 2] (max, min) of a given map, got "
                                      f"{np.shape(e)}")
             extra["extremes"] = dict(extremes)
+        if self.rules.reads_confidence:
+            extra["confidence"] = None if confidence is None else np.asarray(confidence, dtype=np.float64)
+            if confidence is not None and extra["confidence"].shape != (b,):
+                raise ValueError(f"confidence has shape {extra['confidence'].shape} but positive has shape "
+                                 f"{shapes['positive']}")
         rec = self.rules.sample_records(maps, gt, ogl, self.setup, **extra)
         grp = self.rules.groups(sample_ids, groups)
         self._records.setdefault(seed_index, []).append(rec)

@@ -3,8 +3,10 @@
 Module and parameter names follow the Hugging Face checkpoint ``CIDAS/clipseg-rd64-refined``
 (``clip.vision_model.*``, ``clip.text_model.*``, ``clip.text_projection``, ``decoder.*``), so the
 published ``pytorch_model.bin`` / ``model.safetensors`` loads strictly without renaming.
-Only what ACL-SSL's test path uses computes anything; ``visual_projection``, ``post_layernorm`` and
-``logit_scale`` exist so the strict key check covers the whole file. Facts: docs/models.md §17.
+Only what ACL-SSL's test path uses computes anything: the decoder's hidden states, the prompt
+embedding and, for the extended-set confidence, MaskCLIP-style dense features
+(:meth:`Clip.dense_features`, which reads ``post_layernorm`` and ``visual_projection``);
+``logit_scale`` exists so the strict key check covers the whole file. Facts: docs/models.md §17.
 """
 
 from __future__ import annotations
@@ -158,6 +160,15 @@ class TextTransformer(nn.Module):
         return self.final_layer_norm(x)[:, -1]
 
 
+def value_only_layer(layer: EncoderLayer, x: torch.Tensor) -> torch.Tensor:
+    """A pre-LN layer with its attention reduced to the value path (MaskCLIP): ``x + out_proj(
+    v_proj(LN1(x)))``, then ``+ MLP(LN2(.))``. Each token keeps its own features instead of mixing
+    with the others, so the output stays spatially dense. ``[B, T, D]`` -> ``[B, T, D]``."""
+    attn = layer.self_attn
+    x = x + attn.out_proj(attn.v_proj(layer.layer_norm1(x)))
+    return x + layer.mlp(layer.layer_norm2(x))
+
+
 class Clip(nn.Module):
     def __init__(self):
         super().__init__()
@@ -166,6 +177,21 @@ class Clip(nn.Module):
         self.visual_projection = nn.Linear(768, 512, bias=False)
         self.text_projection = nn.Linear(512, 512, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(2.6592))
+
+    def dense_features(self, last_input: torch.Tensor) -> torch.Tensor:
+        """MaskCLIP-style dense image features in CLIP's joint space (docs/models.md §17.5).
+
+        Args:
+            last_input: the input of the vision tower's last layer (the output of the one before,
+                Hugging Face's ``hidden_states[-2]``), ``[B, 1 + g^2, 768]``.
+        Returns:
+            ``[B, 512, g, g]``: the last layer with value-only attention, ``post_layernorm`` and
+            ``visual_projection`` per patch token (CLS dropped), as a feature map.
+        """
+        x = value_only_layer(self.vision_model.encoder.layers[-1], last_input)
+        x = self.visual_projection(self.vision_model.post_layernorm(x))[:, 1:]
+        g = math.isqrt(x.shape[1])
+        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], g, g)
 
 
 class Decoder(nn.Module):

@@ -173,6 +173,11 @@ def check_config_sections(cfg: dict[str, Any], where: str) -> dict[str, Any]:
     if cfg.get("native_evaluator") is not None and not isinstance(cfg["native_evaluator"], str):
         raise VsslevalError(f"{where}: `native_evaluator:` must be an evaluator's name, got "
                             f"{_kind(cfg['native_evaluator'])}")
+    by_layout = cfg.get("native_evaluator_by_layout")
+    if by_layout is not None and (not isinstance(by_layout, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in by_layout.items())):
+        raise VsslevalError(f"{where}: `native_evaluator_by_layout:` must map test-set layouts to evaluator "
+                            f"names, got {_kind(by_layout)}")
     return cfg
 
 

@@ -15,6 +15,8 @@ One job: the bytes of one shard. Its members (docs/report.md, "Run folders and h
     boxes          float64 [n,K,4]      the annotation's boxes as fractions of the frame, NaN rows after
                                         a sample's last box (:func:`pad_boxes`)
     labels         str     [n]          class label of each sample ("" when the dataset has none)
+    confidence     float32 [n]          the model's score of each positive pair (only a model with the
+                                        ``confidence`` hook, e.g. ACL-SSL; docs/protocols.md §11.4)
 
 A negative map that is bit-for-bit the positive one for every sample and seed (an audio-agnostic
 baseline) is stored once: its member is an empty ``<name>=positive`` array of shape ``[..., 0]``, and

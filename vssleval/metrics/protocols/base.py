@@ -140,6 +140,10 @@ class Protocol:
     #: whether :meth:`sample_records` also receives ``boxes``: the annotation's boxes as fractions
     #: of the frame, float64 ``[B, K, 4]`` NaN-padded (the store's ``boxes`` array)
     needs_boxes: ClassVar[bool] = False
+    #: whether :meth:`sample_records` also receives ``confidence``: the model's per-sample score of
+    #: the positive pair (the store's ``confidence`` member, float ``[B]``), or None where the run
+    #: stored none
+    reads_confidence: ClassVar[bool] = False
     #: whether a run may compute its maps in reduced precision (``--amp bf16``); False for a
     #: protocol that reproduces fp32 reference numbers
     allows_reduced_precision: ClassVar[bool] = True
@@ -303,6 +307,7 @@ class Protocol:
         ``extremes`` (``{variant: [B, 2]}``, the raw maps' max and min) when the maps given are not
         the raw maps (a store keeping them resized, docs/models.md §2.8): raw-scale statistics
         must come from them (:func:`vssleval.metrics.stats.extremes` with ``known``).
+        ``confidence`` (float64 ``[B]`` or None) when it ``reads_confidence``.
         """
         raise NotImplementedError
 

@@ -8,6 +8,8 @@ maps); numpy in, numbers out. One module per evaluator family:
 * :mod:`.sslalign`: ``sslalign``
 * :mod:`.sacl`: ``sacl``
 * :mod:`.aclssl`: ``aclssl`` (ACL-SSL's threshold sweep on its sigmoid map)
+* :mod:`.aclssl_extended`: ``aclssl_extended`` (ACL-SSL's AP / max-F1 on the extended sets, by the
+  model's stored confidence)
 
 :mod:`.registry` holds them by name; :mod:`.protocol` is the ``native`` protocol that runs them.
 

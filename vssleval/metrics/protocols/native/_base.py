@@ -8,6 +8,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ... import resampling as rs
+from ..._array import to_numpy
 from ._common import as_maps, check_gt, gt_maps
 
 #: the statistics of the evaluators whose ``ciou`` / ``auc`` are the success rate at 0.5 and the
@@ -23,12 +24,14 @@ HEADLINE = ("ciou", "auc", "ap", "max_f1")
 @dataclass(frozen=True)
 class Inputs:
     """What a per-sample rule sees: float32 raw maps ``[B, h, w]``, uint8 GT ``[B, 224, 224]``,
-    the number of boxes per sample and the sample names."""
+    the number of boxes per sample, the sample names and, where the run stored one, the model's
+    per-sample confidence ``[B]`` (None otherwise)."""
 
     raw: np.ndarray
     gt: np.ndarray
     n_boxes: np.ndarray
     names: list[str]
+    confidence: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class NativeEvaluator:
             (what its grouped metrics read); identity by default.
         labels: names -> string columns the dataset numbers read (SSL-Align's iIoU groups); kept
             apart from the numeric per-sample columns.
+        needs_confidence: its per-sample rule reads the model's confidence of each sample (the
+            store's ``confidence`` member, written by a model with the ``confidence`` hook); the
+            ``native`` protocol refuses a store without one.
         statistics: headline key -> its statistic over the per-sample columns
             (:mod:`vssleval.metrics.resampling`), equal to ``dataset(columns)[key]`` on any row set;
             the bootstrap intervals and ``--compare`` of the ``native`` protocol use it.
@@ -71,6 +77,7 @@ class NativeEvaluator:
     layouts: tuple[str, ...] = ()
     sample_name: Callable[[str], str] = str
     labels: Callable[[Sequence[str]], dict] | None = None
+    needs_confidence: bool = False
     statistics: Mapping[str, rs.Stat] = field(default_factory=lambda: RATE_STATISTICS)
 
     def gt(self, boxes: Sequence[Sequence]) -> np.ndarray:
@@ -78,10 +85,12 @@ class NativeEvaluator:
         return gt_maps(boxes, self.box_rule)
 
     def samples(self, raw, boxes: Sequence[Sequence] | None = None, *, gt=None,
-                n_boxes: Sequence[int] | None = None, names: Sequence[str] | None = None) -> dict:
+                n_boxes: Sequence[int] | None = None, names: Sequence[str] | None = None,
+                confidence=None) -> dict:
         """Per-sample columns for raw maps and either normalised ``boxes`` (converted by this
         repository's rule) or ready ``gt`` maps (then ``n_boxes`` defaults to 1 for a non-empty
-        GT and 0 for an empty one)."""
+        GT and 0 for an empty one); ``confidence``: the model's ``[B]`` scores, for an evaluator
+        that reads them (``needs_confidence``)."""
         x = as_maps(raw)
         if (boxes is None) == (gt is None):
             raise ValueError("give exactly one of boxes and gt")
@@ -97,7 +106,10 @@ class NativeEvaluator:
         names = [str(i) for i in range(len(x))] if names is None else [str(n) for n in names]
         if len(names) != len(x) or len(nb) != len(x):
             raise ValueError("names / n_boxes must have one entry per map")
-        out = self.per_sample(Inputs(x, g, nb, names))
+        conf = None if confidence is None else np.asarray(to_numpy(confidence), np.float64).reshape(-1)
+        if conf is not None and len(conf) != len(x):
+            raise ValueError(f"{len(conf)} confidences for {len(x)} maps")
+        out = self.per_sample(Inputs(x, g, nb, names, conf))
         out.setdefault("n_boxes", nb)
         if self.labels is not None:
             out.update(self.labels(names))
@@ -106,7 +118,7 @@ class NativeEvaluator:
     def aggregate(self, columns: Mapping[str, np.ndarray]) -> dict:
         return self.dataset(columns)
 
-    def evaluate(self, raw, boxes=None, *, gt=None, n_boxes=None, names=None) -> tuple[dict, dict]:
+    def evaluate(self, raw, boxes=None, *, gt=None, n_boxes=None, names=None, confidence=None) -> tuple[dict, dict]:
         """``(per-sample columns, dataset numbers)``."""
-        cols = self.samples(raw, boxes, gt=gt, n_boxes=n_boxes, names=names)
+        cols = self.samples(raw, boxes, gt=gt, n_boxes=n_boxes, names=names, confidence=confidence)
         return cols, self.aggregate(cols)

@@ -17,9 +17,9 @@ a threshold fixed before seeing the data. The repository's ``best_AUC`` (the max
 thresholds, which chose the released checkpoint) is kept apart under keys that say it was
 selected on the test set, with the threshold that gives it.
 
-The repository scores the extended sets with other code (AP / max-F1 with a CLIP confidence),
-which is not reproduced, so this evaluator declares the layouts it covers and the protocol refuses
-the others.
+The repository scores the extended sets with other code (AP / max-F1 with the model's confidence):
+:mod:`.aclssl_extended`, which the YAML names for that layout. This evaluator declares the layouts
+its code covers, so the protocol refuses the others.
 """
 
 from __future__ import annotations
@@ -51,15 +51,16 @@ def heatmap(raw: np.ndarray) -> np.ndarray:
     return torch.sigmoid(torch.from_numpy(up)).numpy()
 
 
-def sweep(heat: np.ndarray, gt: np.ndarray) -> dict:
+def sweep(heat: np.ndarray, gt: np.ndarray, counts=ciou_counts) -> dict:
     """Per-sample columns of the 19 evaluators on ready heatmaps ``[B, 224, 224]`` (float32) and
     binary GT ``[B, 224, 224]``: ``ciou_tXX`` for each threshold, and ``ciou`` / ``inter`` /
-    ``union`` / ``threshold`` of the headline threshold."""
+    ``union`` / ``threshold`` of the headline threshold. ``counts(mask, gt)``: the cIoU rule
+    (:func:`ciou_counts`; the extended evaluator's adds an epsilon)."""
     heat = np.asarray(heat, np.float32)
-    out = ciou_counts(heat >= np.float32(HEADLINE_THRESHOLD), gt)
+    out = counts(heat >= np.float32(HEADLINE_THRESHOLD), gt)
     out["threshold"] = np.full(len(heat), HEADLINE_THRESHOLD)
     for t in THRESHOLDS:
-        out[column(t)] = out["ciou"] if t == HEADLINE_THRESHOLD else ciou_counts(heat >= np.float32(t), gt)["ciou"]
+        out[column(t)] = out["ciou"] if t == HEADLINE_THRESHOLD else counts(heat >= np.float32(t), gt)["ciou"]
     return out
 
 
@@ -67,7 +68,7 @@ def per_sample(s: Inputs) -> dict:
     return sweep(heatmap(s.raw), s.gt)
 
 
-def _best(values: dict[float, float]) -> tuple[float, float]:
+def best_over_sweep(values: dict[float, float]) -> tuple[float, float]:
     """``(max value, its threshold)``: the first (lowest) threshold on ties, as ``Eval.py``'s strict
     ``>`` update keeps it; NaN values never win (NaN when all are NaN)."""
     best, at = float("nan"), float("nan")
@@ -82,21 +83,31 @@ def dataset(cols) -> dict:
     ap50 = {t: rate(np.asarray(cols[column(t)], np.float64)) for t in THRESHOLDS}
     area = {t: auc(np.asarray(cols[column(t)], np.float64)) for t in THRESHOLDS}
     out: dict = {"ciou": ap50[HEADLINE_THRESHOLD], "auc": area[HEADLINE_THRESHOLD]}
-    for t in THRESHOLDS:
-        out[f"AP50(cIoU)@{t:g}"] = ap50[t]
-        out[f"AUC@{t:g}"] = area[t]
-    out[f"best_AUC_{SELECTED}"], out[f"best_AUC_threshold_{SELECTED}"] = _best(area)
-    out[f"best_AP50(cIoU)_{SELECTED}"], out[f"best_AP50(cIoU)_threshold_{SELECTED}"] = _best(ap50)
+    out.update(sweep_numbers({"AP50(cIoU)": ap50, "AUC": area}))
     out["n_samples"] = len(np.asarray(cols["ciou"]))
     return out
 
 
-_OWN = tuple(f"{k}@{t:g}" for t in THRESHOLDS for k in ("AP50(cIoU)", "AUC")) + (
-    f"best_AUC_{SELECTED}", f"best_AUC_threshold_{SELECTED}",
-    f"best_AP50(cIoU)_{SELECTED}", f"best_AP50(cIoU)_threshold_{SELECTED}")
+def sweep_numbers(rows: dict[str, dict[float, float]]) -> dict:
+    """``<name>@<t>`` of every row ``{name: {threshold: value}}`` at each sweep threshold, then per
+    row its best over the sweep and that threshold, under keys that say they were selected on the
+    scored set (:func:`sweep_keys`)."""
+    out = {f"{name}@{t:g}": values[t] for t in THRESHOLDS for name, values in rows.items()}
+    for name, values in rows.items():
+        out[f"best_{name}_{SELECTED}"], out[f"best_{name}_threshold_{SELECTED}"] = best_over_sweep(values)
+    return out
+
+
+def sweep_keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys :func:`sweep_numbers` writes for rows ``names`` (an evaluator's own names)."""
+    return tuple(f"{name}@{t:g}" for t in THRESHOLDS for name in names) + tuple(
+        key for name in names for key in (f"best_{name}_{SELECTED}", f"best_{name}_threshold_{SELECTED}"))
+
+
+_OWN = sweep_keys(("AP50(cIoU)", "AUC"))
 
 ACLSSL = NativeEvaluator(
     "aclssl", "swimmiing/ACL-SSL@57f4a6c (Eval.py, VGGSS/eval_utils.py)", "clip",
     "torch bicubic align_corners=False on the logits; sigmoid; >= each of 0.05..0.95 (headline 0.5)",
     per_sample, dataset, _OWN, upsample="bicubic", normalize="sigmoid",
-    layouts=("vggss", "flickr"))  # the extended sets have their own evaluator (extend_eval_utils.py)
+    layouts=("vggss", "flickr"))  # the extended sets have their own evaluator (aclssl_extended.py)

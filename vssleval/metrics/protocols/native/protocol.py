@@ -15,10 +15,14 @@ keys (docs/protocols.md §11):
   naming the difference) - ``--preset native --protocol native`` is what the model's paper reported.
 * Ground truth: the repository's own box -> pixel rule on the boxes as fractions of the frame, a
   binary union of boxes. Flickr-SoundNet's consensus maps are not a box union and are refused.
+* A repository that scores some test-set layouts with other code names that evaluator per layout
+  (the YAML's ``native_evaluator_by_layout``, e.g. ACL-SSL's ``extended: aclssl_extended``); an
+  evaluator that reads the model's per-sample confidence refuses a store without one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -61,6 +65,7 @@ class NativeProtocol(Protocol):
     summary = "native (each model's own repository evaluator)"
     rank = 2
     needs_boxes = True
+    reads_confidence = True  # the evaluators with needs_confidence (ACL-SSL's extended sets)
     default_negatives = ()  # no repository scores negative audio: computing it would be wasted
     allows_reduced_precision = False  # reproduces each repository's fp32 evaluation
     nonfinite_rule = "scored as the model's own evaluator scores them (NaN propagates where its code lets it)"
@@ -111,14 +116,21 @@ class NativeProtocol(Protocol):
         return {"evaluator": name, "map": dict(preset_map)}
 
     def prepare(self, run: RunFacts) -> Setup:
-        """The common checks, then the test set: an evaluator whose repository scores only some
-        layouts with this code (``NativeEvaluator.layouts``) refuses the others."""
-        setup = super().prepare(run)
+        """The common checks with the evaluator the YAML names for the run's test-set layout
+        (:func:`for_layout`), then the test set: an evaluator whose repository scores only some
+        layouts with this code (``NativeEvaluator.layouts``) refuses the others; then, for a stored
+        run, the confidence an evaluator reads."""
+        setup = super().prepare(for_layout(run))
         ev = self.evaluator(setup)
         if ev.layouts and run.testset is not None and run.testset not in ev.layouts:
             raise ProtocolRefusal(f"evaluator {ev.name} ({ev.repository}) is its repository's code for "
                                   f"{', '.join(ev.layouts)}; it scores {run.testset} test sets with other code, "
                                   f"which vssleval does not reproduce (docs/protocols.md §11.4)")
+        if ev.needs_confidence and run.store is not None and "confidence" not in run.store.members:
+            raise ProtocolRefusal(f"evaluator {ev.name} ({ev.repository}) ranks the samples by the model's "
+                                  f"confidence, which the store {run.store.root} does not hold (its model has no "
+                                  f"`confidence` hook, or an older vssleval wrote it): evaluate the model again "
+                                  f"(docs/protocols.md §11.4)")
         return setup
 
     def setup(self, thresholds: Any, ops: Any, settings: Mapping[str, Any] | None = None) -> Setup:
@@ -148,7 +160,7 @@ class NativeProtocol(Protocol):
                                   "ground truth is a consensus map (Flickr-SoundNet), which the repositories' "
                                   "evaluators read with other code")
         raw = np.asarray(to_numpy(maps["positive"]), dtype=np.float32)
-        cols = self.evaluator(setup).samples(raw, unpad_boxes_of(inputs["boxes"]))
+        cols = self.evaluator(setup).samples(raw, unpad_boxes_of(inputs["boxes"]), confidence=inputs.get("confidence"))
         out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items() if np.asarray(v).dtype.kind in "fiub"}
         out["max_positive"], out["min_positive"] = extremes(raw, (inputs.get("extremes") or {}).get("positive"))
         return out
@@ -167,6 +179,30 @@ class NativeProtocol(Protocol):
                     if k not in out and k != "n_samples" and not isinstance(v, dict)})
         self.add_intervals(seeds[:1], out, bootstrap)
         return out
+
+
+def for_layout(run: RunFacts) -> RunFacts:
+    """``run`` with the YAML's ``native_evaluator`` replaced by the one its
+    ``native_evaluator_by_layout`` names for the run's test-set layout, if any (a name that is not
+    an evaluator is refused, naming the key)."""
+    by_layout = run.model_config.get("native_evaluator_by_layout") or {}
+    if run.testset not in by_layout:
+        return run
+    name = by_layout[run.testset]
+    if name not in EVALUATORS:
+        raise ProtocolRefusal(f"{run.model_name}'s YAML names native_evaluator_by_layout {run.testset}: {name!r}, "
+                              f"which is not one of {', '.join(EVALUATORS)}")
+    return dataclasses.replace(run, model_config={**run.model_config, "native_evaluator": name})
+
+
+def reads_model_confidence(model_config: dict, testset: str | None) -> bool:
+    """Whether the native evaluator of this model on this test-set layout reads the model's own
+    confidence (``needs_confidence``: ACL-SSL's extended sets). The engine calls the model's
+    ``confidence`` hook only then: for ACL-SSL it costs a ViT layer, a value-only layer and a second
+    decoder pass per image (docs/models.md §17), which no other scoring reads."""
+    by_layout = model_config.get("native_evaluator_by_layout") or {}
+    ev = EVALUATORS.get(by_layout.get(testset, model_config.get("native_evaluator")))
+    return bool(ev is not None and ev.needs_confidence)
 
 
 def unpad_boxes_of(boxes: np.ndarray) -> list[np.ndarray]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._base import NativeEvaluator
 from .aclssl import ACLSSL
+from .aclssl_extended import ACLSSL_EXTENDED
 from .ezvsl import EZVSL, FNAC, FNAC_BICUBIC
 from .lvs import LVS, SSLTIE
 from .sacl import SACL
@@ -16,7 +17,7 @@ from .sslalign import SSLALIGN
 
 #: evaluator name (a model YAML's ``native_evaluator``) -> evaluator
 EVALUATORS: dict[str, NativeEvaluator] = {e.name: e for e in (
-    EZVSL, FNAC, FNAC_BICUBIC, SLAVC, SLAVC_RELATIVE, LVS, SSLTIE, SSLALIGN, SACL, ACLSSL)}
+    EZVSL, FNAC, FNAC_BICUBIC, SLAVC, SLAVC_RELATIVE, LVS, SSLTIE, SSLALIGN, SACL, ACLSSL, ACLSSL_EXTENDED)}
 
 
 def get(name: str) -> NativeEvaluator:
