@@ -561,7 +561,8 @@ class Juanola2025Protocol(Protocol):
         thresholds = model_config.get("thresholds") or model_config.get("compat_thresholds") or {}
         if not thresholds:
             raise ProtocolRefusal(f"protocol juanola2025 needs the model's universal thresholds (max, max10, "
-                                  f"maxq3); {model_name}'s YAML has none")
+                                  f"maxq3); {model_name}'s YAML has none (vssl_eval published them for its own "
+                                  f"models only): use --protocol vssleval (the default)")
         return dict(thresholds)
 
     def upsample_plan(self, op, model_name: str, preset: str) -> dict[str, str]:

@@ -1,0 +1,129 @@
+"""``aclssl`` under the default protocol with negative audio (issue 21 item 6): silence, noise and
+offscreen are scored like every model's, the report calibrates its universal threshold from its
+own maps (docs/metrics.md §5) and draws it, and the compat protocol refuses it in one line.
+
+One run: the first 2 clips of the fixture VGG-SS, 2 seeds, all negatives, the weight-rule
+checkpoint in the release containers (``--checkpoint DIR`` holding all three parts).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from vssleval.cli import main
+from vssleval.engine.store import HeatmapStore
+from vssleval.metrics import calibrate_threshold
+from vssleval.report.calibration import calibrate_run
+from vssleval.report.runs import load_run
+from vssleval.vocabulary import NEGATIVES
+from test_aclssl_parity import DATA, _weight_rule
+
+pytestmark = pytest.mark.slow
+SEEDS, CLIPS = 2, 2
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("aclssl-ckpt") / "ckpt"
+    _weight_rule().write_checkpoint_dir(folder)
+    return folder
+
+
+def _evaluate(checkpoint, out, *extra) -> int:
+    return main(["evaluate", "--model", "aclssl", "--checkpoint", str(checkpoint), "--dataset", "vggss",
+                 "--data-dir", str(DATA), "--limit", str(CLIPS), "--seeds", str(SEEDS), "--bootstrap", "0",
+                 "--device", "cpu", "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def run(checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("aclssl-neg") / "run"
+    assert _evaluate(checkpoint, out, "--neg", "all") == 0
+    return out
+
+
+def _store_maxima(run_dir) -> dict[str, np.ndarray]:
+    """Raw-map maxima per variant from the store, one per (seed, sample) in per_sample.csv's order
+    (seed-major): the positive and silence maps are shared by the seeds."""
+    shards = list(HeatmapStore.open(run_dir / "store").iter_shards())
+    out = {}
+    for v in ("positive",) + NEGATIVES:
+        maps = np.concatenate([np.asarray(s[v]) for s in shards], axis=-3)  # [N, H, W] or [S, N, H, W]
+        top = maps.reshape(*maps.shape[:-2], -1).max(axis=-1).astype(np.float64)
+        out[v] = np.tile(top, SEEDS) if top.ndim == 1 else top.reshape(-1)
+    return out
+
+
+def test_every_negative_is_scored(run):
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["protocol"] == "vssleval" and m["run"]["model_name"] == "aclssl"
+    assert m["n_seeds"] == SEEDS and m["n_samples"] == CLIPS
+    for neg in NEGATIVES:
+        for key in (f"pia_{neg}_adap", f"pia_{neg}_med", f"aoc_{neg}_adap", f"auroc_max_{neg}",
+                    f"max_{neg}_median", f"ap_{neg}"):
+            assert isinstance(m[key], float) and np.isfinite(m[key]), key
+        assert 0 <= m[f"pia_{neg}_adap"] <= 1
+    assert 0 <= m["auroc_max_neg"] <= 1
+    # the noise and offscreen draws differ per seed: their maps are not the positive's
+    maxima = _store_maxima(run)
+    for neg in ("noise", "offscreen"):
+        assert not np.array_equal(maxima[neg], maxima["positive"]), neg
+
+
+def test_per_sample_maxima_are_the_stored_maps(run):
+    with open(run / "per_sample.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == SEEDS * CLIPS
+    maxima = _store_maxima(run)
+    for v, values in maxima.items():
+        assert [float(r[f"max_{v}"]) for r in rows] == values.tolist(), v
+
+
+def test_the_report_calibrates_the_threshold_from_the_maps(run, tmp_path):
+    """The default protocol's rule (youden on positive vs pooled negative maxima) recomputed from the
+    stored maps is the report's threshold, and report.md prints it for aclssl."""
+    maxima = _store_maxima(run)
+    expected = calibrate_threshold(maxima["positive"], np.concatenate([maxima[n] for n in NEGATIVES]))
+    got = calibrate_run(load_run(run))
+    assert got["rule"] == expected["rule"] == "youden"
+    for key in ("threshold", "tpr", "fpr", "balanced_accuracy", "auroc"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-12), key
+    lo, hi = min(v.min() for v in maxima.values()), max(v.max() for v in maxima.values())
+    assert lo - 1.0 <= got["threshold"] <= hi + 1.0  # a midpoint of the observed maxima (or one past them)
+
+    rep = tmp_path / "report"
+    assert main(["report", str(run), "--out", str(rep), "--overlays", "2", "--sweep-samples", "0"]) == 0
+    for name in ("report.md", "summary.csv", "leaderboard.md", "leaderboard.csv", "leaderboard.tex",
+                 "maxima.png", "maxima.pdf", "roc.png", "roc.pdf", "threshold_sweep.png", "threshold_sweep.pdf",
+                 "overlays/aclssl.png"):
+        assert (rep / name).is_file() and (rep / name).stat().st_size > 0, name
+    md = (rep / "report.md").read_text()
+    t = f"{expected['threshold']:.4g}" if expected["tpr"] > expected["fpr"] else "none"
+    assert f"| aclssl | vggss | calibrated | {t} |" in md
+    assert "![overlays aclssl](overlays/aclssl.png)" in md
+    with open(rep / "summary.csv", newline="", encoding="utf-8") as fh:
+        summary = {r["key"]: r for r in csv.DictReader(fh) if r["model"] == "aclssl"}
+    for neg in NEGATIVES:
+        assert float(summary[f"pia_{neg}_adap"]["mean"]) == pytest.approx(
+            json.loads((run / "metrics.json").read_text())[f"pia_{neg}_adap"], abs=1e-12)
+    with open(rep / "leaderboard.csv", newline="", encoding="utf-8") as fh:
+        assert [r["model"] for r in csv.DictReader(fh)] == ["aclssl"]
+
+
+def test_the_compat_protocol_is_refused_in_one_line(checkpoint, run, tmp_path, capsys):
+    """vssl_eval has no ACL-SSL path: evaluate and rescore under juanola2025 stop with one line that
+    names the reason, before writing anything."""
+    out = tmp_path / "compat"
+    assert _evaluate(checkpoint, out, "--protocol", "juanola2025") == 2
+    again = tmp_path / "rescored"
+    assert main(["rescore", str(run), "--out", str(again), "--protocol", "juanola2025"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "Traceback" not in "".join(err)
+    for line in err:
+        assert line.startswith("vssleval: error: protocol juanola2025 needs the model's universal thresholds")
+        assert "aclssl" in line and "--protocol vssleval" in line
+    assert not out.exists() and not again.exists()
