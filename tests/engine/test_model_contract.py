@@ -132,7 +132,8 @@ class ConfidencePerPixel(WithConfidence):
         return super().confidence(visual, audio)[:, None]
 '''
 
-PRESET_YAML = IDENTITY_PLUGIN_YAML
+# the confidence hook is called only where an evaluator reads it: name one for the VGG-SS layout
+PRESET_YAML = IDENTITY_PLUGIN_YAML + "native_evaluator_by_layout: {vggss: aclssl_extended}\n"
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,25 @@ import pytest
 
 from vssleval.cli import main
 from vssleval.engine.store import HeatmapStore
+from vssleval.engine.store.shards import EXTREMES_SUFFIX
 from vssleval.metrics import calibrate_threshold
 from vssleval.report.calibration import calibrate_run
 from vssleval.report.runs import load_run
 from vssleval.vocabulary import NEGATIVES
-from test_aclssl_parity import DATA, _weight_rule
+from test_aclssl_parity import DATA
 
 pytestmark = pytest.mark.slow
 SEEDS, CLIPS = 2, 2
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("aclssl-ckpt") / "ckpt"
-    _weight_rule().write_checkpoint_dir(folder)
-    return folder
+def checkpoint(release):
+    """The session's substitute release (tests/models/conftest.py): DIR, its CLIPSeg part found in
+    the Hugging Face cache beside it for as long as this module runs."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HOME", str(release / "hf"))
+    yield release / "ckpt"
+    mp.undo()
 
 
 def _evaluate(checkpoint, out, *extra) -> int:
@@ -48,12 +52,15 @@ def run(checkpoint, tmp_path_factory):
 
 def _store_maxima(run_dir) -> dict[str, np.ndarray]:
     """Raw-map maxima per variant from the store, one per (seed, sample) in per_sample.csv's order
-    (seed-major): the positive and silence maps are shared by the seeds."""
+    (seed-major): the positive and silence maps are shared by the seeds. ACL-SSL's store keeps its
+    maps resized to 224 and each raw 352 map's (max, min) beside them (docs/models.md §2.8): the
+    maxima are those, not the resized maps' (which the bicubic resize lowers)."""
     shards = list(HeatmapStore.open(run_dir / "store").iter_shards())
     out = {}
     for v in ("positive",) + NEGATIVES:
-        maps = np.concatenate([np.asarray(s[v]) for s in shards], axis=-3)  # [N, H, W] or [S, N, H, W]
-        top = maps.reshape(*maps.shape[:-2], -1).max(axis=-1).astype(np.float64)
+        assert all(v + EXTREMES_SUFFIX in s for s in shards), v
+        top = np.concatenate([np.asarray(s[v + EXTREMES_SUFFIX])[..., 0] for s in shards], axis=-1)
+        top = top.astype(np.float64)  # [N] or [S, N]
         out[v] = np.tile(top, SEEDS) if top.ndim == 1 else top.reshape(-1)
     return out
 

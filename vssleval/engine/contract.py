@@ -12,7 +12,8 @@ The contract (stated in :mod:`vssleval.models` and docs/api.md §2):
   that no protocol can read.
 * the optional hook ``confidence(visual, audio)`` (a model's own score of each pair, e.g. ACL-SSL's
   for the extended sets) returns a real floating-point ``torch.Tensor`` ``[B]``; the engine calls
-  it for the positive pairs only, when the model has it.
+  it for the positive pairs only, when the model has it and its YAML names an evaluator that reads
+  it for the run's test-set layout (docs/api.md §2).
 * every output is a dense (strided) tensor holding values: a sparse tensor or one on the ``meta``
   device cannot be stored or compared. An output that still tracks gradients is detached.
 
