@@ -540,6 +540,8 @@ Clips (the official sorted order): {', '.join(ids)}.
 {wsums}
 ```
 
+{STAGE_GOLDENS}
+
 {kept + chr(10) + chr(10) if kept else ""}## sha256 of the files here (also in `SHA256SUMS`)
 
 ```
@@ -558,6 +560,18 @@ def extended_section_of(text: str) -> str:
     if start not in text or end not in text:
         return ""
     return text[text.index(start):text.index(end) + len(end)]
+
+
+#: README paragraph on the folder's two files that other scripts write (kept on every rewrite).
+STAGE_GOLDENS = """## Stage goldens (written by other scripts)
+
+* `stages.npz`: every stage of the official test path on two clips (image, fbank, ViT layers,
+  BEATs, FGA token, embedding, logits, heatmap, subsampled), written by
+  `scripts/reference/aclssl_stage_goldens.py` from the official modules under transformers 4.25.1;
+  read by `tests/models/test_aclssl_parity.py`.
+* `kaldi_fbank.npz`: torchaudio's `compliance.kaldi.fbank` of a 0.5 s PCM16 signal with BEATs'
+  arguments, written by `scripts/reference/aclssl_fbank_golden.py`; read by
+  `tests/frontends/test_kaldi_fbank.py`."""
 
 
 def update_readme(out: Path, section: str | None = None) -> None:

@@ -22,7 +22,7 @@ Usage (in an environment with torch, torchvision, torchaudio, transformers==4.25
 
     python scripts/reference/aclssl_weights.py --out /tmp/w
     python scripts/reference/aclssl_stage_goldens.py --official ACL-SSL --weights /tmp/w \\
-        --out tests/models/aclssl_stages_golden.npz
+        --out tests/fixtures/aclssl/stages.npz
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The Kaldi fbank front-end of ACL-SSL's BEATs (vssleval/frontends/fbank.py) against
 torchaudio.compliance.kaldi.fbank.
 
-Golden ``kaldi_fbank_golden.npz``: 0.5 s of a 440 Hz tone plus seeded noise, stored as PCM16
-(``pcm16``), and torchaudio 2.11's ``kaldi.fbank(pcm16 / 32768 * 32768, num_mel_bins=128,
-sample_frequency=16000, frame_length=25, frame_shift=10, dither=0)`` of it (``fbank``, 48 x 128),
-computed with torch 2.14.1 on the CPU (the arguments BEATs passes; docs/models.md §17.4).
+Golden ``tests/fixtures/aclssl/kaldi_fbank.npz``, written by ``scripts/reference/aclssl_fbank_golden.py``:
+0.5 s of a 440 Hz tone plus seeded noise, stored as PCM16 (``pcm16``), and torchaudio 2.11's
+``kaldi.fbank(pcm16 / 32768 * 32768, num_mel_bins=128, sample_frequency=16000, frame_length=25,
+frame_shift=10, dither=0)`` of it (``fbank``, 48 x 128), computed with torch 2.14.1 on the CPU (the
+arguments BEATs passes; docs/models.md §17.4).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from vssleval.frontends.fbank import kaldi_fbank, mel_banks, povey_window
 from vssleval.frontends.pipeline import AudioPipeline
 from vssleval.models import load_model_config
 
-GOLDEN = Path(__file__).with_name("kaldi_fbank_golden.npz")
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "aclssl" / "kaldi_fbank.npz"
 
 
 def test_fbank_equals_torchaudio_golden():

@@ -1,6 +1,6 @@
 """ACL-SSL (``aclssl``) against its official test path, stage by stage, and its checkpoint loading.
 
-The goldens ``aclssl_stages_golden.npz`` were written by ``scripts/reference/aclssl_stage_goldens.py``
+The goldens ``tests/fixtures/aclssl/stages.npz`` were written by ``scripts/reference/aclssl_stage_goldens.py``
 from the official modules of swimmiing/ACL-SSL @ 57f4a6c under transformers 4.25.1 (torch 2.14.1,
 CPU), on two clips of ``tests/fixtures/data/vggss`` (a 10 s clip and a 4.5 s one that is
 zero-padded), with the substitute weights of the ACL weight rule
@@ -29,7 +29,7 @@ from vssleval.models import build_model, load_model_config
 from vssleval.models.checkpoint import read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = Path(__file__).with_name("aclssl_stages_golden.npz")
+GOLDEN = ROOT / "tests" / "fixtures" / "aclssl" / "stages.npz"
 DATA = ROOT / "tests" / "fixtures" / "data" / "vggss"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # ACL-SSL's evaluator sweep
 
