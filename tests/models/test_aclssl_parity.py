@@ -218,3 +218,29 @@ def test_the_compat_protocol_refuses_aclssl_in_one_line():
     with pytest.raises(ProtocolRefusal) as err:
         Juanola2025Protocol().thresholds(load_model_config("aclssl"), "aclssl")
     assert "\n" not in str(err.value) and "aclssl" in str(err.value)
+
+
+@pytest.mark.parametrize("cfg, named", [
+    ({"layer_norm_first": True, "deep_norm": False}, ["layer_norm_first = true, expected false",
+                                                      "deep_norm = false, expected true"]),
+    ({"encoder_attention_heads": 8}, ["encoder_attention_heads = 8, expected 12"]),
+    (None, ["has no 'cfg' entry"]),
+])
+def test_a_beats_file_of_another_configuration_is_refused(release, tmp_path, monkeypatch, cfg, named):
+    """Settings in BEATs' stored cfg that change the network without changing a weight's shape are
+    checked before its weights are read (YAML ``part_config``, docs/models.md §17.3)."""
+    import shutil
+
+    import aclssl_weights_rule  # loaded by the release fixture (tests/models/conftest.py)
+
+    monkeypatch.setenv("HF_HOME", str(release / "hf"))
+    shutil.copy2(release / "ckpt" / "Param_best.pth", tmp_path / "Param_best.pth")
+    good = dict(aclssl_weights_rule.BEATS_CFG)
+    obj = {"model": {}} if cfg is None else {"cfg": {**good, **cfg}, "model": {}}
+    torch.save(obj, tmp_path / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt")
+    with pytest.raises(VsslevalError) as err:
+        build_model("aclssl", checkpoint=str(tmp_path), preset="native")
+    msg = str(err.value)
+    assert "part 'beats'" in msg and "github.com/microsoft/unilm" in msg and "\n" not in msg
+    for text in named:
+        assert text in msg

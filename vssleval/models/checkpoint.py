@@ -284,6 +284,15 @@ def check_hf_config(folder: Path, expected: Mapping[str, Any], prefix: str, ckpt
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VsslevalError(f"{model_name}: cannot read {path} ({type(exc).__name__}: {exc}); get the whole "
                             f"folder again from {_where_part(ckpt_cfg, prefix)}") from exc
+    wrong = config_differences(config, expected)
+    if wrong:
+        raise VsslevalError(f"{model_name}: {path} is not the configuration this model is built for "
+                            f"({'; '.join(wrong)}); the official folder is {_where_part(ckpt_cfg, prefix)}")
+
+
+def config_differences(config: Any, expected: Mapping[str, Any]) -> list[str]:
+    """``"key = value, expected want"`` for each entry of ``expected`` that ``config`` does not hold
+    (dotted keys reach nested mappings; an absent key is a difference)."""
     wrong = []
     for key, want in expected.items():
         value: Any = config
@@ -291,9 +300,26 @@ def check_hf_config(folder: Path, expected: Mapping[str, Any], prefix: str, ckpt
             value = value.get(step, _ABSENT) if isinstance(value, Mapping) else _ABSENT
         if value != want:
             wrong.append(f"{key} = {'(absent)' if value is _ABSENT else json.dumps(value)}, expected {json.dumps(want)}")
+    return wrong
+
+
+def check_part_config(obj: Any, path: Path, prefix: str, ckpt_cfg: Mapping[str, Any], model_name: str) -> None:
+    """Refuse a part whose container stores a configuration that differs from the YAML's
+    ``part_config.<part>`` (``{key: entry of the container, expect: {setting: value}}``): BEATs'
+    ``cfg`` holds settings (pre- or post-norm, deep norm, the gated relative position bias, the
+    number of attention heads) that change the network without changing a weight's shape."""
+    spec = (ckpt_cfg.get("part_config") or {}).get(prefix)
+    if not spec:
+        return
+    where = f"the official {prefix!r} part: {_where_part(ckpt_cfg, prefix)}"
+    stored = obj.get(spec["key"], _ABSENT) if isinstance(obj, Mapping) else _ABSENT
+    if not isinstance(stored, Mapping):
+        raise VsslevalError(f"{model_name}: {path} (part {prefix!r}) has no {spec['key']!r} entry holding its "
+                            f"configuration; {where}")
+    wrong = config_differences(stored, spec.get("expect") or {})
     if wrong:
-        raise VsslevalError(f"{model_name}: {path} is not the configuration this model is built for "
-                            f"({'; '.join(wrong)}); the official folder is {_where_part(ckpt_cfg, prefix)}")
+        raise VsslevalError(f"{model_name}: {path} (part {prefix!r}) stores another configuration than the one "
+                            f"this model is built for in {spec['key']!r} ({'; '.join(wrong)}); {where}")
 
 
 _ABSENT = object()
@@ -409,7 +435,9 @@ def load_into(
         if note:
             notes.append(note)
         records.append({"part": prefix, "path": str(path), "sha256": sha256})
-        sd = extract_state_dict(read_checkpoint(path, trust), path, ckpt_cfg.get("container_key"))
+        obj = read_checkpoint(path, trust)
+        check_part_config(obj, path, prefix, ckpt_cfg, model_name)
+        sd = extract_state_dict(obj, path, ckpt_cfg.get("container_key"))
         part = {(f"{prefix}." if prefix else "") + k: v for k, v in sd.items()}
         kept, missing, unexpected, mis_shaped, _ = match_state_dict(
             {k: v for k, v in expected.items() if not prefix or k.startswith(prefix + ".")},

@@ -191,7 +191,7 @@ def _check_checkpoint_block(block: dict[str, Any], where: str) -> None:
     if parts is not None and (not isinstance(parts, Mapping)
                               or not all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items())):
         raise VsslevalError(f"{where}: `checkpoint: parts` must map module prefixes to file names, got {_kind(parts)}")
-    for key in ("hf_folders", "part_releases"):
+    for key in ("hf_folders", "part_releases", "part_config"):
         value = block.get(key)
         if value is not None and not isinstance(value, Mapping):
             raise VsslevalError(f"{where}: `checkpoint: {key}` must map part prefixes to entries, got {_kind(value)}")
@@ -201,6 +201,11 @@ def _check_checkpoint_block(block: dict[str, Any], where: str) -> None:
                 or not isinstance(spec.get("expect_config") or {}, Mapping):
             raise VsslevalError(f"{where}: `checkpoint: hf_folders: {prefix}` must be {{repo_id: owner/name, "
                                 f"weights: [file names], expect_config: {{key: value}} (optional)}}, got {_kind(spec)}")
+    for prefix, spec in (block.get("part_config") or {}).items():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("key"), str) \
+                or not isinstance(spec.get("expect"), Mapping):
+            raise VsslevalError(f"{where}: `checkpoint: part_config: {prefix}` must be {{key: entry of the "
+                                f"container, expect: {{setting: value}}}}, got {_kind(spec)}")
     ignore = block.get("ignore_keys")
     if ignore is not None and (not isinstance(ignore, list) or not all(isinstance(k, str) for k in ignore)):
         raise VsslevalError(f"{where}: `checkpoint: ignore_keys` must be a list of key patterns, got {_kind(ignore)}")
