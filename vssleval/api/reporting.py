@@ -27,16 +27,16 @@ from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.report.figures import separates
 from vssleval.metrics.resampling import DEFAULT_SEED
+from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS
 from vssleval.report.compare import check_pair, compare_csv, console_lines
 from vssleval.report.compare import compare as compare_runs
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
-from vssleval.report.tables import CI_STYLES
 from vssleval.report.overlays import overlay_grid, separating_threshold
 from vssleval.report.labels import check_distinct
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
-from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
+from vssleval.report.sweep import sweep_panel
 
 #: Run-configuration keys on which a store and its run's metrics.json must agree.
 _STORE_MATCH = ("model_name", "dataset", "preset")

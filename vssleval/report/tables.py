@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from vssleval.metrics import resampling
 from vssleval.metrics.protocols import get_protocol
+from vssleval.report.choices import CI_STYLES  # noqa: F401  (re-exported: the report API reads it here)
 from vssleval.report.runs import COMPARABLE_KEYS, RunRecord
 from vssleval.report.text import Md, csv_text, md
 
@@ -25,9 +26,6 @@ def sections(protocol: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return get_protocol(protocol).sections()
 
 
-#: How an interval is printed (``--ci-style``): ``bracket`` ``0.645 [0.612, 0.679]``; ``pm`` the
-#: half-width, ``0.645 ± 0.034``; ``none`` the value alone.
-CI_STYLES = ("bracket", "pm", "none")
 
 
 def no_interval_reason(result: Mapping[str, Any]) -> str | None:
