@@ -21,7 +21,7 @@ import pkgutil
 import sys
 from collections.abc import Collection
 
-from vssleval import __version__, commands
+from vssleval import __version__, commands, timing
 from vssleval.errors import VsslevalError
 from vssleval.limits import check_namespace
 
@@ -64,15 +64,20 @@ def run_command(module_name: str, argv: list[str] | None = None, prog: str | Non
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=prog, description=module.HELP)
     module.add_arguments(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args._command = module_name.rsplit(".", 1)[-1].replace("_", "-")
-    return _guarded(module.run, args)
+    return _guarded(module.run, args, timing.cli_command(parser.prog, argv))
 
 
-def _guarded(fn, args: argparse.Namespace) -> int:
+def _guarded(fn, args: argparse.Namespace, command: dict) -> int:
+    """Run a command: the one-line error for a VsslevalError, exit 130 for Ctrl-C. A run it makes is
+    timed from here, so the seconds spent importing torch and the engine count (vssleval.timing), and
+    records ``command`` (the command line) as how it was called."""
     try:
         check_namespace(args, getattr(args, "_command", None))  # every numeric option, before any work
-        return int(fn(args) or 0)
+        with timing.run_timer(command):
+            return int(fn(args) or 0)
     except VsslevalError as exc:
         print(f"vssleval: error: {exc}", file=sys.stderr)
         return 2
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "_run"):
         parser.print_help()
         return 1
-    return _guarded(args._run, args)
+    return _guarded(args._run, args, timing.cli_command(parser.prog, argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from vssleval import fingerprint, limits
+from vssleval import fingerprint, limits, timing
 from vssleval.api.options import checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
@@ -137,6 +137,7 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
 
 
 @checks_keywords
+@timing.timed_run("rescore")
 def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 1000,
             max_memory: int | str | None = None, allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
@@ -182,6 +183,8 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
             with atomic_path(out / draws.name) as tmp:
                 shutil.copyfile(draws, tmp)
+    if verbose:
+        print(timing.summary_line(metrics["timing"]))
     return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
 
 
