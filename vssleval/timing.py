@@ -46,6 +46,9 @@ PHASES = {
     "bootstrap": "the bootstrap resamples of the confidence intervals",
     "figures": "drawing the overlay figures",
 }
+#: The ``metrics.json`` entries that describe the process that wrote it, not the run: two runs with the
+#: same results (a resumed run and an uninterrupted one, a rescore and the original) differ in them.
+PROCESS_KEYS = ("timing", "command")
 #: Phases shorter than this are left out of the console summary (they stay in metrics.json).
 SUMMARY_MIN_SECONDS = 0.05
 
