@@ -12,7 +12,6 @@ from typing import Any, Mapping, Sequence
 
 from vssleval.metrics import resampling
 from vssleval.metrics.protocols import get_protocol
-from vssleval.report.choices import CI_STYLES  # noqa: F401  (re-exported: the report API reads it here)
 from vssleval.report.runs import COMPARABLE_KEYS, RunRecord
 from vssleval.report.text import Md, csv_text, md
 
