@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -48,11 +50,39 @@ _PROBE = textwrap.dedent("""
 """)
 
 
+def _aclssl_files(folder: Path) -> None:
+    """Stand-ins for ACL-SSL's three parts in ``folder``, its CLIPSeg part as a Hugging Face folder
+    whose ``config.json`` holds what the YAML expects: ``vssleval models`` hashes all three."""
+    from vssleval.models.registry import load_model_config
+
+    block = load_model_config("aclssl")["checkpoint"]
+    for prefix, name in block["parts"].items():
+        spec = (block.get("hf_folders") or {}).get(prefix)
+        if spec is None:
+            (folder / name).write_bytes(prefix.encode())
+            continue
+        (folder / name).mkdir()
+        (folder / name / spec["weights"][-1]).write_bytes(prefix.encode())
+        config: dict = {}
+        for key, value in spec["expect_config"].items():
+            *outer, last = key.split(".")
+            node = config
+            for step in outer:
+                node = node.setdefault(step, {})
+            node[last] = value
+        (folder / name / "config.json").write_text(json.dumps(config))
+
+
 @pytest.fixture(scope="module")
-def probe() -> dict:
+def probe(tmp_path_factory) -> dict:
     """The light commands' exit codes and outputs, and the heavy modules imported, in a fresh
-    interpreter (about 0.4 CPU-s: the light commands are what keeps this test fast)."""
-    res = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{_PROBE}"], capture_output=True, text=True)
+    interpreter (about 0.4 CPU-s: the light commands are what keeps this test fast), with ACL-SSL's
+    checkpoint present in ``$VSSLEVAL_CHECKPOINTS``."""
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    _aclssl_files(checkpoints)
+    env = {**os.environ, "VSSLEVAL_CHECKPOINTS": str(checkpoints)}
+    res = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{_PROBE}"], capture_output=True, text=True,
+                         env=env)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.splitlines()[-1])
 
@@ -68,7 +98,10 @@ def test_light_commands_still_answer(probe):
     assert res["--help"][0] == 0 and "fetch-metadata" in res["--help"][1]
     assert res[""][0] == 1 and "evaluate" in res[""][1]  # no command: the help, exit 1
     code, models = res["models -v"]
-    assert code == 0 and "synth-ezvsl" in models and "sha256 " in models and "presets: native, juanola2025" in models
+    assert code == 0 and "synth-ezvsl" in models and "presets: native, juanola2025" in models
+    aclssl = models.split("\naclssl ")[1].split("\ncenter ")[0]  # present: each part's file and its sha256
+    assert "present ($VSSLEVAL_CHECKPOINTS)" in aclssl and "model.safetensors  sha256 " in aclssl
+    assert aclssl.count("  sha256 ") == 3
     assert res["datasets"][0] == 0 and "synthetic-vggss" in res["datasets"][1]
     assert "--protocol {vssleval,juanola2025,native}" in res["evaluate --help"][1]
     assert "--sweep-points" in res["report --help"][1] and "--tau" in res["train-synthetic --help"][1]
