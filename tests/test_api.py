@@ -136,7 +136,7 @@ def test_module_names_do_not_hide_the_functions():
     from vssleval.report import tables
 
     assert (vssleval.evaluate, vssleval.infer, vssleval.report) == (api.evaluate, api.infer, api.report)
-    assert tables.CI_STYLES  # the report package's modules are imported as usual
+    assert callable(tables.headline)  # the report package's modules are imported as usual
 
 
 # -- bad input -----------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from vssleval.cli import build_parser, main
 from vssleval.data.fetch import fetch_metadata
 from vssleval.data.synthetic import synth
 from vssleval.errors import VsslevalError
-from vssleval.training.synthetic import NUMERIC_FIELDS, TrainConfig, run_training
+from vssleval.training.config import NUMERIC_FIELDS, TrainConfig
+from vssleval.training.synthetic import run_training
 
 
 # -- how each row of the table is reached: (CLI argv, API call) for a value ----------------------

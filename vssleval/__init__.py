@@ -25,11 +25,11 @@ found through ``sys.modules``).
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
 
+from vssleval import _lazy
 from vssleval.errors import BadSampleError, VsslevalError
 
 __version__ = "0.1.0"
@@ -43,17 +43,7 @@ _API = {
 
 __all__ = ["BadSampleError", "VsslevalError", "__version__", *_API]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'vssleval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_API[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = _lazy.exports(globals(), _API)
 
 
 class _Package(types.ModuleType):

@@ -40,6 +40,8 @@ from vssleval.errors import VsslevalError
 MEMORY = "memory"
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+#: Default of ``--max-skip-fraction`` / ``max_skip_fraction=`` (its bounds: the row of that name below).
+DEFAULT_MAX_SKIP_FRACTION = 0.05
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,84 @@ def hf_snapshot(repo_id: str, weights: Sequence[str]) -> tuple[Path | None, list
     return None, looked
 
 
+def where_official(ckpt_cfg: Mapping[str, Any]) -> str:
+    """Where the official file comes from: the URL that opens the YAML's ``official_release``."""
+    release = str(ckpt_cfg.get("official_release") or "").strip()
+    return release.split()[0] if release else "the model's YAML (checkpoint.official_release)"
+
+
+def where_part(ckpt_cfg: Mapping[str, Any], prefix: str) -> str:
+    """Where one part's official file is published: ``part_releases.<prefix>``, else the model's release."""
+    release = str((ckpt_cfg.get("part_releases") or {}).get(prefix) or "").strip()
+    return release or where_official(ckpt_cfg)
+
+
+def resolve_hf_folder(prefix: str, path: Path, ckpt_cfg: Mapping[str, Any], model_name: str) -> Path:
+    """The weights file of a part published as a Hugging Face model folder (YAML ``hf_folders``).
+
+    ``path`` may be that folder (its first ``weights`` file present is used) or a weights file. When
+    the folder does not exist, the local Hugging Face cache of ``repo_id`` is searched
+    (:func:`hf_snapshot`); nothing is downloaded. Other parts pass through.
+    """
+    spec = (ckpt_cfg.get("hf_folders") or {}).get(prefix)
+    if not spec or path.is_file():
+        return path
+    weights = [str(w) for w in spec.get("weights") or ()]
+    folder, looked = path, [path]
+    if not path.is_dir():
+        folder, cache = hf_snapshot(str(spec["repo_id"]), weights)
+        looked += cache
+        if folder is None:
+            raise VsslevalError(f"{model_name}: its part {prefix!r} ({spec['repo_id']}, a folder with config.json "
+                                f"and {' or '.join(weights)}) was not found (looked in {', '.join(map(str, looked))}); "
+                                f"get it from {where_part(ckpt_cfg, prefix)}")
+    found = next((folder / w for w in weights if (folder / w).is_file()), None)
+    if found is None:
+        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} holds none of {weights}; "
+                            f"get the files from {where_part(ckpt_cfg, prefix)}")
+    check_hf_config(folder, spec.get("expect_config") or {}, prefix, ckpt_cfg, model_name)
+    return found
+
+
+def check_hf_config(folder: Path, expected: Mapping[str, Any], prefix: str, ckpt_cfg: Mapping[str, Any],
+                    model_name: str) -> None:
+    """Refuse a Hugging Face folder whose ``config.json`` differs from ``expected`` (YAML
+    ``hf_folders.<part>.expect_config``; dotted keys reach nested entries, e.g.
+    ``vision_config.patch_size``): settings such as the decoder's extract layers change the network
+    without changing any weight's shape, so the strict key check alone would not notice them."""
+    if not expected:
+        return
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} has no config.json; get the "
+                            f"whole folder from {where_part(ckpt_cfg, prefix)}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VsslevalError(f"{model_name}: cannot read {path} ({type(exc).__name__}: {exc}); get the whole "
+                            f"folder again from {where_part(ckpt_cfg, prefix)}") from exc
+    wrong = config_differences(config, expected)
+    if wrong:
+        raise VsslevalError(f"{model_name}: {path} is not the configuration this model is built for "
+                            f"({'; '.join(wrong)}); the official folder is {where_part(ckpt_cfg, prefix)}")
+
+
+def config_differences(config: Any, expected: Mapping[str, Any]) -> list[str]:
+    """``"key = value, expected want"`` for each entry of ``expected`` that ``config`` does not hold
+    (dotted keys reach nested mappings; an absent key is a difference)."""
+    wrong = []
+    for key, want in expected.items():
+        value: Any = config
+        for step in str(key).split("."):
+            value = value.get(step, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+        if value != want:
+            wrong.append(f"{key} = {'(absent)' if value is _ABSENT else json.dumps(value)}, expected {json.dumps(want)}")
+    return wrong
+
+
+_ABSENT = object()
+
+
 def _part_present(folder: Path, prefix: str, name: str, ckpt_cfg: Mapping[str, Any]) -> bool:
     """A part is present in ``folder`` as a file, as a folder (Hugging Face parts), or, for a part
     declared under ``hf_folders``, in the local Hugging Face cache."""

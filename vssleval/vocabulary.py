@@ -1,8 +1,12 @@
 """The words vssleval uses for its runs, spelled once: audio variants, map variants, presets.
 
 A leaf module: it imports nothing, so every package (``metrics`` included, which otherwise imports
-nothing of vssleval) may use it. Protocol names are not listed here: the protocol registry
-(:data:`vssleval.metrics.protocols.PROTOCOLS`) is their one source, filled from the protocol modules.
+nothing of vssleval) may use it. The protocols' code is the protocol registry
+(:data:`vssleval.metrics.protocols.PROTOCOLS`, filled from the protocol modules, which import numpy
+and torch); their names and one-line summaries are spelled here (:data:`PROTOCOL_SUMMARIES`), so the
+CLI's parser offers them without importing the registry, and each protocol class takes its summary
+from here (``tests/test_cli_light.py`` checks that the registry and this table list the same
+protocols in the same order).
 
 ``positive``
     the image's own audio (never ``pos``).
@@ -31,3 +35,10 @@ MAP_VARIANTS = (*AUDIO_VARIANTS, OGL)
 PRESETS = ("native", "juanola2025")
 #: the preset a run uses when none is named
 DEFAULT_PRESET = "juanola2025"
+
+#: the metric protocols, in ``--help`` order (the clean default first): name -> one line for ``--help``
+PROTOCOL_SUMMARIES = {
+    "vssleval": "vssleval (clean, default)",
+    "juanola2025": "juanola2025 (vssl_eval compat)",
+    "native": "native (each model's own repository evaluator)",
+}

@@ -2,9 +2,17 @@
 
 ``load_model`` -> ``evaluate`` / ``infer`` -> :class:`Results` -> ``report`` / ``rescore``. The
 ``vssleval`` subcommands parse their arguments and call these functions: one code path.
+
+The names are imported on first use (:mod:`vssleval._lazy`): the CLI builds its parser from
+:mod:`vssleval.api.options` without importing torch or the engine.
 """
 
-from vssleval.api.evaluation import Results, evaluate, infer, load_model, prepare_model
-from vssleval.api.reporting import compare, report, rescore
+from vssleval import _lazy
+
+_NAMES = {"Results": "vssleval.api.results", "evaluate": "vssleval.api.evaluation", "infer": "vssleval.api.evaluation",
+          "load_model": "vssleval.api.evaluation", "prepare_model": "vssleval.api.evaluation",
+          "compare": "vssleval.api.reporting", "report": "vssleval.api.reporting", "rescore": "vssleval.api.reporting"}
 
 __all__ = ["Results", "compare", "evaluate", "infer", "load_model", "prepare_model", "report", "rescore"]
+
+__getattr__, __dir__ = _lazy.exports(globals(), _NAMES)

@@ -8,19 +8,21 @@ negatives through :func:`vssleval.engine.spec.parse_negatives`, seeds through
 :func:`vssleval.limits.check_seeds`. Each check refuses the wrong *type* as well as the wrong value:
 ``batch_size=True`` (a bool is an int in Python), ``neg=['silence', 3]``, ``skip_bad="no"`` (a
 non-empty text is true), ``out=5``.
+
+The module imports neither numpy nor torch nor the engine (the CLI builds its parser from the
+options that name these checks, docs/performance.md): a value can only be a numpy bool or a torch
+module when numpy or torch is already imported, so the type tests look them up in ``sys.modules``
+(:func:`_instance_of`), and negatives are parsed by the engine's function when a run is checked.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from torch import nn
-
-from vssleval.engine.spec import parse_negatives
 from vssleval.errors import VsslevalError
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?", re.IGNORECASE)
@@ -31,10 +33,19 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {text}" if len(text) <= 60 else type(value).__name__
 
 
+def _instance_of(value: Any, module: str, path: str) -> bool:
+    """``isinstance(value, <module>.<path>)`` without importing ``module``: when it is not imported,
+    no object of its classes exists (``_instance_of(x, "torch", "nn.Module")``)."""
+    found = sys.modules.get(module)
+    for part in path.split("."):
+        found = getattr(found, part, None)
+    return isinstance(found, type) and isinstance(value, found)
+
+
 def check_switch(flag: str, value: Any) -> bool:
     """``value`` as a bool when it is one (numpy's included); a text such as ``"no"`` is refused, not
     taken as true. ``flag`` names the option in the message (``--skip-bad``)."""
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, bool) or _instance_of(value, "numpy", "bool_"):
         return bool(value)
     raise VsslevalError(f"{flag} is a switch: pass True or False, got {_kind(value)}")
 
@@ -81,7 +92,7 @@ def check_name(what: str, value: Any, listing: str) -> str:
 
 def check_model(model: Any) -> Any:
     """A registered name, ``"path.py:Class"`` or an in-memory ``nn.Module``."""
-    if isinstance(model, nn.Module):
+    if _instance_of(model, "torch", "nn.Module"):
         return model
     if not isinstance(model, str) or not model.strip():
         raise VsslevalError(f"model must be a registered name (`vssleval models`), 'path.py:ClassName' or a "
@@ -119,4 +130,6 @@ def check_amp(value: Any) -> str | None:
 def check_neg(value: Any) -> tuple[str, ...] | None:
     """``neg=``: None (the protocol's default), a text (``"silence,noise"``, ``"all"``, ``"none"``) or a
     sequence of negative names, parsed by the CLI's :func:`~vssleval.engine.spec.parse_negatives`."""
+    from vssleval.engine.spec import parse_negatives  # a run is being checked: the engine is needed anyway
+
     return None if value is None else parse_negatives(value)

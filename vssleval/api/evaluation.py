@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from vssleval import limits
+from vssleval import limits, timing
 from vssleval.api.options import checks_keywords, takes_run_options
 from vssleval.api.reporting import write_overlays
 from vssleval.api.results import Results, run_splits
@@ -165,6 +165,7 @@ def _out_dir(out: str | Path | None) -> Path:
     return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
 
 
+@timing.timed_run("evaluate")
 @takes_run_options("evaluate")
 def evaluate(o: dict[str, Any]) -> Results:
     """Compute every map of ``model`` on ``dataset`` (positive, silence, noise, offscreen) and score it.
@@ -217,9 +218,11 @@ def evaluate(o: dict[str, Any]) -> Results:
     claim_run_folder(outdir, config)  # before the results: a folder's results always name their run
     metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=o["verbose"], warnings=warnings,
                                 splits=run_splits(acc, config))
+    _logger(o["verbose"])(timing.summary_line(metrics["timing"]))
     return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
 
 
+@timing.timed_run("infer")
 @takes_run_options("infer")
 def infer(o: dict[str, Any]) -> Results:
     """Compute and store every raw map (no metrics): :func:`evaluate`'s arguments, plus
@@ -247,7 +250,9 @@ def infer(o: dict[str, Any]) -> Results:
             log(f"WARNING: {found} are non-finite (NaN or inf); `vssleval evaluate` would stop on them "
                 "unless --allow-nonfinite (docs/protocols.md §8.3)")
         if overlays > 0:
-            write_overlays(outcome.store, outdir, overlays, threshold, log=log)
+            with timing.phase("figures"):
+                write_overlays(outcome.store, outdir, overlays, threshold, log=log)
+        log(timing.summary_line(timing.current().record()))
     return Results(out=outdir, metrics=None, config=outcome.store.config)
 
 

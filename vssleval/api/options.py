@@ -18,6 +18,9 @@ command-line form. Everything else derives from the table:
 The messages come from the checks in :mod:`vssleval.api.arguments` and, for numbers, from the bounds
 table of :mod:`vssleval.limits` (which also serves the other commands), so the CLI and the API say
 the same thing. Adding a run option = one row here (and a ``RunSpec`` field when it is recorded).
+
+This module, and what it imports, loads neither torch nor the engine: ``vssleval evaluate --help``
+is built from it in a fraction of a second (``tests/test_cli_light.py``).
 """
 
 from __future__ import annotations
@@ -32,11 +35,9 @@ from typing import Any
 
 from vssleval import limits
 from vssleval.api import arguments as a
-from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION
-from vssleval.engine.spec import check_protocol
 from vssleval.errors import VsslevalError
-from vssleval.metrics.protocols import PROTOCOLS
-from vssleval.vocabulary import PRESETS
+from vssleval.limits import DEFAULT_MAX_SKIP_FRACTION
+from vssleval.vocabulary import PRESETS, PROTOCOL_SUMMARIES
 
 #: The commands (and API functions) that take run options.
 COMMANDS = ("evaluate", "infer")
@@ -100,8 +101,16 @@ def _batch_size(value: Any) -> int:
     return DEFAULT_BATCH_SIZE if value is None else limits.check("batch_size", value)
 
 
+def _protocol(value: Any) -> str:
+    """:func:`vssleval.engine.spec.check_protocol`, imported when a run is checked (the parser needs
+    only the names, :data:`vssleval.vocabulary.PROTOCOL_SUMMARIES`; the registry imports torch)."""
+    from vssleval.engine.spec import check_protocol
+
+    return check_protocol(value)
+
+
 _SWITCH = {"action": "store_true"}
-_PROTOCOLS = " or ".join(p.summary or p.name for p in PROTOCOLS.values())
+_PROTOCOLS = " or ".join(PROTOCOL_SUMMARIES.values())
 
 #: Every run option, in ``--help`` order. One row per option.
 RUN_OPTIONS: tuple[Option, ...] = (
@@ -114,8 +123,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
            _switch("--trust-checkpoint"), "bool", "what to run", cli=_SWITCH, record="trust_checkpoint"),
     Option("preset", None, "preprocessing preset (default: the model's own, else juanola2025)", a.check_preset,
            "str | Mapping[str, Any] | None", "what to run", cli={"choices": list(PRESETS)}, record="preset"),
-    Option("protocol", "vssleval", f"metric protocol: {_PROTOCOLS}", check_protocol, "str", "what to run",
-           cli={"choices": list(PROTOCOLS)}, record="protocol"),
+    Option("protocol", "vssleval", f"metric protocol: {_PROTOCOLS}", _protocol, "str", "what to run",
+           cli={"choices": list(PROTOCOL_SUMMARIES)}, record="protocol"),
     # -- data ----------------------------------------------------------------------------------------
     Option("dataset", DEFAULT_DATASET, f"registered dataset (`vssleval datasets`; default {DEFAULT_DATASET})",
            functools.partial(a.check_name, "dataset", listing="`vssleval datasets`"), "str", "data",

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from vssleval import fingerprint, limits
+from vssleval import fingerprint, limits, timing
 from vssleval.api.options import checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
@@ -27,16 +27,16 @@ from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.report.figures import separates
 from vssleval.metrics.resampling import DEFAULT_SEED
+from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS
 from vssleval.report.compare import check_pair, compare_csv, console_lines
 from vssleval.report.compare import compare as compare_runs
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
-from vssleval.report.tables import CI_STYLES
 from vssleval.report.overlays import overlay_grid, separating_threshold
 from vssleval.report.labels import check_distinct
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
-from vssleval.report.sweep import DEFAULT_POINTS, sweep_panel
+from vssleval.report.sweep import sweep_panel
 
 #: Run-configuration keys on which a store and its run's metrics.json must agree.
 _STORE_MATCH = ("model_name", "dataset", "preset")
@@ -137,6 +137,7 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
 
 
 @checks_keywords
+@timing.timed_run("rescore")
 def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bootstrap: int = 1000,
             max_memory: int | str | None = None, allow_nonfinite: bool = False, verbose: bool = True) -> Results:
     """Score a run's heatmap store again (no model runs) and write ``evaluate``'s outputs to ``out``.
@@ -182,6 +183,8 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
         if draws.is_file() and draws.resolve() != (out / draws.name).resolve():
             with atomic_path(out / draws.name) as tmp:
                 shutil.copyfile(draws, tmp)
+    if verbose:
+        print(timing.summary_line(metrics["timing"]))
     return Results(out=out, metrics=json.loads(json.dumps(metrics)), config=config, store_dir=store.root)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from vssleval.api.options import add_arguments, cli_values
 from vssleval.errors import VsslevalError
-from vssleval.models.registry import DEFAULT_PRESET, split_model_file
+from vssleval.models.registry import split_model_file
+from vssleval.vocabulary import DEFAULT_PRESET
 
 
 def add_run_arguments(p: argparse.ArgumentParser, command: str) -> None:

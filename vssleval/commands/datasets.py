@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import collections
 
-from vssleval.data.gt import gt_map, size_bin
-from vssleval.data.registry import get_config, list_datasets, load_dataset
-
 HELP = "list registered datasets; with --data-dir, validate a dataset folder (counts, missing/bad files)"
 
 
@@ -19,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list() -> int:
+    from vssleval.data.registry import get_config, list_datasets
+
     names = list_datasets()
     width = max(len(n) for n in names)
     for name in names:
@@ -39,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
         from vssleval.errors import VsslevalError
 
         raise VsslevalError("give the dataset name to validate, e.g. `vssleval datasets vggss --data-dir DIR`")
+    from vssleval.data.gt import gt_map, size_bin
+    from vssleval.data.registry import load_dataset
+
     ds = load_dataset(args.name, args.data_dir, check_files=not args.no_file_check, skip_bad=True)
     neg = sum(s.is_negative for s in ds)
     bins = collections.Counter(size_bin(float(gt_map(s).sum())) for s in ds if not s.is_negative)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from vssleval.api import evaluate
 from vssleval.commands._common import add_run_arguments, run_kwargs
 
 HELP = "evaluate a model under positive and negative audio (maps -> metrics.json, report.md)"
@@ -15,5 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vssleval.api import evaluate  # torch and the engine: only when a run starts
+
     evaluate(**run_kwargs(args, "evaluate"))
     return 0

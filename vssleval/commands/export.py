@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vssleval.engine.store import HeatmapStore
 from vssleval.errors import VsslevalError
 
 HELP = "write a run's maps to one .npz (ids, positive, silence, noise, offscreen, offscreen_ids, seeds, config)"
@@ -18,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vssleval.engine.store import HeatmapStore
+
     store = HeatmapStore.open(args.run)
     out = Path(args.out)
     store.check_export_target(out)  # not inside a store, not in another run's folder

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from vssleval.data.fetch import MetadataFile, fetch_metadata
-from vssleval.data.registry import get_config, list_datasets
-from vssleval.data.splits import split_metadata
 from vssleval.errors import VsslevalError
 
 HELP = "download public metadata (annotation JSON/CSV) of a dataset into its data folder; needs internet"
@@ -16,6 +13,8 @@ def _dataset_names() -> str:
     """The registered names for the help text; the parser of every command is built from this
     module, so an unreadable dataset config must not stop them all here (the command that reads
     the configs reports it)."""
+    from vssleval.data.registry import list_datasets
+
     try:
         return ", ".join(list_datasets())
     except VsslevalError:
@@ -31,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vssleval.data.fetch import MetadataFile, fetch_metadata
+    from vssleval.data.registry import get_config
+    from vssleval.data.splits import split_metadata
+
     split = split_metadata(args.dataset)
     raw = split if split is not None else get_config(args.dataset).get("metadata") or []
     entries = [MetadataFile.from_config(e) for e in raw]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from vssleval.api import infer
 from vssleval.commands._common import add_run_arguments, run_kwargs
 
 HELP = "compute and store every raw heatmap (no metrics); optional overlay PNGs"
@@ -15,5 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vssleval.api import infer  # torch and the engine: only when a run starts
+
     infer(**run_kwargs(args, "infer"))
     return 0

@@ -1,16 +1,18 @@
 """List the registered models, where each one's checkpoint is (or would be) found, and where its
 official release is published. Nothing is downloaded. A model whose configuration cannot be read
-is listed as unusable, with the reason, and the command exits 1 after listing the others."""
+is listed as unusable, with the reason, and the command exits 1 after listing the others.
+
+Everything here reads YAMLs and files: no model is built and torch is not imported (a plug-in
+installed as an entry point is imported when its config is an attribute of its class)."""
 
 from __future__ import annotations
 
 import argparse
 
 from vssleval.errors import VsslevalError
-from vssleval.models import list_models, load_model_config
-from vssleval.models.checkpoint import resolve_hf_folder
-from vssleval.models.synth_ezvsl import sha256_file
-from vssleval.resources import checkpoint_search_dirs, find_checkpoint
+from vssleval.fingerprint import file_sha256
+from vssleval.models.registry import list_models, load_model_config
+from vssleval.resources import checkpoint_search_dirs, find_checkpoint, resolve_hf_folder
 
 HELP = ("list registered models (zoo, baselines, plug-ins), whether each checkpoint file is present "
         "and where its official release is published")
@@ -33,7 +35,7 @@ def checkpoint_lines(ckpt_cfg: dict) -> list[str]:
         prefixes = {name: prefix for prefix, name in (ckpt_cfg.get("parts") or {}).items()}
         for path in look.files:  # a Hugging Face part: its weights file, in the folder or the HF cache
             path = resolve_hf_folder(prefixes.get(path.name, ""), path, ckpt_cfg, "the model")
-            lines.append(f"{INDENT}  {path}  sha256 {sha256_file(path)}")
+            lines.append(f"{INDENT}  {path}  sha256 {file_sha256(path)}")
     else:
         lines.append(f"{INDENT}not present; looked for {look.describe_looked()}")
     release = ckpt_cfg.get("official_release")

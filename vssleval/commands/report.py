@@ -10,14 +10,11 @@ one-line deprecation note on stderr (:data:`DEPRECATED`).
 from __future__ import annotations
 
 import argparse
-
 import sys
 
-from vssleval.api import compare, report, rescore
 from vssleval.commands.rescore import add_rescore_options
 from vssleval.errors import VsslevalError
-from vssleval.report.sweep import DEFAULT_POINTS
-from vssleval.report.tables import CI_STYLES
+from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS
 
 HELP = "put finished runs in one report (tables, figures, calibration, leaderboard files)"
 
@@ -65,6 +62,8 @@ def _formats(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vssleval.api import compare, report, rescore
+
     # every numeric flag, also those the chosen mode ignores, was checked by vssleval.limits (cli.py)
     if args.from_store:
         _deprecated("--from-store")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from vssleval.metrics.protocols import PROTOCOLS
+from vssleval.vocabulary import PROTOCOL_SUMMARIES
 
 HELP = "score a run's heatmap store again (no model runs) and write evaluate's outputs to --out"
 
@@ -20,7 +20,7 @@ def add_rescore_options(p: argparse.ArgumentParser, *out: str, required: bool) -
     ``--allow-nonfinite``; shared with the deprecated ``report --from-store``."""
     if out:
         p.add_argument(*out, required=required, help="output directory for metrics.json, per_sample.csv, report.md")
-    p.add_argument("--protocol", choices=list(PROTOCOLS), help="the protocol to score under (default: the run's)")
+    p.add_argument("--protocol", choices=list(PROTOCOL_SUMMARIES), help="the protocol to score under (default: the run's)")
     p.add_argument("--bootstrap", type=int, default=1000,
                    help="bootstrap resamples for the 95%% intervals (default 1000; 0: none)")
     p.add_argument("--max-memory", metavar="SIZE", help="memory the scoring may use, e.g. 16G "

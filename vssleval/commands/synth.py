@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from vssleval.data.synthetic import DEFAULT_N, DEFAULT_TEST_SEED, synth
-
 HELP = "generate the synthetic benchmark (deterministic; VGG-SS or IS3 layout)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vssleval.data.synthetic import DEFAULT_N, DEFAULT_TEST_SEED  # numpy, no torch: only for this parser
+
     parser.add_argument("--layout", choices=("vggss", "is3"), default="vggss", help="on-disk layout (default vggss)")
     parser.add_argument("--n", type=int, default=DEFAULT_N, help=f"samples/records (IS3: even) (default {DEFAULT_N})")
     parser.add_argument("--seed", type=int, default=DEFAULT_TEST_SEED,
@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vssleval.data.synthetic import synth
+
     t0 = time.perf_counter()
     out = synth(args.layout, args.n, args.seed, args.out, split=args.split, max_memory=args.max_memory,
                 as_videos=args.as_videos)

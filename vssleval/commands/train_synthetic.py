@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from vssleval.training.synthetic import TrainConfig, run_training
+from vssleval.training.config import TrainConfig
 
 HELP = "train the embedded synth-ezvsl model on the synthetic train split (CPU, a few minutes)"
 
@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vssleval.models.synth_ezvsl import shipped_checkpoint_dir
+    from vssleval.training.synthetic import run_training
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                          if f.name != "model_overrides"})

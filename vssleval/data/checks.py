@@ -34,8 +34,8 @@ from vssleval.errors import BadSampleError, VsslevalError
 MIN_AUDIO_SECONDS = 0.1
 #: Prefix of the skip kinds of offscreen-pool clips (not samples: they do not count in the fraction).
 OFFSCREEN_KIND = "offscreen_"
-#: Default of ``--max-skip-fraction``.
-DEFAULT_MAX_SKIP_FRACTION = 0.05
+#: Default of ``--max-skip-fraction`` (declared beside its bounds, where the CLI's parser reads it).
+DEFAULT_MAX_SKIP_FRACTION = limits.DEFAULT_MAX_SKIP_FRACTION
 SKIP_COLUMNS = ("id", "kind", "path", "reason")
 
 

@@ -52,7 +52,7 @@ from vssleval.engine.spec import RunSpec
 from vssleval.engine.store import HeatmapStore, pack_gt, pad_boxes
 from vssleval.engine.store.reduce import StoreMaps
 from vssleval.errors import VsslevalError
-from vssleval import fingerprint
+from vssleval import fingerprint, timing
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.io_utils import write_text_atomic
 from vssleval.limits import check_run_memory
@@ -117,8 +117,9 @@ class Engine:
         check_amp(device, spec.amp, self.rules.allows_reduced_precision, spec.protocol)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
-        self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
-                                             max_skip_fraction=spec.max_skip_fraction)
+        with timing.phase("data"):
+            self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
+                                                 max_skip_fraction=spec.max_skip_fraction)
         samples = self.dataset.samples
         self.samples = samples[: spec.limit] if spec.limit else samples
         if not self.samples:
@@ -128,8 +129,9 @@ class Engine:
         self.max_boxes = max(len(s.frame_boxes()) for s in self.samples)
         self.in_memory = model is not None
         if model is None:
-            model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
-                                trust_checkpoint=spec.trust_checkpoint, device=self.device)
+            with timing.phase("model"):
+                model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
+                                    trust_checkpoint=spec.trust_checkpoint, device=self.device)
         self.model = model.to(self.device).eval()
         # NHWC where it pays (engine/device.py); values differ from NCHW only in the last bits
         self.channels_last = uses_channels_last(self.device)
@@ -145,7 +147,8 @@ class Engine:
         if self.store_maps is not None:
             self.note(f"maps stored at {self.store_maps.size} x {self.store_maps.size} ({self.store_maps.op}), "
                       f"negatives as {self.store_maps.negatives} (map.store, docs/models.md §2.8)")
-        self.audio_rates = self._audio_rates()
+        with timing.phase("data"):
+            self.audio_rates = self._audio_rates()
         # every call of a model goes through the output-contract check (engine/contract.py)
         self.net = CheckedModel(self.model)
         # the model's own score of each positive pair, for the one evaluator that reads it
@@ -159,7 +162,8 @@ class Engine:
             self.ogl_net = CheckedModel(self.ogl, "ogl")
             if self.image is None:  # a model that takes no image (baselines): the prior's own preprocessing
                 self.ogl_image = ImagePipeline(preset_block(self.ogl.config, spec.preset, "ogl")["image"])
-        self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
+        with timing.phase("data"):
+            self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
         self.reuse_offscreen = self._can_reuse_offscreen()
         self.offscreen_table = offscreen_table and self.offscreen_draws is not None and not self.reuse_offscreen
 
@@ -167,7 +171,8 @@ class Engine:
     def _object_prior(self):
         """The OGL object prior, for a protocol that blends maps with it (juanola2025's 164 keys)."""
         try:
-            ogl = build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
+            with timing.phase("model"):
+                ogl = build_model("ogl", self.spec.ogl_weights, preset=self.spec.preset, device=self.device)
         except VsslevalError as exc:
             hint = "" if self.spec.ogl_weights else " (CLI: pass the file with --ogl-weights FILE)"
             raise VsslevalError(f"--protocol {self.spec.protocol} reports the OGL (object-guided) metrics: "
@@ -332,8 +337,9 @@ class Engine:
         bar = tqdm(self._loader(mine, plan), desc="audio features", unit="batch", disable=not self.dist.is_main,
                    leave=False)
         with torch.no_grad(), autocast(self.device, self.spec.amp):
-            for batch in bar:
-                out = self._encode_audio(batch["positive"]).float().cpu()
+            for batch in timing.iterate("front-end", bar):
+                with timing.phase("model"):
+                    out = self._encode_audio(batch["positive"]).float().cpu()
                 feats.update(zip(batch["position"].tolist(), out))
                 if self.offscreen_table:
                     digests.update(zip(batch["position"].tolist(), map(input_digest, batch["positive"])))
@@ -363,9 +369,10 @@ class Engine:
         bar = tqdm(zip(chunks, loader), total=len(chunks), desc="offscreen features", unit="batch",
                    disable=not self.dist.is_main, leave=False)
         with torch.no_grad(), autocast(self.device, self.spec.amp):
-            for chunk, inputs in bar:
-                out = encode_in_groups(lambda x: self.net.encode_audio(self._to_device(x)), inputs,
-                                       self.spec.batch_size).float().cpu()
+            for chunk, inputs in timing.iterate("front-end", bar):
+                with timing.phase("model"):
+                    out = encode_in_groups(lambda x: self.net.encode_audio(self._to_device(x)), inputs,
+                                           self.spec.batch_size).float().cpu()
                 feats.update(zip((keys[i] for i in chunk), out))
         return self._gather(feats)
 
@@ -374,9 +381,11 @@ class Engine:
         t0 = time.perf_counter()
         store_dir = Path(out_dir) / "store"
         if self.dist.is_main:  # the fingerprint hashes every input once, on one rank
-            config = self.config()
-            store = HeatmapStore.create_in_run(out_dir, config, resume=resume, overwrite=overwrite,
-                                               inputs=self.inputs)
+            with timing.phase("data"):
+                config = self.config()
+            with timing.phase("store"):
+                store = HeatmapStore.create_in_run(out_dir, config, resume=resume, overwrite=overwrite,
+                                                   inputs=self.inputs)
             self._write_draws(Path(out_dir))
             self._write_skips(Path(out_dir))
         dist_utils.barrier(self.dist)
@@ -410,15 +419,17 @@ class Engine:
         batch_numbers = iter(todo)
         bar = tqdm(total=len(positions), desc=f"{self.model.name} maps", unit="sample", disable=not self.dist.is_main)
         with torch.no_grad(), autocast(self.device, self.spec.amp):
-            for batch in self._loader(positions, plan):
+            for batch in timing.iterate("front-end", self._loader(positions, plan)):
                 k = next(batch_numbers)
                 pos = batch["position"].tolist()
                 if pos != batches[k]:  # the loader must follow the batching of the store
                     raise RuntimeError(f"batch {k}: loader positions {pos[:3]}... differ from the plan")
-                arrays = self._maps_for_batch(batch, pos, cached, silence_cache, bank_cache, table)
-                if self.store_maps is not None:
-                    arrays = self.store_maps.reduce(arrays)
-                store.write_shard(k, arrays, self.store_maps.codes() if self.store_maps is not None else None)
+                with timing.phase("model"):
+                    arrays = self._maps_for_batch(batch, pos, cached, silence_cache, bank_cache, table)
+                with timing.phase("store"):
+                    if self.store_maps is not None:
+                        arrays = self.store_maps.reduce(arrays)
+                    store.write_shard(k, arrays, self.store_maps.codes() if self.store_maps is not None else None)
                 bar.update(len(pos))
         bar.close()
         dist_utils.barrier(self.dist)
@@ -439,7 +450,7 @@ class Engine:
         if by_digest and self.audio is not None:
             found = DataLoader(OffscreenDigests(OffscreenInputs(distinct, self.audio)), batch_size=None,
                                num_workers=self.spec.num_workers)
-            same = {k: by_digest[d] for k, d in zip(distinct, found) if d in by_digest}
+            same = {k: by_digest[d] for k, d in zip(distinct, timing.iterate("front-end", found)) if d in by_digest}
         feats = {k: cached[p] for k, p in same.items()}
         feats.update(self.offscreen_features([k for k in distinct if k not in same]))
         if self.dist.is_main:

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from vssleval import vocabulary
+from vssleval import timing, vocabulary
 from vssleval.engine.store import CONFIG_FILE, EXTREMES_SUFFIX, PER_SEED, HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
@@ -152,11 +152,12 @@ def score_run(store: HeatmapStore, protocol: str | None = None, bootstrap: int =
               allow_nonfinite: bool = False, progress: bool = True) -> tuple[Accumulator, list[str]]:
     """What ``evaluate`` and ``report --from-store`` score: :func:`check_nonfinite`, then
     :func:`score_store`. Returns the accumulator and the warnings for the console and ``report.md``."""
-    store.require_complete()
-    protocol = protocol or store.config["protocol"]
-    setup = prepare_run(store.config, protocol, store)  # a store the protocol cannot score is refused first
-    warning = check_nonfinite(store, allow_nonfinite, protocol)
-    acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress, setup=setup)
+    with timing.phase("scoring"):
+        store.require_complete()
+        protocol = protocol or store.config["protocol"]
+        setup = prepare_run(store.config, protocol, store)  # a store the protocol cannot score is refused first
+        warning = check_nonfinite(store, allow_nonfinite, protocol)
+        acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress, setup=setup)
     return acc, [warning] if warning else []
 
 

@@ -7,6 +7,7 @@ its batch of maps into per-sample scalars (protocol ``sample_records``) and drop
 from __future__ import annotations
 
 import platform
+import sys
 from importlib import metadata
 from typing import Any, Mapping, Sequence
 
@@ -20,6 +21,11 @@ SCHEMA_VERSION = 1
 
 
 def _version(pkg: str) -> str:
+    """``pkg``'s version: the loaded module's ``__version__`` (torch's names its build, ``2.5.1+cpu``),
+    else the installed distribution's."""
+    loaded = getattr(sys.modules.get(pkg), "__version__", None)
+    if isinstance(loaded, str):
+        return loaded
     try:
         return metadata.version(pkg)
     except metadata.PackageNotFoundError:

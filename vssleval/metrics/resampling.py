@@ -25,6 +25,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .curves import GRID, trapezoid
+from ..timing import phase  # a leaf: the run's "bootstrap" seconds (metrics.json timing)
 
 #: Interval level of every ``*_ci95_*`` key.
 LEVEL = 0.95
@@ -249,12 +250,13 @@ def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[
     point = {k: float(_seed_mean(stat, seeds, ident, seed_free, pooled)[0]) for k, (stat, seed_free) in stats.items()}
     point.update({k: float(v) for k, v in (estimates or {}).items() if k in stats and v is not None})
     draws: dict[str, list[np.ndarray]] = {k: [] for k in stats}
-    for rows in resamples(n, n_boot, seed):
-        for key, (stat, seed_free) in stats.items():
-            draws[key].append(_seed_mean(stat, seeds, rows, seed_free, pooled))
-        if progress is not None:
-            progress(len(rows))
-    return {k: percentile_interval(np.concatenate(v), level, point[k]) for k, v in draws.items()}
+    with phase("bootstrap"):
+        for rows in resamples(n, n_boot, seed):
+            for key, (stat, seed_free) in stats.items():
+                draws[key].append(_seed_mean(stat, seeds, rows, seed_free, pooled))
+            if progress is not None:
+                progress(len(rows))
+        return {k: percentile_interval(np.concatenate(v), level, point[k]) for k, v in draws.items()}
 
 
 def _paired(a: Records, b: Records) -> dict[str, np.ndarray]:

@@ -42,21 +42,19 @@ Write a class with the three methods (subclassing :class:`VsslModel` gives ``for
 preset raw-map rule for free), then either ``load_model_file("my_model.py:MyModel")`` (CLI
 ``--model-file``; ``my_model.yaml`` beside it is its preset file) or declare an entry point in
 group ``vssleval.models``.
+
+Importing this package imports no model and no torch: the names above are imported on first use
+(:mod:`vssleval._lazy`), and each built-in model's module when the model is first built
+(:data:`vssleval.models.registry.BUILTIN`), so ``vssleval models`` lists the zoo and its
+checkpoints from the YAMLs alone.
 """
 
-from vssleval.models import aclssl, baselines, ezvsl, fnac, lvs, ogl, sacl, slavc, sslalign, ssltie, synth_ezvsl  # noqa: F401  (registration)
-from vssleval.models.base import VsslModel
-from vssleval.models.checkpoint import read_checkpoint
-from vssleval.models.maps import MapRule
-from vssleval.models.registry import (
-    build_model,
-    guess_model,
-    list_models,
-    load_model_config,
-    load_model_file,
-    register_model,
-)
-from vssleval.models.twotower import TwoTowerCosine
+from vssleval import _lazy
+
+_NAMES = {"MapRule": "vssleval.models.maps", "TwoTowerCosine": "vssleval.models.twotower",
+          "VsslModel": "vssleval.models.base", "read_checkpoint": "vssleval.models.checkpoint",
+          **{name: "vssleval.models.registry" for name in (
+              "build_model", "guess_model", "list_models", "load_model_config", "load_model_file", "register_model")}}
 
 __all__ = [
     "MapRule",
@@ -70,3 +68,5 @@ __all__ = [
     "read_checkpoint",
     "register_model",
 ]
+
+__getattr__, __dir__ = _lazy.exports(globals(), _NAMES)

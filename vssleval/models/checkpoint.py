@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import json
 import logging
 import pickle
 import re
@@ -45,6 +44,8 @@ import torch
 
 from vssleval.errors import VsslevalError
 from vssleval.fingerprint import file_sha256  # the one file-hashing helper
+# Hugging Face parts are found without torch (`vssleval models`); resolve_hf_folder is re-exported
+from vssleval.resources import config_differences, resolve_hf_folder, where_official, where_part
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +115,6 @@ def _official_names(ckpt_cfg: Mapping[str, Any]) -> list[str]:
     return [str(f) for f in (ckpt_cfg.get("parts") or {}).values()]
 
 
-def _where_official(ckpt_cfg: Mapping[str, Any]) -> str:
-    """Where the official file comes from: the URL that opens the YAML's ``official_release``."""
-    release = str(ckpt_cfg.get("official_release") or "").strip()
-    return release.split()[0] if release else "the model's YAML (checkpoint.official_release)"
-
-
 def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model_name: str) -> str | None:
     """Check a weights file against the hash its official name carries (YAML ``sha256_in_name``).
 
@@ -140,13 +135,13 @@ def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model
             raise VsslevalError(
                 f"{path} is named as {model_name}'s official weights file but is not it: its sha256 starts "
                 f"{sha256[:len(expected)]}, the name says {expected}. Get the official file from "
-                f"{_where_official(ckpt_cfg)}, or, to use other weights on purpose, give the file another "
+                f"{where_official(ckpt_cfg)}, or, to use other weights on purpose, give the file another "
                 "name and pass it explicitly")
         return None
     if any(sha256.startswith(p) for p in prefixes):
         return None  # the official bytes under another name
     return (f"{path} is not the official weights file of {model_name} ({', '.join(official)}, from "
-            f"{_where_official(ckpt_cfg)}): used as given, its sha256 {sha256} is recorded in the run")
+            f"{where_official(ckpt_cfg)}): used as given, its sha256 {sha256} is recorded in the run")
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -232,77 +227,6 @@ def extract_state_dict(obj: Any, path: str | Path, preferred: str | None = None)
     return out
 
 
-def _where_part(ckpt_cfg: Mapping[str, Any], prefix: str) -> str:
-    """Where one part's official file is published: ``part_releases.<prefix>``, else the model's release."""
-    release = str((ckpt_cfg.get("part_releases") or {}).get(prefix) or "").strip()
-    return release or _where_official(ckpt_cfg)
-
-
-def resolve_hf_folder(prefix: str, path: Path, ckpt_cfg: Mapping[str, Any], model_name: str) -> Path:
-    """The weights file of a part published as a Hugging Face model folder (YAML ``hf_folders``).
-
-    ``path`` may be that folder (its first ``weights`` file present is used) or a weights file. When
-    the folder does not exist, the local Hugging Face cache of ``repo_id`` is searched
-    (:func:`vssleval.resources.hf_snapshot`); nothing is downloaded. Other parts pass through.
-    """
-    spec = (ckpt_cfg.get("hf_folders") or {}).get(prefix)
-    if not spec or path.is_file():
-        return path
-    weights = [str(w) for w in spec.get("weights") or ()]
-    folder, looked = path, [path]
-    if not path.is_dir():
-        from vssleval.resources import hf_snapshot
-
-        folder, cache = hf_snapshot(str(spec["repo_id"]), weights)
-        looked += cache
-        if folder is None:
-            raise VsslevalError(f"{model_name}: its part {prefix!r} ({spec['repo_id']}, a folder with config.json "
-                                f"and {' or '.join(weights)}) was not found (looked in {', '.join(map(str, looked))}); "
-                                f"get it from {_where_part(ckpt_cfg, prefix)}")
-    found = next((folder / w for w in weights if (folder / w).is_file()), None)
-    if found is None:
-        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} holds none of {weights}; "
-                            f"get the files from {_where_part(ckpt_cfg, prefix)}")
-    check_hf_config(folder, spec.get("expect_config") or {}, prefix, ckpt_cfg, model_name)
-    return found
-
-
-def check_hf_config(folder: Path, expected: Mapping[str, Any], prefix: str, ckpt_cfg: Mapping[str, Any],
-                    model_name: str) -> None:
-    """Refuse a Hugging Face folder whose ``config.json`` differs from ``expected`` (YAML
-    ``hf_folders.<part>.expect_config``; dotted keys reach nested entries, e.g.
-    ``vision_config.patch_size``): settings such as the decoder's extract layers change the network
-    without changing any weight's shape, so the strict key check alone would not notice them."""
-    if not expected:
-        return
-    path = folder / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VsslevalError(f"{model_name}: the folder {folder} of part {prefix!r} has no config.json; get the "
-                            f"whole folder from {_where_part(ckpt_cfg, prefix)}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VsslevalError(f"{model_name}: cannot read {path} ({type(exc).__name__}: {exc}); get the whole "
-                            f"folder again from {_where_part(ckpt_cfg, prefix)}") from exc
-    wrong = config_differences(config, expected)
-    if wrong:
-        raise VsslevalError(f"{model_name}: {path} is not the configuration this model is built for "
-                            f"({'; '.join(wrong)}); the official folder is {_where_part(ckpt_cfg, prefix)}")
-
-
-def config_differences(config: Any, expected: Mapping[str, Any]) -> list[str]:
-    """``"key = value, expected want"`` for each entry of ``expected`` that ``config`` does not hold
-    (dotted keys reach nested mappings; an absent key is a difference)."""
-    wrong = []
-    for key, want in expected.items():
-        value: Any = config
-        for step in str(key).split("."):
-            value = value.get(step, _ABSENT) if isinstance(value, Mapping) else _ABSENT
-        if value != want:
-            wrong.append(f"{key} = {'(absent)' if value is _ABSENT else json.dumps(value)}, expected {json.dumps(want)}")
-    return wrong
-
-
 def check_part_config(obj: Any, path: Path, prefix: str, ckpt_cfg: Mapping[str, Any], model_name: str) -> None:
     """Refuse a part whose container stores a configuration that differs from the YAML's
     ``part_config.<part>`` (``{key: entry of the container, expect: {setting: value}}``): BEATs'
@@ -311,8 +235,8 @@ def check_part_config(obj: Any, path: Path, prefix: str, ckpt_cfg: Mapping[str, 
     spec = (ckpt_cfg.get("part_config") or {}).get(prefix)
     if not spec:
         return
-    where = f"the official {prefix!r} part: {_where_part(ckpt_cfg, prefix)}"
-    stored = obj.get(spec["key"], _ABSENT) if isinstance(obj, Mapping) else _ABSENT
+    where = f"the official {prefix!r} part: {where_part(ckpt_cfg, prefix)}"
+    stored = obj.get(spec["key"]) if isinstance(obj, Mapping) else None
     if not isinstance(stored, Mapping):
         raise VsslevalError(f"{model_name}: {path} (part {prefix!r}) has no {spec['key']!r} entry holding its "
                             f"configuration; {where}")
@@ -320,9 +244,6 @@ def check_part_config(obj: Any, path: Path, prefix: str, ckpt_cfg: Mapping[str, 
     if wrong:
         raise VsslevalError(f"{model_name}: {path} (part {prefix!r}) stores another configuration than the one "
                             f"this model is built for in {spec['key']!r} ({'; '.join(wrong)}); {where}")
-
-
-_ABSENT = object()
 
 
 def resolve_parts(checkpoint: Any, ckpt_cfg: Mapping[str, Any], model_name: str) -> list[tuple[str, Path]]:
@@ -420,7 +341,7 @@ def load_into(
             continue
         if not path.exists() and prefix:
             absent.append(f"its part {prefix!r} is missing: {path} does not exist; get it from "
-                          f"{_where_part(ckpt_cfg, prefix)}")
+                          f"{where_part(ckpt_cfg, prefix)}")
         located.append((prefix, path))
     if absent:  # every missing part, in one line
         raise VsslevalError(f"{model_name}: " + "; ".join(absent))
@@ -454,7 +375,7 @@ def load_into(
             if guess is not None:
                 lines.append("  " + guess(sd))
             if prefix and (ckpt_cfg.get("part_releases") or {}).get(prefix):
-                lines.append(f"  the official {prefix!r} part: {_where_part(ckpt_cfg, prefix)}")
+                lines.append(f"  the official {prefix!r} part: {where_part(ckpt_cfg, prefix)}")
             raise VsslevalError("\n".join(lines))
         dropped = len(part) - len(kept)
         if dropped:

@@ -1,7 +1,9 @@
 """Model registry (timm-style, by name), model configs, builder and user-model loading.
 
 Three ways a model gets a name:
-* built in: ``@register_model("ezvsl")`` in this package, config ``configs/models/ezvsl.yaml``;
+* built in: declared in :data:`BUILTIN` (name -> its module in this package), registered by
+  ``@register_model("ezvsl")`` in that module when the model is first built; config
+  ``configs/models/ezvsl.yaml``;
 * installed: an entry point in group ``vssleval.models`` (``name = "pkg.module:ClassOrFactory"``);
   its config is the object's ``config_path`` / ``default_config`` attribute, else
   ``configs/models/<name>.yaml`` when present;
@@ -10,33 +12,44 @@ Three ways a model gets a name:
 
 A factory is called as ``factory(**config["model"])`` and must return an ``nn.Module`` with
 ``encode_image``, ``encode_audio`` and ``localize``.
+
+Listing the models and reading their configs imports no torch (``vssleval models``, the CLI's
+parser: docs/performance.md): like an entry point, a built-in model's module is imported when the
+model is first built (:meth:`ModelEntry.resolve`), and this module imports torch inside the
+functions that build or compare weights.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Mapping
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from vssleval.errors import VsslevalError, describe_raise, did_you_mean
-from vssleval.models.base import check_model_interface
-from vssleval.models.checkpoint import load_into
-from vssleval.models.maps import MapRule
 from vssleval.resources import find_checkpoint, missing_resource
 from vssleval.resources import model_config_dir as _packaged_model_config_dir
 from vssleval.yaml_io import read_yaml_mapping
 
+if TYPE_CHECKING:  # annotations only: this module imports torch where it builds a model
+    import torch
+    from torch import nn
+
 from vssleval.vocabulary import DEFAULT_PRESET, PRESETS  # noqa: F401  (re-exported)
 
 ENTRY_POINT_GROUP = "vssleval.models"
+
+#: The built-in models: name -> the module of this package whose ``@register_model(name)`` registers it,
+#: imported when the model is first built (``tests/test_cli_light.py`` checks that the modules register
+#: exactly these names).
+BUILTIN = {"aclssl": "aclssl", "center": "baselines", "ezvsl": "ezvsl", "fnac": "fnac", "full": "baselines",
+           "lvs": "lvs", "ogl": "ogl", "random": "baselines", "sacl": "sacl", "slavc": "slavc",
+           "sslalign": "sslalign", "ssltie": "ssltie", "synth-ezvsl": "synth_ezvsl"}
 
 
 @dataclass
@@ -49,8 +62,14 @@ class ModelEntry:
     config_path: Path | None = None
     default_config: dict[str, Any] | None = None
     entry_point: Any = field(default=None, repr=False)
+    #: a built-in model's module (:data:`BUILTIN`), imported on first use
+    module: str | None = None
 
     def resolve(self) -> Callable[..., nn.Module]:
+        if self.factory is None and self.module is not None:
+            importlib.import_module(self.module)  # its @register_model fills in the factory
+            if self.factory is None:
+                raise VsslevalError(f"{self.module} registers no model {self.name!r} (vssleval.models.registry.BUILTIN)")
         if self.factory is None:  # lazily import an entry point on first use
             try:
                 self.factory = self.entry_point.load()
@@ -64,7 +83,6 @@ class ModelEntry:
         return self.factory
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
 _ENTRY_POINTS_SCANNED = False
 
 
@@ -73,12 +91,21 @@ def model_config_dir() -> Path:
     return _packaged_model_config_dir()
 
 
+_REGISTRY: dict[str, ModelEntry] = {
+    name: ModelEntry(name, None, "builtin", model_config_dir() / f"{name}.yaml", module=f"{__package__}.{module}")
+    for name, module in BUILTIN.items()}
+
+
 def register_model(name: str, *, source: str = "builtin", config_path: str | Path | None = None):
     """Decorator: register a class or factory under ``name`` (must be new)."""
 
     def wrap(factory: Callable[..., nn.Module]):
-        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
-            raise VsslevalError(f"model name {name!r} is already registered ({_REGISTRY[name].source})")
+        entry = _REGISTRY.get(name)
+        if entry is not None and entry.factory is None and entry.module == getattr(factory, "__module__", None):
+            entry.factory = factory  # a built-in model's module, imported by ModelEntry.resolve
+            return factory
+        if entry is not None and entry.factory is not factory:
+            raise VsslevalError(f"model name {name!r} is already registered ({entry.source})")
         path = Path(config_path) if config_path else None
         if path is None and source == "builtin":
             path = model_config_dir() / f"{name}.yaml"
@@ -129,7 +156,8 @@ def load_model_config(name_or_path: str | Path | Mapping[str, Any]) -> dict[str,
     builtin = False
     if path.suffix not in (".yaml", ".yml"):
         entry = get_entry(str(name_or_path))
-        entry.resolve()
+        if entry.module is None:  # a plug-in's config may be an attribute of its class (a built-in's is its YAML)
+            entry.resolve()
         if entry.config_path is None:
             return check_config_sections(dict(entry.default_config or {"name": entry.name}),
                                          f"the default config of model {entry.name!r}")
@@ -244,6 +272,10 @@ def preset_block(cfg: Mapping[str, Any], preset: str, name: str) -> dict[str, An
 
 
 def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
+    from torch import nn
+
+    from vssleval.models.base import check_model_interface
+
     factory = entry.resolve()
     kwargs = dict(cfg.get("model") or {})
     try:
@@ -266,6 +298,8 @@ def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
 @functools.lru_cache(maxsize=None)
 def _expected_shapes(name: str) -> dict[str, tuple[int, ...]]:
     """Key -> shape of a registered model, built on the meta device (no memory, no init cost)."""
+    import torch
+
     entry = get_entry(name)
     with torch.device("meta"):
         model = _instantiate(entry, load_model_config(name))
@@ -330,6 +364,9 @@ def build_model(
 
     Returns the model with attributes ``name``, ``preset_name``, ``config``, ``map_rule``.
     """
+    from vssleval.models.checkpoint import load_into
+    from vssleval.models.maps import MapRule
+
     if ":" in name and name.rsplit(":", 1)[0].endswith(".py"):
         name = load_model_file(name, config=config)
     entry = get_entry(name)

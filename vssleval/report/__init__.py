@@ -5,7 +5,7 @@
 * :mod:`.multi` (``write_report``): the cross-run ``report.md``, figures and ``summary.csv`` of
   ``vssleval report`` (docs/report.md), from run directories loaded by :mod:`.runs`.
 
-Imports only :mod:`vssleval.metrics` (and the small ``errors`` / ``io_utils`` helpers); heatmap
+Imports only :mod:`vssleval.metrics` (and the small ``errors`` / ``io_utils`` / ``timing`` helpers); heatmap
 stores and dataset images are opened by :mod:`vssleval.api.reporting` and handed over as arrays.
 
 ``vssleval.report`` is also the name of the API function :func:`vssleval.api.report` (docs/api.md);

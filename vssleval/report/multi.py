@@ -53,7 +53,7 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
         overlays: run label -> overlay PNG already written under ``out_dir``.
         notes: lines for the Notes section. mixed: the differences accepted with --allow-mixed.
         formats: leaderboard files to write (``md``, ``latex``, ``csv``). ci_style: how intervals
-            are printed (:data:`vssleval.report.tables.CI_STYLES`).
+            are printed (:data:`vssleval.report.choices.CI_STYLES`).
     Returns:
         ``{'report': path, 'figures': [paths], 'summary': path, 'leaderboard': [paths]}``.
     """

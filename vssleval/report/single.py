@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from vssleval import timing
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics import Accumulator
 from vssleval.report import breakdowns
@@ -60,10 +61,11 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     ``splits``: the dataset's published splits resolved per sample
     (:func:`vssleval.data.splits.resolve_splits`), for the breakdowns."""
     out = Path(out_dir)
-    result = acc.result()
-    result.update(completeness(config, int(result["n_samples"])))
-    seeds = acc.seed_records()
-    parts = breakdowns.compute(seeds, acc.rules.breakdown_fields, splits)
+    with timing.phase("scoring"):  # the protocol's aggregation; its bootstrap is a phase of its own
+        result = acc.result()
+        result.update(completeness(config, int(result["n_samples"])))
+        seeds = acc.seed_records()
+        parts = breakdowns.compute(seeds, acc.rules.breakdown_fields, splits)
     result.update(parts.keys)
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
     # an audio-agnostic reference (the YAML's ``baseline: true``): reports set it apart
@@ -76,6 +78,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     for name, col in parts.columns.items():  # per-sample breakdown columns, the same in every seed
         for j, row in enumerate(rows):  # rows are seed-major, the samples in order within a seed
             row[name] = col[j % n]
+    # how long it took and how it was called (a timed run: vssleval.timing); not part of the run's identity
+    result.update(timing.run_record())
     write_metrics(result, rows, out)
     if parts.classes:
         write_text_atomic(out / "per_class.csv", breakdowns.per_class_csv(parts.classes))

@@ -16,10 +16,9 @@ from typing import Any, Iterable, Mapping
 
 from vssleval.errors import VsslevalError
 from vssleval.metrics import GroundTruth, binarize, pia, success_rate, upsample
+from vssleval.report.choices import DEFAULT_POINTS
 from vssleval.report.runs import NEGATIVES, RunRecord
 
-#: Grid points of the default sweep.
-DEFAULT_POINTS = 41
 
 
 def threshold_grid(lo: float, hi: float, points: int = DEFAULT_POINTS, focus: np.ndarray | None = None) -> np.ndarray:

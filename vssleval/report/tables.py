@@ -25,9 +25,6 @@ def sections(protocol: str) -> list[tuple[str, list[tuple[str, str]]]]:
     return get_protocol(protocol).sections()
 
 
-#: How an interval is printed (``--ci-style``): ``bracket`` ``0.645 [0.612, 0.679]``; ``pm`` the
-#: half-width, ``0.645 ± 0.034``; ``none`` the value alone.
-CI_STYLES = ("bracket", "pm", "none")
 
 
 def no_interval_reason(result: Mapping[str, Any]) -> str | None:

@@ -31,7 +31,7 @@ from ..overlap import GroundTruth, map_iou_counts
 from ..stats import extremes, f_score
 from ..thresholds import UniversalThresholds, adaptive_threshold, upper_median_threshold
 from ..upsample import upsample, upsample_into
-from ...vocabulary import AUDIO_VARIANTS
+from ...vocabulary import AUDIO_VARIANTS, PROTOCOL_SUMMARIES
 from .. import resampling as rs
 from ..catalog import Metric, fields_stat, needs
 from .base import NEGATIVES, Protocol, ProtocolRefusal, SeedRecords, Setup, pooled
@@ -545,7 +545,7 @@ class Juanola2025Protocol(Protocol):
     """vssl_eval's computation: every negative and the OGL prior, 164 keys pooled over seeds (x100)."""
 
     name = "juanola2025"
-    summary = "juanola2025 (vssl_eval compat)"
+    summary = PROTOCOL_SUMMARIES[name]
     rank = 1
     negatives_required = NEGATIVES
     needs_ogl = True

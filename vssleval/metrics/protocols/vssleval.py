@@ -33,6 +33,7 @@ from ..upsample import minmax_normalize, upsample, upsample_into
 from .. import resampling as rs
 from ..catalog import Metric, StatContext, needs
 from .base import NEGATIVES, Protocol, SeedRecords, Setup
+from ...vocabulary import PROTOCOL_SUMMARIES
 OGL_ALPHA = 0.4
 #: Preset audio keys that exist only to reproduce vssl_eval's negative-audio quirks (``variants``:
 #: per-variant front-end overrides, ``noise_draws``: FNAC's double draw); this protocol drops them
@@ -377,7 +378,7 @@ class CleanProtocol(Protocol):
     """The clean default: per-seed metrics, then mean and std over seeds (module docstring)."""
 
     name = "vssleval"
-    summary = "vssleval (clean, default)"
+    summary = PROTOCOL_SUMMARIES[name]
     rank = 0
     nonfinite_rule = "each scored as the worst case"
     metrics = CATALOG

@@ -35,6 +35,7 @@ from ..base import Protocol, ProtocolRefusal, RunFacts, SeedRecords, Setup
 from .registry import EVALUATORS
 from ._base import HEADLINE, NativeEvaluator
 from ._common import unpad_boxes
+from ....vocabulary import PROTOCOL_SUMMARIES
 
 
 def _evaluator_statistic(key: str):
@@ -62,7 +63,7 @@ class NativeProtocol(Protocol):
     """The model repository's own evaluator (docs/protocols.md §11)."""
 
     name = "native"
-    summary = "native (each model's own repository evaluator)"
+    summary = PROTOCOL_SUMMARIES[name]
     rank = 2
     needs_boxes = True
     reads_confidence = True  # the evaluators with needs_confidence (ACL-SSL's extended sets)
