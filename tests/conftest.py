@@ -22,6 +22,7 @@ numbers whichever tests ran before it, in whatever order.
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import shutil
@@ -144,12 +145,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    if not shared.HAVE_FULL:
-        return
-    covered = [item for item in items if item.get_closest_marker(BUNDLE_ONLY_MARK)]
-    if covered:
-        config.hook.pytest_deselected(items=covered)
-        items[:] = [item for item in items if not item.get_closest_marker(BUNDLE_ONLY_MARK)]
+    if shared.HAVE_FULL:
+        covered = [item for item in items if item.get_closest_marker(BUNDLE_ONLY_MARK)]
+        if covered:
+            config.hook.pytest_deselected(items=covered)
+            items[:] = [item for item in items if not item.get_closest_marker(BUNDLE_ONLY_MARK)]
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _slow_modules_first(items)
+
+
+def _module(item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _slow_modules_first(items) -> None:
+    """Under xdist a worker takes one test module at a time (``--dist loadfile``) in collection
+    order, so a heavy module collected late (ACL-SSL's build a ViT-B/16 each) would run alone at the
+    end while the other workers idle. Modules with more ``slow`` tests go first; the order inside a
+    module is kept (a stable sort, the same on every worker, as xdist requires)."""
+    slow = collections.Counter(_module(item) for item in items if item.get_closest_marker("slow"))
+    first_seen = {m: i for i, m in enumerate(dict.fromkeys(_module(item) for item in items))}
+    items.sort(key=lambda item: (-slow[_module(item)], first_seen[_module(item)]))
 
 
 @pytest.hookimpl(hookwrapper=True)
