@@ -186,11 +186,10 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
         ids = [str(x) for x in shard["ids"]]
         groups = [str(x) for x in shard["groups"]]
         labels = [str(x) for x in shard["labels"]]
-        for s in range(len(config["seeds"])):
-            acc.update(s, ids, shard["positive"],
-                       silence=shard["silence"] if "silence" in negatives else None,
-                       noise=shard["noise"][s] if "noise" in negatives else None,
-                       offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
-                       gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
-                       boxes=shard["boxes"])
+        # every seed of the shard at once: the protocol scores the maps the seeds share once
+        acc.update_seeds(range(len(config["seeds"])), ids, shard["positive"],
+                         silence=shard["silence"] if "silence" in negatives else None,
+                         noise=shard["noise"] if "noise" in negatives else None,
+                         offscreen=shard["offscreen"] if "offscreen" in negatives else None,
+                         gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels, boxes=shard["boxes"])
     return acc

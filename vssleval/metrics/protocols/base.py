@@ -303,6 +303,16 @@ class Protocol:
         """
         raise NotImplementedError
 
+    def seeds_sample_records(self, maps: Mapping[str, Sequence[Array] | None], gt: Array, ogl: Array | None,
+                             setup: Setup, **inputs: Any) -> list[dict[str, np.ndarray]]:
+        """:meth:`sample_records` of one batch for several seeds: ``maps[v]`` holds one raw map per
+        seed, or a list of one for a map every seed shares (positive, silence); one record dict
+        per seed. Default: one :meth:`sample_records` call per seed; a protocol may override it to
+        score what the seeds share once (same values)."""
+        n_seeds = max(len(m) for m in maps.values() if m is not None)
+        return [self.sample_records({v: None if m is None else m[s if len(m) > 1 else 0] for v, m in maps.items()},
+                                    gt, ogl, setup, **inputs) for s in range(n_seeds)]
+
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict[str, Any]:
         """The protocol's keys of ``metrics.json`` from every seed's records (seeds in order)."""
         raise NotImplementedError
