@@ -23,7 +23,7 @@ import numpy as np
 
 from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, map_chunks, to_numpy,
                       to_numpy_if_cpu, workspace)
-from ..calibration import auroc, auroc_rows
+from ..calibration import auroc, auroc_resampled
 from ..curves import aoc, auc, instance_auc, instance_iou, success_rate
 from ..detection import ap_f1_rows, average_precision, confidence, max_f1, precision_all_detected
 from ..overlap import GroundTruth, map_iou_counts
@@ -362,15 +362,19 @@ _SEED_FREE_VARIANTS = ("positive", "silence")
 
 
 def _detection_rows(negatives: Sequence[str]):
-    """AP and max-F1 of every row set (a statistic's pair, computed once per row set: the last
-    call's result is kept because ``ap`` and ``max_f1`` are asked for the same rows in turn)."""
-    memo: dict[str, object] = {}
+    """AP and max-F1 of every row set (a statistic's pair, computed once per row set and seed: the
+    bootstrap asks ``ap`` for every seed's records, then ``max_f1`` for the same ones, so the
+    results of the current row set are kept for every seed until the row set changes)."""
+    memo: dict[str, Any] = {"rows": None, "by_rec": {}}
 
     def both(rec: Mapping[str, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if memo.get("rec") is not rec or memo.get("rows") is not rows:
+        if memo["rows"] is not rows:
+            memo.update(rows=rows, by_rec={})
+        hit = memo["by_rec"].get(id(rec))
+        if hit is None or hit[0] is not rec:
             taken = {f: np.asarray(rec[f])[rows] for f in ("iou_med", "conf_positive", *(f"conf_{x}" for x in negatives))}
-            memo.update(rec=rec, rows=rows, value=ap_f1_rows(*detection_inputs(taken, negatives)))
-        return memo["value"]  # type: ignore[return-value]
+            hit = memo["by_rec"][id(rec)] = (rec, ap_f1_rows(*detection_inputs(taken, negatives)))
+        return hit[1]
 
     return both
 
@@ -397,8 +401,7 @@ def _auroc_pooled(context: StatContext) -> rs.Stat | str:
     negs = _negatives(context)
     if not negs or "max_positive" not in context.fields:
         return "the per-sample records hold no negative audio (or no max_positive)"
-    return lambda rec, rows: auroc_rows(rec["max_positive"][rows],
-                                        np.concatenate([rec[f"max_{x}"][rows] for x in negs], axis=1))
+    return lambda rec, rows: auroc_resampled(rec["max_positive"], [rec[f"max_{x}"] for x in negs], rows)
 
 
 def _seed_rule(variant: str) -> str:
