@@ -33,6 +33,7 @@ from vssleval.frontends import image as imt
 from vssleval.frontends.fbank import kaldi_fbank
 from vssleval.frontends.mel import amplitude_to_db, mel_spectrogram
 from vssleval.frontends.spectrogram import num_frames, scipy_spectrogram
+from vssleval.frontends.threads import one_thread
 from vssleval.frontends.vggish import vggish_examples
 from vssleval.vocabulary import AUDIO_VARIANTS
 
@@ -254,6 +255,7 @@ class AudioPipeline:
             return self._from_crop(x, sr, c)
         return self._after_crop(x, c)
 
+    @one_thread  # small tensors: intra-op threads cost more than they save (frontends/threads.py)
     def features(self, wave: torch.Tensor, sr: int, variant: str = "positive") -> torch.Tensor:
         """Front-end of ``variant`` on prepared waveforms.
 
@@ -382,6 +384,7 @@ class ImagePipeline:
 
         return self.apply(load_rgb(path))
 
+    @one_thread  # as AudioPipeline.features
     def apply(self, img) -> torch.Tensor:
         """Apply the ops to an RGB PIL image."""
         from PIL import Image
