@@ -128,6 +128,8 @@ class Engine:
             model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
                                 trust_checkpoint=spec.trust_checkpoint, device=self.device)
         self.model = model.to(self.device).eval()
+        # a model declaring that its maps ignore the audio gets no negative forwards (models/base.py)
+        self.audio_agnostic = bool(getattr(self.model, "audio_agnostic", False))
         # NHWC where it pays (engine/device.py); values differ from NCHW only in the last bits
         self.channels_last = uses_channels_last(self.device)
         if self.channels_last:
@@ -380,7 +382,7 @@ class Engine:
                      + (f" ({len(batches) - len(todo_all)} already done)" if len(todo_all) < len(batches) else ""))
         cached: dict[int, torch.Tensor] = {}
         table: dict[tuple[int, int], torch.Tensor] = {}
-        if todo_all and (self.reuse_offscreen or self.offscreen_table):
+        if todo_all and (self.reuse_offscreen or self.offscreen_table) and not self.audio_agnostic:
             need = {p for k in todo_all for p in batches[k]}
             if self.reuse_offscreen:
                 need |= {int(j) for k in todo_all for j in self.offscreen_index[:, batches[k]].ravel()}
@@ -390,8 +392,9 @@ class Engine:
         silence_cache: dict[int, torch.Tensor] = {}
         bank_cache: dict[tuple[int, int], torch.Tensor] = {}
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
-                         noise="noise" in self.spec.negatives and self.spec.noise_bank == 0,
-                         offscreen="offscreen" in self.spec.negatives and not (self.reuse_offscreen or table),
+                         noise="noise" in self.spec.negatives and self.spec.noise_bank == 0 and not self.audio_agnostic,
+                         offscreen=("offscreen" in self.spec.negatives and not (self.reuse_offscreen or table)
+                                    and not self.audio_agnostic),
                          object_image=self.ogl_image is not None)
         positions = [p for k in todo for p in batches[k]]
         batch_numbers = iter(todo)
@@ -443,7 +446,10 @@ class Engine:
                                       "ids": np.array([self.samples[p].id for p in pos])}
         as_np = lambda t: t.float().cpu().numpy()  # noqa: E731
         out["positive"] = as_np(model.localize(visual, a_pos))
-        if "silence" in spec.negatives:
+        if self.audio_agnostic:  # every negative map is the positive one: no other forward
+            out.update(self._agnostic_negatives(out["positive"], pos))
+        negatives = () if self.audio_agnostic else spec.negatives
+        if "silence" in negatives:
             srs = batch["sr"].tolist()
             for sr in set(srs) - set(silence_cache):  # silence features: once per run and rate
                 x = self.audio.silence(sr)[None] if self.audio is not None else torch.zeros(1, 1)
@@ -453,9 +459,9 @@ class Engine:
             else:
                 out["silence"] = as_np(torch.cat([model.localize(visual[i:i + 1], silence_cache[sr])
                                                   for i, sr in enumerate(srs)]))
-        if "noise" in spec.negatives:
+        if "noise" in negatives:
             out["noise"] = as_np(torch.stack([model.localize(visual, a) for a in self._noise_features(batch, pos, bank_cache)]))
-        if "offscreen" in spec.negatives:
+        if "offscreen" in negatives:
             if self.reuse_offscreen:
                 feats = [torch.stack([cached[int(j)] for j in self.offscreen_index[s, pos]]).to(self.device)
                          for s in range(S)]
@@ -466,7 +472,7 @@ class Engine:
                                           spec.batch_size)
                          for s in range(S)]
             out["offscreen"] = as_np(torch.stack([model.localize(visual, a) for a in feats]))
-            out["offscreen_ids"] = np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(S)])
+            out["offscreen_ids"] = self._offscreen_ids(pos)
         if self.ogl_net is not None:
             ogl_images = self._to_device(batch["object_image"]) if "object_image" in batch else images
             out["ogl"] = as_np(self.ogl_net.object_map(ogl_images))
@@ -476,6 +482,24 @@ class Engine:
         out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
         out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
         return out
+
+    def _agnostic_negatives(self, positive: np.ndarray, pos: list[int]) -> dict[str, np.ndarray]:
+        """An audio-agnostic model's negative maps: its positive maps ``[b, h, w]``, shared
+        (silence) or broadcast over the seeds (read-only ``[S, b, h, w]`` views)."""
+        S = len(self.spec.seeds)
+        out: dict[str, np.ndarray] = {}
+        if "silence" in self.spec.negatives:
+            out["silence"] = positive
+        for variant in ("noise", "offscreen"):
+            if variant in self.spec.negatives:
+                out[variant] = np.broadcast_to(positive, (S, *positive.shape))
+        if "offscreen" in self.spec.negatives:
+            out["offscreen_ids"] = self._offscreen_ids(pos)
+        return out
+
+    def _offscreen_ids(self, pos: list[int]) -> np.ndarray:
+        """``[S, b]`` ids of the offscreen clips drawn for samples ``pos``."""
+        return np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(len(self.spec.seeds))])
 
     def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:
         """Per seed, noise audio features ``[b, ...]`` for the batch."""

@@ -115,19 +115,22 @@ class Accumulator:
         arguments are :meth:`update`'s.
         """
         seed_indices = list(seed_indices)
+        if not seed_indices:
+            raise ValueError("update_seeds needs at least one seed index")
         per_seed = {"noise": noise, "offscreen": offscreen}
         for k, m in per_seed.items():
             if m is not None and len(m) != len(seed_indices):
                 raise ValueError(f"{k} has {len(m)} maps for {len(seed_indices)} seeds")
-        maps = {"positive": [positive], "silence": None if silence is None else [silence],
+        shared = len(seed_indices)  # the same object for every seed: the protocol may score it once
+        maps = {"positive": [positive] * shared, "silence": None if silence is None else [silence] * shared,
                 "noise": None if noise is None else list(noise), "offscreen": None if offscreen is None else list(offscreen)}
         for k, ms in maps.items():
-            for m in ms or ():
+            for m in {id(m): m for m in ms or ()}.values():
                 check_maps(k, m)
         if gt is None:
             raise ValueError("gt [B,224,224] is required")
         check_maps("gt", gt)
-        shapes = {f"{k}[{i}]" if len(ms) > 1 else k: tuple(m.shape)
+        shapes = {f"{k}[{i}]" if k in per_seed and len(ms) > 1 else k: tuple(m.shape)
                   for k, ms in maps.items() if ms is not None for i, m in enumerate(ms)}
         shapes["gt"] = tuple(gt.shape)
         if ogl is not None:
@@ -140,8 +143,7 @@ class Accumulator:
         for name, given in (("groups", groups), ("labels", labels)):
             if given is not None and len(given) != b:
                 raise ValueError(f"{name} has length {len(given)} but positive has shape {tuple(positive.shape)}")
-        for i in range(len(seed_indices)):
-            self.rules.check_inputs({k: None if ms is None else ms[min(i, len(ms) - 1)] for k, ms in maps.items()}, ogl)
+        self.rules.check_inputs({k: None if ms is None else ms[0] for k, ms in maps.items()}, ogl)
         extra = {}
         if self.rules.needs_boxes:
             if boxes is None or np.ndim(boxes) != 3 or np.shape(boxes)[0] != b or np.shape(boxes)[2] != 4:
