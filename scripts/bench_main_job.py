@@ -1,20 +1,23 @@
 #!/usr/bin/env python
-"""Benchmark: the main job (``bash eval_models.sh``) with a phase breakdown of its CPU and wall time.
+"""Benchmark: the main job (``bash eval_models.sh``), its total wall and CPU time and where the CPU goes.
 
-Runs ``scripts/main_job.py`` in this process (every model and dataset it would evaluate, 10 seeds,
-all negatives, the reports) on a **cold** synthetic cache (a fresh ``$VSSLEVAL_CACHE`` in a
-temporary folder, so the benchmark is generated as on a fresh machine; ``--cache DIR`` reuses one)
-and prints, per phase, the CPU seconds (user + system of the whole process, all threads) and the
-wall seconds spent in it, then the totals from the process's own resource usage, imports included.
+Two measurements, each on a **cold** synthetic cache (a fresh ``$VSSLEVAL_CACHE`` in a temporary
+folder, so the benchmark is generated as on a fresh machine; ``--cache DIR`` reuses one):
 
-Phases are timed by wrapping the functions that do them (``PHASES``); time is charged to the
-innermost phase running on the main thread, so the rows add up to the total ("other" is the rest:
-imports, argument parsing, run folders). What is wrapped is read, never changed.
+1. **The job as eval_models.sh runs it** once the venv exists: ``python scripts/main_job.py`` in a
+   child process (its worker processes included), wall seconds and CPU seconds (user + system of
+   the whole process tree, from ``getrusage``).
+2. **Phase breakdown**: the same runs in this process, one at a time (``--jobs 1``) on one torch
+   thread, as each worker of (1) runs them; per phase the CPU seconds (user + system of the process,
+   all threads) and the wall seconds spent in it. Phases are timed by wrapping the functions that
+   do them (``PHASES``); time is charged to the innermost phase running on the main thread, so the
+   rows add up to the total ("other": imports, argument parsing, run folders). What is wrapped is
+   read, never changed.
 
-``--baseline-tree DIR``: also run the job with the code of another checkout (e.g. a ``git
-worktree`` of an earlier commit), each job in its own process, alternately, ``--repeat`` times,
-and print CPU ratios between the two measured in this run. The machine is shared or not: the load
-average is printed before and after each job, and only ratios from one run mean anything.
+``--baseline-tree DIR``: (1) also for another checkout (e.g. ``git archive`` of an earlier commit
+unpacked in a folder), alternately with this one, ``--repeat`` times, and the CPU and wall ratios
+between the two measured in this run. The load average is printed before and after each
+measurement; the machine may be shared, so only numbers from one run are compared.
 
     .venv/bin/python scripts/bench_main_job.py                       # this checkout, cold cache
     .venv/bin/python scripts/bench_main_job.py --baseline-tree /tmp/base --repeat 2
@@ -27,6 +30,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -146,29 +150,50 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_job(tree: Path, cache: str | None, seeds: int) -> dict:
-    """The main job of checkout ``tree`` in this process; the phase table as a dict."""
+def run_job(tree: Path, cache: str | None, seeds: int, threads: int) -> dict:
+    """The main job's runs of checkout ``tree`` in this process, one at a time on ``threads`` torch
+    threads; the phase table as a dict."""
     clock = PhaseClock()
     sys.path.insert(0, str(tree))
     os.environ["PYTHONPATH"] = os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])
     work = Path(tempfile.mkdtemp(prefix="bench-main-job-"))
     os.environ["VSSLEVAL_CACHE"] = cache or str(work / "cache")
     load_before = load_average()
-    import torch  # noqa: F401  (imports are charged to "other", as in the real job)
+    import torch  # (imports are charged to "other", as in the real job)
 
+    torch.set_num_threads(threads)
     missing = install(clock)
     sys.path.insert(0, str(tree / "scripts"))
     import main_job
 
-    rc = main_job.main(["--out", str(work / "runs"), "--seeds", str(seeds)])
+    argv = ["--out", str(work / "runs"), "--seeds", str(seeds)]
+    argv += ["--jobs", "1"] if "--jobs" in Path(main_job.__file__).read_text() else []
+    rc = main_job.main(argv)
     clock.close()
-    import shutil
-
     shutil.rmtree(work, ignore_errors=True)
     return {"tree": str(tree), "rc": rc, "cpu": clock.cpu, "wall": clock.wall, "calls": clock.calls,
             "total_cpu": cpu_seconds(), "total_wall": time.perf_counter() - T_START, "missing": missing,
             "load_before": load_before, "load_after": load_average(), "threads": torch.get_num_threads(),
             "cold_cache": cache is None}
+
+
+def whole_job(tree: Path, cache: str | None, seeds: int) -> dict:
+    """``python <tree>/scripts/main_job.py`` in a child process (what eval_models.sh runs once the
+    venv exists): exit status, wall seconds, CPU seconds of the child and its workers."""
+    work = Path(tempfile.mkdtemp(prefix="bench-main-job-"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
+               VSSLEVAL_CACHE=cache or str(work / "cache"))
+    load_before = load_average()
+    before = cpu_seconds()
+    t0 = time.perf_counter()
+    with open(work / "job.log", "w") as log:
+        rc = subprocess.run([sys.executable, str(tree / "scripts" / "main_job.py"), "--out", str(work / "runs"),
+                             "--seeds", str(seeds)], env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - before
+    tail = (work / "job.log").read_text().strip().splitlines()[-1:]
+    shutil.rmtree(work, ignore_errors=True)
+    return {"tree": str(tree), "rc": rc, "wall": wall, "cpu": cpu, "load_before": load_before,
+            "load_after": load_average(), "last_line": tail[0] if tail else ""}
 
 
 def print_table(results: list[dict]) -> None:
@@ -187,13 +212,14 @@ def print_table(results: list[dict]) -> None:
               + (f"; not timed separately: {', '.join(r['missing'])}" if r["missing"] else ""))
 
 
-def child(tree: Path, args) -> dict:
-    """One job in a fresh process (imports and caches as in a real run)."""
+def breakdown_in_child(tree: Path, args) -> dict:
+    """:func:`run_job` in a fresh process (imports and caches as in a real run)."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
-    cmd = [sys.executable, __file__, "--tree", str(tree), "--json", path, "--seeds", str(args.seeds)]
+    cmd = [sys.executable, __file__, "--breakdown-only", "--tree", str(tree), "--json", path,
+           "--seeds", str(args.seeds), "--threads", str(args.threads)]
     cmd += ["--cache", args.cache] if args.cache else []
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if not args.verbose else None)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result = json.loads(Path(path).read_text())
     os.unlink(path)
     return result
@@ -202,31 +228,40 @@ def child(tree: Path, args) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", default=str(ROOT), help="checkout whose code runs (default: this one)")
-    parser.add_argument("--baseline-tree", help="another checkout to run alternately, for CPU ratios")
-    parser.add_argument("--repeat", type=int, default=1, help="jobs per checkout with --baseline-tree")
+    parser.add_argument("--baseline-tree", help="another checkout whose whole job runs alternately, for ratios")
+    parser.add_argument("--repeat", type=int, default=1, help="whole jobs per checkout")
     parser.add_argument("--cache", help="synthetic cache folder to reuse (default: a cold one per job)")
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--json", help="write the result here (used by --baseline-tree)")
-    parser.add_argument("--verbose", action="store_true", help="show the jobs' output with --baseline-tree")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the phase breakdown (default 1: "
+                        "as each worker of the job on a 2-core machine)")
+    parser.add_argument("--no-breakdown", action="store_true", help="only the whole jobs")
+    parser.add_argument("--breakdown-only", action="store_true", help="only the phase breakdown, in this process")
+    parser.add_argument("--json", help="with --breakdown-only: write the result here")
     args = parser.parse_args()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
-    if not args.baseline_tree:
-        result = run_job(Path(args.tree).resolve(), args.cache, args.seeds)
+    tree = Path(args.tree).resolve()
+    if args.breakdown_only:
+        result = run_job(tree, args.cache, args.seeds, args.threads)
         if args.json:
             Path(args.json).write_text(json.dumps(result))
         print_table([result])
         return int(result["rc"])
-    pairs = []
+    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
+    trees = ([Path(args.baseline_tree).resolve()] if args.baseline_tree else []) + [tree]
+    jobs: list[dict] = []
     for _ in range(args.repeat):
-        base = child(Path(args.baseline_tree).resolve(), args)
-        new = child(Path(args.tree).resolve(), args)
-        print_table([base, new])
-        pairs.append((base, new))
-    for i, (base, new) in enumerate(pairs):
-        print(f"run {i + 1}: CPU {base['total_cpu']:.1f} s -> {new['total_cpu']:.1f} s "
-              f"({base['total_cpu'] / new['total_cpu']:.2f}x less); wall {base['total_wall']:.1f} s -> "
-              f"{new['total_wall']:.1f} s ({base['total_wall'] / new['total_wall']:.2f}x)")
-    return 0
+        for t in trees:
+            r = whole_job(t, args.cache, args.seeds)
+            jobs.append(r)
+            print(f"whole job  {t}: exit {r['rc']}, wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s "
+                  f"(load average {r['load_before']} -> {r['load_after']})", flush=True)
+    if args.baseline_tree:
+        for i in range(0, len(jobs), 2):
+            base, new = jobs[i], jobs[i + 1]
+            print(f"round {i // 2 + 1}: CPU {base['cpu']:.1f} s -> {new['cpu']:.1f} s ({base['cpu'] / new['cpu']:.2f}x "
+                  f"less); wall {base['wall']:.1f} s -> {new['wall']:.1f} s ({base['wall'] / new['wall']:.2f}x less)")
+    if not args.no_breakdown:
+        print_table([breakdown_in_child(tree, args)])
+    return 0 if all(r["rc"] == 0 for r in jobs) else 1
 
 
 if __name__ == "__main__":
