@@ -44,7 +44,8 @@ from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
 from vssleval.engine.contract import CheckedModel
-from vssleval.engine.device import autocast, check_amp, pin_memory, resolve_device, to_device, uses_channels_last
+from vssleval.engine.device import (autocast, check_amp, forward_rows, pin_memory, resolve_device, to_device,
+                                   uses_channels_last)
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.offscreen import (OffscreenDigests, OffscreenInputs, OffscreenKey, as_list, balanced_chunks,
                                        input_digest, offscreen_keys, uses_positive_info)
@@ -114,6 +115,7 @@ class Engine:
         check_amp(device, spec.amp, self.rules.allows_reduced_precision, spec.protocol)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
+        self.forward_rows = forward_rows(self.device, spec.batch_size)  # audio inputs per forward
         self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
                                              max_skip_fraction=spec.max_skip_fraction)
         samples = self.dataset.samples
@@ -281,10 +283,15 @@ class Engine:
 
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
-        chunk = self.spec.batch_size
-        parts = [self.net.encode_audio(self._to_device(x[i:i + chunk]))
-                 for i in range(0, len(x), chunk)]
-        return torch.cat(parts)
+        """Audio features of the inputs ``x`` ``[n, ...]``, :attr:`forward_rows` per forward."""
+        return self._encode_rows(len(x), lambda i, j: x[i:j])
+
+    def _encode_rows(self, n: int, rows: Callable[[int, int], torch.Tensor]) -> torch.Tensor:
+        """Audio features of ``n`` inputs, ``rows(i, j)`` giving inputs ``i..j-1``, in forwards of
+        :attr:`forward_rows` inputs (activation memory grows with them: engine/device.py)."""
+        step = self.forward_rows
+        return torch.cat([self.net.encode_audio(self._to_device(rows(i, min(i + step, n))))
+                          for i in range(0, n, step)])
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         """Move a batch of model inputs to the device, in the memory format the model runs in."""
@@ -354,7 +361,7 @@ class Engine:
         with torch.no_grad(), autocast(self.device, self.spec.amp):
             for chunk, inputs in bar:
                 out = encode_in_groups(lambda x: self.net.encode_audio(self._to_device(x)), inputs,
-                                       self.spec.batch_size).float().cpu()
+                                       self.forward_rows).float().cpu()
                 feats.update(zip((keys[i] for i in chunk), out))
         return self._gather(feats)
 
@@ -469,7 +476,7 @@ class Engine:
                 feats = [torch.stack([table[(s, p)] for p in pos]).to(self.device) for s in range(S)]
             else:
                 feats = [encode_in_groups(lambda x: model.encode_audio(self._to_device(x)), batch["offscreen"][s],
-                                          spec.batch_size)
+                                          self.forward_rows)
                          for s in range(S)]
             out["offscreen"] = as_np(torch.stack([model.localize(visual, a) for a in feats]))
             out["offscreen_ids"] = self._offscreen_ids(pos)
@@ -506,7 +513,9 @@ class Engine:
         spec = self.spec
         if spec.noise_bank == 0:
             x = batch["noise"]  # [b, S, ...]
-            flat = self._encode_audio(x.transpose(0, 1).reshape(-1, *x.shape[2:]))
+            b = len(x)
+            # seed-major rows (row k: sample k % b, seed k // b), copied one forward's worth at a time
+            flat = self._encode_rows(b * x.shape[1], lambda i, j: torch.stack([x[k % b, k // b] for k in range(i, j)]))
             return list(flat.reshape(len(spec.seeds), len(pos), *flat.shape[1:]))
         srs = batch["sr"].tolist()
         feats = []
