@@ -9,14 +9,25 @@ benchmark (VGG-SS and IS3 layouts, generated on first use), so a fresh machine n
 
 Real datasets: set ``VSSLEVAL_DATA_<NAME>`` to a dataset root, e.g. ``VSSLEVAL_DATA_VGGSS=/data/vggss``
 or ``VSSLEVAL_DATA_IS3=/data/is3`` (names as in ``vssleval datasets``); each one found is added.
+
+On a CPU the runs go to ``--jobs`` worker processes (default: 2, or 1 with one core or on a GPU),
+each with ``cores // jobs`` torch threads: the job is mostly small tensor and NumPy work per
+sample, which one thread per process does with less CPU time than two threads in one process
+(docs/performance.md §7). Each run's output is printed whole when it finishes, in the order the
+runs were listed; the runs of the first model come first, one per dataset, so the datasets are
+generated side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import multiprocessing
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +61,100 @@ def configured_datasets() -> list[tuple[str, str | None]]:
     return found or [(name, None) for name in SYNTHETIC]
 
 
+#: glibc ``mallopt`` parameters: allocations up to this size come from the heap (not fresh ``mmap``s),
+#: and up to this much freed memory stays there for the next batch.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_BYTES = (512 << 20, 256 << 20)
+
+
+def keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse (no-op elsewhere).
+
+    The runs allocate and free arrays of 10-70 MB per batch (a batch's noise inputs, a baseline's
+    maps for every seed); by default glibc gives each back to the system and the next batch
+    faults it in again page by page. Keeping it cut the job's system time from about 8 to 2
+    CPU-seconds for 0.1 GB more peak memory (docs/performance.md §7). Forked workers inherit it.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES[0])
+        libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES[1])
+    except (OSError, AttributeError):  # not glibc: its allocator's defaults
+        pass
+
+
+def default_jobs(device: str) -> int:
+    """Worker processes: 2 on a CPU with at least two cores, else 1 (a GPU runs one job at a time)."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or device not in ("auto", "cpu"):
+        return 1
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    return 2
+
+
+#: What every run and report imports (torch and the engine through the API modules; matplotlib).
+PRELOAD = ("vssleval.api.evaluation", "vssleval.api.reporting", "scipy.signal", "matplotlib.figure",
+           "matplotlib.backends.backend_agg", "matplotlib.backends.backend_pdf")
+
+
+def preload() -> None:
+    """Import :data:`PRELOAD` once, here: forked workers share these modules instead of each
+    importing them again (several CPU-seconds each)."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_captured(cmd: list[str]) -> tuple[int, str]:
+    """``vssleval cmd`` in this process, its console output captured: ``(exit status, output)``."""
+    from vssleval.cli import main as vssleval
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            rc = vssleval(cmd)
+        except Exception:  # noqa: BLE001 - one failed run must not take the others down
+            traceback.print_exc()
+            rc = 1
+    return rc, buf.getvalue()
+
+
+def run_all(cmds: list[list[str]], jobs: int) -> list[int]:
+    """Run the ``vssleval`` commands, ``jobs`` at a time; print each one's output as it finishes, in
+    order; return the exit statuses."""
+    from vssleval.cli import main as vssleval
+
+    if jobs <= 1:
+        out = []
+        for cmd in cmds:
+            print(f"\n[main] vssleval {' '.join(cmd)}", flush=True)
+            out.append(vssleval(cmd))
+        return out
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    preload()
+    # fork: the workers inherit the imported modules; this process has run no torch operation,
+    # so no OpenMP thread pool is copied half-alive into them
+    with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (threads,)) as pool:
+        rcs = []
+        for cmd, (rc, text) in zip(cmds, pool.imap(run_captured, cmds)):
+            print(f"\n[main] vssleval {' '.join(cmd)}\n{text}", end="", flush=True)
+            rcs.append(rc)
+    return rcs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "main"), help="where runs and the report go")
@@ -58,40 +163,42 @@ def main(argv: list[str] | None = None) -> int:
                         "then ./checkpoints; eval_models.sh runs from the repository root)")
     parser.add_argument("--infer-only", action="store_true", help="dump heatmaps and overlays, no metrics")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--jobs", type=int, help="runs at a time, each in its own process (default: 2 on a CPU "
+                        "with two or more cores, else 1)")
     args = parser.parse_args(argv)
-
-    from vssleval.cli import main as vssleval
+    keep_freed_memory()
 
     out = Path(args.out)
     models = available_models(Path(args.checkpoints) if args.checkpoints else None)
     datasets = configured_datasets()
+    jobs = max(1, args.jobs if args.jobs is not None else default_jobs(args.device))
     print(f"[main] models: {', '.join(m for m, _ in models)}")
     print(f"[main] datasets: {', '.join(d + (f' ({p})' if p else ' (embedded)') for d, p in datasets)}")
-    runs: dict[str, list[Path]] = {}
-    failed: list[str] = []
+    print(f"[main] {len(models) * len(datasets)} runs, {jobs} at a time")
     t0 = time.perf_counter()
-    for dataset, data_dir in datasets:
-        for model, checkpoint in models:
-            run_dir = out / f"{model}-{dataset}"
-            cmd = ["infer" if args.infer_only else "evaluate", "--model", model, "--dataset", dataset,
-                   "--seeds", str(args.seeds), "--neg", "all", "--out", str(run_dir), "--device", args.device,
-                   "--resume", "--overwrite"]  # reuse a finished identical run, replace a stale one
-            cmd += ["--data-dir", data_dir] if data_dir else []
-            cmd += ["--checkpoint", checkpoint] if checkpoint else []
-            print(f"\n[main] vssleval {' '.join(cmd)}")
-            rc = vssleval(cmd)
-            if rc != 0:
-                print(f"[main] {model} on {dataset} failed (exit {rc}); continuing with the others", file=sys.stderr)
-                failed.append(f"{model} on {dataset}")
-                continue
-            runs.setdefault(dataset, []).append(run_dir)
-    if not args.infer_only:
-        for dataset, dirs in runs.items():  # one models x metrics table per dataset
-            print(f"\n[main] report for {dataset}")
-            rc = vssleval(["report", *map(str, dirs), "--out", str(out / f"report-{dataset}")])
-            if rc != 0:
-                return rc
-    n = sum(len(d) for d in runs.values())
+    runs = [(model, checkpoint, dataset, data_dir) for model, checkpoint in models for dataset, data_dir in datasets]
+    cmds = []
+    for model, checkpoint, dataset, data_dir in runs:
+        cmd = ["infer" if args.infer_only else "evaluate", "--model", model, "--dataset", dataset,
+               "--seeds", str(args.seeds), "--neg", "all", "--out", str(out / f"{model}-{dataset}"),
+               "--device", args.device, "--resume", "--overwrite"]  # reuse a finished identical run, replace a stale one
+        cmd += ["--data-dir", data_dir] if data_dir else []
+        cmd += ["--checkpoint", checkpoint] if checkpoint else []
+        cmds.append(cmd)
+    done: dict[str, list[Path]] = {}
+    failed: list[str] = []
+    for (model, _, dataset, _), cmd, rc in zip(runs, cmds, run_all(cmds, jobs)):
+        if rc != 0:
+            print(f"[main] {model} on {dataset} failed (exit {rc}); continuing with the others", file=sys.stderr)
+            failed.append(f"{model} on {dataset}")
+            continue
+        done.setdefault(dataset, []).append(out / f"{model}-{dataset}")
+    if not args.infer_only and done:  # one models x metrics table per dataset
+        reports = [["report", *map(str, dirs), "--out", str(out / f"report-{dataset}")] for dataset, dirs in done.items()]
+        bad = [rc for rc in run_all(reports, min(jobs, len(reports))) if rc != 0]
+        if bad:
+            return bad[0]
+    n = sum(len(d) for d in done.values())
     print(f"\n[main] done in {time.perf_counter() - t0:.0f} s: {n} runs in {out}")
     if failed:  # the reports hold the runs that worked; the exit status says the job is incomplete
         print(f"[main] {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)

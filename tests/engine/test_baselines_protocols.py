@@ -66,3 +66,39 @@ def test_baseline_runs_under_every_protocol(baseline, protocol, request, tmp_pat
     assert ogl.shape == (8, 7, 7)
     np.testing.assert_allclose(ogl, expected, rtol=1e-4, atol=1e-5)
     assert np.ptp(ogl.reshape(8, -1), axis=1).min() > 0  # a real saliency map, not a constant
+
+
+def test_audio_agnostic_model_gets_no_negative_forwards(synthetic_set, tmp_path):
+    """A model declaring ``audio_agnostic`` has its positive map reused for silence and every
+    seed's noise and offscreen clip: one ``localize`` per batch, and a store equal (every member,
+    every seed) to the one computed with a forward per audio input."""
+    from engine_helpers import run, store_arrays
+    from vssleval.engine.spec import RunSpec
+    from vssleval.models.baselines import RandomMap
+
+    class Counting(RandomMap):
+        calls = 0
+
+        def localize(self, visual, audio):
+            type(self).calls += 1
+            return super().localize(visual, audio)
+
+    def model(agnostic: bool):
+        m = build_model("random", preset="juanola2025")
+        counting = Counting()
+        counting.load_state_dict(m.state_dict())
+        counting.name, counting.config, counting.map_rule = m.name, m.config, m.map_rule
+        counting.audio_agnostic = agnostic
+        return counting
+
+    spec = RunSpec(model="random", dataset="synthetic-vggss", data_dir=str(synthetic_set("vggss", 6)), seeds=(1, 2, 3),
+                   negatives=("silence", "noise", "offscreen"), batch_size=4, device="cpu")
+    stores = {}
+    for agnostic in (True, False):
+        Counting.calls = 0
+        run(spec, tmp_path / str(agnostic), model=model(agnostic))
+        stores[agnostic] = store_arrays(tmp_path / str(agnostic) / "store")
+        assert Counting.calls == (2 if agnostic else 2 * (2 + 2 * 3))  # 2 batches; positive, silence, S x 2
+    assert sorted(stores[True]) == sorted(stores[False])
+    for key, value in stores[False].items():
+        np.testing.assert_array_equal(stores[True][key], value, err_msg=key)

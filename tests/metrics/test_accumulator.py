@@ -111,3 +111,58 @@ def test_calibration():
     assert eer["fpr"] == pytest.approx(1 - eer["tpr"])
     tr = transfer(cal["threshold"], pos + 0.1, neg + 0.1)
     assert tr["tpr"] == 1.0 and tr["fpr"] == 0.75
+
+
+@pytest.mark.parametrize("protocol", ["vssleval", "juanola2025"])
+def test_update_seeds_equals_one_update_per_seed(protocol):
+    """All seeds of a batch at once (what the engine's scorer does) give the result and the
+    per-sample rows of one ``update`` per seed, under the protocol that scores shared maps once
+    and under one that keeps the default (one ``sample_records`` per seed)."""
+    rng = np.random.default_rng(7)
+    kw = {"thresholds": TH} | ({"upsample": OPS} if protocol == "juanola2025" else {})
+    one, many = Accumulator(protocol, seeds=[1, 2, 3], bootstrap=0, **kw), Accumulator(protocol, seeds=[1, 2, 3],
+                                                                                      bootstrap=0, **kw)
+    for b in range(2):
+        pos, (silence, _, _), gt = batch(rng, b=10)
+        ids = [f"s{b}_{i}" for i in range(10)]
+        noise = np.stack([batch(rng, b=10)[1][1] for _ in range(3)])  # [S, B, h, w]
+        offscreen = np.stack([batch(rng, b=10)[1][2] for _ in range(3)])
+        offscreen[1] = pos  # an offscreen map equal to the positive (scored by the positive's state)
+        ogl = rng.random((10, 7, 7)).astype(np.float32) if protocol == "juanola2025" else None
+        for s in range(3):
+            one.update(s, ids, pos, silence, noise[s], offscreen[s], gt, ogl=ogl)
+        many.update_seeds(range(3), ids, pos, silence, noise, offscreen, gt, ogl=ogl)
+    assert json.dumps(one.result(), sort_keys=True) == json.dumps(many.result(), sort_keys=True)
+    assert one.per_sample_rows() == many.per_sample_rows()
+    with pytest.raises(ValueError, match="noise has 2 maps for 3 seeds"):
+        many.update_seeds(range(3), ids, pos, silence, noise[:2], offscreen, gt, ogl=ogl)
+
+
+def test_update_seeds_with_known_extremes_equals_one_update_per_seed():
+    """Maps given with their raw (max, min) (a store keeping resized maps): the per-seed extremes
+    of noise and offscreen reach their own seed, the shared ones every seed, and a negative equal
+    to the positive in values but not in extremes is not scored as the positive."""
+    rng = np.random.default_rng(11)
+    one, many = (Accumulator("vssleval", seeds=[1, 2], bootstrap=0, thresholds=TH) for _ in range(2))
+    pos, (silence, _, _), gt = batch(rng, b=6)
+    ids = [f"s{i}" for i in range(6)]
+    noise = np.stack([batch(rng, b=6)[1][1] for _ in range(2)])
+    offscreen = np.stack([pos, pos])  # values of the positive ...
+    ext = {v: np.stack([m.max(axis=(-1, -2)), m.min(axis=(-1, -2))], -1) + 5.0 for v, m in
+           (("positive", pos), ("silence", silence))}
+    ext["noise"] = np.stack([np.stack([m.max(axis=(-1, -2)), m.min(axis=(-1, -2))], -1) + 10.0 * (s + 1)
+                             for s, m in enumerate(noise)])
+    ext["offscreen"] = ext["noise"] - 3.0  # ... but other raw extremes
+    for s in range(2):
+        one.update(s, ids, pos, silence, noise[s], offscreen[s], gt,
+                   extremes={k: e[s] if k in ("noise", "offscreen") else e for k, e in ext.items()})
+    many.update_seeds(range(2), ids, pos, silence, noise, offscreen, gt, extremes=ext)
+    assert one.per_sample_rows() == many.per_sample_rows()
+    rows = many.per_sample_rows()
+    by_seed = {int(r["seed_index"]) + 1: r for r in rows if r["sample_id"] == "s0"}
+    assert by_seed[1]["max_noise"] == pytest.approx(float(ext["noise"][0, 0, 0]))
+    assert by_seed[2]["max_noise"] == pytest.approx(float(ext["noise"][1, 0, 0]))
+    assert by_seed[2]["max_offscreen"] == pytest.approx(float(ext["offscreen"][1, 0, 0]))
+    with pytest.raises(ValueError, match=r"extremes\['noise'\] must be .* one per seed"):
+        many.update_seeds(range(2), ids, pos, silence, noise, offscreen, gt,
+                          extremes={"noise": ext["noise"][:1]})

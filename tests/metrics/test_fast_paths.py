@@ -159,10 +159,77 @@ def test_clean_protocol_chunking_changes_no_value(op):
     g = gt.astype(np.float64)
     g[10, :30, :30] = 0.5
     th = TH.as_dict()
-    whole = V._chunk_records(maps, g, th, op, ogl=ogl)
+    whole = V._chunk_records({v: [m] for v, m in maps.items()}, g, th, op, ogl, 1)[0]
     for threads in (1, 3):  # serial chunks, and chunks in a thread pool
         chunked = V.sample_records(maps, g, th, op, ogl=ogl, threads=threads)
         assert list(chunked) == list(whole)
         for k in whole:
             assert chunked[k].shape == (19,), k
             assert np.array_equal(chunked[k], whole[k], equal_nan=True), (threads, k)
+
+
+def _seed_maps(maps, n_seeds: int, seed: int):
+    """Per-seed noise and offscreen maps of a hard batch: fresh noise per seed (one with a NaN),
+    offscreen maps equal to the positive in one seed and in a few rows of another."""
+    rng = np.random.default_rng(seed)
+    noise = [maps["noise"]] + [maps["noise"] + (0.1 * rng.standard_normal(maps["noise"].shape)).astype(np.float32)
+                               for _ in range(n_seeds - 1)]
+    noise[-1][5, 2, 2] = np.nan
+    off = [maps["offscreen"].copy() for _ in range(n_seeds)]
+    off[1] = maps["positive"].copy()
+    off[2][3:9] = maps["positive"][3:9]
+    return noise, off
+
+
+@pytest.mark.parametrize("op", ["bilinear", "cv2_linear", "bilinear_ac"])
+def test_clean_protocol_all_seeds_at_once_equal_one_call_per_seed(op):
+    """The shared positive and silence maps scored once, negatives equal to the positive scored by
+    the positive's state: the same records as one independent call per seed (there the copies of
+    the positive are float64, so nothing is reused)."""
+    from vssleval.metrics.protocols import vssleval as V
+
+    maps, ogl, gt = _hard_batch(19, 7, seed=21)
+    g = gt.astype(np.float64)
+    noise, off = _seed_maps(maps, 4, seed=3)
+    silence = maps["positive"].copy()  # an audio-agnostic model's silence map
+    th = TH.as_dict()
+    together = V.seeds_sample_records({"positive": [maps["positive"]], "silence": [silence], "noise": noise,
+                                       "offscreen": off}, g, th, op, ogl=ogl, threads=2)
+    assert len(together) == 4
+    for s in range(4):
+        alone = V.sample_records({"positive": maps["positive"], "silence": silence.astype(np.float64),
+                                  "noise": noise[s], "offscreen": off[s].astype(np.float64)}, g, th, op, ogl=ogl,
+                                 threads=1)
+        assert list(together[s]) == list(alone)
+        for k in alone:
+            assert np.array_equal(together[s][k], alone[k], equal_nan=True), (s, k)
+
+
+def test_clean_protocol_negative_equal_to_positive_by_hand():
+    """A negative map equal to the positive: its confidence is the positive's and its pIA under a
+    rule is the fraction of the upsampled positive above that rule's threshold."""
+    from vssleval.metrics.protocols import vssleval as V
+    from vssleval.metrics.thresholds import upper_median_threshold
+
+    maps, _, gt = _hard_batch(6, 7, seed=5)
+    pos = maps["positive"]
+    rec = V.sample_records({"positive": pos, "noise": pos.copy()}, gt, {}, "bilinear")
+    up = upsample(pos, "bilinear").reshape(6, -1)
+    t = upper_median_threshold(up)
+    flat_rows = (pos.reshape(6, -1) == pos.reshape(6, -1)[:, :1]).all(1)
+    expected = np.where(flat_rows, 1.0, (up > t[:, None]).sum(1) / up.shape[1])
+    assert np.array_equal(rec["pia_noise_med"], expected)
+    assert np.array_equal(rec["conf_noise"], rec["conf_positive"])
+    assert np.array_equal(rec["max_noise"], pos.reshape(6, -1).max(1).astype(np.float64))
+
+
+def test_clean_protocol_refuses_a_positive_per_seed():
+    from vssleval.metrics.protocols import vssleval as V
+
+    maps, _, gt = _hard_batch(3, 7, seed=1)
+    with pytest.raises(ValueError, match="positive map must be one array"):
+        V.seeds_sample_records({"positive": [maps["positive"], maps["positive"].copy()], "noise": [maps["noise"]] * 2},
+                               gt, {}, "bilinear")
+    with pytest.raises(ValueError, match="one map per seed"):
+        V.seeds_sample_records({"positive": [maps["positive"]], "noise": [maps["noise"]] * 2,
+                                "offscreen": [maps["offscreen"]] * 3}, gt, {}, "bilinear")

@@ -90,6 +90,31 @@ def test_sweep_equals_the_accumulator_at_a_universal_threshold(runs):
     assert curves["ciou"][-1] == 0.0
 
 
+def test_sweep_of_negatives_equal_to_the_positive_reuses_its_counts():
+    """Negative maps equal to the positive (an audio-agnostic model's) take the positive's pixel
+    counts: the same curves, bit for bit, as computing them (float64 copies are not taken as equal),
+    NaN maps included."""
+    rng = np.random.default_rng(2)
+    pos = rng.random((6, 7, 7)).astype(np.float32)
+    pos[4, 2, 2] = np.nan
+    gt = np.zeros((6, 224, 224), np.uint8)
+    gt[:, 40:150, 30:120] = 1
+    grid = threshold_grid(0.0, 1.0, 15)
+    silence = rng.random((6, 7, 7)).astype(np.float32)
+    curves = []
+    for copy in (lambda m: m.copy(), lambda m: m.astype(np.float64)):
+        sweep = ThresholdSweep(grid, "bilinear")
+        sweep.add_positive(pos, gt)
+        sweep.add_negative("noise", copy(pos))
+        sweep.add_negative("silence", silence)
+        curves.append((sweep.result(), sweep.nonfinite))
+    (reused, bad_a), (computed, bad_b) = curves
+    assert bad_a == bad_b == 2
+    assert reused["pia_noise"][0] > 0.8 and reused["pia_noise"][-1] == pytest.approx(1 / 6)  # the NaN map
+    for key in computed:
+        assert np.array_equal(reused[key], computed[key]), key
+
+
 def test_threshold_grid_and_roc_edges():
     g = threshold_grid(1.0, 1.0, 11)  # constant maps: widened, still spans the value
     assert g.min() < 1.0 < g.max() and np.all(np.diff(g) > 0)

@@ -15,7 +15,7 @@ import shared
 from vssleval.cli import main
 from vssleval.metrics import auc, auroc, average_precision, max_f1
 from vssleval.metrics import resampling as rs
-from vssleval.metrics.calibration import auroc_rows
+from vssleval.metrics.calibration import auroc_resampled, auroc_rows
 from vssleval.metrics.detection import ap_f1_rows
 
 N, SEEDS = 12, 2  # tests/report/conftest.py: 12 synthetic samples x 2 seeds
@@ -66,6 +66,24 @@ def test_vectorized_statistics_equal_the_one_row_functions():
     p, q = np.round(rng.random((4, 20)), 1), np.round(rng.random((4, 30)), 1)
     q[2, 5] = np.nan
     assert auroc_rows(p, q) == pytest.approx([auroc(a, b) for a, b in zip(p, q)], abs=1e-12)
+
+
+def test_auroc_of_resampled_rows_equals_ranking_the_rows():
+    """The bootstrap's AUROC from draw counts is the rank formula's value on the drawn rows, bit
+    for bit (ties, infinities, repeated draws; NaN takes the per-row function)."""
+    rng = np.random.default_rng(4)
+    n = 37
+    pos = np.round(rng.random(n), 1)
+    negs = [np.round(rng.random(n), 1) for _ in range(3)]
+    pos[0], negs[1][2] = np.inf, -np.inf
+    rows = rng.integers(0, n, size=(50, n))
+    rows[0] = 5  # one sample drawn n times
+    want = auroc_rows(pos[rows], np.concatenate([q[rows] for q in negs], axis=1))
+    assert np.array_equal(auroc_resampled(pos, negs, rows), want)
+    assert np.array_equal(auroc_resampled(pos, negs[:1], rows), auroc_rows(pos[rows], negs[0][rows]))
+    negs[2][7] = np.nan
+    want = auroc_rows(pos[rows], np.concatenate([q[rows] for q in negs], axis=1))
+    assert np.array_equal(auroc_resampled(pos, negs, rows), want, equal_nan=True)
 
 
 # -- paired comparison --------------------------------------------------------------------------

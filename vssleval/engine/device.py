@@ -132,6 +132,19 @@ def bf16_autocast(device: torch.device):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+# ----------------------------------------------------------------------------- forward size
+#: Most inputs one audio forward gets on a CPU. Activation memory grows with them (SSL-TIE's audio
+#: ResNet-18 on a 257 x 670 mel holds about 25 MB per input at its widest layers: 0.8 GB for 32),
+#: while throughput is flat from 8 inputs up (docs/performance.md §6); and 16-input forwards gave
+#: the values of 32-input ones, bit for bit, where fewer did not (oneDNN picks other kernels).
+CPU_FORWARD_ROWS = 16
+
+
+def forward_rows(device: torch.device, batch_size: int) -> int:
+    """Inputs per audio forward: the batch on a GPU, at most :data:`CPU_FORWARD_ROWS` on a CPU."""
+    return max(1, min(batch_size, CPU_FORWARD_ROWS)) if device.type == "cpu" else batch_size
+
+
 # ----------------------------------------------------------------------------- copies
 def pin_memory(device: torch.device) -> bool:
     """Whether DataLoaders should pin host memory: only for CUDA, where page-locked buffers let

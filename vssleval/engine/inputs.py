@@ -18,7 +18,7 @@ from torch.utils.data import default_collate
 
 from vssleval.data import Sample, noise
 from vssleval.errors import VsslevalError
-from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
+from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline, pad_end
 
 #: Placeholder input for audio-agnostic models, whose presets have no audio/image block.
 PLACEHOLDER = torch.zeros(1)
@@ -95,7 +95,9 @@ class SampleInputs(TorchDataset):
             item["sr"] = self.audio.output_sr(file_rate(sample.audio_path))
         if plan.noise:
             length = self.audio.noise_length(item["sr"])
-            item["noise"] = torch.stack([self.audio.noise(noise(s, pos, length), item["sr"]) for s in plan.seeds])
+            used = self.audio.noise_prefix(item["sr"])  # only the samples the front-end reads are drawn
+            item["noise"] = torch.stack([self.audio.noise(pad_end(noise(s, pos, used), length), item["sr"])
+                                         for s in plan.seeds])
         if plan.offscreen:
             item["offscreen"] = [self.audio.offscreen(self.offscreen_paths[k][pos], info)
                                  for k in range(len(plan.seeds))]

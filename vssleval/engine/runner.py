@@ -44,7 +44,8 @@ from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
 from vssleval.engine import distributed as dist_utils
 from vssleval.engine.contract import CheckedModel
-from vssleval.engine.device import autocast, check_amp, pin_memory, resolve_device, to_device, uses_channels_last
+from vssleval.engine.device import (autocast, check_amp, forward_rows, pin_memory, resolve_device, to_device,
+                                   uses_channels_last)
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
 from vssleval.engine.offscreen import (OffscreenDigests, OffscreenInputs, OffscreenKey, as_list, balanced_chunks,
                                        input_digest, offscreen_keys, uses_positive_info)
@@ -117,6 +118,7 @@ class Engine:
         check_amp(device, spec.amp, self.rules.allows_reduced_precision, spec.protocol)
         self.dist = dist_utils.init_distributed(device)
         self.device = dist_utils.local_device(device, self.dist)
+        self.forward_rows = forward_rows(self.device, spec.batch_size)  # audio inputs per forward
         with timing.phase("data"):
             self.dataset: Dataset = load_dataset(spec.dataset, spec.data_dir, skip_bad=spec.skip_bad,
                                                  max_skip_fraction=spec.max_skip_fraction)
@@ -133,6 +135,8 @@ class Engine:
                 model = build_model(spec.model_file or spec.model, spec.checkpoint, preset=spec.preset,
                                     trust_checkpoint=spec.trust_checkpoint, device=self.device)
         self.model = model.to(self.device).eval()
+        # a model declaring that its maps ignore the audio gets no negative forwards (models/base.py)
+        self.audio_agnostic = bool(getattr(self.model, "audio_agnostic", False))
         # NHWC where it pays (engine/device.py); values differ from NCHW only in the last bits
         self.channels_last = uses_channels_last(self.device)
         if self.channels_last:
@@ -297,10 +301,15 @@ class Engine:
 
     # -- features ------------------------------------------------------------------------------
     def _encode_audio(self, x: torch.Tensor) -> torch.Tensor:
-        chunk = self.spec.batch_size
-        parts = [self.net.encode_audio(self._to_device(x[i:i + chunk]))
-                 for i in range(0, len(x), chunk)]
-        return torch.cat(parts)
+        """Audio features of the inputs ``x`` ``[n, ...]``, :attr:`forward_rows` per forward."""
+        return self._encode_rows(len(x), lambda i, j: x[i:j])
+
+    def _encode_rows(self, n: int, rows: Callable[[int, int], torch.Tensor]) -> torch.Tensor:
+        """Audio features of ``n`` inputs, ``rows(i, j)`` giving inputs ``i..j-1``, in forwards of
+        :attr:`forward_rows` inputs (activation memory grows with them: engine/device.py)."""
+        step = self.forward_rows
+        return torch.cat([self.net.encode_audio(self._to_device(rows(i, min(i + step, n))))
+                          for i in range(0, n, step)])
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         """Move a batch of model inputs to the device, in the memory format the model runs in."""
@@ -372,7 +381,7 @@ class Engine:
             for chunk, inputs in timing.iterate("front-end", bar):
                 with timing.phase("model"):
                     out = encode_in_groups(lambda x: self.net.encode_audio(self._to_device(x)), inputs,
-                                           self.spec.batch_size).float().cpu()
+                                           self.forward_rows).float().cpu()
                 feats.update(zip((keys[i] for i in chunk), out))
         return self._gather(feats)
 
@@ -402,7 +411,7 @@ class Engine:
                      + (f" ({len(batches) - len(todo_all)} already done)" if len(todo_all) < len(batches) else ""))
         cached: dict[int, torch.Tensor] = {}
         table: dict[tuple[int, int], torch.Tensor] = {}
-        if todo_all and (self.reuse_offscreen or self.offscreen_table):
+        if todo_all and (self.reuse_offscreen or self.offscreen_table) and not self.audio_agnostic:
             need = {p for k in todo_all for p in batches[k]}
             if self.reuse_offscreen:
                 need |= {int(j) for k in todo_all for j in self.offscreen_index[:, batches[k]].ravel()}
@@ -412,8 +421,9 @@ class Engine:
         silence_cache: dict[int, torch.Tensor] = {}
         bank_cache: dict[tuple[int, int], torch.Tensor] = {}
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
-                         noise="noise" in self.spec.negatives and self.spec.noise_bank == 0,
-                         offscreen="offscreen" in self.spec.negatives and not (self.reuse_offscreen or table),
+                         noise="noise" in self.spec.negatives and self.spec.noise_bank == 0 and not self.audio_agnostic,
+                         offscreen=("offscreen" in self.spec.negatives and not (self.reuse_offscreen or table)
+                                    and not self.audio_agnostic),
                          object_image=self.ogl_image is not None)
         positions = [p for k in todo for p in batches[k]]
         batch_numbers = iter(todo)
@@ -471,7 +481,10 @@ class Engine:
         out["positive"] = as_np(model.localize(visual, a_pos))
         if self.wants_confidence:  # the model's own score of the positive pair (docs/protocols.md §11.4)
             out["confidence"] = as_np(model.confidence(visual, a_pos))
-        if "silence" in spec.negatives:
+        if self.audio_agnostic:  # every negative map is the positive one: no other forward
+            out.update(self._agnostic_negatives(out["positive"], pos))
+        negatives = () if self.audio_agnostic else spec.negatives
+        if "silence" in negatives:
             srs = batch["sr"].tolist()
             for sr in set(srs) - set(silence_cache):  # silence features: once per run and rate
                 x = self.audio.silence(sr)[None] if self.audio is not None else torch.zeros(1, 1)
@@ -481,9 +494,9 @@ class Engine:
             else:
                 out["silence"] = as_np(torch.cat([model.localize(visual[i:i + 1], silence_cache[sr])
                                                   for i, sr in enumerate(srs)]))
-        if "noise" in spec.negatives:
+        if "noise" in negatives:
             out["noise"] = as_np(torch.stack([model.localize(visual, a) for a in self._noise_features(batch, pos, bank_cache)]))
-        if "offscreen" in spec.negatives:
+        if "offscreen" in negatives:
             if self.reuse_offscreen:
                 feats = [torch.stack([cached[int(j)] for j in self.offscreen_index[s, pos]]).to(self.device)
                          for s in range(S)]
@@ -491,10 +504,10 @@ class Engine:
                 feats = [torch.stack([table[(s, p)] for p in pos]).to(self.device) for s in range(S)]
             else:
                 feats = [encode_in_groups(lambda x: model.encode_audio(self._to_device(x)), batch["offscreen"][s],
-                                          spec.batch_size)
+                                          self.forward_rows)
                          for s in range(S)]
             out["offscreen"] = as_np(torch.stack([model.localize(visual, a) for a in feats]))
-            out["offscreen_ids"] = np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(S)])
+            out["offscreen_ids"] = self._offscreen_ids(pos)
         if self.ogl_net is not None:
             ogl_images = self._to_device(batch["object_image"]) if "object_image" in batch else images
             out["ogl"] = as_np(self.ogl_net.object_map(ogl_images))
@@ -505,12 +518,32 @@ class Engine:
         out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
         return out
 
+    def _agnostic_negatives(self, positive: np.ndarray, pos: list[int]) -> dict[str, np.ndarray]:
+        """An audio-agnostic model's negative maps: its positive maps ``[b, h, w]``, shared
+        (silence) or broadcast over the seeds (read-only ``[S, b, h, w]`` views)."""
+        S = len(self.spec.seeds)
+        out: dict[str, np.ndarray] = {}
+        if "silence" in self.spec.negatives:
+            out["silence"] = positive
+        for variant in ("noise", "offscreen"):
+            if variant in self.spec.negatives:
+                out[variant] = np.broadcast_to(positive, (S, *positive.shape))
+        if "offscreen" in self.spec.negatives:
+            out["offscreen_ids"] = self._offscreen_ids(pos)
+        return out
+
+    def _offscreen_ids(self, pos: list[int]) -> np.ndarray:
+        """``[S, b]`` ids of the offscreen clips drawn for samples ``pos``."""
+        return np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(len(self.spec.seeds))])
+
     def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:
         """Per seed, noise audio features ``[b, ...]`` for the batch."""
         spec = self.spec
         if spec.noise_bank == 0:
             x = batch["noise"]  # [b, S, ...]
-            flat = self._encode_audio(x.transpose(0, 1).reshape(-1, *x.shape[2:]))
+            b = len(x)
+            # seed-major rows (row k: sample k % b, seed k // b), copied one forward's worth at a time
+            flat = self._encode_rows(b * x.shape[1], lambda i, j: torch.stack([x[k % b, k // b] for k in range(i, j)]))
             return list(flat.reshape(len(spec.seeds), len(pos), *flat.shape[1:]))
         srs = batch["sr"].tolist()
         feats = []

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vssleval import timing, vocabulary
-from vssleval.engine.store import CONFIG_FILE, EXTREMES_SUFFIX, PER_SEED, HeatmapStore, unpack_gt
+from vssleval.engine.store import CONFIG_FILE, EXTREMES_SUFFIX, HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
 from vssleval.metrics.protocols import Protocol, RunFacts, Setup, StoreFacts, get_protocol
@@ -105,17 +105,20 @@ MAP_VARIANTS = vocabulary.MAP_VARIANTS
 def count_nonfinite(store: HeatmapStore) -> dict[str, tuple[int, int]]:
     """``{variant: (maps holding NaN or inf, maps)}`` over every shard of ``store`` (one map = one
     ``[h, w]`` array; ``noise``/``offscreen`` count one per seed and sample)."""
-    counts: dict[str, list[int]] = {}
+    counts: dict[str, tuple[int, int]] = {}
     for shard in store.iter_shards():
-        for v in MAP_VARIANTS:
-            if v in shard:
-                maps = np.asarray(shard[v])
-                flat = maps.reshape(-1, maps.shape[-2] * maps.shape[-1]) if maps.ndim >= 2 else maps.reshape(-1, 1)
-                bad = int((~np.isfinite(flat)).any(axis=1).sum())
-                c = counts.setdefault(v, [0, 0])
-                c[0] += bad
-                c[1] += len(flat)
-    return {v: (c[0], c[1]) for v, c in counts.items()}
+        add_nonfinite(counts, shard)
+    return counts
+
+
+def add_nonfinite(counts: dict[str, tuple[int, int]], shard: Mapping[str, np.ndarray]) -> None:
+    """Add one shard's ``(maps holding NaN or inf, maps)`` per variant to ``counts``."""
+    for v in MAP_VARIANTS:
+        if v in shard:
+            maps = np.asarray(shard[v])
+            flat = maps.reshape(-1, maps.shape[-2] * maps.shape[-1]) if maps.ndim >= 2 else maps.reshape(-1, 1)
+            bad, total = counts.get(v, (0, 0))
+            counts[v] = (bad + int((~np.isfinite(flat)).any(axis=1).sum()), total + len(flat))
 
 
 def describe_nonfinite(counts: dict[str, tuple[int, int]]) -> str | None:
@@ -126,14 +129,16 @@ def describe_nonfinite(counts: dict[str, tuple[int, int]]) -> str | None:
     return f"{sum(bad for bad, _ in counts.values())} maps ({', '.join(parts)})"
 
 
-def check_nonfinite(store: HeatmapStore, allow_nonfinite: bool, protocol: str) -> str | None:
-    """The one rule for non-finite maps (docs/protocols.md §8.3), applied before a store is scored.
+def check_nonfinite(store: HeatmapStore, allow_nonfinite: bool, protocol: str,
+                    counts: dict[str, tuple[int, int]] | None = None) -> str | None:
+    """The one rule for non-finite maps (docs/protocols.md §8.3), applied before any metric is written.
 
     None when every map is finite. Otherwise, unless ``allow_nonfinite``, a :class:`VsslevalError`
     naming each variant and its count (the store is left as it is, for inspection); with
     ``allow_nonfinite``, the warning line that the console and the top of ``report.md`` show.
+    ``counts``: :func:`count_nonfinite` of ``store`` when the caller has it already.
     """
-    found = describe_nonfinite(count_nonfinite(store))
+    found = describe_nonfinite(count_nonfinite(store) if counts is None else counts)
     if found is None:
         return None
     run = store.root.parent if store.root.name == "store" else store.root
@@ -150,24 +155,30 @@ def check_nonfinite(store: HeatmapStore, allow_nonfinite: bool, protocol: str) -
 
 def score_run(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
               allow_nonfinite: bool = False, progress: bool = True) -> tuple[Accumulator, list[str]]:
-    """What ``evaluate`` and ``report --from-store`` score: :func:`check_nonfinite`, then
-    :func:`score_store`. Returns the accumulator and the warnings for the console and ``report.md``."""
+    """What ``evaluate`` and ``report --from-store`` score: :func:`score_store`, counting the
+    non-finite maps in the same pass over the shards, then :func:`check_nonfinite` (which refuses
+    them unless ``allow_nonfinite``; nothing has been written yet). Returns the accumulator and the
+    warnings for the console and ``report.md``."""
     with timing.phase("scoring"):
         store.require_complete()
         protocol = protocol or store.config["protocol"]
         setup = prepare_run(store.config, protocol, store)  # a store the protocol cannot score is refused first
-        warning = check_nonfinite(store, allow_nonfinite, protocol)
-        acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress, setup=setup)
+        counts: dict[str, tuple[int, int]] = {}
+        acc = score_store(store, protocol=protocol, bootstrap=bootstrap, progress=progress, setup=setup,
+                          nonfinite=counts)
+        warning = check_nonfinite(store, allow_nonfinite, protocol, counts)
     return acc, [warning] if warning else []
 
 
 def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int = 200,
-                progress: bool = True, setup: Setup | None = None) -> Accumulator:
+                progress: bool = True, setup: Setup | None = None,
+                nonfinite: dict[str, tuple[int, int]] | None = None) -> Accumulator:
     """Accumulate every (seed, sample) of a complete store under ``protocol`` (default: the run's).
 
     ``setup``: what :func:`prepare_run` returned for this store and protocol (prepared here when
     None). Non-finite maps are scored under the protocol's rule without a question; :func:`score_run`
-    is the entry point that refuses them unless asked."""
+    is the entry point that refuses them unless asked. ``nonfinite``: a dict that receives
+    :func:`count_nonfinite`'s counts, taken in the same pass (each shard is read once)."""
     store.require_complete()
     config = store.config
     protocol = protocol or config["protocol"]
@@ -177,27 +188,24 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     negatives = set(config["negatives"])
     for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
                       disable=not progress, leave=False):
+        if nonfinite is not None:
+            add_nonfinite(nonfinite, shard)
         gt = unpack_gt(shard["gt"])
         ids = [str(x) for x in shard["ids"]]
         groups = [str(x) for x in shard["groups"]]
         labels = [str(x) for x in shard["labels"]]
-        for s in range(len(config["seeds"])):
-            acc.update(s, ids, shard["positive"],
-                       silence=shard["silence"] if "silence" in negatives else None,
-                       noise=shard["noise"][s] if "noise" in negatives else None,
-                       offscreen=shard["offscreen"][s] if "offscreen" in negatives else None,
-                       gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels,
-                       boxes=shard["boxes"], extremes=raw_extremes(shard, s, negatives) or None,
-                       confidence=shard.get("confidence"))
+        # every seed of the shard at once: the protocol scores the maps the seeds share once
+        acc.update_seeds(range(len(config["seeds"])), ids, shard["positive"],
+                         silence=shard["silence"] if "silence" in negatives else None,
+                         noise=shard["noise"] if "noise" in negatives else None,
+                         offscreen=shard["offscreen"] if "offscreen" in negatives else None,
+                         gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels, boxes=shard["boxes"],
+                         extremes=stored_extremes(shard, negatives) or None, confidence=shard.get("confidence"))
     return acc
 
 
-def raw_extremes(shard: Mapping[str, np.ndarray], seed: int, negatives: set[str]) -> dict[str, np.ndarray]:
-    """``{variant: [n, 2]}`` the raw maps' (max, min) of seed index ``seed`` that ``shard`` records
-    (a store keeping resized maps, docs/models.md §2.8); empty for a store of raw maps."""
-    out = {}
-    for v in ("positive", *negatives):
-        known = shard.get(v + EXTREMES_SUFFIX)
-        if known is not None:
-            out[v] = known[seed] if v in PER_SEED else known
-    return out
+def stored_extremes(shard: Mapping[str, np.ndarray], negatives: set[str]) -> dict[str, np.ndarray]:
+    """``{variant: (max, min)}`` of the raw maps that ``shard`` records (a store keeping resized
+    maps, docs/models.md §2.8): ``[n, 2]``, or ``[S, n, 2]`` for the per-seed variants; empty for a
+    store of raw maps."""
+    return {v: shard[v + EXTREMES_SUFFIX] for v in ("positive", *negatives) if v + EXTREMES_SUFFIX in shard}

@@ -33,6 +33,7 @@ from vssleval.frontends import image as imt
 from vssleval.frontends.fbank import kaldi_fbank
 from vssleval.frontends.mel import amplitude_to_db, mel_spectrogram
 from vssleval.frontends.spectrogram import num_frames, scipy_spectrogram
+from vssleval.frontends.threads import one_thread
 from vssleval.frontends.vggish import vggish_examples
 from vssleval.vocabulary import AUDIO_VARIANTS
 
@@ -152,6 +153,27 @@ class AudioPipeline:
             raise VsslevalError("audio preset needs tile_s or pad_s (or a crop/center window) to size negatives")
         return int(sr * (c["tile_s"] if c.get("tile_s") is not None else c["pad_s"]))
 
+    def noise_prefix(self, sr: int = 16000) -> int:
+        """How many leading samples of a noise waveform (:meth:`noise_length`) its model input reads.
+
+        Fewer than :meth:`noise_length` when the waveform goes straight into a ``spectrogram``
+        front-end that keeps a centre crop of frames (``center_crop_frames``) -- no centre window,
+        crop or waveform normalisation after the negatives enter, any of which could read every
+        sample: the samples after the last kept frame are never read. A caller may draw only this
+        prefix and zero-fill the rest; the input is the same (tests/frontends).
+        """
+        n = self.noise_length(sr)
+        c = self._cfg["noise"]
+        f = c.get("frontend") or {}
+        stage = c.get("negatives_enter_after", "tile")
+        later = {"tile": ("center_window_s", "crop_s"), "center_window": ("crop_s",), "crop": ()}[stage]
+        if (f.get("type") != "spectrogram" or not f.get("center_crop_frames") or any(c.get(k) for k in later)
+                or c.get("waveform_norm") not in (None, "none")):
+            return n
+        nperseg = f.get("nperseg", 512)
+        noverlap = f.get("noverlap") if f.get("noverlap") is not None else nperseg // 8
+        return frames_window(n, nperseg, noverlap, int(f["center_crop_frames"]))[1]
+
     def output_sr(self, file_sr: int) -> int:
         """Rate the front-end sees for a file at ``file_sr`` Hz (the preset's rate, or native)."""
         return int(self.base.get("read", {}).get("sample_rate") or file_sr)
@@ -254,6 +276,7 @@ class AudioPipeline:
             return self._from_crop(x, sr, c)
         return self._after_crop(x, c)
 
+    @one_thread  # small tensors: intra-op threads cost more than they save (frontends/threads.py)
     def features(self, wave: torch.Tensor, sr: int, variant: str = "positive") -> torch.Tensor:
         """Front-end of ``variant`` on prepared waveforms.
 
@@ -314,12 +337,19 @@ def _frames_window(wave: torch.Tensor, nperseg: int, noverlap: int, frames: int)
     ``off .. off+frames-1`` with ``off = int(round((T - frames) / 2))``. Shorter signals (which
     the crop zero-pads) are returned whole.
     """
+    start, end = frames_window(wave.shape[-1], nperseg, noverlap, frames)
+    return wave[..., start:end]
+
+
+def frames_window(n: int, nperseg: int, noverlap: int, frames: int) -> tuple[int, int]:
+    """``(start, end)``: the samples of an ``n``-sample signal that the ``frames`` centre
+    spectrogram columns read (``(0, n)`` when the signal has no more columns than that)."""
     step = nperseg - noverlap
-    t = num_frames(wave.shape[-1], nperseg, noverlap)
+    t = num_frames(n, nperseg, noverlap)
     if t <= frames:
-        return wave
+        return 0, n
     off = int(round((t - frames) / 2.0))
-    return wave[..., off * step:(off + frames - 1) * step + nperseg]
+    return off * step, (off + frames - 1) * step + nperseg
 
 
 def center_crop_frames(s: torch.Tensor, frames: int) -> torch.Tensor:
@@ -382,6 +412,7 @@ class ImagePipeline:
 
         return self.apply(load_rgb(path))
 
+    @one_thread  # as AudioPipeline.features
     def apply(self, img) -> torch.Tensor:
         """Apply the ops to an RGB PIL image."""
         from PIL import Image

@@ -110,26 +110,57 @@ class Accumulator:
         Raises:
             ValueError: wrong ranks, batch sizes that differ (all shapes named), missing inputs.
         """
-        maps = {"positive": positive, "silence": silence, "noise": noise, "offscreen": offscreen}
-        for k, m in maps.items():
-            if m is not None:
+        one_seed = {k: [e] if k in ("noise", "offscreen") else e for k, e in (extremes or {}).items()}
+        self.update_seeds([seed_index], sample_ids, positive, silence=silence,
+                          noise=None if noise is None else [noise], offscreen=None if offscreen is None else [offscreen],
+                          gt=gt, groups=groups, ogl=ogl, boxes=boxes, labels=labels,
+                          extremes=one_seed or None, confidence=confidence)
+
+    def update_seeds(self, seed_indices: Sequence[int], sample_ids: Sequence[str], positive: Array,
+                     silence: Array | None = None, noise: Sequence[Array] | None = None,
+                     offscreen: Sequence[Array] | None = None, gt: Array | None = None,
+                     groups: Sequence[str] | None = None, ogl: Array | None = None,
+                     boxes: np.ndarray | None = None, labels: Sequence[str] | None = None,
+                     extremes: Mapping[str, Any] | None = None, confidence: Array | None = None) -> None:
+        """Add one batch for several seeds at once (same records as one :meth:`update` per seed).
+
+        ``noise`` and ``offscreen`` hold one map ``[B, h, w]`` per seed of ``seed_indices`` (a list,
+        or an array ``[S, B, h, w]``); the positive and silence maps are the same in every seed, so
+        the protocol may score them once (:meth:`Protocol.seeds_sample_records`). The other
+        arguments are :meth:`update`'s.
+        ``extremes`` holds ``[B, 2]`` for positive and silence and, like the maps, one ``[B, 2]``
+        per seed for noise and offscreen.
+        """
+        seed_indices = list(seed_indices)
+        if not seed_indices:
+            raise ValueError("update_seeds needs at least one seed index")
+        per_seed = {"noise": noise, "offscreen": offscreen}
+        for k, m in per_seed.items():
+            if m is not None and len(m) != len(seed_indices):
+                raise ValueError(f"{k} has {len(m)} maps for {len(seed_indices)} seeds")
+        shared = len(seed_indices)  # the same object for every seed: the protocol may score it once
+        maps = {"positive": [positive] * shared, "silence": None if silence is None else [silence] * shared,
+                "noise": None if noise is None else list(noise), "offscreen": None if offscreen is None else list(offscreen)}
+        for k, ms in maps.items():
+            for m in {id(m): m for m in ms or ()}.values():
                 check_maps(k, m)
         if gt is None:
             raise ValueError("gt [B,224,224] is required")
         check_maps("gt", gt)
-        shapes = {k: tuple(m.shape) for k, m in maps.items() if m is not None}
+        shapes = {f"{k}[{i}]" if k in per_seed and len(ms) > 1 else k: tuple(m.shape)
+                  for k, ms in maps.items() if ms is not None for i, m in enumerate(ms)}
         shapes["gt"] = tuple(gt.shape)
         if ogl is not None:
             check_maps("ogl", ogl)
             shapes["ogl"] = tuple(ogl.shape)
         check_same_batch(shapes)
-        b = shapes["positive"][0]
+        b = tuple(positive.shape)[0]
         if len(sample_ids) != b:
-            raise ValueError(f"sample_ids has length {len(sample_ids)} but positive has shape {shapes['positive']}")
+            raise ValueError(f"sample_ids has length {len(sample_ids)} but positive has shape {tuple(positive.shape)}")
         for name, given in (("groups", groups), ("labels", labels)):
             if given is not None and len(given) != b:
-                raise ValueError(f"{name} has length {len(given)} but positive has shape {shapes['positive']}")
-        self.rules.check_inputs(maps, ogl)
+                raise ValueError(f"{name} has length {len(given)} but positive has shape {tuple(positive.shape)}")
+        self.rules.check_inputs({k: None if ms is None else ms[0] for k, ms in maps.items()}, ogl)
         extra = {}
         if self.rules.needs_boxes:
             if boxes is None or np.ndim(boxes) != 3 or np.shape(boxes)[0] != b or np.shape(boxes)[2] != 4:
@@ -138,23 +169,27 @@ class Accumulator:
             extra["boxes"] = np.asarray(boxes, dtype=np.float64)
         if extremes:
             for k, e in extremes.items():
-                if k not in maps or maps[k] is None or tuple(np.shape(e)) != (b, 2):
-                    raise ValueError(f"extremes[{k!r}] must be [B={b}, 2] (max, min) of a given map, got "
-                                     f"{np.shape(e)}")
-            extra["extremes"] = dict(extremes)
+                given = maps.get(k)
+                per = list(e) if k in per_seed else [e]
+                if given is None or (k in per_seed and len(per) != len(given)) or \
+                        any(tuple(np.shape(x)) != (b, 2) for x in per):
+                    raise ValueError(f"extremes[{k!r}] must be [B={b}, 2] (max, min) of a given map"
+                                     f"{', one per seed' if k in per_seed else ''}, got {np.shape(e)}")
+            extra["extremes"] = {k: list(e) if k in per_seed else [e] for k, e in extremes.items()}
         if self.rules.reads_confidence:
             extra["confidence"] = None if confidence is None else np.asarray(confidence, dtype=np.float64)
             if confidence is not None and extra["confidence"].shape != (b,):
                 raise ValueError(f"confidence has shape {extra['confidence'].shape} but positive has shape "
-                                 f"{shapes['positive']}")
-        rec = self.rules.sample_records(maps, gt, ogl, self.setup, **extra)
+                                 f"{tuple(positive.shape)}")
+        records = self.rules.seeds_sample_records(maps, gt, ogl, self.setup, **extra)
         grp = self.rules.groups(sample_ids, groups)
-        self._records.setdefault(seed_index, []).append(rec)
-        self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
-        if grp is not None:
-            self._groups.setdefault(seed_index, []).extend(grp)
-        if labels is not None:
-            self._labels.setdefault(seed_index, []).extend(str(x) for x in labels)
+        for seed_index, rec in zip(seed_indices, records):
+            self._records.setdefault(seed_index, []).append(rec)
+            self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
+            if grp is not None:
+                self._groups.setdefault(seed_index, []).extend(grp)
+            if labels is not None:
+                self._labels.setdefault(seed_index, []).extend(str(x) for x in labels)
 
     # ------------------------------------------------------------------------------------------
     def _seed_records(self) -> list[tuple[int, dict[str, np.ndarray]]]:

@@ -78,9 +78,15 @@ class ResNet18(ResNet):
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        # one name, rebound at every step: each stage's output is freed as soon as the next one
+        # exists (in a nested call the stem's 64-channel half-resolution maps -- 11 MB per input
+        # for a 257 x 670 mel -- stayed alive until the max-pool returned)
         x = getattr(self, self.stem_name)(x)
-        x = self.maxpool(self.relu(self.bn1(x)))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = layer(x)
         return _global_pool(x, self.pool)
 
 

@@ -27,6 +27,10 @@ class VsslModel(nn.Module):
 
     #: False for audio-agnostic baselines that are meaningful without a checkpoint.
     needs_checkpoint: bool = True
+    #: True when ``localize`` never depends on the audio features: the engine then computes the
+    #: positive map only and gives it to every negative audio (silence, each seed's noise and
+    #: offscreen clip), where a model reading its audio gets one forward per audio input.
+    audio_agnostic: bool = False
 
     def __init__(self) -> None:
         super().__init__()

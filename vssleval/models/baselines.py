@@ -22,6 +22,7 @@ from vssleval.models.registry import register_model
 
 class _AudioAgnostic(VsslModel):
     needs_checkpoint = False
+    audio_agnostic = True  # the engine reuses the positive map for every negative (models/base.py)
 
     def __init__(self, size: int = 224):
         super().__init__()

@@ -61,6 +61,9 @@ def overlay_grid(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], t
                 ax_row[j].imshow((np.clip(cell, 0, 1) * 255).astype(np.uint8), interpolation="nearest")
         for ax in axes[i * rows_per:(i + 1) * rows_per].ravel():
             ax.set_axis_off()
+            # hidden axes too: placing a title otherwise builds the ticks of every axis (not drawn)
+            ax.xaxis.set_visible(False)
+            ax.yaxis.set_visible(False)
     out = Path(out)
     save_figure(fig, out, dpi=110)
     return out

@@ -311,6 +311,28 @@ class Protocol:
         """
         raise NotImplementedError
 
+    def seeds_sample_records(self, maps: Mapping[str, Sequence[Array] | None], gt: Array, ogl: Array | None,
+                             setup: Setup, **inputs: Any) -> list[dict[str, np.ndarray]]:
+        """:meth:`sample_records` of one batch for several seeds: ``maps[v]`` holds one raw map per
+        seed, or a list of one for a map every seed shares (positive, silence); one record dict
+        per seed. ``inputs``' ``extremes`` is in the same per-seed form (``{variant: [[B, 2], ...]}``),
+        the other inputs are shared. Default: one :meth:`sample_records` call per seed; a protocol
+        may override it to score what the seeds share once (same values)."""
+        n_seeds = max(len(m) for m in maps.values() if m is not None)
+
+        def pick(per_seed: Sequence[Any], s: int) -> Any:
+            return per_seed[s if len(per_seed) > 1 else 0]
+
+        known = inputs.pop("extremes", None)
+        out = []
+        for s in range(n_seeds):
+            seed_inputs = dict(inputs)
+            if known:
+                seed_inputs["extremes"] = {v: pick(e, s) for v, e in known.items()}
+            out.append(self.sample_records({v: None if m is None else pick(m, s) for v, m in maps.items()},
+                                           gt, ogl, setup, **seed_inputs))
+        return out
+
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict[str, Any]:
         """The protocol's keys of ``metrics.json`` from every seed's records (seeds in order)."""
         raise NotImplementedError

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._array import (Array, as_float32, count, flat, is_torch, isfinite_rows, map_chunks, to_numpy,
                       to_numpy_if_cpu, workspace)
-from ..calibration import auroc, auroc_rows
+from ..calibration import auroc, auroc_resampled
 from ..curves import aoc, auc, instance_auc, instance_iou, success_rate
 from ..detection import ap_f1_rows, average_precision, confidence, max_f1, precision_all_detected
 from ..overlap import GroundTruth, map_iou_counts
@@ -70,19 +70,53 @@ def sample_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapp
         ``iou_adap``, ``iou_<u>``, ``pia_<neg>_<rule>``, ``mapiou_<neg>_<u>``, ``area``,
         ``iou_med_ogl``/``iou_adap_ogl`` when ``ogl`` is given.
     """
-    arrays = [a for a in (*maps.values(), gt, ogl) if a is not None]
-    n = gt.shape[0]
-    known = dict(known or {})
-    if n <= _CHUNK or any(is_torch(a) and a.device.type != "cpu" for a in arrays):
-        return _chunk_records(maps, gt, thresholds, op, ogl, known)
+    per_seed = {v: None if m is None else [m] for v, m in maps.items()}
+    known_per_seed = {v: [e] for v, e in (known or {}).items()}
+    return seeds_sample_records(per_seed, gt, thresholds, op, ogl, threads, known_per_seed)[0]
 
-    def chunk(s: int) -> dict[str, np.ndarray]:
+
+def seeds_sample_records(maps: Mapping[str, Sequence[Array] | None], gt: Array, thresholds: Mapping[str, float],
+                         op: str, ogl: Array | None = None, threads: int | None = None,
+                         known: Mapping[str, Sequence[Array]] | None = None) -> list[dict[str, np.ndarray]]:
+    """:func:`sample_records` of one batch for every seed at once: ``maps[v][s]`` is seed ``s``'s
+    raw map ``[B,h,w]`` of variant ``v`` (a list of one: the same map in every seed; ``None``: not
+    evaluated; the positive is one map for every seed). ``known[v][s]``: the raw (max, min)
+    ``[B, 2]`` of that map, in the same per-seed form, where the maps are not the raw maps.
+    Returns one record dict per seed.
+
+    A map object given for several seeds (the positive and the silence maps, which no seed
+    changes) is scored once, and a negative map equal to the positive one (an audio-agnostic
+    model's) reuses the positive's upsampled map and statistics: the records are those of one
+    :func:`sample_records` call per seed, value for value (tested), at a fraction of the cost.
+    """
+    n_seeds = max(len(m) for m in maps.values() if m is not None)
+    maps = {v: None if m is None else (list(m) * n_seeds if len(m) == 1 else list(m)) for v, m in maps.items()}
+    if any(m is not None and len(m) != n_seeds for m in maps.values()):
+        raise ValueError(f"every variant needs one map per seed ({n_seeds}) or one for all seeds")
+    if any(m is not maps["positive"][0] for m in maps["positive"]):
+        raise ValueError("the positive map must be one array for every seed (no seed changes it)")
+    arrays = [a for a in (*(x for m in maps.values() if m is not None for x in m), gt, ogl) if a is not None]
+    n = gt.shape[0]
+    known = {v: list(e) * n_seeds if len(e) == 1 else list(e) for v, e in (known or {}).items()}
+    if any(v not in maps or maps[v] is None or len(e) != n_seeds for v, e in known.items()):
+        raise ValueError(f"known extremes need a given variant and one [B, 2] per seed ({n_seeds}) or one for all")
+    if n <= _CHUNK or any(is_torch(a) and a.device.type != "cpu" for a in arrays):
+        return _chunk_records(maps, gt, thresholds, op, ogl, n_seeds, known)
+
+    def chunk(s: int) -> list[dict[str, np.ndarray]]:
         sl = slice(s, s + _CHUNK)
-        return _chunk_records({v: (None if m is None else m[sl]) for v, m in maps.items()}, gt[sl],
-                              thresholds, op, None if ogl is None else ogl[sl], {v: e[sl] for v, e in known.items()})
+        return _chunk_records({v: (None if m is None else _rows_of(m, sl)) for v, m in maps.items()}, gt[sl],
+                              thresholds, op, None if ogl is None else ogl[sl], n_seeds,
+                              {v: _rows_of(e, sl) for v, e in known.items()})
 
     parts = map_chunks(chunk, n, _CHUNK, threads)
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return [{k: np.concatenate([p[s][k] for p in parts]) for k in parts[0][s]} for s in range(n_seeds)]
+
+
+def _rows_of(per_seed: Sequence[Array], sl: slice) -> list[Array]:
+    """Rows ``sl`` of every seed's map; one object per distinct input object (so sharing survives)."""
+    views: dict[int, Array] = {}
+    return [None if m is None else views.setdefault(id(m), m[sl]) for m in per_seed]
 
 
 def _upsampled(raw: Array, op: str, name: str) -> tuple[Array, Array]:
@@ -117,65 +151,128 @@ def _upsampled(raw: Array, op: str, name: str) -> tuple[Array, Array]:
     return up, flat_rows
 
 
-def _chunk_records(maps: Mapping[str, Array | None], gt: Array, thresholds: Mapping[str, float],
-                   op: str, ogl: Array | None = None,
-                   known: Mapping[str, Array] | None = None) -> dict[str, np.ndarray]:
-    """:func:`sample_records` on one chunk of rows."""
-    known = known or {}
-    rec: dict[str, np.ndarray] = {}
+def _chunk_records(maps: Mapping[str, Sequence[Array] | None], gt: Array, thresholds: Mapping[str, float],
+                   op: str, ogl: Array | None, n_seeds: int,
+                   known: Mapping[str, Sequence[Array]] | None = None) -> list[dict[str, np.ndarray]]:
+    """:func:`seeds_sample_records` on one chunk of rows (``maps[v][s]``: ``[b,h,w]``;
+    ``known[v][s]``: ``[b, 2]``)."""
     gtf = GroundTruth(to_numpy_if_cpu(gt))
-    rec["area"] = _np(gtf.mass)
-    up: dict[str, Array] = {}
-    flat_raw: dict[str, Array] = {}
-    valid: dict[str, np.ndarray] = {}
-    for v, raw in maps.items():
-        if raw is None:
-            continue
-        raw = to_numpy_if_cpu(raw)
-        ok = _np(isfinite_rows(raw)).astype(bool)
-        valid[v] = ok
-        rec[f"nonfinite_{v}"] = (~ok).astype(np.float64)
-        mx, mn = extremes(raw, known.get(v))
-        rec[f"max_{v}"], rec[f"min_{v}"] = np.where(ok, mx, np.nan), np.where(ok, mn, np.nan)
-        clean = raw if ok.all() else _zero_nonfinite(raw)
-        up[v], flat_raw[v] = _upsampled(to_numpy_if_cpu(clean), op, v)
-        if v in known:  # flat is a property of the raw map (a stored map is its resize)
-            flat_raw[v] = _known_flat(flat_raw[v], ok & (mx == mn), ok)
-        conf = confidence(up[v])
-        worst = -np.inf if v == "positive" else np.inf
-        rec[f"conf_{v}"] = np.where(ok, conf, worst)
-    p = up["positive"]
+    area = _np(gtf.mass)
+    known = known or {}
+    pos_known = known.get("positive", [None])[0]
+    pos = _Variant(maps["positive"][0], op, "positive", pos_known)
+    p = pos.up
     hw = p.shape[1]
-    rules = {"med": _flat_selects_all(upper_median_threshold(p), flat_raw["positive"]),
-             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), flat_raw["positive"])}
+    rules = {"med": _flat_selects_all(upper_median_threshold(p), pos.flat),
+             "adap": _flat_selects_all(adaptive_threshold(p, gtf.nonzero), pos.flat)}
     rules.update({u: float(t) for u, t in thresholds.items()})
-    pos_ok = valid["positive"]
-    for r, t in rules.items():
-        m = _gt(p, t)
-        iou = _np(gtf.ciou(m))
-        rec[f"iou_{r}"] = np.where(pos_ok, iou, 0.0)
-        for x in NEGATIVES:
-            if x not in up:
+    masks = {r: _gt(p, t) for r, t in rules.items()}
+    iou = {r: np.where(pos.ok, _np(gtf.ciou(m)), 0.0) for r, m in masks.items()}
+    ogl_rec = _ogl_records(pos, ogl, op, gtf) if ogl is not None else {}
+    last: dict[str, tuple[Any, ...]] = {}  # variant -> (input, state, fields, known extremes)
+
+    def scored(v: str, raw: Array, ext: Array | None) -> tuple[_Variant, dict[str, np.ndarray]]:
+        """The state and negative fields of variant ``v``'s map ``raw`` (raw extremes ``ext``); the
+        previous seed's when both are the same objects, the positive's state when its values are
+        the positive's."""
+        if v in last and last[v][0] is raw and last[v][3] is ext:
+            return last[v][1], last[v][2]
+        same = v == "positive" or (_same_values(raw, pos.raw) and _same_known(ext, pos_known))
+        st = pos if same else _Variant(raw, op, v, ext)
+        fields = {} if v == "positive" else _negative_fields(v, st, pos, rules, masks, thresholds, hw)
+        last[v] = (raw, st, fields, ext)
+        return st, fields
+
+    out = []
+    for s in range(n_seeds):
+        rec: dict[str, np.ndarray] = {"area": area}
+        negs: dict[str, dict[str, np.ndarray]] = {}
+        for v, per_seed in maps.items():
+            if per_seed is None or per_seed[s] is None:
                 continue
-            mx_ = _gt(up[x], t)
-            pia = _np(count(mx_)) / hw
-            rec[f"pia_{x}_{r}"] = np.where(valid[x], pia, 1.0)
-            if r in thresholds:
-                both = count(m & mx_)
-                mi = _np(map_iou_counts(count(m), count(mx_), both))
-                rec[f"mapiou_{x}_{r}"] = np.where(valid[x] & pos_ok, mi, 0.0)
-    if ogl is not None:
-        obj, flat_obj = _upsampled(to_numpy_if_cpu(ogl), op, "ogl")
-        side = int(round(hw ** 0.5))
-        # a flat map has no spatial preference: it enters the blend as 0 (not as its level, which
-        # would shift the blend's float32 rounding by a value-dependent amount)
-        a = _zero_rows(minmax_normalize(p.reshape(-1, side, side)), flat_raw["positive"])
-        o = _zero_rows(minmax_normalize(obj.reshape(-1, side, side)), flat_obj)
-        blend = flat(minmax_normalize(OGL_ALPHA * a + (1 - OGL_ALPHA) * o))
-        both_flat = flat_raw["positive"] & flat_obj
-        for r, t in (("med", _flat_selects_all(upper_median_threshold(blend), both_flat)),
-                     ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), both_flat))):
-            rec[f"iou_{r}_ogl"] = np.where(pos_ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
+            st, negs[v] = scored(v, per_seed[s], known[v][s] if v in known else None)
+            rec[f"nonfinite_{v}"] = st.nonfinite
+            rec[f"max_{v}"], rec[f"min_{v}"] = st.max, st.min
+            rec[f"conf_{v}"] = np.where(st.ok, st.conf, -np.inf if v == "positive" else np.inf)
+        for r in rules:
+            rec[f"iou_{r}"] = iou[r]
+            for x in NEGATIVES:
+                if x in negs:
+                    rec[f"pia_{x}_{r}"] = negs[x][f"pia_{x}_{r}"]
+                    if r in thresholds:
+                        rec[f"mapiou_{x}_{r}"] = negs[x][f"mapiou_{x}_{r}"]
+        rec.update(ogl_rec)
+        out.append(rec)
+    return out
+
+
+class _Variant:
+    """One variant's raw map ``[b,h,w]`` scored alone: validity, raw extremes, upsampled map,
+    flat rows and confidence (the parts of its records that need no other map). ``known``: the raw
+    map's (max, min) ``[b, 2]`` where ``raw`` is a stored resize of it (docs/models.md §2.8)."""
+
+    def __init__(self, raw: Array, op: str, name: str, known: Array | None = None):
+        self.raw = to_numpy_if_cpu(raw)
+        self.ok = _np(isfinite_rows(self.raw)).astype(bool)
+        self.nonfinite = (~self.ok).astype(np.float64)
+        mx, mn = extremes(self.raw, known)
+        self.max, self.min = np.where(self.ok, mx, np.nan), np.where(self.ok, mn, np.nan)
+        clean = self.raw if self.ok.all() else _zero_nonfinite(self.raw)
+        self.up, self.flat = _upsampled(to_numpy_if_cpu(clean), op, name)
+        if known is not None:  # flat is a property of the raw map (a stored map is its resize)
+            self.flat = _known_flat(self.flat, self.ok & (mx == mn), self.ok)
+        self.conf = confidence(self.up)
+
+
+def _same_known(a: Array | None, b: Array | None) -> bool:
+    """True when two known-extremes arrays (or None) are the same values."""
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.array_equal(to_numpy(a), to_numpy(b)))
+
+
+def _same_values(a: Array, b: Array) -> bool:
+    """True when ``a`` and ``b`` are arrays of one kind, dtype and shape with equal values (NaN: never)."""
+    a = to_numpy_if_cpu(a)
+    if is_torch(a) != is_torch(b) or tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
+        return False
+    if is_torch(a):
+        import torch
+
+        return a.device == b.device and bool(torch.equal(a, b))
+    return bool(np.array_equal(a, b))
+
+
+def _negative_fields(x: str, st: _Variant, pos: _Variant, rules: Mapping[str, Any], masks: Mapping[str, Array],
+                     thresholds: Mapping[str, float], hw: int) -> dict[str, np.ndarray]:
+    """``pia_<x>_<rule>`` (and ``mapiou_<x>_<u>`` for the universal thresholds) of negative ``x``;
+    a negative scored by the positive's state shares its masks."""
+    out: dict[str, np.ndarray] = {}
+    for r, t in rules.items():
+        mx_ = masks[r] if st is pos else _gt(st.up, t)
+        out[f"pia_{x}_{r}"] = np.where(st.ok, _np(count(mx_)) / hw, 1.0)
+        if r in thresholds:
+            m = masks[r]
+            mi = _np(map_iou_counts(count(m), count(mx_), count(m & mx_)))
+            out[f"mapiou_{x}_{r}"] = np.where(st.ok & pos.ok, mi, 0.0)
+    return out
+
+
+def _ogl_records(pos: _Variant, ogl: Array, op: str, gtf: GroundTruth) -> dict[str, np.ndarray]:
+    """``iou_med_ogl`` / ``iou_adap_ogl``: the positive map blended with the object prior."""
+    p = pos.up
+    obj, flat_obj = _upsampled(to_numpy_if_cpu(ogl), op, "ogl")
+    side = int(round(p.shape[1] ** 0.5))
+    # a flat map has no spatial preference: it enters the blend as 0 (not as its level, which
+    # would shift the blend's float32 rounding by a value-dependent amount)
+    a = _zero_rows(minmax_normalize(p.reshape(-1, side, side)), pos.flat)
+    o = _zero_rows(minmax_normalize(obj.reshape(-1, side, side)), flat_obj)
+    blend = flat(minmax_normalize(OGL_ALPHA * a + (1 - OGL_ALPHA) * o))
+    both_flat = pos.flat & flat_obj
+    rec = {}
+    for r, t in (("med", _flat_selects_all(upper_median_threshold(blend), both_flat)),
+                 ("adap", _flat_selects_all(adaptive_threshold(blend, gtf.nonzero), both_flat))):
+        rec[f"iou_{r}_ogl"] = np.where(pos.ok, _np(gtf.ciou(_gt(blend, t))), 0.0)
     return rec
 
 
@@ -305,15 +402,19 @@ _SEED_FREE_VARIANTS = ("positive", "silence")
 
 
 def _detection_rows(negatives: Sequence[str]):
-    """AP and max-F1 of every row set (a statistic's pair, computed once per row set: the last
-    call's result is kept because ``ap`` and ``max_f1`` are asked for the same rows in turn)."""
-    memo: dict[str, object] = {}
+    """AP and max-F1 of every row set (a statistic's pair, computed once per row set and seed: the
+    bootstrap asks ``ap`` for every seed's records, then ``max_f1`` for the same ones, so the
+    results of the current row set are kept for every seed until the row set changes)."""
+    memo: dict[str, Any] = {"rows": None, "by_rec": {}}
 
     def both(rec: Mapping[str, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if memo.get("rec") is not rec or memo.get("rows") is not rows:
+        if memo["rows"] is not rows:
+            memo.update(rows=rows, by_rec={})
+        hit = memo["by_rec"].get(id(rec))
+        if hit is None or hit[0] is not rec:
             taken = {f: np.asarray(rec[f])[rows] for f in ("iou_med", "conf_positive", *(f"conf_{x}" for x in negatives))}
-            memo.update(rec=rec, rows=rows, value=ap_f1_rows(*detection_inputs(taken, negatives)))
-        return memo["value"]  # type: ignore[return-value]
+            hit = memo["by_rec"][id(rec)] = (rec, ap_f1_rows(*detection_inputs(taken, negatives)))
+        return hit[1]
 
     return both
 
@@ -340,8 +441,7 @@ def _auroc_pooled(context: StatContext) -> rs.Stat | str:
     negs = _negatives(context)
     if not negs or "max_positive" not in context.fields:
         return "the per-sample records hold no negative audio (or no max_positive)"
-    return lambda rec, rows: auroc_rows(rec["max_positive"][rows],
-                                        np.concatenate([rec[f"max_{x}"][rows] for x in negs], axis=1))
+    return lambda rec, rows: auroc_resampled(rec["max_positive"], [rec[f"max_{x}"] for x in negs], rows)
 
 
 def _seed_rule(variant: str) -> str:
@@ -402,6 +502,11 @@ class CleanProtocol(Protocol):
     def sample_records(self, maps: Mapping[str, Array | None], gt: Array, ogl: Array | None,
                        setup: Setup, **inputs: Any) -> dict[str, np.ndarray]:
         return sample_records(maps, gt, setup.thresholds, setup.ops, ogl=ogl, known=inputs.get("extremes"))
+
+    def seeds_sample_records(self, maps: Mapping[str, Sequence[Array] | None], gt: Array, ogl: Array | None,
+                             setup: Setup, **inputs: Any) -> list[dict[str, np.ndarray]]:
+        """What the seeds share (positive, silence, a negative equal to the positive) is scored once."""
+        return seeds_sample_records(maps, gt, setup.thresholds, setup.ops, ogl=ogl, known=inputs.get("extremes"))
 
     def aggregate(self, seeds: Sequence[SeedRecords], setup: Setup, bootstrap: int) -> dict:
         """Every per-seed metric ``k`` as the mean over seeds plus ``k_std`` (sample std, ddof=1;
