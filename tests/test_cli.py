@@ -9,8 +9,8 @@ from vssleval import cli
 
 #: The subcommands the README documents: written out here, not read from the code
 #: under test, so a command that stops being discovered (a renamed module, an import error) fails.
-DOCUMENTED_COMMANDS = ("compare", "datasets", "evaluate", "export", "fetch-metadata", "infer", "models", "prepare",
-                       "report", "rescore", "synth", "train-synthetic")
+DOCUMENTED_COMMANDS = ("compare", "datasets", "evaluate", "export", "fetch-metadata", "infer", "models", "new-model",
+                       "prepare", "report", "rescore", "synth", "train-synthetic")
 
 
 def test_help_lists_the_documented_commands(capsys):

@@ -3,8 +3,8 @@
 
 What is checked is the import, not a time: a fresh interpreter builds every parser and runs the
 code paths of ``vssleval --help``, ``--version``, every ``<command> --help``, ``python -m
-vssleval.evaluate --help`` / ``vssleval.infer --help``, ``vssleval models`` and ``vssleval datasets``,
-then prints the heavy modules it holds. The tables the parser reads instead of the heavy modules
+vssleval.evaluate --help`` / ``vssleval.infer --help``, ``vssleval models``, ``vssleval datasets`` and
+``vssleval new-model`` (writing its template), then prints the heavy modules it holds. The tables the parser reads instead of the heavy modules
 (the protocol names, the built-in model names) are checked against those modules here.
 """
 
@@ -41,6 +41,7 @@ _PROBE = textwrap.dedent("""
 
     results = {"build": bool(cli.build_parser())}
     for argv in (["--help"], ["--version"], [], ["models"], ["models", "-v"], ["datasets"],
+                 ["new-model", "probe_net", "--out", NEW_MODEL_OUT],
                  *([name, "--help"] for name in cli._command_modules())):
         results[" ".join(argv)] = run(argv)
     for module in ("vssleval.commands.evaluate", "vssleval.commands.infer"):  # python -m vssleval.evaluate / .infer
@@ -81,10 +82,11 @@ def probe(tmp_path_factory) -> dict:
     checkpoints = tmp_path_factory.mktemp("checkpoints")
     _aclssl_files(checkpoints)
     env = {**os.environ, "VSSLEVAL_CHECKPOINTS": str(checkpoints)}
-    res = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{_PROBE}"], capture_output=True, text=True,
-                         env=env)
+    new_model_out = tmp_path_factory.mktemp("new-model") / "probe"
+    code = f"HEAVY = {HEAVY!r}\nNEW_MODEL_OUT = {str(new_model_out)!r}\n{_PROBE}"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout.splitlines()[-1])
+    return {**json.loads(res.stdout.splitlines()[-1]), "new_model_out": new_model_out}
 
 
 def test_light_commands_import_neither_torch_nor_the_engine(probe):
@@ -107,6 +109,11 @@ def test_light_commands_still_answer(probe):
     assert "--sweep-points" in res["report --help"][1] and "--tau" in res["train-synthetic --help"][1]
     for module in ("vssleval.commands.evaluate", "vssleval.commands.infer"):
         assert res[module][0] == 0 and res[module][1].startswith("usage: p ") and "--neg" in res[module][1]
+    assert "--overwrite" in res["new-model --help"][1] and "NAME.yaml" in res["new-model --help"][1]
+    written = probe["new_model_out"]
+    assert res[f"new-model probe_net --out {written}"][0] == 0
+    assert sorted(p.name for p in written.iterdir()) == ["probe_net.py", "probe_net.yaml"]
+    assert "class ProbeNetModel(VsslModel):" in (written / "probe_net.py").read_text()
 
 
 def _subparsers(parser):

@@ -105,6 +105,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
                 "checkpoints/synth-ezvsl.pth", "checkpoints/synth-ezvsl.json"):
         assert f"vssleval/_resources/{rel}" in names, rel
     assert not any(n.endswith("ezvsl.pth") and "synth" not in n for n in names), "a user checkpoint was packed"
+    assert {"vssleval/templates/model.py.tmpl", "vssleval/templates/model.yaml.tmpl"} <= names  # new-model
 
     venv = tmp_path / "venv"
     python = _venv(venv)
@@ -124,6 +125,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert math.isfinite(metrics["ciou"]) and metrics["n_samples"] == 8
     _run([cli, "report", "X", "--out", "Y"], cwd, env)
     assert (cwd / "Y" / "report.md").is_file()
+    _run([cli, "new-model", "wheel_net", "--out", "M"], cwd, env)  # its templates are the wheel's package data
+    assert "class WheelNetModel(VsslModel)" in (cwd / "M" / "wheel_net.py").read_text()
 
     # package data gone from the install: an error naming the file and the install kind, exit 2
     shipped = file.parent / "_resources" / "checkpoints" / "synth-ezvsl.pth"

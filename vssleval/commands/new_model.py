@@ -39,7 +39,7 @@ TEMPLATE_GLOBALS = frozenset({"F", "nn", "torch", "VsslModel", "annotations"})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help=f"the model's name, also its file and module name ({ALLOWED}); it must not be "
+    p.add_argument("name", metavar="NAME", help=f"the model's name, also its file and module name ({ALLOWED}); it must not be "
                                "a registered model (`vssleval models`)")
     p.add_argument("--out", default=".", metavar="DIR",
                    help="folder to write NAME.py and NAME.yaml into (created if needed; default: the current folder)")
