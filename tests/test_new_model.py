@@ -10,12 +10,14 @@ import json
 import math
 import os
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 import torch
 
 import vssleval
+from shared import ROOT
 from vssleval.cli import main
 from vssleval.commands import new_model
 from vssleval.data.synthetic import synth
@@ -66,6 +68,45 @@ def test_the_template_evaluates_as_written(written, tmp_path, capsys):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 * 8  # one row per (seed, sample): docs/api.md §8
     assert [r["seed_index"] for r in rows] == ["0"] * 8 + ["1"] * 8
+
+
+def _doc_block(page: str, heading: str, lang: str) -> str:
+    """The first ``lang`` code block after ``heading`` in ``page`` (a path under the repository)."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    return re.compile(rf"```{lang}\n(.*?)```", re.S).search(text, text.index(heading)).group(1)
+
+
+def _doc_commands(page: str, heading: str) -> list[list[str]]:
+    """The commands of the first bash block after ``heading``, comments dropped."""
+    lines = (line.split(" #")[0].strip() for line in _doc_block(page, heading, "bash").splitlines())
+    return [shlex.split(line) for line in lines if line]
+
+
+@pytest.mark.slow  # two evaluations on the embedded benchmark (16 samples x 2 seeds) and a comparison: ~10 CPU-s
+def test_the_docs_walk_runs_as_written(tmp_path, monkeypatch, capsys):
+    """docs/api.md §8 (whose first two commands are the README's), run as written from a folder
+    standing for the repository root: the comparison it quotes is what it prints, and per_sample.csv
+    has the rows and the seed-dependent columns that section states."""
+    walk = _doc_commands("docs/api.md", "## 8. Your own model")
+    assert _doc_commands("README.md", "## Your own model in five minutes") == walk[:2]
+    monkeypatch.chdir(tmp_path)
+    for argv in walk:
+        assert argv[0] == "vssleval"
+        assert main(argv[1:]) == 0, argv
+    printed = capsys.readouterr().out
+    quoted = _doc_block("docs/api.md", "**4. Compare.**", "").strip().splitlines()
+    assert quoted[0].startswith("B - A on 16 samples") and len(quoted) == 7
+    for line in quoted:
+        assert line in printed.splitlines(), line
+    assert (tmp_path / "runs" / "mymodel-vs-synth-ezvsl" / "compare.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mymodel", "runs"]  # nothing else written
+    with open(tmp_path / "runs" / "mymodel" / "per_sample.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * 16 and [r["seed_index"] for r in rows] == ["0"] * 16 + ["1"] * 16
+    varying = {c for c in rows[0] if any(rows[i][c] != rows[i + 16][c] for i in range(16))}
+    drawn = {c for c in rows[0] if "noise" in c or "offscreen" in c}
+    assert varying - {"seed_index"} <= drawn  # positive, silence and breakdown columns repeat per seed
+    assert {"max_noise", "max_offscreen", "pia_noise_adap", "pia_offscreen_adap"} <= varying
 
 
 def _model_file(written: Path) -> str:

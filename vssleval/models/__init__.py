@@ -39,7 +39,7 @@ in eval mode. ``list_models()`` lists names; ``load_model_config(name)`` returns
 Your own model
 --------------
 Write a class with the three methods (subclassing :class:`VsslModel` gives ``forward`` and the
-preset raw-map rule for free), then either ``load_model_file("my_model.py:MyModel")`` (CLI
+preset raw-map rule for free; ``vssleval new-model NAME`` writes a commented one that runs), then either ``load_model_file("my_model.py:MyModel")`` (CLI
 ``--model-file``; ``my_model.yaml`` beside it is its preset file) or declare an entry point in
 group ``vssleval.models``.
 
