@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import json
 import math
 import os
@@ -126,6 +127,28 @@ def test_a_checkpoint_loads_as_the_template_says(written, tmp_path):
     torch.save({"model": {**model.state_dict(), "extra.weight": torch.zeros(1)}}, tmp_path / "other.pth")
     with pytest.raises(vssleval.VsslevalError, match=r"unexpected keys \(1\): extra\.weight"):
         vssleval.load_model(_model_file(written), checkpoint=tmp_path / "other.pth")
+
+
+def test_the_commented_checkpoint_block_finds_the_file(tmp_path, monkeypatch):
+    """The YAML's commented ``checkpoint:`` block, uncommented, with ``needs_checkpoint = True``: no
+    file in $VSSLEVAL_CHECKPOINTS is an error naming it, the file there is loaded and hashed."""
+    assert _new(tmp_path, "trained_net", out="trained") == 0
+    py, yaml = tmp_path / "trained" / "trained_net.py", tmp_path / "trained" / "trained_net.yaml"
+    py.write_text(py.read_text().replace("needs_checkpoint = False", "needs_checkpoint = True"))
+    text = yaml.read_text()
+    assert "# checkpoint:\n#   file: trained_net.pth" in text
+    yaml.write_text(text.replace("# checkpoint:\n#   file:", "checkpoint:\n  file:").replace("#   container_key:",
+                                                                                               "  container_key:"))
+    monkeypatch.setenv("VSSLEVAL_CHECKPOINTS", str(tmp_path / "weights"))
+    with pytest.raises(vssleval.VsslevalError, match=r"needs a checkpoint \(official file: trained_net.pth\)"):
+        vssleval.load_model(f"{py}:TrainedNetModel")
+    (tmp_path / "weights").mkdir()
+    state = {f"{tower}.{k}": v for tower in ("img_proj", "aud_proj")
+             for k, v in {"weight": torch.full((3, 3), 0.5), "bias": torch.zeros(3)}.items()}
+    torch.save({"model": state}, tmp_path / "weights" / "trained_net.pth")
+    model = vssleval.load_model(f"{py}:TrainedNetModel")
+    assert torch.equal(model.aud_proj.weight, torch.full((3, 3), 0.5))
+    assert model.checkpoint_sha256 == hashlib.sha256((tmp_path / "weights" / "trained_net.pth").read_bytes()).hexdigest()
 
 
 def test_the_maps_keep_the_contract_shapes(written):
