@@ -148,7 +148,8 @@ def test_the_commented_checkpoint_block_finds_the_file(tmp_path, monkeypatch):
     torch.save({"model": state}, tmp_path / "weights" / "trained_net.pth")
     model = vssleval.load_model(f"{py}:TrainedNetModel")
     assert torch.equal(model.aud_proj.weight, torch.full((3, 3), 0.5))
-    assert model.checkpoint_sha256 == hashlib.sha256((tmp_path / "weights" / "trained_net.pth").read_bytes()).hexdigest()
+    sha256 = hashlib.sha256((tmp_path / "weights" / "trained_net.pth").read_bytes()).hexdigest()
+    assert model.checkpoint_sha256 == sha256
 
 
 def test_the_maps_keep_the_contract_shapes(written):

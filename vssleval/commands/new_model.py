@@ -39,8 +39,8 @@ TEMPLATE_GLOBALS = frozenset({"F", "nn", "torch", "VsslModel", "annotations"})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", metavar="NAME", help=f"the model's name, also its file and module name ({ALLOWED}); it must not be "
-                               "a registered model (`vssleval models`)")
+    p.add_argument("name", metavar="NAME", help=f"the model's name, also its file and module name ({ALLOWED}); "
+                                                "it must not be a registered model (`vssleval models`)")
     p.add_argument("--out", default=".", metavar="DIR",
                    help="folder to write NAME.py and NAME.yaml into (created if needed; default: the current folder)")
     p.add_argument("--overwrite", action="store_true", help="replace NAME.py / NAME.yaml if they already exist")
@@ -76,7 +76,7 @@ def _shadowed_module(name: str, out: Path) -> str | None:
     """The module (standard library, built in, installed) that a file ``name.py`` would hide when
     its folder is first on ``sys.path``; None when there is none, or it is the file this command
     writes (a rerun with ``--overwrite``). A plain folder (a namespace package) hides nothing."""
-    if name == "vssleval" or name in sys.builtin_module_names or name in getattr(sys, "stdlib_module_names", ()):
+    if name == "vssleval" or name in sys.builtin_module_names or name in sys.stdlib_module_names:
         return name
     try:
         spec = importlib.util.find_spec(name)  # a top-level name: found on sys.path, nothing imported
@@ -124,8 +124,8 @@ def targets(name: str, out: Path, overwrite: bool) -> dict[Path, str]:
 
 
 def write_all(texts: dict[Path, str]) -> None:
-    """Write every file atomically, renaming them into place only once all are written, so a failure
-    leaves the earlier files as they were (vssleval.io_utils.atomic_path)."""
+    """Write every file atomically (vssleval.io_utils.atomic_path): each is written in full beside its
+    path before any is renamed into place, so a failure while writing leaves every file as it was."""
     with contextlib.ExitStack() as stack:
         for path, text in texts.items():
             tmp = stack.enter_context(atomic_path(path, size_hint=len(text.encode("utf-8"))))
