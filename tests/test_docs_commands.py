@@ -396,6 +396,21 @@ def test_blocks_that_cannot_run_here_parse(page):
     assert problems == [], "\n".join(problems)
 
 
+def test_a_stray_output_or_a_changed_repository_fails(tmp_path):
+    """What the run tests assert after a page ran: outputs only under runs/ (and the files the page
+    saves), the repository unchanged."""
+    for name in ("runs/main/metrics.json", "tiny_model.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    check_page_run(PageRun(tmp_path, [], ["tiny_model.py"], {"a"}, {"a"}))
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "compare.csv").write_text("x")
+    with pytest.raises(AssertionError, match="cmp/compare.csv"):
+        check_page_run(PageRun(tmp_path, [], ["tiny_model.py"], {"a"}, {"a"}))
+    with pytest.raises(AssertionError, match="repository changed"):
+        check_page_run(PageRun(tmp_path, [], [], {"a"}, {"a", "?? runs/"}))
+
+
 def test_the_checks_catch_what_they_should(tmp_path):
     """The parse checks fail on a wrong option, a wrong choice, a missing script and bad bash; the
     marker reader requires a marker and a reason."""
@@ -426,12 +441,6 @@ def docs_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("docs-cache")
 
 
-@pytest.mark.slow  # subprocesses that import torch, small evaluations
-@pytest.mark.parametrize("page", [p for p in runnable_pages() if p != "README.md"])
-def test_page_runs_as_written(page, tmp_path, docs_cache):
-    check_page_run(run_page(page, tmp_path, docs_cache))
-
-
 @pytest.fixture(scope="session")
 def readme_run(tmp_path_factory, docs_cache) -> PageRun:
     """README's commands in order, once per session: the main job (``bash eval_models.sh``, about a
@@ -442,6 +451,13 @@ def readme_run(tmp_path_factory, docs_cache) -> PageRun:
 @pytest.mark.slow
 def test_readme_runs_as_written(readme_run):
     check_page_run(readme_run)
+
+
+@pytest.mark.slow  # subprocesses that import torch, small evaluations
+@pytest.mark.parametrize("page", [p for p in runnable_pages() if p != "README.md"])
+def test_page_runs_as_written(page, tmp_path, docs_cache):
+    check_page_run(run_page(page, tmp_path, docs_cache))
+
 
 
 # -- tests: the numbers README quotes --------------------------------------------------------------
