@@ -432,6 +432,12 @@ def test_the_checks_catch_what_they_should(tmp_path):
     assert with_limits("vssleval report R --out D", {"limit": "8"}) == "vssleval report R --out D"
     console = block("$ vssleval models \\\n  --help\nsome output\n", "console")
     assert command_lines(console) == [(1, "vssleval models --help")]
+    wrong = Block("X.md", 1, "python", ">>> 1 + 1\n3\n", Marker("run"))
+    right = Block("X.md", 1, "python", ">>> 1 + 1\n2\n", Marker("run"))
+    assert [r.returncode for b in (wrong, right) for r in run_block(b, tmp_path, dict(os.environ))] == [1, 0]
+    failing = Block("X.md", 1, "bash", "false\ntouch never\n", Marker("run"))
+    assert [r.returncode for r in run_block(failing, tmp_path, dict(os.environ))] == [1]  # stops there
+    assert not (tmp_path / "never").exists()
 
 
 # -- tests: running the pages ----------------------------------------------------------------------
