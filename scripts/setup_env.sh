@@ -6,7 +6,14 @@
 #   VSSLEVAL_VENV   where the virtual environment lives (default: <repo>/.venv)
 #   VSSLEVAL_TORCH  the torch/torchvision requirement installed first
 #                   (default: "torch==2.14.1 torchvision==0.29.1"; set it to match your CUDA build)
+#   VSSLEVAL_PYTHON an interpreter that already has vssleval and torch: used as it is, nothing is
+#                   created or installed (tests/test_docs_commands.py runs the README's commands so)
 set -euo pipefail
+if [ -n "${VSSLEVAL_PYTHON:-}" ]; then
+  VSSLEVAL_PY="$VSSLEVAL_PYTHON"
+  export VSSLEVAL_PY
+  return 0 2>/dev/null || exit 0
+fi
 _root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _venv="${VSSLEVAL_VENV:-$_root/.venv}"
 _torch="${VSSLEVAL_TORCH:-torch==2.14.1 torchvision==0.29.1}"

@@ -27,13 +27,13 @@ def test_two_setup_commands_at_the_top():
 
 @pytest.mark.slow  # a whole evaluation and report
 def test_notebook_example_runs(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # the example writes my-report/ in the working directory
+    monkeypatch.chdir(tmp_path)  # the example writes runs/my-report/ in the working directory
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and its run (out=None) in a new temp folder
     namespace: dict = {}
     exec(compile(_block("python", "## In a notebook"), "README.md", "exec"), namespace)
     results = namespace["results"]
     assert 0.0 <= results.metrics["ciou"] <= 1.0 and results.metrics["n_seeds"] == 2
     assert namespace["positive"].shape == (16, 7, 7) and namespace["noise"].shape == (2, 16, 7, 7)
-    assert (tmp_path / "my-report" / "report.md").is_file()
+    assert (tmp_path / "runs" / "my-report" / "report.md").is_file()
     assert results.out.parent == tmp_path and results.out.name.startswith("vssleval-run-")
     assert "cIoU@0.5" in capsys.readouterr().out
