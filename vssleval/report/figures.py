@@ -66,13 +66,18 @@ def panel_figure(n: int, panel_w: float = 4.2, panel_h: float = 3.4, max_cols: i
     return fig, panel_axes(fig, n, max_cols)
 
 
+#: zlib level 1 for PNG files (PIL's default is 6): a figure's PNG is written about 4x faster and is
+#: about 10 % larger; the pixels are the same.
+_FAST = {".png": {"pil_kwargs": {"compress_level": 1}}}
+
+
 def save_figure(fig, png: str | Path, dpi: int = DPI) -> list[Path]:
     """Write ``fig`` to ``png`` and to the PDF beside it, each atomically; return both paths."""
     png = Path(png)
     paths = [png, png.with_suffix(".pdf")]
     for path in paths:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix[1:], dpi=dpi)
+            fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, **_FAST.get(path.suffix, {}))
     return paths
 
 
