@@ -91,13 +91,14 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
         notes.append("--no-maps: threshold sweep and overlays not computed")
     else:
         stores = {r.label: _open_run_store(r) for r in records}  # every store checked before any work
+        frames: dict[tuple, dict[str, Path]] = {}  # runs of one dataset read its annotation once
         for r in records:
             store = stores[r.label]
             t = calibrations[r.label]["threshold"]
             sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
                                            sweep_samples, sweep_points)
             if overlays > 0:
-                path = _overlays(r, store, calibrations[r.label], overlays, out, notes)
+                path = _overlays(r, store, calibrations[r.label], overlays, out, notes, frames)
                 if path is not None:
                     overlay_files[r.label] = path
     res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed,
@@ -268,19 +269,31 @@ def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, 
 
 
 def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, out: Path,
-              notes: list[str]) -> Path | None:
+              notes: list[str], frames: dict[tuple, dict[str, Path]] | None = None) -> Path | None:
     """Overlay grid of the first ``k`` samples, thresholded at the calibrated threshold when it
     separates anything; a note (not an error) when the dataset images are gone."""
     th = float(cal["threshold"]) if separates(cal) else None
     rel = Path("overlays") / f"{run.slug}.png"
-    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label) else None
+    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label, frames=frames) else None
+
+
+def _frame_paths(config: dict[str, Any], frames: dict[tuple, dict[str, Path]] | None) -> dict[str, Path]:
+    """``{sample id: image path}`` of the run's dataset, read once per (dataset, folder) in ``frames``."""
+    from vssleval.data import load_dataset
+
+    key = (config["dataset"], config.get("data_root"), bool(config.get("skip_bad")))
+    cache = {} if frames is None else frames
+    if key not in cache:
+        dataset = load_dataset(key[0], key[1], check_files=False, skip_bad=key[2])
+        cache[key] = {s.id: s.image_path for s in dataset.samples}
+    return cache[key]
 
 
 def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, path: Path, notes: list[str],
-                         label: str = "run") -> bool:
+                         label: str = "run", frames: dict[tuple, dict[str, Path]] | None = None) -> bool:
     """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
-    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn."""
-    from vssleval.data import load_dataset
+    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn.
+    ``frames``: a cache of :func:`_frame_paths` shared by the runs of one report."""
     from vssleval.data.image import load_rgb
 
     config = store.config
@@ -291,13 +304,11 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     shard = store.read_shard(numbers[0])
     ids = [str(i) for i in shard["ids"][:k]]
     try:
-        dataset = load_dataset(config["dataset"], config.get("data_root"), check_files=False,
-                               skip_bad=bool(config.get("skip_bad")))
-        by_id = {s.id: s for s in dataset.samples}
+        by_id = _frame_paths(config, frames)
         images = []
         for sid in ids:
             # load_rgb: 16-bit frames scaled, not clipped (docs/datasets.md §8)
-            images.append(np.asarray(load_rgb(by_id[sid].image_path).resize((224, 224), Image.BICUBIC)))
+            images.append(np.asarray(load_rgb(by_id[sid]).resize((224, 224), Image.BICUBIC)))
     except (VsslevalError, OSError, KeyError) as exc:
         notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
         return False
