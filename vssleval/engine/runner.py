@@ -514,7 +514,8 @@ class Engine:
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["boxes"] = pad_boxes([self.samples[p].frame_boxes() for p in pos], self.max_boxes)
-        out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
+        # "" for a dataset without scenes: scoring then passes no groups (engine/scoring.py)
+        out["groups"] = np.array([self.samples[p].group for p in pos], dtype=str)
         out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
         return out
 
