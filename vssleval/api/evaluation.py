@@ -31,6 +31,7 @@ from vssleval.models.maps import MapRule
 from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_config, load_model_file, preset_block,
                                       split_model_file)
 from vssleval.report.single import write_run_outputs
+from vssleval.shown_paths import for_console
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
 CUSTOM_PRESET = "custom"
@@ -243,7 +244,7 @@ def infer(o: dict[str, Any]) -> Results:
     outcome: RunOutcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
                                         model=module, preflight=memory)
     if outcome.is_main:
-        log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
+        log(f"heatmap store: {for_console(outcome.store.root)} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
             f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")
         found = describe_nonfinite(count_nonfinite(outcome.store))
         if found:
