@@ -104,7 +104,8 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed,
                        formats=formats, ci_style=ci_style)
     if verbose:
-        print(f"report: {for_console(res['report'])} ({len(records)} runs; {len(res['figures'])} figure files; {res['summary'].name})")
+        print(f"report: {for_console(res['report'])} ({len(records)} runs; {len(res['figures'])} figure files; "
+              f"{res['summary'].name})")
     return Path(res["report"])
 
 
