@@ -6,7 +6,7 @@ MP4 and H.264 + FLAC in Matroska -- prepares each with ``prepare_vggss`` and com
 frame and wav with the originals of ``synth --layout vggss`` (same n and seed). Prints, per container,
 the median and maximum over records of: the frame's mean and max absolute pixel difference (0-255),
 the smallest mean difference to the neighbouring frames (the picture shifted by ``SHIFT_PX``), and
-the audio's RMS and max absolute difference (full scale 1). Needs PyAV (``pip install 'vssleval[video]'``).
+the audio's RMS and max absolute difference (full scale 1). Needs PyAV (``pip install -e '.[video]'`` in the checkout).
 
     python scripts/measure_codec_tolerance.py --n 20
 """

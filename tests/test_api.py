@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import tempfile
 
 import numpy as np
 import pytest
@@ -195,3 +197,37 @@ def test_unscorable_protocol_is_refused_before_inference(tmp_path):
     with pytest.raises(vssleval.VsslevalError, match="needs the model's universal thresholds"):
         vssleval.evaluate("synth-ezvsl", "synthetic-is3", protocol="juanola2025", out=tmp_path / "run", **SMALL)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_without_out_lives_as_long_as_its_results(tmp_path, monkeypatch, capsys):
+    """out=None: a temporary folder, readable while the Results lives, removed once it is gone
+    (docs/api.md), and said so in one line."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp makes the run folder
+    res = vssleval.evaluate("center", "synthetic-is3", seeds=1, limit=4, bootstrap=0)
+    folder = res.out
+    assert folder.parent == tmp_path and (folder / "metrics.json").is_file()
+    assert f"temporary run folder {folder}: removed when this Results is deleted" in capsys.readouterr().out
+    assert res.maps("positive").shape[0] == 4  # the maps stay readable while `res` lives
+    del res
+    gc.collect()
+    assert not folder.exists() and list(tmp_path.glob("vssleval-run-*")) == []
+
+
+class Broken(ColourBands):
+    def encode_audio(self, audio):
+        raise RuntimeError("broken audio encoder")
+
+
+def test_a_failed_run_without_out_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(Exception, match="broken audio encoder"):
+        vssleval.infer(Broken(), "synthetic-vggss", preset=TINY_PRESET, seeds=1, limit=2, verbose=False)
+    assert list(tmp_path.glob("vssleval-run-*")) == []
+
+
+def test_a_run_with_out_keeps_its_folder(tmp_path):
+    res = vssleval.infer("center", "synthetic-is3", seeds=1, limit=2, out=tmp_path / "kept", verbose=False)
+    del res
+    gc.collect()
+    assert (tmp_path / "kept" / "store").is_dir()
+

@@ -181,11 +181,14 @@ def test_every_stated_choice_list_is_the_parsers():
 
 
 def test_every_named_extra_and_environment_variable_exists():
-    """``pip install 'vssleval[X]'``: X is an extra of pyproject.toml; ``VSSLEVAL_NAME``: some code,
+    """``pip install -e '.[X]'``: X is an extra of pyproject.toml; ``VSSLEVAL_NAME``: some code,
     script or test reads it (``VSSLEVAL_DATA_VGGSS`` stands for the prefix ``VSSLEVAL_DATA_``)."""
     extras = pyproject()["project"]["optional-dependencies"]
-    named = {m for name in PAGES for m in re.findall(r"vssleval\[(\w+)\]", flat(name))}
+    named = {m for name in PAGES for m in re.findall(r"(?:vssleval|'\.)\[(\w+)\]", flat(name))}
     assert named and named <= set(extras), named - set(extras)
+    # vssleval is not on PyPI: `pip install 'vssleval[X]'` would look for it there; a checkout installs `.`
+    pypi = [name for name in PAGES if re.search(r"pip install '?vssleval\[", flat(name))]
+    assert pypi == [], f"{pypi}: write pip install -e '.[X]' (the checkout), not 'vssleval[X]' (PyPI)"
     sources = [p for folder in ("vssleval", "scripts", "tests", ".ci") for p in (ROOT / folder).rglob("*")
                if p.is_file() and p.suffix in ("", ".py", ".sh") and p.name != Path(__file__).name]
     code = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sources + list(ROOT.glob("*.sh")))

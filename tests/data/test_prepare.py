@@ -175,7 +175,8 @@ def test_an_id_that_leaves_the_folder_is_refused(flickr_archive, tmp_path):
 
 def test_vggss_without_pyav_says_what_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "av", None)  # "import av" now raises ImportError
-    with pytest.raises(VsslevalError, match=r"pip install 'vssleval\[video\]'"):
+    with pytest.raises(VsslevalError,
+                       match=r"`pip install av` \(in the repository checkout: `pip install -e '\.\[video\]'`\)"):
         prepare_vggss(tmp_path, tmp_path / "out", progress=False)
     assert cli.main(["prepare", "vggss", "--videos", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "needs PyAV" in capsys.readouterr().err

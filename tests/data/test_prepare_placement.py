@@ -187,7 +187,7 @@ def test_flickr_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsy
 
 # -- VGG-SS -----------------------------------------------------------------------------------------
 def test_vggss_symlinks_of_every_kind_touch_nothing_outside_out(tmp_path, capsys):
-    pytest.importorskip("av", reason="PyAV is not installed: pip install 'vssleval[video]'")
+    pytest.importorskip("av", reason="PyAV is not installed: pip install -e '.[video]'")
     from vssleval.data.synthetic import synth
 
     made = synth("vggss", 2, 0, tmp_path / "made", as_videos=True, container="mkv")

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-av = pytest.importorskip("av", reason="PyAV is not installed: pip install 'vssleval[video]' (or pip install av)")
+av = pytest.importorskip("av", reason="PyAV is not installed: pip install -e '.[video]' (or pip install av)")
 
 import shared  # noqa: E402
 from vssleval import cli  # noqa: E402

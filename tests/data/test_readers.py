@@ -82,6 +82,7 @@ def test_fixture_is3_matches_annotation_order_and_scenes(fx):
     assert [s.boxes.tolist() for s in ds] == [[[int(v) for v in r["gt_box"]]] for r in records]
     groups = collections.Counter(s.group for s in ds)
     assert len(groups) == len(ds) // 2 and set(groups.values()) == {2}
+    assert ds.has_scenes
     by_id = {s.id: s for s in ds}
     assert by_id["accordion_baby_10437_accordion"].visible_labels == ("accordion", "baby")
     assert by_id["male_ukulele_12135_male"].visible_labels == ("human", "ukulele")
@@ -96,7 +97,8 @@ def test_vggss_reader_on_temp_files(vggss_dir):
     ds = load_dataset("vggss", vggss_dir)
     assert [s.id for s in ds] == [r["file"] for r in VGGSS_RECORDS]
     assert ds[0].boxes.tolist() == [[22, 44, 112, 134]]  # 0.1*224=22.4, 0.2*224=44.8, 0.6*224=134.4
-    assert ds[0].group == "aaaaaaaaaaa" and ds[0].visible_labels == ("dog barking",)
+    assert ds[0].visible_labels == ("dog barking",)
+    assert [s.group for s in ds] == ["", "", ""] and not ds.has_scenes  # one object per picture
     assert gt_map(ds[1]).sum() == 224 * 224
     assert ds.class_files == {"dog barking": ["aaaaaaaaaaa_000001", "ccccccccccc_000003"],
                               "cat meowing": ["bbbbbbbbbbb_000002"]}
@@ -133,7 +135,7 @@ def test_flickr_reader_consensus(tmp_path):
     ds = load_dataset("flickr", root)
     assert [s.id for s in ds] == ["1001", "1002"]
     s = ds[0]
-    assert s.gt_rule == "consensus"
+    assert s.gt_rule == "consensus" and not ds.has_scenes
     # 256-px boxes -> trunc(224 v / 256): [0,0,112,112] and [56,56,223,168]
     assert s.boxes.tolist() == [[0, 0, 112, 112], [56, 56, 223, 168]]
     assert s.annotators.tolist() == [1, 2]  # parent index among the root's children
@@ -172,6 +174,7 @@ def test_extended_vggss_adds_negatives_with_empty_gt(vggss_dir):
     assert negs[0].image_path.name == f"{a}.jpg" and negs[0].audio_path.name == f"{b}.wav"
     assert negs[0].visible_labels == ("dog barking",)
     assert all(len(s.boxes) == 0 and gt_map(s).sum() == 0 for s in negs)
+    assert not ds.has_scenes  # a negative pairs a picture with other audio: no scene either
 
 
 @pytest.mark.metadata
@@ -190,7 +193,7 @@ def test_extended_flickr(tmp_path):
     (root / "flickr_test_plus_silent.csv").write_text("video,audio,label\n1001,1002,non-sounding\n")
     ds = load_dataset("flickr_extended", root)
     assert [s.is_negative for s in ds] == [False, False, True]
-    assert ds[2].gt_rule == "union" and gt_map(ds[2]).sum() == 0
+    assert ds[2].gt_rule == "union" and gt_map(ds[2]).sum() == 0 and not ds.has_scenes
 
 
 def test_registry_lists_every_layout():

@@ -8,6 +8,7 @@ shards' ``offscreen_ids``, the export) and equals what the data layer's sampler 
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,6 +76,9 @@ def test_draws_are_recorded_and_equal_the_sampler(baseline, make_spec, tmp_path)
         assert row["sample_id"] == dataset.samples[p].id == str(base["ids"][p])
         assert row["offscreen_id"] == draw.offscreen_id == str(base["offscreen_ids"][s, p])
         assert row["offscreen_class"] != dataset.samples[p].label or not dataset.samples[p].label
+        # relative to the data folder (no local path in a shared file): audio/<clip>.wav
+        assert dataset.root / row["offscreen_path"] == Path(draw.offscreen_path)
+        assert row["offscreen_path"].startswith("audio/")
     config = outcome.store.config
     assert config["seeds"] == SEEDS and config["noise_bank"] == spec.noise_bank
     exported = outcome.store.export_npz(tmp_path / "run.npz")

@@ -193,7 +193,8 @@ def test_a_safetensors_file_without_the_extra_gives_an_install_hint(tmp_path, mo
     path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.torch", None)
-    with pytest.raises(VsslevalError, match=r"pip install 'vssleval\[aclssl\]'"):
+    with pytest.raises(VsslevalError,
+                       match=r"pip install safetensors \(in the repository checkout: pip install -e '\.\[aclssl\]'\)"):
         read_checkpoint(path)
 
 

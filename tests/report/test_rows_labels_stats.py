@@ -21,6 +21,7 @@ import pytest
 from vssleval.cli import main
 from vssleval.metrics import resampling as rs
 from vssleval.report.runs import RunRecord
+from vssleval.shown_paths import in_folder
 
 #: The fewest resamples behind a reported 95 % interval (docs/metrics.md §11.1).
 MIN = 200
@@ -101,8 +102,10 @@ def test_runs_of_one_model_keep_a_row_each_in_every_table_whatever_the_order(run
         out = report(tmp_path / f"rep{k}", *order)
         board = csv_rows(out / "leaderboard.csv")
         assert len(board) == len({r["model"] for r in board}) == 4  # ccd7d87 kept one row of the four
-        assert {r["run_dir"]: r["model"] for r in board} == want
-        assert [r["run_dir"] for r in board] == [str(p) for p in order]  # rows follow the arguments
+        # run_dir relative to the report folder (docs/report.md, "Paths in the outputs")
+        assert {str((out / r["run_dir"]).resolve()): r["model"] for r in board} == \
+            {str(Path(k).resolve()): v for k, v in want.items()}
+        assert [r["run_dir"] for r in board] == [in_folder(p, out) for p in order]  # rows follow the arguments
         md = (out / "leaderboard.md").read_text()
         assert [r[0] for r in md_rows(md, "## synthetic-is3")] == [f"{want[str(p)]} (baseline)" for p in order]
         assert [r.split(" & ")[0] for r in tex_rows((out / "leaderboard.tex").read_text())] == [

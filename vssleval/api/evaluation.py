@@ -6,10 +6,13 @@ arguments and calls these functions) and behind notebooks (``docs/api.md``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +34,7 @@ from vssleval.models.maps import MapRule
 from vssleval.models.registry import (DEFAULT_PRESET, get_entry, load_model_config, load_model_file, preset_block,
                                       split_model_file)
 from vssleval.report.single import write_run_outputs
+from vssleval.shown_paths import for_console
 
 #: The preset name recorded for a preset given as a dict (an unregistered in-memory model).
 CUSTOM_PRESET = "custom"
@@ -165,6 +169,27 @@ def _out_dir(out: str | Path | None) -> Path:
     return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
 
 
+@contextlib.contextmanager
+def _temporary_until_returned(outdir: Path, temporary: bool) -> Iterator[None]:
+    """Remove a temporary run folder (``out=None``) when the run fails: no Results will own it."""
+    try:
+        yield
+    except BaseException:
+        if temporary:
+            shutil.rmtree(outdir, ignore_errors=True)
+        raise
+
+
+def _owned(results: Results, temporary: bool, log: Callable[[str], None]) -> Results:
+    """``results``, owning its run folder when it is a temporary one (``out=None``): the folder is
+    removed once ``results`` is garbage-collected (or at exit), so a notebook that re-runs a cell
+    leaves nothing behind while the maps stay readable as long as ``results`` lives (docs/api.md)."""
+    if temporary:
+        weakref.finalize(results, shutil.rmtree, str(results.out), ignore_errors=True)
+        log(f"temporary run folder {results.out}: removed when this Results is deleted; pass out= to keep it")
+    return results
+
+
 @timing.timed_run("evaluate")
 @takes_run_options("evaluate")
 def evaluate(o: dict[str, Any]) -> Results:
@@ -208,18 +233,19 @@ def evaluate(o: dict[str, Any]) -> Results:
         load_model_file(spec.model_file) if spec.model_file else spec.model)
     prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
                  "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
-    outdir = _out_dir(o["out"])
-    outcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=_logger(o["verbose"]),
-                            model=module, preflight=memory)
-    if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
-        return Results(out=outdir, metrics=None, config=outcome.store.config)
-    acc, warnings = score_run(outcome.store, bootstrap=o["bootstrap"], allow_nonfinite=spec.allow_nonfinite)
-    config = outcome.store.config
-    claim_run_folder(outdir, config)  # before the results: a folder's results always name their run
-    metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=o["verbose"], warnings=warnings,
-                                splits=run_splits(acc, config))
-    _logger(o["verbose"])(timing.summary_line(metrics["timing"]))
-    return Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config)
+    outdir, temporary, log = _out_dir(o["out"]), o["out"] is None, _logger(o["verbose"])
+    with _temporary_until_returned(outdir, temporary):
+        outcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
+                                model=module, preflight=memory)
+        if not outcome.is_main:  # under torchrun, rank 0 scores the whole store and writes the outputs
+            return _owned(Results(out=outdir, metrics=None, config=outcome.store.config), temporary, log)
+        acc, warnings = score_run(outcome.store, bootstrap=o["bootstrap"], allow_nonfinite=spec.allow_nonfinite)
+        config = outcome.store.config
+        claim_run_folder(outdir, config)  # before the results: a folder's results always name their run
+        metrics = write_run_outputs(acc, config, outdir, notes=outcome.notes, echo=o["verbose"], warnings=warnings,
+                                    splits=run_splits(acc, config))
+        log(timing.summary_line(metrics["timing"]))
+    return _owned(Results(out=outdir, metrics=json.loads(json.dumps(metrics)), config=config), temporary, log)
 
 
 @timing.timed_run("infer")
@@ -238,22 +264,23 @@ def infer(o: dict[str, Any]) -> Results:
     """
     overlays, threshold = o["overlays"], o["threshold"]
     spec, module, memory = _run_spec(o)
-    outdir = _out_dir(o["out"])
-    log = _logger(o["verbose"])
-    outcome: RunOutcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
-                                        model=module, preflight=memory)
-    if outcome.is_main:
-        log(f"heatmap store: {outcome.store.root} ({outcome.n_samples} samples, {len(spec.seeds)} seeds; "
-            f"{outcome.computed_batches} batches computed, {outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")
-        found = describe_nonfinite(count_nonfinite(outcome.store))
-        if found:
-            log(f"WARNING: {found} are non-finite (NaN or inf); `vssleval evaluate` would stop on them "
-                "unless --allow-nonfinite (docs/protocols.md §8.3)")
-        if overlays > 0:
-            with timing.phase("figures"):
-                write_overlays(outcome.store, outdir, overlays, threshold, log=log)
-        log(timing.summary_line(timing.current().record()))
-    return Results(out=outdir, metrics=None, config=outcome.store.config)
+    outdir, temporary, log = _out_dir(o["out"]), o["out"] is None, _logger(o["verbose"])
+    with _temporary_until_returned(outdir, temporary):
+        outcome: RunOutcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
+                                            model=module, preflight=memory)
+        if outcome.is_main:
+            log(f"heatmap store: {for_console(outcome.store.root)} ({outcome.n_samples} samples, "
+                f"{len(spec.seeds)} seeds; {outcome.computed_batches} batches computed, "
+                f"{outcome.skipped_batches} reused) in {outcome.seconds:.1f} s")
+            found = describe_nonfinite(count_nonfinite(outcome.store))
+            if found:
+                log(f"WARNING: {found} are non-finite (NaN or inf); `vssleval evaluate` would stop on them "
+                    "unless --allow-nonfinite (docs/protocols.md §8.3)")
+            if overlays > 0:
+                with timing.phase("figures"):
+                    write_overlays(outcome.store, outdir, overlays, threshold, log=log)
+            log(timing.summary_line(timing.current().record()))
+    return _owned(Results(out=outdir, metrics=None, config=outcome.store.config), temporary, log)
 
 
 def _logger(verbose: bool) -> Callable[[str], None]:

@@ -37,6 +37,7 @@ from vssleval.report.labels import check_distinct
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
 from vssleval.report.sweep import sweep_panel
+from vssleval.shown_paths import by_name, for_console, in_folder
 
 #: Run-configuration keys on which a store and its run's metrics.json must agree.
 _STORE_MATCH = ("model_name", "dataset", "preset")
@@ -104,7 +105,8 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed,
                        formats=formats, ci_style=ci_style)
     if verbose:
-        print(f"report: {res['report']} ({len(records)} runs; {len(res['figures'])} figure files; {res['summary'].name})")
+        print(f"report: {for_console(res['report'])} ({len(records)} runs; {len(res['figures'])} figure files; "
+              f"{res['summary'].name})")
     return Path(res["report"])
 
 
@@ -126,14 +128,14 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     ensure_output_dir(out)
     rows = compare_runs(a, b, bootstrap, allow_mixed=allow_mixed)
     path = Path(out) / "compare.csv"
-    write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED))
+    write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED, Path(out)))
     if verbose:
         mixed = data_difference([a, b])
         lines = [f"mixed runs (--allow-mixed): {mixed}"] if mixed else []
         for line in lines + [n for n in (data_note([a, b]),) if n]:
             print(line)
         print("\n".join(console_lines(rows, a, b, bootstrap)))
-        print(f"compare: {path}")
+        print(f"compare: {for_console(path)}")
     return path
 
 
@@ -169,7 +171,9 @@ def rescore(run: str | Path, out: str | Path, *, protocol: str | None = None, bo
     acc, warnings = score_run(store, protocol=protocol, bootstrap=bootstrap, allow_nonfinite=allow_nonfinite)
     config = {**config, "protocol": protocol, "allow_nonfinite": bool(allow_nonfinite)}
     notes = _previous_notes(run_dir / "metrics.json", protocol)
-    notes.append(f"metrics recomputed from the heatmap store {store.root} (no model run), protocol {protocol}")
+    # the notes go into report.md: the store relative to --out, the data folder by name (shown_paths)
+    notes.append(f"metrics recomputed from the heatmap store {in_folder(store.root, out)} (no model run), "
+                 f"protocol {protocol}")
     notes.append(ground_truth_note(config))
     if verbose:
         print(notes[-1])
@@ -195,7 +199,8 @@ def ground_truth_note(config: dict[str, Any]) -> str:
     read = (f"the inputs fingerprinted {fingerprint.short(summary['digest'])} when the maps were computed"
             if fingerprint.is_valid(summary) else "the inputs of the original run (which recorded no fingerprint)")
     return (f"scored against the ground truth stored with the maps, i.e. {read}; the data folder "
-            f"{config.get('data_root')} is not read again except for the published split lists of the breakdowns")
+            f"{by_name(config.get('data_root'))} is not read again except for the published split lists of the "
+            "breakdowns")
 
 
 def _previous_notes(path: Path, protocol: str) -> list[str]:
@@ -348,6 +353,6 @@ def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | No
     path = out / "overlays.png"
     if write_overlay_figure(store, k, threshold, path, notes):
         shown = f"threshold {threshold:.4f}" if threshold is not None else "no threshold separates the audio variants"
-        log(f"overlays: {path} (and .pdf), {shown}")
+        log(f"overlays: {for_console(path)} (and .pdf), {shown}")
     for note in notes:
         log(f"overlays: {note}")

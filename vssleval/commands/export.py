@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vssleval.engine.store import HeatmapStore
+    from vssleval.shown_paths import for_console
 
     store = HeatmapStore.open(args.run)
     out = Path(args.out)
@@ -25,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     if out.is_file() and not args.overwrite:
         raise VsslevalError(f"{out} already exists; choose another file, or pass --overwrite to replace it")
     path = store.export_npz(out)
-    print(f"wrote {path}")
+    print(f"wrote {for_console(path)}")
     return 0

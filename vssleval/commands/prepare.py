@@ -10,7 +10,7 @@ HELP = "build the VGG-SS, Flickr-SoundNet or IS3 folder from downloaded clips / 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     v = sub.add_parser("vggss", help="VGG-Sound clips (<id>.mp4/.mkv/.webm) -> frames/ and audio/ (needs PyAV: "
-                       "pip install 'vssleval[video]')")
+                       "pip install av; in the checkout: pip install -e '.[video]')")
     v.add_argument("--videos", required=True, help="folder holding the clips (searched recursively)")
     v.add_argument("--annotation", help="VGG-SS annotation file (default: vggss.json or vggss_annotations.json "
                    "found in --out, then in --videos)")

@@ -27,11 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vssleval.data.synthetic import synth
+    from vssleval.shown_paths import for_console
 
     t0 = time.perf_counter()
     out = synth(args.layout, args.n, args.seed, args.out, split=args.split, max_memory=args.max_memory,
                 as_videos=args.as_videos)
     what = "video clips" if args.as_videos else "samples"
-    print(f"wrote {args.n} {args.layout}-layout {what} (seed {args.seed}, {args.split}) to {out} "
+    print(f"wrote {args.n} {args.layout}-layout {what} (seed {args.seed}, {args.split}) to {for_console(out)} "
           f"in {time.perf_counter() - t0:.1f} s")
     return 0

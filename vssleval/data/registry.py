@@ -18,7 +18,7 @@ from vssleval.data.checks import (OFFSCREEN_KIND, Skip, SkipLog, check_audio, ch
                                   data_roots, skip_summary, validate_max_skip_fraction)
 from vssleval.data.negatives import OffscreenPool
 from vssleval.data.readers import BASE_LAYOUTS, LAYOUTS, ReaderContext, read_layout
-from vssleval.data.types import Sample
+from vssleval.data.types import Sample, scene_groups
 from vssleval.errors import BadSampleError, VsslevalError, did_you_mean
 from vssleval.yaml_io import read_yaml_mapping
 
@@ -133,6 +133,12 @@ class Dataset:
         no_media = sum(s.kind in NO_MEDIA_KINDS for s in skipped)
         records = len(self.samples) + len(skipped)
         return {"records": records, "with_media": records - no_media, "usable": len(self.samples)}
+
+    @property
+    def has_scenes(self) -> bool:
+        """Whether the reader grouped the records into scenes (``Sample.group``; IS3 does): the
+        scene metrics and the report's scene section exist only then."""
+        return scene_groups(s.group for s in self.samples) is not None
 
     def __getitem__(self, i: int) -> Sample:
         return self.samples[i]

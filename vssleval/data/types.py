@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -26,8 +27,10 @@ class Sample:
             ``"consensus"`` (Flickr: every box of every annotator added, divided by 2, clipped to 1,
             as all official parsers do; see ``vssleval.data.gt``).
         label: class label (VGG-SS / IS3 class; ``""`` when the dataset has none).
-        group: group id for grouped metrics (IS3: the scene, i.e. both records of one picture;
-            elsewhere the id's YouTube part, as the official ``short_name``).
+        group: the scene of the record, for the scene metrics (iIoU / iAUC): IS3's picture, whose
+            two records share it. ``""`` in a dataset without scenes (VGG-SS, Flickr, the extended
+            sets: one sounding object per picture); then the clean protocol reports no scene
+            metrics (docs/metrics.md) and the compat protocol groups by its own name rule.
         is_negative: True for extended-set negatives (image with non-matching audio, empty GT).
         visible_labels: every class visible in the image (IS3: both objects of the scene);
             offscreen audio is drawn from outside this set.
@@ -55,3 +58,10 @@ class Sample:
         if self.boxes_frac is not None:
             return np.asarray(self.boxes_frac, dtype=np.float64).reshape(-1, 4)
         return np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4) / GT_SIZE
+
+
+def scene_groups(groups: Iterable[str]) -> list[str] | None:
+    """The scene of each record (``Sample.group``, or a store's ``groups``), or None when there are
+    no scenes (every entry ``""``): what the metrics' ``groups=`` takes."""
+    groups = [str(g) for g in groups]
+    return groups if any(groups) else None

@@ -63,6 +63,7 @@ from vssleval.models import build_model
 from vssleval.models.checkpoint import resolve_hf_folder, resolve_parts
 from vssleval.models.maps import MapRule
 from vssleval.models.registry import preset_block
+from vssleval.shown_paths import for_console
 
 #: The list of records ``--skip-bad`` left out, in the run folder (docs/datasets.md §8).
 SKIPPED_CSV = "skipped.csv"
@@ -514,7 +515,8 @@ class Engine:
         gts = np.stack([gt_map(self.samples[p]) for p in pos])
         out["gt"] = pack_gt(gts)
         out["boxes"] = pad_boxes([self.samples[p].frame_boxes() for p in pos], self.max_boxes)
-        out["groups"] = np.array([self.samples[p].group or self.samples[p].id for p in pos])
+        # "" for a dataset without scenes: scoring then passes no groups (engine/scoring.py)
+        out["groups"] = np.array([self.samples[p].group for p in pos], dtype=str)
         out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
         return out
 
@@ -569,7 +571,7 @@ class Engine:
             path.unlink(missing_ok=True)  # a stale list of an earlier run in this folder
             return
         write_text_atomic(path, skips_csv(self.dataset.skips))
-        self.log(f"[engine] --skip-bad: {format_skip_counts(self.dataset.skip_summary())}; list in {path}")
+        self.log(f"[engine] --skip-bad: {format_skip_counts(self.dataset.skip_summary())}; list in {for_console(path)}")
 
     def _write_draws(self, out_dir: Path) -> None:
         """Record every offscreen draw so a run can be audited and re-scored."""
@@ -580,8 +582,9 @@ class Engine:
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in self.offscreen_draws:
-            for d in row:
-                writer.writerow(d.as_dict())
+            for d in row:  # the clip relative to the data folder: the file is shared with the metrics
+                writer.writerow({**d.as_dict(), "offscreen_path": fingerprint.relative(d.offscreen_path,
+                                                                                       self.dataset.root)})
         write_text_atomic(out_dir / "offscreen_draws.csv", buf.getvalue())
 
 

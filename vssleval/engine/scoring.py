@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vssleval import timing, vocabulary
+from vssleval.data.types import scene_groups
 from vssleval.engine.store import CONFIG_FILE, EXTREMES_SUFFIX, HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.metrics import PROTOCOLS, Accumulator
@@ -192,7 +193,10 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
             add_nonfinite(nonfinite, shard)
         gt = unpack_gt(shard["gt"])
         ids = [str(x) for x in shard["ids"]]
-        groups = [str(x) for x in shard["groups"]]
+        # None for a dataset without scenes: no scene metrics in the clean protocol, the compat one
+        # groups by its name rule; a store written before scenes were optional (an id or a video
+        # per sample) is scored as it was
+        groups = scene_groups(shard["groups"])
         labels = [str(x) for x in shard["labels"]]
         # every seed of the shard at once: the protocol scores the maps the seeds share once
         acc.update_seeds(range(len(config["seeds"])), ids, shard["positive"],

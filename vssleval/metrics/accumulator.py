@@ -202,12 +202,14 @@ class Accumulator:
     def seed_records(self) -> list[SeedRecords]:
         """Every seed's per-sample scalars, ids, scene groups and labels, seeds in order (labels
         only when every batch of the seed had them)."""
-        return [SeedRecords(s, rec, self._ids[s], self._groups.get(s), self._labels_of(s))
+        return [SeedRecords(s, rec, self._ids[s], self._whole(self._groups, s), self._whole(self._labels, s))
                 for s, rec in self._seed_records()]
 
-    def _labels_of(self, seed: int) -> list[str] | None:
-        labels = self._labels.get(seed)
-        return labels if labels is not None and len(labels) == len(self._ids[seed]) else None
+    def _whole(self, column: dict[int, list[str]], seed: int) -> list[str] | None:
+        """A string column (groups, labels) of ``seed`` when every batch gave it, else None (a
+        column given for some batches only would not line up with the records)."""
+        values = column.get(seed)
+        return values if values is not None and len(values) == len(self._ids[seed]) else None
 
     def _meta(self) -> dict[str, Any]:
         counts = {s: len(self._ids[s]) for s in sorted(self._ids)}
@@ -251,7 +253,7 @@ class Accumulator:
         rows = []
         for s, rec in self._seed_records():
             ids = self._ids[s]
-            labels = self._labels_of(s)
+            labels = self._whole(self._labels, s)
             keys = list(rec)
             for i, sid in enumerate(ids):
                 head = {"seed_index": s, "sample_id": sid} | ({"label": labels[i]} if labels is not None else {})

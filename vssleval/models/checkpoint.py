@@ -145,12 +145,12 @@ def verify_name_hash(path: Path, sha256: str, ckpt_cfg: Mapping[str, Any], model
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    """A ``.safetensors`` file as a state dict (needs the optional extra ``vssleval[aclssl]``)."""
+    """A ``.safetensors`` file as a state dict (needs the optional extra ``aclssl``: safetensors)."""
     try:
         from safetensors.torch import load_file
     except ImportError:
         raise VsslevalError(f"{path} is a .safetensors file, which needs the package safetensors: "
-                            "pip install 'vssleval[aclssl]' (or pip install safetensors)") from None
+                            "pip install safetensors (in the repository checkout: pip install -e '.[aclssl]')") from None
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:  # noqa: BLE001 - the library raises its own error types for bad bytes

@@ -11,6 +11,7 @@ reason, and its two ``metrics.json`` values.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,6 +22,7 @@ from vssleval.metrics.catalog import StatContext, statistic
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report.runs import RunRecord, data_difference
 from vssleval.report.text import csv_text, visible
+from vssleval.shown_paths import for_console, in_folder
 
 
 def check_pair(a: RunRecord, b: RunRecord, allow_mixed: bool = False) -> None:
@@ -121,24 +123,27 @@ COMPARE_COLUMNS = ("metric", "a", "b", "diff", "ci95_low", "ci95_high", "p_value
                    "seed", "run_a", "run_b", "label_a", "label_b", "interval_note")
 
 
-def compare_csv(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int, seed: int) -> str:
+def compare_csv(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_boot: int, seed: int,
+                folder: Path) -> str:
     """``compare.csv``: ``metric,a,b,diff,ci95_low,ci95_high,p_value,test,n_samples,resamples,seed,run_a,run_b,
     label_a,label_b,interval_note`` (interval bounds empty, and ``interval_note`` saying why, when
     ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`; for a metric that is not
     comparable, ``test`` is ``not comparable``, the bounds and p-value are empty and
-    ``interval_note`` gives the reason)."""
+    ``interval_note`` gives the reason). ``run_a`` / ``run_b``: the run folders relative to ``folder``,
+    where the file goes (:func:`vssleval.shown_paths.in_folder`)."""
     lines: list[list[Any]] = [list(COMPARE_COLUMNS)]
     n = len(_ids(a))
     why = resampling.too_few_resamples(n_boot) or ""
+    paths = [in_folder(a.path, folder), in_folder(b.path, folder)]
     for r in rows:
         if r.get("not_comparable"):
             lines.append([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff")), "", "", "", "not comparable",
-                          n, n_boot, seed, str(a.path), str(b.path), a.label, b.label, r["not_comparable"]])
+                          n, n_boot, seed, *paths, a.label, b.label, r["not_comparable"]])
             continue
         test = "exact permutation" if r["exact"] else f"permutation ({n_boot} random swaps)"
         ci = ["", ""] if why else [repr(float(r["ci95_low"])), repr(float(r["ci95_high"]))]
         lines.append([r["metric"], *(repr(float(r[k])) for k in ("a", "b", "diff")), *ci, repr(float(r["p_value"])),
-                      test if n_boot else "none", n, n_boot, seed, str(a.path), str(b.path), a.label, b.label, why])
+                      test if n_boot else "none", n, n_boot, seed, *paths, a.label, b.label, why])
     return csv_text(lines)
 
 
@@ -146,7 +151,7 @@ def console_lines(rows: Sequence[dict[str, Any]], a: RunRecord, b: RunRecord, n_
     """The comparison as printed: a header, one line per metric, and one line saying why the
     intervals are ``n/a`` when ``n_boot`` is below :data:`vssleval.metrics.resampling.MIN_RESAMPLES`."""
     lines = [f"B - A on {len(_ids(a))} samples of {visible(a.run.get('dataset'))}: A = {visible(a.label)} "
-             f"({visible(a.path)}), B = {visible(b.label)} ({visible(b.path)})"]
+             f"({visible(for_console(a.path))}), B = {visible(b.label)} ({visible(for_console(b.path))})"]
     width = max(len(r["label"]) for r in rows) if rows else 8
     for r in rows:
         if r.get("not_comparable"):

@@ -14,6 +14,7 @@ evaluated fewer records than its annotation file holds is marked with a dagger a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -26,6 +27,7 @@ from vssleval.report.runs import RunRecord, labels_for
 from vssleval.report.tables import format_value, interval, markdown_grid, no_interval_reason, seed_spread
 from vssleval.report import text
 from vssleval.report.text import Md, md, tex
+from vssleval.shown_paths import in_folder
 
 FORMATS = ("md", "latex", "csv")
 _FILES = {"md": "leaderboard.md", "latex": "leaderboard.tex", "csv": "leaderboard.csv"}
@@ -244,7 +246,7 @@ def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
     return "\n".join(out)
 
 
-def csv_text(runs: Sequence[RunRecord]) -> str:
+def csv_text(runs: Sequence[RunRecord], folder: Path) -> str:
     """``leaderboard.csv``: one line per (row, group); the row's label, the group's dataset and
     protocol, the run's model name and folder, then for every column of every protocol in the file
     (its catalog's leaderboard rows, first-seen order) the value, interval and std at full precision
@@ -265,7 +267,7 @@ def csv_text(runs: Sequence[RunRecord]) -> str:
             c = of_metrics(m)
             mine = {col.key for col in g.columns()}
             line = [row.name, g.dataset, g.protocol, int(row.baseline), c["n_evaluated"], c["n_expected"],
-                    partial_line(c) or "", run.model, str(run.path)]
+                    partial_line(c) or "", run.model, in_folder(run.path, folder)]
             for key in keys:
                 ci = interval(m, key) if key in mine else None
                 line += ([_num(m.get(key)), *(_num(v) for v in (ci or ("", ""))), _num(m.get(f"{key}_std"))]
@@ -278,7 +280,10 @@ def _num(v: Any) -> str:
     return repr(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
 
 
-def texts(runs: Sequence[RunRecord], formats: Sequence[str], style: str = "bracket") -> dict[str, str]:
-    """``{file name: text}`` of each requested format."""
-    make = {"md": lambda: markdown(runs, style), "latex": lambda: latex(runs, style), "csv": lambda: csv_text(runs)}
+def texts(runs: Sequence[RunRecord], formats: Sequence[str], style: str = "bracket",
+          folder: Path | None = None) -> dict[str, str]:
+    """``{file name: text}`` of each requested format; ``folder``: where they go (the csv's
+    ``run_dir`` is relative to it; default: the current directory)."""
+    make = {"md": lambda: markdown(runs, style), "latex": lambda: latex(runs, style),
+            "csv": lambda: csv_text(runs, folder or Path.cwd())}
     return {_FILES[f]: make[f]() for f in formats}

@@ -20,6 +20,7 @@ from vssleval.report import figures, leaderboard, tables
 from vssleval.report import text as txt
 from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, differences
+from vssleval.shown_paths import in_folder
 
 MAXIMA_FIG = "maxima.png"
 ROC_FIG = "roc.png"
@@ -77,7 +78,7 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
     md += _runs_section(runs, out)
     md += _tables_section(runs, mixed, ci_style)
     board = []
-    for name, text in leaderboard.texts(runs, formats, ci_style).items():
+    for name, text in leaderboard.texts(runs, formats, ci_style, out).items():
         write_text_atomic(out / name, text)
         board.append(out / name)
     if board:
@@ -121,7 +122,7 @@ def _runs_section(runs: Sequence[RunRecord], out: Path) -> list[str]:
         seeds = run.get("seeds") or r.metrics.get("seeds") or []
         rows.append([r.label, r.model, run.get("dataset"), run.get("preset"), run.get("protocol"),
                      r.metrics.get("n_samples", "?"), len(seeds), ", ".join(map(str, run.get("negatives") or [])),
-                     str(r.path)])
+                     in_folder(r.path, out)])
     header = ["run", "model", "dataset", "preset", "protocol", "samples", "seeds", "negatives", "directory"]
     return ["## Runs", "", tables.markdown_grid(header, rows, left=5)]
 

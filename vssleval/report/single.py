@@ -13,6 +13,7 @@ from vssleval.report.compat import write_metrics, write_protocol_files
 from vssleval.report.completeness import completeness, partial_line
 from vssleval.report.tables import format_value, headline, markdown_grid, no_interval_reason
 from vssleval.report.text import md, visible
+from vssleval.shown_paths import for_console
 
 #: Run-configuration keys copied into ``metrics.json`` so the file is self-describing.
 RUN_KEYS = ("model_name", "checkpoint", "checkpoint_sha256", "preset", "protocol", "dataset", "data_root",
@@ -110,7 +111,7 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
         why = no_interval_reason(result)
         if why and isinstance(result.get("bootstrap"), Mapping):  # asked for intervals, got none: say why
             print(f"  intervals n/a: {why}")
-        print(f"outputs in {out}/ (metrics.json, metrics.csv, per_sample.csv, report.md"
+        print(f"outputs in {for_console(out)}/ (metrics.json, metrics.csv, per_sample.csv, report.md"
               f"{', per_class.csv' if parts.classes else ''})")
     return result
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from vssleval.data import gt_map, load_dataset, noise
+from vssleval.data.types import scene_groups
 from vssleval.frontends.pipeline import from_preset
 from vssleval.metrics import Accumulator, auroc, upsample
 from vssleval.models import build_model
@@ -41,18 +42,19 @@ def _metric_op(model: torch.nn.Module, dataset: str) -> str:
     return "bilinear" if op == "none" else op
 
 
-def pick_rate(maps: torch.Tensor, gt: torch.Tensor, op: str, groups: list[str]) -> float:
+def pick_rate(maps: torch.Tensor, gt: torch.Tensor, op: str, groups: list[str] | None) -> float:
     """How often the sounding object wins: per record, the mean of the upsampled map inside its own
     ground truth vs inside the other record's ground truth of the same scene (ties count 1/2).
 
-    Only records whose scene has exactly two records (the IS3 layout) count; an audio-agnostic map
-    scores exactly 0.5 on them (both records of a scene share the picture and the map). NaN if none.
+    Only records whose scene has exactly two records (the IS3 layout) count; ``groups`` is None on
+    a dataset without scenes. An audio-agnostic map scores exactly 0.5 on them (both records of a
+    scene share the picture and the map). NaN if none count.
     """
     up = torch.as_tensor(upsample(maps.float(), op))
     gt = torch.as_tensor(gt).float()
     inside = (up * gt).flatten(1).sum(1) / gt.flatten(1).sum(1).clamp_min(1)
     members: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
+    for i, g in enumerate(groups or ()):
         members.setdefault(g, []).append(i)
     wins = []
     for idx in members.values():
@@ -67,7 +69,7 @@ def pick_rate(maps: torch.Tensor, gt: torch.Tensor, op: str, groups: list[str]) 
     return float(np.mean(wins)) if wins else float("nan")
 
 
-def _score(maps: torch.Tensor, gt: torch.Tensor, op: str, ids: list[str], groups: list[str],
+def _score(maps: torch.Tensor, gt: torch.Tensor, op: str, ids: list[str], groups: list[str] | None,
            silence: torch.Tensor | None = None, noise_maps: torch.Tensor | None = None) -> dict[str, Any]:
     acc = Accumulator(protocol="vssleval", thresholds={}, upsample=op, seeds=[0])
     acc.update(0, ids, maps, silence=silence, noise=noise_maps, gt=gt, groups=groups)
@@ -103,7 +105,7 @@ def audio_ablation(model: str = "synth-ezvsl", checkpoint: str | None = None, da
     pos, mean_maps = net.localize(v, a), net.localize(v, mean_a)
     sil_maps, noise_maps = net.localize(v, s_feat), net.localize(v, n_feat)
     gt = torch.from_numpy(np.stack([gt_map(s) for s in samples]))
-    ids, groups = [s.id for s in samples], [s.group for s in samples]
+    ids, groups = [s.id for s in samples], scene_groups(s.group for s in samples)
     op = _metric_op(net, dataset)
     keep = ("ciou", "ciou_adap", "auc", "auc_adap")
     full = _score(pos, gt, op, ids, groups, sil_maps, noise_maps)

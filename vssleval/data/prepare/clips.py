@@ -60,7 +60,8 @@ def require_av():
         import av
     except ImportError as exc:
         raise VsslevalError("reading video clips needs PyAV, which is not installed: run "
-                            "`pip install 'vssleval[video]'` (or `pip install av`) and try again") from exc
+                            "`pip install av` (in the repository checkout: `pip install -e '.[video]'`) and try "
+                            "again") from exc
     return av
 
 

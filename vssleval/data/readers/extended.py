@@ -47,7 +47,6 @@ def read_extended(ctx: ReaderContext, cfg: Mapping[str, Any],
             audio_path=ctx.root / opts["audio_dir"] / f"{audio}{opts['audio_ext']}",
             boxes=np.zeros((0, 4), dtype=np.int64),
             gt_rule="union",
-            group=video,
             is_negative=True,
             visible_labels=labels.get(video, ()),
         )

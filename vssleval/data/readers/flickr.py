@@ -91,7 +91,6 @@ def read_flickr(ctx: ReaderContext, cfg: Mapping[str, Any]) -> LayoutResult:
             boxes=boxes,
             boxes_frac=frame_fractions(raw, int(cfg["frame_size"])),
             gt_rule="consensus",
-            group=sid,
             annotators=annotators,
         )
         admit(ctx, sample, samples)

@@ -48,7 +48,6 @@ def vggss_sample(record: Mapping[str, Any], ctx: ReaderContext, cfg: Mapping[str
         boxes_frac=frame_fractions(record["bbox"]),
         gt_rule="union",
         label=label,
-        group=sid[:11],  # the YouTube id, as the official short_name
         visible_labels=(label,) if label else (),
     )
 

@@ -11,7 +11,7 @@ One job: the bytes of one shard. Its members (docs/report.md, "Run folders and h
     offscreen_ids  str     [S,n]        which clip was used as offscreen audio
     ogl            float32 [n,7,7]      object prior (only when the run computes it)
     gt             uint8   [n,2,6272]   ground-truth maps as two bit planes (:func:`pack_gt`)
-    groups         str     [n]          scene group of each sample (the sample id when it has none)
+    groups         str     [n]          scene of each sample ("" when the dataset has no scenes)
     boxes          float64 [n,K,4]      the annotation's boxes as fractions of the frame, NaN rows after
                                         a sample's last box (:func:`pad_boxes`)
     labels         str     [n]          class label of each sample ("" when the dataset has none)
