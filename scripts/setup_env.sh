@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Creates .venv (if missing) and installs vssleval into it. Sourced by eval_models.sh,
-# infer_models.sh and scripts/test.sh; sets $VSSLEVAL_PY to the venv's python.
+# Creates .venv (if missing) and installs vssleval into it. Sourced by eval_models.sh and
+# infer_models.sh (runtime dependencies only) and by scripts/test.sh (`source scripts/setup_env.sh
+# test`: the test extras too); sets $VSSLEVAL_PY to the venv's python.
 #
 # Environment knobs:
 #   VSSLEVAL_VENV   where the virtual environment lives (default: <repo>/.venv)
 #   VSSLEVAL_TORCH  the torch/torchvision requirement installed first
-#                   (default: "torch==2.14.1 torchvision==0.29.1"; set it to match your CUDA build)
+#                   (default: "torch==2.14.1 torchvision==0.29.1"; set it to match your CUDA build,
+#                   or add "--index-url https://download.pytorch.org/whl/cpu" for the CPU-only build)
+#   VSSLEVAL_EXTRAS more extras of vssleval to install, comma-separated (e.g. "video,aclssl")
 #   VSSLEVAL_PYTHON an interpreter that already has vssleval and torch: used as it is, nothing is
 #                   created or installed (tests/test_docs_commands.py runs the README's commands so)
 set -euo pipefail
@@ -17,6 +20,8 @@ fi
 _root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _venv="${VSSLEVAL_VENV:-$_root/.venv}"
 _torch="${VSSLEVAL_TORCH:-torch==2.14.1 torchvision==0.29.1}"
+_extras_of() { printf '%s\n' ${1//,/ } | sed '/^$/d' | sort -u | paste -sd, -; }
+_need=$(_extras_of "${1:-},${VSSLEVAL_EXTRAS:-}")
 if [ ! -x "$_venv/bin/python" ]; then
   echo "[setup] creating virtual environment $_venv" >&2
   python3 -m venv "$_venv"
@@ -25,16 +30,31 @@ VSSLEVAL_PY="$_venv/bin/python"
 _stamp="$_venv/.vssleval-installed"
 # What the install depends on: this checkout's path and its build files' contents (not their
 # times, which every fresh clone renews). A venv shared by several checkouts (VSSLEVAL_VENV) is
-# reinstalled only when one of them really differs from what is installed.
+# reinstalled only when one of them really differs from what is installed. The stamp's second line
+# lists the extras installed: a venv made by the tests serves the main job as it is.
 _want="$_root $(cat "$_root/pyproject.toml" "$_root/setup.py" | sha256sum | cut -d' ' -f1)"
-if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
+_have_line=""; _have_extras=""
+if [ -f "$_stamp" ]; then
+  _have_line=$(sed -n 1p "$_stamp")
+  _have_extras=$(sed -n 2p "$_stamp")
+fi
+_all=$(_extras_of "$_need,$_have_extras")
+if [ "$_have_line" != "$_want" ] || [ "$_all" != "$_have_extras" ]; then
   if ! "$VSSLEVAL_PY" -c "import torch, torchvision" 2>/dev/null; then
     echo "[setup] installing $_torch (first run only)" >&2
-    # shellcheck disable=SC2086  # the spec is a list of requirements
+    # shellcheck disable=SC2086  # the spec is a list of requirements (and pip options)
     "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q $_torch
   fi
-  echo "[setup] installing vssleval and its test dependencies" >&2
-  "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q -e "$_root[test]"
-  printf '%s' "$_want" > "$_stamp"
+  echo "[setup] installing vssleval${_all:+ with the extras $_all}" >&2
+  "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q -e "$_root${_all:+[$_all]}"
+  printf '%s\n%s\n' "$_want" "$_all" > "$_stamp"
+  # which torch build this venv has, and whether it can use a GPU here
+  "$VSSLEVAL_PY" - <<'PY' >&2
+import torch
+build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+usable = "usable" if torch.cuda.is_available() else "not usable on this machine (runs on the CPU)"
+print(f"[setup] torch {torch.__version__}, {build}; CUDA {usable}")
+PY
+  echo "[setup] $_venv takes $(du -sh "$_venv" 2>/dev/null | cut -f1) on disk" >&2
 fi
 export VSSLEVAL_PY

@@ -256,7 +256,7 @@ def test_the_documented_refusal_is_the_one_written():
     with pytest.raises(VsslevalError) as info:
         check_format(None, Path("R/store/config.json"), {"vssleval": "0.0.9"})
     docs = (REPO / "docs" / "report.md").read_text(encoding="utf-8")
-    assert f"    {info.value}\n" in docs
+    assert f"\n{info.value}\n" in docs
 
 
 def test_resume_of_another_format_is_refused_and_overwrite_replaces(tmp_path):

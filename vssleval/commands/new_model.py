@@ -76,7 +76,7 @@ def _shadowed_module(name: str, out: Path) -> str | None:
     """The module (standard library, built in, installed) that a file ``name.py`` would hide when
     its folder is first on ``sys.path``; None when there is none, or it is the file this command
     writes (a rerun with ``--overwrite``). A plain folder (a namespace package) hides nothing."""
-    if name == "vssleval" or name in sys.builtin_module_names or name in sys.stdlib_module_names:
+    if name in {"vssleval", *sys.builtin_module_names, *sys.stdlib_module_names}:
         return name
     try:
         spec = importlib.util.find_spec(name)  # a top-level name: found on sys.path, nothing imported
