@@ -148,3 +148,22 @@ def test_skipped_sample_is_not_drawn_as_offscreen_audio(vggss_dir):
     pool = ds.offscreen_pool()
     assert FIRST not in {r for roots in pool.classes.values() for r in roots}
     assert ds.offscreen_pool().classes["dog barking"] == ["ccccccccccc_000003"]
+
+
+def test_a_sound_file_is_checked_once_per_process_until_it_changes(vggss_dir, monkeypatch):
+    """A second load in one process does not decode the frames again (the main job's four runs of
+    one dataset), but a file spoiled since, even at the same size, is checked anew and refused."""
+    from vssleval.data import checks
+
+    decoded = []
+    real = checks.check_image
+    monkeypatch.setattr(checks, "check_image", lambda sid, path: (decoded.append(sid), real(sid, path)))
+    load_dataset("vggss", vggss_dir)
+    first = len(decoded)
+    load_dataset("vggss", vggss_dir)
+    assert first == len(VGGSS_RECORDS) and len(decoded) == first  # nothing decoded the second time
+    p = vggss_dir / "frames" / f"{FIRST}.jpg"
+    data = p.read_bytes()
+    p.unlink()  # a new file (new inode) of the same size that is no image
+    p.write_bytes(b"x" * len(data))
+    _expect(vggss_dir, p, "unreadable or truncated")

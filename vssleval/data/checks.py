@@ -352,7 +352,30 @@ def check_image(sample_id: str, path: Path) -> None:
                              kind="unsupported_image")
 
 
+#: Files this process found sound, keyed by path and the stat that identifies their content (device,
+#: inode, size, modification time in ns): the runs of one process (the main job evaluates four
+#: models on one dataset) decode each frame once. A file that changes gets a new key.
+_SOUND_FILES: set[tuple] = set()
+_SOUND_FILES_MAX = 1 << 20
+
+
+def _file_key(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def check_sample_files(sample_id: str, image_path: Path, audio_path: Path) -> None:
-    """Both checks above; the image first (so a missing frame is reported before its audio)."""
-    check_image(sample_id, image_path)
-    check_audio(sample_id, audio_path)
+    """Both checks above; the image first (so a missing frame is reported before its audio). A file
+    that passed its check in this process and has not changed since is not read again."""
+    for path, check in ((image_path, check_image), (audio_path, check_audio)):
+        key = _file_key(path)
+        if key is not None and key in _SOUND_FILES:
+            continue
+        check(sample_id, path)
+        if key is not None:
+            if len(_SOUND_FILES) >= _SOUND_FILES_MAX:
+                _SOUND_FILES.clear()
+            _SOUND_FILES.add(key)
