@@ -43,6 +43,27 @@ def test_resampling_is_paired_across_seeds():
     assert ci["ciou"] == (0.5, 0.5)
 
 
+def test_equal_seeds_are_computed_once_with_the_same_intervals(monkeypatch):
+    """Seeds with equal records (an audio-agnostic model's) are found (``same_seeds``), their
+    statistic is computed once per row set, and the intervals are those of one call per seed."""
+    rng = np.random.default_rng(4)
+    a, b = {"x": rng.random(30), "y": rng.random(30)}, {"x": rng.random(30), "y": rng.random(30)}
+    seeds = [a, dict(a), b, {"x": a["x"].copy(), "y": a["y"].copy()}, dict(b)]
+    assert rs.same_seeds(seeds) == [0, 0, 2, 0, 2]
+    calls = []
+
+    def mean_x(rec, rows):
+        calls.append(1)
+        return np.asarray(rec["x"])[rows].mean(-1)
+
+    stats = {"x": (mean_x, False)}
+    got = rs.bootstrap_intervals(stats, seeds, 400, seed=2)
+    n_calls = len(calls)
+    monkeypatch.setattr(rs, "same_seeds", lambda s: list(range(len(s))))  # one call per seed
+    assert rs.bootstrap_intervals(stats, seeds, 400, seed=2) == got
+    assert len(calls) - n_calls == 5 * n_calls // 2  # 2 distinct seeds of 5
+
+
 def test_intervals_are_seeded():
     rec = {"x": np.random.default_rng(0).random(30)}
     stats = {"x": (rs.mean_of("x"), True)}

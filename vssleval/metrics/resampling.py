@@ -201,18 +201,36 @@ def pool_seeds(seeds: Sequence[Records]) -> dict[str, np.ndarray]:
     return {f: np.concatenate([np.asarray(s[f]) for s in seeds]) for f in fields}
 
 
+def same_seeds(seeds: Sequence[Records]) -> list[int]:
+    """For each seed, the first seed whose records are equal to its own, field by field (the seeds
+    of a model whose maps ignore the audio are all alike: docs/models.md §13)."""
+    first: list[int] = []
+    for s, rec in enumerate(seeds):
+        first.append(next((t for t in first[:s] if t == first[t] and _equal_records(seeds[t], rec)), s))
+    return first
+
+
+def _equal_records(a: Records, b: Records) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(np.asarray(a[f]), np.asarray(b[f]), equal_nan=True)
+                                        for f in a)
+
+
 def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free: bool | str,
-               pooled: Records | None = None) -> np.ndarray:
+               pooled: Records | None = None, alike: Sequence[int] | None = None) -> np.ndarray:
     """The statistic over seeds by its rule (:data:`SEED_RULES`): averaged over seeds, on the first
     seed only, or once on the rows of every seed (``pooled``: :func:`pool_seeds` of ``seeds``; the
-    row set is taken in each seed, seed-major)."""
+    row set is taken in each seed, seed-major). ``alike``: :func:`same_seeds` of ``seeds``; a seed
+    equal to an earlier one reuses its value (the mean is then taken over the same values)."""
     rule = _rule(seed_free)
     if rule == POOLED:
         m = len(next(iter(seeds[0].values())))
         every = np.concatenate([rows + s * m for s in range(len(seeds))], axis=-1)
         return stat(pooled if pooled is not None else pool_seeds(seeds), every)
     used = seeds[:1] if rule == FIRST_SEED else seeds
-    return np.mean([stat(rec, rows) for rec in used], axis=0)
+    alike = alike or range(len(used))
+    values: dict[int, np.ndarray] = {}
+    return np.mean([values[alike[s]] if alike[s] in values else values.setdefault(s, stat(rec, rows))
+                    for s, rec in enumerate(used)], axis=0)
 
 
 def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[Records], n_boot: int,
@@ -247,13 +265,15 @@ def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[
     n = len(next(iter(seeds[0].values())))
     ident = np.arange(n)[None, :]
     pooled = pool_seeds(seeds) if any(_rule(r) == POOLED for _, r in stats.values()) else None
-    point = {k: float(_seed_mean(stat, seeds, ident, seed_free, pooled)[0]) for k, (stat, seed_free) in stats.items()}
+    alike = same_seeds(seeds)  # a statistic of equal seeds is computed once per row set
+    point = {k: float(_seed_mean(stat, seeds, ident, seed_free, pooled, alike)[0])
+             for k, (stat, seed_free) in stats.items()}
     point.update({k: float(v) for k, v in (estimates or {}).items() if k in stats and v is not None})
     draws: dict[str, list[np.ndarray]] = {k: [] for k in stats}
     with phase("bootstrap"):
         for rows in resamples(n, n_boot, seed):
             for key, (stat, seed_free) in stats.items():
-                draws[key].append(_seed_mean(stat, seeds, rows, seed_free, pooled))
+                draws[key].append(_seed_mean(stat, seeds, rows, seed_free, pooled, alike))
             if progress is not None:
                 progress(len(rows))
         return {k: percentile_interval(np.concatenate(v), level, point[k]) for k, v in draws.items()}
