@@ -13,7 +13,7 @@ or ``VSSLEVAL_DATA_IS3=/data/is3`` (names as in ``vssleval datasets``); each one
 On a CPU the runs go to ``--jobs`` worker processes (default: 2, or 1 with one core or on a GPU),
 each with ``cores // jobs`` torch threads: the job is mostly small tensor and NumPy work per
 sample, which one thread per process does with less CPU time than two threads in one process
-(docs/performance.md §7). Each run's output is printed whole when it finishes, in the order the
+(docs/performance.md §10). Each run's output is printed whole when it finishes, in the order the
 runs were listed; the runs of the first model come first, one per dataset, so the datasets are
 generated side by side.
 """
@@ -73,7 +73,7 @@ def keep_freed_memory() -> None:
     The runs allocate and free arrays of 10-70 MB per batch (a batch's noise inputs, a baseline's
     maps for every seed); by default glibc gives each back to the system and the next batch
     faults it in again page by page. Keeping it cut the job's system time from about 8 to 2
-    CPU-seconds for 0.1 GB more peak memory (docs/performance.md §7). Forked workers inherit it.
+    CPU-seconds for 0.1 GB more peak memory (docs/performance.md §10). Forked workers inherit it.
     """
     import ctypes
 
