@@ -3,7 +3,6 @@
 import collections
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +23,12 @@ def _hashes(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    """The two default (n=200) datasets, generated once into a private cache, with the CPU seconds
-    each took (process time, not wall time: other jobs on a loaded machine must not fail the test)."""
+    """The two default (n=200) datasets, generated once into a private cache (their generation time
+    is measured by scripts/bench_main_job.py, not asserted here)."""
     root = tmp_path_factory.mktemp("cache")
-    times = {}
     for layout in ("vggss", "is3"):
-        t0 = time.process_time()
         default_synthetic_dir(layout, root=root)
-        times[layout] = time.process_time() - t0
-    return root, times
-
-
-@pytest.mark.slow  # the two default 200-sample sets (module fixture)
-def test_200_samples_in_under_30_cpu_seconds(cache):
-    _, times = cache
-    assert times["vggss"] < 30 and times["is3"] < 30, times
+    return root
 
 
 @pytest.mark.parametrize("layout", ["vggss", "is3"])
@@ -52,7 +42,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, layout):
 
 @pytest.mark.slow  # the two default 200-sample sets (module fixture)
 def test_vggss_layout_reads_back_with_all_size_bins(cache, monkeypatch):
-    root, _ = cache
+    root = cache
     monkeypatch.setenv("VSSLEVAL_CACHE", str(root))
     ds = load_dataset("synthetic-vggss")  # no data dir: the cached default
     assert len(ds) == 200 and ds.root == root / "synthetic" / "vggss-n200-s0-v2"
@@ -69,7 +59,7 @@ def test_vggss_layout_reads_back_with_all_size_bins(cache, monkeypatch):
 
 
 def test_is3_layout_reads_back(cache, monkeypatch):
-    root, _ = cache
+    root = cache
     monkeypatch.setenv("VSSLEVAL_CACHE", str(root))
     ds = load_dataset("synthetic-is3")
     assert len(ds) == 200
@@ -112,7 +102,7 @@ def test_is3_audio_agnostic_predictors_score_chance(cache):
     are right on exactly half the records: both records of a scene carry the same picture."""
     from PIL import Image
 
-    root, _ = cache
+    root = cache
     ds = load_dataset("is3", root / "synthetic" / "is3-n200-s0-v2")
     groups = collections.defaultdict(list)
     for s in ds:
