@@ -5,7 +5,7 @@ hundred kilobytes. Split over torch's intra-op threads (by default one per core)
 waits for every thread of the pool; where another process holds a core, that wait (OpenMP
 spinning, then a wake-up) is far longer than the work: on this project's 2-core machine, shared,
 one noise clip's front-end took 10-80 ms on two threads and under 1 ms on one
-(docs/performance.md §7). The pipelines therefore run their tensor work on one thread and restore
+(docs/performance.md §10). The pipelines therefore run their tensor work on one thread and restore
 the caller's count afterwards. The values do not depend on it (each operation is element-wise or
 reduces within one row; tests/frontends compare against the references either way).
 """

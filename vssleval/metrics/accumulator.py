@@ -168,14 +168,15 @@ class Accumulator:
                                  f"{None if boxes is None else np.shape(boxes)}")
             extra["boxes"] = np.asarray(boxes, dtype=np.float64)
         if extremes:
-            for k, e in extremes.items():
+            # the maps' per-seed form: one [B, 2] per seed for noise and offscreen, one for all else
+            known = {k: list(e) if k in per_seed else [e] for k, e in extremes.items()}
+            for k, per in known.items():
                 given = maps.get(k)
-                per = list(e) if k in per_seed else [e]
                 if given is None or (k in per_seed and len(per) != len(given)) or \
                         any(tuple(np.shape(x)) != (b, 2) for x in per):
                     raise ValueError(f"extremes[{k!r}] must be [B={b}, 2] (max, min) of a given map"
-                                     f"{', one per seed' if k in per_seed else ''}, got {np.shape(e)}")
-            extra["extremes"] = {k: list(e) if k in per_seed else [e] for k, e in extremes.items()}
+                                     f"{', one per seed' if k in per_seed else ''}, got {np.shape(extremes[k])}")
+            extra["extremes"] = known
         if self.rules.reads_confidence:
             extra["confidence"] = None if confidence is None else np.asarray(confidence, dtype=np.float64)
             if confidence is not None and extra["confidence"].shape != (b,):

@@ -205,8 +205,8 @@ def same_seeds(seeds: Sequence[Records]) -> list[int]:
     """For each seed, the first seed whose records are equal to its own, field by field (the seeds
     of a model whose maps ignore the audio are all alike: docs/models.md §13)."""
     first: list[int] = []
-    for s, rec in enumerate(seeds):
-        first.append(next((t for t in first[:s] if t == first[t] and _equal_records(seeds[t], rec)), s))
+    for s, rec in enumerate(seeds):  # compared with each distinct seed met so far, once
+        first.append(next((t for t in dict.fromkeys(first) if _equal_records(seeds[t], rec)), s))
     return first
 
 
@@ -227,10 +227,9 @@ def _seed_mean(stat: Stat, seeds: Sequence[Records], rows: np.ndarray, seed_free
         every = np.concatenate([rows + s * m for s in range(len(seeds))], axis=-1)
         return stat(pooled if pooled is not None else pool_seeds(seeds), every)
     used = seeds[:1] if rule == FIRST_SEED else seeds
-    alike = alike or range(len(used))
-    values: dict[int, np.ndarray] = {}
-    return np.mean([values[alike[s]] if alike[s] in values else values.setdefault(s, stat(rec, rows))
-                    for s, rec in enumerate(used)], axis=0)
+    reps = list(alike[:len(used)]) if alike is not None else range(len(used))
+    values = {r: stat(used[r], rows) for r in dict.fromkeys(reps)}  # each distinct seed once
+    return np.mean([values[r] for r in reps], axis=0)
 
 
 def bootstrap_intervals(stats: Mapping[str, tuple[Stat, bool]], seeds: Sequence[Records], n_boot: int,
