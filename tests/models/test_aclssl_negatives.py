@@ -3,7 +3,10 @@ offscreen are scored like every model's, the report calibrates its universal thr
 own maps (docs/metrics.md §5) and draws it, and the compat protocol refuses it in one line.
 
 One run: the first 2 clips of the fixture VGG-SS, 2 seeds, all negatives, the weight-rule
-checkpoint in the release containers (``--checkpoint DIR`` holding all three parts).
+checkpoint in the release containers (``--checkpoint DIR`` holding all three parts). The same run
+also answers the store's questions of ``test_aclssl_store.py`` (bytes per clip for VGG-SS, metrics as
+at full precision): its raw maps are captured on their way into the store, so the model (a
+ViT-B/16 at 352 px and BEATs) runs once for both modules' checks.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import numpy as np
 import pytest
 
+import store_bounds
 from vssleval.cli import main
 from vssleval.engine.store import HeatmapStore
 from vssleval.engine.store.shards import EXTREMES_SUFFIX
@@ -22,6 +26,7 @@ from vssleval.report.calibration import calibrate_run
 from vssleval.report.runs import load_run
 from vssleval.vocabulary import NEGATIVES
 from test_aclssl_parity import DATA
+from test_aclssl_store import BUDGET, VGGSS_CLIPS, VGGSS_SEEDS, bytes_per_clip
 
 pytestmark = pytest.mark.slow
 SEEDS, CLIPS = 2, 2
@@ -44,10 +49,21 @@ def _evaluate(checkpoint, out, *extra) -> int:
 
 
 @pytest.fixture(scope="module")
-def run(checkpoint, tmp_path_factory):
+def captured(checkpoint, tmp_path_factory) -> tuple:
+    """``(run folder, raw batches)``: the run, and the raw arrays the engine handed to the store."""
     out = tmp_path_factory.mktemp("aclssl-neg") / "run"
-    assert _evaluate(checkpoint, out, "--neg", "all") == 0
-    return out
+    mp = pytest.MonkeyPatch()
+    capture = store_bounds.RawCapture(mp)
+    try:
+        assert _evaluate(checkpoint, out, "--neg", "all") == 0
+    finally:
+        mp.undo()
+    return out, capture.batches
+
+
+@pytest.fixture(scope="module")
+def run(captured):
+    return captured[0]
 
 
 def _store_maxima(run_dir) -> dict[str, np.ndarray]:
@@ -134,3 +150,24 @@ def test_the_compat_protocol_is_refused_in_one_line(checkpoint, run, tmp_path, c
         assert line.startswith("vssleval: error: protocol juanola2025 needs the model's universal thresholds")
         assert "aclssl" in line and "--protocol vssleval" in line
     assert not out.exists() and not again.exists()
+
+
+@pytest.mark.slow
+def test_the_run_fits_the_vggss_budget_and_scores_as_full_precision(captured, tmp_path):
+    """The store of the run: bytes per clip from the shard files, extrapolated to VGG-SS with 10
+    seeds, within 10 GB; metrics as at full precision (``test_aclssl_store.py``'s bounds)."""
+    run_dir, batches = captured
+    store = HeatmapStore.open(run_dir)
+    assert store.config["store_maps"] == {"size": 224, "op": "bicubic", "negatives": "float12"}
+    assert batches[0]["positive"].shape == (2, 352, 352)  # the raw maps, before the store
+    per_clip = bytes_per_clip(store, n_seeds=VGGSS_SEEDS)
+    assert per_clip * VGGSS_CLIPS <= BUDGET
+    for protocol in ("vssleval", "native"):
+        measured = store_bounds.compare_with_full_precision(store, batches, tmp_path, protocol)
+        print(f"\n{protocol}: largest changes {measured['metrics']} (metrics), {measured['records']} (per sample); "
+              f"every order of confidences kept: {measured['order_kept']}")
+    raw_per_clip = bytes_per_clip(measured["full_store"], n_seeds=VGGSS_SEEDS)
+    print(f"aclssl store: {per_clip:,.0f} bytes per clip with {VGGSS_SEEDS} seeds -> "
+          f"{per_clip * VGGSS_CLIPS / 1e9:.2f} GB for {VGGSS_CLIPS} clips (raw float32 maps at 352: "
+          f"{raw_per_clip:,.0f} bytes per clip -> {raw_per_clip * VGGSS_CLIPS / 1e9:.1f} GB)")
+    assert raw_per_clip * VGGSS_CLIPS > 5 * BUDGET  # what map.store is for

@@ -6,8 +6,9 @@ bound), under the clean protocol and ACL-SSL's own evaluator.
 
 Two sources of maps: the committed golden logits of the official code (clip 0 of
 ``tests/fixtures/aclssl/golden.npz``, whole, at 352) and maps built from them, scored without a
-model (fast); and a real run of the model on 2 fixture clips with all negatives and 2 seeds, with
-the weights of the ACL weight rule (slow).
+model (fast). The real run of the model (2 fixture clips, all negatives, 2 seeds, the weights of
+the ACL weight rule) is checked against the same bounds in ``test_aclssl_negatives.py``, which
+makes that run once for both checks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import pytest
 
 import shared
 import store_bounds
-import vssleval
 from vssleval.data import gt_map, load_dataset
 from vssleval.engine.store import PER_SEED, HeatmapStore, pack_gt, pad_boxes
 from vssleval.engine.store.reduce import StoreMaps
@@ -73,34 +73,6 @@ def test_the_golden_logits_score_identically_from_the_store(tmp_path):
         measured = store_bounds.compare_with_full_precision(store, [raw], tmp_path, protocol)
         if protocol == "native":
             assert measured["metrics"] == {} and measured["records"] == {}  # positives only: all identical
-
-
-@pytest.mark.slow
-def test_a_run_fits_the_vggss_budget_and_scores_as_full_precision(release, tmp_path):
-    """The model on the first 2 fixture clips, all negatives, 2 seeds: bytes per clip from the shard
-    files, extrapolated to VGG-SS with 10 seeds, within 10 GB; metrics as at full precision."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HOME", str(release / "hf"))
-    capture = store_bounds.RawCapture(mp)
-    try:
-        vssleval.evaluate("aclssl", "vggss", data_dir=DATA, checkpoint=release / "ckpt", neg="all", seeds=2,
-                          limit=2, out=tmp_path / "run", device="cpu", bootstrap=0, verbose=False)
-    finally:
-        mp.undo()
-    store = HeatmapStore.open(tmp_path / "run")
-    assert store.config["store_maps"] == {"size": 224, "op": "bicubic", "negatives": "float12"}
-    assert capture.batches[0]["positive"].shape == (2, 352, 352)  # the raw maps, before the store
-    per_clip = bytes_per_clip(store, n_seeds=VGGSS_SEEDS)
-    assert per_clip * VGGSS_CLIPS <= BUDGET
-    for protocol in ("vssleval", "native"):
-        measured = store_bounds.compare_with_full_precision(store, capture.batches, tmp_path, protocol)
-        print(f"\n{protocol}: largest changes {measured['metrics']} (metrics), {measured['records']} (per sample); "
-              f"every order of confidences kept: {measured['order_kept']}")
-    raw_per_clip = bytes_per_clip(measured["full_store"], n_seeds=VGGSS_SEEDS)
-    print(f"aclssl store: {per_clip:,.0f} bytes per clip with {VGGSS_SEEDS} seeds -> "
-          f"{per_clip * VGGSS_CLIPS / 1e9:.2f} GB for {VGGSS_CLIPS} clips (raw float32 maps at 352: "
-          f"{raw_per_clip:,.0f} bytes per clip -> {raw_per_clip * VGGSS_CLIPS / 1e9:.1f} GB)")
-    assert raw_per_clip * VGGSS_CLIPS > 5 * BUDGET  # what map.store is for
 
 
 def bytes_per_clip(store: HeatmapStore, n_seeds: int) -> float:
