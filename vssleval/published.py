@@ -43,9 +43,11 @@ class PublishedValue:
             source's own name for it.
         value: the number as printed (text, so ``39.50`` keeps its zero). unit: ``percent`` or
             ``fraction``.
-        source / source_kind: ``repository @ commit ...`` or ``paper, table``; ``readme`` or ``paper``.
+        source / source_short / source_kind: ``repository @ commit ...`` or ``paper, table``; a
+            short name of it for tables; ``readme`` or ``paper``.
         train_set: the training set as the source states it.
-        test_list / test_size: the list scored and its number of ids (None: the source does not say).
+        test_list / test_about / test_size: the list scored, where it comes from, and its number of
+            ids (None: the source does not say).
         scoring: the rule in words. evaluator: the native evaluator reproducing it (None: none does).
         object_prior: an AV+OGL number (the native protocol computes no object prior).
         notes: caveats, ``[inference]`` / ``[gap]`` as the data file words them.
@@ -62,9 +64,11 @@ class PublishedValue:
     value: str
     unit: str
     source: str
+    source_short: str
     source_kind: str
     train_set: str
     test_list: str
+    test_about: str
     test_size: int | None
     scoring: str
     evaluator: str | None
@@ -115,6 +119,11 @@ class Published:
     def short(self, metric: str) -> str:
         """The short name of a metric key (``ciou`` -> ``cIoU@0.5``)."""
         return str(self.metrics[metric]["short"])
+
+    def label(self, value: PublishedValue) -> str:
+        """The name a value is shown under: the source's own column name where the data file gives
+        one (``Precision (LocAcc)``), else the metric's short name."""
+        return value.printed_as if value.printed_as != value.metric else self.short(value.metric)
 
 
 def by_row(values: Sequence[PublishedValue]) -> list[list[PublishedValue]]:
@@ -187,8 +196,9 @@ def _entry_values(i: int, e: Any, path: Path, tables: Mapping[str, Mapping[str, 
         out.append(PublishedValue(
             entry=i, model=str(e["model"]), variant=str(e.get("variant") or ""), dataset=str(e["dataset"]),
             subset=str(e.get("subset") or ""), metric=key, printed_as=str(printed.get(key, key)), value=text,
-            unit=e["unit"], source=str(refs["source"]["cite"]), source_kind=str(refs["source"]["kind"]),
-            train_set=str(e["train_set"]), test_list=str(refs["test_list"]["list"]), test_size=size,
+            unit=e["unit"], source=str(refs["source"]["cite"]), source_short=str(refs["source"]["short"]),
+            source_kind=str(refs["source"]["kind"]), train_set=str(e["train_set"]),
+            test_list=str(refs["test_list"]["list"]), test_about=str(refs["test_list"]["about"]), test_size=size,
             scoring=str(refs["scoring"]["rule"]), evaluator=refs["scoring"]["evaluator"],
             object_prior=bool(e.get("object_prior")), notes=tuple(str(n) for n in e.get("notes") or ())))
     return out
@@ -200,9 +210,9 @@ def parse(data: Mapping[str, Any], path: Path) -> Published:
     if not isinstance(metrics, dict) or not metrics or any(
             not isinstance(m, dict) or not m.get("short") or not m.get("text") for m in metrics.values()):
         raise _fail(path, "metrics", "missing, or a metric key without its short name and text")
-    tables = {"sources": _table(data, "sources", path, ("kind", "cite")),
+    tables = {"sources": _table(data, "sources", path, ("short", "kind", "cite")),
               "scoring": _table(data, "scoring", path, ("evaluator", "rule")),
-              "test_lists": _table(data, "test_lists", path, ("dataset", "list", "size"))}
+              "test_lists": _table(data, "test_lists", path, ("dataset", "list", "about", "size"))}
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
         raise _fail(path, "entries", "missing or not a list")
@@ -237,7 +247,7 @@ def count_caution(value: PublishedValue, n_samples: Any) -> str | None:
         return f"the run's sample count is unknown; the published list has {value.test_size:,}"
     if n == value.test_size:
         return None
-    return f"the run scored {n:,} samples, the published number {value.test_size:,} ({value.test_list})"
+    return f"this run scored {n:,} samples, the published list {value.test_size:,} ({value.test_list})"
 
 
 def beside_run(run: Mapping[str, Any], n_samples: Any, evaluator: Any,

@@ -29,8 +29,7 @@ def _check(kind: str, name: str | None, known: list[str]) -> None:
 def row_lines(row, published) -> list[str]:
     """One published row: its values on the first line, then where each fact comes from."""
     first = row[0]
-    values = ", ".join(f"{published.short(v.metric) if v.printed_as == v.metric else v.printed_as} {v.shown}"
-                       for v in row)
+    values = ", ".join(f"{published.label(v)} {v.shown}" for v in row)
     what = f"{first.model} on {first.dataset}" + (f" ({first.subset})" if first.subset else "")
     lines = [f"{what}: {values}" + (" (fractions, as printed)" if first.unit == "fraction" else "")]
     size = f"{first.test_size:,} ids" if first.test_size is not None else "size not stated by the source"
@@ -39,7 +38,7 @@ def row_lines(row, published) -> list[str]:
     lines += [f"{INDENT}variant: {first.variant}"] if first.variant else []
     lines += [f"{INDENT}trained on: {first.train_set}",
               f"{INDENT}source: [{first.source_kind}] {first.source}",
-              f"{INDENT}test list: {first.test_list}; {size}",
+              f"{INDENT}test list: {first.test_list} ({first.test_about}); {size}",
               f"{INDENT}scoring: {first.scoring} ({evaluator})"]
     lines += [f"{INDENT}AV+OGL: the native protocol computes no object prior, so no run is matched to it"
               ] if first.object_prior else []
