@@ -148,3 +148,17 @@ def test_a_run_without_native_native_is_told_where_the_numbers_are():
     assert lines[0] == "## Published numbers" and "|" not in "".join(lines)  # no table: nothing matched
     assert "`vssleval published --model ezvsl --dataset vggss`" in "\n".join(lines)
     assert rep_pub.section([("center", {**EZVSL, "model_name": "center"}, {"n_samples": 5})]) == []
+
+
+def test_docs_restate_every_value_and_print_the_command_as_it_answers(capsys):
+    """docs/published.md shows ``vssleval published --model ezvsl --dataset vggss`` with its output:
+    that output must be the command's, and every value of the data file must be in the page's
+    tables, in the row of its model, dataset and source."""
+    page = (shared.ROOT / "docs" / "published.md").read_text(encoding="utf-8")
+    shown = page.split("<!-- docs-test: text (the output of the command above) -->\n```text\n")[1].split("```")[0]
+    assert main(["published", "--model", "ezvsl", "--dataset", "vggss"]) == 0
+    assert shown == capsys.readouterr().out
+    rows = [ln for ln in page.splitlines() if ln.startswith("| `")]
+    for v in pub.load().values:
+        assert any(f"| `{v.model}` | `{v.dataset}` |" in ln and f"{v.value}" in ln and v.source_short in ln
+                   for ln in rows), v
