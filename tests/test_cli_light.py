@@ -3,7 +3,8 @@
 
 What is checked is the import, not a time: a fresh interpreter builds every parser and runs the
 code paths of ``vssleval --help``, ``--version``, every ``<command> --help``, ``python -m
-vssleval.evaluate --help`` / ``vssleval.infer --help``, ``vssleval models``, ``vssleval datasets`` and
+vssleval.evaluate --help`` / ``vssleval.infer --help``, ``vssleval models``, ``vssleval datasets``,
+``vssleval published`` and
 ``vssleval new-model`` (writing its template), then prints the heavy modules it holds. The tables the parser reads instead of the heavy modules
 (the protocol names, the built-in model names) are checked against those modules here.
 """
@@ -41,6 +42,7 @@ _PROBE = textwrap.dedent("""
 
     results = {"build": bool(cli.build_parser())}
     for argv in (["--help"], ["--version"], [], ["models"], ["models", "-v"], ["datasets"],
+                 ["published"], ["published", "--model", "ezvsl", "--dataset", "vggss"],
                  ["new-model", "probe_net", "--out", NEW_MODEL_OUT],
                  *([name, "--help"] for name in cli._command_modules())):
         results[" ".join(argv)] = run(argv)
@@ -105,6 +107,9 @@ def test_light_commands_still_answer(probe):
     assert "present ($VSSLEVAL_CHECKPOINTS)" in aclssl and "model.safetensors  sha256 " in aclssl
     assert aclssl.count("  sha256 ") == 3
     assert res["datasets"][0] == 0 and "synthetic-vggss" in res["datasets"][1]
+    code, ezvsl = res["published --model ezvsl --dataset vggss"]
+    assert code == 0 and "cIoU@0.5 37.18 %, AUC 38.75 %" in ezvsl and "stoneMo/EZ-VSL @ 95ff5bf" in ezvsl
+    assert res["published"][0] == 0 and "zjsong/SACL @ 265a749" in res["published"][1]
     assert "--protocol {vssleval,juanola2025,native}" in res["evaluate --help"][1]
     assert "--sweep-points" in res["report --help"][1] and "--tau" in res["train-synthetic --help"][1]
     for module in ("vssleval.commands.evaluate", "vssleval.commands.infer"):

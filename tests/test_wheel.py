@@ -127,6 +127,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert (cwd / "Y" / "report.md").is_file()
     _run([cli, "new-model", "wheel_net", "--out", "M"], cwd, env)  # its templates are the wheel's package data
     assert "class WheelNetModel(VsslModel)" in (cwd / "M" / "wheel_net.py").read_text()
+    # the published numbers are package data too (vssleval/published.yaml, docs/published.md)
+    assert "cIoU@0.5 37.18 %, AUC 38.75 %" in _run([cli, "published", "--model", "ezvsl", "--dataset", "vggss"], cwd, env)
 
     # package data gone from the install: an error naming the file and the install kind, exit 2
     shipped = file.parent / "_resources" / "checkpoints" / "synth-ezvsl.pth"

@@ -25,7 +25,7 @@ from vssleval.metrics.protocols import get_protocol
 from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, labels_for
 from vssleval.report.tables import format_value, interval, markdown_grid, no_interval_reason, seed_spread
-from vssleval.report import text
+from vssleval.report import published, text
 from vssleval.report.text import Md, md, tex
 from vssleval.shown_paths import in_folder
 
@@ -152,6 +152,7 @@ def markdown(runs: Sequence[RunRecord], style: str = "bracket") -> str:
             mark = " †" if (row.name, g) in partial else ""
             body.append([row.name + mark + (" (baseline)" if row.baseline else "")] + cells)
         lines += [f"## {md(g.title)}", "", markdown_grid(["model", *(c.short for c in cols)], body)]
+        lines += published.leaderboard_notes([(row.name, row.runs[g]) for row in rows if g in row.runs])
     lines += _notes(rows, groups, style, "md")
     return "\n".join(lines)
 
@@ -257,6 +258,7 @@ def csv_text(runs: Sequence[RunRecord], folder: Path) -> str:
               "run_dir"]
     for key in keys:
         header += [key, f"{key}_ci95_low", f"{key}_ci95_high", f"{key}_std"]
+    header += ["published", "published_caution"]  # docs/published.md; last, so the columns above keep their places
     lines = [header]
     for row in rows:
         for g in groups:
@@ -272,7 +274,7 @@ def csv_text(runs: Sequence[RunRecord], folder: Path) -> str:
                 ci = interval(m, key) if key in mine else None
                 line += ([_num(m.get(key)), *(_num(v) for v in (ci or ("", ""))), _num(m.get(f"{key}_std"))]
                          if key in mine else ["", "", "", ""])
-            lines.append(line)
+            lines.append(line + published.csv_cells(run))
     return text.csv_text(lines)
 
 

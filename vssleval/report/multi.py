@@ -16,7 +16,7 @@ import numpy as np
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report import calibration as cal
-from vssleval.report import figures, leaderboard, tables
+from vssleval.report import figures, leaderboard, published, tables
 from vssleval.report import text as txt
 from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, differences
@@ -77,6 +77,7 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
             md += [f"**{txt.md(r.label)}: {txt.md(line)}** (marked † in the leaderboard)", ""]
     md += _runs_section(runs, out)
     md += _tables_section(runs, mixed, ci_style)
+    md += published.report_section(runs)  # the README / paper values beside native runs (docs/published.md)
     board = []
     for name, text in leaderboard.texts(runs, formats, ci_style, out).items():
         write_text_atomic(out / name, text)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 from vssleval import timing
 from vssleval.io_utils import write_text_atomic
 from vssleval.metrics import Accumulator
-from vssleval.report import breakdowns
+from vssleval.report import breakdowns, published
 from vssleval.report.compat import write_metrics, write_protocol_files
 from vssleval.report.completeness import completeness, partial_line
 from vssleval.report.tables import format_value, headline, markdown_grid, no_interval_reason
@@ -96,6 +96,7 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     if acc.rules.report_note:
         body.append(acc.rules.report_note)
     body += breakdowns.markdown(result, parts, lambda h, r: markdown_grid(h, r, left=1))
+    body += published.section([(config["model_name"], result["run"], result)])  # docs/published.md
     if notes:
         body += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     write_text_atomic(out / "report.md", "\n".join(body))
