@@ -85,13 +85,13 @@ def _open(path: Path) -> Any:
     if not path.is_file():
         raise VsslevalError(f"maps file not found: {path} (write one with `vssleval export RUN FILE.npz`, or "
                             f"as {DOC} shows)")
+    how = "write it with numpy.savez or numpy.savez_compressed"
+    if not zipfile.is_zipfile(path):  # an .npz is a zip of .npy members: anything else is refused unread
+        raise _refuse(path, f"not a NumPy .npz archive (not a zip file); {how}")
     try:
-        z = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise _refuse(path, f"not a NumPy .npz archive ({exc}); write it with numpy.savez or savez_compressed") from exc
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise _refuse(path, "holds one array (.npy), not an .npz archive of named members; write it with numpy.savez")
-    return z
+        raise _refuse(path, f"not a readable NumPy .npz archive ({exc}); {how}") from exc
 
 
 def _header(path: Path, z: Any) -> tuple[int, dict[str, Any] | None]:
