@@ -122,7 +122,8 @@ def run_config(mf: MapsFile, data: Dataset, samples: list[Any], protocol: str, *
 
 
 def _producer_text(producer: dict[str, Any]) -> str:
-    extra = ", ".join(f"{k} {v}" for k, v in producer.items() if k != "name" and isinstance(v, (str, int, float)))
+    extra = ", ".join(f"{k} {fingerprint.short(v)}" for k, v in producer.items()
+                      if k != "name" and isinstance(v, (str, int, float)))
     return f"{producer['name']}{f' ({extra})' if extra else ''}"
 
 
