@@ -156,3 +156,15 @@ def test_another_dataset_is_refused(made, tmp_path, capsys):
     assert main(["score", str(made["maps"]), "--dataset", "synthetic-vggss", "--out", str(tmp_path / "o")]) == 2
     assert "holds maps of dataset 'synthetic-is3', not of --dataset synthetic-vggss" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_export_written_before_the_format_had_a_version_is_read(made, tmp_path):
+    legacy = tmp_path / "legacy.npz"
+    with np.load(made["maps"]) as z:  # what export wrote before: no header members
+        np.savez(legacy, **{k: z[k] for k in z.files if k not in ("format", "format_version", "producer", "dataset",
+                                                                   "scale")})
+    assert main(["score", str(legacy), "--data-dir", str(made["data"]), "--out", str(tmp_path / "l"),
+                 "--bootstrap", str(BOOT)]) == 0
+    before, after = _metrics(made["run"]), _metrics(tmp_path / "l")
+    assert after["ciou"] == before["ciou"] and after["auroc_max_neg"] == before["auroc_max_neg"]
+    assert after["run"]["maps_file"]["producer"]["name"] == "synth-ezvsl"

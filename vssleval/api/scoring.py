@@ -65,7 +65,8 @@ def score(maps: str | Path, out: str | Path, *, dataset: str | None = None, data
     with timing.phase("data"):
         data = load_dataset(name, data_dir, skip_bad=skip_bad)
         rows = positions_in(mf, data.samples, f"dataset {name} at {data.root}")
-        samples = [s for s in data.samples if s.id in set(mf.ids)]
+        held = set(mf.ids)
+        samples = [s for s in data.samples if s.id in held]  # dataset order, as rows
     config = run_config(mf, data, samples, protocol or (mf.config or {}).get("protocol") or DEFAULT_PROTOCOL,
                         allow_nonfinite=allow_nonfinite, skip_bad=skip_bad)
     protocol = config["protocol"]

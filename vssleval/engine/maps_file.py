@@ -206,11 +206,11 @@ def read_maps_file(path: str | Path, allow_nonfinite: bool = False) -> MapsFile:
     file, and the first offending sample id where there is one, for anything the format does not allow."""
     path = Path(path)
     with _open(path) as z:
+        version, config = _header(path, z)
         unknown = sorted(set(z.files) - KNOWN - {m + EXTREMES_SUFFIX for m in MAPS})
         if unknown:
             raise _refuse(path, f"unknown member {unknown[0]!r} (the members are {', '.join(sorted(KNOWN))} and "
                                 "<map>_extremes)")
-        version, config = _header(path, z)
         producer = _json(path, z, "producer") if "producer" in z.files else (producer_of(config) if config else {})
         if not isinstance(producer.get("name"), str) or not producer["name"].strip():
             raise _refuse(path, "'producer' must name the model that made the maps: a JSON object with a "
