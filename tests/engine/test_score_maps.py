@@ -168,3 +168,13 @@ def test_an_export_written_before_the_format_had_a_version_is_read(made, tmp_pat
     before, after = _metrics(made["run"]), _metrics(tmp_path / "l")
     assert after["ciou"] == before["ciou"] and after["auroc_max_neg"] == before["auroc_max_neg"]
     assert after["run"]["maps_file"]["producer"]["name"] == "synth-ezvsl"
+
+
+def test_the_api_checks_its_arguments_first(made, tmp_path):
+    import vssleval
+
+    with pytest.raises(vssleval.VsslevalError, match="--overwrite is a switch"):
+        vssleval.score(made["maps"], tmp_path / "o", overwrite="no")
+    with pytest.raises(vssleval.VsslevalError, match="did you mean 'data_dir'"):
+        vssleval.score(made["maps"], tmp_path / "o", datadir=made["data"])
+    assert not (tmp_path / "o").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vssleval import fingerprint, limits, timing
+from vssleval.api.arguments import check_path, check_switch
 from vssleval.api.options import DEFAULT_BATCH_SIZE, checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.data import Dataset, load_dataset
@@ -56,6 +57,13 @@ def score(maps: str | Path, out: str | Path, *, dataset: str | None = None, data
     Returns :class:`Results` of the new run folder.
     """
     max_memory = limits.validate(bootstrap=bootstrap, max_memory=max_memory)["max_memory"]
+    maps, out = check_path("MAPS", maps), check_path("--out", out)
+    if maps is None or out is None:
+        raise VsslevalError("vssleval.score() needs maps (the .npz file) and out (the run folder to write)")
+    data_dir = check_path("--data-dir", data_dir)
+    allow_nonfinite, skip_bad, overwrite, verbose = (check_switch(f, v) for f, v in (
+        ("--allow-nonfinite", allow_nonfinite), ("--skip-bad", skip_bad), ("--overwrite", overwrite),
+        ("verbose=", verbose)))
     mf = read_maps_file(maps, allow_nonfinite=allow_nonfinite)
     name = dataset or mf.dataset
     if name != mf.dataset:
