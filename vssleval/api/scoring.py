@@ -148,7 +148,8 @@ def _data_warning(mf: MapsFile, config: dict[str, Any]) -> str | None:
 
 
 def default_out(maps: str | Path, dataset: str | None) -> Path:
-    """The CLI's ``--out`` when none is given: ``runs/<file name>-<dataset>``."""
+    """The CLI's ``--out`` when none is given: ``runs/<file name>-<dataset>`` (``runs/<file name>``
+    without ``--dataset``)."""
     stem = Path(maps).name.removesuffix(".npz")
     return Path("runs") / (f"{stem}-{dataset}" if dataset else stem)
 

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("maps", metavar="MAPS", help="the .npz maps file (docs/maps-format.md)")
     p.add_argument("--dataset", help="the registered dataset the maps are of (default: the one the file names)")
     p.add_argument("--data-dir", help="the dataset's folder (omitted: the embedded synthetic benchmark)")
-    p.add_argument("--out", help="the run folder to write (default runs/<file name>-<dataset>)")
+    p.add_argument("--out", help="the run folder to write (default runs/<file name>-<--dataset>, or runs/<file name>)")
     p.add_argument("--skip-bad", action="store_true", help="load the dataset leaving bad records out")
     p.add_argument("--overwrite", action="store_true", help="replace another run in --out")
     add_rescore_options(p, required=False)
