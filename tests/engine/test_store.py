@@ -107,7 +107,8 @@ def test_export_of_a_run_without_noise_and_offscreen(tmp_path):
     shard = {k: v for k, v in _shard(0).items() if k not in ("noise", "offscreen", "offscreen_ids")}
     out = _complete_store(tmp_path, [shard]).export_npz(tmp_path / "run.npz")
     with np.load(out) as z:
-        assert sorted(z.files) == ["config", "ids", "positive", "seeds", "silence"]
+        assert sorted(z.files) == ["config", "dataset", "format", "format_version", "ids", "positive", "producer",
+                                   "scale", "seeds", "silence"]  # the header: docs/maps-format.md
 
 
 def test_export_command_refuses_existing_file_and_directory(tmp_path, capsys):

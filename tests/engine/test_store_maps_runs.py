@@ -55,3 +55,14 @@ def test_metrics_equal_full_precision_within_the_code_bound(stored_run, tmp_path
     measured = store_bounds.compare_with_full_precision(store, raw, tmp_path, "vssleval")
     # the code moved some negative numbers here (synth-ezvsl's maps have pixels near the thresholds)
     assert measured["records"] and max(measured["records"].values()) < 0.05
+
+
+def test_an_export_of_resized_maps_scores_to_the_runs_numbers(stored_run, tmp_path, synthetic_set):
+    """``vssleval score`` (docs/maps-format.md) of this run's export: the decoded 224 x 224 maps and the
+    raw extremes go back into a store of float32 maps, which scores to the run's own numbers."""
+    res, store, _ = stored_run
+    maps = store.export_npz(tmp_path / "maps.npz")
+    again = vssleval.score(maps, tmp_path / "scored", data_dir=synthetic_set("vggss", 6), bootstrap=0, verbose=False)
+    measured = set(res.metrics) - {"run", "fingerprint", "notes", "timing", "command"}
+    assert {k: again.metrics[k] for k in measured} == {k: res.metrics[k] for k in measured}
+    assert again.config["store_maps"] == store.config["store_maps"] and "noise_extremes" in again.store.members()

@@ -11,8 +11,9 @@ from vssleval import _lazy
 
 _NAMES = {"Results": "vssleval.api.results", "evaluate": "vssleval.api.evaluation", "infer": "vssleval.api.evaluation",
           "load_model": "vssleval.api.evaluation", "prepare_model": "vssleval.api.evaluation",
-          "compare": "vssleval.api.reporting", "report": "vssleval.api.reporting", "rescore": "vssleval.api.reporting"}
+          "compare": "vssleval.api.reporting", "report": "vssleval.api.reporting", "rescore": "vssleval.api.reporting",
+          "score": "vssleval.api.scoring"}
 
-__all__ = ["Results", "compare", "evaluate", "infer", "load_model", "prepare_model", "report", "rescore"]
+__all__ = ["Results", "compare", "evaluate", "infer", "load_model", "prepare_model", "report", "rescore", "score"]
 
 __getattr__, __dir__ = _lazy.exports(globals(), _NAMES)

@@ -103,11 +103,17 @@ def _fits(value: torch.Tensor, batch: int, is_map: bool, map_size: tuple[int, in
     """The shape / dtype part of the contract (see the module docstring)."""
     if value.dim() < 1 or value.shape[0] != batch:
         return False
-    if not is_map:
-        return True
-    if not value.is_floating_point() or value.dim() != 3 or min(value.shape[1:]) < 1:
-        return False  # is_floating_point() is False for complex, integer and bool tensors
-    return map_size is None or tuple(value.shape[1:]) == tuple(map_size)
+    # is_floating_point() is False for complex, integer and bool tensors
+    return not is_map or fits_map(tuple(value.shape), value.is_floating_point(), batch, map_size)
+
+
+def fits_map(shape: tuple[int, ...], floating: bool, batch: int, map_size: tuple[int, int] | None = None) -> bool:
+    """The map part of the contract on a shape: real floating-point values ``[batch, h, w]`` with
+    ``h, w >= 1`` and, when ``map_size`` is given, ``(h, w) == map_size``. Also the rule for the maps
+    of a file scored by ``vssleval score`` (:mod:`vssleval.engine.maps_file`; docs/maps-format.md)."""
+    if not floating or len(shape) != 3 or shape[0] != batch or min(shape[1:]) < 1:
+        return False
+    return map_size is None or tuple(shape[1:]) == tuple(map_size)
 
 
 def _tensor_hint(value: torch.Tensor) -> str:

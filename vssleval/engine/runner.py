@@ -38,7 +38,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from vssleval.data import Dataset, gt_map, load_dataset
+from vssleval.data import Dataset, Sample, gt_map, load_dataset
 from vssleval.data.audio import rate_census
 from vssleval.data.checks import format_skip_counts, skips_csv
 from vssleval.data.negatives import bank_noise, noise_bank_slot
@@ -86,6 +86,16 @@ class RunOutcome:
     seconds: float
     notes: list[str] = field(default_factory=list)
     is_main: bool = True  # False on the non-zero ranks of a torchrun job, which write no outputs
+
+
+def annotation_arrays(samples: list[Sample], max_boxes: int) -> dict[str, np.ndarray]:
+    """What a shard holds of the annotation of ``samples`` (docs/report.md, "Run folders and heatmap
+    stores"): ``gt`` (bit planes), ``boxes`` ``[n, max_boxes, 4]``, ``groups`` and ``labels`` ``[n]``."""
+    return {"gt": pack_gt(np.stack([gt_map(s) for s in samples])),
+            "boxes": pad_boxes([s.frame_boxes() for s in samples], max_boxes),
+            # "" for a dataset without scenes: scoring then passes no groups (engine/scoring.py)
+            "groups": np.array([s.group for s in samples], dtype=str),
+            "labels": np.array([s.label for s in samples])}  # per-class breakdown of the report
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
@@ -512,12 +522,7 @@ class Engine:
         if self.ogl_net is not None:
             ogl_images = self._to_device(batch["object_image"]) if "object_image" in batch else images
             out["ogl"] = as_np(self.ogl_net.object_map(ogl_images))
-        gts = np.stack([gt_map(self.samples[p]) for p in pos])
-        out["gt"] = pack_gt(gts)
-        out["boxes"] = pad_boxes([self.samples[p].frame_boxes() for p in pos], self.max_boxes)
-        # "" for a dataset without scenes: scoring then passes no groups (engine/scoring.py)
-        out["groups"] = np.array([self.samples[p].group for p in pos], dtype=str)
-        out["labels"] = np.array([self.samples[p].label for p in pos])  # per-class breakdown of the report
+        out.update(annotation_arrays([self.samples[p] for p in pos], self.max_boxes))
         return out
 
     def _agnostic_negatives(self, positive: np.ndarray, pos: list[int]) -> dict[str, np.ndarray]:

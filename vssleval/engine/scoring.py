@@ -116,10 +116,17 @@ def add_nonfinite(counts: dict[str, tuple[int, int]], shard: Mapping[str, np.nda
     """Add one shard's ``(maps holding NaN or inf, maps)`` per variant to ``counts``."""
     for v in MAP_VARIANTS:
         if v in shard:
-            maps = np.asarray(shard[v])
-            flat = maps.reshape(-1, maps.shape[-2] * maps.shape[-1]) if maps.ndim >= 2 else maps.reshape(-1, 1)
+            rows = nonfinite_maps(shard[v])
             bad, total = counts.get(v, (0, 0))
-            counts[v] = (bad + int((~np.isfinite(flat)).any(axis=1).sum()), total + len(flat))
+            counts[v] = (bad + int(rows.sum()), total + rows.size)
+
+
+def nonfinite_maps(maps: Any) -> np.ndarray:
+    """Which maps of ``maps`` (``[..., h, w]``) hold a NaN or inf: bool ``[...]`` (one per map)."""
+    maps = np.asarray(maps)
+    if maps.ndim < 2:
+        return ~np.isfinite(maps.reshape(-1))
+    return (~np.isfinite(maps)).any(axis=(-2, -1))
 
 
 def describe_nonfinite(counts: dict[str, tuple[int, int]]) -> str | None:

@@ -71,6 +71,8 @@ def write_run_outputs(acc: Accumulator, config: Mapping[str, Any], out_dir: str 
     result["run"] = {k: config.get(k) for k in RUN_KEYS}
     # an audio-agnostic reference (the YAML's ``baseline: true``): reports set it apart
     result["run"]["baseline"] = bool((config.get("model_config") or {}).get("baseline"))
+    if config.get("maps_file"):  # a run scored from a maps file: which file, and who made it (vssleval score)
+        result["run"]["maps_file"] = config["maps_file"]
     # what the run read (vssleval/fingerprint.py): a reader tells runs on different data apart by it
     result["fingerprint"] = config.get("fingerprint")
     result["notes"] = list(notes)

@@ -30,6 +30,7 @@ import numpy as np
 
 from vssleval import fingerprint as fp
 from vssleval.engine.store import manifest
+from vssleval.engine.store.interchange import header_members
 from vssleval.engine.store.manifest import COMPLETE_FILE, CONFIG_FILE, FORMAT_KEY
 from vssleval.engine.store.ownership import (
     check_run_folder,
@@ -269,9 +270,10 @@ class HeatmapStore:
         arrays = {m: self._member(shards, m) for m in names if all(m in s for s in shards)}
         arrays["seeds"] = np.asarray(self.config.get("seeds", []), dtype=np.int64)
         arrays["config"] = np.asarray(json.dumps(self.config))
-        if all("ogl" in s for s in shards):
-            arrays["ogl"] = self._member(shards, "ogl")
-        return arrays
+        for member in ("ogl", "confidence"):
+            if all(member in s for s in shards):
+                arrays[member] = self._member(shards, member)
+        return {**header_members(self.config), **arrays}
 
     def check_export_target(self, out: str | Path) -> None:
         """Refuse an export path that is a folder, lies inside a store (this one or another), or
@@ -283,12 +285,14 @@ class HeatmapStore:
                          fix="choose another file for the export (e.g. in this run's folder or a new one)")
 
     def export_npz(self, out: str | Path) -> Path:
-        """Write the whole run as one plain NumPy archive (documented in the README).
+        """Write the whole run as one maps file, a plain NumPy archive (docs/maps-format.md, which
+        ``vssleval score`` reads back).
 
-        Members: ``ids`` [N] str, ``positive`` [N,h,w] float32, ``silence`` [N,h,w] float32,
+        Members: the header (``format``, ``format_version``, ``producer``, ``dataset``, ``scale``:
+        :mod:`.interchange`), ``ids`` [N] str, ``positive`` [N,h,w] float32, ``silence`` [N,h,w] float32,
         ``noise``/``offscreen`` [S,N,h,w] float32, ``offscreen_ids`` [S,N] str, ``seeds`` [S] int64,
-        ``config`` (JSON string), and ``ogl`` [N,7,7] float32 when the run has it; a negative the
-        run did not compute (``--neg``) has no member. A run whose preset stores resized maps
+        ``config`` (JSON string), ``ogl`` [N,7,7] float32 and ``confidence`` [N] float32 when the run
+        has them; a negative the run did not compute (``--neg``) has no member. A run whose preset stores resized maps
         (``map.store``, docs/models.md §2.8) gives them at 224 x 224 (negatives decoded) and adds
         ``<map>_extremes`` ([N,2] or [S,N,2] float32: max and min of each raw map).
         """
