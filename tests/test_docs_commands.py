@@ -541,3 +541,26 @@ def test_readme_compare_line_is_what_compare_gives(readme_run):
     got = (f"{float(row['diff']):+.3f}", f"{float(row['ci95_low']):+.3f}", f"{float(row['ci95_high']):+.3f}",
            f"{float(row['p_value']):.3f}")
     assert m.groups() == got
+
+
+def _cells(text: str, column: str) -> list[str]:
+    """The ``column`` cells of the first markdown table in ``text`` that has that column."""
+    for part in text.split("\n\n"):
+        rows = markdown_rows(part)
+        if rows and column in rows[0]:
+            return [r[rows[0].index(column)] for r in rows[1:]]
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+@pytest.mark.slow
+def test_readme_notebook_example_prints_what_the_tables_show(readme_run):
+    """The notebook example (README "In a notebook", run by ``readme_run``) prints cIoU@0.5 and pIA
+    silence as the report it writes shows them, the arrays' shapes and the rows of ``per_sample.csv``
+    (16 samples x 2 seeds), and leaves no temporary run folder behind."""
+    ran = next(r for r in readme_run.ran if r.block.lang == "python" and "vssleval.evaluate(" in r.block.text)
+    printed = re.search(r"^cIoU@0\.5 ([\d.]+), pIA silence ([\d.]+)$", ran.output, re.M)
+    report = (readme_run.clone / "runs" / "my-report" / "report.md").read_text(encoding="utf-8")
+    assert printed and printed.groups() == (_cells(report, "cIoU@0.5")[0], _cells(report, "pIA silence")[0])
+    assert re.search(r"^32 \(16, 7, 7\) \(2, 16, 7, 7\) \S+$", ran.output, re.M)
+    assert list((readme_run.clone.parent / "scratch" / "tmp").glob("vssleval-run-*")) == []
+
