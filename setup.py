@@ -17,7 +17,8 @@ setup(
     packages=find_packages(include=["vssleval", "vssleval.*"]) + list(RESOURCES),
     package_dir=RESOURCES,
     package_data={
-        "vssleval": ["py.typed", "templates/*.tmpl"],  # `vssleval new-model`'s templates
+        "vssleval": ["py.typed", "templates/*.tmpl",  # `vssleval new-model`'s templates
+                     "report/assets/*.css", "report/assets/*.js"],  # report.html's inline styles and scripts
         "vssleval._resources.configs.models": ["*.yaml"],
         "vssleval._resources.configs.datasets": ["*.yaml"],
         # only the embedded model: zoo checkpoints a user keeps in checkpoints/ must not be packed
