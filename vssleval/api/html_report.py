@@ -3,7 +3,7 @@
 :func:`vssleval.api.report` makes a :class:`~vssleval.report.gallery.Gallery` when ``html`` is among
 its formats, feeds it each run's maps here (:func:`add_run`, before ``report.md`` is written so that
 what could not be shown lands in its Notes) and writes the page once ``report.md`` exists
-(:func:`write_page`). The page itself is :mod:`vssleval.report.html`'s; this module is the part that
+(:func:`write_page`). The page itself is :mod:`vssleval.report.html_page`'s; this module is the part that
 opens stores and images (docs/report.md, "report.html").
 """
 
@@ -19,7 +19,7 @@ from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
 from vssleval.report import leaderboard
 from vssleval.report.gallery import Gallery
-from vssleval.report.html import write_html
+from vssleval.report.html_page import write_html
 from vssleval.report.runs import RunRecord
 
 
