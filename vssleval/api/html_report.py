@@ -48,15 +48,16 @@ def add_run(gallery: Gallery, run: RunRecord, store: HeatmapStore, notes: list[s
 
     for shard in store.iter_shards():
         boxes = shard.get("boxes")
-        for i, sid in enumerate(str(s) for s in shard["ids"]):
+        ids = [str(s) for s in shard["ids"]]
+        for i, sid in enumerate(ids):
             mine = None if boxes is None else boxes[i]
             # a mask without boxes is outlined on the frame (unpacked only then: 200 KB a sample)
             gt = unpack_gt(shard["gt"][i:i + 1])[0] if mine is None or not np.isfinite(mine).any() else None
             gallery.frame(run, sid, base + (sid,), loader(sid), mine, gt)
-            maps = {"positive": shard["positive"][i]}
-            for v in negatives:
-                maps[v] = shard[v][i] if v == "silence" else shard[v][0, i]
-            gallery.maps(run, sid, maps, op)
+        maps = {"positive": shard["positive"]}
+        for v in negatives:
+            maps[v] = shard[v] if v == "silence" else shard[v][0]
+        gallery.maps(run, ids, maps, op)
     if missing:
         notes.append(f"{run.label}: report.html shows {len(missing)} sample(s) without their frame, not readable "
                      f"(first: {missing[0]})")

@@ -100,28 +100,31 @@ class Gallery:
         self._images.append(image is not None)
         return k
 
-    def maps(self, run: RunRecord, sample_id: str, maps: Mapping[str, np.ndarray], op: str) -> None:
-        """Write the map tiles of one sample of ``run``: ``maps`` variant -> raw map ``[h, w]`` (the
-        first seed's draws), upsampled to :data:`TILE_PX` by ``op`` (the run's upsampling)."""
+    def maps(self, run: RunRecord, ids: Sequence[str], maps: Mapping[str, np.ndarray], op: str) -> None:
+        """Write the map tiles of samples ``ids`` of ``run``: ``maps`` variant -> raw maps ``[n, h, w]``
+        (the first seed's draws), upsampled to :data:`TILE_PX` by ``op`` (the run's upsampling), a
+        batch at a time (one call per variant: the per-call cost dominates for small maps)."""
+        from PIL import Image
+
         variants = [v for v in VARIANT_ORDER if v in maps]
         done = self._maps.setdefault(run.label, {})
         folder = self._tmp / "maps" / run.slug
         folder.mkdir(parents=True, exist_ok=True)
-        stack = np.stack([np.asarray(maps[v], np.float32) for v in variants])
-        tiles = np.asarray(upsample(stack, op, TILE_PX))
-        finite = stack[np.isfinite(stack)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        # one colour scale per sample across its variants, so a weaker negative map looks weaker
-        scaled = (np.nan_to_num(tiles, nan=lo) - lo) / (hi - lo) if hi > lo else np.full(tiles.shape, 0.5)
-        levels = np.clip(scaled * (LEVELS - 1), 0, LEVELS - 1).round().astype(np.uint8)  # [V, T, T]
-        from PIL import Image
-
-        # a palette PNG (one byte a pixel, the colour map as its palette): a fraction of RGB's size
-        tile = Image.fromarray(np.concatenate(list(levels), axis=1), mode="L").convert("P")
-        tile.putpalette(self._lut.reshape(-1).tolist())
-        j = len(done)
-        tile.save(folder / f"{j}.png")
-        done[sample_id] = (j, lo, hi)
+        raw = np.stack([np.asarray(maps[v], np.float32) for v in variants], axis=1)  # [n, V, h, w]
+        tiles = np.stack([np.asarray(upsample(raw[:, k], op, TILE_PX)) for k in range(len(variants))], axis=1)
+        for i, sid in enumerate(ids):
+            finite = raw[i][np.isfinite(raw[i])]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            # one colour scale per sample across its variants, so a weaker negative map looks weaker
+            t = np.nan_to_num(tiles[i], nan=lo)
+            scaled = (t - lo) / (hi - lo) if hi > lo else np.full(t.shape, 0.5)
+            levels = np.clip(scaled * (LEVELS - 1), 0, LEVELS - 1).round().astype(np.uint8)  # [V, T, T]
+            # a palette PNG (one byte a pixel, the colour map as its palette): a fraction of RGB's size
+            tile = Image.fromarray(np.concatenate(list(levels), axis=1), mode="L").convert("P")
+            tile.putpalette(self._lut.reshape(-1).tolist())
+            j = len(done)
+            tile.save(folder / f"{j}.png")
+            done[str(sid)] = (j, lo, hi)
 
     def rows(self, run: RunRecord) -> dict[str, Any]:
         """The browser's data of ``run``: its variants and one row per sample (first seed's
