@@ -153,3 +153,25 @@ def test_screenshot_is_not_blank(report, tmp_path):
     # the heat maps and colour bars: strongly coloured pixels (one channel high, another low)
     vivid = (pixels.max(axis=2) > 180) & (pixels.min(axis=2) < 70)
     assert vivid.mean() > 0.01
+
+
+def test_without_maps_the_page_lists_the_samples_and_a_bad_format_is_named(report, tmp_path, capsys):
+    out = tmp_path / "plain"
+    assert main(["report", str(report.parent / "center"), "--no-maps", "--format", "html", "--out", str(out)]) == 0
+    assert not (out / "leaderboard.md").exists() and (out / "report.md").is_file()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="sample-data">(.*?)</script>', page, re.S).group(1))
+    rows = data["runs"][0]["rows"]
+    csv_rows = _first_seed(report.parent / "center")
+    assert [r["id"] for r in rows] == [r["sample_id"] for r in csv_rows]
+    assert [r["iou"] for r in rows] == [round(float(r["iou_med"]), 4) for r in csv_rows]
+    assert [r["max"][0] for r in rows] == [float(f"{float(r['max_positive']):.4g}") for r in csv_rows]
+    assert all(r["frame"] == -1 and r["tile"] == -1 for r in rows) and not data["images"]
+    assert "report.html lists the samples without maps" in (out / "report.md").read_text(encoding="utf-8")
+    assert not list(out.glob(".report_files-*"))  # the temporary folder went into place
+
+    capsys.readouterr()
+    assert main(["report", str(report.parent / "center"), "--no-maps", "--format", "md,htm",
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "'htm'" in err and "html" in err and "Traceback" not in err
