@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from vssleval.io_utils import FILE_MODE
 from vssleval.metrics import upsample
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report.overlays import VARIANT_ORDER
@@ -63,6 +64,8 @@ class Gallery:
     def __init__(self, out: str | Path):
         self.out = Path(out)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{SIDE}-", dir=self.out))
+        # mkdtemp's 0700 would hide the images from the other users who can read the report
+        self._tmp.chmod(FILE_MODE | (FILE_MODE & 0o444) >> 2)
         (self._tmp / "frames").mkdir()
         self._frames: dict[tuple[Any, ...], int] = {}
         self._boxes: list[list[list[float]]] = []

@@ -68,8 +68,8 @@ def render(report_md: str, leaderboard_md: str | None, runs: Sequence[RunRecord]
              "JavaScript)</noscript></p>",
              "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav) + "</nav>"]
     if leaderboard_md:
-        parts += ['<section id="leaderboard"><h2>Leaderboard</h2>', mdhtml.to_html(leaderboard_md), "</section>"]
-    parts += [_browser(samples), '<section id="report"><h2>Tables and figures</h2>', mdhtml.to_html(report_md),
+        parts += ['<section id="leaderboard"><h2>Leaderboard</h2>', mdhtml.to_html(leaderboard_md, "lb-"), "</section>"]
+    parts += [_browser(samples), '<section id="report"><h2>Tables and figures</h2>', mdhtml.to_html(report_md, "md-"),
               "</section>", _provenance(runs, out),
               f'<script type="application/json" id="sample-data">{_script_json(samples)}</script>',
               f"<script>\n{_asset('report.js')}</script>", "</body></html>", ""]

@@ -105,17 +105,20 @@ def _is_rule(line: str) -> bool:
 def table(header: list[str], aligns: list[str], rows: list[list[str]]) -> str:
     """A sortable HTML table (``class="sortable"``: the page's script sorts it by a clicked header)."""
     def cell(tag: str, text: str, align: str) -> str:
-        return f"<{tag}{' class=num' if align == 'right' else ''}>{inline(text)}</{tag}>"
+        css = ' class="num"' if align == "right" else ""
+        return f"<{tag}{css}>{inline(text)}</{tag}>"
 
     head = "".join(cell("th", h, a) for h, a in zip(header, aligns))
     body = "".join("<tr>" + "".join(cell("td", c, a) for c, a in zip(r, aligns)) + "</tr>" for r in rows)
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def to_html(markdown: str, skip_title: bool = True) -> str:
-    """The block structure of ``markdown`` as HTML; ``skip_title``: leave out a leading ``# title``."""
+def to_html(markdown: str, prefix: str, skip_title: bool = True) -> str:
+    """The block structure of ``markdown`` as HTML; headings get ids ``prefix`` + their words (unique
+    within the text); ``skip_title``: leave out a leading ``# title``."""
     lines = markdown.splitlines()
     out: list[str] = []
+    used: set[str] = set()
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -127,7 +130,10 @@ def to_html(markdown: str, skip_title: bool = True) -> str:
         if heading:
             level = len(heading.group(1))
             if not (skip_title and level == 1 and not out):
-                ident = _anchor(heading.group(2))
+                ident = base = prefix + _anchor(heading.group(2))
+                while ident in used:  # two sections of one title (e.g. per protocol) get two ids
+                    ident = f"{base}-{len(used)}"
+                used.add(ident)
                 out.append(f'<h{level + 1} id="{ident}">{inline(heading.group(2))}</h{level + 1}>')
             i += 1
         elif stripped.startswith("|") and i + 1 < len(lines) and _is_rule(lines[i + 1]):
