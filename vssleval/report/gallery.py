@@ -187,13 +187,16 @@ def _num(v: Any) -> float | None:
 
 
 def _outline(rgb: np.ndarray, mask: np.ndarray) -> None:
-    """Draw the edge of ``mask`` (any size, resized to ``rgb``'s) on ``rgb`` in green, in place."""
+    """Draw the edge of ``mask`` (any size, resized to ``rgb``'s) on ``rgb`` in green, 2 px wide (a
+    1-px line would be smeared away by the JPEG's colour subsampling), in place."""
     from PIL import Image
 
     m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(rgb.shape[1::-1], Image.NEAREST)) > 127
     inner = m.copy()
-    inner[1:, :] &= m[:-1, :]
-    inner[:-1, :] &= m[1:, :]
-    inner[:, 1:] &= m[:, :-1]
-    inner[:, :-1] &= m[:, 1:]
+    for _ in range(2):  # erode twice by the 4-neighbourhood
+        was = inner.copy()
+        inner[1:, :] &= was[:-1, :]
+        inner[:-1, :] &= was[1:, :]
+        inner[:, 1:] &= was[:, :-1]
+        inner[:, :-1] &= was[:, 1:]
     rgb[m & ~inner] = (0, 255, 0)
