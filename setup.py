@@ -17,8 +17,10 @@ setup(
     packages=find_packages(include=["vssleval", "vssleval.*"]) + list(RESOURCES),
     package_dir=RESOURCES,
     package_data={
-        # `vssleval new-model`'s templates; the published numbers (vssleval/published.py)
-        "vssleval": ["py.typed", "templates/*.tmpl", "published.yaml"],
+        # `vssleval new-model`'s templates; the published numbers (vssleval/published.py); report.html's
+        # inline styles and scripts
+        "vssleval": ["py.typed", "templates/*.tmpl", "published.yaml",
+                     "report/assets/*.css", "report/assets/*.js"],
         "vssleval._resources.configs.models": ["*.yaml"],
         "vssleval._resources.configs.datasets": ["*.yaml"],
         # only the embedded model: zoo checkpoints a user keeps in checkpoints/ must not be packed

@@ -194,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         done.setdefault(dataset, []).append(out / f"{model}-{dataset}")
     if not args.infer_only and done:  # one models x metrics table per dataset
-        reports = [["report", *map(str, dirs), "--out", str(out / f"report-{dataset}")] for dataset, dirs in done.items()]
+        # report.html too: the per-sample browser of each dataset (docs/report.md, "report.html")
+        reports = [["report", *map(str, dirs), "--out", str(out / f"report-{dataset}"), "--format", "md,latex,csv,html"]
+                   for dataset, dirs in done.items()]
         bad = [rc for rc in run_all(reports, min(jobs, len(reports))) if rc != 0]
         if bad:
             return bad[0]

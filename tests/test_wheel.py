@@ -123,8 +123,10 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
           "--device", "cpu", "--out", "X"], cwd, env)
     metrics = json.loads((cwd / "X" / "metrics.json").read_text())
     assert math.isfinite(metrics["ciou"]) and metrics["n_samples"] == 8
-    _run([cli, "report", "X", "--out", "Y"], cwd, env)
+    _run([cli, "report", "X", "--out", "Y", "--format", "md,html"], cwd, env)
     assert (cwd / "Y" / "report.md").is_file()
+    page = (cwd / "Y" / "report.html").read_text()  # its styles and scripts are the wheel's package data
+    assert "window.vssleval" in page and "table.sortable" in page
     _run([cli, "new-model", "wheel_net", "--out", "M"], cwd, env)  # its templates are the wheel's package data
     assert "class WheelNetModel(VsslModel)" in (cwd / "M" / "wheel_net.py").read_text()
     # the published numbers are package data too (vssleval/published.yaml, docs/published.md)

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from vssleval import fingerprint, limits, timing
+from vssleval.api import html_report
 from vssleval.api.options import checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
@@ -27,9 +28,10 @@ from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.report.figures import separates
 from vssleval.metrics.resampling import DEFAULT_SEED
-from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS
+from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS, HTML_FORMAT
 from vssleval.report.compare import check_pair, compare_csv, console_lines
 from vssleval.report.compare import compare as compare_runs
+from vssleval.report.gallery import Gallery
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
 from vssleval.report.overlays import overlay_grid, separating_threshold
@@ -39,6 +41,8 @@ from vssleval.report.single import write_run_outputs
 from vssleval.report.sweep import sweep_panel
 from vssleval.shown_paths import by_name, for_console, in_folder
 
+#: What ``formats`` may name: the leaderboard files and ``html`` (report.html, docs/report.md).
+REPORT_FORMATS = (*FORMATS, HTML_FORMAT)
 #: Run-configuration keys on which a store and its run's metrics.json must agree.
 _STORE_MATCH = ("model_name", "dataset", "preset")
 
@@ -59,17 +63,18 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
         overlays: overlay grid of the first K samples (0: none).
         sweep_samples: threshold sweep over the first N samples and the first seed (0: all).
         sweep_points: thresholds in the sweep (>= 2).
-        formats: leaderboard files (``md``, ``latex``, ``csv``; empty: none).
+        formats: leaderboard files (``md``, ``latex``, ``csv``; empty: none) and ``html``: the
+            browsable ``report.html`` with its per-sample browser (docs/report.md, "report.html").
         ci_style: ``bracket`` (``0.645 [0.612, 0.679]``), ``pm`` (``0.645 ± 0.034``) or ``none``.
 
     Returns the path of ``report.md``.
     """
     limits.validate(overlays=overlays, sweep_samples=sweep_samples, sweep_points=sweep_points)
     formats = [formats] if isinstance(formats, str) else list(formats)
-    bad = [f for f in formats if f not in FORMATS] + ([ci_style] if ci_style not in CI_STYLES else [])
+    bad = [f for f in formats if f not in REPORT_FORMATS] + ([ci_style] if ci_style not in CI_STYLES else [])
     if bad:
         raise VsslevalError(f"unknown --format / --ci-style {', '.join(map(repr, bad))}: formats are "
-                            f"{', '.join(FORMATS)}; CI styles {', '.join(CI_STYLES)}")
+                            f"{', '.join(REPORT_FORMATS)}; CI styles {', '.join(CI_STYLES)}")
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     if not runs:
         raise VsslevalError("give at least one run directory: vssleval report RUN_DIR [RUN_DIR ...] --out DIR")
@@ -88,26 +93,46 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
     notes: list[str] = [n for n in (data_note(records),) if n]
     sweeps: dict[str, Any] = {}
     overlay_files: dict[str, Path] = {}
-    if not maps:
-        notes.append("--no-maps: threshold sweep and overlays not computed")
-    else:
-        stores = {r.label: _open_run_store(r) for r in records}  # every store checked before any work
-        frames: dict[tuple, dict[str, Path]] = {}  # runs of one dataset read its annotation once
-        for r in records:
-            store = stores[r.label]
-            t = calibrations[r.label]["threshold"]
-            sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
-                                           sweep_samples, sweep_points)
-            if overlays > 0:
-                path = _overlays(r, store, calibrations[r.label], overlays, out, notes, frames)
-                if path is not None:
-                    overlay_files[r.label] = path
-    res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed,
-                       formats=formats, ci_style=ci_style)
+    gallery = Gallery(out) if HTML_FORMAT in formats else None  # report.html's per-sample browser
+    try:
+        if not maps:
+            notes.append("--no-maps: threshold sweep and overlays not computed"
+                         + ("; report.html lists the samples without maps" if gallery else ""))
+        else:
+            stores = {r.label: _open_run_store(r) for r in records}  # every store checked before any work
+            frames: dict[tuple, dict[str, Path]] = {}  # runs of one dataset read its annotation once
+            for r in records:
+                store = stores[r.label]
+                t = calibrations[r.label]["threshold"]
+                sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
+                                               sweep_samples, sweep_points)
+                if overlays > 0:
+                    path = _overlays(r, store, calibrations[r.label], overlays, out, notes, frames)
+                    if path is not None:
+                        overlay_files[r.label] = path
+                if gallery is not None:
+                    html_report.add_run(gallery, r, store, notes, _gallery_frames(r, store, notes, frames))
+        res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes,
+                           mixed=mixed, formats=[f for f in formats if f != HTML_FORMAT], ci_style=ci_style)
+        page = html_report.write_page(gallery, records, out, Path(res["report"]), ci_style) if gallery else None
+    finally:
+        if gallery is not None:
+            gallery.discard()  # the temporary folder of a report that failed (finished: already moved)
     if verbose:
         print(f"report: {for_console(res['report'])} ({len(records)} runs; {len(res['figures'])} figure files; "
-              f"{res['summary'].name})")
+              f"{res['summary'].name}{f'; {page.name}' if page else ''})")
     return Path(res["report"])
+
+
+def _gallery_frames(run: RunRecord, store: HeatmapStore, notes: list[str],
+                    frames: dict[tuple, dict[str, Path]]) -> dict[str, Path] | None:
+    """The run's ``{sample id: image path}`` for report.html, None (with a note) when unreadable."""
+    try:
+        return _frame_paths(store.config, frames)
+    except (VsslevalError, OSError) as exc:
+        notes.append(f"{run.label}: report.html shows the maps without the frames, the dataset is not readable at "
+                     f"{store.config.get('data_root')} ({exc})")
+        return None
 
 
 @checks_keywords

@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="put runs with different protocols, datasets, presets or data in one report")
     t = p.add_argument_group("tables")
     t.add_argument("--format", default="md,latex,csv", metavar="LIST",
-                   help="leaderboard files to write: comma list of md, latex, csv (default all; 'none': no leaderboard)")
+                   help="files to write: comma list of md, latex, csv (leaderboard files) and html (report.html, a page "
+                        "to browse with a per-sample viewer); default md,latex,csv; 'none': no leaderboard")
     t.add_argument("--ci-style", choices=list(CI_STYLES), default="bracket",
                    help="intervals as 0.645 [0.612, 0.679] (bracket, default), 0.645 ± 0.034 (pm, half-width) or none")
     m = p.add_argument_group("figures from the heatmap stores")
@@ -56,7 +57,7 @@ def _formats(text: str) -> list[str]:
     if names == ["none"]:
         return []
     if not any(names) or "none" in names:
-        raise VsslevalError(f"--format {text!r}: give a comma list of md, latex, csv (e.g. --format md,latex), "
+        raise VsslevalError(f"--format {text!r}: give a comma list of md, latex, csv, html (e.g. --format md,html), "
                             "or --format none alone for no leaderboard")
     return [f for f in names if f]
 

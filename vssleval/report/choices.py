@@ -7,3 +7,5 @@ modules that use them (:mod:`.sweep`, :mod:`vssleval.api.reporting`) import them
 CI_STYLES = ("bracket", "pm", "none")
 #: Grid points of the default threshold sweep (``--sweep-points``).
 DEFAULT_POINTS = 41
+#: The ``--format`` name of ``report.html`` (the others name leaderboard files).
+HTML_FORMAT = "html"
