@@ -164,6 +164,18 @@ def _run_spec(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable
     return spec, module, memory
 
 
+def plan_evaluation(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+    """:func:`_run_spec`, then the checks that need no data: the model is registered (or its file
+    loads) and the protocol can score these negatives of this model on this dataset's layout. Run
+    before hours of inference, not after (and, for a sweep, for every pair before the first starts)."""
+    spec, module, memory = _run_spec(o)
+    model_config = module.config if module is not None else load_model_config(
+        load_model_file(spec.model_file) if spec.model_file else spec.model)
+    prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
+                 "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
+    return spec, module, memory
+
+
 def _out_dir(out: str | Path | None) -> Path:
     """``out``, or a new temporary folder (notebooks: every call a fresh run, path in ``Results.out``)."""
     return Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="vssleval-run-"))
@@ -227,12 +239,7 @@ def evaluate(o: dict[str, Any]) -> Results:
     signature lists them all (:data:`vssleval.api.options.RUN_OPTIONS`). An unknown keyword, or any
     bad value, is a :class:`vssleval.VsslevalError` with the CLI's message before any work.
     """
-    spec, module, memory = _run_spec(o)
-    # before hours of inference, not after: the protocol can score these negatives and this model
-    model_config = module.config if module is not None else load_model_config(
-        load_model_file(spec.model_file) if spec.model_file else spec.model)
-    prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
-                 "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
+    spec, module, memory = plan_evaluation(o)
     outdir, temporary, log = _out_dir(o["out"]), o["out"] is None, _logger(o["verbose"])
     with _temporary_until_returned(outdir, temporary):
         outcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
