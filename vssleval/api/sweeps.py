@@ -22,6 +22,7 @@ one out. Around them:
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import time
@@ -34,7 +35,7 @@ from typing import Any, Callable
 from vssleval import timing
 from vssleval.api.arguments import check_path
 from vssleval.api.evaluation import _is_model_file, evaluate, plan_evaluation
-from vssleval.api.options import DEFAULT_DATASET, options_for, resolve, unknown_keyword
+from vssleval.api.options import DEFAULT_DATASET, options_for, resolve, signature, unknown_keyword
 from vssleval.api.reporting import report
 from vssleval.api.results import Results
 from vssleval.engine.store import COMPLETE_FILE, OWNER_FILE, run_folder_owner, store_containing
@@ -307,8 +308,8 @@ def _leaderboard_tables(path: Path) -> list[str]:
             for part in (["", line] if line.startswith("## ") else [line])]
 
 
-def evaluate_many(models: str | Sequence[str], datasets: str | Sequence[str] = DEFAULT_DATASET, *,
-                  out: str | Path, data_dir: str | Path | Mapping[str, str | Path] | None = None,
+def evaluate_many(models: str | Sequence[str] | None = None, datasets: str | Sequence[str] = DEFAULT_DATASET, *,
+                  out: str | Path | None = None, data_dir: str | Path | Mapping[str, str | Path] | None = None,
                   **options: Any) -> Sweep:
     """Evaluate every model on every dataset, each pair in its own run folder, then one report.
 
@@ -337,6 +338,9 @@ def evaluate_many(models: str | Sequence[str], datasets: str | Sequence[str] = D
     if options.get("checkpoint") is not None and len(models) > 1:
         raise VsslevalError("--checkpoint names one model's weights; a sweep of several models takes each one's "
                             "default weights (its shipped file, $VSSLEVAL_CHECKPOINTS or ./checkpoints)")
+    if out is None:
+        raise VsslevalError("vssleval.evaluate_many() needs out=: the folder that receives a run folder per pair, "
+                            f"{SWEEP_FILE} and {REPORT_DIR}/")
     folder = Path(check_path("--out", out) or "")
     resume, overwrite = bool(options.get("resume")), bool(options.get("overwrite"))
     planned = _plan(models, datasets, folder, _data_dirs(data_dir, datasets), options)
@@ -371,3 +375,21 @@ def evaluate_many(models: str | Sequence[str], datasets: str | Sequence[str] = D
     for line in summary_lines(result):
         log(line)
     return result
+
+
+def _signature() -> inspect.Signature:
+    """``(models, datasets=..., *, out, <every other option of evaluate>)``, from the one list of run
+    options (:data:`vssleval.api.options.RUN_OPTIONS`), so ``help()`` and ``inspect`` show them all."""
+    kind = inspect.Parameter
+    params = [kind("models", kind.POSITIONAL_OR_KEYWORD, annotation="str | Sequence[str]"),
+              kind("datasets", kind.POSITIONAL_OR_KEYWORD, default=DEFAULT_DATASET, annotation="str | Sequence[str]"),
+              kind("out", kind.KEYWORD_ONLY, annotation="str | Path")]
+    for p in signature("evaluate").parameters.values():
+        if p.name == "data_dir":
+            p = p.replace(annotation="str | Path | Mapping[str, str | Path] | None")
+        if p.name not in ("model", "dataset", "out"):
+            params.append(p.replace(kind=kind.KEYWORD_ONLY))
+    return inspect.Signature(params, return_annotation="Sweep")
+
+
+evaluate_many.__signature__ = _signature()  # type: ignore[attr-defined]
