@@ -132,6 +132,10 @@ def test_resuming_keeps_the_finished_pair_and_finishes_the_stopped_one(scenario)
     assert c["auc"] == pytest.approx(0.325) and c["pia_silence_adap"] > 0.3  # not a trivial equality of zeros
     for key in ("ciou", "auc", "pia_silence_adap", "pia_noise_adap", "auroc_max_neg"):
         assert f[key] == c[key], key
+    # each pair records the call that ran it, and its own seconds (not the sweep's so far)
+    assert c["command"]["call"].startswith("vssleval.evaluate_many(['center', ")
+    assert f["command"]["argv"][:2] == ["vssleval", "evaluate"] and "--resume" in f["command"]["argv"]
+    assert "start-up" not in f["timing"]["phases"]  # its own timer, not the command's
 
 
 def test_failing_pairs_do_not_stop_the_others_and_set_the_exit_status(scenario):
@@ -172,6 +176,15 @@ def test_sweep_arguments_are_checked_first(tmp_path, monkeypatch, capsys, argv, 
     assert main(["evaluate", *argv]) == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_under_torchrun_is_refused(tmp_path, monkeypatch):
+    import vssleval
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(VsslevalError, match="under torchrun, evaluate one pair per command"):
+        vssleval.evaluate_many(["center", "full"], "synthetic-is3", out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
 
 
 def test_the_api_refuses_a_list_where_one_name_goes():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import time
 import traceback
@@ -245,16 +246,17 @@ def _write_ledger(out: Path, pairs: Sequence[Pair], report_path: Path | None, re
 
 
 def _error_line(exc: BaseException) -> str:
+    """The error on one line (a message of several lines joined)."""
     text = str(exc) if isinstance(exc, VsslevalError) else f"{type(exc).__name__}: {exc}"
-    return (text.strip().splitlines() or [type(exc).__name__])[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(exc).__name__
 
 
-def _run_pair(pair: Pair, options: dict[str, Any], resume: bool, log: Callable[[str], None]) -> None:
+def _run_pair(pair: Pair, options: dict[str, Any], log: Callable[[str], None]) -> None:
     """One pair through :func:`evaluate` (timed as a run of its own); a failure is recorded in ``pair``."""
     t0 = time.perf_counter()
     try:
         with timing.separate_run():
-            evaluate(**{**options, "resume": resume})
+            evaluate(**options)
         owner = run_folder_owner(pair.folder)
         pair.status, pair.config_hash = "done", owner[0] if owner else None
     except Exception as exc:  # noqa: BLE001 - one pair's failure is recorded; the others go on
@@ -341,32 +343,41 @@ def evaluate_many(models: str | Sequence[str] | None = None, datasets: str | Seq
     if out is None:
         raise VsslevalError("vssleval.evaluate_many() needs out=: the folder that receives a run folder per pair, "
                             f"{SWEEP_FILE} and {REPORT_DIR}/")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by torchrun (vssleval/engine/distributed.py)
+        raise VsslevalError("a sweep runs its pairs one after another in one process; under torchrun, evaluate "
+                            "one pair per command (--model NAME --dataset NAME)")
     folder = Path(check_path("--out", out) or "")
-    resume, overwrite = bool(options.get("resume")), bool(options.get("overwrite"))
     planned = _plan(models, datasets, folder, _data_dirs(data_dir, datasets), options)
-    log = print if options.get("verbose", True) else (lambda _text: None)
+    call = timing.api_call("evaluate_many", (models, datasets), {"out": out, "data_dir": data_dir, **options})
+    with timing.run_timer(call):  # each pair's metrics.json records the sweep's call (the CLI's: its command line)
+        return _sweep(folder, planned, planned[0][1])
+
+
+def _sweep(folder: Path, planned: list[tuple[Pair, dict[str, Any]]], o: Mapping[str, Any]) -> Sweep:
+    """Run the checked pairs into ``folder`` (``o``: the options every pair shares, checked)."""
+    resume, overwrite, verbose = o["resume"], o["overwrite"], o["verbose"]
+    log = print if verbose else (lambda _text: None)
     pairs = [p for p, _ in planned]
     _check_out(folder, pairs, resume, overwrite)
     ensure_output_dir(folder)
     earlier = _ledger(folder, log) if resume else {}
-    for i, (pair, o) in enumerate(planned, 1):
+    for i, (pair, options) in enumerate(planned, 1):
         digest = _reusable(pair, earlier.get(pair.folder.name)) if resume else None
         if digest:
             pair.status, pair.config_hash = "reused", digest
-            row = earlier[pair.folder.name]
-            pair.seconds = row.get("seconds")
+            pair.seconds = earlier[pair.folder.name].get("seconds")
             log(f"[sweep {i}/{len(pairs)}] {_shown(pair.model)} on {pair.dataset}: finished earlier, kept "
                 f"({for_console(pair.folder)})")
             continue
         log(f"[sweep {i}/{len(pairs)}] {_shown(pair.model)} on {pair.dataset} -> {for_console(pair.folder)}")
         pair.status = "running"
         _write_ledger(folder, pairs, None, None)  # a sweep stopped here says which pair was running
-        _run_pair(pair, o, resume, log)
+        _run_pair(pair, options, log)
         _write_ledger(folder, pairs, None, None)
     result = Sweep(out=folder, pairs=pairs)
     if any(p.finished for p in pairs):
         try:
-            result.report = _combined_report(folder, pairs, bool(options.get("verbose", True)))
+            result.report = _combined_report(folder, pairs, verbose)
         except VsslevalError as exc:
             result.report_error = _error_line(exc)
     else:
