@@ -208,3 +208,23 @@ def test_one_model_on_one_dataset_is_the_plain_run(monkeypatch):
     [kw] = calls
     assert kw["model"] == "center" and kw["dataset"] == "synthetic-is3" and kw["limit"] == 4
     assert kw["out"] == Path("runs") / "center-synthetic-is3-juanola2025-vssleval"
+
+
+def test_docs_state_the_sweep_file_and_exit_status_as_written(scenario):
+    """docs/api.md §9 names every key of sweep.json, every status and the exit status a failure gives."""
+    from vssleval.api.sweeps import STATUSES, SWEEP_FORMAT
+    from vssleval.commands.evaluate import SWEEP_FAILED
+
+    from shared import ROOT
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    section = " ".join(text[text.index("## 9. Sweeps"):].split())
+    record = json.loads((scenario["out"] / "sweep.json").read_text(encoding="utf-8"))
+    [row] = [line for line in text.splitlines() if line.startswith("| `sweep.json` |")]
+    assert f"`format` ({SWEEP_FORMAT})" in row and record["format"] == SWEEP_FORMAT
+    for key in [*record, *record["pairs"][0]]:
+        assert f"`{key}`" in row, key
+    sentence = section[section.index("A pair's `status` is"):].split(". ")[0]
+    positions = [sentence.index(f"`{s}`") for s in STATUSES]  # each status, in the code's order
+    assert positions == sorted(positions)
+    assert f"the exit status is {SWEEP_FAILED} when a pair failed" in section

@@ -77,7 +77,8 @@ def _checkpoint_arg(checkpoint: Any) -> Any:
     return checkpoint
 
 
-def _is_model_file(name: str) -> bool:
+def is_model_file(name: str) -> bool:
+    """Whether a model name is the form ``path/to/file.py:ClassName`` (a model file, not a registered name)."""
     return ":" in name and name.rsplit(":", 1)[0].endswith(".py")
 
 
@@ -143,9 +144,9 @@ def _run_spec(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable
     seed_values = seeds if isinstance(seeds, list) else seed_list(n_seeds)
     module = None
     if isinstance(model, str):
-        if _is_model_file(model):
+        if is_model_file(model):
             split_model_file(model)  # the form is checked before any work
-        name, model_file = model, (model if _is_model_file(model) else None)
+        name, model_file = model, (model if is_model_file(model) else None)
         preset_name = preset or DEFAULT_PRESET
         if not isinstance(preset_name, str):
             raise VsslevalError(f"model {model!r} is registered: choose one of its presets by name, not a dict")

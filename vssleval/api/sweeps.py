@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 from vssleval import timing
 from vssleval.api.arguments import check_path
-from vssleval.api.evaluation import _is_model_file, evaluate, plan_evaluation
+from vssleval.api.evaluation import is_model_file, evaluate, plan_evaluation
 from vssleval.api.options import DEFAULT_DATASET, options_for, resolve, signature, unknown_keyword
 from vssleval.api.reporting import report
 from vssleval.api.results import Results
@@ -127,7 +127,7 @@ def pair_folder(model: str, dataset: str) -> str:
     """The run folder name of a pair, ``<model>__<dataset>``: a model file ``path.py:Class`` is named by
     its class, lower-cased (as the CLI's default ``--out``); a character other than a letter, a digit,
     ``.``, ``_`` or ``-`` becomes ``-``."""
-    name = model.rsplit(":", 1)[-1].lower() if _is_model_file(model) else model
+    name = model.rsplit(":", 1)[-1].lower() if is_model_file(model) else model
     return re.sub(r"[^A-Za-z0-9._-]", "-", f"{name}{PAIR_SEPARATOR}{dataset}")
 
 
@@ -279,7 +279,7 @@ def _combined_report(out: Path, pairs: Sequence[Pair], verbose: bool) -> Path:
 
 def _shown(model: str) -> str:
     """A model as the summary shows it: a model file by its file name and class (``mine.py:Mine``)."""
-    return Path(model).name if _is_model_file(model) else model
+    return Path(model).name if is_model_file(model) else model
 
 
 def summary_lines(result: Sweep) -> list[str]:

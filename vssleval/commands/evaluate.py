@@ -24,7 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _names(text: str, flag: str) -> list[str]:
-    """``a,b`` -> ``["a", "b"]``; an empty name (``a,,b``) is refused."""
+    """``a,b`` -> ``["a", "b"]``; an empty name (``a,,b``) is refused. A text without a comma is one
+    name, as given (the plain run checks it as it always did)."""
+    if "," not in text:
+        return [text]
     names = [n.strip() for n in text.split(",")]
     if not all(names):
         raise VsslevalError(f"{flag} {text!r}: an empty name in the list; give names separated by commas, e.g. "
