@@ -36,10 +36,9 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _API = {
-    "Results": "vssleval.api", "evaluate": "vssleval.api", "infer": "vssleval.api", "load_model": "vssleval.api",
-    "report": "vssleval.api", "rescore": "vssleval.api", "compare": "vssleval.api", "score": "vssleval.api",
-    "list_models": "vssleval.models",
-    "list_datasets": "vssleval.data",
+    "Results": "vssleval.api", "evaluate": "vssleval.api", "evaluate_many": "vssleval.api", "infer": "vssleval.api",
+    "load_model": "vssleval.api", "report": "vssleval.api", "rescore": "vssleval.api", "compare": "vssleval.api",
+    "score": "vssleval.api", "list_models": "vssleval.models", "list_datasets": "vssleval.data",
 }
 
 __all__ = ["BadSampleError", "VsslevalError", "__version__", *_API]

@@ -161,6 +161,18 @@ def run_timer(command: Mapping[str, Any] | None = None) -> Iterator[PhaseTimer]:
             var.reset(token)
 
 
+@contextlib.contextmanager
+def separate_run() -> Iterator[None]:
+    """A block whose runs time themselves: the timer already open (a CLI command's) is set aside
+    until the block ends, so each run of a sweep records its own seconds, not the sweep's so far
+    (how the runs were called, :func:`command`, is kept)."""
+    token = _TIMER.set(None)
+    try:
+        yield
+    finally:
+        _TIMER.reset(token)
+
+
 def current() -> PhaseTimer | None:
     """The open run timer, if any."""
     return _TIMER.get()

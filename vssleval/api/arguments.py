@@ -86,8 +86,14 @@ def check_checkpoint(value: Any) -> Any:
 def check_name(what: str, value: Any, listing: str) -> str:
     """A registered name (model, dataset): a non-empty text."""
     if not isinstance(value, str) or not value.strip():
-        raise VsslevalError(f"{what} must be a name ({listing}), got {_kind(value)}")
+        raise VsslevalError(f"{what} must be a name ({listing}), got {_kind(value)}{_several(value)}")
     return value
+
+
+def _several(value: Any) -> str:
+    """For a list where one name is expected: the function that takes several."""
+    return ("; several models or datasets: vssleval.evaluate_many(models, datasets, out=...)"
+            if isinstance(value, (list, tuple)) else "")
 
 
 def check_model(model: Any) -> Any:
@@ -96,7 +102,7 @@ def check_model(model: Any) -> Any:
         return model
     if not isinstance(model, str) or not model.strip():
         raise VsslevalError(f"model must be a registered name (`vssleval models`), 'path.py:ClassName' or a "
-                            f"torch.nn.Module, got {_kind(model)}")
+                            f"torch.nn.Module, got {_kind(model)}{_several(model)}")
     return model
 
 

@@ -77,7 +77,8 @@ def _checkpoint_arg(checkpoint: Any) -> Any:
     return checkpoint
 
 
-def _is_model_file(name: str) -> bool:
+def is_model_file(name: str) -> bool:
+    """Whether a model name is the form ``path/to/file.py:ClassName`` (a model file, not a registered name)."""
     return ":" in name and name.rsplit(":", 1)[0].endswith(".py")
 
 
@@ -143,9 +144,9 @@ def _run_spec(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable
     seed_values = seeds if isinstance(seeds, list) else seed_list(n_seeds)
     module = None
     if isinstance(model, str):
-        if _is_model_file(model):
+        if is_model_file(model):
             split_model_file(model)  # the form is checked before any work
-        name, model_file = model, (model if _is_model_file(model) else None)
+        name, model_file = model, (model if is_model_file(model) else None)
         preset_name = preset or DEFAULT_PRESET
         if not isinstance(preset_name, str):
             raise VsslevalError(f"model {model!r} is registered: choose one of its presets by name, not a dict")
@@ -161,6 +162,18 @@ def _run_spec(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable
                    batch_size=batch_size, num_workers=o["workers"], device=o["device"], amp=o["amp"],
                    skip_bad=o["skip_bad"], trust_checkpoint=o["trust_checkpoint"], ogl_weights=o["ogl_weights"],
                    limit=o["limit"], max_skip_fraction=o["max_skip_fraction"], allow_nonfinite=o["allow_nonfinite"])
+    return spec, module, memory
+
+
+def plan_evaluation(o: Mapping[str, Any]) -> tuple[RunSpec, nn.Module | None, Callable[[int], None]]:
+    """:func:`_run_spec`, then the checks that need no data: the model is registered (or its file
+    loads) and the protocol can score these negatives of this model on this dataset's layout. Run
+    before hours of inference, not after (and, for a sweep, for every pair before the first starts)."""
+    spec, module, memory = _run_spec(o)
+    model_config = module.config if module is not None else load_model_config(
+        load_model_file(spec.model_file) if spec.model_file else spec.model)
+    prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
+                 "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
     return spec, module, memory
 
 
@@ -227,12 +240,7 @@ def evaluate(o: dict[str, Any]) -> Results:
     signature lists them all (:data:`vssleval.api.options.RUN_OPTIONS`). An unknown keyword, or any
     bad value, is a :class:`vssleval.VsslevalError` with the CLI's message before any work.
     """
-    spec, module, memory = _run_spec(o)
-    # before hours of inference, not after: the protocol can score these negatives and this model
-    model_config = module.config if module is not None else load_model_config(
-        load_model_file(spec.model_file) if spec.model_file else spec.model)
-    prepare_run({"model_config": model_config, "model_name": spec.model, "preset": spec.preset,
-                 "negatives": spec.negatives, "testset": get_dataset_config(spec.dataset)["layout"]}, spec.protocol)
+    spec, module, memory = plan_evaluation(o)
     outdir, temporary, log = _out_dir(o["out"]), o["out"] is None, _logger(o["verbose"])
     with _temporary_until_returned(outdir, temporary):
         outcome = run_inference(spec, outdir, resume=o["resume"], overwrite=o["overwrite"], log=log,
