@@ -145,6 +145,8 @@ def test_bad_input_is_a_clear_error(golden):
         metric.update(maps["silence"][:2], gt[:2], variant="silence")
     with pytest.raises(ValueError, match="batch sizes differ"):
         metric.update(maps["positive"][:2], gt[:3])
+    with pytest.raises(ValueError, match="must be \\[B, 224, 224\\].*got \\(2, 112, 224\\)"):
+        metric.update(maps["positive"][:2], gt[:2, ::2])
     with pytest.raises(ValueError, match="ids has length 1 for a batch of 2"):
         metric.update(maps["positive"][:2], gt[:2], ids=[0])
     metric.update(maps["positive"][:2], gt[:2], ids=[0, 1])
@@ -155,6 +157,32 @@ def test_bad_input_is_a_clear_error(golden):
         metric.compute()
     with pytest.raises(ValueError, match="missing \\['noise'\\]"):
         Localization("juanola2025", negatives=["silence", "offscreen"])
+
+
+def test_string_ids_order_the_samples_by_name(golden):
+    maps, gt, names, _, _ = golden
+    order = sorted(range(8), key=lambda i: names[i])
+    acc = Accumulator("vssleval", bootstrap=0)
+    acc.update(0, [names[i] for i in order], maps["positive"][order], silence=maps["silence"][order], gt=gt[order])
+    metric = Localization(negatives=["silence"])
+    for c in ([3, 1, 6], [0, 7, 2, 5, 4]):
+        metric.update({"positive": maps["positive"][c], "silence": maps["silence"][c]}, gt[c],
+                      ids=np.array(names)[c])
+    assert same(metric.compute(), acc.result()) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_maps_are_scored_on_their_device(golden):
+    """The accumulator's numbers for the same CUDA tensors, the ground truth moved to their device."""
+    maps, gt, _, _, _ = golden
+    cuda = {v: torch.from_numpy(maps[v][:8]).cuda() for v in ("positive", "silence")}
+    acc = Accumulator("vssleval", bootstrap=0)
+    acc.update(0, [str(i) for i in range(8)], cuda["positive"], silence=cuda["silence"], gt=torch.from_numpy(gt[:8]).cuda())
+    metric = Localization(negatives=["silence"])
+    metric.update(cuda["positive"][:5], gt[:5], ids=range(5))  # numpy ground truth goes to the maps' device
+    metric.update(cuda["silence"], torch.from_numpy(gt[:8]), variant="silence", ids=range(8))
+    metric.update(cuda["positive"][5:], gt[5:8], ids=range(5, 8))
+    assert same(metric.compute(), acc.result()) == []
 
 
 # -- the training-loop example of docs/metrics.md, with 1 and 2 gloo processes ---------------------

@@ -110,7 +110,7 @@ class Localization:
             targets: ``[B, 224, 224]`` ground truth, or ``{"gt": [B, 224, 224], "boxes": [B, K, 4]}``.
             variant: ``positive``, a negative of ``negatives`` or ``ogl`` (when ``maps`` is one array).
             ids: ``B`` sample ids, ints (the dataset index: results then come in dataset order) or
-                strings; a tensor is read as ints. They match the variants of a sample given in
+                strings (a tensor or an array too). They match the variants of a sample given in
                 separate calls, order the samples in :meth:`compute` and make it independent of
                 the number of processes and of the order of the batches; an id met twice counts
                 once (``DistributedSampler`` repeats samples to even out its shards). Without ids,
@@ -119,8 +119,8 @@ class Localization:
             confidence: the model's ``B`` scores of the positive pairs, for an evaluator that reads
                 them (``native`` on ACL-SSL's extended sets).
         Raises:
-            ValueError: an unknown variant, wrong ranks or batch sizes (every shape named), ids of
-                another length, ids mixed with batches without them.
+            ValueError: an unknown variant, wrong ranks or batch sizes (every shape named), ground
+                truth that is not 224 x 224, ids of another length, ids mixed with batches without them.
         """
         given = dict(maps) if isinstance(maps, Mapping) else {variant: maps}
         wrong = [v for v in given if v not in self.variants]
@@ -135,13 +135,15 @@ class Localization:
         for v, m in given.items():
             check_maps(v, m)
         check_maps("gt", gt)
+        if tuple(gt.shape[1:]) != (224, 224):
+            raise ValueError(f"the ground truth must be [B, 224, 224] (docs/metrics.md §2.1), got {tuple(gt.shape)}")
         check_same_batch({**{v: tuple(m.shape) for v, m in given.items()}, "gt": tuple(gt.shape)})
         n = int(gt.shape[0])
-        keys = self._ids(ids, n, given)
         columns = {"groups": groups, "labels": labels, "confidence": confidence, "boxes": boxes}
         for name, col in columns.items():
             if col is not None and len(col) != n:
                 raise ValueError(f"{name} has length {len(col)} for a batch of {n}")
+        keys = self._ids(ids, n, given)
         if set(given) == set(self.variants) and not any(k in self._pending for k in keys):
             self._score(given, gt, keys, columns)
         else:
@@ -152,20 +154,20 @@ class Localization:
         auto = ids is None
         if self._auto is not None and auto != self._auto:
             raise ValueError("give ids in every update or in none (they match and order the samples)")
-        self._auto = auto
         if auto:
             counts = {self._arrived.get(v, 0) for v in given}
             if len(counts) > 1:
                 raise ValueError(f"without ids the variants {sorted(given)} of one batch must be the same samples, "
                                  f"but {dict(self._arrived)} samples of each came before: give ids")
             start = counts.pop()
-            for v in given:
-                self._arrived[v] = start + n
+            self._arrived.update({v: start + n for v in given})
+            self._auto = True
             return list(range(start, start + n))
-        keys = [int(k) for k in to_numpy(ids).reshape(-1)] if is_torch(ids) or isinstance(ids, np.ndarray) \
-            else [k if isinstance(k, str) else int(k) for k in ids]
+        listed = to_numpy(ids).reshape(-1).tolist() if is_torch(ids) or isinstance(ids, np.ndarray) else list(ids)
+        keys = [k if isinstance(k, str) else int(k) for k in listed]
         if len(keys) != n:
             raise ValueError(f"ids has length {len(keys)} for a batch of {n}")
+        self._auto = False
         return keys
 
     def _hold(self, given: Mapping[str, Array], gt: Array, keys: list[Hashable],
