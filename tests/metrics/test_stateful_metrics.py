@@ -177,7 +177,8 @@ def test_cuda_maps_are_scored_on_their_device(golden):
     maps, gt, _, _, _ = golden
     cuda = {v: torch.from_numpy(maps[v][:8]).cuda() for v in ("positive", "silence")}
     acc = Accumulator("vssleval", bootstrap=0)
-    acc.update(0, [str(i) for i in range(8)], cuda["positive"], silence=cuda["silence"], gt=torch.from_numpy(gt[:8]).cuda())
+    acc.update(0, [str(i) for i in range(8)], cuda["positive"], silence=cuda["silence"],
+               gt=torch.from_numpy(gt[:8]).cuda())
     metric = Localization(negatives=["silence"])
     metric.update(cuda["positive"][:5], gt[:5], ids=range(5))  # numpy ground truth goes to the maps' device
     metric.update(cuda["silence"], torch.from_numpy(gt[:8]), variant="silence", ids=range(8))

@@ -114,7 +114,8 @@ class Localization:
                 separate calls, order the samples in :meth:`compute` and make it independent of
                 the number of processes and of the order of the batches; an id met twice counts
                 once (``DistributedSampler`` repeats samples to even out its shards). Without ids,
-                each variant's samples are numbered in arrival order on each process.
+                each variant's samples are numbered in arrival order on each process (and a
+                repeated sample counts each time).
             groups, labels: ``B`` scene groups (iIoU / iAUC) and class labels, or None.
             confidence: the model's ``B`` scores of the positive pairs, for an evaluator that reads
                 them (``native`` on ACL-SSL's extended sets).
