@@ -188,7 +188,7 @@ def test_cuda_maps_are_scored_on_their_device(golden):
 
 # -- the training-loop example of docs/metrics.md, with 1 and 2 gloo processes ---------------------
 DUMP = ("\nimport json as _json\nprint('RESULT', _json.dumps({k: v for k, v in result.items() if k != 'versions'}, "
-        "sort_keys=True))\n")
+        "sort_keys=True))\nprint('LOCAL', metric.compute(sync=False)['n_samples'])\n")
 
 
 def example() -> str:
@@ -211,7 +211,8 @@ def free_port() -> int:
 def test_training_loop_example_gives_one_result_on_one_and_two_gloo_processes(tmp_path, capsys, monkeypatch):
     code = example()
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    exec(compile(code, "val_loop.py", "exec"), {"__name__": "__main__"})  # one process: this one
+    with torch.random.fork_rng():  # one process: this one (its random state as it was after)
+        exec(compile(code, "val_loop.py", "exec"), {"__name__": "__main__"})
     one = results(capsys.readouterr().out)
     port, env = free_port(), {k: v for k, v in os.environ.items() if k != "VSSLEVAL_SHARED"}
     env.update(PYTHONPATH=str(ROOT), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2",
@@ -226,3 +227,5 @@ def test_training_loop_example_gives_one_result_on_one_and_two_gloo_processes(tm
     assert json.loads(one[0])["n_samples"] == 11  # DistributedSampler repeats one of the 11 samples on rank 1
     assert two[0] == two[1] == one[0]
     assert "{'n_samples': 11" in outs[0] and "{'n_samples'" not in outs[1]  # the example prints on rank 0
+    # without the other process: 6 samples each (rank 1's sixth is sample 0 again, a distinct id there)
+    assert [line for o in outs for line in o.splitlines() if line.startswith("LOCAL")] == ["LOCAL 6", "LOCAL 6"]
