@@ -194,14 +194,14 @@ class Accumulator:
 
         Args:
             seed_index: 0-based seed repetition; sample_ids: ``n`` ids.
-            records: ``{field: float64 [n]}``, the same fields as the seed's other batches.
+            records: ``{field: [n]}`` (float64 per protocol), the same fields as the seed's other batches.
             groups, labels: ``n`` scene groups and class labels, or None (as in :meth:`update`).
         Raises:
             ValueError: a field of another length than ``sample_ids``, or other fields than the
                 seed's earlier batches.
         """
         n = len(sample_ids)
-        rec = {str(k): np.asarray(v, dtype=np.float64) for k, v in records.items()}
+        rec = {str(k): np.asarray(v) for k, v in records.items()}
         wrong = {k: v.shape for k, v in rec.items() if v.shape[:1] != (n,)}
         if wrong:
             raise ValueError(f"records must be [n={n}, ...] per field, got {wrong}")
