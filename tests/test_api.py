@@ -89,6 +89,32 @@ def test_results_hold_maps_rows_and_metrics(api_run):
         res.maps("ogl")  # the clean protocol computes no object prior
 
 
+def test_stateful_metrics_give_the_runs_metrics(api_run):
+    """vssleval.metrics.Localization fed the run's maps and ground truth in a loop gives every number
+    of its metrics.json (docs/metrics.md §6.3)."""
+    from vssleval.data.types import scene_groups
+    from vssleval.engine.store.shards import unpack_gt
+    from vssleval.metrics import Localization
+
+    _, res, _ = api_run
+    m, cfg = res.metrics, res.config
+    metric = Localization(negatives=cfg["negatives"], thresholds=m["thresholds"], upsample=m["upsample"],
+                          seed=cfg["seeds"][0])
+    start = 0
+    for shard in res.store.iter_shards():
+        gt, n = unpack_gt(shard["gt"]), len(shard["ids"])
+        for lo in range(0, n, 3):  # batches of 3, as a loader would give them
+            rows, ids = slice(lo, lo + 3), list(range(start + lo, start + min(lo + 3, n)))
+            maps = {"positive": torch.from_numpy(shard["positive"][rows]), "silence": shard["silence"][rows],
+                    "noise": shard["noise"][0][rows], "offscreen": shard["offscreen"][0][rows]}
+            metric.update(maps, gt[rows], ids=ids, groups=scene_groups(shard["groups"][rows]))
+        start += n
+    got = metric.compute()
+    assert got["n_samples"] == 8 and "iiou" in got and "auroc_max_neg" in got
+    differ = [k for k in got if k != "versions" and json.dumps(got[k]) != json.dumps(m[k])]
+    assert differ == []
+
+
 def test_results_open_the_run_folder_or_its_store(api_run):
     _, res, root = api_run
     for path in (root / "api", root / "api" / "store"):

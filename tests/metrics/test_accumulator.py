@@ -86,6 +86,24 @@ def test_streaming_keeps_no_maps():
     assert all(a.ndim == 1 and a.size == 6 for a in arrays)  # per-sample scalars only
 
 
+def test_records_of_another_accumulator_give_its_result():
+    """add_records: one process's seed_records added to another accumulator give the same result;
+    records of another length or with other fields are refused."""
+    rng = np.random.default_rng(4)
+    acc = Accumulator(thresholds=TH, bootstrap=0)
+    pos, negs, gt = batch(rng)
+    acc.update(0, [str(j) for j in range(6)], pos, *negs, gt, groups=list("aabbcc"))
+    (seed,) = acc.seed_records()
+    again = Accumulator(thresholds=TH, bootstrap=0)
+    again.add_records(0, seed.ids[:2], {k: v[:2] for k, v in seed.records.items()}, seed.groups[:2])
+    again.add_records(0, seed.ids[2:], {k: v[2:] for k, v in seed.records.items()}, seed.groups[2:])
+    assert json.dumps(again.result()) == json.dumps(acc.result())
+    with pytest.raises(ValueError, match=r"records must be \[n=5, \.\.\.\]"):
+        again.add_records(0, seed.ids[:5], seed.records)
+    with pytest.raises(ValueError, match=r"records hold fields \['area'\] that the seed's other batches"):
+        again.add_records(0, seed.ids, {k: v for k, v in seed.records.items() if k != "area"})
+
+
 def test_report_writers(tmp_path):
     from vssleval.report.compat import write_metrics
 

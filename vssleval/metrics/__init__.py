@@ -17,6 +17,8 @@ Engine / report API (what ``vssleval evaluate`` and ``vssleval rescore`` call)::
                    groups=scene_ids_or_None, ogl=object_maps_or_None)   # raw low-res maps
     result = acc.result()          # flat dict -> metrics.json (docs/metrics.md §7.1)
     rows = acc.per_sample_rows()   # per-sample CSV rows
+    # in a training loop: Localization (update / compute / reset, synchronised across processes;
+    # docs/metrics.md §6.3) wraps the same Accumulator
     # files: vssleval.report.compat.write_metrics(result, rows, out_dir)
     #        vssleval.report.compat.write_protocol_files(acc, out_dir, model_name, testset)
     #        (the protocol's own files: juanola2025's metrics/<model>_<testset>.txt and max_min/*.npy)
@@ -34,6 +36,7 @@ from .curves import GRID, aoc, auc, instance_auc, instance_iou, success_rate, tr
 from .detection import average_precision, confidence, extended_metrics, max_f1, precision_all_detected
 from .overlap import GroundTruth, ciou, map_iou, pia
 from .protocols import PROTOCOLS
+from .stateful import Localization
 from .stats import extremes, f_score, summary
 from .thresholds import UniversalThresholds, adaptive_threshold, binarize, upper_median_threshold
 from .upsample import OPS, minmax_normalize, upsample
@@ -44,5 +47,5 @@ __all__ = [
     "average_precision", "confidence", "extended_metrics", "max_f1", "precision_all_detected",
     "GroundTruth", "ciou", "map_iou", "pia", "PROTOCOLS", "extremes", "f_score", "summary",
     "UniversalThresholds", "adaptive_threshold", "binarize", "upper_median_threshold", "OPS",
-    "minmax_normalize", "upsample",
+    "minmax_normalize", "upsample", "Localization",
 ]

@@ -185,12 +185,39 @@ class Accumulator:
         records = self.rules.seeds_sample_records(maps, gt, ogl, self.setup, **extra)
         grp = self.rules.groups(sample_ids, groups)
         for seed_index, rec in zip(seed_indices, records):
-            self._records.setdefault(seed_index, []).append(rec)
-            self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
-            if grp is not None:
-                self._groups.setdefault(seed_index, []).extend(grp)
-            if labels is not None:
-                self._labels.setdefault(seed_index, []).extend(str(x) for x in labels)
+            self.add_records(seed_index, sample_ids, rec, grp, labels)
+
+    def add_records(self, seed_index: int, sample_ids: Sequence[str], records: Mapping[str, np.ndarray],
+                    groups: Sequence[str] | None = None, labels: Sequence[str] | None = None) -> None:
+        """Add per-sample scalars that an accumulator with the same setup already computed (another
+        process's :meth:`seed_records`): the records of :meth:`update`, without the map work.
+
+        Args:
+            seed_index: 0-based seed repetition; sample_ids: ``n`` ids.
+            records: ``{field: [n]}`` (float64 per protocol), the same fields as the seed's other batches.
+            groups, labels: ``n`` scene groups and class labels, or None (as in :meth:`update`).
+        Raises:
+            ValueError: a field of another length than ``sample_ids``, or other fields than the
+                seed's earlier batches.
+        """
+        n = len(sample_ids)
+        rec = {str(k): np.asarray(v) for k, v in records.items()}
+        wrong = {k: v.shape for k, v in rec.items() if v.shape[:1] != (n,)}
+        if wrong:
+            raise ValueError(f"records must be [n={n}, ...] per field, got {wrong}")
+        earlier = self._records.get(seed_index)
+        if earlier and set(earlier[0]) != set(rec):
+            raise ValueError(f"records hold fields {sorted(set(rec) ^ set(earlier[0]))} that the seed's other "
+                             "batches do not (or lack them)")
+        for name, given in (("groups", groups), ("labels", labels)):
+            if given is not None and len(given) != n:
+                raise ValueError(f"{name} has length {len(given)} for {n} samples")
+        self._records.setdefault(seed_index, []).append(rec)
+        self._ids.setdefault(seed_index, []).extend(str(s) for s in sample_ids)
+        if groups is not None:
+            self._groups.setdefault(seed_index, []).extend(str(g) for g in groups)
+        if labels is not None:
+            self._labels.setdefault(seed_index, []).extend(str(x) for x in labels)
 
     # ------------------------------------------------------------------------------------------
     def _seed_records(self) -> list[tuple[int, dict[str, np.ndarray]]]:
