@@ -54,7 +54,10 @@ def test_the_registry_lists_the_zoo_and_the_baselines():
 
 @pytest.mark.slow  # a full-size model per case
 @pytest.mark.parametrize("name,preset", CASES)
-def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
+def test_model_builds_its_maps_have_the_declared_shape_and_forward_is_localize(name, preset):
+    """Per case one build (a ViT-B/16 + BEATs takes ~10 s): the preset's blocks validate, the maps
+    pass the engine's output contract with the declared shape, and, for a model with an audio path,
+    the promises of ``vssleval.models``' docstring hold (:func:`_check_forward_and_broadcast`)."""
     torch.manual_seed(0)
     cfg = load_model_config(name)
     block = preset_block(cfg, preset, name)
@@ -64,7 +67,8 @@ def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
     audio = AudioPipeline(block["audio"]) if block.get("audio") else None
     if block.get("image"):
         ImagePipeline(block["image"])
-    model = CheckedModel(build_model(name, preset=preset, random_init=True).eval(), name)
+    built = build_model(name, preset=preset, random_init=True).eval()
+    model = CheckedModel(built, name)
     side = _input_size(block)
     images = torch.rand(2, 3, side, side)
     with torch.no_grad():
@@ -81,6 +85,8 @@ def test_model_builds_and_its_maps_have_the_declared_shape(name, preset):
         assert h == 224
     else:
         assert h in (7, 14, side) and h != 224, f"{name}/{preset}: {h} x {w} map"
+    if (name, preset) in AUDIO_CASES:
+        _check_forward_and_broadcast(built, images, _audio_pair(block, seed=1))
 
 
 def _audio_pair(block, seed: int) -> torch.Tensor:
@@ -94,18 +100,10 @@ def _audio_pair(block, seed: int) -> torch.Tensor:
 AUDIO_CASES = [(n, p) for n, p in CASES if n != "ogl" and preset_block(load_model_config(n), p, n).get("audio")]
 
 
-@pytest.mark.slow  # a full-size model per case
-@pytest.mark.parametrize("name,preset", AUDIO_CASES)
-def test_forward_is_localize_of_the_encodings_and_batch_one_broadcasts(name, preset):
-    """The promises of ``vssleval.models``' docstring, for every registered model: ``forward`` is
-    ``localize(encode_image, encode_audio)``; a batch of 1 on either side is broadcast to the other
-    (one image's features serve many audio inputs, and one audio many images); float maps."""
-    torch.manual_seed(0)
-    block = preset_block(load_model_config(name), preset, name)
-    model = build_model(name, preset=preset, random_init=True).eval()
-    side = _input_size(block)
-    images = torch.rand(2, 3, side, side)
-    audio = _audio_pair(block, seed=1)
+def _check_forward_and_broadcast(model, images: torch.Tensor, audio: torch.Tensor) -> None:
+    """``forward`` is ``localize(encode_image, encode_audio)``; a batch of 1 on either side is
+    broadcast to the other (one image's features serve many audio inputs, and one audio many
+    images); float maps. ``images`` and ``audio`` are batches of 2, the audio rows different."""
     with torch.no_grad():
         visual, aud = model.encode_image(images), model.encode_audio(audio)
         paired = model.localize(visual, aud)
