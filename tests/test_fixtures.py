@@ -108,11 +108,16 @@ def _probe(tmp_path: Path, extra: str = "", **env: str) -> subprocess.CompletedP
                           capture_output=True, text=True, cwd=tmp_path, env=environ)
 
 
+#: a ``bundle_only`` parity check: it runs on a bare clone and is deselected (never skipped) when the
+#: full set is present, since the full set replaces the bundle (docs/testing.md)
+BUNDLE_TWIN = "\n@pytest.mark.parity\n@pytest.mark.bundle_only\ndef test_bundle_twin():\n    assert True\n"
+
+
 @pytest.mark.slow  # a pytest subprocess
 def test_hook_lets_skips_pass_by_default(tmp_path):
-    out = _probe(tmp_path)
+    out = _probe(tmp_path, extra=BUNDLE_TWIN, VSSLEVAL_FIXTURES=str(tmp_path / "nothing"))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "1 passed, 3 skipped" in out.stdout
+    assert "2 passed, 3 skipped" in out.stdout  # the bundle twin runs
 
 
 def _stand_ins(tmp_path):
@@ -130,10 +135,10 @@ def _stand_ins(tmp_path):
 @pytest.mark.slow  # a pytest subprocess
 def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
     probe = _stand_ins(tmp_path)
-    out = _probe(probe, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
+    out = _probe(probe, extra=BUNDLE_TWIN, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
                  VSSLEVAL_METADATA=str(tmp_path / "meta"))
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "2 failed, 1 passed, 1 skipped" in out.stdout
+    assert "2 failed, 1 passed, 1 skipped, 1 deselected" in out.stdout  # the bundle twin deselected
     assert "parity test skipped under VSSLEVAL_REQUIRE_FULL_FIXTURES=1 (it must run in CI): no goldens here" in out.stdout
     assert "metadata test skipped under VSSLEVAL_REQUIRE_FULL_FIXTURES=1" in out.stdout
 
@@ -145,19 +150,6 @@ def test_hook_refuses_ci_mode_without_the_full_set(tmp_path):
     assert out.returncode != 0
     assert "VSSLEVAL_REQUIRE_FULL_FIXTURES=1 but missing: the full fixture set" in out.stdout + out.stderr
     assert "the public annotation files" in out.stdout + out.stderr
-
-
-@pytest.mark.slow  # a pytest subprocess
-def test_bundle_only_checks_are_deselected_with_the_full_set(tmp_path):
-    """A ``bundle_only`` parity check runs on a bare clone and is deselected (never skipped) when the
-    full set is present: the full set replaces the bundle (docs/testing.md)."""
-    probe = _stand_ins(tmp_path)
-    extra = ("\n@pytest.mark.parity\n@pytest.mark.bundle_only\ndef test_bundle_twin():\n    assert True\n")
-    bare = _probe(probe, extra=extra, VSSLEVAL_FIXTURES=str(tmp_path / "nothing"))
-    assert "2 passed, 3 skipped" in bare.stdout, bare.stdout + bare.stderr
-    full = _probe(probe, extra=extra, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
-                  VSSLEVAL_METADATA=str(tmp_path / "meta"))
-    assert "2 failed, 1 passed, 1 skipped, 1 deselected" in full.stdout, full.stdout + full.stderr
 
 
 def test_model_lists_are_read_from_the_fixtures():
