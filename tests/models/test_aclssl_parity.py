@@ -26,6 +26,7 @@ from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import from_preset
 from vssleval.metrics.upsample import upsample
 from vssleval.models import build_model, load_model_config
+from vssleval.models import registry
 from vssleval.models.checkpoint import read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +115,8 @@ def test_a_missing_part_is_named_with_its_release(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     monkeypatch.setattr(Path, "home", lambda: tmp_path)
+    # every refusal below comes before the network is built (a ViT-B/16 + BEATs: seconds)
+    monkeypatch.setattr(registry, "_instantiate", lambda *a: pytest.fail("built before the files were checked"))
     (tmp_path / "Param_best.pth").write_bytes(b"")
     with pytest.raises(VsslevalError) as err:
         build_model("aclssl", checkpoint=str(tmp_path), preset="native")
@@ -202,9 +205,11 @@ def test_a_part_in_the_wrong_slot_is_refused_naming_the_part(tmp_path):
     sd = {"audio_proj.fc1.weight": torch.zeros(2, 2), "masker_i.w": torch.tensor(1.0)}
     torch.save({"audio_proj": {"fc1.weight": torch.zeros(2, 2)}, "masker_i": {"w": torch.tensor(1.0)}},
                tmp_path / "Param_best.pth")
-    torch.save({"cfg": {}, "model": sd}, tmp_path / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt")
+    beats_cfg = dict(load_model_config("aclssl")["checkpoint"]["part_config"]["beats"]["expect"])
+    torch.save({"cfg": beats_cfg, "model": sd}, tmp_path / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt")
     (tmp_path / "clipseg-rd64-refined").mkdir()
-    (tmp_path / "clipseg-rd64-refined" / "pytorch_model.bin").write_bytes(b"")
+    # every part is read before any is matched (registry.build_model): the CLIPSeg one must read
+    torch.save({"w": torch.zeros(1)}, tmp_path / "clipseg-rd64-refined" / "pytorch_model.bin")
     _config_json(tmp_path / "clipseg-rd64-refined")
     with pytest.raises(VsslevalError) as err:
         build_model("aclssl", checkpoint=str(tmp_path), preset="native")

@@ -36,6 +36,7 @@ import logging
 import pickle
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -310,26 +311,25 @@ def match_state_dict(
     return kept, missing, unexpected, mis_shaped, ignored
 
 
-def load_into(
-    model: torch.nn.Module,
-    checkpoint: Any,
-    ckpt_cfg: Mapping[str, Any],
-    model_name: str,
-    trust: bool = False,
-    guess: Callable[[Mapping[str, torch.Tensor]], str] | None = None,
-) -> list[Path]:
-    """Strictly load ``checkpoint`` into ``model``; return the files read.
+@dataclass
+class CheckpointParts:
+    """A checkpoint's files, read and checked, not yet matched against a model.
 
-    ``guess(state_dict)`` returns a sentence naming the registered model a mismatching file most
-    likely belongs to (see :func:`vssleval.models.registry.guess_model`).
-
-    Sets on ``model``: ``checkpoint_files`` (``[{"part", "path", "sha256"}]``, one per file read),
-    ``checkpoint_sha256`` (the one file's sha256, or ``{file name: sha256}`` for several) and
-    ``checkpoint_notes`` (lines to show the user, e.g. "not the official file").
+    ``parts``: ``(prefix, path, state dict)`` per file, the state dict's keys without the prefix;
+    ``records``: ``{"part", "path", "sha256"}`` per file; ``notes``: lines to show the user.
     """
-    expected = model.state_dict()
-    merged: dict[str, torch.Tensor] = {}
-    files, records, notes = [], [], []
+
+    parts: list[tuple[str, Path, dict[str, torch.Tensor]]]
+    records: list[dict[str, str]]
+    notes: list[str]
+
+
+def read_parts(checkpoint: Any, ckpt_cfg: Mapping[str, Any], model_name: str, trust: bool = False) -> CheckpointParts:
+    """Locate, hash and read every file of ``checkpoint`` and check each part's stored
+    configuration; nothing here needs the model, so :func:`vssleval.models.registry.build_model`
+    calls it before building the network (a wrong or missing file is named at once, not after the
+    seconds a ViT-B/16 takes to initialise)."""
+    records, notes, parts = [], [], []
     # every part is located before any is read: a missing one is named at once, not after
     # minutes of reading the others
     located, absent = [], []
@@ -358,7 +358,33 @@ def load_into(
         records.append({"part": prefix, "path": str(path), "sha256": sha256})
         obj = read_checkpoint(path, trust)
         check_part_config(obj, path, prefix, ckpt_cfg, model_name)
-        sd = extract_state_dict(obj, path, ckpt_cfg.get("container_key"))
+        parts.append((prefix, path, extract_state_dict(obj, path, ckpt_cfg.get("container_key"))))
+    return CheckpointParts(parts, records, notes)
+
+
+def load_into(
+    model: torch.nn.Module,
+    checkpoint: Any,
+    ckpt_cfg: Mapping[str, Any],
+    model_name: str,
+    trust: bool = False,
+    guess: Callable[[Mapping[str, torch.Tensor]], str] | None = None,
+) -> list[Path]:
+    """Strictly load ``checkpoint`` (what :func:`read_parts` takes, or its result) into ``model``;
+    return the files read.
+
+    ``guess(state_dict)`` returns a sentence naming the registered model a mismatching file most
+    likely belongs to (see :func:`vssleval.models.registry.guess_model`).
+
+    Sets on ``model``: ``checkpoint_files`` (``[{"part", "path", "sha256"}]``, one per file read),
+    ``checkpoint_sha256`` (the one file's sha256, or ``{file name: sha256}`` for several) and
+    ``checkpoint_notes`` (lines to show the user, e.g. "not the official file").
+    """
+    read = checkpoint if isinstance(checkpoint, CheckpointParts) else read_parts(checkpoint, ckpt_cfg, model_name, trust)
+    expected = model.state_dict()
+    merged: dict[str, torch.Tensor] = {}
+    files = []
+    for prefix, path, sd in read.parts:
         part = {(f"{prefix}." if prefix else "") + k: v for k, v in sd.items()}
         kept, missing, unexpected, mis_shaped, _ = match_state_dict(
             {k: v for k, v in expected.items() if not prefix or k.startswith(prefix + ".")},
@@ -387,8 +413,9 @@ def load_into(
         raise VsslevalError(f"checkpoint for {model_name!r} leaves keys unset: {_describe(left)}")
     # every key matched above, so a strict load cannot leave any tensor at its random init
     model.load_state_dict(merged, strict=True)
+    records = read.records
     model.checkpoint_files = records
     model.checkpoint_sha256 = (records[0]["sha256"] if len(records) == 1
                                else {Path(r["path"]).name: r["sha256"] for r in records})
-    model.checkpoint_notes = notes
+    model.checkpoint_notes = read.notes
     return files

@@ -364,7 +364,7 @@ def build_model(
 
     Returns the model with attributes ``name``, ``preset_name``, ``config``, ``map_rule``.
     """
-    from vssleval.models.checkpoint import load_into
+    from vssleval.models.checkpoint import load_into, read_parts
     from vssleval.models.maps import MapRule
 
     if ":" in name and name.rsplit(":", 1)[0].endswith(".py"):
@@ -372,12 +372,14 @@ def build_model(
     entry = get_entry(name)
     cfg = load_model_config(config if config is not None else name)
     block = preset_block(cfg, preset, name)
+    ckpt_cfg = dict(cfg.get("checkpoint") or {})
+    if checkpoint is not None:  # read and checked before the network is built: a bad file fails fast
+        checkpoint = read_parts(checkpoint, ckpt_cfg, name, trust=trust_checkpoint)
     model = _instantiate(entry, cfg)
     model.name = name
     model.preset_name = preset
     model.config = cfg
     model.map_rule = MapRule.from_config(block.get("map"))
-    ckpt_cfg = dict(cfg.get("checkpoint") or {})
     if checkpoint is None and getattr(model, "needs_checkpoint", True) and not random_init:
         checkpoint = default_checkpoint(model, name, ckpt_cfg)
         model.checkpoint_source = checkpoint  # where the weights came from, for the run's record
