@@ -274,7 +274,10 @@ def environment(clone: Path, scratch: Path, cache: Path) -> dict[str, str]:
     env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), PYTHONPATH=str(clone),
                VSSLEVAL_PYTHON=sys.executable,  # scripts/setup_env.sh: use this environment, install nothing
                VSSLEVAL_CACHE=str(cache), TMPDIR=str(scratch / "tmp"), MPLCONFIGDIR=str(scratch / "mpl"),
-               MPLBACKEND="Agg", PYTHONPYCACHEPREFIX=str(scratch / "pycache"))
+               MPLBACKEND="Agg")
+    # no PYTHONPYCACHEPREFIX: under one, every subprocess recompiles torch's and numpy's modules
+    # instead of reading their installed caches (3 to 4 s a command); the copy's own __pycache__
+    # folders are left out of the files it writes (PageRun.new_files)
     for name in ("tmp", "mpl"):
         (scratch / name).mkdir(parents=True, exist_ok=True)
     return env
@@ -341,7 +344,7 @@ class PageRun:
         """Files in the copy that it did not start with (the Python caches aside)."""
         have = set(checkout_files())
         return sorted(str(p.relative_to(self.clone)) for p in self.clone.rglob("*")
-                      if p.is_file() and str(p.relative_to(self.clone)) not in have)
+                      if p.is_file() and "__pycache__" not in p.parts and str(p.relative_to(self.clone)) not in have)
 
 
 def run_page(page: str, base: Path, cache: Path) -> PageRun:
