@@ -28,7 +28,8 @@ from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.report.figures import separates
 from vssleval.metrics.resampling import DEFAULT_SEED
 from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS
-from vssleval.report.compare import check_pair, compare_csv, console_lines
+from vssleval.report import compare_tables
+from vssleval.report.compare import check_pair, compare_csv, console_lines, sample_count
 from vssleval.report.compare import compare as compare_runs
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
@@ -116,7 +117,8 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     """Paired comparison of two runs on the same samples (B - A for each ``--compare`` row of their
     protocol's metric catalog, e.g. cIoU@0.5, AUC, AP and pIA per negative under ``vssleval``; paired
     bootstrap interval, paired permutation p-value; a metric that cannot be paired is listed as not
-    comparable, with why); writes ``compare.csv`` in ``out`` and returns its path. Runs of different
+    comparable, with why); writes ``compare.csv``, ``compare.md`` and ``compare.tex`` in ``out`` and
+    returns the path of ``compare.csv``. Runs of different
     datasets, protocols or samples are refused, and so are runs on different data (the same
     decision as :func:`report`'s) unless ``allow_mixed``."""
     bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
@@ -129,13 +131,16 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     rows = compare_runs(a, b, bootstrap, allow_mixed=allow_mixed)
     path = Path(out) / "compare.csv"
     write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED, Path(out)))
+    n = sample_count(a)  # the same tables for a reader and a paper (docs/report.md)
+    write_text_atomic(Path(out) / "compare.md", compare_tables.markdown(rows, a, b, n, bootstrap, DEFAULT_SEED))
+    write_text_atomic(Path(out) / "compare.tex", compare_tables.latex(rows, a, b, n, bootstrap, DEFAULT_SEED))
     if verbose:
         mixed = data_difference([a, b])
         lines = [f"mixed runs (--allow-mixed): {mixed}"] if mixed else []
         for line in lines + [n for n in (data_note([a, b]),) if n]:
             print(line)
         print("\n".join(console_lines(rows, a, b, bootstrap)))
-        print(f"compare: {for_console(path)}")
+        print(f"compare: {for_console(path)} (and compare.md, compare.tex)")
     return path
 
 
