@@ -21,7 +21,7 @@ from vssleval import fingerprint, limits, timing
 from vssleval.api.options import checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
-from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, EXTREMES_SUFFIX, HeatmapStore, check_run_folder,
+from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder,
                                    claim_run_folder, run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
@@ -33,7 +33,7 @@ from vssleval.report.compare import check_pair, compare_csv, console_lines, samp
 from vssleval.report.compare import compare as compare_runs
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
-from vssleval.report.overlays import overlay_grid, separating_threshold
+from vssleval.report.overlays import overlay_grid
 from vssleval.report.labels import check_distinct
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
@@ -100,7 +100,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
             sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
                                            sweep_samples, sweep_points)
             if overlays > 0:
-                path = _overlays(r, store, calibrations[r.label], overlays, out, notes, frames)
+                path = _overlays(r, store, overlays, out, notes, frames)
                 if path is not None:
                     overlay_files[r.label] = path
     res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes, mixed=mixed,
@@ -278,13 +278,12 @@ def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, 
                        calibrated, max_samples, points)
 
 
-def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, out: Path,
+def _overlays(run: RunRecord, store: HeatmapStore, k: int, out: Path,
               notes: list[str], frames: dict[tuple, dict[str, Path]] | None = None) -> Path | None:
-    """Overlay grid of the first ``k`` samples, thresholded at the calibrated threshold when it
-    separates anything; a note (not an error) when the dataset images are gone."""
-    th = float(cal["threshold"]) if separates(cal) else None
+    """Overlay grid of the first ``k`` samples, thresholded as the clean protocol's pIA (the
+    positive map's adaptive threshold); a note (not an error) when the dataset images are gone."""
     rel = Path("overlays") / f"{run.slug}.png"
-    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label, frames=frames) else None
+    return rel if write_overlay_figure(store, k, None, out / rel, notes, label=run.label, frames=frames) else None
 
 
 def _frame_paths(config: dict[str, Any], frames: dict[tuple, dict[str, Path]] | None) -> dict[str, Path]:
@@ -301,9 +300,11 @@ def _frame_paths(config: dict[str, Any], frames: dict[tuple, dict[str, Path]] | 
 
 def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, path: Path, notes: list[str],
                          label: str = "run", frames: dict[tuple, dict[str, Path]] | None = None) -> bool:
-    """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
-    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn.
-    ``frames``: a cache of :func:`_frame_paths` shared by the runs of one report."""
+    """Overlay grid (image | positive | silence | noise | offscreen, first seed, the ground-truth
+    boxes on each) of the first ``k`` samples of ``store`` at ``path`` (PNG and PDF), thresholded at
+    ``threshold`` (raw scale) or, when None, at each positive map's adaptive threshold; False, with a
+    note, when it cannot be drawn. ``frames``: a cache of :func:`_frame_paths` shared by the runs of
+    one report."""
     from vssleval.data.image import load_rgb
 
     config = store.config
@@ -329,35 +330,21 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
     for v in ("noise", "offscreen"):
         if v in negatives:
             maps[v] = shard[v][0, :k]
-    overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops)
+    overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops,
+                 gt=unpack_gt(shard["gt"][:k]), boxes=shard["boxes"][:k])
     return True
-
-
-def _raw_maxima(shard: dict[str, np.ndarray], variant: str) -> np.ndarray:
-    """The maxima of the raw maps of ``variant`` in ``shard``, flattened over seeds: the recorded
-    ones where the store keeps resized maps (``<variant>_extremes``, docs/models.md §2.8)."""
-    known = shard.get(variant + EXTREMES_SUFFIX)
-    if known is not None:
-        return known[..., 0].reshape(-1)
-    maps = shard[variant]
-    return maps.reshape(-1, maps.shape[-2] * maps.shape[-1]).max(1)
 
 
 def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | None,
                    log: Callable[[str], None] = print) -> None:
-    """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` or, by default,
-    the universal threshold calibrated on this run's positive vs negative raw maxima (none when
-    the maxima do not separate, as for audio-agnostic models)."""
-    if threshold is None:
-        pos, neg = [], []
-        for shard in store.iter_shards():
-            pos.append(_raw_maxima(shard, "positive"))
-            neg += [_raw_maxima(shard, v) for v in ("silence", "noise", "offscreen") if v in shard]
-        threshold = separating_threshold(np.concatenate(pos), np.concatenate(neg) if neg else np.empty(0))
+    """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` (a universal
+    raw-scale threshold) or, by default, each positive map's adaptive threshold (the clean
+    protocol's rule for pIA and cIoU_adap, docs/report.md "Overlays")."""
     notes: list[str] = []
     path = out / "overlays.png"
     if write_overlay_figure(store, k, threshold, path, notes):
-        shown = f"threshold {threshold:.4f}" if threshold is not None else "no threshold separates the audio variants"
+        shown = (f"threshold {threshold:.4g} (universal)" if threshold is not None
+                 else "thresholded at each positive map's adaptive threshold")
         log(f"overlays: {for_console(path)} (and .pdf), {shown}")
     for note in notes:
         log(f"overlays: {note}")
