@@ -46,8 +46,8 @@ def text_width(s: str, size: float = BODY_PT, bold: bool = False) -> float:
     for ASCII text; 1 em for any other character).
 
     Examples:
-    >>> round(text_width("0.645"), 1)  # four digits and a point at 8 pt
-    18.2
+    >>> round(text_width("0.645"), 1)  # (4 digits x 0.5 em + a point 0.28 em) x 8 pt, 3 % margin
+    18.8
     """
     em = 0.0
     for c in s:
