@@ -58,6 +58,9 @@ def test_titles_describe_the_drawn_array_in_the_issues_case():
     top, raw_top = _numbers(raw_heads[1])
     assert top == pytest.approx(float(drawn.max()), abs=5e-5) and raw_top == pytest.approx(0.9923, abs=1e-6)
     assert cut_heads[1].startswith("> 0.9696: 0.0 %") and p.above["positive"] == 0.0
+    # maps stored resized (docs/models.md §2.8): the raw maximum is the recorded one
+    (q,) = overlay_panels({"positive": raw}, ["s"], "bilinear", threshold=0.9696, raw_max={"positive": np.array([1.25])})
+    assert q.heads()[0][1].endswith("(raw 1.25)")
 
 
 def test_thresholded_row_is_the_protocols_adaptive_rule():

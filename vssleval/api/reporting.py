@@ -21,7 +21,7 @@ from vssleval import fingerprint, limits, timing
 from vssleval.api.options import checks_keywords
 from vssleval.api.results import Results, run_splits
 from vssleval.engine.scoring import prepare_run, score_run
-from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, HeatmapStore, check_run_folder,
+from vssleval.engine.store import (COMPLETE_FILE, CONFIG_FILE, EXTREMES_SUFFIX, HeatmapStore, check_run_folder,
                                    claim_run_folder, run_folder_owner, run_label, store_containing, unpack_gt)
 from vssleval.errors import VsslevalError
 from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
@@ -324,14 +324,12 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
         notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
         return False
     negatives = config.get("negatives") or []
-    maps = {"positive": shard["positive"][:k]}
-    if "silence" in negatives:
-        maps["silence"] = shard["silence"][:k]
-    for v in ("noise", "offscreen"):
-        if v in negatives:
-            maps[v] = shard[v][0, :k]
+    first = {"positive": np.s_[:k], "silence": np.s_[:k], "noise": np.s_[0, :k], "offscreen": np.s_[0, :k]}
+    maps = {v: shard[v][first[v]] for v in ("positive", *negatives) if v in first}
+    # a store keeping resized maps records the raw maps' maxima (docs/models.md §2.8)
+    raw_max = {v: shard[v + EXTREMES_SUFFIX][first[v]][..., 0] for v in maps if v + EXTREMES_SUFFIX in shard}
     overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops,
-                 gt=unpack_gt(shard["gt"][:k]), boxes=shard["boxes"][:k])
+                 gt=unpack_gt(shard["gt"][:k]), boxes=shard["boxes"][:k], raw_max=raw_max)
     return True
 
 

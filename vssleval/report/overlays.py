@@ -87,7 +87,7 @@ def scored_maps(raw: np.ndarray, op: str) -> np.ndarray:
 
 def overlay_panels(maps: Mapping[str, np.ndarray], titles: Sequence[str], op: str = "bilinear",
                    gt: np.ndarray | None = None, boxes: np.ndarray | None = None,
-                   threshold: float | None = None) -> list[Panel]:
+                   threshold: float | None = None, raw_max: Mapping[str, np.ndarray] | None = None) -> list[Panel]:
     """What an overlay figure shows, sample by sample.
 
     Args:
@@ -98,6 +98,8 @@ def overlay_panels(maps: Mapping[str, np.ndarray], titles: Sequence[str], op: st
         boxes: ``[K, n, 4]`` ground-truth boxes as fractions of the frame (NaN rows: none).
         threshold: a universal raw-scale threshold for the thresholded row instead; with neither
             ``gt`` nor ``threshold`` there is no thresholded row.
+        raw_max: variant -> ``[K]`` maxima of the raw maps where ``maps`` are not the raw maps (a
+            store keeping them resized, docs/models.md §2.8); default: the maxima of ``maps``.
     """
     variants = [v for v in VARIANT_ORDER if v in maps]
     shown = {v: scored_maps(maps[v], op) for v in variants}
@@ -123,34 +125,35 @@ def overlay_panels(maps: Mapping[str, np.ndarray], titles: Sequence[str], op: st
             iou = float(np.asarray(ciou((own["positive"] > t)[None], np.asarray(gt[i])[None]))[0])
         b = np.empty((0, 4)) if boxes is None else np.asarray(boxes[i], dtype=np.float64)
         b = b[np.isfinite(b).all(axis=1)] * 224.0
-        raw_max = {v: float(np.nanmax(maps[v][i])) if np.isfinite(maps[v][i]).any() else float("nan")
-                   for v in variants}
-        panels.append(Panel(str(titles[i]), own, raw_max, lo, hi, t, above, iou, b,
+        tops = {v: float(raw_max[v][i]) if raw_max and v in raw_max else
+                float(np.nanmax(maps[v][i])) if np.isfinite(maps[v][i]).any() else float("nan") for v in variants}
+        panels.append(Panel(str(titles[i]), own, tops, lo, hi, t, above, iou, b,
                             "universal" if threshold is not None else "adaptive"))
     return panels
 
 
 def overlay_grid(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], threshold: float | None,
                  out: str | Path, titles: Sequence[str] | None = None, op: str = "bilinear",
-                 gt: np.ndarray | None = None, boxes: np.ndarray | None = None) -> Path:
+                 gt: np.ndarray | None = None, boxes: np.ndarray | None = None,
+                 raw_max: Mapping[str, np.ndarray] | None = None) -> Path:
     """Write a PNG (and PDF) grid, one row pair per sample (:func:`overlay_panels` says what is drawn).
 
     Args:
         images: ``K`` uint8 RGB arrays ``[224, 224, 3]``.
-        maps: variant -> raw maps ``[K, h, w]``. threshold, gt, boxes: as :func:`overlay_panels`.
+        maps: variant -> raw maps ``[K, h, w]``. threshold, gt, boxes, raw_max: as :func:`overlay_panels`.
         out: PNG path; a PDF with the same stem is written beside it.
     """
     out = Path(out)
-    save_figure(overlay_figure(images, maps, threshold, titles, op, gt, boxes), out, dpi=110)
+    save_figure(overlay_figure(images, maps, threshold, titles, op, gt, boxes, raw_max), out, dpi=110)
     return out
 
 
 def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], threshold: float | None,
                    titles: Sequence[str] | None = None, op: str = "bilinear", gt: np.ndarray | None = None,
-                   boxes: np.ndarray | None = None):
+                   boxes: np.ndarray | None = None, raw_max: Mapping[str, np.ndarray] | None = None):
     """The figure :func:`overlay_grid` saves: one axes per row of cells, one colour-bar axes per sample."""
     titles = [figure_text(t) for t in titles] if titles else [f"sample {i}" for i in range(len(images))]
-    panels = overlay_panels(maps, titles, op, gt, boxes, threshold)
+    panels = overlay_panels(maps, titles, op, gt, boxes, threshold, raw_max)
     rows_per = 2 if panels and panels[0].threshold is not None else 1
     k = len(images)
     cols = 1 + len(panels[0].shown) if panels else 1
