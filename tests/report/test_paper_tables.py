@@ -10,17 +10,12 @@ protocol, every ``--ci-style``. All of them are compiled by one ``pdflatex`` run
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-import shared
-from tex_cells import tex_plain
+from tex_cells import compile_overfull, tex_plain
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report import compare_tables
 from vssleval.report import latex as lt
@@ -135,47 +130,6 @@ def test_split_tables_each_fit_the_estimate():
 
 
 # -- pdflatex ------------------------------------------------------------------------------------
-def _pdflatex() -> str:
-    """``pdflatex``, or a skip naming the script that installs it (a failure under
-    VSSLEVAL_REQUIRE_FULL_FIXTURES=1, where CI has installed it)."""
-    exe = shutil.which("pdflatex")
-    found = exe and shutil.which("kpsewhich") and subprocess.run(
-        ["kpsewhich", "booktabs.sty"], capture_output=True, text=True).stdout.strip()
-    if not found:
-        why = ("pdflatex with booktabs is not installed (bash scripts/system_packages.sh installs "
-               "texlive-latex-base and texlive-latex-recommended)")
-        if os.environ.get("VSSLEVAL_REQUIRE_FULL_FIXTURES", "") not in ("", "0"):
-            pytest.fail(why + " but VSSLEVAL_REQUIRE_FULL_FIXTURES=1")
-        pytest.skip(why)
-    return exe
-
-
-def compile_overfull(folder: Path, parts: dict[str, str]) -> dict[str, list[str]]:
-    """Compile every ``parts`` text (a file each) in one two-column A4 article; ``{part: [overfull
-    box lines of the log]}`` (empty lists when everything fits). The document must compile."""
-    exe = _pdflatex()
-    body = []
-    for name, text in parts.items():
-        (folder / f"{name}.tex").write_text(text, encoding="utf-8")
-        body += [rf"\typeout{{CASE {name}}}", rf"\input{{{name}.tex}}", r"\clearpage"]
-    doc = "\n".join([r"\documentclass[twocolumn,a4paper]{article}", r"\usepackage{booktabs}",
-                     r"\begin{document}", *body, r"\end{document}", ""])
-    (folder / "doc.tex").write_text(doc, encoding="utf-8")
-    proc = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=folder,
-                          capture_output=True, text=True, timeout=shared.HANG_S)
-    log = (folder / "doc.log").read_text(encoding="utf-8", errors="replace")
-    assert proc.returncode == 0, log[-3000:]
-    found: dict[str, list[str]] = {name: [] for name in parts}
-    case = None
-    for line in log.splitlines():
-        if line.startswith("CASE "):
-            case = line[5:].strip()
-        elif "Overfull \\hbox" in line or "Overfull \\vbox" in line:
-            found[case or "preamble"].append(line)
-    return found
-
-
-@pytest.mark.slow
 def test_pdflatex_fits_every_case_in_two_columns(tmp_path):
     parts = {name: leaderboard.latex(board(d, p), style) for name, (d, p, style) in CASES.items()}
     small = [record("ezvsl", "vggss", "native", 0), record("slavc", "vggss", "native", 1)]
@@ -184,8 +138,22 @@ def test_pdflatex_fits_every_case_in_two_columns(tmp_path):
     a, b = record("ezvsl", "vggss", "vssleval", 0), record(LONG, "vggss", "vssleval", 1)
     a.label, b.label = "ezvsl", LONG
     parts["compare"] = compare_tables.latex(compare_rows(), a, b, 5158, 1000, 0)
+    # the width estimate is an upper bound of the typeset width, for every kind of character it meets
+    texts = [(7, "[0.000, 0.000]", False), (8, "0.645", True), (8, "0.908 ± 0.004", False), (7, "[−0.011, +0.029]", False),
+             (8, "pIA offscreen", False), (8, LONG, False), (8, "synthetic-vggss (protocol juanola2025)", False),
+             (8, "MWQ wmk AUROC max-F1 cIoU@0.5 x_y/z", False), (8, "††† %&#", False)]
+    boxes = []
+    for k, (size, t, bold) in enumerate(texts):
+        body = r"\textbf{" + lt.ltx(t) + "}" if bold else lt.ltx(t)
+        boxes.append(rf"\setbox0\hbox{{\fontsize{{{size}}}{{10}}\selectfont {body}}}\typeout{{WIDTH {k} \the\wd0}}")
+    parts["widths"] = "\n".join(boxes)
     overfull = compile_overfull(tmp_path, parts)
     assert {k: v for k, v in overfull.items() if v} == {}
+    measured = {int(k): float(w) for k, w in re.findall(r"^WIDTH (\d+) ([\d.]+)pt", (tmp_path / "doc.log").read_text(),
+                                                         re.M)}
+    assert len(measured) == len(texts)
+    for k, (size, t, bold) in enumerate(texts):
+        assert measured[k] <= lt.text_width(t, size, bold) <= 1.2 * measured[k], t
 
 
 def compare_rows() -> list[dict]:

@@ -32,13 +32,19 @@ BODY_PT, SUB_PT, TABCOLSEP_PT = 8.0, 7.0, 4.0
 LABEL_MAX_PT = 110.0
 
 # Widths of Computer Modern Roman characters in em (cmr10), rounded up; anything else counts 1 em.
-_EM = {**dict.fromkeys("0123456789", 0.5), **dict.fromkeys(".,:;'`!|", 0.28), " ": 0.34,
+_LETTERS = dict(zip("abcdefghijklmnopqrstuvwxyz",
+                    (.5, .56, .45, .56, .45, .31, .5, .56, .28, .31, .53, .28, .84, .56, .5, .56, .53, .4, .4, .39,
+                     .56, .53, .73, .53, .53, .45)))
+_LETTERS.update(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                    (.75, .71, .73, .77, .69, .66, .79, .75, .37, .52, .78, .63, .92, .75, .78, .69, .78, .74, .56,
+                     .73, .75, .75, 1.03, .75, .75, .62)))
+_EM = {**_LETTERS, **dict.fromkeys("0123456789", 0.5), **dict.fromkeys(".,:;'`!|", 0.28), " ": 0.34,
        **dict.fromkeys("()[]", 0.39), **dict.fromkeys("{}", 0.5), "-": 0.34, "/": 0.5, "*": 0.5, "_": 0.5,
-       **dict.fromkeys("+=<>±−", 0.78), "†": 0.45, "%": 0.84, "&": 0.78, "#": 0.84, "$": 0.5, "@": 0.78,
-       **dict.fromkeys("ijlt", 0.39), **dict.fromkeys("fr", 0.4), **dict.fromkeys("mw", 0.84),
-       **dict.fromkeys("MW", 1.03), **dict.fromkeys("Ii", 0.39)}
-_LOWER, _UPPER, _OTHER = 0.56, 0.77, 1.0
+       **dict.fromkeys("+=<>±−", 0.78), "†": 0.45, "%": 0.84, "&": 0.78, "#": 0.84, "$": 0.5, "@": 0.78}
+_OTHER = 1.0
 _BOLD = 1.15  # cmbx is about 15 % wider than cmr
+#: Computer Modern's small design sizes are wider per em than cmr10 (a digit: 0.531 em in cmr8, 0.569 in cmr7)
+_DESIGN = {10: 1.0, 9: 1.03, 8: 1.07, 7: 1.14, 6: 1.23, 5: 1.33}
 
 
 def text_width(s: str, size: float = BODY_PT, bold: bool = False) -> float:
@@ -46,13 +52,14 @@ def text_width(s: str, size: float = BODY_PT, bold: bool = False) -> float:
     for ASCII text; 1 em for any other character).
 
     Examples:
-    >>> round(text_width("0.645"), 1)  # (4 digits x 0.5 em + a point 0.28 em) x 8 pt, 3 % margin
-    18.8
+    >>> round(text_width("0.645"), 1)  # (4 digits x 0.5 em + a point 0.28 em) x 8 pt x cmr8's 1.07, 2 % margin
+    19.9
     """
     em = 0.0
     for c in s:
-        em += _EM.get(c, _LOWER if c.islower() and c.isascii() else _UPPER if c.isupper() and c.isascii() else _OTHER)
-    return em * size * (_BOLD if bold else 1.0) * 1.03
+        em += _EM.get(c, _OTHER)
+    design = _DESIGN.get(round(size), 1.33 if size < 5 else 1.0)
+    return em * size * design * (_BOLD if bold else 1.0) * 1.02
 
 
 def wrap(s: str, width: float, size: float = BODY_PT) -> list[str]:
