@@ -978,6 +978,13 @@ FACTS: list[tuple[str, str, str, Callable[[], tuple]]] = [
                        .group(1)),)),
     ("report-fingerprint-format", "docs/report.md", r"hold the summary as `fingerprint`: `format` \((\d+)\)",
      _one("vssleval.fingerprint", "FORMAT")),
+    ("report-tex-sizes", "docs/report.md", r"in a fixed type size, (\d+) pt for the cells and (\d+) pt for a cell's "
+     r"second line .*? with (\d+) pt on each side of a column",
+     lambda: tuple(_is("vssleval.report.latex", k)() for k in ("BODY_PT", "SUB_PT", "TABCOLSEP_PT"))),
+    ("report-tex-widths", "docs/report.md", r"`\\textwidth` of (\d+) pt, the narrowest .*? narrow enough for one "
+     r"column \((\d+) pt\)", lambda: tuple(_is("vssleval.report.latex", k)() for k in ("TEXT_WIDTH_PT", "COLUMN_WIDTH_PT"))),
+    ("report-tex-label", "docs/report.md", r"a run label is wrapped to at most (\d+) pt",
+     _one("vssleval.report.latex", "LABEL_MAX_PT")),
     # docs/performance.md, docs/testing.md
     ("performance-batch", "docs/performance.md", r"\*\*Default: (\d+) on every device\*\* \(`--batch-size`, "
      r"`RunSpec\.batch_size`\)", lambda: (_option("batch_size").default,)),

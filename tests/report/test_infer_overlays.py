@@ -14,6 +14,6 @@ def test_infer_resumes_a_store_and_draws_overlays(runs, tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "0 batches computed" in out
-    assert "no threshold separates" in out  # an audio-agnostic model: no detection threshold
+    assert "thresholded at each positive map's adaptive threshold" in out  # the rule of pIA (docs/report.md)
     png, pdf = run / "overlays.png", run / "overlays.pdf"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"

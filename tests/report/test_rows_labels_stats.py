@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tex_cells import tex_plain
 from vssleval.cli import main
 from vssleval.metrics import resampling as rs
 from vssleval.report.runs import RunRecord
@@ -84,6 +85,7 @@ def md_rows(md: str, heading: str) -> list[list[str]]:
 
 
 def tex_rows(tex: str) -> list[str]:
+    """The body lines of the first table of ``tex``."""
     body = tex[tex.index(r"\midrule"):tex.index(r"\bottomrule")]
     return [ln for ln in body.splitlines() if ln.endswith(r"\\") and not ln.startswith("\\midrule")]
 
@@ -108,7 +110,7 @@ def test_runs_of_one_model_keep_a_row_each_in_every_table_whatever_the_order(run
         assert [r["run_dir"] for r in board] == [in_folder(p, out) for p in order]  # rows follow the arguments
         md = (out / "leaderboard.md").read_text()
         assert [r[0] for r in md_rows(md, "## synthetic-is3")] == [f"{want[str(p)]} (baseline)" for p in order]
-        assert [r.split(" & ")[0] for r in tex_rows((out / "leaderboard.tex").read_text())] == [
+        assert [tex_plain(r.split(" & ")[0]) for r in tex_rows((out / "leaderboard.tex").read_text())] == [
             want[str(p)] for p in order]
         rep = (out / "report.md").read_text()
         assert [r[0] for r in md_rows(rep, "### Localization under positive audio")] == [want[str(p)] for p in order]

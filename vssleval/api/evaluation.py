@@ -263,8 +263,8 @@ def infer(o: dict[str, Any]) -> Results:
 
     Args:
         overlays: draw ``overlays.png`` (and ``.pdf``) for the first K samples (0: none).
-        threshold: raw-scale threshold of the overlays' thresholded row (default: calibrated on
-            this run's positive vs negative maxima); a finite number.
+        threshold: universal raw-scale threshold of the overlays' thresholded row (default: each
+            positive map's adaptive threshold, the rule of pIA; docs/report.md "Overlays"); a finite number.
         allow_nonfinite: recorded in the run's configuration; ``infer`` scores nothing, so maps
             holding NaN / inf are stored either way and counted in a warning.
 

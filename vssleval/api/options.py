@@ -175,8 +175,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "(default 1000; 0: none)", _number("bootstrap"), "int", "output", ("evaluate",), cli={"type": int}),
     Option("overlays", 0, "overlay figures for the first K samples (CLI default 4; API default 0; 0: none)",
            _number("overlays"), "int", "output", ("infer",), cli={"type": int, "metavar": "K"}, cli_default=4),
-    Option("threshold", None, "raw-scale threshold for the thresholded row (default: calibrated on this run's "
-           "positive vs negative maxima)", _number("threshold"), "float | None", "output", ("infer",),
+    Option("threshold", None, "universal raw-scale threshold for the overlays' thresholded row (default: each "
+           "positive map's adaptive threshold, the rule of pIA)", _number("threshold"), "float | None", "output", ("infer",),
            cli={"type": float}),
 )
 

@@ -29,12 +29,13 @@ from vssleval.io_utils import atomic_path, ensure_output_dir, write_text_atomic
 from vssleval.report.figures import separates
 from vssleval.metrics.resampling import DEFAULT_SEED
 from vssleval.report.choices import CI_STYLES, DEFAULT_POINTS, HTML_FORMAT
-from vssleval.report.compare import check_pair, compare_csv, console_lines
+from vssleval.report import compare_tables
+from vssleval.report.compare import check_pair, compare_csv, console_lines, sample_count
 from vssleval.report.compare import compare as compare_runs
 from vssleval.report.gallery import Gallery
 from vssleval.report.leaderboard import FORMATS
 from vssleval.report.multi import calibrate_all, write_report
-from vssleval.report.overlays import overlay_grid, separating_threshold
+from vssleval.report.overlays import overlay_grid
 from vssleval.report.labels import check_distinct
 from vssleval.report.runs import RunRecord, assign_labels, check_comparable, data_difference, data_note, load_run
 from vssleval.report.single import write_run_outputs
@@ -107,7 +108,7 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
                 sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
                                                sweep_samples, sweep_points)
                 if overlays > 0:
-                    path = _overlays(r, store, calibrations[r.label], overlays, out, notes, frames)
+                    path = _overlays(r, store, overlays, out, notes, frames)
                     if path is not None:
                         overlay_files[r.label] = path
                 if gallery is not None:
@@ -141,7 +142,8 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     """Paired comparison of two runs on the same samples (B - A for each ``--compare`` row of their
     protocol's metric catalog, e.g. cIoU@0.5, AUC, AP and pIA per negative under ``vssleval``; paired
     bootstrap interval, paired permutation p-value; a metric that cannot be paired is listed as not
-    comparable, with why); writes ``compare.csv`` in ``out`` and returns its path. Runs of different
+    comparable, with why); writes ``compare.csv``, ``compare.md`` and ``compare.tex`` in ``out`` and
+    returns the path of ``compare.csv``. Runs of different
     datasets, protocols or samples are refused, and so are runs on different data (the same
     decision as :func:`report`'s) unless ``allow_mixed``."""
     bootstrap = limits.validate(bootstrap=bootstrap)["bootstrap"]
@@ -154,13 +156,16 @@ def compare(run_a: str | Path, run_b: str | Path, out: str | Path, *, bootstrap:
     rows = compare_runs(a, b, bootstrap, allow_mixed=allow_mixed)
     path = Path(out) / "compare.csv"
     write_text_atomic(path, compare_csv(rows, a, b, bootstrap, DEFAULT_SEED, Path(out)))
+    n = sample_count(a)  # the same tables for a reader and a paper (docs/report.md)
+    write_text_atomic(Path(out) / "compare.md", compare_tables.markdown(rows, a, b, n, bootstrap, DEFAULT_SEED))
+    write_text_atomic(Path(out) / "compare.tex", compare_tables.latex(rows, a, b, n, bootstrap, DEFAULT_SEED))
     if verbose:
         mixed = data_difference([a, b])
         lines = [f"mixed runs (--allow-mixed): {mixed}"] if mixed else []
         for line in lines + [n for n in (data_note([a, b]),) if n]:
             print(line)
         print("\n".join(console_lines(rows, a, b, bootstrap)))
-        print(f"compare: {for_console(path)}")
+        print(f"compare: {for_console(path)} (and compare.md, compare.tex)")
     return path
 
 
@@ -298,13 +303,12 @@ def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, 
                        calibrated, max_samples, points)
 
 
-def _overlays(run: RunRecord, store: HeatmapStore, cal: dict[str, Any], k: int, out: Path,
+def _overlays(run: RunRecord, store: HeatmapStore, k: int, out: Path,
               notes: list[str], frames: dict[tuple, dict[str, Path]] | None = None) -> Path | None:
-    """Overlay grid of the first ``k`` samples, thresholded at the calibrated threshold when it
-    separates anything; a note (not an error) when the dataset images are gone."""
-    th = float(cal["threshold"]) if separates(cal) else None
+    """Overlay grid of the first ``k`` samples, thresholded as the clean protocol's pIA (the
+    positive map's adaptive threshold); a note (not an error) when the dataset images are gone."""
     rel = Path("overlays") / f"{run.slug}.png"
-    return rel if write_overlay_figure(store, k, th, out / rel, notes, label=run.label, frames=frames) else None
+    return rel if write_overlay_figure(store, k, None, out / rel, notes, label=run.label, frames=frames) else None
 
 
 def _frame_paths(config: dict[str, Any], frames: dict[tuple, dict[str, Path]] | None) -> dict[str, Path]:
@@ -321,9 +325,11 @@ def _frame_paths(config: dict[str, Any], frames: dict[tuple, dict[str, Path]] | 
 
 def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, path: Path, notes: list[str],
                          label: str = "run", frames: dict[tuple, dict[str, Path]] | None = None) -> bool:
-    """Overlay grid (image | positive | silence | noise | offscreen, first seed) of the first ``k``
-    samples of ``store`` at ``path`` (PNG and PDF); False, with a note, when it cannot be drawn.
-    ``frames``: a cache of :func:`_frame_paths` shared by the runs of one report."""
+    """Overlay grid (image | positive | silence | noise | offscreen, first seed, the ground-truth
+    boxes on each) of the first ``k`` samples of ``store`` at ``path`` (PNG and PDF), thresholded at
+    ``threshold`` (raw scale) or, when None, at each positive map's adaptive threshold; False, with a
+    note, when it cannot be drawn. ``frames``: a cache of :func:`_frame_paths` shared by the runs of
+    one report."""
     from vssleval.data.image import load_rgb
 
     config = store.config
@@ -343,41 +349,25 @@ def write_overlay_figure(store: HeatmapStore, k: int, threshold: float | None, p
         notes.append(f"{label}: no overlays, the dataset images are not readable at {config.get('data_root')} ({exc})")
         return False
     negatives = config.get("negatives") or []
-    maps = {"positive": shard["positive"][:k]}
-    if "silence" in negatives:
-        maps["silence"] = shard["silence"][:k]
-    for v in ("noise", "offscreen"):
-        if v in negatives:
-            maps[v] = shard[v][0, :k]
-    overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops)
+    first = {"positive": np.s_[:k], "silence": np.s_[:k], "noise": np.s_[0, :k], "offscreen": np.s_[0, :k]}
+    maps = {v: shard[v][first[v]] for v in ("positive", *negatives) if v in first}
+    # a store keeping resized maps records the raw maps' maxima (docs/models.md §2.8)
+    raw_max = {v: shard[v + EXTREMES_SUFFIX][first[v]][..., 0] for v in maps if v + EXTREMES_SUFFIX in shard}
+    overlay_grid(images, maps, threshold, path, titles=ids, op=prepare_run(config, "vssleval").ops,
+                 gt=unpack_gt(shard["gt"][:k]), boxes=shard["boxes"][:k], raw_max=raw_max)
     return True
-
-
-def _raw_maxima(shard: dict[str, np.ndarray], variant: str) -> np.ndarray:
-    """The maxima of the raw maps of ``variant`` in ``shard``, flattened over seeds: the recorded
-    ones where the store keeps resized maps (``<variant>_extremes``, docs/models.md §2.8)."""
-    known = shard.get(variant + EXTREMES_SUFFIX)
-    if known is not None:
-        return known[..., 0].reshape(-1)
-    maps = shard[variant]
-    return maps.reshape(-1, maps.shape[-2] * maps.shape[-1]).max(1)
 
 
 def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | None,
                    log: Callable[[str], None] = print) -> None:
-    """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` or, by default,
-    the universal threshold calibrated on this run's positive vs negative raw maxima (none when
-    the maxima do not separate, as for audio-agnostic models)."""
-    if threshold is None:
-        pos, neg = [], []
-        for shard in store.iter_shards():
-            pos.append(_raw_maxima(shard, "positive"))
-            neg += [_raw_maxima(shard, v) for v in ("silence", "noise", "offscreen") if v in shard]
-        threshold = separating_threshold(np.concatenate(pos), np.concatenate(neg) if neg else np.empty(0))
+    """Overlays of the first ``k`` samples; the thresholded row uses ``threshold`` (a universal
+    raw-scale threshold) or, by default, each positive map's adaptive threshold (the clean
+    protocol's rule for pIA and cIoU_adap, docs/report.md "Overlays")."""
     notes: list[str] = []
     path = out / "overlays.png"
     if write_overlay_figure(store, k, threshold, path, notes):
-        shown = f"threshold {threshold:.4f}" if threshold is not None else "no threshold separates the audio variants"
+        shown = (f"threshold {threshold:.4g} (universal)" if threshold is not None
+                 else "thresholded at each positive map's adaptive threshold")
         log(f"overlays: {for_console(path)} (and .pdf), {shown}")
     for note in notes:
         log(f"overlays: {note}")

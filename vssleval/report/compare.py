@@ -62,6 +62,11 @@ def _ids(r: RunRecord) -> list[str]:
     return [str(x) for x in r.columns["sample_id"][first]]
 
 
+def sample_count(r: RunRecord) -> int:
+    """The samples a run holds (those of its first seed)."""
+    return len(_ids(r))
+
+
 def _seeds(r: RunRecord) -> list[float]:
     return sorted(set(r.columns["seed_index"].tolist()))
 

@@ -123,17 +123,48 @@ def _box_group(ax, run: RunRecord, x0: float, width: float, rng) -> list[float]:
     return xs
 
 
+def maxima_limits(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]] | None = None
+                  ) -> tuple[float, float]:
+    """The y-axis of every panel of ``maxima.png``: the span of every run's maxima (and of the drawn
+    thresholds), 5 % margin on each side. One axis for all panels, so the baselines' panel is read on
+    the scale of the models it is compared with (a constant baseline is not zoomed into showing
+    float32 rounding as a difference); a span under one millionth of the values' magnitude counts
+    as none and gets a margin of 5 % of that magnitude (1 at 0).
+
+    Examples:
+    >>> maxima_limits([])
+    (-0.05, 0.05)
+    """
+    values = [run.maxima(v) for run in runs for v in ["positive", *run.negatives]]
+    values += [np.array([c["threshold"]]) for c in (calibrations or {}).values() if separates(c)]
+    flat = np.concatenate(values) if values else np.zeros(1)
+    flat = flat[np.isfinite(flat)] if np.isfinite(flat).any() else np.zeros(1)
+    lo, hi = float(flat.min()), float(flat.max())
+    size = max(abs(lo), abs(hi))
+    if hi - lo <= 1e-6 * size or hi == lo:
+        pad = 0.05 * size if size > 0 else 0.05
+        return lo - pad, hi + pad
+    return lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
+
+
 def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]],
                   out: str | Path) -> list[Path]:
-    """Box plots (with jittered points) of the raw-map maxima per audio variant: one panel per
-    model run, one shared panel for the baselines (one group of boxes each). Colours are the
-    variants' (:data:`VARIANT_STYLE`), the same in every figure.
+    """Box plots (with jittered points) of the raw-map maxima per audio variant (:func:`maxima_axes`)."""
+    return save_figure(maxima_axes(runs, calibrations), out)
+
+
+def maxima_axes(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[str, Any]]):
+    """The figure of :func:`maxima_figure`: one panel per model run, one shared panel for the
+    baselines (one group of boxes each), every panel on one y-axis (:func:`maxima_limits`). Colours
+    are the variants' (:data:`VARIANT_STYLE`), the same in every figure.
 
     Args:
         calibrations: run label -> :func:`vssleval.metrics.calibrate_threshold` result; a threshold
             that separates positives from negatives is drawn as a dashed line (model panels).
     """
     groups = panels(runs)
+    shown = [c for r in runs if not r.baseline for c in [calibrations.get(r.label)] if c]
+    limits = maxima_limits(runs, dict(enumerate(shown)))
     fig, axes = panel_figure(len(groups))
     rng = np.random.default_rng(0)
     for ax, (title, members) in zip(axes, groups):
@@ -156,12 +187,14 @@ def maxima_figure(runs: Sequence[RunRecord], calibrations: Mapping[str, Mapping[
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=7, frameon=False)
         ax.set_ylabel("max of raw map", fontsize=8)
+        ax.set_ylim(*limits)
         ax.ticklabel_format(axis="y", useOffset=False)  # near-equal maxima: plain values, not "1e-5 + 0.9999"
         ax.set_title(title_text(title), fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Raw-map maxima per audio variant (boxes: quartiles, whiskers: 5-95 %)", fontsize=10)
-    return save_figure(fig, out)
+    fig.suptitle("Raw-map maxima per audio variant (boxes: quartiles, whiskers: 5-95 %; one y-axis for all panels)",
+                 fontsize=10)
+    return fig
 
 
 # -- ROC by max value -----------------------------------------------------------------------------

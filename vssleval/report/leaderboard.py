@@ -24,9 +24,10 @@ from vssleval.metrics.catalog import Metric
 from vssleval.metrics.protocols import get_protocol
 from vssleval.report.completeness import of_metrics, partial_line
 from vssleval.report.runs import RunRecord, labels_for
-from vssleval.report.tables import format_value, interval, markdown_grid, no_interval_reason, seed_spread
+from vssleval.report import latex as latex_tables
+from vssleval.report.tables import format_value, interval, markdown_grid, no_interval_reason, shown_spread
 from vssleval.report import published, text
-from vssleval.report.text import Md, md, tex
+from vssleval.report.text import Md, md
 from vssleval.shown_paths import in_folder
 
 FORMATS = ("md", "latex", "csv")
@@ -95,7 +96,7 @@ def _present(rows: Sequence[Row], group: Group) -> list[Metric]:
 
 def best_values(rows: Sequence[Row], group: Group) -> dict[str, float]:
     """The best value of each column with a direction among the non-baseline rows (all rows if there
-    are only baselines)."""
+    are only baselines), for the columns where at least two rows compete (one row is no contest)."""
     pool = [r for r in rows if not r.baseline and group in r.runs] or [r for r in rows if group in r.runs]
     out = {}
     for col in group.columns():
@@ -104,7 +105,7 @@ def best_values(rows: Sequence[Row], group: Group) -> dict[str, float]:
         vals = [float(r.runs[group].metrics[col.key]) for r in pool
                 if isinstance(r.runs[group].metrics.get(col.key), (int, float))
                 and np.isfinite(float(r.runs[group].metrics[col.key]))]
-        if vals:
+        if len(vals) >= 2:
             out[col.key] = max(vals) if col.higher_is_better else min(vals)
     return out
 
@@ -161,27 +162,30 @@ def _bold_rule(groups: Sequence[Group]) -> str:
     """How bold is chosen, with the columns the catalogs mark lower-is-better."""
     lower = list(dict.fromkeys(c.short for g in groups for c in g.columns() if c.higher_is_better is False))
     return ("Bold: best model per column (highest" + (f"; lowest for {', '.join(lower)}" if lower else "")
-            + "; among the baselines when no model ran on the dataset).")
+            + "; among the baselines when no model ran on the dataset; none where fewer than two compete).")
 
 
 def _notes(rows: Sequence[Row], groups: Sequence[Group], style: str, fmt: str) -> list[str]:
     """The table's notes, ready for ``fmt`` (``md`` or ``latex``): names escaped as text there."""
-    esc = md if fmt == "md" else tex
+    esc = md if fmt == "md" else latex_tables.breakable  # a long name may break in a caption
     static = (lambda s: s) if fmt == "md" else _tex_static
     dagger = "†" if fmt == "md" else r"$^\dagger$"
-    spread = {"bracket": "value ± std over seeds (only where the metric depends on the seed) [95 % bootstrap "
-                         "interval over samples]",
+    spread = {"bracket": "value ± std over seeds (only where the metric depends on the seed and the std shows at "
+                         "3 decimals) [95 % bootstrap interval over samples]",
               "pm": "value ± half-width of the 95 % bootstrap interval over samples",
               "none": "value (mean over seeds)"}[style]
     protocols = list(dict.fromkeys(g.protocol for g in groups))
     said = " ".join(n for n in (get_protocol(p).leaderboard_note for p in protocols) if n)
     notes = [static(f"Values: {spread}. {_bold_rule(groups)} {said + ' ' if said else ''}Baselines ignore the audio.")]
-    if style != "none":
+    if style != "none":  # one line per group and reason, naming its rows
+        missing: dict[tuple[Group, str], list[str]] = {}
         for row in rows:
             for g in groups:
                 why = no_interval_reason(row.runs[g].metrics) if g in row.runs else None
                 if why:
-                    notes.append(static("No intervals for ") + f"{esc(row.name)} on {esc(g.title)}: {esc(why)}.")
+                    missing.setdefault((g, why), []).append(row.name)
+        notes += [static("No intervals for ") + f"{', '.join(map(esc, names))} on {esc(g.title)}: {esc(why)}."
+                  for (g, why), names in missing.items()]
     notes += [f"{dagger} {esc(name)} on {esc(g.title)}: {esc(line)}." for name, g, line in _partials(rows, groups)]
     if fmt == "md":
         return [""] + [f"{n}\n" for n in notes]
@@ -190,61 +194,57 @@ def _notes(rows: Sequence[Row], groups: Sequence[Group], style: str, fmt: str) -
 
 def _tex_static(text: str) -> str:
     """This module's own note text in LaTeX: escaped, with its ± and † as math."""
-    return tex(text).replace("±", r"$\pm$").replace("†", r"$^\dagger$")
+    return latex_tables.ltx(text)
 
 
-def _tex_cell(metrics: Mapping[str, Any], key: str, bold: bool, style: str) -> str:
-    v = metrics.get(key)
+def _tex_cell(metrics: Mapping[str, Any] | None, key: str, bold: bool, style: str) -> latex_tables.Cell:
+    """One leaderboard number for the LaTeX table: the value (with the seed spread where it shows,
+    or the interval's half-width under ``pm``) and, under ``bracket``, the interval on a second line."""
+    v = None if metrics is None else metrics.get(key)
     if not isinstance(v, (int, float)) or not np.isfinite(float(v)):
-        return "--"
+        return latex_tables.Cell("--")
     value = f"{float(v):.3f}"
-    value = rf"\textbf{{{value}}}" if bold else value
     ci = interval(metrics, key)
-    if style == "pm" and ci:
-        return rf"{value}\,$\pm$\,{(ci[1] - ci[0]) / 2:.3f}"
-    if style == "bracket" and (ci or seed_spread(metrics, key) is not None):
-        std = seed_spread(metrics, key)
-        second = (rf"$\pm${std:.3f} " if std is not None else "") + (f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-        return rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{value}\\{{\scriptsize {second.strip()}}}\end{{tabular}}"
-    return value
+    if style == "pm":
+        return latex_tables.Cell(value + (f" ± {(ci[1] - ci[0]) / 2:.3f}" if ci else ""), bold=bold)
+    if style == "none":
+        return latex_tables.Cell(value, bold=bold)
+    std = shown_spread(metrics, key)
+    return latex_tables.Cell(value + (f" ± {std:.3f}" if std is not None else ""),
+                             f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "", bold)
 
 
 def latex(runs: Sequence[RunRecord], style: str = "bracket") -> str:
-    """``leaderboard.tex``: a booktabs ``table`` (needs ``\\usepackage{booktabs}``), column groups per dataset."""
+    """``leaderboard.tex``: booktabs tables (``\\usepackage{booktabs}``) that fit a two-column page,
+    labelled ``tab:leaderboard-<datasets>-<protocols>`` (:mod:`vssleval.report.latex`): the columns
+    of each (dataset, protocol) group in catalog order, split over several tables when they do not
+    fit side by side; the notes in the first table's caption."""
     groups, rows = build(runs)
-    cols_of = {g: _present(rows, g) for g in groups}
     partial = {(n, g) for n, g, _ in _partials(rows, groups)}
-    spec = "l" + "".join("r" * len(cols_of[g]) for g in groups)
-    out = [r"% written by vssleval report; needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
-           r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
-    head, rules, start = [""], [], 2
-    for g in groups:
-        n = len(cols_of[g])
-        head.append(rf"\multicolumn{{{n}}}{{c}}{{{tex(g.title)}}}")
-        rules.append(rf"\cmidrule(lr){{{start}-{start + n - 1}}}")
-        start += n
-    out += [" & ".join(head) + r" \\", " ".join(rules)]
-    out.append(" & ".join(["Model"] + [tex(c.short) for g in groups for c in cols_of[g]]) + r" \\")
-    out.append(r"\midrule")
     best = {g: best_values(rows, g) for g in groups}
-    seen_baseline = False
-    for row in rows:
-        if row.baseline and not seen_baseline:
-            out.append(r"\midrule")
-            seen_baseline = True
-        marks = any((row.name, g) in partial for g in groups)
-        cells = [tex(row.name) + (r"$^\dagger$" if marks else "")]
-        for g in groups:
-            r = row.runs.get(g)
-            for col in cols_of[g]:
+    columns = []
+    for g in groups:
+        cols = []
+        for col in _present(rows, g):
+            cells = []
+            for row in rows:
+                r = row.runs.get(g)
                 bold = r is not None and _is_best(r.metrics, col.key, best[g], _eligible(rows, row, g))
-                cells.append("--" if r is None else _tex_cell(r.metrics, col.key, bold, style))
-        out.append(" & ".join(cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}"]
-    notes = _notes(rows, groups, style, "latex")
-    out.append(r"\caption{" + " ".join(notes) + "}")
-    out += [r"\end{table}", ""]
-    return "\n".join(out)
+                cells.append(_tex_cell(None if r is None else r.metrics, col.key, bold, style))
+            cols.append(latex_tables.Column(col.short, tuple(cells)))
+        columns.append(latex_tables.Group(g.title, tuple(cols)))
+    first_baseline = next((i for i, row in enumerate(rows) if row.baseline), None)
+    table = latex_tables.Table(
+        labels=tuple(row.name for row in rows),
+        marks=tuple(r"$^\dagger$" if any((row.name, g) in partial for g in groups) else "" for row in rows),
+        label_head="Model", groups=tuple(columns), rule_before=(first_baseline,) if first_baseline else ())
+    on = ", ".join(latex_tables.breakable(g.title) for g in groups)
+    key = "tab:" + latex_tables.label_key("leaderboard", *dict.fromkeys(g.dataset for g in groups),
+                                         *dict.fromkeys(g.protocol for g in groups))
+    caption = f"Leaderboard on {on}. " + " ".join(_notes(rows, groups, style, "latex"))
+    continued = f"Leaderboard on {on}, continued from {{ref}} (same rows and notes)."
+    return ("% written by vssleval report; needs \\usepackage{booktabs}\n"
+            + latex_tables.tables(table, key, caption, continued))
 
 
 def csv_text(runs: Sequence[RunRecord], folder: Path) -> str:

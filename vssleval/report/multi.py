@@ -92,7 +92,8 @@ def write_report(runs: Sequence[RunRecord], out_dir: str | Path, calibrations: M
            "audio-agnostic baselines share one panel, a group of boxes each: they show the same "
            "distribution for every variant. A model that uses the audio should have clearly lower maxima "
            "under silence, noise and offscreen audio. The dashed line is the calibrated universal "
-           f"threshold. Also as [PDF]({Path(MAXIMA_FIG).with_suffix('.pdf')}).", ""]
+           "threshold. Every panel has the same y-axis, so panels compare at a glance. "
+           f"Also as [PDF]({Path(MAXIMA_FIG).with_suffix('.pdf')}).", ""]
     if roc:
         md += ["## Positive vs negative audio by maximum (ROC)", "", f"![roc]({ROC_FIG})", "",
                "A map 'detects' a sound when its raw maximum exceeds a universal threshold t. Curves sweep "
@@ -214,10 +215,11 @@ def _overlay_section(runs: Sequence[RunRecord], overlays: Mapping[str, Path]) ->
     lines = ["## Overlays", ""]
     shown = [r for r in runs if r.label in overlays]
     if shown:
-        lines += ["image | positive | silence | noise | offscreen (first seed's draws), one colour scale per "
-                  "sample across variants; the second row of each sample keeps the pixels above the run's "
-                  "calibrated threshold (runs where no threshold separates positive from negative maxima "
-                  "show the raw row only).", ""]
+        lines += ["image | positive | silence | noise | offscreen (first seed's draws), each map as the clean "
+                  "protocol scores it (upsampled to 224 px), one colour scale per sample (its colour bar), the "
+                  "ground-truth boxes in white; the second row of each sample keeps the pixels above the positive "
+                  "map's adaptive threshold (the rule of pIA and cIoU_adap), and its titles give the fraction "
+                  "above it (the sample's pIA) and the positive mask's IoU.", ""]
         for r in shown:
             rel = Path(overlays[r.label])
             lines += [f"### {txt.md(r.label)}", "", f"![overlays {txt.md(r.label)}]({rel.as_posix()})", ""]

@@ -1,89 +1,243 @@
-"""Overlay figures: image | positive | silence | noise | offscreen, raw and thresholded."""
+"""Overlay figures: image | positive | silence | noise | offscreen, raw and thresholded
+(docs/report.md, "Overlays").
+
+Every panel shows a map as the clean protocol scores it: upsampled to 224 x 224 with the run's op, a
+flat raw map kept flat (docs/protocols.md §8.2-8.3). Each title describes the array drawn below it
+(its maximum, and the raw map's where the two differ), the thresholded row shows what the protocol
+thresholds (by default the positive map's adaptive threshold: the rule of ``cIoU_adap`` and of the
+leaderboard's pIA, applied to every variant of the sample) and its titles give the threshold, the
+fraction of pixels above it and the positive mask's IoU. The ground-truth boxes are drawn on every
+cell, and a colour bar per sample gives the one scale of its row. :func:`overlay_panels` computes
+all of it (tested against the protocol's per-sample records); :func:`overlay_grid` draws it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from vssleval.metrics import upsample
+from vssleval.metrics.overlap import ciou
+from vssleval.metrics.thresholds import adaptive_threshold
 from vssleval.report.figures import new_figure, save_figure
 from vssleval.report.text import figure as figure_text
 
 VARIANT_ORDER = ("positive", "silence", "noise", "offscreen")
+#: How the thresholded row's threshold is named in the figure, per rule.
+RULES = {"adaptive": "positive map's adaptive threshold (GT area; the pIA of the leaderboard)",
+         "universal": "universal threshold (raw scale)"}
+
+
+@dataclass
+class Panel:
+    """One sample of an overlay figure, as drawn.
+
+    Attributes:
+        name: the sample's title. shown: variant -> the map drawn, float32 ``[224, 224]``.
+        raw_max: variant -> the raw map's maximum. lo, hi: the colour scale of the sample's row.
+        threshold: the thresholded row's threshold (``-inf``: a flat positive map selects every
+            pixel), or None for no thresholded row. above: variant -> fraction of ``shown`` above it.
+        iou: the positive mask's IoU with the ground truth (NaN without one).
+        boxes: ground-truth boxes in pixels of the 224 x 224 cell, ``[K, 4]`` (x0, y0, x1, y1).
+        rule: the threshold's rule, a key of :data:`RULES`.
+    """
+
+    name: str
+    shown: dict[str, np.ndarray]
+    raw_max: dict[str, float]
+    lo: float
+    hi: float
+    threshold: float | None
+    above: dict[str, float]
+    iou: float
+    boxes: np.ndarray
+    rule: str = "adaptive"
+
+    def heads(self) -> tuple[list[str], list[str]]:
+        """The titles above the raw row's and the thresholded row's cells (image first)."""
+        raw = [self.name]
+        for v, m in self.shown.items():
+            top = float(np.nanmax(m)) if np.isfinite(m).any() else float("nan")
+            extra = "" if f"{top:.4g}" == f"{self.raw_max[v]:.4g}" else f" (raw {self.raw_max[v]:.4g})"
+            raw.append(f"{v}\nmax {top:.4g}{extra}")
+        if self.threshold is None:
+            return raw, []
+        t = "> -inf" if self.threshold == -np.inf else f"> {self.threshold:.4g}"
+        cut = [{"adaptive": "> t, the positive map's\nadaptive threshold", "universal": "> t, a universal\nthreshold"}[
+            self.rule] if self.threshold != -np.inf else "flat positive map:\nevery pixel"]
+        for v in self.shown:
+            what = f"{self.above[v] * 100:.1f} %" + (f", IoU {self.iou:.2f}" if v == "positive" else "")
+            cut.append(f"{t}: {what}")
+        return raw, cut
+
+
+def scored_maps(raw: np.ndarray, op: str) -> np.ndarray:
+    """Raw maps ``[K, h, w]`` as the clean protocol scores them: ``[K, 224, 224]`` float32 upsampled
+    with ``op``, a flat raw map (all values equal) kept at its constant (docs/protocols.md §8.3)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    up = np.array(upsample(raw, op), dtype=np.float32)
+    rows = raw.reshape(len(raw), -1)
+    flat = (rows == rows[:, :1]).all(axis=1)
+    up[flat] = rows[flat, :1, None]
+    return up
+
+
+def overlay_panels(maps: Mapping[str, np.ndarray], titles: Sequence[str], op: str = "bilinear",
+                   gt: np.ndarray | None = None, boxes: np.ndarray | None = None,
+                   threshold: float | None = None, raw_max: Mapping[str, np.ndarray] | None = None) -> list[Panel]:
+    """What an overlay figure shows, sample by sample.
+
+    Args:
+        maps: variant -> raw maps ``[K, h, w]`` (any of :data:`VARIANT_ORDER`).
+        titles: ``K`` sample titles. op: the run's upsampling op.
+        gt: ground-truth maps ``[K, 224, 224]``: the default thresholded row (the positive map's
+            adaptive threshold) and the IoU need it.
+        boxes: ``[K, n, 4]`` ground-truth boxes as fractions of the frame (NaN rows: none).
+        threshold: a universal raw-scale threshold for the thresholded row instead; with neither
+            ``gt`` nor ``threshold`` there is no thresholded row.
+        raw_max: variant -> ``[K]`` maxima of the raw maps where ``maps`` are not the raw maps (a
+            store keeping them resized, docs/models.md §2.8); default: the maxima of ``maps``.
+    """
+    variants = [v for v in VARIANT_ORDER if v in maps]
+    shown = {v: scored_maps(maps[v], op) for v in variants}
+    k = len(titles)
+    if threshold is not None:
+        ts: list[float | None] = [float(threshold)] * k
+    elif gt is not None:
+        pos = np.asarray(maps["positive"], dtype=np.float32).reshape(k, -1)
+        flat = (pos == pos[:, :1]).all(axis=1)  # a flat positive map selects every pixel (§8.3)
+        ts = [float(t) for t in np.where(flat, -np.inf, adaptive_threshold(shown["positive"], gt))]
+    else:
+        ts = [None] * k
+    panels = []
+    for i in range(k):
+        own = {v: shown[v][i] for v in variants}
+        finite = [m[np.isfinite(m)] for m in own.values() if np.isfinite(m).any()]
+        lo = min(float(m.min()) for m in finite) if finite else 0.0
+        hi = max(float(m.max()) for m in finite) if finite else 0.0
+        t = ts[i]
+        above = {v: float((m > t).mean()) for v, m in own.items()} if t is not None else {}
+        iou = float("nan")
+        if t is not None and gt is not None:
+            iou = float(np.asarray(ciou((own["positive"] > t)[None], np.asarray(gt[i])[None]))[0])
+        b = np.empty((0, 4)) if boxes is None else np.asarray(boxes[i], dtype=np.float64)
+        b = b[np.isfinite(b).all(axis=1)] * 224.0
+        tops = {v: float(raw_max[v][i]) if raw_max and v in raw_max else
+                float(np.nanmax(maps[v][i])) if np.isfinite(maps[v][i]).any() else float("nan") for v in variants}
+        panels.append(Panel(str(titles[i]), own, tops, lo, hi, t, above, iou, b,
+                            "universal" if threshold is not None else "adaptive"))
+    return panels
 
 
 def overlay_grid(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], threshold: float | None,
-                 out: str | Path, titles: Sequence[str] | None = None, op: str = "bilinear") -> Path:
-    """Write a PNG (and PDF) grid, one row pair per sample.
+                 out: str | Path, titles: Sequence[str] | None = None, op: str = "bilinear",
+                 gt: np.ndarray | None = None, boxes: np.ndarray | None = None,
+                 raw_max: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write a PNG (and PDF) grid, one row pair per sample (:func:`overlay_panels` says what is drawn).
 
     Args:
         images: ``K`` uint8 RGB arrays ``[224, 224, 3]``.
-        maps: variant -> raw maps ``[K, h, w]`` (any of :data:`VARIANT_ORDER`; missing ones are left out).
-        threshold: raw-scale threshold for the second row of each sample (pixels above it shown);
-            None shows only the raw rows.
+        maps: variant -> raw maps ``[K, h, w]``. threshold, gt, boxes, raw_max: as :func:`overlay_panels`.
         out: PNG path; a PDF with the same stem is written beside it.
     """
-    variants = [v for v in VARIANT_ORDER if v in maps]
-    up = {v: np.asarray(upsample(np.asarray(maps[v], dtype=np.float32), op)) for v in variants}
-    rows_per = 2 if threshold is not None else 1
-    k = len(images)
-    cols = 1 + len(variants)
-    height = 2.05 * k * rows_per + 0.2
-    fig = new_figure(1.9 * cols, height, layout=None)
-    # margins in inches (two title lines above the first row), whatever the number of rows
-    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.4 / height, bottom=0.05 / height, wspace=0.04,
-                        hspace=0.3)
-    axes = fig.subplots(k * rows_per, 1, squeeze=False)[:, 0]
-    # A row is one image: its cells (the frame, then each variant blended into RGB) laid side by
-    # side with white gaps, and the titles placed above the cells. One axes and one embedded
-    # image per row, not per cell: the figure renders and saves several times faster.
-    for i in range(k):
-        img = np.asarray(images[i], dtype=np.float32) / 255.0
-        # one colour scale per sample across variants, so a weaker negative map *looks* weaker
-        lo = min(float(up[v][i].min()) for v in variants)
-        hi = max(float(up[v][i].max()) for v in variants)
-        for r in range(rows_per):
-            name = figure_text(titles[i]) if titles else f"sample {i}"
-            cells, heads = [np.asarray(images[i], dtype=np.uint8)], [name if r == 0 else "thresholded"]
-            for v in variants:
-                m = up[v][i]
-                heat = _colour(m, lo, hi)
-                if r == 0:
-                    cell = 0.5 * img + 0.5 * heat
-                    heads.append(f"{v}\nmax {float(maps[v][i].max()):.4g}")
-                else:
-                    sel = (m > threshold)[..., None]
-                    cell = np.where(sel, 0.4 * img + 0.6 * heat, img)
-                    heads.append(f"> {threshold:.4g}: {float(sel.mean()) * 100:.1f}%")
-                cells.append((np.clip(cell, 0, 1) * 255).astype(np.uint8))
-            _draw_row(axes[i * rows_per + r], cells, heads)
     out = Path(out)
-    save_figure(fig, out, dpi=110)
+    save_figure(overlay_figure(images, maps, threshold, titles, op, gt, boxes, raw_max), out, dpi=110)
     return out
+
+
+def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], threshold: float | None,
+                   titles: Sequence[str] | None = None, op: str = "bilinear", gt: np.ndarray | None = None,
+                   boxes: np.ndarray | None = None, raw_max: Mapping[str, np.ndarray] | None = None):
+    """The figure :func:`overlay_grid` saves: one axes per row of cells, one colour-bar axes per sample."""
+    titles = [figure_text(t) for t in titles] if titles else [f"sample {i}" for i in range(len(images))]
+    panels = overlay_panels(maps, titles, op, gt, boxes, threshold, raw_max)
+    rows_per = 2 if panels and panels[0].threshold is not None else 1
+    k = len(images)
+    cols = 1 + len(panels[0].shown) if panels else 1
+    top = 0.75  # inches above the first row: the figure's two-line title, then the cells' titles
+    height = 2.05 * k * rows_per + top - 0.2
+    width = 1.9 * cols + 0.9
+    fig = new_figure(width, height, layout=None)
+    # the colour bars' tick labels need 0.4 in on the right
+    fig.subplots_adjust(left=0.01, right=1 - 0.42 / width, top=1 - top / height, bottom=0.05 / height, hspace=0.3)
+    grid = fig.add_gridspec(k * rows_per, 2, width_ratios=[1.9 * cols, 0.22], wspace=0.03)
+    rule = "universal" if threshold is not None else "adaptive"
+    lines = ["Maps as scored (upsampled to 224 px with the run's op), one colour scale per sample (colour bar); "
+             "white boxes: ground truth"]
+    if rows_per == 2:
+        lines.append(f"second row: the pixels above the {RULES[rule]}")
+    fig.suptitle("\n".join(lines), fontsize=7.5, y=1 - 0.08 / height, va="top")
+    for i, (p, image) in enumerate(zip(panels, images)):
+        img = np.asarray(image, dtype=np.float32) / 255.0
+        heads = p.heads()
+        for r in range(rows_per):
+            cells = [np.asarray(image, dtype=np.uint8)]
+            for m in p.shown.values():
+                heat = _colour(m, p.lo, p.hi)
+                cell = 0.5 * img + 0.5 * heat if r == 0 else np.where((m > p.threshold)[..., None],
+                                                                       0.4 * img + 0.6 * heat, img)
+                cells.append((np.clip(cell, 0, 1) * 255).astype(np.uint8))
+            ax = fig.add_subplot(grid[i * rows_per + r, 0])
+            _draw_row(ax, cells, heads[r], p.boxes)
+        _colour_bar(fig, fig.add_subplot(grid[i * rows_per:(i + 1) * rows_per, 1]), p)
+    return fig
 
 
 #: White pixels between two cells of a row (a cell is 224 px wide).
 _GAP = 9
 
 
-def _draw_row(ax, cells: Sequence[np.ndarray], heads: Sequence[str]) -> None:
+def _draw_row(ax, cells: Sequence[np.ndarray], heads: Sequence[str], boxes: np.ndarray) -> None:
     """Show ``cells`` (uint8 ``[H, W, 3]`` each, one height) side by side on ``ax``, ``heads[j]``
-    centred above cell ``j``; the axes' frame and ticks hidden."""
+    centred above cell ``j`` and the ``boxes`` (pixels of a cell) drawn on every cell; the axes'
+    frame and ticks hidden. One axes and one embedded image per row, not per cell: the figure
+    renders and saves several times faster (docs/performance.md)."""
+    from matplotlib import patheffects
+    from matplotlib.patches import Rectangle
+
     h = cells[0].shape[0]
     gap = np.full((h, _GAP, 3), 255, np.uint8)
     row = np.concatenate([part for c in cells for part in (c, gap)][:-1], axis=1)
     ax.imshow(row, interpolation="nearest")
     x = 0
+    outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
     for c, head in zip(cells, heads):
         ax.text((x + c.shape[1] / 2) / row.shape[1], 1.02, head, transform=ax.transAxes, ha="center",
                 va="bottom", fontsize=7)
+        for x0, y0, x1, y1 in boxes:
+            ax.add_patch(Rectangle((x + x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="white",
+                                   linewidth=1.1, path_effects=outline))
         x += c.shape[1] + _GAP
+    ax.set_xlim(-0.5, row.shape[1] - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
     ax.set_axis_off()
     # hidden axes too: placing a title otherwise builds the ticks of every axis (not drawn)
     ax.xaxis.set_visible(False)
     ax.yaxis.set_visible(False)
+
+
+def _colour_bar(fig, cax, p: Panel) -> None:
+    """The sample's colour scale [lo, hi], with the threshold marked where it lies inside it."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    flat = not p.hi > p.lo  # a flat row is drawn in the middle colour: its value mid-bar, the only tick
+    pad = max(abs(p.lo) * 0.05, 0.05) if flat else 0.0
+    lo, hi = p.lo - pad, p.hi + pad
+    bar = fig.colorbar(ScalarMappable(Normalize(lo, hi), colormaps["jet"]), cax=cax)
+    if flat:
+        bar.set_ticks([p.lo])
+    bar.ax.ticklabel_format(axis="y", useOffset=False)
+    bar.ax.tick_params(labelsize=6)
+    if p.threshold is not None and p.lo <= p.threshold <= hi:
+        bar.ax.axhline(p.threshold, color="white", linewidth=1.5)
+        bar.ax.axhline(p.threshold, color="black", linewidth=0.6)
+        bar.ax.text(0.0, p.threshold, "t ", transform=bar.ax.get_yaxis_transform(), fontsize=6, va="center",
+                    ha="right", color="black", clip_on=False)
 
 
 def _colour(m: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -92,15 +246,3 @@ def _colour(m: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
     scaled = (m - lo) / (hi - lo) if hi > lo else np.full_like(m, 0.5)
     return colormaps["jet"](np.clip(scaled, 0, 1))[..., :3].astype(np.float32)
-
-
-def separating_threshold(pos_max: np.ndarray, neg_max: np.ndarray) -> float | None:
-    """The universal threshold calibrated on positive vs negative raw maxima, or None when no
-    threshold separates them (audio-agnostic maps): the overlays' thresholded row."""
-    from vssleval.metrics import calibrate_threshold
-    from vssleval.report.figures import separates
-
-    if len(neg_max) == 0:
-        return None
-    cal = calibrate_threshold(np.asarray(pos_max), np.asarray(neg_max))
-    return float(cal["threshold"]) if separates(cal) else None

@@ -72,11 +72,23 @@ def seed_spread(result: Mapping[str, Any], key: str) -> float | None:
     return std if math.isfinite(std) and std > 1e-12 else None  # rounding of identical seeds is no spread
 
 
+def shown_spread(result: Mapping[str, Any], key: str, digits: int = 3) -> float | None:
+    """:func:`seed_spread` where it shows at ``digits`` decimals: a spread printed as ``± 0.000``
+    says nothing and is left out (docs/report.md, "How values are printed").
+
+    Examples:
+    >>> shown_spread({"a_std": 0.0004}, "a"), shown_spread({"a_std": 0.0006}, "a")
+    (None, 0.0006)
+    """
+    std = seed_spread(result, key)
+    return std if std is not None and round(std, digits) > 0 else None
+
+
 def format_value(result: Mapping[str, Any], key: str, style: str = "bracket", digits: int = 3) -> Md:
     """``result[key]`` with its spread, ``n/a`` if absent or not finite.
 
-    ``bracket``: ``0.645 ± 0.004 [0.612, 0.679]``, the ``±`` (std over seeds) only where it is not
-    zero, the brackets (95 % bootstrap interval over samples) where ``metrics.json`` has one;
+    ``bracket``: ``0.645 ± 0.004 [0.612, 0.679]``, the ``±`` (std over seeds) only where it does
+    not print as zero (:func:`shown_spread`), the brackets (95 % bootstrap interval over samples) where ``metrics.json`` has one;
     ``pm``: the interval's half-width, ``0.645 ± 0.034`` (no seed spread); ``none``: the value.
     The text is Markdown as it is (:class:`vssleval.report.text.Md`: its brackets are no link).
 
@@ -98,7 +110,7 @@ def format_value(result: Mapping[str, Any], key: str, style: str = "bracket", di
         return Md(text + (f" ± {(ci[1] - ci[0]) / 2:.{digits}f}" if ci else ""))
     if style == "none":
         return Md(text)
-    std = seed_spread(result, key)
+    std = shown_spread(result, key, digits)
     if std is not None:
         text += f" ± {std:.{digits}f}"
     return Md(text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""))
