@@ -13,6 +13,10 @@ NaN rules (one each, documented in docs/metrics.md §7.5):
   worst case - a positive gets IoU 0 and confidence -inf (never detected), a negative gets
   pIA 1 and confidence +inf (always a false positive); its raw max/min are left out of the
   max/min statistics and of the calibration.
+
+A little over 500 lines on purpose: the protocol's per-sample records, its dataset numbers and its
+per-seed aggregation share the rules above, and keeping them in one file keeps each rule defined
+once (the metric functions themselves live in ``vssleval/metrics/*.py``).
 """
 
 from __future__ import annotations
