@@ -361,7 +361,9 @@ def _raw_maxima(shard: dict[str, np.ndarray], variant: str) -> np.ndarray:
     if known is not None:
         return known[..., 0].reshape(-1)
     maps = shard[variant]
-    return maps.reshape(-1, maps.shape[-2] * maps.shape[-1]).max(1)
+    if maps.ndim > 3 and maps.strides[0] == 0:  # a shared map's view (HeatmapStore.views): one seed's, repeated
+        return np.broadcast_to(_raw_maxima({variant: maps[0]}, variant), maps.shape[:-2]).reshape(-1)
+    return maps.max(axis=(-2, -1)).reshape(-1)  # no copy of a strided view
 
 
 def write_overlays(store: HeatmapStore, out: Path, k: int, threshold: float | None,
