@@ -58,6 +58,10 @@ PHASES = [
     ("scoring (rest)", "vssleval.engine.scoring", "score_run"),
     ("run outputs", "vssleval.report.single", "write_run_outputs"),
     ("figures (savefig)", "vssleval.report.figures", "save_figure"),
+    ("report.html frames", "vssleval.report.gallery", "Gallery._write_frame"),
+    ("report.html map tiles", "vssleval.report.gallery", "Gallery.maps"),
+    ("report.html (rest)", "vssleval.api.html_report", "add_run"),
+    ("report.html page", "vssleval.api.html_report", "write_page"),
     ("report (rest)", "vssleval.api.reporting", "report"),
 ]
 

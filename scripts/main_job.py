@@ -103,13 +103,22 @@ PRELOAD = ("vssleval.api.evaluation", "vssleval.api.reporting", "scipy.signal", 
            "matplotlib.backends.backend_agg", "matplotlib.backends.backend_pdf")
 
 
-def preload() -> None:
-    """Import :data:`PRELOAD` once, here: forked workers share these modules instead of each
-    importing them again (several CPU-seconds each)."""
+def preload(models: list[str] = ()) -> None:
+    """Import :data:`PRELOAD` and the code of ``models`` once, here: forked workers share these
+    modules instead of each importing them again (several CPU-seconds each; a model on ResNet
+    imports ``torchvision.models``, about 2 CPU-seconds, in every worker that builds it)."""
     import importlib
+
+    from vssleval.errors import VsslevalError
+    from vssleval.models.registry import get_entry
 
     for name in PRELOAD:
         importlib.import_module(name)
+    for name in models:
+        try:
+            get_entry(name).resolve()
+        except VsslevalError:  # its run says so, in its own output
+            pass
 
 
 def _init_worker(threads: int) -> None:
@@ -132,9 +141,10 @@ def run_captured(cmd: list[str]) -> tuple[int, str]:
     return rc, buf.getvalue()
 
 
-def run_all(cmds: list[list[str]], jobs: int) -> list[int]:
+def run_all(cmds: list[list[str]], jobs: int, models: list[str] = ()) -> list[int]:
     """Run the ``vssleval`` commands, ``jobs`` at a time; print each one's output as it finishes, in
-    order; return the exit statuses."""
+    order; return the exit statuses. ``models``: the models they build (their code is imported
+    before the workers start)."""
     from vssleval.cli import main as vssleval
 
     if jobs <= 1:
@@ -144,7 +154,7 @@ def run_all(cmds: list[list[str]], jobs: int) -> list[int]:
             out.append(vssleval(cmd))
         return out
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    preload()
+    preload(models)
     # fork: the workers inherit the imported modules; this process has run no torch operation,
     # so no OpenMP thread pool is copied half-alive into them
     with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (threads,)) as pool:
@@ -187,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         cmds.append(cmd)
     done: dict[str, list[Path]] = {}
     failed: list[str] = []
-    for (model, _, dataset, _), cmd, rc in zip(runs, cmds, run_all(cmds, jobs)):
+    for (model, _, dataset, _), cmd, rc in zip(runs, cmds, run_all(cmds, jobs, [m for m, _ in models])):
         if rc != 0:
             print(f"[main] {model} on {dataset} failed (exit {rc}); continuing with the others", file=sys.stderr)
             failed.append(f"{model} on {dataset}")

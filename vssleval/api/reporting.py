@@ -270,6 +270,7 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
         raise VsslevalError(f"{run.path / 'store' / CONFIG_FILE} is missing: the threshold sweep and the overlays need "
                             f"the heatmap store of {run.label}; pass --no-maps to report without them")
     store = HeatmapStore(run.path / "store")
+    store.views = True  # the report only reads the maps (shared ones as views, not copies)
     _require_complete(store)
     try:
         config = store.config

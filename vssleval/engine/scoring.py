@@ -107,8 +107,9 @@ def count_nonfinite(store: HeatmapStore) -> dict[str, tuple[int, int]]:
     """``{variant: (maps holding NaN or inf, maps)}`` over every shard of ``store`` (one map = one
     ``[h, w]`` array; ``noise``/``offscreen`` count one per seed and sample)."""
     counts: dict[str, tuple[int, int]] = {}
-    for shard in store.iter_shards():
-        add_nonfinite(counts, shard)
+    with store.read_only():
+        for shard in store.iter_shards():
+            add_nonfinite(counts, shard)
     return counts
 
 
@@ -194,25 +195,32 @@ def score_store(store: HeatmapStore, protocol: str | None = None, bootstrap: int
     acc = Accumulator(protocol=protocol, seeds=config["seeds"], bootstrap=bootstrap, thresholds=setup.thresholds,
                       upsample=setup.ops, settings=setup.settings)
     negatives = set(config["negatives"])
-    for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
-                      disable=not progress, leave=False):
-        if nonfinite is not None:
-            add_nonfinite(nonfinite, shard)
-        gt = unpack_gt(shard["gt"])
-        ids = [str(x) for x in shard["ids"]]
-        # None for a dataset without scenes: no scene metrics in the clean protocol, the compat one
-        # groups by its name rule; a store written before scenes were optional (an id or a video
-        # per sample) is scored as it was
-        groups = scene_groups(shard["groups"])
-        labels = [str(x) for x in shard["labels"]]
-        # every seed of the shard at once: the protocol scores the maps the seeds share once
-        acc.update_seeds(range(len(config["seeds"])), ids, shard["positive"],
-                         silence=shard["silence"] if "silence" in negatives else None,
-                         noise=shard["noise"] if "noise" in negatives else None,
-                         offscreen=shard["offscreen"] if "offscreen" in negatives else None,
-                         gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels, boxes=shard["boxes"],
-                         extremes=stored_extremes(shard, negatives) or None, confidence=shard.get("confidence"))
+    with store.read_only():  # the scoring reads the maps, never changes them
+        for shard in tqdm(store.iter_shards(), total=len(store.shard_numbers()), desc="metrics", unit="shard",
+                          disable=not progress, leave=False):
+            _score_shard(acc, shard, config, negatives, nonfinite)
     return acc
+
+
+def _score_shard(acc: Accumulator, shard: Mapping[str, np.ndarray], config: Mapping[str, Any], negatives: set[str],
+                 nonfinite: dict[str, tuple[int, int]] | None) -> None:
+    """Add one shard's records, every seed at once, to ``acc`` (and its non-finite counts)."""
+    if nonfinite is not None:
+        add_nonfinite(nonfinite, shard)
+    gt = unpack_gt(shard["gt"])
+    ids = [str(x) for x in shard["ids"]]
+    # None for a dataset without scenes: no scene metrics in the clean protocol, the compat one
+    # groups by its name rule; a store written before scenes were optional (an id or a video
+    # per sample) is scored as it was
+    groups = scene_groups(shard["groups"])
+    labels = [str(x) for x in shard["labels"]]
+    # every seed of the shard at once: the protocol scores the maps the seeds share once
+    acc.update_seeds(range(len(config["seeds"])), ids, shard["positive"],
+                     silence=shard["silence"] if "silence" in negatives else None,
+                     noise=shard["noise"] if "noise" in negatives else None,
+                     offscreen=shard["offscreen"] if "offscreen" in negatives else None,
+                     gt=gt, groups=groups, ogl=shard.get("ogl"), labels=labels, boxes=shard["boxes"],
+                     extremes=stored_extremes(shard, negatives) or None, confidence=shard.get("confidence"))
 
 
 def stored_extremes(shard: Mapping[str, np.ndarray], negatives: set[str]) -> dict[str, np.ndarray]:

@@ -207,7 +207,8 @@ class AudioPipeline:
         if w.ndim != 1 or len(w) != n:
             raise VsslevalError(f"noise waveform must have shape [{n}] for this preset at {sr} Hz, got {list(w.shape)}")
         dtype = np.float32 if self._cfg["noise"].get("read", {}).get("dtype") == "float32" else np.float64
-        w = self._after_negatives_enter(w.astype(dtype), sr, "noise")
+        # no copy when already in that dtype: nothing after this point writes into the waveform
+        w = self._after_negatives_enter(w.astype(dtype, copy=False), sr, "noise")
         return self.features(torch.from_numpy(w), sr, "noise")
 
     # ---- the two halves: waveform (numpy, workers) and features (torch, any device) -----------

@@ -21,6 +21,7 @@ Shards are numbered by batch position, so the batch size is part of the run's id
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,9 +202,23 @@ class HeatmapStore:
         stored encoded, :meth:`.reduce.StoreMaps.codes`)."""
         write_shard_file(self.shard_path(number), arrays, codes)
 
+    #: True: :meth:`read_shard` gives a map shared with ``positive`` as a read-only view, for
+    #: readers that only read (:func:`.shards.read_shard_file`); see :meth:`read_only`.
+    views = False
+
+    @contextlib.contextmanager
+    def read_only(self) -> Iterator[HeatmapStore]:
+        """Within the block, shards are read with :attr:`views` (the scoring reads, never writes)."""
+        before, self.views = self.views, True
+        try:
+            yield self
+        finally:
+            self.views = before
+
     def read_shard(self, number: int) -> dict[str, np.ndarray]:
-        """The shard's arrays, a map shared with ``positive`` as the full array (:func:`.shards.read_shard_file`)."""
-        return read_shard_file(self.shard_path(number))
+        """The shard's arrays, a map shared with ``positive`` as the full array (a read-only view with
+        :attr:`views`; :func:`.shards.read_shard_file`)."""
+        return read_shard_file(self.shard_path(number), self.views)
 
     def iter_shards(self) -> Iterator[dict[str, np.ndarray]]:
         """Yield the shards in dataset order, one at a time (memory stays flat); a complete store

@@ -236,10 +236,16 @@ def write_shard_file(path: Path, arrays: dict[str, np.ndarray], codes: dict[str,
         np.savez(fh, **arrays)
 
 
-def read_shard_file(path: Path) -> dict[str, np.ndarray]:
+def read_shard_file(path: Path, views: bool = False) -> dict[str, np.ndarray]:
     """The shard's arrays; a map stored as shared with ``positive`` comes back as the array that
     was written (a copy: readers may change what they get, as with any other member), an encoded
-    map as its decoded float32 values."""
+    map as its decoded float32 values.
+
+    ``views=True``, for readers that only read: a shared map comes back as a read-only view of
+    ``positive`` broadcast to its shape, and ``positive`` itself read-only (no reader can change one
+    through the other). An audio-agnostic run's noise and offscreen maps are ``[S, b, h, w]``
+    repeats of its positive, about 60 MB a shard at 224 px; the scoring and the report's passes
+    read them without copying (docs/performance.md §10)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             raw = {k: z[k] for k in z.files}
@@ -251,7 +257,10 @@ def read_shard_file(path: Path) -> dict[str, np.ndarray]:
         name, _, code = key.partition(ENCODED_SEP)
         if key.endswith(SHARED_SUFFIX):
             name = key[:-len(SHARED_SUFFIX)]
-            out[name] = np.broadcast_to(raw["positive"], value.shape[:-1] + raw["positive"].shape[1:]).copy()
+            full = np.broadcast_to(raw["positive"], value.shape[:-1] + raw["positive"].shape[1:])
+            if views:
+                raw["positive"].flags.writeable = False
+            out[name] = full if views else full.copy()
         elif code:
             out[name] = codec.from_bytes(value, raw["positive"].shape[-1])
         else:
