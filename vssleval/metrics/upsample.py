@@ -184,7 +184,10 @@ def upsample_into(maps: np.ndarray, op: str, out: np.ndarray) -> np.ndarray:
             out[i] = work  # the one rounding to float32, as astype
         return out
     mode = "bilinear" if op.startswith("bilinear") else "bicubic"
-    t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).unsqueeze(1)
+    src = np.ascontiguousarray(maps, dtype=np.float32)
+    if not src.flags.writeable:  # a read-only view of the store (HeatmapStore views): the kernel only
+        src = src.copy()  # reads it, but torch warns on a non-writable array; one map batch, small
+    t = torch.from_numpy(src).unsqueeze(1)
     kernel = torch.ops.aten.upsample_bilinear2d if mode == "bilinear" else torch.ops.aten.upsample_bicubic2d
     # the .out overload is the kernel F.interpolate(size=...) dispatches to (scales None)
     kernel.out(t, [size, size], op.endswith("_ac"), None, None, out=torch.from_numpy(out).unsqueeze(1))
