@@ -23,15 +23,18 @@ numbers whichever tests ran before it, in whatever order.
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import random
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 import shared
+from cross_worker import build_once
 
 STRICT_ENV = "VSSLEVAL_REQUIRE_FULL_FIXTURES"
 #: Fixtures that build whole evaluation runs, data sets of video clips or generated data sets of
@@ -83,6 +86,54 @@ def _same_global_random_state():
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+def _write_official(manifest_path: str, folder: Path) -> None:
+    """The rule weights of a manifest (``tests/weight_rule.py``) saved in the container the manifest
+    names (top-level key, key prefix, file name), plus the non-tensor entries the released files
+    carry (epoch, a numpy best-metric scalar), so safe loading is exercised too."""
+    import numpy as np
+    import torch
+
+    import weight_rule
+
+    manifest = shared.manifest(manifest_path)
+    obj = weight_rule.wrap_checkpoint(manifest, shared.rule_state_dict(manifest_path))
+    if manifest["checkpoint"].get("container_key"):
+        obj["epoch"] = 17
+        obj["best_cIoU"] = np.mean([0.25, 0.5])  # numpy float64, as the EZ-family files hold
+    torch.save(obj, folder / manifest["checkpoint"]["file"])
+
+
+@pytest.fixture(scope="session")
+def official_checkpoint(tmp_path_factory):
+    """``official_checkpoint(manifest_path, folder=None) -> Path``: the official file name of the
+    rule weights of a manifest in the official container (:func:`_write_official`).
+
+    Generating and saving them takes up to a second per model, and the engine and model tests
+    want the same files: each is written once per session, by the first worker that asks, and
+    shared by all workers (``cross_worker.build_once``); tests only read it. ``folder``: a
+    per-worker folder of that name holding a link to the file, for a model whose parts are
+    passed as one folder (SACL's two files)."""
+    links = None
+
+    def get(path, folder: str | None = None) -> Path:
+        nonlocal links
+        path = str(path)
+        stem = Path(path).stem
+        key = f"checkpoint-{stem}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+        file = build_once(tmp_path_factory, key, lambda out: _write_official(path, out)) / \
+            shared.manifest(path)["checkpoint"]["file"]
+        if folder is None:
+            return file
+        links = links or tmp_path_factory.mktemp("checkpoint-folders")
+        link = links / folder / file.name
+        if not link.exists():
+            link.parent.mkdir(exist_ok=True)
+            link.symlink_to(file)
+        return link
+
+    return get
 
 
 @pytest.fixture(autouse=True)

@@ -177,9 +177,14 @@ def manifest(path: str | Path) -> dict:
     return m
 
 
-@functools.lru_cache(maxsize=None)
 def rule_state_dict(path: str | Path) -> dict:
-    """The bare state dict the weight rule gives for a manifest (cached; copy before mutating)."""
+    """The bare state dict the weight rule gives for a manifest (cached by the path's text, whether
+    given as a ``str`` or a ``Path``; copy before mutating)."""
+    return _rule_state_dict(str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _rule_state_dict(path: str) -> dict:
     import weight_rule
 
-    return weight_rule.state_dict(manifest(str(path)))
+    return weight_rule.state_dict(manifest(path))

@@ -59,7 +59,7 @@ def order_by_ids(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     return np.array([where[i] for i in ours])
 
 
-def reference_maps(spec: RunSpec) -> dict[str, np.ndarray]:
+def reference_maps(spec: RunSpec, variants=("positive", "silence", "noise", "offscreen")) -> dict[str, np.ndarray]:
     """What the engine must produce, computed the slow way: for every sample, variant and seed a
     full ``model(image, audio)`` forward on inputs built from scratch (batch of one, nothing
     cached or shared), with the draws of the data layer's sampler as functions of (seed, index).
@@ -67,6 +67,7 @@ def reference_maps(spec: RunSpec) -> dict[str, np.ndarray]:
     The audio front-end is built from the protocol's ``audio_block`` of the preset, as the engine's:
     ``vssleval`` feeds every negative through the positive's front-end, ``juanola2025`` keeps
     vssl_eval's per-variant quirks (pinned by tests/metrics/test_protocol_prepare.py).
+    ``variants``: the map variants to compute (``offscreen`` brings ``offscreen_ids``).
     """
     import torch
 
@@ -96,19 +97,24 @@ def reference_maps(spec: RunSpec) -> dict[str, np.ndarray]:
                 return model(img, x[None])[0].numpy()
 
             wave, sr, info = audio.waveform(sample.audio_path, "positive")
-            out["positive"].append(full(audio.features(torch.from_numpy(wave), sr, "positive")))
-            out["silence"].append(full(audio.silence(sr)))
+            if "positive" in variants:
+                out["positive"].append(full(audio.features(torch.from_numpy(wave), sr, "positive")))
+            if "silence" in variants:
+                out["silence"].append(full(audio.silence(sr)))
             length = audio.noise_length(sr)
             for s, seed in enumerate(spec.seeds):
-                if spec.noise_bank:
-                    clip = bank_noise(seed, noise_bank_slot(seed, p, spec.noise_bank), length)
-                else:
-                    clip = noise(seed, p, length)
-                out["noise"][s][p] = full(audio.noise(clip, sr))
-                draw = pool.draw(seed, p, sample)
-                out["offscreen"][s][p] = full(audio.offscreen(draw.offscreen_path, info))
-                out["offscreen_ids"][s][p] = draw.offscreen_id
-    return {k: np.asarray(v) for k, v in out.items()}
+                if "noise" in variants:
+                    if spec.noise_bank:
+                        clip = bank_noise(seed, noise_bank_slot(seed, p, spec.noise_bank), length)
+                    else:
+                        clip = noise(seed, p, length)
+                    out["noise"][s][p] = full(audio.noise(clip, sr))
+                if "offscreen" in variants:
+                    draw = pool.draw(seed, p, sample)
+                    out["offscreen"][s][p] = full(audio.offscreen(draw.offscreen_path, info))
+                    out["offscreen_ids"][s][p] = draw.offscreen_id
+    kept = {*variants, "offscreen_ids"} if "offscreen" in variants else set(variants)
+    return {k: np.asarray(v) for k, v in out.items() if k in kept}
 
 
 def fake_shard(start: int, n: int = 2, S: int = 2, h: int = 7) -> dict[str, np.ndarray]:

@@ -1,7 +1,9 @@
-"""Session-wide helpers for the model-zoo tests: rule weights (tests/weight_rule.py) written as official checkpoint files.
+"""Session-wide helpers for the model-zoo tests: the rule weights (tests/weight_rule.py) as a state
+dict, and ACL-SSL's substitute release.
 
-Building a state dict by the fixtures' rule takes about a second per model, and the golden input
-files are large, so both are cached per test session.
+Building a state dict by the fixtures' rule takes about a second per model, so it is cached per
+test session; the same weights as official checkpoint files come from ``official_checkpoint`` in
+``tests/conftest.py`` (written once per session for every worker).
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import shared
-import weight_rule
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL_RULE = Path(os.environ.get("VSSLEVAL_ACLSSL_WEIGHT_RULE") or ROOT / "scripts" / "reference" / "aclssl_weights.py")
@@ -35,31 +35,6 @@ def _one_thread():
 def rule_state_dict():
     """``rule_state_dict(manifest_path) -> bare state dict`` (cached)."""
     return shared.rule_state_dict
-
-
-@pytest.fixture(scope="session")
-def official_checkpoint(tmp_path_factory, rule_state_dict):
-    """``official_checkpoint(manifest_path) -> Path`` of the rule weights saved in the container
-    the manifest names (top-level key, key prefix, file name), plus the non-tensor entries the
-    released files carry (epoch, numpy best-metric scalars) so safe loading is exercised too."""
-    folder = tmp_path_factory.mktemp("official_ckpts")
-    cache: dict[str, Path] = {}
-
-    def get(path) -> Path:
-        key = str(path)
-        if key not in cache:
-            manifest = shared.manifest(key)
-            obj = weight_rule.wrap_checkpoint(manifest, rule_state_dict(key))
-            if manifest["checkpoint"].get("container_key"):
-                obj["epoch"] = 17
-                obj["best_cIoU"] = np.mean([0.25, 0.5])  # numpy float64, as the EZ-family files hold
-            out = folder / Path(key).stem / manifest["checkpoint"]["file"]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(obj, out)
-            cache[key] = out
-        return cache[key]
-
-    return get
 
 
 def _acl_weight_rule():
