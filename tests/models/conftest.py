@@ -1,7 +1,8 @@
 """Session-wide helpers for the model-zoo tests: rule weights (tests/weight_rule.py) written as official checkpoint files.
 
 Building a state dict by the fixtures' rule takes about a second per model, and the golden input
-files are large, so both are cached per test session.
+files are large, so both are cached per test session; ACL-SSL's generated release (seconds, ~1 GB)
+is written once for all the session's workers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import cross_worker
 import shared
 import weight_rule
 
@@ -75,16 +77,19 @@ def _acl_weight_rule():
 
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):
-    """ACL-SSL's three parts in their release containers, written once per session (the rule
-    generates ~240 M parameters): DIR = ``release / "ckpt"`` (Param_best.pth, the BEATs .pt) and a
-    Hugging Face cache ``release / "hf"`` holding CIDAS/clipseg-rd64-refined (DIR has no
-    clipseg-rd64-refined/ folder, so the cache lookup is what finds it). Tests only read it."""
+    """ACL-SSL's three parts in their release containers, written once per test session and shared
+    by the pytest-xdist workers (tests/cross_worker.py: the rule generates ~240 M parameters, ~1 GB
+    on disk): DIR = ``release / "ckpt"`` (Param_best.pth, the BEATs .pt) and a Hugging Face cache
+    ``release / "hf"`` holding CIDAS/clipseg-rd64-refined (DIR has no clipseg-rd64-refined/ folder,
+    so the cache lookup is what finds it). Tests only read it."""
     rule = _acl_weight_rule()
-    root = tmp_path_factory.mktemp("aclssl")
-    rule.write_checkpoint_dir(root / "ckpt")
-    snap = root / "hf" / "hub" / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "0123abcd"
-    snap.parent.mkdir(parents=True)
-    (root / "ckpt" / "clipseg-rd64-refined").rename(snap)
-    (snap.parents[1] / "refs").mkdir()
-    (snap.parents[1] / "refs" / "main").write_text("0123abcd")
-    return root
+
+    def build(root: Path) -> None:
+        rule.write_checkpoint_dir(root / "ckpt")
+        snap = root / "hf" / "hub" / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "0123abcd"
+        snap.parent.mkdir(parents=True)
+        (root / "ckpt" / "clipseg-rd64-refined").rename(snap)
+        (snap.parents[1] / "refs").mkdir()
+        (snap.parents[1] / "refs" / "main").write_text("0123abcd")
+
+    return cross_worker.build_once(tmp_path_factory, f"aclssl-release-{rule.RULE_VERSION}", build)

@@ -28,8 +28,8 @@ from vssleval.metrics.protocols.native import EVALUATORS
 from vssleval.metrics.protocols.native.aclssl import THRESHOLDS, column, heatmap
 from vssleval.metrics.protocols.native.protocol import unpad_boxes_of
 from vssleval.models import load_model_config
-from vssleval.models.aclssl import patch_mask
-from test_aclssl_parity import DATA, release_model
+from vssleval.models.aclssl import AclSsl, patch_mask
+from test_aclssl_parity import DATA
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 FIX = shared.BUNDLE_ROOT / "aclssl"
@@ -46,25 +46,6 @@ def _golden() -> tuple[dict[str, np.ndarray], dict]:
 def _rel(ours, ref) -> float:
     ref = np.asarray(ref, np.float64)
     return float(np.abs(np.asarray(ours, np.float64) - ref).max() / np.abs(ref).max())
-
-
-@pytest.fixture(scope="module")
-def pairs(release):  # noqa: F811
-    """The model's stages on the golden's 8 (image, audio) pairs: each image and audio encoded once."""
-    g, _ = _golden()
-    model = release_model(release)
-    audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
-    images = sorted(set(map(str, g["image_ids"])))
-    audios = sorted(set(map(str, g["audio_ids"])))
-    with torch.no_grad():
-        visual = model.encode_image(torch.stack([image.load(DATA / "frames" / f"{i}.jpg") for i in images]))
-        emb = model.encode_audio(torch.stack([audio.positive(DATA / "audio" / f"{a}.wav") for a in audios]))
-        v = visual[[images.index(str(i)) for i in g["image_ids"]]]
-        e = emb[[audios.index(str(a)) for a in g["audio_ids"]]]
-        dense = model.clipseg.clip.dense_features(model.dense_input(visual))
-        return {"conf": model.confidence(v, e), "embedding": e,
-                "mask": patch_mask(model.logits(v, e), 22, **model.feature_mask_args),
-                "dense": dense[[images.index(str(i)) for i in g["image_ids"]]]}
 
 
 def test_the_confidence_matches_the_official_one(pairs):
@@ -94,7 +75,8 @@ def test_the_confidence_stages_match(pairs, stage, bound):
 
 @pytest.fixture(scope="module")
 def extended_run(release, tmp_path_factory):  # noqa: F811
-    """The golden's 8 samples as a vggss_extended folder, evaluated natively (one batch)."""
+    """The golden's 8 samples as a vggss_extended folder, evaluated natively (one batch); with the
+    model the run built and every ``(input, output)`` of its ``encode_image`` / ``encode_audio``."""
     root = tmp_path_factory.mktemp("aclssl-extended")
     data = root / "data"
     data.mkdir()
@@ -102,7 +84,15 @@ def extended_run(release, tmp_path_factory):  # noqa: F811
         (data / name).write_bytes((FIX / "extended_data" / name).read_bytes())
     for sub in ("frames", "audio"):
         os.symlink(DATA / sub, data / sub)
+    models, calls = [], {"encode_image": [], "encode_audio": []}
     mp = pytest.MonkeyPatch()
+    for name in calls:
+        def spy(self, x, _name=name, _method=getattr(AclSsl, name)):
+            out = _method(self, x)
+            models.append(self)
+            calls[_name].append((x.detach().clone(), out.detach().clone()))
+            return out
+        mp.setattr(AclSsl, name, spy)
     mp.setenv("HF_HOME", str(release / "hf"))
     try:
         res = vssleval.evaluate("aclssl", "vggss_extended", data_dir=data, checkpoint=release / "ckpt",
@@ -110,7 +100,37 @@ def extended_run(release, tmp_path_factory):  # noqa: F811
                                 device="cpu", bootstrap=0, verbose=False)
     finally:
         mp.undo()
-    return res, root / "run"
+    assert len({id(m) for m in models}) == 1  # one model, built from the release files
+    return res, root / "run", models[0], calls
+
+
+@pytest.fixture(scope="module")
+def pairs(extended_run):
+    """The model's stages on the golden's 8 (image, audio) pairs, from the encodings the run above
+    computed (captured as they left the model, with the model itself): the ViT-B/16 at 352 px and
+    BEATs run once for both the stage checks and the run's. Each captured input is matched to its
+    clip's image or audio through the native preset's front-ends, so the rows are the golden's."""
+    g, _ = _golden()
+    model, calls = extended_run[2], extended_run[3]
+    audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
+    images_in, visual = (torch.cat([c[k] for c in calls["encode_image"]]) for k in (0, 1))
+    audio_in, emb = (torch.cat([c[k] for c in calls["encode_audio"]]) for k in (0, 1))
+
+    def row(inputs: torch.Tensor, x: torch.Tensor) -> int:
+        (hits,) = torch.nonzero(torch.all((inputs == x).flatten(1), dim=1), as_tuple=True)
+        assert len(hits) >= 1, "an input of the golden is not among the run's"
+        return int(hits[0])
+
+    iv = {i: row(images_in, image.load(DATA / "frames" / f"{i}.jpg")) for i in sorted(set(map(str, g["image_ids"])))}
+    ia = {a: row(audio_in, audio.positive(DATA / "audio" / f"{a}.wav")) for a in sorted(set(map(str, g["audio_ids"])))}
+    images = list(iv)
+    with torch.no_grad():
+        v = visual[[iv[str(i)] for i in g["image_ids"]]]
+        e = emb[[ia[str(a)] for a in g["audio_ids"]]]
+        dense = model.clipseg.clip.dense_features(model.dense_input(visual[[iv[i] for i in images]]))
+        return {"conf": model.confidence(v, e), "embedding": e,
+                "mask": patch_mask(model.logits(v, e), 22, **model.feature_mask_args),
+                "dense": dense[[images.index(str(i)) for i in g["image_ids"]]]}
 
 
 def _official_order(g) -> list[str]:
@@ -119,7 +139,7 @@ def _official_order(g) -> list[str]:
 
 
 def test_the_extended_run_scores_the_stored_confidence(extended_run):
-    res, out = extended_run
+    res, out = extended_run[:2]
     g, ref = _golden()
     m = res.metrics
     assert m["native_evaluator"] == "aclssl_extended" and m["n_samples"] == 8

@@ -57,14 +57,28 @@ def outputs(release):
     clips = [str(c) for c in golden["clips"]]
     images = torch.stack([image.load(DATA / "frames" / f"{c}.jpg") for c in clips])
     fbank = torch.stack([audio.positive(DATA / "audio" / f"{c}.wav") for c in clips])
-    with torch.no_grad():
-        visual = model.encode_image(images)
-        feats = model.beats(fbank, model.audio_layers)
-        token = model.acl.audio_proj(feats)
-        emb = model.prompt_embedding(token)
-        logits = model.logits(visual, emb)
-        raw = model.localize(visual, emb)
-        assert torch.equal(model.encode_audio(fbank), emb)
+    calls = {}  # (inputs, output) of the audio stages inside encode_audio: BEATs runs once (seconds)
+
+    def record(name):
+        def hook(module, args, out):
+            calls[name] = (args, out)  # returns None: the output is kept
+        return hook
+
+    hooks = [part.register_forward_hook(record(name))
+             for name, part in (("beats", model.beats), ("fga", model.acl.audio_proj))]
+    try:
+        with torch.no_grad():
+            visual = model.encode_image(images)
+            emb = model.encode_audio(fbank)
+            logits = model.logits(visual, emb)
+            raw = model.localize(visual, emb)
+            # encode_audio is the prompt embedding of the FGA token of BEATs' layers
+            (beats_in, feats), (fga_in, token) = calls["beats"], calls["fga"]
+            assert beats_in[0] is fbank and tuple(beats_in[1]) == model.audio_layers and fga_in[0] is feats
+            assert torch.equal(model.prompt_embedding(token), emb)
+    finally:
+        for hook in hooks:
+            hook.remove()
     rule = model.map_rule
     heat = torch.sigmoid(upsample(raw, rule.upsample_op("positive"), 224))
     assert rule.normalize == "sigmoid"
