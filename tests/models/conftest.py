@@ -119,10 +119,10 @@ def _spy(mp: pytest.MonkeyPatch, cls, method: str, calls: list, keep_input: bool
 def aclssl_run(release, tmp_path_factory):
     """One native evaluation of the extended golden's 8 samples (``tests/fixtures/aclssl/extended.npz``:
     the 4 fixture clips as positives, 4 ``non-sounding`` pairs of them) with the release files, and
-    what the model computed on the way: ``run / "run"`` (the run folder), ``run / "calls.pt"``
-    (``{name: [(input?, output), ...]}`` for :data:`ACL_CAPTURED`, inputs for the two encoders) and
-    ``run / "model.json"`` (the built model's ``checkpoint_files`` and ``feature_mask_args``).
-    Returns ``.run`` (the run folder), ``.calls`` (:func:`_joined`) and ``.model`` (model.json).
+    what the model computed on the way, in one folder: ``run/`` (the run), ``calls.pt`` (``{name:
+    [(input?, output), ...]}`` for :data:`ACL_CAPTURED`, inputs for the two encoders) and
+    ``model.json`` (the built model's ``checkpoint_files`` and ``feature_mask_args``). Returns
+    ``.run`` (the run folder), ``.calls`` (:func:`_joined`) and ``.model`` (model.json's dict).
 
     Built once per session for all workers (tests/cross_worker.py): a ViT-B/16 at 352 px and BEATs
     on 8 inputs each take tens of seconds, and test_aclssl_extended.py (the run, the confidence
