@@ -3,19 +3,23 @@ dict, and ACL-SSL's substitute release.
 
 Building a state dict by the fixtures' rule takes about a second per model, so it is cached per
 test session; the same weights as official checkpoint files come from ``official_checkpoint`` in
-``tests/conftest.py`` (written once per session for every worker).
+``tests/conftest.py`` (written once per session for every worker), and ACL-SSL's generated release
+(seconds, ~1 GB) is written once for all the session's workers too.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+import cross_worker
 import shared
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,16 +54,103 @@ def _acl_weight_rule():
 
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):
-    """ACL-SSL's three parts in their release containers, written once per session (the rule
-    generates ~240 M parameters): DIR = ``release / "ckpt"`` (Param_best.pth, the BEATs .pt) and a
-    Hugging Face cache ``release / "hf"`` holding CIDAS/clipseg-rd64-refined (DIR has no
-    clipseg-rd64-refined/ folder, so the cache lookup is what finds it). Tests only read it."""
+    """ACL-SSL's three parts in their release containers, written once per test session and shared
+    by the pytest-xdist workers (tests/cross_worker.py: the rule generates ~240 M parameters, ~1 GB
+    on disk): DIR = ``release / "ckpt"`` (Param_best.pth, the BEATs .pt) and a Hugging Face cache
+    ``release / "hf"`` holding CIDAS/clipseg-rd64-refined (DIR has no clipseg-rd64-refined/ folder,
+    so the cache lookup is what finds it). Tests only read it."""
     rule = _acl_weight_rule()
-    root = tmp_path_factory.mktemp("aclssl")
-    rule.write_checkpoint_dir(root / "ckpt")
-    snap = root / "hf" / "hub" / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "0123abcd"
-    snap.parent.mkdir(parents=True)
-    (root / "ckpt" / "clipseg-rd64-refined").rename(snap)
-    (snap.parents[1] / "refs").mkdir()
-    (snap.parents[1] / "refs" / "main").write_text("0123abcd")
-    return root
+
+    def build(root: Path) -> None:
+        rule.write_checkpoint_dir(root / "ckpt")
+        snap = root / "hf" / "hub" / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "0123abcd"
+        snap.parent.mkdir(parents=True)
+        (root / "ckpt" / "clipseg-rd64-refined").rename(snap)
+        (snap.parents[1] / "refs").mkdir()
+        (snap.parents[1] / "refs" / "main").write_text("0123abcd")
+
+    return cross_worker.build_once(tmp_path_factory, f"aclssl-release-{rule.RULE_VERSION}", build)
+
+
+ACL_FIX = ROOT / "tests" / "fixtures" / "aclssl"
+ACL_DATA = ROOT / "tests" / "fixtures" / "data" / "vggss"
+#: what :func:`aclssl_run` records of the model's calls during the run, in call order
+ACL_CAPTURED = ("encode_image", "encode_audio", "beats", "fga", "logits", "localize", "confidence", "dense")
+
+
+def _spy(mp: pytest.MonkeyPatch, cls, method: str, calls: list, keep_input: bool = False) -> None:
+    """Record every output (and first input, ``keep_input``) of ``cls.method`` in ``calls``."""
+    original = getattr(cls, method)
+
+    def spy(self, x, *rest):
+        out = original(self, x, *rest)
+        calls.append(((x.detach().clone(),) if keep_input else ()) + (out.detach().clone(),))
+        return out
+
+    mp.setattr(cls, method, spy)
+
+
+@pytest.fixture(scope="session")
+def aclssl_run(release, tmp_path_factory):
+    """One native evaluation of the extended golden's 8 samples (``tests/fixtures/aclssl/extended.npz``:
+    the 4 fixture clips as positives, 4 ``non-sounding`` pairs of them) with the release files, and
+    what the model computed on the way, in one folder: ``run/`` (the run), ``calls.pt`` (``{name:
+    [(input?, output), ...]}`` for :data:`ACL_CAPTURED`, inputs for the two encoders) and
+    ``model.json`` (the built model's ``checkpoint_files`` and ``feature_mask_args``). Returns
+    ``.run`` (the run folder), ``.calls`` (:func:`_joined`) and ``.model`` (model.json's dict).
+
+    Built once per session for all workers (tests/cross_worker.py): a ViT-B/16 at 352 px and BEATs
+    on 8 inputs each take tens of seconds, and test_aclssl_extended.py (the run, the confidence
+    stages) and test_aclssl_parity.py (every stage on clips 0 and 1, which are 2 of the positives)
+    read the same forwards."""
+    from vssleval import evaluate
+    from vssleval.models.aclssl import AclSsl
+    from vssleval.models.beats_net import Beats, FgaEmbedder
+    from vssleval.models.clipseg_net import Clip
+
+    def build(root: Path) -> None:
+        data = root / "data"
+        data.mkdir()
+        for name in ("vggss.json", "vggss_test_plus_silent.csv"):
+            (data / name).write_bytes((ACL_FIX / "extended_data" / name).read_bytes())
+        for sub in ("frames", "audio"):
+            os.symlink(ACL_DATA / sub, data / sub)
+        calls: dict[str, list] = {name: [] for name in ACL_CAPTURED}
+        models: list = []
+        mp = pytest.MonkeyPatch()
+        for cls, method, name in ((AclSsl, "encode_image", "encode_image"), (AclSsl, "encode_audio", "encode_audio")):
+            _spy(mp, cls, method, calls[name], keep_input=True)
+        for cls, method, name in ((Beats, "forward", "beats"), (FgaEmbedder, "forward", "fga"),
+                                  (AclSsl, "logits", "logits"), (AclSsl, "localize", "localize"),
+                                  (AclSsl, "confidence", "confidence"), (Clip, "dense_features", "dense")):
+            _spy(mp, cls, method, calls[name])
+        built = AclSsl.__init__
+        mp.setattr(AclSsl, "__init__", lambda self, *a, **k: (built(self, *a, **k), models.append(self))[0])
+        mp.setenv("HF_HOME", str(release / "hf"))
+        try:
+            evaluate("aclssl", "vggss_extended", data_dir=data, checkpoint=release / "ckpt", preset="native",
+                     protocol="native", neg="none", seeds=1, out=root / "run", device="cpu", bootstrap=0,
+                     verbose=False)
+        finally:
+            mp.undo()
+        (model,) = models  # one model, built from the release files
+        torch.save(calls, root / "calls.pt")
+        (root / "model.json").write_text(json.dumps({"checkpoint_files": model.checkpoint_files,
+                                                     "feature_mask_args": model.feature_mask_args}))
+
+    root = cross_worker.build_once(tmp_path_factory, f"aclssl-extended-run-{_acl_weight_rule().RULE_VERSION}", build)
+    return SimpleNamespace(run=root / "run", calls=_joined(torch.load(root / "calls.pt", weights_only=True)),
+                           model=json.loads((root / "model.json").read_text()))
+
+
+def _joined(calls: dict[str, list]) -> dict[str, torch.Tensor]:
+    """Each captured name's outputs (and ``<name>_input``) concatenated over its calls: the engine's
+    rows, in dataset order (``logits``: the first call per batch, the one inside ``localize``)."""
+    out = {}
+    for name, items in calls.items():
+        if name == "logits":  # localize's, then confidence's (the same logits again): one per batch
+            items = items[::2]
+        out[name] = torch.cat([c[-1] for c in items])
+        if len(items[0]) == 2:
+            out[name + "_input"] = torch.cat([c[0] for c in items])
+    return out

@@ -8,20 +8,21 @@ largest reference magnitude) at most 1e-4, as every stage of the map. The offici
 lies between ours with the pixels within the map parity of a threshold all out or all in; the
 dataset numbers of the run equal the official ones at every threshold where each sample passes
 IoU 0.5 as officially (the confidences order the samples as officially, ties included).
+
+The run is the session's ``aclssl_run`` (tests/models/conftest.py, built once for all workers); the
+stage checks read the encodings, dense features, logits and confidences it captured on the way.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
 
 import shared
-import vssleval
 from vssleval.engine.store import HeatmapStore
 from vssleval.frontends.pipeline import from_preset
 from vssleval.metrics.protocols.native import EVALUATORS
@@ -29,7 +30,7 @@ from vssleval.metrics.protocols.native.aclssl import THRESHOLDS, column, heatmap
 from vssleval.metrics.protocols.native.protocol import unpad_boxes_of
 from vssleval.models import load_model_config
 from vssleval.models.aclssl import patch_mask
-from test_aclssl_parity import DATA, release_model
+from test_aclssl_parity import DATA
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 FIX = shared.BUNDLE_ROOT / "aclssl"
@@ -46,25 +47,6 @@ def _golden() -> tuple[dict[str, np.ndarray], dict]:
 def _rel(ours, ref) -> float:
     ref = np.asarray(ref, np.float64)
     return float(np.abs(np.asarray(ours, np.float64) - ref).max() / np.abs(ref).max())
-
-
-@pytest.fixture(scope="module")
-def pairs(release):  # noqa: F811
-    """The model's stages on the golden's 8 (image, audio) pairs: each image and audio encoded once."""
-    g, _ = _golden()
-    model = release_model(release)
-    audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
-    images = sorted(set(map(str, g["image_ids"])))
-    audios = sorted(set(map(str, g["audio_ids"])))
-    with torch.no_grad():
-        visual = model.encode_image(torch.stack([image.load(DATA / "frames" / f"{i}.jpg") for i in images]))
-        emb = model.encode_audio(torch.stack([audio.positive(DATA / "audio" / f"{a}.wav") for a in audios]))
-        v = visual[[images.index(str(i)) for i in g["image_ids"]]]
-        e = emb[[audios.index(str(a)) for a in g["audio_ids"]]]
-        dense = model.clipseg.clip.dense_features(model.dense_input(visual))
-        return {"conf": model.confidence(v, e), "embedding": e,
-                "mask": patch_mask(model.logits(v, e), 22, **model.feature_mask_args),
-                "dense": dense[[images.index(str(i)) for i in g["image_ids"]]]}
 
 
 def test_the_confidence_matches_the_official_one(pairs):
@@ -93,24 +75,34 @@ def test_the_confidence_stages_match(pairs, stage, bound):
 
 
 @pytest.fixture(scope="module")
-def extended_run(release, tmp_path_factory):  # noqa: F811
-    """The golden's 8 samples as a vggss_extended folder, evaluated natively (one batch)."""
-    root = tmp_path_factory.mktemp("aclssl-extended")
-    data = root / "data"
-    data.mkdir()
-    for name in ("vggss.json", "vggss_test_plus_silent.csv"):
-        (data / name).write_bytes((FIX / "extended_data" / name).read_bytes())
-    for sub in ("frames", "audio"):
-        os.symlink(DATA / sub, data / sub)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HOME", str(release / "hf"))
-    try:
-        res = vssleval.evaluate("aclssl", "vggss_extended", data_dir=data, checkpoint=release / "ckpt",
-                                preset="native", protocol="native", neg="none", seeds=1, out=root / "run",
-                                device="cpu", bootstrap=0, verbose=False)
-    finally:
-        mp.undo()
-    return res, root / "run"
+def extended_run(aclssl_run):
+    """``(metrics.json, run folder)`` of the golden's 8 samples as a vggss_extended folder, evaluated
+    natively (one batch): the session's ``aclssl_run`` (tests/models/conftest.py), whose forwards
+    test_aclssl_parity.py reads too."""
+    return json.loads((aclssl_run.run / "metrics.json").read_text()), aclssl_run.run
+
+
+@pytest.fixture(scope="module")
+def pairs(aclssl_run):
+    """The model's stages on the golden's 8 (image, audio) pairs, as the run above computed them
+    (captured as they left the model): the ViT-B/16 at 352 px and BEATs run once for the stage
+    checks and the run's. The run's rows are matched to the golden's pairs by their inputs (each
+    clip's image and audio through the native preset's front-ends)."""
+    g, _ = _golden()
+    calls = aclssl_run.calls
+    audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
+    images = {i: image.load(DATA / "frames" / f"{i}.jpg") for i in set(map(str, g["image_ids"]))}
+    audios = {a: audio.positive(DATA / "audio" / f"{a}.wav") for a in set(map(str, g["audio_ids"]))}
+    same = lambda inputs, x: torch.all((inputs == x).flatten(1), dim=1)  # noqa: E731
+    rows = []
+    for i, a in zip(map(str, g["image_ids"]), map(str, g["audio_ids"])):
+        (hits,) = torch.nonzero(same(calls["encode_image_input"], images[i]) & same(calls["encode_audio_input"], audios[a]),
+                                as_tuple=True)
+        assert len(hits) >= 1, f"the pair ({i}, {a}) is not among the run's"
+        rows.append(int(hits[0]))
+    mask = patch_mask(calls["logits"][rows], 22, **aclssl_run.model["feature_mask_args"])
+    return {"conf": calls["confidence"][rows], "embedding": calls["encode_audio"][rows], "mask": mask,
+            "dense": calls["dense"][rows]}
 
 
 def _official_order(g) -> list[str]:
@@ -119,9 +111,8 @@ def _official_order(g) -> list[str]:
 
 
 def test_the_extended_run_scores_the_stored_confidence(extended_run):
-    res, out = extended_run
+    m, out = extended_run  # metrics.json
     g, ref = _golden()
-    m = res.metrics
     assert m["native_evaluator"] == "aclssl_extended" and m["n_samples"] == 8
     shards = list(HeatmapStore.open(out / "store").iter_shards())
     arrays = {k: np.concatenate([s[k] for s in shards]) for k in ("ids", "positive", "boxes", "confidence")}

@@ -4,16 +4,17 @@ The goldens ``tests/fixtures/aclssl/stages.npz`` were written by ``scripts/refer
 from the official modules of swimmiing/ACL-SSL @ 57f4a6c under transformers 4.25.1 (torch 2.14.1,
 CPU), on two clips of ``tests/fixtures/data/vggss`` (a 10 s clip and a 4.5 s one that is
 zero-padded), with the substitute weights of the ACL weight rule
-(``scripts/reference/aclssl_weights.py``). The weights are regenerated here from that rule
+(``scripts/reference/aclssl_weights.py``). The weights are regenerated from that rule
 (deterministic), written in the release containers, and loaded as users load the release: one
 ``--checkpoint DIR`` (the CLIPSeg part found in a Hugging Face cache instead of DIR, so that path
-is covered too).
+is covered too). The stages are those the model computed in the session's evaluation run of the
+extended golden's samples (``aclssl_run`` in tests/models/conftest.py, shared with
+test_aclssl_extended.py), captured as each left its module; the two clips are 2 of its positives.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch
 from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import from_preset
 from vssleval.metrics.upsample import upsample
-from vssleval.models import build_model, load_model_config
+from vssleval.models import MapRule, build_model, load_model_config
 from vssleval.models import registry
 from vssleval.models.checkpoint import read_checkpoint
 
@@ -35,40 +36,35 @@ DATA = ROOT / "tests" / "fixtures" / "data" / "vggss"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # ACL-SSL's evaluator sweep
 
 
-def release_model(release: Path):
-    """``aclssl`` built from the ``release`` fixture's folder (its CLIPSeg part from the HF cache there)."""
-    old = os.environ.get("HF_HOME")
-    os.environ["HF_HOME"] = str(release / "hf")
-    try:
-        return build_model("aclssl", checkpoint=str(release / "ckpt"), preset="native")
-    finally:
-        if old is None:
-            os.environ.pop("HF_HOME")
-        else:
-            os.environ["HF_HOME"] = old
-
-
 @pytest.fixture(scope="module")
-def outputs(release):
-    """Every stage of ``aclssl`` on the golden's clips, through the native preset's front-ends."""
+def outputs(aclssl_run):
+    """Every stage of ``aclssl`` on the golden's clips, as the session's evaluation run computed them
+    (``aclssl_run``, tests/models/conftest.py: the clips are 2 of its positives, read through the
+    native preset's front-ends): the run's rows whose image and audio inputs are each clip's."""
     golden = np.load(GOLDEN)
-    model = release_model(release)
+    calls = aclssl_run.calls
     audio, image = from_preset(load_model_config("aclssl")["presets"]["native"])
     clips = [str(c) for c in golden["clips"]]
-    images = torch.stack([image.load(DATA / "frames" / f"{c}.jpg") for c in clips])
-    fbank = torch.stack([audio.positive(DATA / "audio" / f"{c}.wav") for c in clips])
-    with torch.no_grad():
-        visual = model.encode_image(images)
-        feats = model.beats(fbank, model.audio_layers)
-        token = model.acl.audio_proj(feats)
-        emb = model.prompt_embedding(token)
-        logits = model.logits(visual, emb)
-        raw = model.localize(visual, emb)
-        assert torch.equal(model.encode_audio(fbank), emb)
-    rule = model.map_rule
+    same = lambda inputs, x: torch.all((inputs == x).flatten(1), dim=1)  # noqa: E731
+    rows = []
+    for c in clips:
+        hit = same(calls["encode_image_input"], image.load(DATA / "frames" / f"{c}.jpg")) & same(
+            calls["encode_audio_input"], audio.positive(DATA / "audio" / f"{c}.wav"))
+        assert hit.any(), f"clip {c} is not a positive of the run"
+        rows.append(int(torch.nonzero(hit)[0]))
+    images, fbank, visual = calls["encode_image_input"][rows], calls["encode_audio_input"][rows], calls["encode_image"][rows]
+    feats, token, emb = calls["beats"][rows], calls["fga"][rows], calls["encode_audio"][rows]
+    logits, raw = calls["logits"][rows], calls["localize"][rows]
+    # encode_audio is the FGA token of BEATs' layers through the prompt; localize is the logits + b/w
+    assert calls["beats"].shape[0] == calls["fga"].shape[0] == calls["encode_audio"].shape[0]
+    import aclssl_weights_rule  # loaded by the release fixture (tests/models/conftest.py)
+
+    masker = aclssl_weights_rule.MASKER_B / aclssl_weights_rule.MASKER_W
+    assert torch.allclose(raw, logits + masker, rtol=0, atol=1e-5)
+    rule = MapRule.from_config(load_model_config("aclssl")["presets"]["native"]["map"])
     heat = torch.sigmoid(upsample(raw, rule.upsample_op("positive"), 224))
     assert rule.normalize == "sigmoid"
-    return {"model": model, "image": images[:, :, ::16, ::16], "fbank": fbank[:, ::25],
+    return {"model": aclssl_run.model, "image": images[:, :, ::16, ::16], "fbank": fbank[:, ::25],
             "vit": visual[:, :, golden["vit_tokens"]], "beats": feats[:, golden["beats_tokens"]],
             "token": token, "embedding": emb, "logits": logits[:, ::4, ::4], "heatmap": heat}
 
@@ -105,7 +101,7 @@ def test_pixel_masks_at_the_19_thresholds_are_exact(outputs):
 
 
 def test_the_run_records_all_three_parts_with_their_sha256(outputs, release):
-    files = outputs["model"].checkpoint_files
+    files = outputs["model"]["checkpoint_files"]
     assert [f["part"] for f in files] == ["acl", "beats", "clipseg"]
     assert Path(files[2]["path"]).name == "pytorch_model.bin" and "models--CIDAS--clipseg-rd64-refined" in files[2]["path"]
     assert all(len(f["sha256"]) == 64 for f in files)

@@ -110,7 +110,7 @@ def _check_forward_and_broadcast(model, images: torch.Tensor, audio: torch.Tenso
     with torch.no_grad():
         paired = model.localize(visual, aud)
         assert paired.dtype.is_floating_point and paired.shape[0] == 2
-        torch.testing.assert_close(model(images, audio), paired, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(_forward_reusing(model, images, audio, visual, aud), paired, rtol=1e-5, atol=1e-6)
         for i in range(2):  # row i of the paired batch is image i with audio i
             alone = model.localize(visual[i:i + 1], aud[i:i + 1])
             torch.testing.assert_close(paired[i:i + 1], alone, rtol=1e-5, atol=1e-6)
@@ -121,3 +121,18 @@ def _check_forward_and_broadcast(model, images: torch.Tensor, audio: torch.Tenso
             torch.testing.assert_close(one_image[i:i + 1], model.localize(visual[:1], aud[i:i + 1]), rtol=1e-5, atol=1e-6)
             torch.testing.assert_close(one_audio[i:i + 1], model.localize(visual[i:i + 1], aud[:1]), rtol=1e-5, atol=1e-6)
     assert one_image.shape == one_audio.shape == paired.shape
+
+
+def _forward_reusing(model, images: torch.Tensor, audio: torch.Tensor, visual: torch.Tensor,
+                     aud: torch.Tensor) -> torch.Tensor:
+    """``model(images, audio)`` with the encoders handing back ``visual`` / ``aud`` when called on
+    these very inputs (ACL-SSL's ViT-B/16 at 352 px and BEATs take seconds): a ``forward`` that is
+    ``localize(encode_image(images), encode_audio(audio))`` gives ``localize(visual, aud)``, and any
+    other computes its own maps, which the caller compares with that."""
+    encode_image, encode_audio = model.encode_image, model.encode_audio
+    model.encode_image = lambda x: visual if x is images else encode_image(x)
+    model.encode_audio = lambda x: aud if x is audio else encode_audio(x)
+    try:
+        return model(images, audio)
+    finally:
+        del model.encode_image, model.encode_audio
