@@ -183,3 +183,30 @@ def rule_state_dict(path: str | Path) -> dict:
     import weight_rule
 
     return weight_rule.state_dict(manifest(str(path)))
+
+
+def default_synthetic_cache(tmp_path_factory) -> Path:
+    """A ``$VSSLEVAL_CACHE`` folder holding the two default (n=200) synthetic sets, generated once per
+    test session and shared by its xdist workers (``cross_worker.build_once``): the modules that
+    need them (tests/data/test_synthetic.py, tests/test_wheel.py) would otherwise each generate
+    them. Read-only for its users; one that runs a command which may write into its cache links
+    the sets into a cache of its own (:func:`linked_synthetic_cache`)."""
+    from cross_worker import build_once
+    from vssleval.data.synthetic import default_synthetic_dir
+    from vssleval.data.synthetic.generate import GENERATOR_VERSION
+
+    def build(folder: Path) -> None:
+        for layout in ("vggss", "is3"):
+            default_synthetic_dir(layout, root=folder)
+
+    return build_once(tmp_path_factory, f"synthetic-cache-v{GENERATOR_VERSION}", build)
+
+
+def linked_synthetic_cache(tmp_path_factory, cache: Path) -> Path:
+    """``cache``, a new folder, with the session's default synthetic sets linked into its
+    ``synthetic/`` (what else a command writes into its cache stays in ``cache``)."""
+    shared_sets = default_synthetic_cache(tmp_path_factory) / "synthetic"
+    (cache / "synthetic").mkdir(parents=True)
+    for data in shared_sets.iterdir():
+        (cache / "synthetic" / data.name).symlink_to(data, target_is_directory=True)
+    return cache

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import shared
 from vssleval.data.gt import gt_map, size_bin
 from vssleval.data.registry import load_dataset
 from vssleval.data.synthetic import CLASSES, default_synthetic_dir, synth
@@ -23,12 +24,10 @@ def _hashes(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    """The two default (n=200) datasets, generated once into a private cache (their generation time
-    is measured by scripts/bench_main_job.py, not asserted here)."""
-    root = tmp_path_factory.mktemp("cache")
-    for layout in ("vggss", "is3"):
-        default_synthetic_dir(layout, root=root)
-    return root
+    """The two default (n=200) datasets, generated once per session into a cache of the suite's own
+    (``shared.default_synthetic_cache``, shared with tests/test_wheel.py; their generation time is
+    measured by scripts/bench_main_job.py, not asserted here). Read here, never written."""
+    return shared.default_synthetic_cache(tmp_path_factory)
 
 
 @pytest.mark.parametrize("layout", ["vggss", "is3"])
