@@ -185,28 +185,25 @@ def rule_state_dict(path: str | Path) -> dict:
     return weight_rule.state_dict(manifest(str(path)))
 
 
-def default_synthetic_cache(tmp_path_factory) -> Path:
-    """A ``$VSSLEVAL_CACHE`` folder holding the two default (n=200) synthetic sets, generated once per
-    test session and shared by its xdist workers (``cross_worker.build_once``): the modules that
-    need them (tests/data/test_synthetic.py, tests/test_wheel.py) would otherwise each generate
-    them. Read-only for its users; one that runs a command which may write into its cache links
-    the sets into a cache of its own (:func:`linked_synthetic_cache`)."""
+def default_synthetic_set(tmp_path_factory, layout: str) -> Path:
+    """A cache folder whose ``synthetic/`` holds the default (n=200) synthetic set of ``layout``,
+    generated once per test session and shared by its xdist workers (``cross_worker.build_once``):
+    the modules that need it (tests/data/test_synthetic.py, tests/test_wheel.py) would otherwise each
+    generate it. Read-only: its users link it into a cache of their own (:func:`linked_synthetic_cache`)."""
     from cross_worker import build_once
     from vssleval.data.synthetic import default_synthetic_dir
     from vssleval.data.synthetic.generate import GENERATOR_VERSION
 
-    def build(folder: Path) -> None:
-        for layout in ("vggss", "is3"):
-            default_synthetic_dir(layout, root=folder)
-
-    return build_once(tmp_path_factory, f"synthetic-cache-v{GENERATOR_VERSION}", build)
+    return build_once(tmp_path_factory, f"synthetic-{layout}-default-v{GENERATOR_VERSION}",
+                      lambda folder: default_synthetic_dir(layout, root=folder))
 
 
-def linked_synthetic_cache(tmp_path_factory, cache: Path) -> Path:
-    """``cache``, a new folder, with the session's default synthetic sets linked into its
-    ``synthetic/`` (what else a command writes into its cache stays in ``cache``)."""
-    shared_sets = default_synthetic_cache(tmp_path_factory) / "synthetic"
+def linked_synthetic_cache(tmp_path_factory, cache: Path, layouts=("vggss", "is3")) -> Path:
+    """``cache``, a new ``$VSSLEVAL_CACHE`` folder, with the session's default synthetic sets of
+    ``layouts`` linked into its ``synthetic/`` (what else a command writes into its cache stays in
+    ``cache``, never in the shared sets)."""
     (cache / "synthetic").mkdir(parents=True)
-    for data in shared_sets.iterdir():
-        (cache / "synthetic" / data.name).symlink_to(data, target_is_directory=True)
+    for layout in layouts:
+        for data in (default_synthetic_set(tmp_path_factory, layout) / "synthetic").iterdir():
+            (cache / "synthetic" / data.name).symlink_to(data, target_is_directory=True)
     return cache

@@ -114,7 +114,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, tmp_path_factory
     cwd.mkdir()
     # the embedded benchmark's 200 records, generated once per session (tests/shared.py); the wheel's
     # own code reads them, and the synthetic generator itself is tested in tests/data/test_synthetic.py
-    env = _env(tmp_path, shared.linked_synthetic_cache(tmp_path_factory, tmp_path / "cache"))
+    env = _env(tmp_path, shared.linked_synthetic_cache(tmp_path_factory, tmp_path / "cache", ["is3"]))
     file, kind = _where(python, cwd, env)
     assert venv in file.parents and kind == "wheel", (file, kind)
 

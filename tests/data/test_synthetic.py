@@ -24,10 +24,10 @@ def _hashes(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    """The two default (n=200) datasets, generated once per session into a cache of the suite's own
-    (``shared.default_synthetic_cache``, shared with tests/test_wheel.py; their generation time is
-    measured by scripts/bench_main_job.py, not asserted here). Read here, never written."""
-    return shared.default_synthetic_cache(tmp_path_factory)
+    """A cache holding the two default (n=200) datasets, each generated once per session
+    (``shared.default_synthetic_set``, shared with tests/test_wheel.py) and linked in here; their
+    generation time is measured by scripts/bench_main_job.py, not asserted here."""
+    return shared.linked_synthetic_cache(tmp_path_factory, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.mark.parametrize("layout", ["vggss", "is3"])
