@@ -188,3 +188,27 @@ def _rule_state_dict(path: str) -> dict:
     import weight_rule
 
     return weight_rule.state_dict(manifest(path))
+
+
+def default_synthetic_set(tmp_path_factory, layout: str) -> Path:
+    """A cache folder whose ``synthetic/`` holds the default (n=200) synthetic set of ``layout``,
+    generated once per test session and shared by its xdist workers (``cross_worker.build_once``):
+    the modules that need it (tests/data/test_synthetic.py, tests/test_wheel.py) would otherwise each
+    generate it. Read-only: its users link it into a cache of their own (:func:`linked_synthetic_cache`)."""
+    from cross_worker import build_once
+    from vssleval.data.synthetic import default_synthetic_dir
+    from vssleval.data.synthetic.generate import GENERATOR_VERSION
+
+    return build_once(tmp_path_factory, f"synthetic-{layout}-default-v{GENERATOR_VERSION}",
+                      lambda folder: default_synthetic_dir(layout, root=folder))
+
+
+def linked_synthetic_cache(tmp_path_factory, cache: Path, layouts=("vggss", "is3")) -> Path:
+    """``cache``, a new ``$VSSLEVAL_CACHE`` folder, with the session's default synthetic sets of
+    ``layouts`` linked into its ``synthetic/`` (what else a command writes into its cache stays in
+    ``cache``, never in the shared sets)."""
+    (cache / "synthetic").mkdir(parents=True)
+    for layout in layouts:
+        for data in (default_synthetic_set(tmp_path_factory, layout) / "synthetic").iterdir():
+            (cache / "synthetic" / data.name).symlink_to(data, target_is_directory=True)
+    return cache

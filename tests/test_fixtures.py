@@ -14,6 +14,8 @@ import pytest
 import shared
 import weight_rule
 
+pytest_plugins = ["pytester"]  # the strictness hook runs on probe files in-process
+
 SCRIPT = shared.ROOT / "scripts" / "make_test_fixtures.py"
 MANIFEST_FILES = shared.manifest_files()
 
@@ -97,15 +99,24 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def _probe(tmp_path: Path, extra: str = "", **env: str) -> subprocess.CompletedProcess:
-    """Run a tiny test file (``PROBE`` + ``extra``) under this suite's root conftest (copied beside it)."""
+def _probe(tmp_path: Path, pytester, monkeypatch, extra: str = "", **env: str) -> subprocess.CompletedProcess:
+    """Run a tiny test file (``PROBE`` + ``extra``) under this suite's root conftest (copied beside it),
+    in this process (pytester, its own session; ``sys.modules`` restored afterwards): a pytest
+    subprocess would spend seconds importing torch again. The environment is the probe's alone
+    (no ``VSSLEVAL_*`` but ``env``), and ``shared``, which reads it at import, is imported afresh."""
     (tmp_path / "conftest.py").write_text((shared.ROOT / "tests" / "conftest.py").read_text())
     (tmp_path / "test_probe.py").write_text(PROBE + extra)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VSSLEVAL_")}
-    environ.update(env, PYTHONPATH=os.pathsep.join([str(shared.ROOT / "tests"), str(shared.ROOT)]))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "-o",
-                           "markers=parity\nmetadata\nbundle_only", str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, env=environ)
+    for key in [k for k in os.environ if k.startswith("VSSLEVAL_") or k.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delitem(sys.modules, "shared")
+    monkeypatch.chdir(tmp_path)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "-rA", "-o",
+                                          "markers=parity\nmetadata\nbundle_only", "--rootdir", str(tmp_path),
+                                          str(tmp_path))
+    out = "\n".join(result.outlines)
+    return subprocess.CompletedProcess([], int(result.ret), out, "\n".join(result.errlines))
 
 
 #: a ``bundle_only`` parity check: it runs on a bare clone and is deselected (never skipped) when the
@@ -113,9 +124,8 @@ def _probe(tmp_path: Path, extra: str = "", **env: str) -> subprocess.CompletedP
 BUNDLE_TWIN = "\n@pytest.mark.parity\n@pytest.mark.bundle_only\ndef test_bundle_twin():\n    assert True\n"
 
 
-@pytest.mark.slow  # a pytest subprocess
-def test_hook_lets_skips_pass_by_default(tmp_path):
-    out = _probe(tmp_path, extra=BUNDLE_TWIN, VSSLEVAL_FIXTURES=str(tmp_path / "nothing"))
+def test_hook_lets_skips_pass_by_default(tmp_path, pytester, monkeypatch):
+    out = _probe(tmp_path, pytester, monkeypatch, extra=BUNDLE_TWIN, VSSLEVAL_FIXTURES=str(tmp_path / "nothing"))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 passed, 3 skipped" in out.stdout  # the bundle twin runs
 
@@ -132,10 +142,9 @@ def _stand_ins(tmp_path):
     return probe
 
 
-@pytest.mark.slow  # a pytest subprocess
-def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
+def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path, pytester, monkeypatch):
     probe = _stand_ins(tmp_path)
-    out = _probe(probe, extra=BUNDLE_TWIN, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
+    out = _probe(probe, pytester, monkeypatch, extra=BUNDLE_TWIN, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "full"),
                  VSSLEVAL_METADATA=str(tmp_path / "meta"))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "2 failed, 1 passed, 1 skipped, 1 deselected" in out.stdout  # the bundle twin deselected
@@ -143,9 +152,8 @@ def test_hook_fails_skipped_parity_tests_in_ci_mode(tmp_path):
     assert "metadata test skipped under VSSLEVAL_REQUIRE_FULL_FIXTURES=1" in out.stdout
 
 
-@pytest.mark.slow  # a pytest subprocess
-def test_hook_refuses_ci_mode_without_the_full_set(tmp_path):
-    out = _probe(tmp_path, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "nothing"),
+def test_hook_refuses_ci_mode_without_the_full_set(tmp_path, pytester, monkeypatch):
+    out = _probe(tmp_path, pytester, monkeypatch, VSSLEVAL_REQUIRE_FULL_FIXTURES="1", VSSLEVAL_FIXTURES=str(tmp_path / "nothing"),
                  VSSLEVAL_METADATA=str(tmp_path / "nothing"))
     assert out.returncode != 0
     assert "VSSLEVAL_REQUIRE_FULL_FIXTURES=1 but missing: the full fixture set" in out.stdout + out.stderr

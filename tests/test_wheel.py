@@ -76,10 +76,10 @@ def _pip(*args: str) -> None:
                    check=True, capture_output=True, text=True)
 
 
-def _env(tmp: Path) -> dict[str, str]:
+def _env(tmp: Path, cache: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VSSLEVAL_MODEL_CONFIGS", "VSSLEVAL_DATASET_CONFIGS", "VSSLEVAL_CHECKPOINTS")}
-    env.update(VSSLEVAL_CACHE=str(tmp / "cache"), OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
+    env.update(VSSLEVAL_CACHE=str(cache or tmp / "cache"), OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
     return env
 
 
@@ -96,7 +96,7 @@ def _where(python: Path, cwd: Path, env: dict[str, str]) -> tuple[Path, str]:
     return Path(file), kind
 
 
-def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, tmp_path_factory):
     src = _copy_tree(tmp_path / "src")
     _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist"), str(src))
     wheel = next((tmp_path / "dist").glob("vssleval-*.whl"))
@@ -112,7 +112,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
-    env = _env(tmp_path)
+    # the embedded benchmark's 200 records, generated once per session (tests/shared.py); the wheel's
+    # own code reads them, and the synthetic generator itself is tested in tests/data/test_synthetic.py
+    env = _env(tmp_path, shared.linked_synthetic_cache(tmp_path_factory, tmp_path / "cache", ["is3"]))
     file, kind = _where(python, cwd, env)
     assert venv in file.parents and kind == "wheel", (file, kind)
 
@@ -123,7 +125,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
           "--device", "cpu", "--out", "X"], cwd, env)
     metrics = json.loads((cwd / "X" / "metrics.json").read_text())
     assert math.isfinite(metrics["ciou"]) and metrics["n_samples"] == 8
-    _run([cli, "report", "X", "--out", "Y", "--format", "md,html"], cwd, env)
+    # --no-maps: the overlays and the threshold sweep read the run's store and the data set, no package
+    # data (tests/report/ draws them); the page and its styles and scripts are what the wheel must carry
+    _run([cli, "report", "X", "--out", "Y", "--format", "md,html", "--no-maps"], cwd, env)
     assert (cwd / "Y" / "report.md").is_file()
     page = (cwd / "Y" / "report.html").read_text()  # its styles and scripts are the wheel's package data
     assert "window.vssleval" in page and "table.sortable" in page

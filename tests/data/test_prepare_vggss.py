@@ -40,7 +40,7 @@ def originals(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """``folders(container)`` -> (prepared folder, summary) from synthetic clips in that container
-    (made once per module)."""
+    (made once per module; the clips are in the prepared folder's sibling ``videos``)."""
     made = {}
 
     def get(container: str):
@@ -262,11 +262,12 @@ def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
 
 
 @pytest.mark.slow  # worker processes
-def test_parallel_workers_give_the_same_files(tmp_path, originals):
-    videos = synth("vggss", N, 0, tmp_path / "videos", as_videos=True, container="mkv")
-    one = prepare_vggss(videos, tmp_path / "one", progress=False)
-    two = prepare_vggss(videos, tmp_path / "two", workers=2, progress=False)
-    assert [o.id for o in one.outcomes] == [o.id for o in two.outcomes]
+def test_parallel_workers_give_the_same_files(tmp_path, folders):
+    one, summary = folders("mkv")  # prepared by one worker, from the module's mkv clips
+    two = prepare_vggss(one.parent / "videos", tmp_path / "two", workers=2, progress=False)
+    assert [o.id for o in summary.outcomes] == [o.id for o in two.outcomes]
     for folder in ("frames", "audio"):
-        for p in sorted((tmp_path / "one" / folder).iterdir()):
-            assert p.read_bytes() == (tmp_path / "two" / folder / p.name).read_bytes()
+        names = sorted(p.name for p in (one / folder).iterdir())
+        assert len(names) == N and names == sorted(p.name for p in (tmp_path / "two" / folder).iterdir())
+        for name in names:
+            assert (one / folder / name).read_bytes() == (tmp_path / "two" / folder / name).read_bytes()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import shared
 from vssleval.data.gt import gt_map, size_bin
 from vssleval.data.registry import load_dataset
 from vssleval.data.synthetic import CLASSES, default_synthetic_dir, synth
@@ -23,12 +24,10 @@ def _hashes(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    """The two default (n=200) datasets, generated once into a private cache (their generation time
-    is measured by scripts/bench_main_job.py, not asserted here)."""
-    root = tmp_path_factory.mktemp("cache")
-    for layout in ("vggss", "is3"):
-        default_synthetic_dir(layout, root=root)
-    return root
+    """A cache holding the two default (n=200) datasets, each generated once per session
+    (``shared.default_synthetic_set``, shared with tests/test_wheel.py) and linked in here; their
+    generation time is measured by scripts/bench_main_job.py, not asserted here."""
+    return shared.linked_synthetic_cache(tmp_path_factory, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.mark.parametrize("layout", ["vggss", "is3"])

@@ -5,14 +5,18 @@ Runs are made in-process through the CLI (as a user would), on 12 synthetic samp
 * ``center``, ``full``, ``random`` on the IS3 layout (one comparable set);
 * ``random`` on the VGG-SS layout (another dataset: the mixed-run refusal and the transfer table);
 * ``center`` with ``--preset native`` on the IS3 layout (another preset).
+
+They are made once per test session, whichever xdist worker asks first (``tests/cross_worker.py``).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from cross_worker import build_once
 from vssleval.cli import main
 from vssleval.data.synthetic import synth
 
@@ -27,15 +31,31 @@ def evaluate(out: Path, model: str, dataset: str, data: Path, *extra: str) -> Pa
     return out
 
 
+#: what ``runs`` makes: name -> (folder, model, dataset, extra evaluate arguments)
+RUNS = {
+    "center": ("center", "center", "synthetic-is3", ()),
+    "full": ("full", "full", "synthetic-is3", ()),
+    "random": ("random", "random", "synthetic-is3", ()),
+    "random_vggss": ("random-vggss", "random", "synthetic-vggss", ()),
+    "center_native": ("center-native", "center", "synthetic-is3", ("--preset", "native")),
+}
+RUNS_KEY = f"report-runs-n{N}-s{SEEDS}"
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("report_runs")
-    is3 = synth("is3", N, 7, root / "data-is3")
-    vgg = synth("vggss", N, 7, root / "data-vggss")
-    return {
-        "center": evaluate(root / "center", "center", "synthetic-is3", is3),
-        "full": evaluate(root / "full", "full", "synthetic-is3", is3),
-        "random": evaluate(root / "random", "random", "synthetic-is3", is3),
-        "random_vggss": evaluate(root / "random-vggss", "random", "synthetic-vggss", vgg),
-        "center_native": evaluate(root / "center-native", "center", "synthetic-is3", is3, "--preset", "native"),
-    }
+    """The runs, made once per session and shared by the xdist workers (``cross_worker.build_once``):
+    the report modules run on several workers. Read-only: a test that changes a run copies it first."""
+    def build(done: Path) -> None:
+        # a run records its --out and data folders (metrics.json "command", "data_root"), so the runs
+        # are made where they stay, beside the build folder, which then only marks them complete
+        root = done.parent / RUNS_KEY
+        shutil.rmtree(root, ignore_errors=True)  # a build that died half-way
+        data = {"synthetic-is3": synth("is3", N, 7, root / "data-is3"),
+                "synthetic-vggss": synth("vggss", N, 7, root / "data-vggss")}
+        for folder, model, dataset, extra in RUNS.values():
+            evaluate(root / folder, model, dataset, data[dataset], *extra)
+        (done / "complete").write_text("\n".join(RUNS) + "\n")
+
+    root = build_once(tmp_path_factory, f"{RUNS_KEY}-done", build).parent / RUNS_KEY
+    return {name: root / folder for name, (folder, *_) in RUNS.items()}
