@@ -72,10 +72,16 @@ _FAST = {".png": {"pil_kwargs": {"compress_level": 1}}}
 
 
 def save_figure(fig, png: str | Path, dpi: int = DPI) -> list[Path]:
-    """Write ``fig`` to ``png`` and to the PDF beside it, each atomically; return both paths."""
+    """Write ``fig`` to ``png`` and to the PDF beside it, each atomically; return both paths.
+
+    The PNG is drawn first; the PDF keeps the axes positions that its layout engine (constrained
+    layout) found then instead of searching for them again: it measures every text of the figure,
+    about a third of a figure's drawing (docs/performance.md §10.2)."""
     png = Path(png)
     paths = [png, png.with_suffix(".pdf")]
-    for path in paths:
+    for n, path in enumerate(paths):
+        if n and fig.get_layout_engine() is not None:
+            fig.set_layout_engine("none")  # the positions of the last draw stay
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, **_FAST.get(path.suffix, {}))
     return paths
