@@ -41,7 +41,8 @@ from pathlib import Path
 T_START = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
 
-#: (phase, module, attribute): the function whose calls are charged to the phase.
+#: (phase, module, attribute): the function whose calls are charged to the phase (a phase may name
+#: several: an older checkout has one of them).
 PHASES = [
     ("synthetic data generation", "vssleval.data.synthetic.generate", "synth"),
     ("dataset reading", "vssleval.data.registry", "load_dataset"),
@@ -60,7 +61,8 @@ PHASES = [
     ("figures (savefig)", "vssleval.report.figures", "save_figure"),
     ("report.html frames", "vssleval.report.gallery", "Gallery._write_frame"),
     ("report.html map tiles", "vssleval.report.gallery", "Gallery.maps"),
-    ("report.html (rest)", "vssleval.api.html_report", "add_run"),
+    ("report.html (rest)", "vssleval.api.html_report", "add_run"),  # the code before the one-pass report
+    ("report.html (rest)", "vssleval.api.html_report", "RunFeed.__call__"),
     ("report.html page", "vssleval.api.html_report", "write_page"),
     ("report (rest)", "vssleval.api.reporting", "report"),
 ]
@@ -120,7 +122,7 @@ def install(clock: PhaseClock) -> list[str]:
     for mod in ("vssleval.cli", "vssleval.api.evaluation", "vssleval.api.reporting", "vssleval.engine.runner",
                 "vssleval.data.synthetic.cache", "vssleval.engine.inputs"):
         importlib.import_module(mod)
-    missing = []
+    missing, found = [], set()
     for phase, module, attr in PHASES:
         try:
             owner = importlib.import_module(module)
@@ -131,13 +133,14 @@ def install(clock: PhaseClock) -> list[str]:
         except (ImportError, AttributeError):
             missing.append(phase)
             continue
+        found.add(phase)
         timed = clock.wrap(phase, original)
         setattr(owner, name, timed)
         if not cls:  # `from module import name` copies elsewhere
             for m in list(sys.modules.values()):
                 if getattr(m, "__name__", "").startswith("vssleval") and getattr(m, name, None) is original:
                     setattr(m, name, timed)
-    return missing
+    return list(dict.fromkeys(p for p in missing if p not in found))
 
 
 def load_average() -> str:
@@ -201,7 +204,7 @@ def whole_job(tree: Path, cache: str | None, seeds: int) -> dict:
 
 
 def print_table(results: list[dict]) -> None:
-    phases = [p for p, _, _ in PHASES] + ["other"]
+    phases = list(dict.fromkeys(p for p, _, _ in PHASES)) + ["other"]
     heads = [f"{Path(r['tree']).name or r['tree']}" for r in results]
     print(f"\n{'phase':<28}" + "".join(f"{h[:16]:>18}{'':>10}" for h in heads))
     print(f"{'':<28}" + "".join(f"{'CPU s':>18}{'wall s':>10}" for _ in heads))

@@ -74,7 +74,8 @@ def main() -> int:
     notes: list[str] = []
     frames = _frame_paths(store.config, {})
     frames.update({f"{s}#{k}": path for k in range(1, times) for s, path in list(frames.items())})
-    html_report.add_run(gallery, run, _Repeated(store, times, args.n), notes, frames)
+    with store.read_only():  # as the report reads it (shared maps as views)
+        html_report.add_run(gallery, run, _Repeated(store, times, args.n), notes, frames)
     payload = gallery.payload([gallery.rows(run)])
     gallery.finish()
     page = write_html(out, "# report\n", None, [run], payload)

@@ -28,39 +28,57 @@ def add_run(gallery: Gallery, run: RunRecord, store: HeatmapStore, notes: list[s
     """Give ``gallery`` every sample of ``run``'s store: its frame, boxes and the maps of its first seed.
 
     ``frame_paths``: ``{sample id: image path}`` of the run's dataset, None when its images are not
-    readable (the browser then shows the maps without the frame; a note says so)."""
-    from vssleval.data.image import load_rgb
+    readable (the browser then shows the maps without the frame; a note says so). A report reading
+    the store for other things too feeds the shards itself (:class:`RunFeed`), reading each once."""
+    feed = RunFeed(gallery, run, store.config, frame_paths)
+    for shard in store.iter_shards():
+        feed(shard)
+    notes.extend(feed.notes())
 
-    config = store.config
-    op = prepare_run(config, "vssleval").ops
-    negatives = [v for v in ("silence", "noise", "offscreen") if v in (config.get("negatives") or [])]
-    base = (str(config.get("dataset")), str(config.get("data_root")))
-    missing: list[str] = []
 
-    def loader(sid: str):
+class RunFeed:
+    """Hands one run's store shards, as they are read, to ``gallery`` (:func:`add_run` shard by shard).
+
+    Call it with each shard in dataset order, then :meth:`notes` for what could not be shown."""
+
+    def __init__(self, gallery: Gallery, run: RunRecord, config: dict[str, Any],
+                 frame_paths: dict[str, Path] | None):
+        self.gallery, self.run, self.frame_paths = gallery, run, frame_paths
+        self.op = prepare_run(config, "vssleval").ops
+        self.negatives = [v for v in ("silence", "noise", "offscreen") if v in (config.get("negatives") or [])]
+        self.base = (str(config.get("dataset")), str(config.get("data_root")))
+        self.missing: list[str] = []
+
+    def _loader(self, sid: str):
+        from vssleval.data.image import load_rgb
+
         def load() -> np.ndarray | None:
             try:
-                return np.asarray(load_rgb(frame_paths[sid])) if frame_paths is not None else None
+                return np.asarray(load_rgb(self.frame_paths[sid])) if self.frame_paths is not None else None
             except (VsslevalError, OSError, KeyError) as exc:
-                missing.append(f"{sid} ({exc})")
+                self.missing.append(f"{sid} ({exc})")
                 return None
         return load
 
-    for shard in store.iter_shards():
+    def __call__(self, shard: dict[str, np.ndarray]) -> None:
         boxes = shard.get("boxes")
         ids = [str(s) for s in shard["ids"]]
         for i, sid in enumerate(ids):
             mine = None if boxes is None else boxes[i]
             # a mask without boxes is outlined on the frame (unpacked only then: 200 KB a sample)
             gt = unpack_gt(shard["gt"][i:i + 1])[0] if mine is None or not np.isfinite(mine).any() else None
-            gallery.frame(run, sid, base + (sid,), loader(sid), mine, gt)
+            self.gallery.frame(self.run, sid, self.base + (sid,), self._loader(sid), mine, gt)
         maps = {"positive": shard["positive"]}
-        for v in negatives:
+        for v in self.negatives:
             maps[v] = shard[v] if v == "silence" else shard[v][0]
-        gallery.maps(run, ids, maps, op)
-    if missing:
-        notes.append(f"{run.label}: report.html shows {len(missing)} sample(s) without their frame, not readable "
-                     f"(first: {missing[0]})")
+        self.gallery.maps(self.run, ids, maps, self.op)
+
+    def notes(self) -> list[str]:
+        """The note for the samples fed so far whose frame could not be read (none: ``[]``)."""
+        if not self.missing:
+            return []
+        return [f"{self.run.label}: report.html shows {len(self.missing)} sample(s) without their frame, not "
+                f"readable (first: {self.missing[0]})"]
 
 
 def write_page(gallery: Gallery, runs: Sequence[RunRecord], out: Path, report: Path, ci_style: str) -> Path:

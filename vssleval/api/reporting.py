@@ -105,14 +105,18 @@ def report(runs: str | Path | Sequence[str | Path], out: str | Path, *, allow_mi
             for r in records:
                 store = stores[r.label]
                 t = calibrations[r.label]["threshold"]
-                sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
-                                               sweep_samples, sweep_points)
-                if overlays > 0:
-                    path = _overlays(r, store, overlays, out, notes, frames)
-                    if path is not None:
-                        overlay_files[r.label] = path
+                # one pass over the store: each shard feeds the sweep and report.html's browser
+                feed, later = None, []  # later: the browser's notes, after the overlays' as before
                 if gallery is not None:
-                    html_report.add_run(gallery, r, store, notes, _gallery_frames(r, store, notes, frames))
+                    feed = html_report.RunFeed(gallery, r, store.config, _gallery_frames(r, store, later, frames))
+                with store.read_only():  # the report only reads the maps (shared ones as views, not copies)
+                    sweeps[r.label] = _sweep_panel(r, store, t if separates(calibrations[r.label]) else None,
+                                                   sweep_samples, sweep_points, feed)
+                    if overlays > 0:
+                        path = _overlays(r, store, overlays, out, notes, frames)
+                        if path is not None:
+                            overlay_files[r.label] = path
+                notes.extend(later + (feed.notes() if feed is not None else []))
         res = write_report(records, out, calibrations, sweeps=sweeps, overlays=overlay_files, notes=notes,
                            mixed=mixed, formats=[f for f in formats if f != HTML_FORMAT], ci_style=ci_style)
         page = html_report.write_page(gallery, records, out, Path(res["report"]), ci_style) if gallery else None
@@ -270,7 +274,6 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
         raise VsslevalError(f"{run.path / 'store' / CONFIG_FILE} is missing: the threshold sweep and the overlays need "
                             f"the heatmap store of {run.label}; pass --no-maps to report without them")
     store = HeatmapStore(run.path / "store")
-    store.views = True  # the report only reads the maps (shared ones as views, not copies)
     _require_complete(store)
     try:
         config = store.config
@@ -289,19 +292,32 @@ def _open_run_store(run: RunRecord) -> HeatmapStore:
     return store
 
 
-def _first_seed_batches(store: HeatmapStore) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
-    """The store's shards as ``(positive, gt, {negative: maps})`` of the first seed (silence has no seed)."""
+def _first_seed_batches(store: HeatmapStore, shards: Iterator[dict[str, np.ndarray]] | None = None,
+                        feed: Callable[[dict[str, np.ndarray]], None] | None = None
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+    """The store's shards (or those left in ``shards``, an iterator of them) as ``(positive, gt,
+    {negative: maps})`` of the first seed (silence has no seed); each shard is given to ``feed``
+    too (report.html's browser) as it is read."""
     negatives = [v for v in ("silence", "noise", "offscreen") if v in (store.config.get("negatives") or [])]
-    for shard in store.iter_shards():
+    for shard in store.iter_shards() if shards is None else shards:
+        if feed is not None:
+            feed(shard)
         yield (shard["positive"], unpack_gt(shard["gt"]),
                {v: shard[v] if v == "silence" else shard[v][0] for v in negatives})
 
 
 def _sweep_panel(run: RunRecord, store: HeatmapStore, calibrated: float | None, max_samples: int,
-                 points: int) -> dict[str, Any]:
+                 points: int, feed: Callable[[dict[str, np.ndarray]], None] | None = None) -> dict[str, Any]:
+    """The run's threshold-sweep panel. The store is read once: ``feed`` gets every shard, those
+    past the sweep's ``max_samples`` included."""
     config = store.config
-    return sweep_panel(run, _first_seed_batches(store), prepare_run(config, "vssleval").ops, config["seeds"][0],
-                       calibrated, max_samples, points)
+    shards = store.iter_shards()
+    panel = sweep_panel(run, _first_seed_batches(store, shards, feed), prepare_run(config, "vssleval").ops,
+                        config["seeds"][0], calibrated, max_samples, points)
+    if feed is not None:
+        for shard in shards:  # the shards the sweep did not need
+            feed(shard)
+    return panel
 
 
 def _overlays(run: RunRecord, store: HeatmapStore, k: int, out: Path,

@@ -201,7 +201,7 @@ def _draw_row(ax, cells: Sequence[np.ndarray], heads: Sequence[str], boxes: np.n
     h = cells[0].shape[0]
     gap = np.full((h, _GAP, 3), 255, np.uint8)
     row = np.concatenate([part for c in cells for part in (c, gap)][:-1], axis=1)
-    ax.imshow(row, interpolation="nearest")
+    ax.imshow(row, interpolation="none")
     x = 0
     outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
     for c, head in zip(cells, heads):
