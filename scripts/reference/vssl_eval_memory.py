@@ -226,11 +226,16 @@ def run_official(args, model: str, dataset: str, data: Path, ckpt: Path, ogl: Pa
                    args.official_seeds)
 
 
+def ours_command(model: str, dataset: str, data: Path, ckpt: Path, ogl: Path, out: Path) -> list[str]:
+    """The compat run that matches the official one; every other option is the CLI's default (10 seeds
+    from vssl_eval's list, all negatives, independent noise, one batch of the 24 clips)."""
+    return [sys.executable, "-m", "vssleval", "evaluate", "--model", model, "--dataset", dataset,
+            "--data-dir", str(data), "--checkpoint", str(ckpt), "--ogl-weights", str(ogl),
+            "--preset", "juanola2025", "--protocol", "juanola2025", "--out", str(out), "--overwrite"]
+
+
 def run_ours(args, model: str, dataset: str, data: Path, ckpt: Path, ogl: Path, scratch: Path) -> dict:
-    out = scratch / f"ours-{model}-{dataset}"
-    cmd = [sys.executable, "-m", "vssleval", "evaluate", "--model", model, "--dataset", dataset,
-           "--data-dir", str(data), "--checkpoint", str(ckpt), "--ogl-weights", str(ogl),
-           "--preset", "juanola2025", "--protocol", "juanola2025", "--out", str(out), "--overwrite"]
+    cmd = ours_command(model, dataset, data, ckpt, ogl, scratch / f"ours-{model}-{dataset}")
     env = child_env(args)
     env["PYTHONPATH"] = os.pathsep.join([str(args.repo)] + [p for p in [env.get("PYTHONPATH")] if p])
     return measure(cmd, scratch, env, scratch / f"ours-{model}-{dataset}.log")
