@@ -14,7 +14,10 @@ download of ``resnet18(pretrained=True)`` is served from the rule-weight substit
 The side environment runs the official code: torch, torchvision, numpy, scipy, scikit-learn, PIL,
 matplotlib, tqdm, soundfile, PyAV, plus opencv (``cv2``), ``easydict``, ``pandas`` and ``torchaudio``
 (only its transforms are used; audio is read through soundfile, patch 4). The vssleval side runs
-with this interpreter (``sys.executable``) and the repository on ``PYTHONPATH``.
+with this interpreter (``sys.executable``) and the repository on ``PYTHONPATH``. The side environment
+of the measurements in docs/performance.md: a venv over the project's (a ``.pth`` file naming its
+site-packages) plus ``pip install --no-deps opencv-python-headless==5.0.0.93 easydict pandas
+torchaudio==2.11.0``, so both sides run the same torch.
 
 For each model and test set, two child processes, one after the other:
 
