@@ -141,6 +141,17 @@ def manifest_files(fx: Fixtures | None = None) -> list[str]:
     return [str(p.relative_to(fx.root)) for d in (fx.manifests, fx.native_manifests) for p in sorted(d.glob("*.json"))]
 
 
+def script(relpath: str):
+    """The module of ``scripts/<relpath>`` (a script, not a package), loaded from this checkout."""
+    import importlib.util
+
+    path = ROOT / "scripts" / relpath
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def require(path: Path) -> Path:
     """Return ``path``, failing (not skipping) the test if it is absent: a file missing from a root
     that is present is a broken checkout, not an optional file."""

@@ -7,24 +7,17 @@ about two CPU-minutes); the measured numbers live in docs/performance.md.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
 import shared
 from vssleval.cli import build_parser
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reference" / "vssl_eval_memory.py"
-
 
 @pytest.fixture(scope="module")
 def harness():
-    spec = importlib.util.spec_from_file_location("vssl_eval_memory_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return shared.script("reference/vssl_eval_memory.py")
 
 
 def test_ours_is_the_official_runs_compat_equivalent(harness, tmp_path):

@@ -14,7 +14,10 @@ download of ``resnet18(pretrained=True)`` is served from the rule-weight substit
 The side environment runs the official code: torch, torchvision, numpy, scipy, scikit-learn, PIL,
 matplotlib, tqdm, soundfile, PyAV, plus opencv (``cv2``), ``easydict``, ``pandas`` and ``torchaudio``
 (only its transforms are used; audio is read through soundfile, patch 4). The vssleval side runs
-with this interpreter (``sys.executable``) and the repository on ``PYTHONPATH``.
+with this interpreter (``sys.executable``) and the repository on ``PYTHONPATH``. The side environment
+of the measurements in docs/performance.md: a venv over the project's (a ``.pth`` file naming its
+site-packages) plus ``pip install --no-deps opencv-python-headless==5.0.0.93 easydict pandas
+torchaudio==2.11.0``, so both sides run the same torch.
 
 For each model and test set, two child processes, one after the other:
 
@@ -120,11 +123,12 @@ runpy.run_path(src + "/eval.py", run_name="__main__")
 '''
 
 
-def pss_kib(pid: int) -> int:
+def proc_kib(pid: int, name: str, field: str) -> int:
+    """A ``kB`` field of ``/proc/PID/<name>`` (``smaps_rollup`` Pss:, ``status`` VmHWM:), 0 once gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
+        with open(f"/proc/{pid}/{name}") as f:
             for line in f:
-                if line.startswith("Pss:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -145,18 +149,6 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def hwm_kib(pid: int) -> int:
-    """VmHWM (the process's peak resident set so far), 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def measure(cmd: list[str], cwd: Path, env: dict, log: Path, stop_after_seeds: int = 0) -> dict:
     """Run ``cmd``; peak RSS (the largest of os.wait4's ru_maxrss and the sampled VmHWM of every process
     in its tree) and the peak PSS sum of the tree (sampled every 0.1 s). ``stop_after_seeds`` > 0 ends
@@ -172,8 +164,8 @@ def measure(cmd: list[str], cwd: Path, env: dict, log: Path, stop_after_seeds: i
         def sample():
             while not done.is_set():
                 tree = descendants(proc.pid)
-                peak["pss"] = max(peak["pss"], sum(pss_kib(p) for p in tree))
-                peak["hwm"] = max([peak["hwm"]] + [hwm_kib(p) for p in tree])
+                peak["pss"] = max(peak["pss"], sum(proc_kib(p, "smaps_rollup", "Pss:") for p in tree))
+                peak["hwm"] = max([peak["hwm"]] + [proc_kib(p, "status", "VmHWM:") for p in tree])
                 if stop_after_seeds and not peak["stopped"]:
                     seen = [int(m) for m in pattern.findall(log.read_text(errors="replace"))]
                     if seen and max(seen) >= stop_after_seeds:
