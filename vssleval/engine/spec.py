@@ -108,13 +108,39 @@ def package_versions() -> dict[str, str]:
     import numpy
     import scipy
     import torch
-    import torchvision
 
     import vssleval
 
     return {"vssleval": vssleval.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "torchvision": torchvision_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
             "platform": platform.platform()}
+
+
+def torchvision_version() -> str:
+    """torchvision's ``__version__`` (with its build tag, e.g. ``0.29.1+cu130``), without importing it
+    where it is not imported yet: ``import torchvision`` imports all of ``torchvision.ops`` and with it
+    ``torch._dynamo``, 2-5 CPU-seconds that a run whose model needs no torchvision (the baselines,
+    ACL-SSL, a maps file) would pay only to record the version. The installed package's
+    ``version.py`` states it; the distribution's metadata, which lacks the build tag, is the fallback."""
+    import importlib.util
+    import re
+    from importlib import metadata
+
+    module = sys.modules.get("torchvision")
+    if module is not None:
+        return module.__version__
+    try:
+        spec = importlib.util.find_spec("torchvision")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", (folder / "version.py").read_text(), re.M)
+        if found:
+            return found.group(1)
+    except (AttributeError, OSError, StopIteration, TypeError, ValueError):
+        pass
+    try:
+        return metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 @dataclass

@@ -365,6 +365,7 @@ def build_model(
     Returns the model with attributes ``name``, ``preset_name``, ``config``, ``map_rule``.
     """
     from vssleval.models.checkpoint import load_into, read_parts
+    from vssleval.models.deferred_init import all_loaded, skipped_init
     from vssleval.models.maps import MapRule
 
     if ":" in name and name.rsplit(":", 1)[0].endswith(".py"):
@@ -375,16 +376,23 @@ def build_model(
     ckpt_cfg = dict(cfg.get("checkpoint") or {})
     if checkpoint is not None:  # read and checked before the network is built: a bad file fails fast
         checkpoint = read_parts(checkpoint, ckpt_cfg, name, trust=trust_checkpoint)
-    model = _instantiate(entry, cfg)
+        # the strict load below overwrites every weight: skip drawing them (models/deferred_init.py)
+        with skipped_init() as skipped:
+            model = _instantiate(entry, cfg)
+        load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
+        if not all_loaded(model, skipped):  # something initialised is not in the checkpoint
+            model = _instantiate(entry, cfg)
+            load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
+    else:
+        model = _instantiate(entry, cfg)
     model.name = name
     model.preset_name = preset
     model.config = cfg
     model.map_rule = MapRule.from_config(block.get("map"))
     if checkpoint is None and getattr(model, "needs_checkpoint", True) and not random_init:
-        checkpoint = default_checkpoint(model, name, ckpt_cfg)
-        model.checkpoint_source = checkpoint  # where the weights came from, for the run's record
-    if checkpoint is not None:
-        load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
+        default = default_checkpoint(model, name, ckpt_cfg)
+        model.checkpoint_source = default  # where the weights came from, for the run's record
+        load_into(model, default, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
     return model.to(device).eval()
 
 
