@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from vssleval.errors import VsslevalError
-from vssleval.models.backbones import ResNet18
+from vssleval.models.resnet18 import ResNet18
 from vssleval.models.base import VsslModel, pair_batches
 from vssleval.models.registry import register_model
 
