@@ -33,7 +33,9 @@ INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "z
                 "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
                 "sparse_")
 
-# one build at a time patches the module-level functions
+# one build at a time patches the module-level functions; the patch is process-wide, so another
+# thread calling ``torch.nn.init`` during a build would be skipped too (vssleval builds its models
+# in one thread, before any worker thread starts)
 _LOCK = threading.Lock()
 
 
