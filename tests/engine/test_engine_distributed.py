@@ -49,7 +49,11 @@ def dist_runs(tmp_path_factory, synthetic_set, ezvsl_checkpoint):
     root = tmp_path_factory.mktemp("dist")
     outs = {case: root / case for case in CASES}
     commands = [_args(data_dir, ezvsl_checkpoint, outs[case], extra) for case, (extra, _, _) in CASES.items()]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
+    # TMPDIR: torchrun makes a torchelastic_* folder for its logs in the temporary folder and leaves
+    # it there; it goes under this test's own folder instead
+    (root / "tmp").mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]),
+           "TMPDIR": str(root / "tmp")}
     env.pop("WORLD_SIZE", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(HERE / "torchrun_commands.py"), json.dumps(commands)]
