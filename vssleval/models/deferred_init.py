@@ -8,7 +8,7 @@ time; for a ResNet-18 a tenth of a second.
 
 :func:`skipped_init` makes the ``torch.nn.init`` functions no-ops while the network is built and
 records the memory of the tensors they were given; :func:`all_loaded` then says whether the model
-holds none of that memory outside its ``state_dict`` (which the strict load writes in full). A
+holds none of that memory outside its ``state_dict`` (which the strict load will write in full). A
 skipped tensor the constructor dropped (the ResNet towers delete torchvision's ``fc`` and stem) does
 not matter; one the model keeps as a non-persistent buffer or a tensor attribute would hold
 uninitialised memory, so the caller then builds the network again the usual way. (A tensor kept
@@ -63,7 +63,9 @@ def skipped_init() -> Iterator[set[int]]:
 
 def all_loaded(model: nn.Module, skipped: set[int]) -> bool:
     """Whether every tensor ``model`` keeps outside its ``state_dict`` (non-persistent buffers, tensor
-    attributes of its modules) has memory of its own, not memory an initialiser skipped."""
+    attributes of its modules) has memory of its own, not memory an initialiser skipped: then a
+    strict load leaves nothing uninitialised. It compares memory, not values, so it is asked before
+    the load (which copies into the ``state_dict``'s tensors in place)."""
     in_state = {t.untyped_storage().data_ptr() for t in model.state_dict(keep_vars=True).values()}
     kept = [b for _, b in model.named_buffers()]
     kept += [v for m in model.modules() for v in vars(m).values() if isinstance(v, torch.Tensor)]

@@ -376,13 +376,12 @@ def build_model(
     ckpt_cfg = dict(cfg.get("checkpoint") or {})
     if checkpoint is not None:  # read and checked before the network is built: a bad file fails fast
         checkpoint = read_parts(checkpoint, ckpt_cfg, name, trust=trust_checkpoint)
-        # the strict load below overwrites every weight: skip drawing them (models/deferred_init.py)
+        # the strict load below overwrites every weight: skip drawing them (models/deferred_init.py),
+        # unless the network keeps an initialised tensor that no load writes
         with skipped_init() as skipped:
             model = _instantiate(entry, cfg)
-        load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
-        if not all_loaded(model, skipped):  # something initialised is not in the checkpoint
+        if not all_loaded(model, skipped):
             model = _instantiate(entry, cfg)
-            load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
     else:
         model = _instantiate(entry, cfg)
     model.name = name
@@ -390,9 +389,10 @@ def build_model(
     model.config = cfg
     model.map_rule = MapRule.from_config(block.get("map"))
     if checkpoint is None and getattr(model, "needs_checkpoint", True) and not random_init:
-        default = default_checkpoint(model, name, ckpt_cfg)
-        model.checkpoint_source = default  # where the weights came from, for the run's record
-        load_into(model, default, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
+        checkpoint = default_checkpoint(model, name, ckpt_cfg)
+        model.checkpoint_source = checkpoint  # where the weights came from, for the run's record
+    if checkpoint is not None:
+        load_into(model, checkpoint, ckpt_cfg, name, trust=trust_checkpoint, guess=guess_model)
     return model.to(device).eval()
 
 
