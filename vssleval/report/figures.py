@@ -16,6 +16,7 @@ import numpy as np
 
 from vssleval.io_utils import atomic_path
 from vssleval.metrics import auroc
+from vssleval.metrics.calibration import finite_maxima, rates_above
 from vssleval.report.runs import RunRecord
 from vssleval.report.text import figure as fig_text, visible
 
@@ -208,23 +209,19 @@ def roc_points(pos: np.ndarray, neg: np.ndarray, points: int = ROC_POINTS) -> tu
     """FPR and TPR of "positive if max > t" over thresholds at quantiles of the pooled maxima
     (plus one below and one above every value): :func:`vssleval.metrics.transfer`'s rates at each
     threshold (the non-finite maxima left out; NaN rates without a finite maximum on a side),
-    counted for all thresholds at once from the sorted maxima instead of one call (and one AUROC,
-    unused here) per threshold."""
+    counted for all thresholds at once (:func:`vssleval.metrics.calibration.rates_above`, what
+    ``transfer`` counts with) instead of one call (and one AUROC, unused here) per threshold."""
     pooled = np.concatenate([pos, neg])
     if pooled.size == 0:
         return np.array([0.0, 1.0]), np.array([0.0, 1.0])
     qs = np.unique(np.quantile(pooled, np.linspace(0, 1, points)))
     cand = np.concatenate([[pooled.min() - 1.0], qs, (qs[:-1] + qs[1:]) / 2, [pooled.max() + 1.0]])
     thr = np.sort(cand)[::-1].astype(np.float64)
-    rates = []
-    for side in (neg, pos):
-        v = np.asarray(side, np.float64)
-        v = np.sort(v[np.isfinite(v)])
-        # values above t: as count_nonzero(v > t) (NaN t: none, as NaN sorts after every value)
-        rates.append((v.size - np.searchsorted(v, thr, side="right")) / v.size if v.size else None)
-    if rates[0] is None or rates[1] is None:  # transfer's NaN rates
+    pos, neg = finite_maxima(pos, neg)
+    if pos.size == 0 or neg.size == 0:  # transfer's NaN rates
         return np.full(thr.size, np.nan), np.full(thr.size, np.nan)
-    return rates[0], rates[1]
+    tpr, fpr = rates_above(pos, neg, thr)
+    return fpr, tpr
 
 
 #: line styles that tell the baselines apart in their shared ROC panel
