@@ -88,6 +88,12 @@ def _same_global_random_state():
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session")
+def rule_state_dict():
+    """``rule_state_dict(manifest_path) -> bare state dict`` of the fixtures' weight rule (cached)."""
+    return shared.rule_state_dict
+
+
 def _write_official(manifest_path: str, folder: Path) -> None:
     """The rule weights of a manifest (``tests/weight_rule.py``) saved in the container the manifest
     names (top-level key, key prefix, file name), plus the non-tensor entries the released files

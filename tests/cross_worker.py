@@ -8,8 +8,10 @@ workers' ``basetemp``, which pytest-xdist makes unique per session); the others 
 lock and reuse it. Without xdist the folder is the session's ``basetemp``.
 
 What is built must be a pure function of its ``key`` (the same files whichever worker builds
-them), and readers must not modify it. A build is written under a ``.partial`` name and renamed
-when complete, so a worker that died mid-build leaves nothing that a later worker would trust.
+them), and readers must not modify it. It is built in its final folder (a run records the paths it
+was made in, so it may not be moved afterwards) and a ``<key>.done`` file beside it marks it
+complete: a build that raised leaves nothing, and one whose worker died is built again from an
+empty folder.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ def build_once(tmp_path_factory, key: str, build: Callable[[Path], object]) -> P
     any worker asks for it. ``key`` must be a valid file name and name everything the build
     depends on."""
     root = session_root(tmp_path_factory)
-    target = root / key
+    target, done = root / key, root / f"{key}.done"
     with FileLock(str(root / f"{key}.lock")):
-        if not target.is_dir():
-            partial = root / f"{key}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir()
-            build(partial)
-            partial.rename(target)
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)  # what a dead worker left
+            target.mkdir()
+            try:
+                build(target)
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            done.touch()
     return target

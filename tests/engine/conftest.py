@@ -26,12 +26,6 @@ def _torch_threads(request):
 
 
 @pytest.fixture(scope="session")
-def rule_state_dict():
-    """``rule_state_dict(manifest_path)``: the bare state dict of the fixtures' weight rule (cached)."""
-    return shared.rule_state_dict
-
-
-@pytest.fixture(scope="session")
 def ogl_weights(official_checkpoint) -> Path:
     """The OGL prior's stand-in for torchvision's ImageNet ResNet-18 file (plain state dict)."""
     return official_checkpoint(shared.BEST.manifests / "ogl_resnet18.json")

@@ -1,10 +1,9 @@
-"""Session-wide helpers for the model-zoo tests: the rule weights (tests/weight_rule.py) as a state
-dict, and ACL-SSL's substitute release.
+"""Session-wide helpers for the model-zoo tests: ACL-SSL's substitute release and the one evaluation
+run whose forwards several ACL-SSL modules read.
 
-Building a state dict by the fixtures' rule takes about a second per model, so it is cached per
-test session; the same weights as official checkpoint files come from ``official_checkpoint`` in
-``tests/conftest.py`` (written once per session for every worker), and ACL-SSL's generated release
-(seconds, ~1 GB) is written once for all the session's workers too.
+The rule weights of the other models (``rule_state_dict``) and their official checkpoint files
+(``official_checkpoint``) are fixtures of ``tests/conftest.py``, shared with the engine tests;
+ACL-SSL's generated release (seconds, ~1 GB) is written once for all the session's workers too.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import pytest
 import torch
 
 import cross_worker
-import shared
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL_RULE = Path(os.environ.get("VSSLEVAL_ACLSSL_WEIGHT_RULE") or ROOT / "scripts" / "reference" / "aclssl_weights.py")
@@ -33,12 +31,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def rule_state_dict():
-    """``rule_state_dict(manifest_path) -> bare state dict`` (cached)."""
-    return shared.rule_state_dict
 
 
 def _acl_weight_rule():

@@ -11,7 +11,6 @@ They are made once per test session, whichever xdist worker asks first (``tests/
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -46,16 +45,11 @@ RUNS_KEY = f"report-runs-n{N}-s{SEEDS}"
 def runs(tmp_path_factory) -> dict[str, Path]:
     """The runs, made once per session and shared by the xdist workers (``cross_worker.build_once``):
     the report modules run on several workers. Read-only: a test that changes a run copies it first."""
-    def build(done: Path) -> None:
-        # a run records its --out and data folders (metrics.json "command", "data_root"), so the runs
-        # are made where they stay, beside the build folder, which then only marks them complete
-        root = done.parent / RUNS_KEY
-        shutil.rmtree(root, ignore_errors=True)  # a build that died half-way
+    def build(root: Path) -> None:
         data = {"synthetic-is3": synth("is3", N, 7, root / "data-is3"),
                 "synthetic-vggss": synth("vggss", N, 7, root / "data-vggss")}
         for folder, model, dataset, extra in RUNS.values():
             evaluate(root / folder, model, dataset, data[dataset], *extra)
-        (done / "complete").write_text("\n".join(RUNS) + "\n")
 
-    root = build_once(tmp_path_factory, f"{RUNS_KEY}-done", build).parent / RUNS_KEY
+    root = build_once(tmp_path_factory, RUNS_KEY, build)
     return {name: root / folder for name, (folder, *_) in RUNS.items()}
