@@ -99,7 +99,9 @@ def default_jobs(device: str) -> int:
 
 
 #: What every run and report imports (torch and the engine through the API modules; matplotlib).
-PRELOAD = ("vssleval.api.evaluation", "vssleval.api.reporting", "scipy.signal", "matplotlib.figure",
+#: Not scipy.signal: the spectrogram front-end builds its window itself, and nothing else of the job
+#: imports it (importing it, with scipy.stats, cost about a CPU-second).
+PRELOAD = ("vssleval.api.evaluation", "vssleval.api.reporting", "matplotlib.figure",
            "matplotlib.backends.backend_agg", "matplotlib.backends.backend_pdf")
 
 

@@ -586,10 +586,12 @@ class Engine:
         fields = ["seed", "index", "sample_id", "offscreen_id", "offscreen_class", "offscreen_path", "n_classes"]
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
+        relative: dict[str, str] = {}  # each clip is drawn about once per seed: one path computation per clip
         for row in self.offscreen_draws:
             for d in row:  # the clip relative to the data folder: the file is shared with the metrics
-                writer.writerow({**d.as_dict(), "offscreen_path": fingerprint.relative(d.offscreen_path,
-                                                                                       self.dataset.root)})
+                if d.offscreen_path not in relative:
+                    relative[d.offscreen_path] = fingerprint.relative(d.offscreen_path, self.dataset.root)
+                writer.writerow({**d.as_dict(), "offscreen_path": relative[d.offscreen_path]})
         write_text_atomic(out_dir / "offscreen_draws.csv", buf.getvalue())
 
 
