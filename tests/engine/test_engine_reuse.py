@@ -170,3 +170,33 @@ def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set
         aud = model.encode_audio(torch.stack([audio.positive(s.audio_path) for s in samples]))
         expected = model.localize(visual, aud[drawn]).numpy()
     np.testing.assert_allclose(ours["offscreen"][0], expected, rtol=0, atol=ATOL)
+
+
+@pytest.mark.slow
+def test_noise_features_kept_for_the_next_dataset(tmp_path, counted, synthetic_set, ezvsl_checkpoint, ogl_weights):
+    """With the noise memo on (the main job's runs), a second run of the same model and seeds on
+    another dataset of the same positions encodes no noise -- sample p hears the same noise in both
+    -- and its maps are those of a run without the memo, bit for bit; another seed list, or the
+    memo off, encodes the noise again."""
+    from vssleval.engine.noise_memo import NOISE_MEMO
+
+    vggss = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights)
+    is3 = dataclasses.replace(vggss, dataset="synthetic-is3", data_dir=str(synthetic_set("is3", N)))
+    alone = store_arrays(run(is3, tmp_path / "alone").store)  # memo off (the default)
+    counted.audio = 0
+    try:
+        NOISE_MEMO.enable()
+        run(vggss, tmp_path / "vggss")
+        assert counted.audio == N + 1 + len(SEEDS) * N  # positives, silence, every noise clip
+        assert len(NOISE_MEMO.batches) == 2 and NOISE_MEMO.key is not None
+        counted.audio = 0
+        kept = store_arrays(run(is3, tmp_path / "is3").store)
+        assert counted.audio == N + 1  # no noise forward
+        for name, value in alone.items():
+            assert np.array_equal(kept[name], value), name
+        counted.audio = 0
+        run(dataclasses.replace(is3, seeds=SEEDS[:1]), tmp_path / "one-seed")  # another key: drawn again
+        assert counted.audio == N + 1 + N
+    finally:
+        NOISE_MEMO.enable(False)
+    assert NOISE_MEMO.key is None and not NOISE_MEMO.batches
