@@ -34,6 +34,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import shared
+import cross_worker
 from cross_worker import build_once
 
 STRICT_ENV = "VSSLEVAL_REQUIRE_FULL_FIXTURES"
@@ -140,6 +141,19 @@ def official_checkpoint(tmp_path_factory):
         return link
 
     return get
+
+
+@pytest.fixture(scope="session")
+def docs_cache(tmp_path_factory) -> Path:
+    """One synthetic-benchmark cache (``VSSLEVAL_CACHE``) for every page that tests/test_docs_commands.py
+    and tests/test_docs_readme.py run (a newcomer's is cold, too). It lies in the folder the
+    session's pytest-xdist workers share (``cross_worker.session_root``), so a benchmark that one
+    worker's page generated is read by the pages of the other: the cache generates each benchmark
+    atomically (a temporary folder, then a rename), so two workers asking at once both get a
+    complete one."""
+    folder = cross_worker.session_root(tmp_path_factory) / "docs-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(autouse=True)
