@@ -18,6 +18,8 @@ import pytest
 from shared import ROOT
 from test_docs_commands import PageRun, check_page_run, markdown_rows, run_page
 
+pytestmark = pytest.mark.heavy(90)  # the main job from a cold cache: first to start under xdist
+
 
 @pytest.fixture(scope="session")
 def readme_run(tmp_path_factory, docs_cache) -> PageRun:

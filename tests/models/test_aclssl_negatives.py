@@ -28,7 +28,7 @@ from vssleval.vocabulary import NEGATIVES
 from test_aclssl_parity import DATA
 from test_aclssl_store import BUDGET, VGGSS_CLIPS, VGGSS_SEEDS, bytes_per_clip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy(30)]  # the all-negatives run
 SEEDS, CLIPS = 2, 2
 
 
