@@ -32,11 +32,16 @@ MARGIN = 2e-5  # the map parity on these clips (2.4e-6 measured; the model tests
 
 
 @pytest.fixture(scope="module")
-def native_run(release, tmp_path_factory):
-    """The first 2 clips of the fixture VGG-SS, scored natively (CLIPSeg found in the HF cache)."""
+def native_run(release, aclssl_encodings, tmp_path_factory):
+    """The first 2 clips of the fixture VGG-SS, scored natively (CLIPSeg found in the HF cache). Both
+    clips are positives of the session's ``aclssl_run``: the encoders hand back its encodings of
+    their images and audio (``aclssl_encodings``, tests/models/conftest.py) instead of running the
+    ViT-B/16 and BEATs on them again; the rest of the run (front-ends, decoder, store, evaluator)
+    is this run's own."""
     out = tmp_path_factory.mktemp("aclssl-native") / "run"
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_HOME", str(release / "hf"))
+    aclssl_encodings(mp)
     try:
         res = vssleval.evaluate("aclssl", "vggss", data_dir=DATA, checkpoint=release / "ckpt", preset="native",
                                 protocol="native", neg="none", seeds=1, limit=2, out=out, device="cpu",
