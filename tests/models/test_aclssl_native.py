@@ -1,7 +1,9 @@
 """``aclssl`` under ``--preset native --protocol native`` end to end: raw files -> the model (weights
 of the ACL weight rule in the release containers) -> store -> ACL-SSL's own evaluator ->
 ``metrics.json`` / ``per_sample.csv``; checked against the official evaluator's values on the
-official maps of the same clips (``tests/fixtures/aclssl/golden.npz``).
+official maps of the same clips (``tests/fixtures/aclssl/golden.npz``). The two clips' image and
+audio encodings are those the session's ``aclssl_run`` made of the same inputs with the same release
+(tests/models/conftest.py: ``aclssl_encodings``; test_aclssl_parity.py checks them stage by stage).
 
 Our maps equal the official ones within the map parity (docs/models.md §18), so a pixel within
 that distance of a sweep threshold may fall on either side; per sample, the official cIoU is
