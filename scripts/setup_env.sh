@@ -10,7 +10,7 @@
 #                   or add "--index-url https://download.pytorch.org/whl/cpu" for the CPU-only build)
 #   VSSLEVAL_EXTRAS more extras of vssleval to install, comma-separated (e.g. "video,aclssl")
 #   VSSLEVAL_PYTHON an interpreter that already has vssleval and torch: used as it is, nothing is
-#                   created or installed (tests/test_docs_commands.py runs the README's commands so)
+#                   created or installed (tests/test_docs_readme.py runs the README's commands so)
 set -euo pipefail
 if [ -n "${VSSLEVAL_PYTHON:-}" ]; then
   VSSLEVAL_PY="$VSSLEVAL_PYTHON"
