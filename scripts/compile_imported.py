@@ -111,7 +111,8 @@ def main(argv: list[str]) -> int:
     compileall.compile_dir(str(ROOT / "vssleval"), quiet=1)
     if test:
         compile_packages(TEST_PACKAGES)
-    print(f"[setup] byte-compiled the modules that vssleval{' and its tests' if test else ''} import", file=sys.stderr)
+    who = "vssleval and its tests import" if test else "vssleval imports"
+    print(f"[setup] byte-compiled the modules that {who}", file=sys.stderr)
     return 0
 
 
