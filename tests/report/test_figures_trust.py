@@ -101,6 +101,7 @@ def test_overlay_draws_boxes_and_a_colour_bar_per_sample():
     width = n_cells * 224 + (n_cells - 1) * 9  # the cells and the white gaps between them
     on_row = [[] for _ in rows]
     for box in grid.patches:  # each box is drawn on, and clipped to, one row's image
+        assert isinstance(box, Rectangle)
         x0, x1, y0, y1 = (box.get_x(), box.get_x() + box.get_width(), box.get_y(), box.get_y() + box.get_height())
         (j,) = [j for j, im in enumerate(rows) if im.get_extent()[0] <= x0 < x1 <= im.get_extent()[1]
                 and im.get_extent()[2] <= y0 < y1 <= im.get_extent()[3]]
