@@ -202,9 +202,12 @@ def row_image(cells: Sequence[np.ndarray]) -> np.ndarray:
     :data:`_GAP` white pixels between two, opaque (matplotlib draws RGBA as it is; RGB it first
     copies into RGBA)."""
     h = cells[0].shape[0]
-    gap = np.full((h, _GAP, 3), 255, np.uint8)
-    rgb = np.concatenate([part for c in cells for part in (c, gap)][:-1], axis=1)
-    return np.concatenate([rgb, np.full((h, rgb.shape[1], 1), 255, np.uint8)], axis=2)
+    row = np.full((h, sum(c.shape[1] for c in cells) + _GAP * (len(cells) - 1), 4), 255, np.uint8)
+    x = 0
+    for c in cells:
+        row[:, x:x + c.shape[1], :3] = c
+        x += c.shape[1] + _GAP
+    return row
 
 
 def _draw_rows(fig, specs: Sequence, rows: Sequence[tuple[Sequence[np.ndarray], Sequence[str], np.ndarray]]):
@@ -248,7 +251,7 @@ def _draw_rows(fig, specs: Sequence, rows: Sequence[tuple[Sequence[np.ndarray], 
             for bx0, by0, bx1, by1 in boxes:
                 box = Rectangle((left + s * (x + bx0), top - s * by1), s * (bx1 - bx0), s * (by1 - by0), fill=False,
                                 edgecolor="white", linewidth=1.1, path_effects=outline)
-                ax.add_patch(box)
+                ax.add_artist(box)  # not add_patch: the limits are set below, not grown to each box
                 box.set_clip_box(clip)
             x += c.shape[1] + _GAP
     ax.set_xlim(x0, x1)
