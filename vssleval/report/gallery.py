@@ -119,7 +119,8 @@ class Gallery:
                 for k, a in enumerate(arrays)]
         distinct = sorted(set(same))
         raw = np.stack([arrays[j] for j in distinct], axis=1)  # [n, distinct V, h, w]: each sample's scale
-        up = {j: np.asarray(upsample(arrays[j], op, TILE_PX)) for j in distinct}
+        # (a copy: the store's maps are read-only, which torch.from_numpy warns about)
+        up = {j: np.asarray(upsample(np.array(arrays[j]), op, TILE_PX)) for j in distinct}
         tiles = np.stack([up[j] for j in same], axis=1)  # [n, V, T, T]
         for i, sid in enumerate(ids):
             finite = raw[i][np.isfinite(raw[i])]
