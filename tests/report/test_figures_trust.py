@@ -151,3 +151,20 @@ def test_maxima_panels_share_one_y_axis():
     # baselines alone: a span of float32 rounding counts as none, the axis is not zoomed into it
     lo, hi = figures.maxima_limits(runs[1:])
     assert hi - lo == pytest.approx(0.1, rel=1e-6)
+
+
+# -- save_figure -----------------------------------------------------------------------------------
+def test_save_figure_lays_out_once_and_draws_the_pdf_once(tmp_path):
+    """The PNG runs constrained layout (one measuring draw, then the drawing); the PDF keeps those
+    axes positions and is drawn once, with no layout engine left to trigger a measuring draw."""
+    fig = figures.new_figure(3, 2)
+    ax = fig.add_subplot()
+    ax.imshow(np.arange(600, dtype=np.uint8).reshape(20, 10, 3), interpolation="none")
+    ax.set_title("a title that the layout makes room for")
+    draws = []
+    draw = fig.draw
+    fig.draw = lambda renderer: (draws.append(type(renderer).__name__), draw(renderer))[1]
+    png, pdf = figures.save_figure(fig, tmp_path / "f.png")
+    assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert draws[:2] == ["RendererAgg", "RendererAgg"] and len(draws) == 3 and draws[2] != "RendererAgg"
+    assert fig.get_layout_engine() is None
