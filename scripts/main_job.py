@@ -13,9 +13,11 @@ or ``VSSLEVAL_DATA_IS3=/data/is3`` (names as in ``vssleval datasets``); each one
 On a CPU the runs go to ``--jobs`` worker processes (default: 2, or 1 with one core or on a GPU),
 each with ``cores // jobs`` torch threads: the job is mostly small tensor and NumPy work per
 sample, which one thread per process does with less CPU time than two threads in one process
-(docs/performance.md §10). Each run's output is printed whole when it finishes, in the order the
-runs were listed; the runs of the first model come first, one per dataset, so the datasets are
-generated side by side.
+(docs/performance.md §10). The runs of a model that hears audio (not a baseline) go to one worker,
+one dataset after the other, so its later runs reuse the noise features of its first (the noise of
+a sample depends on its position and seed, not on the dataset: vssleval/engine/noise_memo.py); the
+other worker starts with the baselines on another dataset, so the datasets are generated side by
+side. Each run's output is printed whole when its task finishes, in task order.
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ def default_jobs(device: str) -> int:
 
 
 #: What every run and report imports (torch and the engine through the API modules; matplotlib).
-PRELOAD = ("vssleval.api.evaluation", "vssleval.api.reporting", "scipy.signal", "matplotlib.figure",
+#: Not scipy.signal: the spectrogram front-end builds its window itself, and nothing else of the job
+#: imports it (importing it, with scipy.stats, cost about a CPU-second).
+PRELOAD = ("vssleval.api.evaluation", "vssleval.api.reporting", "matplotlib.figure",
            "matplotlib.backends.backend_agg", "matplotlib.backends.backend_pdf")
 
 
@@ -141,10 +145,36 @@ def run_captured(cmd: list[str]) -> tuple[int, str]:
     return rc, buf.getvalue()
 
 
-def run_all(cmds: list[list[str]], jobs: int, models: list[str] = ()) -> list[int]:
+def run_group(cmds: list[list[str]]) -> list[tuple[int, str]]:
+    """:func:`run_captured` of each command, one after the other in this process."""
+    return [run_captured(cmd) for cmd in cmds]
+
+
+def tasks(runs: list[tuple[str, str | None, str, str | None]]) -> list[list[int]]:
+    """The runs (indices into ``runs``) as worker tasks: all runs of a model that hears audio, one
+    per dataset, form one task, so they run in one process and its later runs take the noise features
+    of its first (``vssleval/engine/noise_memo.py``: the noise of a sample depends on its position
+    and seed, not on the dataset); a baseline's run is a task of its own. The grouped tasks come
+    first, then the others with the datasets in reverse order: while a group's process generates
+    the first dataset, the other starts on another one instead of generating the same in parallel."""
+    grouped: dict[str, list[int]] = {}
+    single: list[int] = []
+    for i, (model, _, _, _) in enumerate(runs):
+        if model in BASELINES:
+            single.append(i)
+        else:
+            grouped.setdefault(model, []).append(i)
+    datasets = list(dict.fromkeys(d for _, _, d, _ in runs))
+    single.sort(key=lambda i: (-datasets.index(runs[i][2]), i))
+    return list(grouped.values()) + [[i] for i in single]
+
+
+def run_all(cmds: list[list[str]], jobs: int, models: list[str] = (),
+            groups: list[list[int]] | None = None) -> list[int]:
     """Run the ``vssleval`` commands, ``jobs`` at a time; print each one's output as it finishes, in
-    order; return the exit statuses. ``models``: the models they build (their code is imported
-    before the workers start)."""
+    task order; return the exit statuses in the order of ``cmds``. ``models``: the models they build
+    (their code is imported before the workers start). ``groups``: indices of ``cmds`` that one worker
+    runs one after the other (default: each command alone); one process runs them all in order."""
     from vssleval.cli import main as vssleval
 
     if jobs <= 1:
@@ -153,16 +183,18 @@ def run_all(cmds: list[list[str]], jobs: int, models: list[str] = ()) -> list[in
             print(f"\n[main] vssleval {' '.join(cmd)}", flush=True)
             out.append(vssleval(cmd))
         return out
+    groups = groups if groups is not None else [[i] for i in range(len(cmds))]
     threads = max(1, (os.cpu_count() or 1) // jobs)
     preload(models)
     # fork: the workers inherit the imported modules; this process has run no torch operation,
     # so no OpenMP thread pool is copied half-alive into them
+    rcs: dict[int, int] = {}
     with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (threads,)) as pool:
-        rcs = []
-        for cmd, (rc, text) in zip(cmds, pool.imap(run_captured, cmds)):
-            print(f"\n[main] vssleval {' '.join(cmd)}\n{text}", end="", flush=True)
-            rcs.append(rc)
-    return rcs
+        for group, results in zip(groups, pool.imap(run_group, [[cmds[i] for i in g] for g in groups])):
+            for i, (rc, text) in zip(group, results):
+                print(f"\n[main] vssleval {' '.join(cmds[i])}\n{text}", end="", flush=True)
+                rcs[i] = rc
+    return [rcs[i] for i in range(len(cmds))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         cmds.append(cmd)
     done: dict[str, list[Path]] = {}
     failed: list[str] = []
-    for (model, _, dataset, _), cmd, rc in zip(runs, cmds, run_all(cmds, jobs, [m for m, _ in models])):
+    # a model's runs after its first take that run's noise features (vssleval/engine/noise_memo.py)
+    from vssleval.engine.noise_memo import NOISE_MEMO
+
+    NOISE_MEMO.enable()
+    statuses = run_all(cmds, jobs, [m for m, _ in models], tasks(runs))
+    NOISE_MEMO.enable(False)
+    for (model, _, dataset, _), cmd, rc in zip(runs, cmds, statuses):
         if rc != 0:
             print(f"[main] {model} on {dataset} failed (exit {rc}); continuing with the others", file=sys.stderr)
             failed.append(f"{model} on {dataset}")

@@ -10,7 +10,7 @@
 #                   or add "--index-url https://download.pytorch.org/whl/cpu" for the CPU-only build)
 #   VSSLEVAL_EXTRAS more extras of vssleval to install, comma-separated (e.g. "video,aclssl")
 #   VSSLEVAL_PYTHON an interpreter that already has vssleval and torch: used as it is, nothing is
-#                   created or installed (tests/test_docs_commands.py runs the README's commands so)
+#                   created or installed (tests/test_docs_readme.py runs the README's commands so)
 set -euo pipefail
 if [ -n "${VSSLEVAL_PYTHON:-}" ]; then
   VSSLEVAL_PY="$VSSLEVAL_PYTHON"
@@ -40,13 +40,24 @@ if [ -f "$_stamp" ]; then
 fi
 _all=$(_extras_of "$_need,$_have_extras")
 if [ "$_have_line" != "$_want" ] || [ "$_all" != "$_have_extras" ]; then
+  # --no-compile: pip would byte-compile every module it installs (about 40 s on one core, most
+  # of it never imported); scripts/compile_imported.py compiles what is imported, in a third of that
+  _pip=("$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q --no-compile)
   if ! "$VSSLEVAL_PY" -c "import torch, torchvision" 2>/dev/null; then
     echo "[setup] installing $_torch (first run only)" >&2
     # shellcheck disable=SC2086  # the spec is a list of requirements (and pip options)
-    "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q $_torch
+    "${_pip[@]}" $_torch
+  fi
+  # the editable install is built with the venv's own setuptools where it can build wheels by itself
+  # (70.1 and newer): an isolated build would first install setuptools again, several seconds
+  _isolation=()
+  if "$VSSLEVAL_PY" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 71)" 2>/dev/null; then
+    _isolation=(--no-build-isolation)
   fi
   echo "[setup] installing vssleval${_all:+ with the extras $_all}" >&2
-  "$VSSLEVAL_PY" -m pip install --disable-pip-version-check -q -e "$_root${_all:+[$_all]}"
+  "${_pip[@]}" ${_isolation[@]+"${_isolation[@]}"} -e "$_root${_all:+[$_all]}"
+  env -u PYTHONDONTWRITEBYTECODE "$VSSLEVAL_PY" "$_root/scripts/compile_imported.py" ${_all//,/ } \
+    || echo "[setup] byte-compiling the imported modules failed: they compile on first use" >&2
   printf '%s\n%s\n' "$_want" "$_all" > "$_stamp"
   # which torch build this venv has, and whether it can use a GPU here
   "$VSSLEVAL_PY" - <<'PY' >&2

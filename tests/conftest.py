@@ -34,6 +34,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import shared
+import cross_worker
 from cross_worker import build_once
 
 STRICT_ENV = "VSSLEVAL_REQUIRE_FULL_FIXTURES"
@@ -142,6 +143,19 @@ def official_checkpoint(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope="session")
+def docs_cache(tmp_path_factory) -> Path:
+    """One synthetic-benchmark cache (``VSSLEVAL_CACHE``) for every page that tests/test_docs_commands.py
+    and tests/test_docs_readme.py run (a newcomer's is cold, too). It lies in the folder the
+    session's pytest-xdist workers share (``cross_worker.session_root``), so a benchmark that one
+    worker's page generated is read by the pages of the other: the cache generates each benchmark
+    atomically (a temporary folder, then a rename), so two workers asking at once both get a
+    complete one."""
+    folder = cross_worker.session_root(tmp_path_factory) / "docs-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_model_registry():
     """Each test sees the registry as the package left it: a plug-in a test registers from a file in
@@ -184,6 +198,11 @@ def _share_the_cores() -> None:
 
 def pytest_configure(config):
     _share_the_cores()
+    if getattr(config.option, "loadscopereorder", None):
+        # pytest-xdist (3.x) would hand the modules out by their number of tests, not in the order
+        # of _heavy_modules_first below, so a costly module of few tests (README's run) would start
+        # last and run alone at the end
+        config.option.loadscopereorder = False
     if not strict():
         return
     missing = []
@@ -208,21 +227,28 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=covered)
             items[:] = [item for item in items if not item.get_closest_marker(BUNDLE_ONLY_MARK)]
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        _slow_modules_first(items)
+        _heavy_modules_first(items)
 
 
 def _module(item) -> str:
     return item.nodeid.split("::", 1)[0]
 
 
-def _slow_modules_first(items) -> None:
+def _heavy_modules_first(items) -> None:
     """Under xdist a worker takes one test module at a time (``--dist loadfile``) in collection
-    order, so a heavy module collected late (ACL-SSL's build a ViT-B/16 each) would run alone at the
-    end while the other workers idle. Modules with more ``slow`` tests go first; the order inside a
-    module is kept (a stable sort, the same on every worker, as xdist requires)."""
+    order, so a heavy module collected late would run alone at the end while the other workers
+    idle. The modules marked ``heavy(cpu_s)`` go first, the costliest first (README's run, ACL-SSL's
+    evaluation runs), then those with more ``slow`` tests; the order inside a module is kept (a
+    stable sort, the same on every worker, as xdist requires; :func:`pytest_configure` stops xdist
+    from reordering the modules by their number of tests)."""
+    heavy: dict[str, float] = {}
+    for item in items:
+        mark = item.get_closest_marker("heavy")
+        if mark:
+            heavy[_module(item)] = max(heavy.get(_module(item), 0.0), float(mark.args[0]))
     slow = collections.Counter(_module(item) for item in items if item.get_closest_marker("slow"))
     first_seen = {m: i for i, m in enumerate(dict.fromkeys(_module(item) for item in items))}
-    items.sort(key=lambda item: (-slow[_module(item)], first_seen[_module(item)]))
+    items.sort(key=lambda item: (-heavy.get(_module(item), 0.0), -slow[_module(item)], first_seen[_module(item)]))
 
 
 @pytest.hookimpl(hookwrapper=True)

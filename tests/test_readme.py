@@ -1,4 +1,4 @@
-"""The README's promise of two set-up commands (its other blocks run in tests/test_docs_commands.py,
+"""The README's promise of two set-up commands (its other blocks run in tests/test_docs_readme.py,
 the notebook example's printed numbers included; "Your own model in five minutes" runs in
 tests/test_new_model.py, with docs/api.md §8's walk)."""
 

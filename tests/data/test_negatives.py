@@ -1,6 +1,7 @@
 """The negative-audio sampler: pure function of (seed, index), exclusion of visible classes."""
 
 import collections
+import dataclasses
 
 import numpy as np
 import pytest
@@ -37,6 +38,18 @@ def test_noise_is_pure_function_of_seed_and_index():
 def test_noise_prefix_independent_of_length():
     # the waveform for a shorter request is a prefix: batch/crop choices cannot change the draw
     np.testing.assert_array_equal(noise(1, 2, 100), noise(1, 2, 1000)[:100])
+
+
+def test_noise_drawn_into_a_given_array():
+    """``out=``: the same values, in the caller's array (a row of the engine's [S, n] noise block)."""
+    block = np.full((2, 1000), 7.0)
+    assert noise(3, 17, 600, out=block[1, :600]) is not None
+    np.testing.assert_array_equal(block[1, :600], noise(3, 17, 600))
+    assert (block[1, 600:] == 7.0).all() and (block[0] == 7.0).all()  # nothing else written
+    with pytest.raises(ValueError, match="float64 \\[600\\]"):
+        noise(3, 17, 600, out=np.zeros(600, np.float32))
+    with pytest.raises(ValueError, match="float64 \\[600\\]"):
+        noise(3, 17, 600, out=np.zeros(601))
 
 
 def test_bad_seed_rejected():
@@ -77,6 +90,18 @@ def test_offscreen_draw_is_deterministic_and_independent_of_order():
     assert [pool2.draw(5, i, s) for i in range(50)] == forward
     rec = forward[0].as_dict()
     assert rec["seed"] == 5 and rec["index"] == 0 and rec["sample_id"] == "zz" and rec["excluded"] == ["dog"]
+    assert rec == {**dataclasses.asdict(forward[0]), "excluded": ["dog"]}  # every field, in field order
+    assert list(rec) == [f.name for f in dataclasses.fields(forward[0])]
+
+
+def test_offscreen_eligibility_is_per_sample_and_visible_set():
+    """The pool computes a sample's eligible classes once (every seed draws from the same set); the
+    same id shown with other visible classes is another set."""
+    pool = OffscreenPool(POOL, "/audio")
+    assert {pool.draw(s, 0, _sample("zz", visible=("dog", "bird"))).offscreen_class for s in range(20)} == {"cat"}
+    assert {pool.draw(s, 0, _sample("zz", visible=("dog", "cat"))).offscreen_class for s in range(20)} == {"bird"}
+    fresh = OffscreenPool(POOL, "/audio")  # nothing cached: the same draws
+    assert [pool.draw(s, 3, _sample("d1")) for s in range(20)] == [fresh.draw(s, 3, _sample("d1")) for s in range(20)]
 
 
 def test_no_class_left_is_an_error():

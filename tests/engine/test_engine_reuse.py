@@ -1,12 +1,13 @@
-"""Feature reuse is exact: the engine's maps equal full forwards per variant, seed and sample.
+"""Feature reuse is exact: the engine's maps equal forwards made sample by sample, per variant and seed.
 
-The reference (:func:`engine_helpers.reference_maps`) runs ``model(image, audio)`` once per
-(sample, variant, seed) on freshly built inputs; the engine computes each image's features once,
-silence features once per run, noise per (seed, sample) or per bank clip, and offscreen features
-either from the cached positive features (protocol ``vssleval``: offscreen audio has the positive's
-preprocessing) or from a table of every distinct offscreen input, each encoded once
-(``juanola2025``: EZ-VSL's offscreen clips are not centre-rolled and are tiled with the positive's
-repeat count). EZ-VSL with the fixtures' rule weights (the real
+The reference (:func:`engine_helpers.reference_maps`) computes each (sample, variant, seed) map on
+its own from freshly built inputs (a full ``model(image, audio)`` for the positive; the sample's
+image encoded once, batch of one, and paired with each variant's audio through ``localize``); the
+engine computes each image's features once, silence features once per run, noise per (seed,
+sample) or per bank clip, and offscreen features either from the cached positive features
+(protocol ``vssleval``: offscreen audio has the positive's preprocessing) or from a table of every
+distinct offscreen input, each encoded once (``juanola2025``: EZ-VSL's offscreen clips are not
+centre-rolled and are tiled with the positive's repeat count). EZ-VSL with the fixtures' rule weights (the real
 architecture) on a 6-sample synthetic VGG-SS set, 2 seeds, batches of 4 (one partial batch). The
 two ``vssleval`` cases differ only in their noise (``noise_bank``), so their reference shares the
 other variants' forwards.
@@ -31,7 +32,7 @@ from vssleval.data import load_dataset
 from vssleval.data.negatives import noise_bank_slot
 from vssleval.engine.spec import RunSpec, seed_list
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
-from vssleval.models import build_model
+from vssleval.models import build_model, load_model_config
 from vssleval.models.registry import preset_block
 
 N, SEEDS, BATCH = 6, seed_list(2), 4
@@ -143,7 +144,7 @@ def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
     computed here from the preset's pipeline: an input equal to its clip's positive input is not
     encoded."""
     samples = load_dataset(spec.dataset, spec.data_dir).samples
-    audio = AudioPipeline(preset_block(build_model("ezvsl", random_init=True).config, "juanola2025", "ezvsl")["audio"])
+    audio = AudioPipeline(preset_block(load_model_config("ezvsl"), "juanola2025", "ezvsl")["audio"])
     positive = {s.id: audio.positive_with_info(s.audio_path) for s in samples}
     path = {s.id: s.audio_path for s in samples}
     keys = {(str(off), positive[samples[p].id][1]) for row in ours["offscreen_ids"] for p, off in enumerate(row)}
@@ -170,3 +171,33 @@ def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set
         aud = model.encode_audio(torch.stack([audio.positive(s.audio_path) for s in samples]))
         expected = model.localize(visual, aud[drawn]).numpy()
     np.testing.assert_allclose(ours["offscreen"][0], expected, rtol=0, atol=ATOL)
+
+
+@pytest.mark.slow
+def test_noise_features_kept_for_the_next_dataset(tmp_path, counted, synthetic_set, ezvsl_checkpoint, ogl_weights):
+    """With the noise memo on (the main job's runs), a second run of the same model and seeds on
+    another dataset of the same positions encodes no noise -- sample p hears the same noise in both
+    -- and its maps are those of a run without the memo, bit for bit; another seed list, or the
+    memo off, encodes the noise again."""
+    from vssleval.engine.noise_memo import NOISE_MEMO
+
+    vggss = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights)
+    is3 = dataclasses.replace(vggss, dataset="synthetic-is3", data_dir=str(synthetic_set("is3", N)))
+    alone = store_arrays(run(is3, tmp_path / "alone").store)  # memo off (the default)
+    counted.audio = 0
+    try:
+        NOISE_MEMO.enable()
+        run(vggss, tmp_path / "vggss")
+        assert counted.audio == N + 1 + len(SEEDS) * N  # positives, silence, every noise clip
+        assert len(NOISE_MEMO.batches) == 2 and NOISE_MEMO.key is not None
+        counted.audio = 0
+        kept = store_arrays(run(is3, tmp_path / "is3").store)
+        assert counted.audio == N + 1  # no noise forward
+        for name, value in alone.items():
+            assert np.array_equal(kept[name], value), name
+        counted.audio = 0
+        run(dataclasses.replace(is3, seeds=SEEDS[:1]), tmp_path / "one-seed")  # another key: drawn again
+        assert counted.audio == N + 1 + N
+    finally:
+        NOISE_MEMO.enable(False)
+    assert NOISE_MEMO.key is None and not NOISE_MEMO.batches

@@ -186,6 +186,30 @@ def test_only_bitwise_equal_maps_are_shared(tmp_path):
     assert np.signbit(back["silence"][0, 0, 0]) and np.isnan(back["noise"][0, 1, 3, 3])
 
 
+def test_views_of_the_positive_are_shared_without_comparing(tmp_path, monkeypatch):
+    """What the engine hands over for an audio-agnostic model -- the positive array itself and
+    read-only ``broadcast_to`` views of it -- is shared on identity alone (no S x n copy to
+    compare); a view of another part of memory, or a transposed one, still goes through the
+    bitwise comparison."""
+    from vssleval.engine.store import shards
+
+    shard = _shard(0, n=3, S=2)
+    pos = shard["positive"]
+    assert shards._views_of(pos, pos) and shards._views_of(np.broadcast_to(pos, (2, *pos.shape)), pos)
+    assert not shards._views_of(pos.copy(), pos)
+    assert not shards._views_of(np.broadcast_to(pos[::-1], (2, *pos.shape)), pos)
+    assert not shards._views_of(np.broadcast_to(pos.transpose(0, 2, 1), (2, *pos.shape)), pos)  # same start
+    shard["silence"], shard["noise"] = pos, np.broadcast_to(pos, (2, *pos.shape))
+    compared = []
+    monkeypatch.setattr(shards, "_bits", lambda a: compared.append(a.shape) or np.ascontiguousarray(a).view("u4"))
+    store = HeatmapStore.create(tmp_path / "store", CONFIG)
+    store.write_shard(0, shard)
+    assert compared == [shard["offscreen"].shape, pos.shape]  # only offscreen (a map of its own) compared
+    with np.load(store.shard_path(0)) as z:
+        assert {"silence=positive", "noise=positive", "offscreen"} <= set(z.files)
+    np.testing.assert_array_equal(store.read_shard(0)["noise"], np.broadcast_to(pos, (2, *pos.shape)))
+
+
 def test_unreadable_shared_member_is_a_clear_error(tmp_path):
     store = HeatmapStore.create(tmp_path / "store", CONFIG)
     shard = _shard(0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from vssleval.data import noise
+from vssleval.errors import VsslevalError
 from vssleval.frontends.pipeline import AudioPipeline, pad_end
 from vssleval.metrics.protocols import get_protocol
 from vssleval.models import list_models, load_model_config
@@ -51,3 +53,20 @@ def test_noise_prefix_gives_the_full_draws_input(model, preset, protocol, pipeli
     changed = full.copy()
     changed[used - 1] += 1.0
     assert not np.array_equal(pipeline.noise(changed, sr).numpy(), pipeline.noise(full, sr).numpy())
+
+
+@pytest.mark.parametrize("model, preset, protocol, pipeline", PIPELINES,
+                         ids=[f"{m}-{p}-{q}" for m, p, q, _ in PIPELINES])
+def test_noise_rows_give_the_stacked_inputs(model, preset, protocol, pipeline):
+    """``noise([k, n])`` (the engine's seeds of one sample, one batched front-end call where the
+    preset allows it) is ``stack([noise(row) for row in rows])`` bit for bit, dtype included."""
+    sr = int((pipeline.config("noise").get("read") or {}).get("sample_rate") or 16000)
+    n = pipeline.noise_length(sr)
+    rows = np.stack([noise(seed, 5, n) for seed in (1234, 2345, 3456)])
+    batched = pipeline.noise(rows, sr)
+    stacked = torch.stack([pipeline.noise(row, sr) for row in rows])
+    assert batched.dtype == stacked.dtype == torch.float32 and torch.equal(batched, stacked)
+    if (pipeline.config("noise").get("frontend") or {}).get("type") == "spectrogram" and model == "ezvsl":
+        assert pipeline._noise_rows_batch()  # the main job's family takes the batched path
+    with pytest.raises(VsslevalError, match=r"\[k, "):
+        pipeline.noise(rows[:, :-1], sr)

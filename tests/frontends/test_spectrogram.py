@@ -1,5 +1,8 @@
 """scipy-equivalent spectrogram vs scipy.signal.spectrogram itself."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -34,9 +37,23 @@ def test_batched_equals_single_and_odd_nfft_branch():
     assert rel(scipy_spectrogram(torch.from_numpy(x[0]), 8000, 255, 100).numpy(), ref) <= 1e-6
 
 
-def test_window_is_scipys_periodic_tukey():
-    assert np.array_equal(tukey_window(512, 0.25), ss.get_window(("tukey", 0.25), 512))
-    assert not np.array_equal(tukey_window(512, 0.25), ss.windows.tukey(512, 0.25, sym=True))
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 0.25, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("nperseg", [255, 256, 400, 512, 1024])
+def test_window_is_scipys_periodic_tukey(alpha, nperseg):
+    """Our own Tukey window (scipy.signal is not imported for it) is scipy's array bit for bit."""
+    assert np.array_equal(tukey_window(nperseg, alpha), ss.get_window(("tukey", alpha), nperseg))
+    if 0 < alpha:
+        assert not np.array_equal(tukey_window(nperseg, alpha), ss.windows.tukey(nperseg, alpha, sym=True))
+
+
+def test_spectrogram_does_not_import_scipy_signal():
+    """Importing scipy.signal (and scipy.stats with it) costs about a CPU-second per process; a
+    spectrogram preset must not need it."""
+    code = ("import sys, torch; from vssleval.frontends.spectrogram import scipy_spectrogram; "
+            "scipy_spectrogram(torch.zeros(4096, dtype=torch.float64), 16000, 512, 274); "
+            "print('scipy.signal' in sys.modules, 'scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def test_dc_and_constant_detrend():

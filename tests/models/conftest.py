@@ -82,6 +82,39 @@ def _spy(mp: pytest.MonkeyPatch, cls, method: str, calls: list, keep_input: bool
     mp.setattr(cls, method, spy)
 
 
+def _each_input_once(mp: pytest.MonkeyPatch, cls, method: str, inner: tuple[list, ...] = (),
+                     known: dict[bytes, torch.Tensor] | None = None) -> None:
+    """Make ``cls.method`` (an encoder) compute each distinct row of its batch once and hand the
+    rows back in the batch's order; a row whose input is a key of ``known`` (the input's bytes) is
+    not computed: ``known``'s value is its output. The records that spies on the encoder's inner
+    stages made during the call (``inner``; only without ``known``) are put back in the batch's
+    order too, so every record keeps one row per batch row.
+
+    ACL-SSL's encoders work row by row (a row's features do not depend on the other rows of its
+    batch), so this changes which rows are computed, not what a row gets (up to the float rounding
+    of another batch size, far below the tests' bounds); it saves the ViT-B/16 and BEATs forwards of
+    the inputs that :func:`aclssl_run`'s pairs repeat (8 pairs of 4 images and 4 audio clips) and
+    of those that :func:`aclssl_encodings` already holds."""
+    original = getattr(cls, method)
+    known = known or {}
+    assert not (known and inner), "the inner records cannot be put in order for rows not computed"
+
+    def encode(self, x):
+        keys = [r.numpy().tobytes() for r in x.detach().flatten(1)]
+        new = list(dict.fromkeys(k for k in keys if k not in known))
+        if len(new) == len(keys):
+            return original(self, x)
+        marks = [len(c) for c in inner]
+        computed = original(self, x[[keys.index(k) for k in new]]) if new else None
+        where = {k: i for i, k in enumerate(new)}
+        for records, mark in zip(inner, marks):
+            order = torch.tensor([where[k] for k in keys])
+            records[mark:] = [tuple(t[order] for t in item) for item in records[mark:]]
+        return torch.stack([computed[where[k]] if k in where else known[k] for k in keys])
+
+    mp.setattr(cls, method, encode)
+
+
 @pytest.fixture(scope="session")
 def aclssl_run(release, tmp_path_factory):
     """One native evaluation of the extended golden's 8 samples (``tests/fixtures/aclssl/extended.npz``:
@@ -92,7 +125,8 @@ def aclssl_run(release, tmp_path_factory):
     ``.run`` (the run folder), ``.calls`` (:func:`_joined`) and ``.model`` (model.json's dict).
 
     Built once per session for all workers (tests/cross_worker.py): a ViT-B/16 at 352 px and BEATs
-    on 8 inputs each take tens of seconds, and test_aclssl_extended.py (the run, the confidence
+    on 8 inputs each take tens of seconds (each of the 4 distinct images and audio clips of the
+    pairs is encoded once, :func:`_each_input_once`), and test_aclssl_extended.py (the run, the confidence
     stages) and test_aclssl_parity.py (every stage on clips 0 and 1, which are 2 of the positives)
     read the same forwards."""
     from vssleval import evaluate
@@ -110,6 +144,8 @@ def aclssl_run(release, tmp_path_factory):
         calls: dict[str, list] = {name: [] for name in ACL_CAPTURED}
         models: list = []
         mp = pytest.MonkeyPatch()
+        _each_input_once(mp, AclSsl, "encode_image")  # under the spies: they record the batch's rows
+        _each_input_once(mp, AclSsl, "encode_audio", (calls["beats"], calls["fga"]))
         for cls, method, name in ((AclSsl, "encode_image", "encode_image"), (AclSsl, "encode_audio", "encode_audio")):
             _spy(mp, cls, method, calls[name], keep_input=True)
         for cls, method, name in ((Beats, "forward", "beats"), (FgaEmbedder, "forward", "fga"),
@@ -133,6 +169,27 @@ def aclssl_run(release, tmp_path_factory):
     root = cross_worker.build_once(tmp_path_factory, f"aclssl-extended-run-{_acl_weight_rule().RULE_VERSION}", build)
     return SimpleNamespace(run=root / "run", calls=_joined(torch.load(root / "calls.pt", weights_only=True)),
                            model=json.loads((root / "model.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def aclssl_encodings(aclssl_run):
+    """``aclssl_encodings(mp)``: patch (with the MonkeyPatch ``mp``) ACL-SSL's two encoders to hand
+    back, for an input that :func:`aclssl_run` encoded, the encoding it recorded, and to compute the
+    others (:func:`_each_input_once`). For the modules' own runs with the same release
+    (test_aclssl_native.py, test_aclssl_negatives.py): their positives are 2 of that run's clips
+    through the same front-ends, so the ViT-B/16 and BEATs run only for what the run did not encode
+    (silence, noise, offscreen audio). Undo ``mp`` when the run is made."""
+    from vssleval.models.aclssl import AclSsl
+
+    calls = aclssl_run.calls
+    tables = {name: {row.numpy().tobytes(): out for row, out in zip(calls[name + "_input"].flatten(1), calls[name])}
+              for name in ("encode_image", "encode_audio")}
+
+    def patch(mp: pytest.MonkeyPatch) -> None:
+        for name, table in tables.items():
+            _each_input_once(mp, AclSsl, name, known=table)
+
+    return patch
 
 
 def _joined(calls: dict[str, list]) -> dict[str, torch.Tensor]:

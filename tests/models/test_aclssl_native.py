@@ -1,7 +1,9 @@
 """``aclssl`` under ``--preset native --protocol native`` end to end: raw files -> the model (weights
 of the ACL weight rule in the release containers) -> store -> ACL-SSL's own evaluator ->
 ``metrics.json`` / ``per_sample.csv``; checked against the official evaluator's values on the
-official maps of the same clips (``tests/fixtures/aclssl/golden.npz``).
+official maps of the same clips (``tests/fixtures/aclssl/golden.npz``). The two clips' image and
+audio encodings are those the session's ``aclssl_run`` made of the same inputs with the same release
+(tests/models/conftest.py: ``aclssl_encodings``; test_aclssl_parity.py checks them stage by stage).
 
 Our maps equal the official ones within the map parity (docs/models.md §18), so a pixel within
 that distance of a sweep threshold may fall on either side; per sample, the official cIoU is
@@ -32,11 +34,16 @@ MARGIN = 2e-5  # the map parity on these clips (2.4e-6 measured; the model tests
 
 
 @pytest.fixture(scope="module")
-def native_run(release, tmp_path_factory):
-    """The first 2 clips of the fixture VGG-SS, scored natively (CLIPSeg found in the HF cache)."""
+def native_run(release, aclssl_encodings, tmp_path_factory):
+    """The first 2 clips of the fixture VGG-SS, scored natively (CLIPSeg found in the HF cache). Both
+    clips are positives of the session's ``aclssl_run``: the encoders hand back its encodings of
+    their images and audio (``aclssl_encodings``, tests/models/conftest.py) instead of running the
+    ViT-B/16 and BEATs on them again; the rest of the run (front-ends, decoder, store, evaluator)
+    is this run's own."""
     out = tmp_path_factory.mktemp("aclssl-native") / "run"
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_HOME", str(release / "hf"))
+    aclssl_encodings(mp)
     try:
         res = vssleval.evaluate("aclssl", "vggss", data_dir=DATA, checkpoint=release / "ckpt", preset="native",
                                 protocol="native", neg="none", seeds=1, limit=2, out=out, device="cpu",

@@ -28,7 +28,7 @@ from vssleval.vocabulary import NEGATIVES
 from test_aclssl_parity import DATA
 from test_aclssl_store import BUDGET, VGGSS_CLIPS, VGGSS_SEEDS, bytes_per_clip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy(20)]  # the all-negatives run (after aclssl_run, which it reads)
 SEEDS, CLIPS = 2, 2
 
 
@@ -49,10 +49,14 @@ def _evaluate(checkpoint, out, *extra) -> int:
 
 
 @pytest.fixture(scope="module")
-def captured(checkpoint, tmp_path_factory) -> tuple:
-    """``(run folder, raw batches)``: the run, and the raw arrays the engine handed to the store."""
+def captured(checkpoint, aclssl_encodings, tmp_path_factory) -> tuple:
+    """``(run folder, raw batches)``: the run, and the raw arrays the engine handed to the store.
+    The 2 clips are positives of the session's ``aclssl_run``: the encoders hand back its encodings
+    of their images and positive audio (``aclssl_encodings``, tests/models/conftest.py) and run on
+    the silence, noise and offscreen inputs only."""
     out = tmp_path_factory.mktemp("aclssl-neg") / "run"
     mp = pytest.MonkeyPatch()
+    aclssl_encodings(mp)
     capture = store_bounds.RawCapture(mp)
     try:
         assert _evaluate(checkpoint, out, "--neg", "all") == 0

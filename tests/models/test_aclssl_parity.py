@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "aclssl" / "stages.npz"
 DATA = ROOT / "tests" / "fixtures" / "data" / "vggss"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # ACL-SSL's evaluator sweep
+#: this module builds the session's ACL-SSL release and its evaluation run (tests/models/conftest.py)
+#: that test_aclssl_extended.py reads too: under xdist it starts early, so that one waits little
+pytestmark = pytest.mark.heavy(35)
 
 
 @pytest.fixture(scope="module")

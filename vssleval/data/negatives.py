@@ -13,7 +13,7 @@ draw one uniformly, then one of its clips uniformly (clips sorted by name).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -42,9 +42,14 @@ def silence(length: int) -> np.ndarray:
     return np.zeros(int(length), dtype=np.float64)
 
 
-def noise(seed: int, index: int, length: int) -> np.ndarray:
-    """White Gaussian noise N(0, 1): float64 ``[length]``, not clipped (same as the reference)."""
-    return stream_rng(seed, index, NOISE_STREAM).standard_normal(int(length))
+def noise(seed: int, index: int, length: int, out: np.ndarray | None = None) -> np.ndarray:
+    """White Gaussian noise N(0, 1): float64 ``[length]``, not clipped (same as the reference).
+
+    ``out``: a C-contiguous float64 ``[length]`` array to draw into (the same values; saves the
+    caller a copy when it gathers several clips in one array). Returns the array drawn into."""
+    if out is not None and (out.shape != (int(length),) or out.dtype != np.float64):
+        raise ValueError(f"out must be float64 [{int(length)}], got {out.dtype} {list(out.shape)}")
+    return stream_rng(seed, index, NOISE_STREAM).standard_normal(None if out is not None else int(length), out=out)
 
 
 def noise_bank_slot(seed: int, index: int, bank_size: int) -> int:
@@ -77,9 +82,11 @@ class OffscreenDraw:
     n_classes: int  # classes that remained eligible
 
     def as_dict(self) -> dict:
-        d = asdict(self)
-        d["excluded"] = list(self.excluded)
-        return d
+        # the fields by hand: dataclasses.asdict deep-copies field by field, and a run writes one
+        # record per seed and sample (offscreen_draws.csv)
+        return {"seed": self.seed, "index": self.index, "sample_id": self.sample_id, "offscreen_id": self.offscreen_id,
+                "offscreen_path": self.offscreen_path, "offscreen_class": self.offscreen_class,
+                "excluded": list(self.excluded), "n_classes": self.n_classes}
 
 
 class OffscreenPool:
@@ -96,6 +103,8 @@ class OffscreenPool:
         self.audio_dir = Path(audio_dir)
         self.audio_ext = audio_ext
         self._class_of = {r: c for c, roots in self.classes.items() for r in roots}
+        self._eligible: dict[tuple[str, tuple[str, ...]], tuple[list[str], tuple[str, ...]]] = {}
+        self._paths: dict[str, str] = {}
 
     def eligible(self, sample_id: str, visible: Iterable[str]) -> tuple[list[str], tuple[str, ...]]:
         """(sorted eligible classes, sorted excluded classes) for one sample."""
@@ -108,8 +117,11 @@ class OffscreenPool:
 
     def draw(self, seed: int, index: int, sample: Sample) -> OffscreenDraw:
         """Draw the offscreen clip for ``sample`` at dataset position ``index`` under run ``seed``."""
-        visible = sample.visible_labels or ((sample.label,) if sample.label else ())
-        classes, excluded = self.eligible(sample.id, visible)
+        visible = tuple(sample.visible_labels or ((sample.label,) if sample.label else ()))
+        key = (sample.id, visible)
+        if key not in self._eligible:  # the same for every seed: computed once per sample
+            self._eligible[key] = self.eligible(sample.id, visible)
+        classes, excluded = self._eligible[key]
         if not classes:
             raise VsslevalError(
                 f"no offscreen class left for sample {sample.id!r} (excluded {list(excluded)}); the class-files "
@@ -118,6 +130,8 @@ class OffscreenPool:
         cls = classes[int(rng.integers(len(classes)))]
         roots = self.classes[cls]
         root = roots[int(rng.integers(len(roots)))]
+        if root not in self._paths:
+            self._paths[root] = str(self.audio_dir / f"{root}{self.audio_ext}")
         return OffscreenDraw(seed=int(seed), index=int(index), sample_id=sample.id, offscreen_id=root,
-                             offscreen_path=str(self.audio_dir / f"{root}{self.audio_ext}"), offscreen_class=cls,
+                             offscreen_path=self._paths[root], offscreen_class=cls,
                              excluded=excluded, n_classes=len(classes))

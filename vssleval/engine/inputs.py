@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import soundfile
 import torch
 from torch.utils.data import Dataset as TorchDataset
@@ -18,7 +19,7 @@ from torch.utils.data import default_collate
 
 from vssleval.data import Sample, noise
 from vssleval.errors import VsslevalError
-from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline, pad_end
+from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 
 #: Placeholder input for audio-agnostic models, whose presets have no audio/image block.
 PLACEHOLDER = torch.zeros(1)
@@ -94,14 +95,22 @@ class SampleInputs(TorchDataset):
         else:  # only the rate is needed (silence and noise are sized by the positive's rate)
             item["sr"] = self.audio.output_sr(file_rate(sample.audio_path))
         if plan.noise:
-            length = self.audio.noise_length(item["sr"])
-            used = self.audio.noise_prefix(item["sr"])  # only the samples the front-end reads are drawn
-            item["noise"] = torch.stack([self.audio.noise(pad_end(noise(s, pos, used), length), item["sr"])
-                                         for s in plan.seeds])
+            item["noise"] = self.audio.noise(self.noise_waveforms(pos, item["sr"]), item["sr"])
         if plan.offscreen:
             item["offscreen"] = [self.audio.offscreen(self.offscreen_paths[k][pos], info)
                                  for k in range(len(plan.seeds))]
         return item
+
+    def noise_waveforms(self, pos: int, sr: int) -> np.ndarray:
+        """``[S, noise_length(sr)]`` float64: the noise clip of every seed for dataset position ``pos``,
+        drawn in place. Only the samples the front-end reads are drawn (``noise_prefix``); the rest
+        are zeros, which it never reads."""
+        length, used = self.audio.noise_length(sr), self.audio.noise_prefix(sr)
+        waves = np.empty((len(self.plan.seeds), length))
+        waves[:, used:] = 0.0
+        for k, s in enumerate(self.plan.seeds):
+            noise(s, pos, used, out=waves[k, :used])
+        return waves
 
 
 def file_rate(path) -> int:

@@ -28,6 +28,7 @@ import csv
 import dataclasses
 import hashlib
 import io
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ from vssleval.engine.contract import CheckedModel
 from vssleval.engine.device import (autocast, check_amp, forward_rows, pin_memory, resolve_device, to_device,
                                    uses_channels_last)
 from vssleval.engine.inputs import InputPlan, SampleInputs, collate, encode_in_groups
+from vssleval.engine.noise_memo import NOISE_MEMO
 from vssleval.engine.offscreen import (OffscreenDigests, OffscreenInputs, OffscreenKey, as_list, balanced_chunks,
                                        input_digest, offscreen_keys, uses_positive_info)
 from vssleval.engine.spec import RunSpec
@@ -181,6 +183,7 @@ class Engine:
             self.offscreen_draws = self._draw_offscreen() if "offscreen" in spec.negatives else None
         self.reuse_offscreen = self._can_reuse_offscreen()
         self.offscreen_table = offscreen_table and self.offscreen_draws is not None and not self.reuse_offscreen
+        self._noise_key: tuple | None = None  # set by run() (noise_memo_key)
 
     # -- set-up ------------------------------------------------------------------------------
     def _object_prior(self):
@@ -431,8 +434,12 @@ class Engine:
                 table = self._offscreen_table(sorted(need), infos, cached, digests)
         silence_cache: dict[int, torch.Tensor] = {}
         bank_cache: dict[tuple[int, int], torch.Tensor] = {}
+        # noise features of an earlier run of this model in this process (engine/noise_memo.py)
+        self._noise_key = self.noise_memo_key()
+        noise_known = NOISE_MEMO.has_all(self._noise_key, [tuple(batches[k]) for k in todo])
         plan = InputPlan(seeds=tuple(self.spec.seeds), image=True, positive=not cached,
-                         noise="noise" in self.spec.negatives and self.spec.noise_bank == 0 and not self.audio_agnostic,
+                         noise=("noise" in self.spec.negatives and self.spec.noise_bank == 0 and not self.audio_agnostic
+                                and not noise_known),
                          offscreen=("offscreen" in self.spec.negatives and not (self.reuse_offscreen or table)
                                     and not self.audio_agnostic),
                          object_image=self.ogl_image is not None)
@@ -543,14 +550,39 @@ class Engine:
         """``[S, b]`` ids of the offscreen clips drawn for samples ``pos``."""
         return np.array([[self.offscreen_draws[s][p].offscreen_id for p in pos] for s in range(len(self.spec.seeds))])
 
+    def noise_memo_key(self) -> tuple | None:
+        """What two runs must share for their noise features of the same batch positions to be equal
+        (engine/noise_memo.py); None when they cannot be reused: no independent noise, or a preset
+        that reads audio at its native rate on a dataset whose clips have several rates (a sample's
+        noise length is its clip's rate times the preset's seconds)."""
+        spec = self.spec
+        if (not NOISE_MEMO.enabled or "noise" not in spec.negatives or spec.noise_bank != 0 or self.audio_agnostic
+                or self.audio is None):
+            return None
+        file_rates = {int(r) for r in ((self.audio_rates or {}).get("file_rates") or {})}
+        rates = {self.audio.output_sr(r) for r in file_rates}  # the rate every sample's noise is made at
+        if len(rates) != 1:
+            return None
+        rate = rates.pop()
+        model = type(self.model)
+        return (f"{model.__module__}.{model.__qualname__}", self.model.name, spec.preset,
+                json.dumps(self.model.config, sort_keys=True, default=str), weights_sha256(self.model),
+                self.audio.cache_key("noise"),
+                self.audio.noise_draws, rate, tuple(spec.seeds), str(self.device), spec.amp, self.channels_last,
+                self.forward_rows, torch.get_num_threads())
+
     def _noise_features(self, batch, pos, bank_cache) -> list[torch.Tensor]:
         """Per seed, noise audio features ``[b, ...]`` for the batch."""
         spec = self.spec
         if spec.noise_bank == 0:
-            x = batch["noise"]  # [b, S, ...]
-            b = len(x)
-            # seed-major rows (row k: sample k % b, seed k // b), copied one forward's worth at a time
-            flat = self._encode_rows(b * x.shape[1], lambda i, j: torch.stack([x[k % b, k // b] for k in range(i, j)]))
+            flat = NOISE_MEMO.get(self._noise_key, tuple(pos))
+            if flat is None:
+                x = batch["noise"]  # [b, S, ...]
+                b = len(x)
+                # seed-major rows (row k: sample k % b, seed k // b), copied one forward's worth at a time
+                flat = self._encode_rows(b * x.shape[1],
+                                         lambda i, j: torch.stack([x[k % b, k // b] for k in range(i, j)]))
+                NOISE_MEMO.put(self._noise_key, tuple(pos), flat)
             return list(flat.reshape(len(spec.seeds), len(pos), *flat.shape[1:]))
         srs = batch["sr"].tolist()
         feats = []
@@ -586,10 +618,12 @@ class Engine:
         fields = ["seed", "index", "sample_id", "offscreen_id", "offscreen_class", "offscreen_path", "n_classes"]
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
+        relative: dict[str, str] = {}  # each clip is drawn about once per seed: one path computation per clip
         for row in self.offscreen_draws:
             for d in row:  # the clip relative to the data folder: the file is shared with the metrics
-                writer.writerow({**d.as_dict(), "offscreen_path": fingerprint.relative(d.offscreen_path,
-                                                                                       self.dataset.root)})
+                if d.offscreen_path not in relative:
+                    relative[d.offscreen_path] = fingerprint.relative(d.offscreen_path, self.dataset.root)
+                writer.writerow({**d.as_dict(), "offscreen_path": relative[d.offscreen_path]})
         write_text_atomic(out_dir / "offscreen_draws.csv", buf.getvalue())
 
 

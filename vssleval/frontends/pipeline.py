@@ -201,15 +201,35 @@ class AudioPipeline:
 
     def noise(self, waveform: np.ndarray, sr: int = 16000) -> torch.Tensor:
         """Model input for a noise waveform ``[noise_length(sr)]`` (N(0,1) from the sampler; not clipped
-        unless the preset says so). Cast to the preset's read dtype first (SSL-TIE: float32)."""
+        unless the preset says so). Cast to the preset's read dtype first (SSL-TIE: float32).
+
+        ``[k, noise_length(sr)]`` waveforms give the ``k`` inputs stacked, the same tensor as
+        ``torch.stack([noise(w) for w in waveform])``: the spectrogram front-end runs on all rows at
+        once when no waveform step follows the negatives' entry (one batched FFT instead of ``k``
+        calls, and no stacking copy), every other preset row by row.
+        """
         n = self.noise_length(sr)
         w = np.asarray(waveform)
-        if w.ndim != 1 or len(w) != n:
-            raise VsslevalError(f"noise waveform must have shape [{n}] for this preset at {sr} Hz, got {list(w.shape)}")
+        if w.ndim == 2 and w.shape[1] == n:
+            if not self._noise_rows_batch():
+                return torch.stack([self.noise(row, sr) for row in w])
+        elif w.ndim != 1 or len(w) != n:
+            raise VsslevalError(f"noise waveform must have shape [{n}] (or [k, {n}]) for this preset at {sr} Hz, "
+                                f"got {list(w.shape)}")
         dtype = np.float32 if self._cfg["noise"].get("read", {}).get("dtype") == "float32" else np.float64
         # no copy when already in that dtype: nothing after this point writes into the waveform
         w = self._after_negatives_enter(w.astype(dtype, copy=False), sr, "noise")
         return self.features(torch.from_numpy(w), sr, "noise")
+
+    def _noise_rows_batch(self) -> bool:
+        """Whether :meth:`noise` may run ``[k, n]`` noise waveforms through the front-end at once: a
+        ``spectrogram`` front-end (batched rows equal single ones bit for bit, tests/frontends) and no
+        waveform step after the negatives enter (those work on one clip)."""
+        c = self._cfg["noise"]
+        stage = c.get("negatives_enter_after", "tile")
+        later = {"tile": ("center_window_s", "crop_s"), "center_window": ("crop_s",), "crop": ()}[stage]
+        return ((c.get("frontend") or {}).get("type") == "spectrogram" and not any(c.get(k) for k in later)
+                and not c.get("clip_after_crop") and c.get("waveform_norm") in (None, "none"))
 
     # ---- the two halves: waveform (numpy, workers) and features (torch, any device) -----------
     def waveform(self, path: str | Path, variant: str = "positive",

@@ -144,6 +144,15 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}")
 
 
+def _views_of(a: np.ndarray, positive: np.ndarray) -> bool:
+    """Whether ``a`` ``[..., n, h, w]`` reads ``positive`` ``[n, h, w]`` itself for every leading index
+    (the same memory, strides 0 in front: ``positive`` or a ``broadcast_to`` of it, as the engine
+    gives an audio-agnostic model's negatives), hence equals it bit for bit without a comparison
+    (which would first copy the broadcast S x n maps)."""
+    return (a.__array_interface__["data"][0] == positive.__array_interface__["data"][0]
+            and a.strides[-3:] == positive.strides and all(st == 0 for st in a.strides[:-3]))
+
+
 def share_with_positive(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Replace each negative map member that is bit-for-bit the positive map of its sample (for
     every seed) by an empty placeholder ``<name>=positive`` of shape ``[*prefix, 0]``.
@@ -161,7 +170,7 @@ def share_with_positive(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if (a is None or a.dtype != positive.dtype or a.ndim < 3 or a.shape[-3:] != positive.shape
                 or a.size == 0):
             continue
-        if np.array_equal(_bits(a), np.broadcast_to(_bits(positive), a.shape)):
+        if _views_of(a, positive) or np.array_equal(_bits(a), np.broadcast_to(_bits(positive), a.shape)):
             del out[name]
             out[name + SHARED_SUFFIX] = np.zeros(a.shape[:-2] + (0,), dtype=a.dtype)
     return out

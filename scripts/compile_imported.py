@@ -1,0 +1,119 @@
+"""Byte-compile the modules that vssleval imports (with ``test``: its test suite's too).
+
+``scripts/setup_env.sh`` installs with ``pip install --no-compile``. By default pip byte-compiles
+every module of every package it installs: for torch, torchvision, scipy, sympy, scikit-learn and
+the rest, about 10,000 files and 40 s on one core, most of them never imported by anything we run.
+Instead, this script imports what the package and its tests use, once, with bytecode writing on, so
+each module that is really imported finds its ``.pyc`` from then on, as it would after pip's
+compile (docs/testing.md, "Times"). A module missed here is compiled the first time something
+imports it, as Python always does: nothing depends on this list being complete.
+
+Usage: ``python scripts/compile_imported.py [test]`` (setup_env.sh runs it with
+``PYTHONDONTWRITEBYTECODE`` unset).
+"""
+
+from __future__ import annotations
+
+import ast
+import compileall
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Imported on demand, not named in an import statement of the package: torch's compiler stack
+#: (torchvision's models pull it in) and the launcher that ``torchrun`` runs.
+RUNTIME = ("torch._dynamo", "torch.distributed.run")
+
+#: What every pytest process loads, whichever tests it runs (pytest, its plugins, xdist's channel):
+#: compiled whole, as pip would have.
+TEST_PACKAGES = ("_pytest", "pytest", "pluggy", "xdist", "execnet", "hypothesis", "_hypothesis_pytestplugin")
+
+
+def import_quietly(name: str) -> bool:
+    """Import ``name``; False where it (an optional extra, say) is not installed or fails."""
+    try:
+        importlib.import_module(name)
+    except (Exception, SystemExit):  # noqa: BLE001 - a missing optional dependency: less to compile
+        return False
+    return True
+
+
+def vssleval_modules() -> list[str]:
+    """Every module of the package, by its file name (``__main__`` modules are not imported: they
+    run the command line)."""
+    package = ROOT / "vssleval"
+    names = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def imported_names(folder: Path) -> list[str]:
+    """Every absolute module name that an ``import`` or ``from ... import`` anywhere in ``folder``'s
+    files names, those inside functions included (many imports here are deferred, for start-up
+    time). ``from a import b`` gives ``a`` and ``a.b``, which may be a module."""
+    names: set[str] = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")
+    return sorted(n for n in names if n.split(".")[0] not in ("tests", "conftest", "__future__")
+                  and "__main__" not in n.split("."))
+
+
+def compile_packages(names: tuple[str, ...]) -> None:
+    """Byte-compile the installed packages (or single modules) ``names`` whole."""
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            for folder in spec.submodule_search_locations:
+                compileall.compile_dir(folder, quiet=1)
+        elif spec.origin and spec.origin.endswith(".py"):
+            compileall.compile_file(spec.origin, quiet=1)
+
+
+def import_what_saving_imports() -> None:
+    """Pillow's image plugins and matplotlib's PNG and PDF writers (the PDF one subsets fonts with
+    fontTools) are imported when a picture is first read or a figure first saved, not before."""
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    Image.init()
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().imshow([[0.0, 1.0]])
+    fig.suptitle("0.5")
+    for fmt in ("png", "pdf"):
+        fig.savefig(io.BytesIO(), format=fmt)
+
+
+def main(argv: list[str]) -> int:
+    test = "test" in argv
+    wanted = vssleval_modules() + imported_names(ROOT / "vssleval") + list(RUNTIME)
+    if test:
+        wanted += imported_names(ROOT / "tests")
+    for name in dict.fromkeys(wanted):
+        import_quietly(name)
+    import_what_saving_imports()
+    # this checkout's own files (its __main__ modules included)
+    compileall.compile_dir(str(ROOT / "vssleval"), quiet=1)
+    if test:
+        compile_packages(TEST_PACKAGES)
+    print(f"[setup] byte-compiled the modules that vssleval{' and its tests' if test else ''} import", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
