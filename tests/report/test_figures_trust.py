@@ -93,13 +93,30 @@ def test_overlay_draws_boxes_and_a_colour_bar_per_sample():
     boxes[1, 1] = [0.1, 0.1, 0.2, 0.3]  # a second box on the second sample
     images = [np.full((224, 224, 3), 128, np.uint8)] * k
     fig = overlay_figure(images, maps, None, ["a", "b"], "bilinear", gt=_gt(k), boxes=boxes)
-    rows = [ax for ax in fig.axes if ax.images]
+    (grid,) = [ax for ax in fig.axes if ax.images]  # every row of cells on one axes, one image per row
     bars = [ax for ax in fig.axes if not ax.images]
+    rows = grid.images
     assert len(rows) == 2 * k and len(bars) == k  # raw and thresholded rows; one colour bar per sample
     n_cells = 1 + len(maps)
-    assert [len([p for p in ax.patches if isinstance(p, Rectangle)]) for ax in rows] == [n_cells] * 2 + [2 * n_cells] * 2
-    first = rows[0].patches[0]
-    assert (first.get_x(), first.get_y(), first.get_width()) == pytest.approx((0.25 * 224 - 0.5, 0.2 * 224 - 0.5, 112))
+    width = n_cells * 224 + (n_cells - 1) * 9  # the cells and the white gaps between them
+    on_row = [[] for _ in rows]
+    for box in grid.patches:  # each box is drawn on, and clipped to, one row's image
+        assert isinstance(box, Rectangle)
+        x0, x1, y0, y1 = (box.get_x(), box.get_x() + box.get_width(), box.get_y(), box.get_y() + box.get_height())
+        (j,) = [j for j, im in enumerate(rows) if im.get_extent()[0] <= x0 < x1 <= im.get_extent()[1]
+                and im.get_extent()[2] <= y0 < y1 <= im.get_extent()[3]]
+        assert box.get_clip_box().bounds == pytest.approx(rows[j].get_window_extent().bounds)
+        on_row[j].append(box)
+    assert [len(b) for b in on_row] == [n_cells] * 2 + [2 * n_cells] * 2
+    for im in rows:  # each row keeps its pixels' aspect: 224 px high, ``width`` px wide
+        left, right, bottom, top = im.get_extent()
+        assert im.get_array().shape[:2] == (224, width)
+        assert (right - left) / (top - bottom) == pytest.approx(width / 224)
+    left, right, bottom, top = rows[0].get_extent()
+    px = (right - left) / width  # one pixel of the row, in the axes' units
+    first = on_row[0][0]  # the first cell's box, in pixels of the cell from its top left corner
+    assert ((first.get_x() - left) / px, (top - first.get_y() - first.get_height()) / px, first.get_width() / px
+            ) == pytest.approx((0.25 * 224, 0.2 * 224, 112))
     panels = overlay_panels(maps, ["a", "b"], "bilinear", gt=_gt(k))
     for bar, p in zip(bars, panels):  # the bar spans the sample's colour scale
         assert bar.get_ylim() == pytest.approx((p.lo, p.hi))
@@ -134,3 +151,20 @@ def test_maxima_panels_share_one_y_axis():
     # baselines alone: a span of float32 rounding counts as none, the axis is not zoomed into it
     lo, hi = figures.maxima_limits(runs[1:])
     assert hi - lo == pytest.approx(0.1, rel=1e-6)
+
+
+# -- save_figure -----------------------------------------------------------------------------------
+def test_save_figure_lays_out_once_and_draws_the_pdf_once(tmp_path):
+    """The PNG runs constrained layout (one measuring draw, then the drawing); the PDF keeps those
+    axes positions and is drawn once, with no layout engine left to trigger a measuring draw."""
+    fig = figures.new_figure(3, 2)
+    ax = fig.add_subplot()
+    ax.imshow(np.arange(600, dtype=np.uint8).reshape(20, 10, 3), interpolation="none")
+    ax.set_title("a title that the layout makes room for")
+    draws = []
+    draw = fig.draw
+    fig.draw = lambda renderer: (draws.append(type(renderer).__name__), draw(renderer))[1]
+    png, pdf = figures.save_figure(fig, tmp_path / "f.png")
+    assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert draws[:2] == ["RendererAgg", "RendererAgg"] and len(draws) == 3 and draws[2] != "RendererAgg"
+    assert fig.get_layout_engine() is None

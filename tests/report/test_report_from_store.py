@@ -12,7 +12,7 @@ from vssleval.cli import main
 from vssleval.engine.scoring import prepare_run, score_store
 from vssleval.engine.store import HeatmapStore, unpack_gt
 from vssleval.errors import VsslevalError
-from vssleval.metrics import Accumulator
+from vssleval.metrics import Accumulator, GroundTruth, binarize, pia, success_rate, upsample
 from vssleval.report.figures import roc_points
 from vssleval.report.sweep import ThresholdSweep, threshold_grid
 
@@ -113,6 +113,42 @@ def test_sweep_of_negatives_equal_to_the_positive_reuses_its_counts():
     assert reused["pia_noise"][0] > 0.8 and reused["pia_noise"][-1] == pytest.approx(1 / 6)  # the NaN map
     for key in computed:
         assert np.array_equal(reused[key], computed[key]), key
+
+
+def _sweep_by_masks(grid, op, pos, gt, neg):
+    """The sweep's curves the direct way: every map binarized at every threshold."""
+    up, g = np.asarray(upsample(pos, op)), GroundTruth(gt)
+    ciou = [success_rate(g.ciou(binarize(up, float(t))), 0.5) for t in grid]
+    up_neg = np.asarray(upsample(neg, op))
+    return np.array(ciou), np.array([float(np.sum(pia(binarize(up_neg, float(t))))) / len(neg) for t in grid])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sweep_counts_equal_the_binarized_masks(weighted):
+    """The sweep counts pixels above each threshold from sorted values; the curves equal, bit for
+    bit, binarizing every map at every threshold: thresholds equal to map values (strict ``>``),
+    ties, -0.0 beside 0.0, thresholds that round in float32, an empty ground truth; a weighted
+    (Flickr-style) ground truth takes the masks' own path."""
+    rng = np.random.default_rng(7)
+    pos = rng.random((5, 7, 7)).astype(np.float32)
+    pos[0] = np.round(pos[0] * 4) / 4  # ties
+    pos[1, :3] = -0.0
+    pos[1, 3:] = 0.0
+    pos[2:4, 1:5, 2:6] += 1.0  # on the ground truth: IoU >= 0.5 at some thresholds
+    neg = rng.random((5, 7, 7)).astype(np.float32)
+    gt = np.zeros((5, 224, 224), np.float32)
+    gt[:4, 30:150, 50:170] = 1.0
+    if weighted:
+        gt[:4, 30:60] = 0.5
+    values = np.unique(np.asarray(upsample(pos, "bilinear"))).astype(np.float64)
+    grid = np.unique(np.concatenate([threshold_grid(0.0, 1.0, 21), values[::997], [0.0, -0.0, 1 / 3 + 1e-9]]))
+    sweep = ThresholdSweep(grid, "bilinear")
+    sweep.add_positive(pos, gt)
+    sweep.add_negative("noise", neg)
+    curves = sweep.result()
+    ciou, pia_noise = _sweep_by_masks(grid, "bilinear", pos, gt, neg)
+    assert np.array_equal(curves["ciou"], ciou) and np.array_equal(curves["pia_noise"], pia_noise)
+    assert 0 < curves["ciou"].max() < 1 and curves["pia_noise"][0] == 1.0
 
 
 def test_threshold_grid_and_roc_edges():

@@ -52,13 +52,17 @@ class GroundTruth:
         """
         m = flat(mask)
         if self.binary:
-            inter = as_float64(count(m & self.nonzero))
-            size = count(m) if mask_size is None else mask_size
-            background = as_float64(size) - inter
-        else:
-            inter = (self.values * m).sum(-1)
-            background = as_float64(count(m & ~self.nonzero))
+            return self.ciou_counts(count(m & self.nonzero), count(m) if mask_size is None else mask_size)
+        inter = (self.values * m).sum(-1)
+        background = as_float64(count(m & ~self.nonzero))
         return _divide(inter, self.mass + background)
+
+    def ciou_counts(self, inter: Array, size: Array) -> Array:
+        """:meth:`ciou` of a binary ground truth from the pixel counts of each mask: ``inter``
+        (pixels of the mask on the GT) and ``size`` (pixels of the mask), int ``[..., B]`` (the
+        same arithmetic, so the same floats as from the masks)."""
+        inter = as_float64(inter)
+        return _divide(inter, self.mass + (as_float64(size) - inter))
 
 
 def ciou(mask: Array, gt: Array) -> Array:

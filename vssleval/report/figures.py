@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -70,6 +71,49 @@ def panel_figure(n: int, panel_w: float = 4.2, panel_h: float = 3.4, max_cols: i
 #: zlib level 1 for PNG files (PIL's default is 6): a figure's PNG is written about 4x faster and is
 #: about 10 % larger; the pixels are the same.
 _FAST = {".png": {"pil_kwargs": {"compress_level": 1}}}
+#: The same level for the images embedded in a PDF (an overlay figure's rows: zlib at level 6 was
+#: about half of writing its PDF); set per thread by :func:`save_figure` (:func:`_pdf_image_level`).
+PDF_IMAGE_LEVEL = 1
+_pdf_images = threading.local()
+_pdf_patch = threading.Lock()
+
+
+def _pdf_image_level() -> None:
+    """Let :func:`save_figure` choose the zlib level of a PDF's embedded images.
+
+    matplotlib's PDF backend writes each image through ``PIL``'s PNG encoder
+    (``PdfFile._writePng``, its deflated rows: a lossless stream whatever the level) and gives it
+    no level. Wrapped once: while this thread's :func:`save_figure` writes a PDF, the image gets
+    the level through ``encoderinfo`` (Pillow merges it into ``save``'s options); any other PDF
+    is written as before. Without either (another matplotlib), nothing changes."""
+    try:
+        from matplotlib.backends.backend_pdf import PdfFile
+    except ImportError:
+        return
+    with _pdf_patch:
+        original = PdfFile.__dict__.get("_writePng")
+        if original is None or getattr(original, "_vssleval_level", False):
+            return
+
+        def _writePng(self, img):
+            level = getattr(_pdf_images, "level", None)
+            if level is not None:
+                img.encoderinfo = {**getattr(img, "encoderinfo", {}), "compress_level": level}
+            return original(self, img)
+
+        _writePng._vssleval_level = True
+        PdfFile._writePng = _writePng
+
+
+def _drop_layout_engine(fig) -> None:
+    """Keep ``fig``'s axes where its layout engine put them, and no engine at all: with
+    ``set_layout_engine("none")`` a placeholder engine stays, and ``savefig`` still draws the whole
+    figure once before drawing it to the file, measuring every text for nothing (about a third of
+    writing a PDF)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # None, with both rcParams off: no engine
 
 
 def save_figure(fig, png: str | Path, dpi: int = DPI) -> list[Path]:
@@ -77,14 +121,20 @@ def save_figure(fig, png: str | Path, dpi: int = DPI) -> list[Path]:
 
     The PNG is drawn first; the PDF keeps the axes positions that its layout engine (constrained
     layout) found then instead of searching for them again: it measures every text of the figure,
-    about a third of a figure's drawing (docs/performance.md §10.2)."""
+    about a third of a figure's drawing (docs/performance.md §10.2). The PDF's images are deflated
+    at :data:`PDF_IMAGE_LEVEL` (the same pixels)."""
     png = Path(png)
     paths = [png, png.with_suffix(".pdf")]
+    _pdf_image_level()
     for n, path in enumerate(paths):
         if n and fig.get_layout_engine() is not None:
-            fig.set_layout_engine("none")  # the positions of the last draw stay
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, **_FAST.get(path.suffix, {}))
+            _drop_layout_engine(fig)  # the positions of the last draw stay
+        _pdf_images.level = PDF_IMAGE_LEVEL if path.suffix == ".pdf" else None
+        try:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=path.suffix[1:], dpi=dpi, **_FAST.get(path.suffix, {}))
+        finally:
+            _pdf_images.level = None
     return paths
 
 

@@ -113,8 +113,15 @@ class Gallery:
         done = self._maps.setdefault(run.label, {})
         folder = self._tmp / "maps" / run.slug
         folder.mkdir(parents=True, exist_ok=True)
-        raw = np.stack([np.asarray(maps[v], np.float32) for v in variants], axis=1)  # [n, V, h, w]
-        tiles = np.stack([np.asarray(upsample(raw[:, k], op, TILE_PX)) for k in range(len(variants))], axis=1)
+        arrays = [np.asarray(maps[v], np.float32) for v in variants]
+        # an audio-agnostic model's variants are one map: upsampled once, its values read once
+        same = [next(j for j in range(k + 1) if arrays[j].shape == a.shape and np.array_equal(arrays[j], a))
+                for k, a in enumerate(arrays)]
+        distinct = sorted(set(same))
+        raw = np.stack([arrays[j] for j in distinct], axis=1)  # [n, distinct V, h, w]: each sample's scale
+        # (a copy: the store's maps are read-only, which torch.from_numpy warns about)
+        up = {j: np.asarray(upsample(np.array(arrays[j]), op, TILE_PX)) for j in distinct}
+        tiles = np.stack([up[j] for j in same], axis=1)  # [n, V, T, T]
         for i, sid in enumerate(ids):
             finite = raw[i][np.isfinite(raw[i])]
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

@@ -151,7 +151,8 @@ def overlay_grid(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], t
 def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray], threshold: float | None,
                    titles: Sequence[str] | None = None, op: str = "bilinear", gt: np.ndarray | None = None,
                    boxes: np.ndarray | None = None, raw_max: Mapping[str, np.ndarray] | None = None):
-    """The figure :func:`overlay_grid` saves: one axes per row of cells, one colour-bar axes per sample."""
+    """The figure :func:`overlay_grid` saves: one axes holding every row of cells (one image per
+    row, :func:`_draw_rows`), one colour-bar axes per sample."""
     titles = [figure_text(t) for t in titles] if titles else [f"sample {i}" for i in range(len(images))]
     panels = overlay_panels(maps, titles, op, gt, boxes, threshold, raw_max)
     rows_per = 2 if panels and panels[0].threshold is not None else 1
@@ -161,6 +162,9 @@ def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray],
     height = 2.05 * k * rows_per + top - 0.2
     width = 1.9 * cols + 0.9
     fig = new_figure(width, height, layout=None)
+    # each row its own embedded image, drawn as it is (not first composited into one image, which
+    # the PDF would embed resampled at the figure's dpi)
+    fig.suppressComposite = True
     # the colour bars' tick labels need 0.4 in on the right
     fig.subplots_adjust(left=0.01, right=1 - 0.42 / width, top=1 - top / height, bottom=0.05 / height, hspace=0.3)
     grid = fig.add_gridspec(k * rows_per, 2, width_ratios=[1.9 * cols, 0.22], wspace=0.03)
@@ -170,7 +174,8 @@ def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray],
     if rows_per == 2:
         lines.append(f"second row: the pixels above the {RULES[rule]}")
     fig.suptitle("\n".join(lines), fontsize=7.5, y=1 - 0.08 / height, va="top")
-    for i, (p, image) in enumerate(zip(panels, images)):
+    rows = []
+    for p, image in zip(panels, images):
         img = np.asarray(image, dtype=np.float32) / 255.0
         heads = p.heads()
         for r in range(rows_per):
@@ -180,8 +185,10 @@ def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray],
                 cell = 0.5 * img + 0.5 * heat if r == 0 else np.where((m > p.threshold)[..., None],
                                                                        0.4 * img + 0.6 * heat, img)
                 cells.append((np.clip(cell, 0, 1) * 255).astype(np.uint8))
-            ax = fig.add_subplot(grid[i * rows_per + r, 0])
-            _draw_row(ax, cells, heads[r], p.boxes)
+            rows.append((cells, heads[r], p.boxes))
+    if rows:
+        _draw_rows(fig, [grid[j, 0] for j in range(len(rows))], rows)
+    for i, p in enumerate(panels):
         _colour_bar(fig, fig.add_subplot(grid[i * rows_per:(i + 1) * rows_per, 1]), p)
     return fig
 
@@ -190,33 +197,66 @@ def overlay_figure(images: Sequence[np.ndarray], maps: Mapping[str, np.ndarray],
 _GAP = 9
 
 
-def _draw_row(ax, cells: Sequence[np.ndarray], heads: Sequence[str], boxes: np.ndarray) -> None:
-    """Show ``cells`` (uint8 ``[H, W, 3]`` each, one height) side by side on ``ax``, ``heads[j]``
-    centred above cell ``j`` and the ``boxes`` (pixels of a cell) drawn on every cell; the axes'
-    frame and ticks hidden. One axes and one embedded image per row, not per cell: the figure
-    renders and saves several times faster (docs/performance.md)."""
+def row_image(cells: Sequence[np.ndarray]) -> np.ndarray:
+    """uint8 RGBA ``[H, W, 4]``: ``cells`` (uint8 RGB ``[H, w, 3]`` each, one height) side by side,
+    :data:`_GAP` white pixels between two, opaque (matplotlib draws RGBA as it is; RGB it first
+    copies into RGBA)."""
+    h = cells[0].shape[0]
+    row = np.full((h, sum(c.shape[1] for c in cells) + _GAP * (len(cells) - 1), 4), 255, np.uint8)
+    x = 0
+    for c in cells:
+        row[:, x:x + c.shape[1], :3] = c
+        x += c.shape[1] + _GAP
+    return row
+
+
+def _draw_rows(fig, specs: Sequence, rows: Sequence[tuple[Sequence[np.ndarray], Sequence[str], np.ndarray]]):
+    """Draw each row ``(cells, heads, boxes)`` (uint8 RGB cells of one height, the title of each,
+    ground-truth boxes ``[K, 4]`` in pixels of a cell) in its grid cell ``specs[j]``, all on one
+    axes (returned): the row's image (:func:`row_image`) fills the largest box of its shape centred
+    in the grid cell, where ``imshow`` on an axes of its own put it; ``heads[i]`` centred above cell
+    ``i``, the ``boxes`` drawn on every cell; the axes' frame and ticks hidden.
+
+    One axes for the whole grid, not one per row: creating an axes (its ticks, spines and
+    transforms) was about half of building the figure (docs/performance.md). The axes spans the
+    grid's column in figure inches; every artist is placed in those units, and the boxes are
+    clipped to their row's image as they were to the row's own axes."""
     from matplotlib import patheffects
     from matplotlib.patches import Rectangle
+    from matplotlib.transforms import Bbox, TransformedBbox
 
-    h = cells[0].shape[0]
-    gap = np.full((h, _GAP, 3), 255, np.uint8)
-    row = np.concatenate([part for c in cells for part in (c, gap)][:-1], axis=1)
-    ax.imshow(row, interpolation="none")
-    x = 0
-    outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
-    for c, head in zip(cells, heads):
-        ax.text((x + c.shape[1] / 2) / row.shape[1], 1.02, head, transform=ax.transAxes, ha="center",
-                va="bottom", fontsize=7)
-        for x0, y0, x1, y1 in boxes:
-            ax.add_patch(Rectangle((x + x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="white",
-                                   linewidth=1.1, path_effects=outline))
-        x += c.shape[1] + _GAP
-    ax.set_xlim(-0.5, row.shape[1] - 0.5)
-    ax.set_ylim(h - 0.5, -0.5)
+    fw, fh = fig.get_size_inches()
+    places = [spec.get_position(fig) for spec in specs]
+    x0, x1 = min(b.x0 for b in places) * fw, max(b.x1 for b in places) * fw
+    y0, y1 = min(b.y0 for b in places) * fh, max(b.y1 for b in places) * fh
+    ax = fig.add_axes((x0 / fw, y0 / fh, (x1 - x0) / fw, (y1 - y0) / fh))
     ax.set_axis_off()
     # hidden axes too: placing a title otherwise builds the ticks of every axis (not drawn)
     ax.xaxis.set_visible(False)
     ax.yaxis.set_visible(False)
+    outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
+    for place, (cells, heads, boxes) in zip(places, rows):
+        row = row_image(cells)
+        h, w = row.shape[:2]
+        bw, bh = place.width * fw, place.height * fh
+        s = min(bw / w, bh / h)  # inches per pixel: the image's aspect kept, as imshow's "equal"
+        left, bottom = place.x0 * fw + (bw - s * w) / 2, place.y0 * fh + (bh - s * h) / 2
+        right, top = left + s * w, bottom + s * h
+        ax.imshow(row, interpolation="none", extent=(left, right, bottom, top), aspect="auto")
+        clip = TransformedBbox(Bbox([[left, bottom], [right, top]]), ax.transData)
+        x = 0
+        for c, head in zip(cells, heads):
+            ax.text(left + s * (x + c.shape[1] / 2), top + 0.02 * (top - bottom), head, ha="center",
+                    va="bottom", fontsize=7)
+            for bx0, by0, bx1, by1 in boxes:
+                box = Rectangle((left + s * (x + bx0), top - s * by1), s * (bx1 - bx0), s * (by1 - by0), fill=False,
+                                edgecolor="white", linewidth=1.1, path_effects=outline)
+                ax.add_artist(box)  # not add_patch: the limits are set below, not grown to each box
+                box.set_clip_box(clip)
+            x += c.shape[1] + _GAP
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return ax
 
 
 def _colour_bar(fig, cax, p: Panel) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from typing import Any, Iterable, Mapping
 
 from vssleval.errors import VsslevalError
-from vssleval.metrics import GroundTruth, binarize, pia, success_rate, upsample
+from vssleval.metrics import GroundTruth, binarize, success_rate, upsample
 from vssleval.metrics._array import count, flat
 from vssleval.report.choices import DEFAULT_POINTS
 from vssleval.report.runs import NEGATIVES, RunRecord
@@ -74,6 +74,13 @@ class ThresholdSweep:
         up = np.asarray(upsample(m[ok], self.op))
         return up, ok
 
+    def _above(self, up: np.ndarray) -> np.ndarray:
+        """int64 ``[T, b]``: the pixels of each map above each threshold, ``count(binarize(up, t))``
+        for every ``t`` of the grid, from each map's sorted values (one sort a map instead of one
+        comparison of every pixel per threshold). The thresholds are compared in the maps' dtype,
+        as ``binarize`` compares a Python float (NumPy's rule for a scalar beside an array)."""
+        return _above(up.reshape(len(up), -1), self.grid.astype(up.dtype))
+
     def add_positive(self, maps: np.ndarray, gt: np.ndarray) -> None:
         """Positive raw maps ``[B, h, w]`` and their ground truth ``[B, 224, 224]``."""
         up, ok = self._up(maps)
@@ -82,31 +89,39 @@ class ThresholdSweep:
         if not ok.any():
             return
         gtf = GroundTruth(np.asarray(gt)[ok])
-        sizes = []
-        for j, t in enumerate(self.grid):
-            mask = binarize(up, float(t))
-            sizes.append(count(flat(mask)))
-            iou = np.asarray(gtf.ciou(mask, sizes[-1]))
-            self.success[j] += success_rate(iou, 0.5) * iou.size
+        if gtf.binary:  # pixel counts, from sorted values: the same integers, hence the same IoUs
+            sizes = self._above(up)
+            pixels = up.reshape(len(up), -1)
+            inter = np.stack([_above(pixels[i][gtf.nonzero[i]][None], self.grid.astype(up.dtype))[:, 0]
+                              for i in range(len(up))], axis=1)
+            ious = gtf.ciou_counts(inter, sizes)
+            for j, iou in enumerate(ious):
+                self.success[j] += success_rate(iou, 0.5) * iou.size
+        else:  # weighted ground truth (Flickr's consensus): the masks themselves
+            sizes = np.empty((self.grid.size, len(up)), np.int64)
+            for j, t in enumerate(self.grid):
+                mask = binarize(up, float(t))
+                sizes[j] = count(flat(mask))
+                iou = np.asarray(gtf.ciou(mask, sizes[j]))
+                self.success[j] += success_rate(iou, 0.5) * iou.size
         self._last = (np.asarray(maps), ok, sizes, up.shape[1] * up.shape[2])
 
     def add_negative(self, variant: str, maps: np.ndarray) -> None:
         """Negative raw maps ``[B, h, w]`` of ``variant`` (silence, noise or offscreen)."""
         last = self._last
         if last is not None and _same_maps(maps, last[0]):  # an audio-agnostic model's: the positive's counts
-            ok = last[1]
+            ok, sizes, pixels = last[1], last[2], last[3]
             self.nonfinite += int((~ok).sum())
-            areas = [np.asarray(c, dtype=np.float64) / last[3] for c in last[2]]  # pia()'s arithmetic
         else:
             up, ok = self._up(maps)
-            areas = None
+            sizes, pixels = (self._above(up), up.shape[1] * up.shape[2]) if ok.any() else (None, 0)
         total = self.pia_sum.setdefault(variant, np.zeros(self.grid.size))
         self.n_neg[variant] = self.n_neg.get(variant, 0) + int(ok.size)
         total += float((~ok).sum())  # a non-finite negative map highlights everything (pIA 1)
         if not ok.any():
             return
-        for j, t in enumerate(self.grid):
-            total[j] += float(np.sum(pia(binarize(up, float(t))) if areas is None else areas[j]))
+        for j in range(self.grid.size):  # pia()'s arithmetic on the counts, one sum per threshold
+            total[j] += float(np.sum(np.asarray(sizes[j], dtype=np.float64) / pixels))
 
     def result(self) -> dict[str, np.ndarray]:
         """``{'threshold': [T], 'ciou': [T], 'pia_<variant>': [T]}`` (fractions in [0, 1])."""
@@ -116,6 +131,14 @@ class ThresholdSweep:
             out[f"pia_{v}"] = total / self.n_neg[v] if self.n_neg[v] else np.full(self.grid.size, np.nan)
         return out
 
+
+
+def _above(rows: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """int64 ``[T, B]``: values of each row of ``rows`` ``[B, P]`` (no NaN) above each threshold:
+    ``P`` less those ``<= t`` (``searchsorted`` on the sorted row, side right)."""
+    ordered = np.sort(rows, axis=1)
+    below = np.stack([np.searchsorted(r, thresholds, side="right") for r in ordered], axis=1)
+    return (rows.shape[1] - below).astype(np.int64)
 
 
 def _same_maps(a: np.ndarray, b: np.ndarray) -> bool:

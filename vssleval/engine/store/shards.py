@@ -99,11 +99,16 @@ def pack_gt(gt: np.ndarray) -> np.ndarray:
 
 
 def unpack_gt(packed: np.ndarray, size: int = 224) -> np.ndarray:
-    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``."""
+    """Inverse of :func:`pack_gt`: float32 ``[n, size, size]``, ``0.5 * half + 0.5 * full`` (0, 0.5
+    or 1; read from a table by ``half + full``: the same values without float64 intermediates)."""
     n = len(packed)
-    half = np.unpackbits(packed[:, 0], axis=1, count=size * size).reshape(n, size, size)
-    full = np.unpackbits(packed[:, 1], axis=1, count=size * size).reshape(n, size, size)
-    return (0.5 * half + 0.5 * full).astype(np.float32)
+    level = np.unpackbits(packed[:, 0], axis=1, count=size * size)
+    level += np.unpackbits(packed[:, 1], axis=1, count=size * size)
+    return _GT_LEVELS[level].reshape(n, size, size)
+
+
+#: :func:`unpack_gt`'s value of each ``half + full`` count.
+_GT_LEVELS = np.array([0.0, 0.5, 1.0], np.float32)
 
 
 def pad_boxes(boxes: list[np.ndarray], k: int) -> np.ndarray:
