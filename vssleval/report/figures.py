@@ -95,11 +95,11 @@ def _pdf_image_level() -> None:
         if original is None or getattr(original, "_vssleval_level", False):
             return
 
-        def _writePng(self, img):
+        def _writePng(self, img, *args, **kwargs):  # any signature a later matplotlib gives it
             level = getattr(_pdf_images, "level", None)
             if level is not None:
                 img.encoderinfo = {**getattr(img, "encoderinfo", {}), "compress_level": level}
-            return original(self, img)
+            return original(self, img, *args, **kwargs)
 
         _writePng._vssleval_level = True
         PdfFile._writePng = _writePng
