@@ -7,7 +7,7 @@ CPU-seconds per process (each CLI run of a ResNet model, each ``torchrun`` rank,
 worker that builds one). Same modules created in the same order, the same initialisers called in
 the same order, the same forward operations: the same ``state_dict`` keys and, for a given seed,
 the same random weights and the same maps bit for bit
-(``tests/models/test_resnet18_torchvision.py`` holds it to torchvision's classes). The facts
+(``tests/models/test_models_parity_native.py`` holds it to torchvision's classes). The facts
 (layer strides, stems, key counts) are in docs/models.md §2.1 and §2.2.
 """
 
