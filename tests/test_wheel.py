@@ -2,9 +2,10 @@
 empty directory. Also an editable install of a copy of the tree (what scripts/setup_env.sh does).
 
 No network: the wheel is built with the setuptools already installed (``--no-build-isolation``)
-and installed with ``--no-deps --no-index``. torch and the other dependencies are not reinstalled:
-a ``.pth`` file in the new venv adds the folders they are installed in, after the venv's own
-site-packages, so the wheel's ``vssleval`` is the one imported (asserted).
+and installed with ``--no-deps --no-index --no-compile`` (the test imports the installed modules a
+few times only: compiling every one of them up front costs more than it saves). torch and the other
+dependencies are not reinstalled: a ``.pth`` file in the new venv adds the folders they are
+installed in, after the venv's own site-packages, so the wheel's ``vssleval`` is the one imported (asserted).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, tmp_path_factory
 
     venv = tmp_path / "venv"
     python = _venv(venv)
-    _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
+    _pip("--python", str(python), "install", "--no-deps", "--no-index", "--no-compile", str(wheel))
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     # the embedded benchmark's 200 records, generated once per session (tests/shared.py); the wheel's
@@ -147,7 +148,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, tmp_path_factory
 def test_editable_install_reads_the_tree(tmp_path):
     src = _copy_tree(tmp_path / "src")
     python = _venv(tmp_path / "venv")
-    _pip("--python", str(python), "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(src))
+    _pip("--python", str(python), "install", "--no-deps", "--no-build-isolation", "--no-index", "--no-compile", "-e",
+         str(src))
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     env = _env(tmp_path)

@@ -84,9 +84,11 @@ def test_output_dir_with_another_configuration(capsys, tmp_path, synthetic_set):
 
 @pytest.fixture
 def ezvsl_args(synthetic_set, ezvsl_checkpoint):
+    """A run of two shards (4 samples in batches of 2), the fewest a kill during the second shard's
+    write leaves something to resume from."""
     def make(out):
         return ["--model", "ezvsl", "--checkpoint", ezvsl_checkpoint, "--dataset", "synthetic-vggss",
-                "--data-dir", synthetic_set("vggss", 6), "--seeds", "2", "--batch-size", "2", "--bootstrap", "0",
+                "--data-dir", synthetic_set("vggss", 4), "--seeds", "2", "--batch-size", "2", "--bootstrap", "0",
                 "--device", "cpu", "--out", out]
     return make
 

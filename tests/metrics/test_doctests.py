@@ -36,3 +36,18 @@ def test_every_public_function_and_class_has_an_example():
         if not any(t.examples for t in tests):
             missing.append(name)
     assert not missing, f"public metrics without a docstring example: {missing}"
+
+
+def test_numpy_only_use_imports_no_torch():
+    """``from vssleval.metrics import ciou`` on NumPy arrays (docs/api.md §7) imports no torch: the
+    kernels import it where a tensor is handled (``metrics/_array.py``), so a NumPy-only script
+    does not pay ``import torch`` (2-5 CPU-seconds). A fresh interpreter, since this one holds torch."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, numpy as np; from vssleval.metrics import ciou, pia, auc, minmax_normalize; "
+             "gt = np.zeros((1, 4, 4)); gt[0, :2, :2] = 1; m = np.zeros((1, 4, 4), bool); m[0, :2, :3] = True; "
+             "print(ciou(m, gt)[0], minmax_normalize(gt)[0, 0, 0]); "
+             "print(sorted(n for n in sys.modules if n == 'torch' or n.startswith('torch.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [f"{2 / 3} 1.0", "[]"]

@@ -3,7 +3,9 @@ loader (safe, strict, sha256 recorded); torchvision's official file name carries
 sha256, so a file under that name with other bytes is refused, whoever found it, and a file under
 another name is used with a one-line note (vssleval/models/checkpoint.py, docs/models.md §12).
 
-The weights here are a randomly initialised torchvision ResNet-18 saved in tmp_path: no download.
+The weights here are a randomly initialised ResNet-18 with torchvision's keys (the zoo's tower with
+``fc``: torchvision's 122 keys, tests/models/test_models_parity_native.py) saved in tmp_path: no
+download, and no ``import torchvision`` (2-5 CPU-seconds).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import shutil
 
 import pytest
 import torch
-import torchvision
 
 from vssleval.cli import main
 from vssleval.errors import VsslevalError
 from vssleval.models import build_model
+from vssleval.models.resnet18 import ResNet18
 
 OFFICIAL = "resnet18-f37072fd.pth"
 RUN = ["evaluate", "--model", "center", "--protocol", "juanola2025", "--limit", "2", "--seeds", "1",
@@ -31,10 +33,10 @@ def file_sha256(path) -> str:
 
 @pytest.fixture(scope="module")
 def random_resnet18(tmp_path_factory):
-    """A randomly initialised torchvision ResNet-18 state dict under a name of its own."""
+    """A randomly initialised ResNet-18 state dict (torchvision's keys) under a name of its own."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "my_resnet18.pth"
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    torch.save(ResNet18(fc=True).state_dict(), path)
     return path
 
 

@@ -9,19 +9,23 @@ an exact comparison/count or a selection of an existing value.
 
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 import numpy as np
-import torch
 
+# torch is imported where a torch tensor is handled, not here: a tensor exists only once torch is
+# imported, and NumPy-only use (``from vssleval.metrics import ciou``) then never pays the 2-5
+# CPU-seconds of ``import torch`` (docs/api.md §7)
 Array = Any  # numpy.ndarray or torch.Tensor
 _T = TypeVar("_T")
 
 
 def is_torch(x: Array) -> bool:
-    return isinstance(x, torch.Tensor)
+    torch = sys.modules.get("torch")  # no torch imported: no tensor can exist
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def to_numpy_if_cpu(x: Array) -> Array:
@@ -33,12 +37,16 @@ def to_numpy_if_cpu(x: Array) -> Array:
 
 def as_float32(x: Array) -> Array:
     if is_torch(x):
+        import torch
+
         return x.detach().to(torch.float32)
     return np.asarray(x, dtype=np.float32)
 
 
 def as_float64(x: Array) -> Array:
     if is_torch(x):
+        import torch
+
         return x.to(torch.float64)
     return np.asarray(x, dtype=np.float64)
 
@@ -52,6 +60,8 @@ def to_numpy(x: Array) -> np.ndarray:
 def like(x: Array, values: Any, dtype: Any = None) -> Array:
     """``values`` as an array of the same kind (and device) as ``x``."""
     if is_torch(x):
+        import torch
+
         return torch.as_tensor(np.asarray(values), device=x.device, dtype=dtype)
     return np.asarray(values, dtype=dtype)
 
@@ -68,7 +78,11 @@ def map_chunks(fn: Callable[[int], _T], n: int, chunk: int, threads: int | None 
     (:func:`workspace`). Results come back in chunk order, whatever the thread count.
     """
     starts = range(0, n, chunk)
-    workers = max(1, min(int(threads or torch.get_num_threads()), len(starts)))
+    if not threads:
+        import torch
+
+        threads = torch.get_num_threads()
+    workers = max(1, min(int(threads), len(starts)))
     if workers == 1:
         return [fn(s) for s in starts]
     with ThreadPoolExecutor(workers) as pool:
@@ -103,6 +117,8 @@ def count(mask: Array) -> Array:
     the popcount of each word is the number of True bytes in it (5x faster than count_nonzero).
     """
     if is_torch(mask):
+        import torch
+
         return mask.sum(dim=-1, dtype=torch.int64)
     if _HAS_BITCOUNT and mask.dtype == np.bool_ and mask.flags.c_contiguous and mask.shape[-1] % 8 == 0:
         return np.bitwise_count(mask.view(np.uint64)).sum(-1, dtype=np.int64)
@@ -116,6 +132,8 @@ def kth_smallest(x: Array, k: int) -> Array:
     O(P) per row instead of a full sort.
     """
     if is_torch(x):
+        import torch
+
         return torch.kthvalue(x, k + 1, dim=-1).values
     return np.partition(x, k, axis=-1)[:, k]
 
@@ -123,6 +141,8 @@ def kth_smallest(x: Array, k: int) -> Array:
 def sorted_take(x: Array, idx: Array) -> Array:
     """Value at ascending sorted index ``idx[b]`` of each row ``x[b]`` ([B, P], [B] -> [B])."""
     if is_torch(x):
+        import torch
+
         s = torch.sort(x, dim=-1).values
         return s.gather(1, idx.reshape(-1, 1).to(torch.int64))[:, 0]
     # one selection per row (same value as the sorted array's entry, NaN last), not a full sort
@@ -136,6 +156,8 @@ def sorted_take(x: Array, idx: Array) -> Array:
 def isfinite_rows(x: Array) -> Array:
     """[B, ...] -> bool [B]: True where every value of the row is finite."""
     if is_torch(x):
+        import torch
+
         return torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
     return np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
 

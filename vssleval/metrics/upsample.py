@@ -35,8 +35,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ._array import Array, check_maps, is_torch
 
@@ -87,6 +85,8 @@ def _cv2_linear(maps: Array, size: int) -> Array:
     r0, r1, a0, a1 = cv2_linear_taps(h, size)
     c0, c1, b0, b1 = cv2_linear_taps(w, size)
     if is_torch(maps):
+        import torch
+
         dev = maps.device
         t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
         x = maps.to(torch.float64)
@@ -142,9 +142,16 @@ def upsample(maps: Array, op: str, size: int = 224) -> Array:
         raise ValueError(f"unknown upsampling op {op!r}; expected one of {OPS}")
     if _final(maps, size):
         # a copy, as from any other size: callers may write into what they get
-        return maps.to(torch.float32, copy=True) if is_torch(maps) else np.array(maps, dtype=np.float32)
+        if is_torch(maps):
+            import torch
+
+            return maps.to(torch.float32, copy=True)
+        return np.array(maps, dtype=np.float32)
     if op == "cv2_linear":
         return _cv2_linear(maps, size)
+    import torch
+    import torch.nn.functional as F
+
     mode = "bilinear" if op.startswith("bilinear") else "bicubic"
     ac = op.endswith("_ac")
     was_numpy = not is_torch(maps)
@@ -183,6 +190,8 @@ def upsample_into(maps: np.ndarray, op: str, out: np.ndarray) -> np.ndarray:
             np.matmul(mv, horiz[i], out=work)
             out[i] = work  # the one rounding to float32, as astype
         return out
+    import torch
+
     mode = "bilinear" if op.startswith("bilinear") else "bicubic"
     src = np.ascontiguousarray(maps, dtype=np.float32)
     if not src.flags.writeable:  # a read-only view of the store (HeatmapStore views): the kernel only
@@ -215,6 +224,8 @@ def minmax_normalize(maps: Array) -> Array:
     """
     check_maps("maps", maps)
     if is_torch(maps):
+        import torch
+
         lo = maps.amin(dim=(1, 2), keepdim=True)
         hi = maps.amax(dim=(1, 2), keepdim=True)
         rng = hi - lo

@@ -98,9 +98,9 @@ class SmallCNN(nn.Module):
 
 
 def _resnet18(**kwargs: Any) -> nn.Module:
-    """:class:`vssleval.models.resnet18.ResNet18`, imported when first built: its module imports
-    torchvision, and ``import torchvision`` imports ``torch._dynamo`` with it (2-5 CPU-seconds per
-    process), which the towers below (``synth-ezvsl``'s) never need."""
+    """:class:`vssleval.models.resnet18.ResNet18`, imported when first built (plain torch, no
+    torchvision: ``import torchvision`` imports ``torch._dynamo`` with it, 2-5 CPU-seconds per
+    process)."""
     from vssleval.models.resnet18 import ResNet18
 
     return ResNet18(**kwargs)

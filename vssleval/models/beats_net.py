@@ -98,7 +98,9 @@ class PosConv(nn.Module):
         super().__init__()
         self.kernel, self.groups = kernel, groups
         self.weight_g = nn.Parameter(torch.ones(1, 1, kernel))
-        self.weight_v = nn.Parameter(torch.randn(dim, dim // groups, kernel) * 0.02)  # loaded; nonzero norm
+        # loaded; a nonzero norm when not. nn.init (not ``torch.randn(...) * 0.02``, the same numbers):
+        # a build for a checkpoint or for its key layout skips it (models/deferred_init.py)
+        self.weight_v = nn.Parameter(nn.init.normal_(torch.empty(dim, dim // groups, kernel), std=0.02))
         self.bias = nn.Parameter(torch.zeros(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

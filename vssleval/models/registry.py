@@ -297,11 +297,15 @@ def _instantiate(entry: ModelEntry, cfg: Mapping[str, Any]) -> nn.Module:
 
 @functools.lru_cache(maxsize=None)
 def _expected_shapes(name: str) -> dict[str, tuple[int, ...]]:
-    """Key -> shape of a registered model, built on the meta device (no memory, no init cost)."""
+    """Key -> shape of a registered model, built on the meta device (no memory) and without its
+    initialisers (``skipped_init``): a random draw on the meta device imports ``torch._dynamo``
+    on first use, 2-3 CPU-seconds before the first "belongs to" guess of a process."""
     import torch
 
+    from vssleval.models.deferred_init import skipped_init
+
     entry = get_entry(name)
-    with torch.device("meta"):
+    with torch.device("meta"), skipped_init():
         model = _instantiate(entry, load_model_config(name))
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 

@@ -1,19 +1,90 @@
 """The ResNet-18 tower of the zoo: torchvision's ResNet-18 with the changes the VSSL papers made.
 
-Its own module because it imports torchvision, whose import costs 2-5 CPU-seconds (it imports
-``torch._dynamo``): :mod:`vssleval.models.backbones` imports this module only when a ResNet tower is
-built, so ``synth-ezvsl``, the baselines and ACL-SSL never pay it. The facts (layer strides, stems,
-key counts) are in docs/models.md §2.1 and §2.2.
+torchvision's ``ResNet`` / ``BasicBlock`` (``torchvision/models/resnet.py``, BSD-3-Clause) written
+out here in plain torch, module for module, so that building a tower does not ``import
+torchvision``: that import pulls in all of ``torchvision.ops`` and with it ``torch._dynamo``, 2-5
+CPU-seconds per process (each CLI run of a ResNet model, each ``torchrun`` rank, each DataLoader
+worker that builds one). Same modules created in the same order, the same initialisers called in
+the same order, the same forward operations: the same ``state_dict`` keys and, for a given seed,
+the same random weights and the same maps bit for bit
+(``tests/models/test_models_parity_native.py`` holds it to torchvision's classes). The facts
+(layer strides, stems, key counts) are in docs/models.md §2.1 and §2.2.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock, ResNet
 
 from vssleval.errors import VsslevalError
 from vssleval.models.pooling import global_pool
+
+
+def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ``BasicBlock`` (groups 1, width 64, no dilation): two 3 x 3 convolutions with
+    batch norm, the (optionally downsampled) input added before the last ReLU."""
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet(nn.Module):
+    """torchvision's ``ResNet(BasicBlock, layers)`` constructor (1000 classes, no zero-init of the
+    residual batch norms): its modules, in its order, initialised as it initialises them."""
+
+    def __init__(self, layers: list[int], num_classes: int = 1000):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(64, layers[0])
+        self.layer2 = self._make_layer(128, layers[1], stride=2)
+        self.layer3 = self._make_layer(256, layers[2], stride=2)
+        self.layer4 = self._make_layer(512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * BasicBlock.expansion, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+    def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * BasicBlock.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * BasicBlock.expansion, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes * BasicBlock.expansion),
+            )
+        layers = [BasicBlock(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * BasicBlock.expansion
+        layers += [BasicBlock(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
 
 
 class ResNet18(ResNet):
@@ -45,7 +116,7 @@ class ResNet18(ResNet):
         fc: bool = False,
         pool: str | None = None,
     ):
-        super().__init__(BasicBlock, [2, 2, 2, 2])
+        super().__init__([2, 2, 2, 2])
         stems = dict(stems or {"conv1": 3})
         if stem not in stems:
             raise VsslevalError(f"stem {stem!r} is not among the stems {sorted(stems)}")

@@ -25,7 +25,6 @@ its code covers, so the protocol refuses the others.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ._base import Inputs, NativeEvaluator
 from ._common import auc, ciou_counts, rate, upsample_torch
@@ -47,6 +46,8 @@ def column(t: float) -> str:
 def heatmap(raw: np.ndarray) -> np.ndarray:
     """The official test map ``[B, 224, 224]`` float32 in (0, 1): torch bicubic to 224 of the raw
     logits (any input size), then ``torch.sigmoid``."""
+    import torch  # here, not at import: vssleval.metrics imports no torch (metrics/_array.py)
+
     up = upsample_torch(raw, "bicubic")
     return torch.sigmoid(torch.from_numpy(up)).numpy()
 
