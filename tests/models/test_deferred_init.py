@@ -36,6 +36,19 @@ def test_initialisers_are_skipped_and_recorded_then_restored():
     assert all_loaded(layer, skipped)
 
 
+def test_a_build_inside_a_build_nests_instead_of_waiting_for_itself():
+    # a plug-in whose constructor builds another model enters skipped_init twice in one thread
+    original = nn.init.kaiming_uniform_
+    with skipped_init() as outer:
+        nn.Linear(3, 2)
+        with skipped_init() as inner:
+            nn.Linear(5, 4)
+        assert len(inner) == 2  # the inner layer's weight and bias
+        nn.Linear(3, 2)
+    assert len(outer) == 4  # the two outer layers only
+    assert nn.init.kaiming_uniform_ is original
+
+
 def test_a_skipped_tensor_outside_the_state_dict_is_reported():
     for attribute in (False, True):
         with skipped_init() as skipped:

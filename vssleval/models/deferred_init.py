@@ -35,8 +35,10 @@ INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "z
 
 # one build at a time patches the module-level functions; the patch is process-wide, so another
 # thread calling ``torch.nn.init`` during a build would be skipped too (vssleval builds its models
-# in one thread, before any worker thread starts)
-_LOCK = threading.Lock()
+# in one thread, before any worker thread starts). Re-entrant: a constructor that itself builds a
+# model (a plug-in wrapping another one) nests a second patch inside the first instead of waiting
+# for itself
+_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
