@@ -8,7 +8,7 @@ each module that is really imported finds its ``.pyc`` from then on, as it would
 compile (docs/testing.md, "Times"). A module missed here is compiled the first time something
 imports it, as Python always does: nothing depends on this list being complete.
 
-Usage: ``python scripts/compile_imported.py [test]`` (setup_env.sh runs it with
+Usage: ``python scripts/compile_imported.py [--torch] [test]`` (setup_env.sh runs it with
 ``PYTHONDONTWRITEBYTECODE`` unset).
 """
 
@@ -23,9 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Imported on demand, not named in an import statement of the package: torch's compiler stack
-#: (torchvision's models pull it in) and the launcher that ``torchrun`` runs.
-RUNTIME = ("torch._dynamo", "torch.distributed.run")
+#: torch and torchvision, with what is imported on demand, not named in an import statement of the
+#: package: torch's compiler stack (torchvision's models pull it in) and the launcher that
+#: ``torchrun`` runs. Half of the whole compile; ``--torch`` does just this, and setup_env.sh runs it
+#: while pip installs the rest (it needs nothing else).
+TORCH = ("torch", "torch._dynamo", "torch.distributed.run", "torchvision", "torchvision.models")
 
 #: What every pytest process loads, whichever tests it runs (pytest, its plugins, xdist's channel):
 #: compiled whole, as pip would have.
@@ -100,8 +102,12 @@ def import_what_saving_imports() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if "--torch" in argv:
+        for name in TORCH:
+            import_quietly(name)
+        return 0
     test = "test" in argv
-    wanted = vssleval_modules() + imported_names(ROOT / "vssleval") + list(RUNTIME)
+    wanted = list(TORCH) + vssleval_modules() + imported_names(ROOT / "vssleval")
     if test:
         wanted += imported_names(ROOT / "tests")
     for name in dict.fromkeys(wanted):

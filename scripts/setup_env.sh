@@ -48,6 +48,10 @@ if [ "$_have_line" != "$_want" ] || [ "$_all" != "$_have_extras" ]; then
     # shellcheck disable=SC2086  # the spec is a list of requirements (and pip options)
     "${_pip[@]}" $_torch
   fi
+  # torch's share of the byte-compiling (half of it) runs beside pip's install of the rest, on the
+  # other core; its output is dropped: it imports torch while pip may still be writing numpy
+  env -u PYTHONDONTWRITEBYTECODE "$VSSLEVAL_PY" "$_root/scripts/compile_imported.py" --torch >/dev/null 2>&1 &
+  _torch_compile=$!
   # the editable install is built with the venv's own setuptools where it can build wheels by itself
   # (70.1 and newer): an isolated build would first install setuptools again, several seconds
   _isolation=()
@@ -56,6 +60,7 @@ if [ "$_have_line" != "$_want" ] || [ "$_all" != "$_have_extras" ]; then
   fi
   echo "[setup] installing vssleval${_all:+ with the extras $_all}" >&2
   "${_pip[@]}" ${_isolation[@]+"${_isolation[@]}"} -e "$_root${_all:+[$_all]}"
+  wait "$_torch_compile" || true
   env -u PYTHONDONTWRITEBYTECODE "$VSSLEVAL_PY" "$_root/scripts/compile_imported.py" ${_all//,/ } \
     || echo "[setup] byte-compiling the imported modules failed: they compile on first use" >&2
   printf '%s\n%s\n' "$_want" "$_all" > "$_stamp"
