@@ -146,14 +146,17 @@ def official_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def docs_cache(tmp_path_factory) -> Path:
     """One synthetic-benchmark cache (``VSSLEVAL_CACHE``) for every page that tests/test_docs_commands.py
-    and tests/test_docs_readme.py run (a newcomer's is cold, too). It lies in the folder the
-    session's pytest-xdist workers share (``cross_worker.session_root``), so a benchmark that one
-    worker's page generated is read by the pages of the other: the cache generates each benchmark
-    atomically (a temporary folder, then a rename), so two workers asking at once both get a
-    complete one."""
-    folder = cross_worker.session_root(tmp_path_factory) / "docs-cache"
-    folder.mkdir(exist_ok=True)
-    return folder
+    and tests/test_docs_readme.py run. It lies in the folder the session's pytest-xdist workers share
+    (``cross_worker.session_root``), so a benchmark that one worker's page generated is read by the
+    pages of the other: the cache generates each benchmark atomically (a temporary folder, then a
+    rename), so two workers asking at once both get a complete one. The two default sets (the main
+    job's) are the session's own (``shared.linked_synthetic_cache``), generated once for these
+    pages and tests/data/test_synthetic.py: a newcomer's cache is cold, and the generation is the
+    same code either way."""
+    import shared
+
+    return cross_worker.build_once(tmp_path_factory, "docs-cache",
+                                   lambda cache: shared.linked_synthetic_cache(tmp_path_factory, cache))
 
 
 @pytest.fixture(autouse=True)
