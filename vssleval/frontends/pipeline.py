@@ -163,12 +163,8 @@ class AudioPipeline:
         prefix and zero-fill the rest; the input is the same (tests/frontends).
         """
         n = self.noise_length(sr)
-        c = self._cfg["noise"]
-        f = c.get("frontend") or {}
-        stage = c.get("negatives_enter_after", "tile")
-        later = {"tile": ("center_window_s", "crop_s"), "center_window": ("crop_s",), "crop": ()}[stage]
-        if (f.get("type") != "spectrogram" or not f.get("center_crop_frames") or any(c.get(k) for k in later)
-                or c.get("waveform_norm") not in (None, "none")):
+        f = self._cfg["noise"].get("frontend") or {}
+        if not self._noise_straight_to_spectrogram() or not f.get("center_crop_frames"):
             return n
         nperseg = f.get("nperseg", 512)
         noverlap = f.get("noverlap") if f.get("noverlap") is not None else nperseg // 8
@@ -225,11 +221,17 @@ class AudioPipeline:
         """Whether :meth:`noise` may run ``[k, n]`` noise waveforms through the front-end at once: a
         ``spectrogram`` front-end (batched rows equal single ones bit for bit, tests/frontends) and no
         waveform step after the negatives enter (those work on one clip)."""
+        return self._noise_straight_to_spectrogram() and not self._cfg["noise"].get("clip_after_crop")
+
+    def _noise_straight_to_spectrogram(self) -> bool:
+        """Whether a noise waveform goes straight into a ``spectrogram`` front-end: no centre window,
+        crop or waveform normalisation after the negatives enter (:meth:`noise_prefix`,
+        :meth:`_noise_rows_batch`)."""
         c = self._cfg["noise"]
         stage = c.get("negatives_enter_after", "tile")
         later = {"tile": ("center_window_s", "crop_s"), "center_window": ("crop_s",), "crop": ()}[stage]
         return ((c.get("frontend") or {}).get("type") == "spectrogram" and not any(c.get(k) for k in later)
-                and not c.get("clip_after_crop") and c.get("waveform_norm") in (None, "none"))
+                and c.get("waveform_norm") in (None, "none"))
 
     # ---- the two halves: waveform (numpy, workers) and features (torch, any device) -----------
     def waveform(self, path: str | Path, variant: str = "positive",
