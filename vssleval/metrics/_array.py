@@ -125,6 +125,18 @@ def count(mask: Array) -> Array:
     return np.count_nonzero(mask, axis=-1).astype(np.int64)
 
 
+def count_above(rows: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """int64 ``[T, B]``: how many values of each row of ``rows`` ``[B, P]`` (no NaN) exceed each of
+    ``thresholds`` ``[T]`` (in the rows' dtype where the caller wants NumPy's comparison of them).
+
+    ``P`` less ``searchsorted`` of the threshold in the sorted row (side right): the same integers
+    as comparing every value with every threshold (a NaN threshold counts none), one sort per row
+    instead of ``T x P`` comparisons."""
+    ordered = np.sort(rows, axis=1)
+    below = np.stack([np.searchsorted(r, thresholds, side="right") for r in ordered], axis=1)
+    return (rows.shape[1] - below).astype(np.int64)
+
+
 def kth_smallest(x: Array, k: int) -> Array:
     """Value at ascending sorted index ``k`` (0-based) of each row of ``x`` [B, P] -> [B].
 

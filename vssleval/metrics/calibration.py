@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._array import count_above
+
 RULES = ("youden", "eer")
 #: Distance of the two outer candidate thresholds below the smallest and above the largest observed
 #: maximum (docs/metrics.md §5): no candidate is a data value, so ties cannot flip under ``>``.
@@ -103,11 +105,11 @@ def rates_above(pos: np.ndarray, neg: np.ndarray, thresholds: np.ndarray) -> tup
     """TPR and FPR of "positive if max > t" at every threshold ``t`` ``[T]``, for finite, non-empty
     ``pos`` and ``neg`` maxima (float64 ``[P]``, ``[N]``): the fraction of each side above ``t``.
 
-    Counted from each side sorted once (``count(v > t) = size - searchsorted(v, t, "right")``, the
-    same integers as comparing every value with every threshold; a NaN threshold counts none), so a
-    whole curve costs one sort per side instead of ``T x (P + N)`` comparisons."""
+    Counted from each side sorted once (``_array.count_above``: the same integers as comparing every
+    value with every threshold; a NaN threshold counts none), so a whole curve costs one sort per
+    side instead of ``T x (P + N)`` comparisons."""
     thresholds = np.asarray(thresholds, np.float64)
-    return tuple((v.size - np.searchsorted(np.sort(v), thresholds, side="right")) / v.size for v in (pos, neg))
+    return tuple(count_above(v[None], thresholds)[:, 0] / v.size for v in (pos, neg))
 
 
 def calibrate_threshold(pos_max, neg_max, rule: str = "youden") -> dict[str, float]:

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from vssleval.errors import VsslevalError
 from vssleval.metrics import GroundTruth, binarize, success_rate, upsample
-from vssleval.metrics._array import count, flat
+from vssleval.metrics._array import count, count_above, flat
 from vssleval.report.choices import DEFAULT_POINTS
 from vssleval.report.runs import NEGATIVES, RunRecord
 
@@ -79,7 +79,7 @@ class ThresholdSweep:
         for every ``t`` of the grid, from each map's sorted values (one sort a map instead of one
         comparison of every pixel per threshold). The thresholds are compared in the maps' dtype,
         as ``binarize`` compares a Python float (NumPy's rule for a scalar beside an array)."""
-        return _above(up.reshape(len(up), -1), self.grid.astype(up.dtype))
+        return count_above(up.reshape(len(up), -1), self.grid.astype(up.dtype))
 
     def add_positive(self, maps: np.ndarray, gt: np.ndarray) -> None:
         """Positive raw maps ``[B, h, w]`` and their ground truth ``[B, 224, 224]``."""
@@ -92,7 +92,7 @@ class ThresholdSweep:
         if gtf.binary:  # pixel counts, from sorted values: the same integers, hence the same IoUs
             sizes = self._above(up)
             pixels = up.reshape(len(up), -1)
-            inter = np.stack([_above(pixels[i][gtf.nonzero[i]][None], self.grid.astype(up.dtype))[:, 0]
+            inter = np.stack([count_above(pixels[i][gtf.nonzero[i]][None], self.grid.astype(up.dtype))[:, 0]
                               for i in range(len(up))], axis=1)
             ious = gtf.ciou_counts(inter, sizes)
             for j, iou in enumerate(ious):
@@ -131,14 +131,6 @@ class ThresholdSweep:
             out[f"pia_{v}"] = total / self.n_neg[v] if self.n_neg[v] else np.full(self.grid.size, np.nan)
         return out
 
-
-
-def _above(rows: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """int64 ``[T, B]``: values of each row of ``rows`` ``[B, P]`` (no NaN) above each threshold:
-    ``P`` less those ``<= t`` (``searchsorted`` on the sorted row, side right)."""
-    ordered = np.sort(rows, axis=1)
-    below = np.stack([np.searchsorted(r, thresholds, side="right") for r in ordered], axis=1)
-    return (rows.shape[1] - below).astype(np.int64)
 
 
 def _same_maps(a: np.ndarray, b: np.ndarray) -> bool:
