@@ -8,8 +8,13 @@ each module that is really imported finds its ``.pyc`` from then on, as it would
 compile (docs/testing.md, "Times"). A module missed here is compiled the first time something
 imports it, as Python always does: nothing depends on this list being complete.
 
-Usage: ``python scripts/compile_imported.py [--torch] [test]`` (setup_env.sh runs it with
-``PYTHONDONTWRITEBYTECODE`` unset).
+Usage: ``python scripts/compile_imported.py [--torch | --torch-done | --torch-build] [test]`` (setup_env.sh runs
+it with ``PYTHONDONTWRITEBYTECODE`` unset). ``--torch`` compiles :data:`TORCH` only and exits 1 if
+one of them failed to import; ``--torch-done`` says such a run succeeded, so the rest skips the
+modules of :data:`TORCH` that nothing else imports (torch's compiler stack alone costs seconds to
+import again). The rest ends by printing which torch build the venv has and whether it can use
+a GPU here (it has imported torch by then: a process of its own would import it again);
+``--torch-build`` prints just that line (setup_env.sh's fallback when the compile fails).
 """
 
 from __future__ import annotations
@@ -101,13 +106,23 @@ def import_what_saving_imports() -> None:
         fig.savefig(io.BytesIO(), format=fmt)
 
 
+def torch_build_line() -> str:
+    """One line: the installed torch's version and build, and whether CUDA is usable here."""
+    import torch
+
+    build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+    usable = "usable" if torch.cuda.is_available() else "not usable on this machine (runs on the CPU)"
+    return f"[setup] torch {torch.__version__}, {build}; CUDA {usable}"
+
+
 def main(argv: list[str]) -> int:
-    if "--torch" in argv:
-        for name in TORCH:
-            import_quietly(name)
+    if "--torch-build" in argv:
+        print(torch_build_line(), file=sys.stderr)
         return 0
+    if "--torch" in argv:
+        return 0 if all([import_quietly(name) for name in TORCH]) else 1
     test = "test" in argv
-    wanted = list(TORCH) + vssleval_modules() + imported_names(ROOT / "vssleval")
+    wanted = ([] if "--torch-done" in argv else list(TORCH)) + vssleval_modules() + imported_names(ROOT / "vssleval")
     if test:
         wanted += imported_names(ROOT / "tests")
     for name in dict.fromkeys(wanted):
@@ -119,6 +134,7 @@ def main(argv: list[str]) -> int:
         compile_packages(TEST_PACKAGES)
     who = "vssleval and its tests import" if test else "vssleval imports"
     print(f"[setup] byte-compiled the modules that {who}", file=sys.stderr)
+    print(torch_build_line(), file=sys.stderr)
     return 0
 
 

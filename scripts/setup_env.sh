@@ -60,17 +60,15 @@ if [ "$_have_line" != "$_want" ] || [ "$_all" != "$_have_extras" ]; then
   fi
   echo "[setup] installing vssleval${_all:+ with the extras $_all}" >&2
   "${_pip[@]}" ${_isolation[@]+"${_isolation[@]}"} -e "$_root${_all:+[$_all]}"
-  wait "$_torch_compile" || true
-  env -u PYTHONDONTWRITEBYTECODE "$VSSLEVAL_PY" "$_root/scripts/compile_imported.py" ${_all//,/ } \
-    || echo "[setup] byte-compiling the imported modules failed: they compile on first use" >&2
+  _torch_done=()
+  if wait "$_torch_compile"; then _torch_done=(--torch-done); fi
+  # the rest of the compile; it ends by printing which torch build this venv has, and whether it
+  # can use a GPU here
+  env -u PYTHONDONTWRITEBYTECODE "$VSSLEVAL_PY" "$_root/scripts/compile_imported.py" \
+    ${_torch_done[@]+"${_torch_done[@]}"} ${_all//,/ } \
+    || { echo "[setup] byte-compiling the imported modules failed: they compile on first use" >&2
+         "$VSSLEVAL_PY" "$_root/scripts/compile_imported.py" --torch-build || true; }
   printf '%s\n%s\n' "$_want" "$_all" > "$_stamp"
-  # which torch build this venv has, and whether it can use a GPU here
-  "$VSSLEVAL_PY" - <<'PY' >&2
-import torch
-build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
-usable = "usable" if torch.cuda.is_available() else "not usable on this machine (runs on the CPU)"
-print(f"[setup] torch {torch.__version__}, {build}; CUDA {usable}")
-PY
   echo "[setup] $_venv takes $(du -sh "$_venv" 2>/dev/null | cut -f1) on disk" >&2
 fi
 export VSSLEVAL_PY

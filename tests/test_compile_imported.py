@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -27,3 +28,21 @@ def test_a_missing_optional_module_is_skipped_not_fatal():
     assert compile_imported.import_quietly("json")
     assert not compile_imported.import_quietly("vssleval_no_such_module")
 
+
+
+def test_the_torch_part_fails_when_one_of_its_modules_does_not_import(monkeypatch):
+    """setup_env.sh skips :data:`TORCH` in the second part only after a ``--torch`` run that
+    imported every one of them: a failed one is compiled again there."""
+    monkeypatch.setattr(compile_imported, "TORCH", ("json", "csv"))
+    assert compile_imported.main(["--torch"]) == 0
+    monkeypatch.setattr(compile_imported, "TORCH", ("json", "vssleval_no_such_module"))
+    assert compile_imported.main(["--torch"]) == 1
+
+
+def test_the_build_line_names_the_installed_torch(capsys):
+    import torch
+
+    assert compile_imported.main(["--torch-build"]) == 0
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"[setup] torch {torch.__version__}, ")
+    assert re.search(r"(CUDA [\d.]+ build|CPU-only build); CUDA (usable|not usable on this machine)", line), line
