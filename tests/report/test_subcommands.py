@@ -7,6 +7,8 @@ print exactly one deprecation line on stderr; the new ones print none (docs/repo
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from vssleval import timing
 from vssleval.cli import main
@@ -61,3 +63,16 @@ def test_compare_needs_two_runs(runs, tmp_path, capsys):
 def test_report_refuses_rescore_options_without_the_old_flag(runs, tmp_path, capsys):
     assert main(["report", str(runs["center"]), "--protocol", "juanola2025", "--out", str(tmp_path / "r")]) == 2
     assert "`vssleval rescore`" in capsys.readouterr().err
+
+
+def test_compare_imports_no_torch(runs, tmp_path):
+    """``vssleval compare`` reads two runs' per-sample records: NumPy work only, so a fresh
+    interpreter running it never imports torch (about 2.5 CPU-s of start-up; docs/performance.md §8).
+    ``vssleval report`` does: its threshold sweep upsamples the stored maps with torch's kernels."""
+    code = ("import sys; from vssleval.cli import main; "
+            f"rc = main(['compare', {str(runs['center'])!r}, {str(runs['random'])!r}, '--out', "
+            f"{str(tmp_path / 'c')!r}, '--bootstrap', '20']); "
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "0 []"
+    assert (tmp_path / "c" / "compare.csv").is_file()

@@ -39,12 +39,13 @@ Facts behind each rule: docs/models.md §2.4-§2.8.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from vssleval.errors import VsslevalError
 from vssleval.vocabulary import AUDIO_VARIANTS, MAP_VARIANTS
+
+if TYPE_CHECKING:  # the rule is read by scoring and reports, which need no torch (docs/performance.md §10)
+    import torch
 
 #: map variants an evaluation produces per sample (``ogl``: the OGL object-prior map)
 VARIANTS = MAP_VARIANTS
