@@ -9,6 +9,7 @@ empty). Standard library only: it runs before anything is installed. On Python 3
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -37,9 +38,7 @@ def requirements(pyproject: Path, extras: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     extras = [e for e in (argv[1] if len(argv) > 1 else "").split(",") if e]
-    try:
-        import tomllib  # noqa: F401  (Python 3.11 and newer)
-    except ImportError:
+    if importlib.util.find_spec("tomllib") is None:  # Python 3.10
         return 0
     print("\n".join(requirements(Path(argv[0]), extras)))
     return 0
