@@ -233,9 +233,27 @@ def test_clip_spellings_and_preference(tmp_path):
     assert find_clip(index, "MKC9LvRivTM_000030") is None
 
 
-@pytest.mark.slow  # a subprocess importing torch
-def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path):
-    videos = synth("vggss", 8, 3, tmp_path / "videos", as_videos=True, container="mkv")
+def _eight_clips(folders, videos: Path) -> Path:
+    """A clip folder of 8 records, each of the module's N = 4 mkv clips under its own id and under a
+    second id (the number + 500), with its ``vggss.json``: eight records to prepare without encoding
+    eight more videos (0.7 CPU-second a clip)."""
+    source = folders("mkv")[0].parent / "videos"
+    records = json.loads((source / "vggss.json").read_text())
+    videos.mkdir()
+    out = []
+    for r in records:
+        twin = f"{r['file'][:-6]}{int(r['file'][-6:]) + 500:06d}"
+        for clip_id in (r["file"], twin):
+            (videos / f"{clip_id}.mkv").symlink_to(source / f"{r['file']}.mkv")
+            out.append({**r, "file": clip_id})
+    (videos / "vggss.json").write_text(json.dumps(out))
+    assert len({r["file"] for r in out}) == 8
+    return videos
+
+
+@pytest.mark.slow  # a subprocess
+def test_resume_after_kill_skips_finished_ids_without_rewriting(tmp_path, folders):
+    videos = _eight_clips(folders, tmp_path / "videos")
     out = tmp_path / "data"
     cmd = [sys.executable, "-m", "vssleval", "prepare", "vggss", "--videos", str(videos), "--out", str(out),
            "--no-progress"]
