@@ -14,6 +14,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,8 +128,13 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, tmp_path_factory
     metrics = json.loads((cwd / "X" / "metrics.json").read_text())
     assert math.isfinite(metrics["ciou"]) and metrics["n_samples"] == 8
     # --no-maps: the overlays and the threshold sweep read the run's store and the data set, no package
-    # data (tests/report/ draws them); the page and its styles and scripts are what the wheel must carry
-    _run([cli, "report", "X", "--out", "Y", "--format", "md,html", "--no-maps"], cwd, env)
+    # data (tests/report/ draws them); the page and its styles and scripts are what the wheel must carry.
+    # Such a report reads the run's files and draws with matplotlib, without torch (docs/performance.md
+    # §8): the interpreter's import log (PYTHONPROFILEIMPORTTIME) names no torch module
+    imports = _run([cli, "report", "X", "--out", "Y", "--format", "md,html", "--no-maps"], cwd,
+                   {**env, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert re.search(r"\|\s*vssleval\.api\.html_report$", imports, re.M)  # the log is there
+    assert not re.search(r"\|\s*torch(\.\S*)?$", imports, re.M), "report --no-maps imported torch"
     assert (cwd / "Y" / "report.md").is_file()
     page = (cwd / "Y" / "report.html").read_text()  # its styles and scripts are the wheel's package data
     assert "window.vssleval" in page and "table.sortable" in page
