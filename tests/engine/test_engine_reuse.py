@@ -9,8 +9,9 @@ sample) or per bank clip, and offscreen features either from the cached positive
 distinct offscreen input, each encoded once (``juanola2025``: EZ-VSL's offscreen clips are not
 centre-rolled and are tiled with the positive's repeat count). EZ-VSL with the fixtures' rule weights (the real
 architecture) on a 6-sample synthetic VGG-SS set, 2 seeds, batches of 4 (one partial batch). The
-two ``vssleval`` cases differ only in their noise (``noise_bank``), so their reference shares the
-other variants' forwards.
+cases' references share one model and its encodings by exact input (``engine_helpers.ReferenceModels``:
+the ``vssleval`` cases differ only in their noise, and the ``juanola2025`` case has their positive
+inputs), so each distinct input is encoded once in the module.
 
 The engine's model is wrapped to count encoder rows, so the test also pins *how much* work each
 path does -- the point of the reuse.
@@ -27,7 +28,7 @@ import soundfile as sf
 import torch
 
 import vssleval.engine.runner as runner
-from engine_helpers import reference_maps, run, store_arrays
+from engine_helpers import ReferenceModels, reference_maps, run, store_arrays
 from vssleval.data import load_dataset
 from vssleval.data.negatives import noise_bank_slot
 from vssleval.engine.spec import RunSpec, seed_list
@@ -97,27 +98,21 @@ def short_clip_set(tmp_path_factory, synthetic_set):
     return data
 
 
-_REFERENCE_BUT_NOISE: dict[str, dict] = {}
-
-
-def _reference(spec: RunSpec) -> dict:
-    """:func:`engine_helpers.reference_maps` of ``spec``. Specs that differ only in their noise
-    (``noise_bank``) share the other variants, so those forwards are made once for them."""
-    key = repr(dataclasses.replace(spec, noise_bank=0))
-    if key not in _REFERENCE_BUT_NOISE:
-        _REFERENCE_BUT_NOISE[key] = reference_maps(spec, ("positive", "silence", "offscreen"))
-    return {**_REFERENCE_BUT_NOISE[key], **reference_maps(spec, ("noise",))}
+@pytest.fixture(scope="module")
+def reference_models():
+    """The reference's model and encodings, shared by the module's cases."""
+    return ReferenceModels()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol, noise_bank", [("vssleval", 0), ("vssleval", 2), ("juanola2025", 0)],
                          ids=["reuse", "reuse-noise-bank-2", "no-reuse-juanola2025"])
 def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, short_clip_set, ezvsl_checkpoint,
-                                     ogl_weights):
+                                     ogl_weights, reference_models):
     spec = _spec(short_clip_set, ezvsl_checkpoint, ogl_weights, protocol=protocol, noise_bank=noise_bank)
     outcome = run(spec, tmp_path / "run")
     ours = store_arrays(outcome.store)
-    _compare(ours, _reference(spec))
+    _compare(ours, reference_maps(spec, reference_models))
 
     S = len(SEEDS)
     reuse = protocol == "vssleval"
@@ -201,3 +196,21 @@ def test_noise_features_kept_for_the_next_dataset(tmp_path, counted, synthetic_s
     finally:
         NOISE_MEMO.enable(False)
     assert NOISE_MEMO.key is None and not NOISE_MEMO.batches
+
+
+def test_reference_memo_reuses_only_equal_inputs():
+    """The reference's memo (``engine_helpers.ReferenceModels``) gives an earlier encoding only to an
+    input of the same dtype, shape and bytes: one changed element, another dtype or another shape is
+    encoded afresh."""
+    models, seen = ReferenceModels(), []
+    encode = models._memo(lambda x: seen.append(x) or x.sum())
+    a = torch.zeros(1, 3, 4)
+    changed = a.clone()
+    changed[0, 2, 3] = 1e-30
+    for x in (a, a.clone(), changed, a.double(), a.reshape(1, 4, 3), changed.clone()):
+        encode(x)
+    assert models.encoded == len(seen) == 4
+    assert [tuple(x.shape) for x in seen] == [(1, 3, 4), (1, 3, 4), (1, 3, 4), (1, 4, 3)]
+    assert seen[1][0, 2, 3] == 1e-30 and seen[2].dtype == torch.float64
+    with pytest.raises(AssertionError, match="batches of one"):
+        encode(torch.zeros(2, 3))
