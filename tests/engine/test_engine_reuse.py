@@ -28,10 +28,12 @@ import soundfile as sf
 import torch
 
 import vssleval.engine.runner as runner
+import vssleval.engine.spec as spec_module
 from engine_helpers import ReferenceModels, reference_maps, run, store_arrays
 from vssleval.data import load_dataset
 from vssleval.data.negatives import noise_bank_slot
 from vssleval.engine.spec import RunSpec, seed_list
+from vssleval.fingerprint import file_sha256
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
 from vssleval.models import build_model, load_model_config
 from vssleval.models.registry import preset_block
@@ -108,9 +110,13 @@ def reference_models():
 @pytest.mark.parametrize("protocol, noise_bank", [("vssleval", 0), ("vssleval", 2), ("juanola2025", 0)],
                          ids=["reuse", "reuse-noise-bank-2", "no-reuse-juanola2025"])
 def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, short_clip_set, ezvsl_checkpoint,
-                                     ogl_weights, reference_models):
+                                     ogl_weights, reference_models, monkeypatch):
     spec = _spec(short_clip_set, ezvsl_checkpoint, ogl_weights, protocol=protocol, noise_bank=noise_bank)
-    outcome = run(spec, tmp_path / "run")
+    # the checkpoint is read and hashed once, by the model's load; the run records that hash
+    with monkeypatch.context() as patch:
+        patch.setattr(spec_module, "file_sha256", _no_second_hash)
+        outcome = run(spec, tmp_path / "run")
+    assert outcome.store.config["checkpoint_sha256"] == file_sha256(ezvsl_checkpoint)
     ours = store_arrays(outcome.store)
     _compare(ours, reference_maps(spec, reference_models))
 
@@ -132,6 +138,10 @@ def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, sh
     if noise_bank:
         assert noise_rows <= S * noise_bank
         assert ours["noise"].shape == (S, N, 7, 7)
+
+
+def _no_second_hash(path):
+    raise AssertionError(f"{path} hashed again for the run's configuration")
 
 
 def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
