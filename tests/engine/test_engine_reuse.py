@@ -35,7 +35,7 @@ from vssleval.data.negatives import noise_bank_slot
 from vssleval.engine.spec import RunSpec, seed_list
 from vssleval.fingerprint import file_sha256
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
-from vssleval.models import build_model, load_model_config
+from vssleval.models import load_model_config
 from vssleval.models.registry import preset_block
 
 N, SEEDS, BATCH = 6, seed_list(2), 4
@@ -158,22 +158,25 @@ def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights):
+def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights,
+                                                         reference_models):
     """Offscreen via reuse: the map of sample i with drawn clip j is localize(visual_i, audio_j),
-    i.e. sample j's own positive audio features paired with image i (identity of the cache)."""
+    i.e. sample j's own positive audio features paired with image i (identity of the cache). The
+    features are the reference's batch-of-one encodings (``reference_models``: the images and the
+    clips the short-clip set shares with this set are encoded once in the module)."""
     spec = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights, negatives=("offscreen",), seeds=SEEDS[:1])
     ours = store_arrays(run(spec, tmp_path / "run").store)
     ids = [str(i) for i in ours["ids"]]
     drawn = [ids.index(str(o)) for o in ours["offscreen_ids"][0]]
     assert all(j != i for i, j in enumerate(drawn))
-    model = build_model("ezvsl", str(ezvsl_checkpoint), preset="juanola2025")
+    model = reference_models.get(spec)
     block = preset_block(model.config, "juanola2025", "ezvsl")
     audio = AudioPipeline({k: v for k, v in block["audio"].items() if k != "variants"})
     image = ImagePipeline(block["image"])
     samples = load_dataset("synthetic-vggss", spec.data_dir).samples
     with torch.no_grad():
-        visual = model.encode_image(torch.stack([image.load(s.image_path) for s in samples]))
-        aud = model.encode_audio(torch.stack([audio.positive(s.audio_path) for s in samples]))
+        visual = torch.cat([model.encode_image(image.load(s.image_path)[None]) for s in samples])
+        aud = torch.cat([model.encode_audio(audio.positive(s.audio_path)[None]) for s in samples])
         expected = model.localize(visual, aud[drawn]).numpy()
     np.testing.assert_allclose(ours["offscreen"][0], expected, rtol=0, atol=ATOL)
 
