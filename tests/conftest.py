@@ -189,6 +189,22 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(MAX_AUTO_WORKERS, _usable_cores()))
 
 
+def _blas_workers_share() -> None:
+    """In an xdist worker, give NumPy's and SciPy's BLAS (OpenBLAS) the worker's share of the cores,
+    as :func:`_share_the_cores` gives torch: with a pool of two BLAS threads in each of two workers
+    on two cores, a small product (``upsample_into``'s 224 x 14 x 224, one per map) spends most of
+    its CPU time in threads waiting for a core (tests/metrics/test_parity.py, one process on a busy
+    machine: 17 -> 10 CPU-s with one thread). OpenBLAS reads the variable when it is loaded, so this
+    runs at this file's import, before anything imports NumPy; the processes the tests start inherit
+    it. A value set outside wins."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, _usable_cores() // workers)))
+
+
+_blas_workers_share()
+
+
 def _share_the_cores() -> None:
     """In an xdist worker, give torch the worker's share of the cores: two workers on two cores,
     each with torch's default of two threads, would oversubscribe the machine."""

@@ -9,8 +9,9 @@ sample) or per bank clip, and offscreen features either from the cached positive
 distinct offscreen input, each encoded once (``juanola2025``: EZ-VSL's offscreen clips are not
 centre-rolled and are tiled with the positive's repeat count). EZ-VSL with the fixtures' rule weights (the real
 architecture) on a 6-sample synthetic VGG-SS set, 2 seeds, batches of 4 (one partial batch). The
-two ``vssleval`` cases differ only in their noise (``noise_bank``), so their reference shares the
-other variants' forwards.
+cases' references share one model and its encodings by exact input (``engine_helpers.ReferenceModels``:
+the ``vssleval`` cases differ only in their noise, and the ``juanola2025`` case has their positive
+inputs), so each distinct input is encoded once in the module.
 
 The engine's model is wrapped to count encoder rows, so the test also pins *how much* work each
 path does -- the point of the reuse.
@@ -27,12 +28,14 @@ import soundfile as sf
 import torch
 
 import vssleval.engine.runner as runner
-from engine_helpers import reference_maps, run, store_arrays
+import vssleval.engine.spec as spec_module
+from engine_helpers import ReferenceModels, reference_maps, run, store_arrays
 from vssleval.data import load_dataset
 from vssleval.data.negatives import noise_bank_slot
 from vssleval.engine.spec import RunSpec, seed_list
+from vssleval.fingerprint import file_sha256
 from vssleval.frontends.pipeline import AudioPipeline, ImagePipeline
-from vssleval.models import build_model, load_model_config
+from vssleval.models import load_model_config
 from vssleval.models.registry import preset_block
 
 N, SEEDS, BATCH = 6, seed_list(2), 4
@@ -97,27 +100,25 @@ def short_clip_set(tmp_path_factory, synthetic_set):
     return data
 
 
-_REFERENCE_BUT_NOISE: dict[str, dict] = {}
-
-
-def _reference(spec: RunSpec) -> dict:
-    """:func:`engine_helpers.reference_maps` of ``spec``. Specs that differ only in their noise
-    (``noise_bank``) share the other variants, so those forwards are made once for them."""
-    key = repr(dataclasses.replace(spec, noise_bank=0))
-    if key not in _REFERENCE_BUT_NOISE:
-        _REFERENCE_BUT_NOISE[key] = reference_maps(spec, ("positive", "silence", "offscreen"))
-    return {**_REFERENCE_BUT_NOISE[key], **reference_maps(spec, ("noise",))}
+@pytest.fixture(scope="module")
+def reference_models():
+    """The reference's model and encodings, shared by the module's cases."""
+    return ReferenceModels()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol, noise_bank", [("vssleval", 0), ("vssleval", 2), ("juanola2025", 0)],
                          ids=["reuse", "reuse-noise-bank-2", "no-reuse-juanola2025"])
 def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, short_clip_set, ezvsl_checkpoint,
-                                     ogl_weights):
+                                     ogl_weights, reference_models, monkeypatch):
     spec = _spec(short_clip_set, ezvsl_checkpoint, ogl_weights, protocol=protocol, noise_bank=noise_bank)
-    outcome = run(spec, tmp_path / "run")
+    # the checkpoint is read and hashed once, by the model's load; the run records that hash
+    with monkeypatch.context() as patch:
+        patch.setattr(spec_module, "file_sha256", _no_second_hash)
+        outcome = run(spec, tmp_path / "run")
+    assert outcome.store.config["checkpoint_sha256"] == file_sha256(ezvsl_checkpoint)
     ours = store_arrays(outcome.store)
-    _compare(ours, _reference(spec))
+    _compare(ours, reference_maps(spec, reference_models))
 
     S = len(SEEDS)
     reuse = protocol == "vssleval"
@@ -139,6 +140,10 @@ def test_engine_equals_full_forwards(protocol, noise_bank, tmp_path, counted, sh
         assert ours["noise"].shape == (S, N, 7, 7)
 
 
+def _no_second_hash(path):
+    raise AssertionError(f"{path} hashed again for the run's configuration")
+
+
 def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
     """(inputs the offscreen table must encode, distinct offscreen inputs) of a juanola2025 run,
     computed here from the preset's pipeline: an input equal to its clip's positive input is not
@@ -153,22 +158,25 @@ def _offscreen_rows(spec: RunSpec, ours: dict) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights):
+def test_reuse_path_broadcasts_one_image_over_many_clips(tmp_path, synthetic_set, ezvsl_checkpoint, ogl_weights,
+                                                         reference_models):
     """Offscreen via reuse: the map of sample i with drawn clip j is localize(visual_i, audio_j),
-    i.e. sample j's own positive audio features paired with image i (identity of the cache)."""
+    i.e. sample j's own positive audio features paired with image i (identity of the cache). The
+    features are the reference's batch-of-one encodings (``reference_models``: the images and the
+    clips the short-clip set shares with this set are encoded once in the module)."""
     spec = _spec(synthetic_set("vggss", N), ezvsl_checkpoint, ogl_weights, negatives=("offscreen",), seeds=SEEDS[:1])
     ours = store_arrays(run(spec, tmp_path / "run").store)
     ids = [str(i) for i in ours["ids"]]
     drawn = [ids.index(str(o)) for o in ours["offscreen_ids"][0]]
     assert all(j != i for i, j in enumerate(drawn))
-    model = build_model("ezvsl", str(ezvsl_checkpoint), preset="juanola2025")
+    model = reference_models.get(spec)
     block = preset_block(model.config, "juanola2025", "ezvsl")
     audio = AudioPipeline({k: v for k, v in block["audio"].items() if k != "variants"})
     image = ImagePipeline(block["image"])
     samples = load_dataset("synthetic-vggss", spec.data_dir).samples
     with torch.no_grad():
-        visual = model.encode_image(torch.stack([image.load(s.image_path) for s in samples]))
-        aud = model.encode_audio(torch.stack([audio.positive(s.audio_path) for s in samples]))
+        visual = torch.cat([model.encode_image(image.load(s.image_path)[None]) for s in samples])
+        aud = torch.cat([model.encode_audio(audio.positive(s.audio_path)[None]) for s in samples])
         expected = model.localize(visual, aud[drawn]).numpy()
     np.testing.assert_allclose(ours["offscreen"][0], expected, rtol=0, atol=ATOL)
 
@@ -201,3 +209,21 @@ def test_noise_features_kept_for_the_next_dataset(tmp_path, counted, synthetic_s
     finally:
         NOISE_MEMO.enable(False)
     assert NOISE_MEMO.key is None and not NOISE_MEMO.batches
+
+
+def test_reference_memo_reuses_only_equal_inputs():
+    """The reference's memo (``engine_helpers.ReferenceModels``) gives an earlier encoding only to an
+    input of the same dtype, shape and bytes: one changed element, another dtype or another shape is
+    encoded afresh."""
+    models, seen = ReferenceModels(), []
+    encode = models._memo(lambda x: seen.append(x) or x.sum())
+    a = torch.zeros(1, 3, 4)
+    changed = a.clone()
+    changed[0, 2, 3] = 1e-30
+    for x in (a, a.clone(), changed, a.double(), a.reshape(1, 4, 3), changed.clone()):
+        encode(x)
+    assert models.encoded == len(seen) == 4
+    assert [tuple(x.shape) for x in seen] == [(1, 3, 4), (1, 3, 4), (1, 3, 4), (1, 4, 3)]
+    assert seen[1][0, 2, 3] == 1e-30 and seen[2].dtype == torch.float64
+    with pytest.raises(AssertionError, match="batches of one"):
+        encode(torch.zeros(2, 3))

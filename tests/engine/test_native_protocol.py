@@ -30,10 +30,14 @@ from vssleval.errors import VsslevalError
 from vssleval.metrics import Accumulator
 from vssleval.metrics.protocols.native import EVALUATORS
 from vssleval.metrics.protocols.native.protocol import unpad_boxes_of
+from vssleval.metrics.resampling import MIN_RESAMPLES
 
 pytestmark = pytest.mark.parity
 FX = shared.BEST
 TOL = 1e-9
+#: the fewest resamples that give intervals: each evaluator's interval statistics still run (no
+#: interval value is compared here), at a fifth of the default 1000's cost
+BOOTSTRAP = MIN_RESAMPLES
 #: evaluator name -> model (the YAML's native_evaluator); FNAC has no native golden
 MODELS = {m: m for m in shared.native_models()}
 #: per-sample columns of the fixtures compared besides ciou (where the fixture has them)
@@ -72,7 +76,7 @@ def _evaluate(model, official_checkpoint, out):
     n = 8 if FX.full else None  # the full set's first 8 annotations are the native clips
     return vssleval.evaluate(model, "vggss", data_dir=shared.require(FX.data_vggss), checkpoint=_checkpoint(
         model, official_checkpoint), preset="native", protocol="native", neg="none", seeds=1, limit=n,
-        out=out, device="cpu", verbose=False)
+        out=out, device="cpu", bootstrap=BOOTSTRAP, verbose=False)
 
 
 def _with_golden_maps(run_dir, golden, dest) -> None:
@@ -96,6 +100,7 @@ def test_native_protocol_end_to_end(evaluator, official_checkpoint, tmp_path):
     m = res.metrics
     assert m["protocol"] == "native" and m["native_evaluator"] == evaluator
     assert {"ciou", "auc"} <= set(m) and ("ap" in m) == evaluator.startswith("slavc")
+    assert m["bootstrap"]["resamples"] == BOOTSTRAP and "ciou_ci95_low" in m
     ours = _per_sample(tmp_path / "run")
     assert set(ours) <= set(golden) and len(ours) == (8 if FX.full else 4)
 
@@ -112,7 +117,7 @@ def test_native_protocol_end_to_end(evaluator, official_checkpoint, tmp_path):
 
     # (2) the golden maps in the same store, rescored: the repository's values to 1e-9
     _with_golden_maps(tmp_path / "run", golden, tmp_path / "golden")
-    res2 = vssleval.rescore(tmp_path / "golden", tmp_path / "golden-out", protocol="native")
+    res2 = vssleval.rescore(tmp_path / "golden", tmp_path / "golden-out", protocol="native", bootstrap=BOOTSTRAP)
     exact = _per_sample(tmp_path / "golden-out")
     for sid, row in exact.items():
         fixture_row = ref["per_sample"][sid]

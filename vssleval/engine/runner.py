@@ -263,7 +263,11 @@ class Engine:
             # a Hugging Face part (ACL-SSL's CLIPSeg folder) is recorded by its weights file
             parts = [resolve_hf_folder(prefix, path, ckpt_cfg, self.model.name)
                      for prefix, path in resolve_parts(spec.checkpoint, ckpt_cfg, self.model.name)]
-        cfg = spec.to_config(parts)
+        # the files the engine's model hashed as it read them a moment ago: not read a second time (an
+        # in-memory model may have read its file long before, so that file is hashed afresh)
+        hashed = {} if self.in_memory else {r["path"]: r["sha256"]
+                                             for r in getattr(self.model, "checkpoint_files", None) or ()}
+        cfg = spec.to_config(parts, hashed)
         cfg["data_root"] = str(self.dataset.root)
         cfg["testset"] = self.dataset.layout  # vssl_eval's --testset (selects its upsampling quirks)
         cfg["n_samples"] = len(self.samples)

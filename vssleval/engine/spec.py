@@ -7,7 +7,7 @@ import platform
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from vssleval import limits
 from vssleval.data.checks import DEFAULT_MAX_SKIP_FRACTION, validate_max_skip_fraction
@@ -93,15 +93,23 @@ def checkpoint_files(checkpoint: str | None) -> list[Path]:
     return files
 
 
-def checkpoint_sha256(checkpoint: str | None, parts: list[Path] | None = None) -> str | dict[str, str] | None:
+def checkpoint_sha256(checkpoint: str | None, parts: list[Path] | None = None,
+                      hashed: Mapping[str, str] | None = None) -> str | dict[str, str] | None:
     """sha256 of the checkpoint file, or ``{file name: sha256}`` for a model shipped as several files
-    (SACL: a folder or ``"a.pth,b.pth"``); ``parts`` are the files the model actually loaded."""
+    (SACL: a folder or ``"a.pth,b.pth"``); ``parts`` are the files the model actually loaded.
+    ``hashed``: ``{path: sha256}`` of files already hashed as they were read (the model's
+    ``checkpoint_files``), taken instead of reading a file of the same path again."""
     files = parts if parts is not None else checkpoint_files(checkpoint)
     if not files:
         return None
+    hashed = hashed or {}
+
+    def sha256(f) -> str:
+        return hashed.get(str(f)) or file_sha256(f)
+
     if len(files) == 1 and Path(str(checkpoint)).is_file():
-        return file_sha256(files[0])
-    return {Path(f).name: file_sha256(f) for f in files}
+        return sha256(files[0])
+    return {Path(f).name: sha256(f) for f in files}
 
 
 def package_versions() -> dict[str, str]:
@@ -199,17 +207,19 @@ class RunSpec:
             raise VsslevalError(f"--data-dir {self.data_dir} is a file, not a folder: pass the dataset's folder "
                                 f"(the one that holds the media and annotation files)")
 
-    def to_config(self, checkpoint_parts: list[Path] | None = None) -> dict[str, Any]:
+    def to_config(self, checkpoint_parts: list[Path] | None = None,
+                  hashed: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The JSON configuration recorded in the store and every output.
 
         ``checkpoint_parts``: the files the model loaded (a multi-file checkpoint's folder may hold
-        others); by default every file ``--checkpoint`` names.
+        others); by default every file ``--checkpoint`` names. ``hashed``: ``{path: sha256}`` of the
+        files the model hashed as it read them (:func:`checkpoint_sha256`).
         """
         cfg = asdict(self)
         # a gate checked at every start (docs/datasets.md §8), not part of what the maps are: a resumed
         # run may raise it; the skips themselves are recorded (Engine.config: "skipped")
         cfg.pop("max_skip_fraction")
         cfg["negatives"] = list(self.negatives)
-        cfg["checkpoint_sha256"] = checkpoint_sha256(self.checkpoint, checkpoint_parts)
+        cfg["checkpoint_sha256"] = checkpoint_sha256(self.checkpoint, checkpoint_parts, hashed)
         cfg["versions"] = package_versions()
         return cfg
