@@ -90,7 +90,8 @@ def native_inputs(fx: Fixtures, model: str) -> dict[str, np.ndarray]:
     from vssleval.frontends.pipeline import from_preset
 
     ap, ip = from_preset(preset(model, "native"))
-    keep = [i for i in ids if i in set(bundle_ids(fx, "vggss"))]
+    bundle = set(bundle_ids(fx, "vggss"))  # read once, not once per id
+    keep = [i for i in ids if i in bundle]
     root = fx.data_vggss
     audio = [ap.positive(root / "audio" / f"{i}.wav").numpy() for i in keep]
     image = [ip.load(root / "frames" / f"{i}.jpg").numpy() for i in keep]

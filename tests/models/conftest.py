@@ -178,7 +178,9 @@ def aclssl_encodings(aclssl_run):
     others (:func:`_each_input_once`). For the modules' own runs with the same release
     (test_aclssl_native.py, test_aclssl_negatives.py): their positives are 2 of that run's clips
     through the same front-ends, so the ViT-B/16 and BEATs run only for what the run did not encode
-    (silence, noise, offscreen audio). Undo ``mp`` when the run is made."""
+    (silence, noise, offscreen audio); and for the contract test's ACL-SSL case
+    (test_registered_models_contract.py), which feeds 2 of the run's inputs. Undo ``mp`` when the
+    run is made."""
     from vssleval.models.aclssl import AclSsl
 
     calls = aclssl_run.calls

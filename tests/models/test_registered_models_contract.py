@@ -14,11 +14,15 @@ from vssleval.models.registry import get_entry, preset_block
 
 
 
+#: each registered model's config, read once at collection (which every xdist worker does)
+CONFIGS = {name: load_model_config(name) for name in list_models()}
+
+
 def _distinct_presets(name: str) -> list[str]:
     """The model's presets, less any whose resolved block equals an earlier one's: such a preset
     builds the same model on the same inputs (ACL-SSL's ``juanola2025`` is its ``native``), so
     building it again (10 s for a ViT-B/16 + BEATs) would test nothing new."""
-    cfg = load_model_config(name)
+    cfg = CONFIGS[name]
     kept, blocks = [], []
     for preset in cfg["presets"]:
         block = preset_block(cfg, preset, name)
@@ -28,7 +32,7 @@ def _distinct_presets(name: str) -> list[str]:
     return kept
 
 
-CASES = [(name, preset) for name in list_models() for preset in _distinct_presets(name)]
+CASES = [(name, preset) for name in CONFIGS for preset in _distinct_presets(name)]
 
 
 def _input_size(block) -> int:
@@ -54,10 +58,11 @@ def test_the_registry_lists_the_zoo_and_the_baselines():
 
 @pytest.mark.slow  # a full-size model per case
 @pytest.mark.parametrize("name,preset", CASES)
-def test_model_builds_its_maps_have_the_declared_shape_and_forward_is_localize(name, preset):
+def test_model_builds_its_maps_have_the_declared_shape_and_forward_is_localize(name, preset, request, monkeypatch):
     """Per case one build (a ViT-B/16 + BEATs takes ~10 s): the preset's blocks validate, the maps
     pass the engine's output contract with the declared shape, and, for a model with an audio path,
-    the promises of ``vssleval.models``' docstring hold (:func:`_check_forward_and_broadcast`)."""
+    the promises of ``vssleval.models``' docstring hold (:func:`_check_forward_and_broadcast`).
+    ACL-SSL's inputs and encodings are those of the session's run (:func:`_recorded_aclssl_inputs`)."""
     torch.manual_seed(0)
     cfg = load_model_config(name)
     block = preset_block(cfg, preset, name)
@@ -70,12 +75,16 @@ def test_model_builds_its_maps_have_the_declared_shape_and_forward_is_localize(n
     built = build_model(name, preset=preset, random_init=True).eval()
     model = CheckedModel(built, name)
     side = _input_size(block)
-    images = torch.rand(2, 3, side, side)
+    if name == "aclssl":
+        images, sounds = _recorded_aclssl_inputs(request, monkeypatch)
+        assert images.shape == (2, 3, side, side)
+    else:
+        images = torch.rand(2, 3, side, side)
+        sounds = _audio_pair(block, seed=1) if audio is not None else torch.zeros(2, 1)
     with torch.no_grad():
         if name == "ogl":  # the object prior: its map is its image encoding
             maps = model.object_map(images)
         else:
-            sounds = _audio_pair(block, seed=1) if audio is not None else torch.zeros(2, 1)
             encoded = model.encode_image(images), model.encode_audio(sounds)
             maps = model.localize(*encoded)
     b, h, w = maps.shape
@@ -90,6 +99,30 @@ def test_model_builds_its_maps_have_the_declared_shape_and_forward_is_localize(n
         _check_forward_and_broadcast(built, images, sounds, *encoded)
 
 
+def _recorded_aclssl_inputs(request, monkeypatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two different images and two different audio inputs of ACL-SSL's ``native`` front-ends, those
+    the session's ``aclssl_run`` encoded (tests/models/conftest.py: the 4 fixture clips), with
+    ``AclSsl.encode_image`` / ``encode_audio`` patched (``monkeypatch``) to hand back its encodings
+    of them (``aclssl_encodings``).
+
+    Its encoders, a ViT-B/16 at 352 px and BEATs, take about 6 CPU-seconds on two inputs, and what
+    this test checks is the maps' contract, which holds for any encodings of the right shape: the
+    encodings are real ones of the same architecture, made through the engine's ``CheckedModel`` by
+    that run (the same code, with the release's weights), and pass this test's ``CheckedModel``
+    again; the random-init model's decoder maps them. (The run is built once per session and read
+    by every ACL-SSL module, so a whole-suite run builds it anyway.)"""
+    calls = request.getfixturevalue("aclssl_run").calls
+    request.getfixturevalue("aclssl_encodings")(monkeypatch)
+
+    def two_distinct(rows: torch.Tensor) -> torch.Tensor:
+        keys = [r.numpy().tobytes() for r in rows]
+        first = list(dict.fromkeys(keys))[:2]
+        assert len(first) == 2, "the run encoded fewer than 2 distinct inputs"
+        return rows[[keys.index(k) for k in first]].clone()
+
+    return two_distinct(calls["encode_image_input"]), two_distinct(calls["encode_audio_input"])
+
+
 def _audio_pair(block, seed: int) -> torch.Tensor:
     """Two *different* model inputs of the preset's front-end (silence and one noise draw), so a
     broadcast that pairs the wrong rows shows up; ``[2, ...]``."""
@@ -98,7 +131,7 @@ def _audio_pair(block, seed: int) -> torch.Tensor:
     return torch.stack([audio.silence(16000), audio.noise(noise, 16000)])
 
 
-AUDIO_CASES = [(n, p) for n, p in CASES if n != "ogl" and preset_block(load_model_config(n), p, n).get("audio")]
+AUDIO_CASES = [(n, p) for n, p in CASES if n != "ogl" and preset_block(CONFIGS[n], p, n).get("audio")]
 
 
 def _check_forward_and_broadcast(model, images: torch.Tensor, audio: torch.Tensor, visual: torch.Tensor,
@@ -111,15 +144,16 @@ def _check_forward_and_broadcast(model, images: torch.Tensor, audio: torch.Tenso
         paired = model.localize(visual, aud)
         assert paired.dtype.is_floating_point and paired.shape[0] == 2
         torch.testing.assert_close(_forward_reusing(model, images, audio, visual, aud), paired, rtol=1e-5, atol=1e-6)
+        # image i with audio j, each pair computed once: the references of the three checks below
+        alone = {(i, j): model.localize(visual[i:i + 1], aud[j:j + 1]) for i, j in ((0, 0), (1, 1), (0, 1), (1, 0))}
         for i in range(2):  # row i of the paired batch is image i with audio i
-            alone = model.localize(visual[i:i + 1], aud[i:i + 1])
-            torch.testing.assert_close(paired[i:i + 1], alone, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(paired[i:i + 1], alone[i, i], rtol=1e-5, atol=1e-6)
         # one image, two audios; two images, one audio
         one_image = model.localize(visual[:1], aud)
         one_audio = model.localize(visual, aud[:1])
         for i in range(2):
-            torch.testing.assert_close(one_image[i:i + 1], model.localize(visual[:1], aud[i:i + 1]), rtol=1e-5, atol=1e-6)
-            torch.testing.assert_close(one_audio[i:i + 1], model.localize(visual[i:i + 1], aud[:1]), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(one_image[i:i + 1], alone[0, i], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(one_audio[i:i + 1], alone[i, 0], rtol=1e-5, atol=1e-6)
     assert one_image.shape == one_audio.shape == paired.shape
 
 
