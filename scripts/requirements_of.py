@@ -9,7 +9,6 @@ empty). Standard library only: it runs before anything is installed. On Python 3
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -38,7 +37,9 @@ def requirements(pyproject: Path, extras: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     extras = [e for e in (argv[1] if len(argv) > 1 else "").split(",") if e]
-    if importlib.util.find_spec("tomllib") is None:  # Python 3.10
+    try:
+        import tomllib  # noqa: F401  (Python 3.11 and newer)
+    except ImportError:
         return 0
     print("\n".join(requirements(Path(argv[0]), extras)))
     return 0
