@@ -46,22 +46,7 @@ if [ "$_have_line" != "$_want" ] || [ "$_all" != "$_have_extras" ]; then
   if ! "$VSSLEVAL_PY" -c "import torch, torchvision" 2>/dev/null; then
     echo "[setup] installing $_torch (first run only)" >&2
     # shellcheck disable=SC2086  # the spec is a list of requirements (and pip options)
-    "${_pip[@]}" $_torch &
-    _torch_pip=$!
-    # pip unpacks one wheel at a time, on one core: the package's other requirements (read from
-    # pyproject.toml) are installed meanwhile, on the other. The two may meet on a shared dependency
-    # (numpy, say), each writing the same files; the pip that loses such a race fails, so torch's
-    # is run again after a failure, and the editable install below, alone, checks and completes
-    # the whole set either way
-    mapfile -t _others < <("$VSSLEVAL_PY" "$_root/scripts/requirements_of.py" "$_root/pyproject.toml" "$_need,$_have_extras")
-    if [ "${#_others[@]}" -gt 0 ]; then
-      "${_pip[@]}" "${_others[@]}" || echo "[setup] the other requirements are installed next instead" >&2
-    fi
-    if ! wait "$_torch_pip"; then
-      echo "[setup] installing $_torch again" >&2
-      # shellcheck disable=SC2086
-      "${_pip[@]}" $_torch
-    fi
+    "${_pip[@]}" $_torch
   fi
   # torch's share of the byte-compiling (half of it) runs beside pip's install of the rest, on the
   # other core; its output is dropped: it imports torch while pip may still be writing numpy
