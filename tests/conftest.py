@@ -153,8 +153,6 @@ def docs_cache(tmp_path_factory) -> Path:
     job's) are the session's own (``shared.linked_synthetic_cache``), generated once for these
     pages and tests/data/test_synthetic.py: a newcomer's cache is cold, and the generation is the
     same code either way."""
-    import shared
-
     return cross_worker.build_once(tmp_path_factory, "docs-cache",
                                    lambda cache: shared.linked_synthetic_cache(tmp_path_factory, cache))
 
@@ -189,6 +187,13 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(MAX_AUTO_WORKERS, _usable_cores()))
 
 
+def _workers_share() -> int | None:
+    """The threads one xdist worker may use: its share of the usable cores (at least 1); None
+    outside xdist or with a single worker (then BLAS and torch keep their defaults)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    return max(1, _usable_cores() // workers) if workers > 1 else None
+
+
 def _blas_workers_share() -> None:
     """In an xdist worker, give NumPy's and SciPy's BLAS (OpenBLAS) the worker's share of the cores,
     as :func:`_share_the_cores` gives torch: with a pool of two BLAS threads in each of two workers
@@ -197,9 +202,9 @@ def _blas_workers_share() -> None:
     machine: 17 -> 10 CPU-s with one thread). OpenBLAS reads the variable when it is loaded, so this
     runs at this file's import, before anything imports NumPy; the processes the tests start inherit
     it. A value set outside wins."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
-    if workers > 1:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, _usable_cores() // workers)))
+    share = _workers_share()
+    if share is not None:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(share))
 
 
 _blas_workers_share()
@@ -208,11 +213,11 @@ _blas_workers_share()
 def _share_the_cores() -> None:
     """In an xdist worker, give torch the worker's share of the cores: two workers on two cores,
     each with torch's default of two threads, would oversubscribe the machine."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
-    if workers > 1:
+    share = _workers_share()
+    if share is not None:
         import torch
 
-        torch.set_num_threads(max(1, _usable_cores() // workers))
+        torch.set_num_threads(share)
 
 
 def pytest_configure(config):
